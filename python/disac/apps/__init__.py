@@ -1,0 +1,1 @@
+"""Command-line applications of gr-disac (the `disac` command and its subcommands)."""

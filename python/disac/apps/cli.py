@@ -1,0 +1,80 @@
+"""The `disac` command: one entry point, one subcommand per job.
+
+Each subcommand lives in its own module of this package with a ``register(subparsers)`` function
+that adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code).
+Expected failures raise ``UsageError`` or ``ScenarioError``: they print one line
+``disac: error: …`` on stderr and exit with status 2, without a traceback.
+"""
+
+import argparse
+import importlib
+import json
+import math
+import sys
+
+from ..core.scenario import ScenarioError
+
+# subcommand modules, in the order `disac --help` lists them
+COMMAND_MODULES = ["scenario_cmd"]
+
+
+class UsageError(Exception):
+    """A bad command-line value; the message names it and says what is accepted."""
+
+
+def json_ready(value):
+    """Recursively turn numpy values into JSON ones, and non-finite floats into null."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def print_json(value, stream=None):
+    json.dump(json_ready(value), stream or sys.stdout, indent=2)
+    (stream or sys.stdout).write("\n")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="disac",
+        description="gr-disac: noncoherent distributed ISAC for GNU Radio (paper: Han, Meng, Masouros).")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"gr-disac {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, ScenarioError) as exc:
+        print(f"disac: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("disac: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

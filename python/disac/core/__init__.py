@@ -1,0 +1,4 @@
+"""gr-disac core: the paper's mathematics in pure Python (numpy, scipy, cvxpy).
+
+Nothing in this sub-package imports GNU Radio: every function is usable and testable on its own.
+"""

@@ -1,0 +1,479 @@
+"""Scenarios: the geometry, radios and noise of one D-ISAC set-up, loaded from TOML and validated.
+
+A scenario file has four tables (every key is optional unless marked *):
+
+    name = "my-setup"                       # optional, shown in outputs
+    [nodes]   positions_m*  tx_antennas*  rx_antennas*  per_antenna_power (P_T, 1.0)
+    [ofdm]    bandwidth_hz*  subcarriers*  cyclic_prefix*  symbols_per_frame (1)
+    [targets] positions_m*  snr_db (0.0) | amplitude  amplitude_phase ("zero"|"random")  seed (0)
+              noise_power (σ², 1.0)
+    [users]   positions_m*  snr_db (20.0) | noise_power (σ_c²)  channel ("los"|"rayleigh")  seed (0)
+
+The target SNR is the paper's P_T·Σ_{k,n,m}|b_{n,m}^k|²/σ² (Sec. V); with every |b| equal to β it
+fixes β = sqrt(SNR·σ² / (P_T·K·N²)). The user SNR is P_T/σ_c². Presets reproduce the paper's Sec. V
+set-ups by name (see PRESETS). Every problem raises ScenarioError with a one-line message that names
+the key, the value and what is accepted; problems that are legal but worth knowing are warnings.
+"""
+
+import dataclasses
+import math
+import tomllib
+
+import numpy as np
+
+from . import geometry
+
+# Below this distance two points count as "at one place" (angles are undefined there).
+MIN_SEPARATION_M = 1e-3
+
+
+class ScenarioError(ValueError):
+    """A scenario file or preset that cannot be used; the message names the key and the value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """A resolved, validated scenario. Arrays are read-only numpy arrays.
+
+    Amplitudes and noise powers are stored resolved (β, σ², σ_c²), so that changing P_T or Mt with
+    ``replace`` keeps them, as the paper does for Fig. 3(a) and Fig. 5.
+    """
+
+    name: str
+    node_positions_m: np.ndarray  # (N, 2)
+    tx_antennas: int  # Mt
+    rx_antennas: int  # Mr
+    per_antenna_power: float  # P_T
+    bandwidth_hz: float  # B
+    subcarriers: int  # L
+    cyclic_prefix: int  # samples
+    symbols_per_frame: int  # OFDM symbols in one sensing snapshot
+    target_positions_m: np.ndarray  # (K, 2)
+    target_amplitude: float  # β = |b_{n,m}^k| of every link
+    target_amplitude_phase: str  # "zero" | "random"
+    target_seed: int
+    noise_power: float  # σ², sensing receivers
+    user_positions_m: np.ndarray  # (U, 2)
+    user_noise_power: float  # σ_c²
+    user_channel: str  # "los" | "rayleigh"
+    user_seed: int
+    warnings: tuple = ()
+
+    # ---- sizes ------------------------------------------------------------------------------
+    @property
+    def num_nodes(self):
+        return self.node_positions_m.shape[0]
+
+    @property
+    def num_targets(self):
+        return self.target_positions_m.shape[0]
+
+    @property
+    def num_users(self):
+        return self.user_positions_m.shape[0]
+
+    # ---- derived quantities -----------------------------------------------------------------
+    @property
+    def target_snr_db(self):
+        """The paper's target SNR P_T·Σ_{k,n,m}|b|²/σ² in dB."""
+        total = self.per_antenna_power * self.num_targets * self.num_nodes**2 * self.target_amplitude**2
+        return 10 * math.log10(total / self.noise_power) if total > 0 else -math.inf
+
+    @property
+    def user_snr_db(self):
+        """P_T/σ_c² in dB."""
+        return 10 * math.log10(self.per_antenna_power / self.user_noise_power)
+
+    def target_angles_rad(self):
+        """θ[n, k]: angle of target k seen from node n (eq. 4b)."""
+        return geometry.angles_rad(self.node_positions_m, self.target_positions_m)
+
+    def target_delays_s(self):
+        """τ[n, k]: one-way time of flight node n ↔ target k (eq. 4a)."""
+        return geometry.one_way_delays_s(self.node_positions_m, self.target_positions_m)
+
+    def bistatic_delays_s(self):
+        """τ[n, m, k]: time of flight tx m → target k → rx n."""
+        return geometry.bistatic_delays_s(self.target_delays_s())
+
+    def user_angles_rad(self):
+        """φ[n, u]: angle of user u seen from node n."""
+        return geometry.angles_rad(self.node_positions_m, self.user_positions_m)
+
+    def target_amplitudes(self):
+        """Complex b[n, m, k] (rx n, tx m, target k), all of modulus β; phases zero or seeded random."""
+        shape = (self.num_nodes, self.num_nodes, self.num_targets)
+        if self.target_amplitude_phase == "random":
+            rng = np.random.default_rng(self.target_seed)
+            phase = np.exp(2j * np.pi * rng.random(shape))
+        else:
+            phase = np.ones(shape)
+        return self.target_amplitude * phase
+
+    def user_channels(self):
+        """h[n, u] ∈ C^Mt such that user u receives h[n, u]^H x_n from node n (eq. 2).
+
+        Line of sight: h^H = a_t^T(φ_{n,u}), i.e. h = conj(a_t(φ)) (DESIGN.md §3); Rayleigh: CN(0, I),
+        seeded by users.seed.
+        """
+        if self.user_channel == "rayleigh":
+            rng = np.random.default_rng(self.user_seed)
+            shape = (self.num_nodes, self.num_users, self.tx_antennas)
+            return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
+        return np.conj(geometry.ula_steering(self.user_angles_rad(), self.tx_antennas))
+
+    @property
+    def unambiguous_delay_s(self):
+        """L/B: the period of the delay steering vector d(τ)."""
+        return self.subcarriers / self.bandwidth_hz
+
+    def replace(self, **changes):
+        """A copy with some fields changed, validated again (e.g. tx_antennas for Fig. 3(a))."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "warnings"}
+        fields.update(changes)
+        return build_scenario(**fields)
+
+    def summary(self):
+        """A JSON-ready dict of the resolved scenario and its derived quantities."""
+        tau = self.bistatic_delays_s()
+        longest = np.unravel_index(np.argmax(tau), tau.shape)
+        return {
+            "name": self.name,
+            "nodes": {
+                "positions_m": self.node_positions_m.tolist(),
+                "tx_antennas": self.tx_antennas,
+                "rx_antennas": self.rx_antennas,
+                "per_antenna_power": self.per_antenna_power,
+            },
+            "ofdm": {
+                "bandwidth_hz": self.bandwidth_hz,
+                "subcarriers": self.subcarriers,
+                "cyclic_prefix": self.cyclic_prefix,
+                "symbols_per_frame": self.symbols_per_frame,
+            },
+            "targets": {
+                "positions_m": self.target_positions_m.tolist(),
+                "amplitude": self.target_amplitude,
+                "snr_db": self.target_snr_db,
+                "amplitude_phase": self.target_amplitude_phase,
+                "seed": self.target_seed,
+                "noise_power": self.noise_power,
+            },
+            "users": {
+                "positions_m": self.user_positions_m.tolist(),
+                "noise_power": self.user_noise_power,
+                "snr_db": self.user_snr_db,
+                "channel": self.user_channel,
+                "seed": self.user_seed,
+            },
+            "derived": {
+                "target_angles_deg": np.degrees(self.target_angles_rad()).tolist(),
+                "target_delays_s": self.target_delays_s().tolist(),
+                "user_angles_deg": np.degrees(self.user_angles_rad()).tolist(),
+                "longest_bistatic_delay_s": float(tau[longest]),
+                "longest_bistatic_delay_samples": float(tau[longest] * self.bandwidth_hz),
+                "longest_bistatic_link": _link_name(*longest),
+                "cyclic_prefix_s": self.cyclic_prefix / self.bandwidth_hz,
+                "unambiguous_delay_s": self.unambiguous_delay_s,
+            },
+            "warnings": list(self.warnings),
+        }
+
+
+def _link_name(n, m, k):
+    """Human name of a sensing link, 1-based like the paper: 'target 2, node 2 → node 1'."""
+    return f"target {k + 1}, node {m + 1} → node {n + 1}"
+
+
+# ---- building and validating -----------------------------------------------------------------
+
+def _positions(key, value, min_count=1):
+    """A list of [x, y] pairs in metres → (count, 2) float array, or ScenarioError."""
+    accepted = "a list of [x, y] pairs of finite numbers in metres"
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ScenarioError(f"{key} = {value!r}: expected {accepted}") from None
+    if arr.ndim == 1 and arr.shape == (2,) and min_count == 1:
+        raise ScenarioError(f"{key} = {value!r}: expected {accepted}, e.g. [[{value[0]}, {value[1]}]]")
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ScenarioError(f"{key} = {value!r}: expected {accepted}")
+    if arr.shape[0] < min_count:
+        raise ScenarioError(f"{key} = {value!r}: expected at least {min_count} position(s)")
+    if not np.all(np.isfinite(arr)):
+        raise ScenarioError(f"{key} = {value!r}: every coordinate must be finite")
+    return arr
+
+
+def _integer(key, value, minimum, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ScenarioError(f"{key} = {value!r}: expected a whole number ≥ {minimum}")
+    if value < minimum or (maximum is not None and value > maximum):
+        rng = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
+        raise ScenarioError(f"{key} = {value!r}: expected a whole number {rng}")
+    return int(value)
+
+
+def _number(key, value, positive=True, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ScenarioError(f"{key} = {value!r}: expected a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ScenarioError(f"{key} = {value!r}: expected a finite number")
+    if positive and (value < 0 or (value == 0 and not allow_zero)):
+        bound = "≥ 0" if allow_zero else "> 0"
+        raise ScenarioError(f"{key} = {value!r}: expected a finite number {bound}")
+    return value
+
+
+def _choice(key, value, accepted):
+    if value not in accepted:
+        raise ScenarioError(f"{key} = {value!r}: expected one of {', '.join(repr(a) for a in accepted)}")
+    return value
+
+
+def _check_distinct(key, points):
+    d = geometry.distances_m(points, points)
+    d[np.diag_indices_from(d)] = np.inf
+    i, j = np.unravel_index(np.argmin(d), d.shape)
+    if d[i, j] < MIN_SEPARATION_M:
+        raise ScenarioError(
+            f"{key}: entries {min(i, j) + 1} and {max(i, j) + 1} are at one place "
+            f"{points[i].tolist()}; they must be at least {MIN_SEPARATION_M} m apart")
+
+
+def _check_not_on_nodes(key, what, points, nodes):
+    d = geometry.distances_m(nodes, points)
+    n, k = np.unravel_index(np.argmin(d), d.shape)
+    if d[n, k] < MIN_SEPARATION_M:
+        raise ScenarioError(
+            f"{key}: {what} {k + 1} at {points[k].tolist()} is on node {n + 1}; "
+            f"it must be at least {MIN_SEPARATION_M} m from every node")
+
+
+def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_antenna_power,
+                   bandwidth_hz, subcarriers, cyclic_prefix, symbols_per_frame, target_positions_m,
+                   target_amplitude, target_amplitude_phase, target_seed, noise_power,
+                   user_positions_m, user_noise_power, user_channel, user_seed):
+    """Validate resolved values and return a Scenario (keys in messages are the TOML keys)."""
+    nodes = _positions("nodes.positions_m", node_positions_m)
+    targets = _positions("targets.positions_m", target_positions_m)
+    users = _positions("users.positions_m", user_positions_m)
+    mt = _integer("nodes.tx_antennas", tx_antennas, 1, 1024)
+    mr = _integer("nodes.rx_antennas", rx_antennas, 1, 1024)
+    pt = _number("nodes.per_antenna_power", per_antenna_power)
+    bw = _number("ofdm.bandwidth_hz", bandwidth_hz)
+    nsub = _integer("ofdm.subcarriers", subcarriers, 1, 1 << 16)
+    cp = _integer("ofdm.cyclic_prefix", cyclic_prefix, 0, 1 << 16)
+    nsym = _integer("ofdm.symbols_per_frame", symbols_per_frame, 1, 1 << 12)
+    beta = _number("targets.amplitude", target_amplitude, allow_zero=True)
+    phase = _choice("targets.amplitude_phase", target_amplitude_phase, ("zero", "random"))
+    tseed = _integer("targets.seed", target_seed, 0)
+    sigma2 = _number("targets.noise_power", noise_power)
+    sigma_c2 = _number("users.noise_power", user_noise_power)
+    channel = _choice("users.channel", user_channel, ("los", "rayleigh"))
+    useed = _integer("users.seed", user_seed, 0)
+
+    _check_distinct("nodes.positions_m", nodes)
+    _check_distinct("targets.positions_m", targets)
+    _check_not_on_nodes("targets.positions_m", "target", targets, nodes)
+    _check_not_on_nodes("users.positions_m", "user", users, nodes)
+
+    warnings = []
+    tau = geometry.bistatic_delays_s(geometry.one_way_delays_s(nodes, targets))
+    n, m, k = np.unravel_index(np.argmax(tau), tau.shape)
+    longest_samples = tau[n, m, k] * bw
+    if longest_samples > cp:
+        raise ScenarioError(
+            f"ofdm.cyclic_prefix = {cp}: the echo of {_link_name(n, m, k)} arrives after "
+            f"{tau[n, m, k] * 1e6:.3f} µs = {longest_samples:.2f} samples, beyond the cyclic prefix; "
+            f"expected a cyclic prefix of at least {math.ceil(longest_samples)} samples")
+    unambiguous = nsub / bw
+    for n, m, k in zip(*np.nonzero(tau > unambiguous)):
+        warnings.append(
+            f"the echo of {_link_name(n, m, k)} arrives after {tau[n, m, k] * 1e6:.3f} µs, past the "
+            f"unambiguous delay L/B = {unambiguous * 1e6:.3f} µs; d(τ) is periodic, the geometry resolves it")
+    for arr in (nodes, targets, users):
+        arr.setflags(write=False)
+    return Scenario(name=str(name), node_positions_m=nodes, tx_antennas=mt, rx_antennas=mr,
+                    per_antenna_power=pt, bandwidth_hz=bw, subcarriers=nsub, cyclic_prefix=cp,
+                    symbols_per_frame=nsym, target_positions_m=targets, target_amplitude=beta,
+                    target_amplitude_phase=phase, target_seed=tseed, noise_power=sigma2,
+                    user_positions_m=users, user_noise_power=sigma_c2, user_channel=channel,
+                    user_seed=useed, warnings=tuple(warnings))
+
+
+_SCHEMA = {
+    "nodes": {"positions_m", "tx_antennas", "rx_antennas", "per_antenna_power"},
+    "ofdm": {"bandwidth_hz", "subcarriers", "cyclic_prefix", "symbols_per_frame"},
+    "targets": {"positions_m", "snr_db", "amplitude", "amplitude_phase", "seed", "noise_power"},
+    "users": {"positions_m", "snr_db", "noise_power", "channel", "seed"},
+}
+_TOP_LEVEL = {"name", "description"}
+_REQUIRED = {
+    "nodes": ("positions_m", "tx_antennas", "rx_antennas"),
+    "ofdm": ("bandwidth_hz", "subcarriers", "cyclic_prefix"),
+    "targets": ("positions_m",),
+    "users": ("positions_m",),
+}
+
+
+def scenario_from_dict(data, name="scenario"):
+    """Resolve a parsed TOML document (nested dicts) into a validated Scenario."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"scenario = {data!r}: expected a table with [nodes], [ofdm], [targets], [users]")
+    for key, value in data.items():
+        if key in _SCHEMA:
+            if not isinstance(value, dict):
+                raise ScenarioError(f"{key} = {value!r}: expected a table [{key}]")
+            unknown = set(value) - _SCHEMA[key]
+            if unknown:
+                bad = sorted(unknown)[0]
+                raise ScenarioError(
+                    f"{key}.{bad} = {value[bad]!r}: unknown key; accepted in [{key}]: {', '.join(sorted(_SCHEMA[key]))}")
+        elif key not in _TOP_LEVEL:
+            raise ScenarioError(
+                f"{key} = {data[key]!r}: unknown key; accepted: {', '.join(sorted(_TOP_LEVEL | set(_SCHEMA)))}")
+    for table, keys in _REQUIRED.items():
+        if table not in data:
+            raise ScenarioError(f"[{table}]: missing table; it needs {', '.join(keys)}")
+        for key in keys:
+            if key not in data[table]:
+                raise ScenarioError(f"{table}.{key}: missing; [{table}] needs {', '.join(keys)}")
+    nodes, ofdm, targets, users = (data[t] for t in ("nodes", "ofdm", "targets", "users"))
+    scenario_name = data.get("name", name)
+    if not isinstance(scenario_name, str):
+        raise ScenarioError(f"name = {scenario_name!r}: expected a string")
+
+    pt = _number("nodes.per_antenna_power", nodes.get("per_antenna_power", 1.0))
+    node_count = len(_positions("nodes.positions_m", nodes["positions_m"]))
+    target_count = len(_positions("targets.positions_m", targets["positions_m"]))
+    sigma2 = _number("targets.noise_power", targets.get("noise_power", 1.0))
+    if "snr_db" in targets and "amplitude" in targets:
+        raise ScenarioError(
+            f"targets.amplitude = {targets['amplitude']!r}: give either targets.snr_db or targets.amplitude, not both")
+    if "amplitude" in targets:
+        beta = _number("targets.amplitude", targets["amplitude"], allow_zero=True)
+    else:
+        snr_db = _number("targets.snr_db", targets.get("snr_db", 0.0), positive=False)
+        beta = amplitude_for_target_snr(snr_db, pt, sigma2, target_count, node_count)
+
+    if "snr_db" in users and "noise_power" in users:
+        raise ScenarioError(
+            f"users.noise_power = {users['noise_power']!r}: give either users.snr_db or users.noise_power, not both")
+    if "noise_power" in users:
+        sigma_c2 = _number("users.noise_power", users["noise_power"])
+    else:
+        snr_db = _number("users.snr_db", users.get("snr_db", 20.0), positive=False)
+        sigma_c2 = pt / 10 ** (snr_db / 10)
+
+    return build_scenario(
+        name=scenario_name,
+        node_positions_m=nodes["positions_m"],
+        tx_antennas=nodes["tx_antennas"],
+        rx_antennas=nodes["rx_antennas"],
+        per_antenna_power=pt,
+        bandwidth_hz=ofdm["bandwidth_hz"],
+        subcarriers=ofdm["subcarriers"],
+        cyclic_prefix=ofdm["cyclic_prefix"],
+        symbols_per_frame=ofdm.get("symbols_per_frame", 1),
+        target_positions_m=targets["positions_m"],
+        target_amplitude=beta,
+        target_amplitude_phase=targets.get("amplitude_phase", "zero"),
+        target_seed=targets.get("seed", 0),
+        noise_power=sigma2,
+        user_positions_m=users["positions_m"],
+        user_noise_power=sigma_c2,
+        user_channel=users.get("channel", "los"),
+        user_seed=users.get("seed", 0),
+    )
+
+
+def amplitude_for_target_snr(snr_db, per_antenna_power, noise_power, num_targets, num_nodes):
+    """β such that P_T·K·N²·β²/σ² equals the paper's target SNR (Sec. V)."""
+    return math.sqrt(10 ** (snr_db / 10) * noise_power / (per_antenna_power * num_targets * num_nodes**2))
+
+
+# ---- presets (paper Sec. V) ------------------------------------------------------------------
+
+_PAPER_NODES = [[-141.4, 141.4], [-141.4, -141.4]]
+# The paper's longest echo (node 2 → target 2 → node 2) is 1.608 µs = 16.08 samples at 10 MHz, so a
+# 16-sample prefix is too short; 20 samples (2 µs) covers every link with margin.
+_PAPER_OFDM = {"bandwidth_hz": 10e6, "subcarriers": 16, "cyclic_prefix": 20, "symbols_per_frame": 1}
+_PAPER = {
+    "name": "paper",
+    "description": "Paper Sec. V / Fig. 3 default: N = 2, Mt = 6, Mr = 16, K = 2, U = 3, B = 10 MHz, L = 16",
+    "nodes": {"positions_m": _PAPER_NODES, "tx_antennas": 6, "rx_antennas": 16, "per_antenna_power": 1.0},
+    "ofdm": dict(_PAPER_OFDM),
+    "targets": {"positions_m": [[-65.0, 25.0], [50.0, 5.0]], "snr_db": 0.0, "noise_power": 1.0},
+    "users": {"positions_m": [[-160.0, -40.0], [150.0, -25.0], [0.0, -150.0]], "snr_db": 20.0},
+}
+# Fig. 5 compares systems at the target amplitude of the D-ISAC reference (N = 2, K = 2, 0 dB, P_T = 1).
+_FIG5_BETA = amplitude_for_target_snr(0.0, 1.0, 1.0, 2, 2)
+
+
+def _variant(base, name, description, **tables):
+    out = {key: (dict(value) if isinstance(value, dict) else value) for key, value in base.items()}
+    out["name"], out["description"] = name, description
+    for table, changes in tables.items():
+        out[table].update(changes)
+        if table == "targets" and "amplitude" in changes:
+            out[table].pop("snr_db", None)
+    return out
+
+
+PRESETS = {
+    "paper": _PAPER,
+    "fig4": _variant(
+        _PAPER, "fig4", "Paper Fig. 4: one user at [-50, 0] m, one target at [50, 0] m",
+        targets={"positions_m": [[50.0, 0.0]]}, users={"positions_m": [[-50.0, 0.0]]}),
+    "fig5-disac": _variant(
+        _PAPER, "fig5-disac", "Paper Fig. 5: D-ISAC, N = 2 nodes with M = 6",
+        targets={"amplitude": _FIG5_BETA}),
+    "fig5-single-m6": _variant(
+        _PAPER, "fig5-single-m6", "Paper Fig. 5: single node (node 1), M = 6, β of the D-ISAC reference",
+        nodes={"positions_m": _PAPER_NODES[:1]}, targets={"amplitude": _FIG5_BETA}),
+    "fig5-single-m12": _variant(
+        _PAPER, "fig5-single-m12", "Paper Fig. 5: single node (node 1), M = 12, β of the D-ISAC reference",
+        nodes={"positions_m": _PAPER_NODES[:1], "tx_antennas": 12}, targets={"amplitude": _FIG5_BETA}),
+}
+PRESET_ALIASES = {"fig3": "paper", "default": "paper"}
+
+
+def load_scenario(name_or_path):
+    """A preset by name (see PRESETS) or a TOML file by path; ScenarioError on any problem."""
+    key = PRESET_ALIASES.get(str(name_or_path), str(name_or_path))
+    if key in PRESETS:
+        return scenario_from_dict(PRESETS[key], name=key)
+    path = str(name_or_path)
+    if not (path.endswith(".toml") or "/" in path or "\\" in path):
+        raise ScenarioError(
+            f"scenario {path!r}: unknown preset name; accepted: {', '.join(sorted(PRESETS))}, or a path to a .toml file")
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ScenarioError(f"scenario file {path!r}: cannot be read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario file {path!r}: not valid TOML ({exc})") from None
+    stem = path.rsplit("/", 1)[-1].removesuffix(".toml")
+    return scenario_from_dict(data, name=stem)
+
+
+def scenario_to_toml(scenario: Scenario) -> str:
+    """The scenario as a TOML document that load_scenario reads back to the same values."""
+    def pos(arr):
+        return "[" + ", ".join(f"[{x!r}, {y!r}]" for x, y in np.asarray(arr).tolist()) + "]"
+    s = scenario
+    return "\n".join([
+        f"name = {s.name!r}".replace("'", '"'),
+        "[nodes]", f"positions_m = {pos(s.node_positions_m)}", f"tx_antennas = {s.tx_antennas}",
+        f"rx_antennas = {s.rx_antennas}", f"per_antenna_power = {s.per_antenna_power!r}",
+        "[ofdm]", f"bandwidth_hz = {s.bandwidth_hz!r}", f"subcarriers = {s.subcarriers}",
+        f"cyclic_prefix = {s.cyclic_prefix}", f"symbols_per_frame = {s.symbols_per_frame}",
+        "[targets]", f"positions_m = {pos(s.target_positions_m)}", f"amplitude = {s.target_amplitude!r}",
+        f'amplitude_phase = "{s.target_amplitude_phase}"', f"seed = {s.target_seed}",
+        f"noise_power = {s.noise_power!r}",
+        "[users]", f"positions_m = {pos(s.user_positions_m)}", f"noise_power = {s.user_noise_power!r}",
+        f'channel = "{s.user_channel}"', f"seed = {s.user_seed}", ""])
+
