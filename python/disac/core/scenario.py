@@ -25,6 +25,9 @@ from . import geometry
 
 # Below this distance two points count as "at one place" (angles are undefined there).
 MIN_SEPARATION_M = 1e-3
+# SNRs in dB are accepted in ±MAX_ABS_SNR_DB: far beyond any physical set-up, and 10**(dB/10) stays
+# a normal float (a larger value overflowed, or gave σ_c² = P_T/0).
+MAX_ABS_SNR_DB = 200.0
 
 
 class ScenarioError(ValueError):
@@ -194,6 +197,8 @@ def _positions(key, value, min_count=1):
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
         raise ScenarioError(f"{key} = {value!r}: expected {accepted}") from None
+    if arr.size == 0:
+        raise ScenarioError(f"{key} = {value!r}: expected at least {min_count} position(s), {accepted}")
     if arr.ndim == 1 and arr.shape == (2,) and min_count == 1:
         raise ScenarioError(f"{key} = {value!r}: expected {accepted}, e.g. [[{value[0]}, {value[1]}]]")
     if arr.ndim != 2 or arr.shape[1] != 2:
@@ -223,6 +228,14 @@ def _number(key, value, positive=True, allow_zero=False):
     if positive and (value < 0 or (value == 0 and not allow_zero)):
         bound = "≥ 0" if allow_zero else "> 0"
         raise ScenarioError(f"{key} = {value!r}: expected a finite number {bound}")
+    return value
+
+
+def _snr_db(key, value):
+    value = _number(key, value, positive=False)
+    if abs(value) > MAX_ABS_SNR_DB:
+        raise ScenarioError(
+            f"{key} = {value!r}: expected a number of dB from {-MAX_ABS_SNR_DB:g} to {MAX_ABS_SNR_DB:g}")
     return value
 
 
@@ -355,7 +368,7 @@ def scenario_from_dict(data, name="scenario"):
     if "amplitude" in targets:
         beta = _number("targets.amplitude", targets["amplitude"], allow_zero=True)
     else:
-        snr_db = _number("targets.snr_db", targets.get("snr_db", 0.0), positive=False)
+        snr_db = _snr_db("targets.snr_db", targets.get("snr_db", 0.0))
         beta = amplitude_for_target_snr(snr_db, pt, sigma2, target_count, node_count)
 
     if "snr_db" in users and "noise_power" in users:
@@ -364,7 +377,7 @@ def scenario_from_dict(data, name="scenario"):
     if "noise_power" in users:
         sigma_c2 = _number("users.noise_power", users["noise_power"])
     else:
-        snr_db = _number("users.snr_db", users.get("snr_db", 20.0), positive=False)
+        snr_db = _snr_db("users.snr_db", users.get("snr_db", 20.0))
         sigma_c2 = pt / 10 ** (snr_db / 10)
 
     return build_scenario(
@@ -436,6 +449,16 @@ PRESETS = {
     "fig5-single-m12": _variant(
         _PAPER, "fig5-single-m12", "Paper Fig. 5: single node (node 1), M = 12, β of the D-ISAC reference",
         nodes={"positions_m": _PAPER_NODES[:1], "tx_antennas": 12}, targets={"amplitude": _FIG5_BETA}),
+    "four-nodes": {
+        "name": "four-nodes",
+        "description": "Benchmark case of issue 3: N = 4 nodes on a 200 m circle, Mt = 8, Mr = 16, K = 3, U = 4",
+        "nodes": {"positions_m": [[141.4, 141.4], [-141.4, 141.4], [-141.4, -141.4], [141.4, -141.4]],
+                  "tx_antennas": 8, "rx_antennas": 16, "per_antenna_power": 1.0},
+        # two symbols so that the N·Mt = 32 radar streams can be orthogonal over L·P = 32 resource elements
+        "ofdm": {"bandwidth_hz": 10e6, "subcarriers": 16, "cyclic_prefix": 24, "symbols_per_frame": 2},
+        "targets": {"positions_m": [[-65.0, 25.0], [50.0, 5.0], [10.0, -70.0]], "snr_db": 0.0, "noise_power": 1.0},
+        "users": {"positions_m": [[-160.0, -40.0], [150.0, -25.0], [0.0, -150.0], [60.0, 170.0]], "snr_db": 20.0},
+    },
 }
 PRESET_ALIASES = {"fig3": "paper", "default": "paper"}
 
@@ -456,8 +479,21 @@ def load_scenario(name_or_path):
         raise ScenarioError(f"scenario file {path!r}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario file {path!r}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"scenario file {path!r}: not valid TOML, which must be UTF-8 text ({exc})") from None
     stem = path.rsplit("/", 1)[-1].removesuffix(".toml")
     return scenario_from_dict(data, name=stem)
+
+
+def _toml_string(text):
+    """A TOML basic string: backslash, quote and control characters escaped."""
+    def escape(ch):
+        if ch in '"\\':
+            return "\\" + ch
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            return f"\\u{ord(ch):04x}"
+        return ch
+    return '"' + "".join(escape(ch) for ch in text) + '"'
 
 
 def scenario_to_toml(scenario: Scenario) -> str:
@@ -466,7 +502,7 @@ def scenario_to_toml(scenario: Scenario) -> str:
         return "[" + ", ".join(f"[{x!r}, {y!r}]" for x, y in np.asarray(arr).tolist()) + "]"
     s = scenario
     return "\n".join([
-        f"name = {s.name!r}".replace("'", '"'),
+        f"name = {_toml_string(s.name)}",
         "[nodes]", f"positions_m = {pos(s.node_positions_m)}", f"tx_antennas = {s.tx_antennas}",
         f"rx_antennas = {s.rx_antennas}", f"per_antenna_power = {s.per_antenna_power!r}",
         "[ofdm]", f"bandwidth_hz = {s.bandwidth_hz!r}", f"subcarriers = {s.subcarriers}",
