@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Set up a Debian 12 machine for gr-disac; safe to run again (a ready machine takes seconds).
+#
+#   1. Debian packages (GNU Radio 3.10 and the build tools), installed only if one is missing;
+#   2. the virtual environment ./.venv (or $DISAC_VENV), made from /usr/bin/python3 with
+#      --system-site-packages so that Debian's GNU Radio stays importable;
+#   3. the PyPI packages of requirements.txt, installed only when that file changed since the last
+#      successful install (its sha256 is kept in <venv>/.requirements.sha256);
+#   4. a check that GNU Radio and cvxpy import together and numpy is still 1.x;
+#   5. gr-disac itself built with CMake and installed into the venv (<venv>/bin/disac, and
+#      `from gnuradio import disac` anywhere), redone only when the module's files changed.
+#
+# Run as root (or with sudo available) on a new machine; no input is asked.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${DISAC_VENV:-$ROOT/.venv}"
+REQUIREMENTS="$ROOT/requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+SYSTEM_PYTHON=/usr/bin/python3
+
+# GNU Radio 3.10 (runtime, grcc, Qt GUI blocks, CMake modules), GTK's introspection data for the GRC
+# window, pyzmq, the build tools for the CMake install, and the venv module. Recommends are not
+# installed: this is the tested set.
+APT_PACKAGES=(
+    gnuradio gnuradio-dev gir1.2-gtk-3.0 python3-zmq python3-numpy python3-scipy python3-packaging
+    python3-yaml cmake pkg-config build-essential python3-venv python3-dev python3-pip-whl
+)
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+[[ -f "$REQUIREMENTS" ]] || die "$REQUIREMENTS not found (run tools/setup.sh from a gr-disac checkout)"
+if [[ -r /etc/debian_version && "$(cut -d. -f1 /etc/debian_version)" != 12 ]]; then
+    say "warning: tested on Debian 12; this is Debian $(cat /etc/debian_version)"
+fi
+
+# --- 1. Debian packages ----------------------------------------------------------------------------
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+if ((${#missing[@]})); then
+    say "installing Debian packages: ${missing[*]}"
+    command -v apt-get >/dev/null || die "apt-get not found: this script sets up Debian 12 only"
+    SUDO=()
+    if [[ "$(id -u)" != 0 ]]; then
+        command -v sudo >/dev/null || die "Debian packages missing (${missing[*]}) and not root: run as root"
+        SUDO=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -q || die "apt-get update failed"
+    "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        || die "apt-get install failed for: ${missing[*]}"
+else
+    say "Debian packages: all ${#APT_PACKAGES[@]} present"
+fi
+[[ -x "$SYSTEM_PYTHON" ]] || die "$SYSTEM_PYTHON not found"
+"$SYSTEM_PYTHON" -c "from gnuradio import gr" 2>/dev/null \
+    || die "Debian's GNU Radio does not import under $SYSTEM_PYTHON (package gnuradio broken?)"
+
+# --- 2. virtual environment ------------------------------------------------------------------------
+if [[ -e "$VENV" && ! -x "$VENV/bin/python" ]]; then
+    die "$VENV exists but has no bin/python: remove it and run again"
+fi
+if [[ ! -x "$VENV/bin/python" ]]; then
+    say "creating the virtual environment $VENV (from $SYSTEM_PYTHON, --system-site-packages)"
+    "$SYSTEM_PYTHON" -m venv --system-site-packages "$VENV" || die "could not create $VENV"
+    rm -f "$STAMP"
+else
+    # a venv made from another Python (pyenv, conda, no system site-packages) cannot see GNU Radio
+    grep -qx "include-system-site-packages = true" "$VENV/pyvenv.cfg" \
+        && "$VENV/bin/python" -c "import sys; sys.exit(sys.base_prefix != '/usr')" \
+        || die "$VENV is not a --system-site-packages venv of $SYSTEM_PYTHON: remove it and run again"
+    say "virtual environment: $VENV"
+fi
+
+# --- 3. PyPI packages ------------------------------------------------------------------------------
+wanted_hash="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$wanted_hash" ]]; then
+    say "PyPI packages: up to date with requirements.txt"
+else
+    say "installing PyPI packages from requirements.txt (a few minutes on a new machine)"
+    rm -f "$STAMP"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$REQUIREMENTS" \
+        || die "pip install -r requirements.txt failed"
+fi
+
+# --- 4. check --------------------------------------------------------------------------------------
+check_output="$("$VENV/bin/python" - 2>&1 <<'PY'
+import numpy
+from gnuradio import gr
+import cvxpy
+import scipy
+
+major = int(numpy.__version__.split(".")[0])
+if major != 1:
+    raise SystemExit(f"numpy {numpy.__version__} in the venv: GNU Radio 3.10 needs numpy 1.x "
+                     f"(something upgraded it; pin numpy in requirements.txt)")
+print(f"GNU Radio {gr.version()}, numpy {numpy.__version__}, scipy {scipy.__version__}, cvxpy {cvxpy.__version__}")
+PY
+)" || die "the venv check failed: $check_output"
+echo "$wanted_hash" > "$STAMP"
+say "Python: $check_output"
+
+# --- 5. gr-disac into the venv ---------------------------------------------------------------------
+INSTALL_STAMP="$VENV/.gr-disac-install.sha256"
+source_hash="$(cd "$ROOT" && find CMakeLists.txt cmake apps grc python/disac -type f \
+        ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum \
+        | sha256sum | cut -d' ' -f1)"
+if [[ -x "$VENV/bin/disac" && -f "$INSTALL_STAMP" && "$(cat "$INSTALL_STAMP")" == "$source_hash" ]]; then
+    say "gr-disac: installed in the venv, up to date"
+else
+    say "gr-disac: CMake build and install into $VENV"
+    rm -f "$INSTALL_STAMP"
+    build_dir="$(mktemp -d "${TMPDIR:-/tmp}/gr-disac-setup.XXXXXX")"
+    trap 'rm -rf "$build_dir"' EXIT
+    # remove the previous install first, so a module deleted from the tree does not linger
+    site_dir="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+    rm -rf "$site_dir/gnuradio/disac"
+    { cmake -S "$ROOT" -B "$build_dir" -DPYTHON_EXECUTABLE="$VENV/bin/python" -DCMAKE_INSTALL_PREFIX="$VENV" \
+        && cmake --build "$build_dir" && cmake --install "$build_dir"; } >"$build_dir/log" 2>&1 \
+        || { cat "$build_dir/log" >&2; die "CMake build/install of gr-disac into $VENV failed (log above)"; }
+    installed_at="$(cd "$build_dir" && "$VENV/bin/python" -c 'from gnuradio import disac; print(disac.__file__)')" \
+        || die "gr-disac installed into $VENV but 'from gnuradio import disac' fails"
+    [[ "$installed_at" == "$site_dir/gnuradio/disac/__init__.py" ]] \
+        || die "'from gnuradio import disac' resolves to $installed_at, not to the venv's install"
+    echo "$source_hash" > "$INSTALL_STAMP"
+fi
+say "ready: $VENV/bin/disac, GRC blocks in $VENV/share/gnuradio/grc/blocks"

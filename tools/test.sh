@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Set up (tools/setup.sh) and run every test of gr-disac:
+#   1. CMake configure + build in a temporary build tree, the qa_*.py files through ctest (GR_ADD_TEST,
+#      PYTHON_EXECUTABLE = the venv's python);
+#   2. a run of the command that tools/setup.sh installed into the venv, from outside the source tree;
+#   3. pytest over tests/ and python/disac (test_*.py; the qa_ files are ctest's).
+# Extra arguments go to pytest, e.g. `tools/test.sh -k scenario`. Exits non-zero if anything fails,
+# including a pytest run that collected no test (pytest's exit status 5).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DISAC_VENV="${DISAC_VENV:-$ROOT/.venv}"
+PY="$DISAC_VENV/bin/python"
+
+say() { printf 'test: %s\n' "$*"; }
+
+bash "$ROOT/tools/setup.sh"
+
+BUILD="$(mktemp -d "${TMPDIR:-/tmp}/gr-disac-build.XXXXXX")"
+SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/gr-disac-cwd.XXXXXX")"
+trap 'rm -rf "$BUILD" "$SCRATCH"' EXIT
+
+# --- 1. CMake build and ctest ----------------------------------------------------------------------
+say "cmake configure + build in $BUILD"
+if ! cmake -S "$ROOT" -B "$BUILD" -DPYTHON_EXECUTABLE="$PY" -DCMAKE_INSTALL_PREFIX="$DISAC_VENV" \
+        >"$BUILD/configure.log" 2>&1; then
+    cat "$BUILD/configure.log" >&2
+    say "FAILED: cmake configure"
+    exit 1
+fi
+if ! cmake --build "$BUILD" -j 2 >"$BUILD/build.log" 2>&1; then
+    cat "$BUILD/build.log" >&2
+    say "FAILED: cmake build"
+    exit 1
+fi
+say "ctest (qa_*.py)"
+ctest_status=0
+(cd "$BUILD" && ctest --output-on-failure --no-tests=error --output-junit "$BUILD/ctest.xml") || ctest_status=$?
+
+# --- 2. the venv's install (made by tools/setup.sh) runs from outside the source tree --------------
+install_status=0
+if ! (cd "$SCRATCH" && "$DISAC_VENV/bin/disac" scenario show paper >"$BUILD/smoke.log" 2>&1); then
+    cat "$BUILD/smoke.log" >&2
+    say "the installed $DISAC_VENV/bin/disac does not run from outside the source tree"
+    install_status=1
+fi
+
+# --- 3. pytest --------------------------------------------------------------------------------------
+say "pytest"
+pytest_status=0
+(cd "$ROOT" && "$PY" -m pytest -q --junitxml="$BUILD/pytest.xml" tests python/disac "$@") || pytest_status=$?
+if ((pytest_status == 5)); then
+    say "pytest collected no test (exit status 5): counted as a failure"
+fi
+
+if ((ctest_status || install_status || pytest_status)); then
+    say "FAILED: ctest status $ctest_status, install status $install_status, pytest status $pytest_status"
+fi
+# one closing line for both runners, counted from their JUnit reports: "tests: N passed, N failed"
+"$PY" - "$BUILD/ctest.xml" "$BUILD/pytest.xml" <<'PY' || true
+import sys
+import xml.etree.ElementTree as ET
+
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        continue  # that runner did not get to write its report: its exit status already counts
+    for suite in ([root] if root.tag == "testsuite" else root.iter("testsuite")):
+        total = int(suite.get("tests", 0))
+        bad = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skip = int(suite.get("skipped", 0)) + int(suite.get("disabled", 0) or 0)
+        passed += total - bad - skip
+        failed += bad
+        skipped += skip
+print(f"tests: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+
+if ((ctest_status || install_status || pytest_status)); then
+    exit 1
+fi
