@@ -1,0 +1,405 @@
+"""SDR transmit beamforming for noncoherent D-ISAC: paper problem (18), rank-1 extraction (19).
+
+    minimise    tr(E^T F(Θ)^{-1} E)                            (18a/18b; E = I: the paper's objective,
+                                                                 E = x,y selector: the position CRB)
+    subject to  R_n = R_{r,n} + Σ_u R_{c,n,u},  R_{c,n,u} ⪰ 0,  R_{r,n} ⪰ 0     (18c, 18e)
+                [R_n]_{ii} ≤ P_T                                                 (18d)
+                Σ_n (1 + 1/Γ_c) h^H R_{c,n,u} h − h^H R_n h ≥ σ_c²   for every user  (18f)
+
+The 2K + 2KN² Schur LMIs of (18b) are replaced by ONE LMI [[F, E], [E^T, T]] ⪰ 0 with objective
+tr(T) (the same optimum: T ⪰ E^T F^{-1} E); the literal form is kept as ``formulation="literal"``
+to test and benchmark against. Problem data are scaled for the solver, exactly: covariances in units
+of P_T, and F congruence-scaled by D = diag(F(P_T·I))^{-1/2} (F ↦ D F D, E ↦ D E), which leaves the
+optimum unchanged and brings every entry of F to order one (delays are in seconds, positions in
+metres). 1/Γ_c is a cvxpy Parameter, so a sweep over the threshold re-uses one compiled problem (DPP).
+"""
+
+import dataclasses
+import math
+import time
+
+import cvxpy as cp
+import numpy as np
+from scipy import sparse
+
+from . import fim as fim_mod
+from .sinr import sinr_from_beamformers, sinr_from_covariances, to_db
+
+OBJECTIVES = ("position", "paper")
+SOLVERS = ("clarabel", "scs")
+FORMULATIONS = ("decomposed", "one_lmi", "literal")
+EXTRACTIONS = ("paper", "keep_covariance")
+# Clarabel is the default: on the paper scenario it reaches 1e-8 gaps in ~25 interior-point iterations,
+# where SCS needs thousands of first-order iterations and stalls near the largest feasible threshold
+# (bench/bench_beamformer.py prints both; docs/beamforming.md has the figures).
+DEFAULT_SOLVER = "clarabel"
+
+# Solver settings, chosen on the paper scenario and the larger bench case (docs/beamforming.md).
+_SOLVER_OPTIONS = {
+    # Equilibration off: with it, Clarabel stopped with NumericalError on these problems; the data
+    # are scaled here instead (covariances in units of P_T, F congruence-scaled). One thread: on
+    # 2 cores the multi-threaded path was slower.
+    "clarabel": dict(solver=cp.CLARABEL, max_iter=200, tol_gap_abs=1e-7, tol_gap_rel=1e-7, tol_feas=1e-7,
+                     equilibrate_enable=False, max_threads=1),
+    "scs": dict(solver=cp.SCS, max_iters=50_000, eps_abs=1e-7, eps_rel=1e-7),
+}
+# Thresholds accepted by solve() and searched by max_common_sinr_db(), in dB.
+MIN_SINR_DB, MAX_SINR_DB = -40.0, 60.0
+_OK = ("optimal", "optimal_inaccurate")
+
+
+@dataclasses.dataclass
+class DesignResult:
+    """Outcome of one SDR solve. Arrays are None when there is no solution to report (never NaN)."""
+
+    status: str  # "optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "solver_error", ...
+    objective: str
+    solver: str
+    sinr_threshold_db: float
+    solve_time_s: float
+    Rc: object = None  # (N, U, Mt, Mt) relaxed communication covariances
+    R: object = None  # (N, Mt, Mt) R_nn
+    Wc: object = None  # (N, Mt, U) extracted communication beamformers, eq. (19)
+    Wr: object = None  # (N, Mt, Mt) radar beamformers
+    crb_position_bound_m2: object = None
+    crb_position_extracted_m2: object = None
+    crb_paper_bound: object = None
+    crb_paper_extracted: object = None
+    sinr_extracted_db: object = None  # list, one per user
+    sinr_bound_db: object = None  # eq. (17) at the relaxed optimum
+    max_antenna_power: object = None  # largest [W W^H]_ii of the extracted beamformers
+    max_common_sinr_db: object = None  # filled on request (max_sinr=True)
+    extraction: str = "paper"
+    message: str = ""
+
+    @property
+    def ok(self):
+        return self.status in _OK
+
+    def as_dict(self):
+        """The JSON contract of `disac design` (issue 3)."""
+        return {
+            "status": self.status, "objective": self.objective, "solver": self.solver,
+            "sinr_threshold_db": self.sinr_threshold_db, "solve_time_s": self.solve_time_s,
+            "crb_position_bound_m2": self.crb_position_bound_m2,
+            "crb_position_extracted_m2": self.crb_position_extracted_m2,
+            "crb_paper_bound": self.crb_paper_bound, "crb_paper_extracted": self.crb_paper_extracted,
+            "sinr_extracted_db": self.sinr_extracted_db, "sinr_bound_db": self.sinr_bound_db,
+            "max_antenna_power": self.max_antenna_power, "max_common_sinr_db": self.max_common_sinr_db,
+            "extraction": self.extraction, "message": self.message,
+        }
+
+
+def _check_choice(name, value, accepted):
+    if value not in accepted:
+        raise ValueError(f"{name} = {value!r}: expected one of {', '.join(map(repr, accepted))}")
+
+
+class BeamformerDesigner:
+    """Problem (18) for one scenario, compiled once; ``solve(Γ_c)`` re-solves for any threshold."""
+
+    def __init__(self, scenario, objective="position", solver=None, formulation="decomposed"):
+        solver = solver or DEFAULT_SOLVER
+        _check_choice("objective", objective, OBJECTIVES)
+        _check_choice("solver", solver, SOLVERS)
+        _check_choice("formulation", formulation, FORMULATIONS)
+        self.scenario, self.objective, self.solver, self.formulation = scenario, objective, solver, formulation
+        self.geometry = fim_mod.SensingGeometry.from_scenario(scenario)
+        self.fim_map = fim_mod.FimMap(self.geometry)
+        self.channels = scenario.user_channels()  # (N, U, Mt)
+        self._build()
+        self._comm_only = None
+
+    # ---- the compiled problem -----------------------------------------------------------------
+    def _build(self):
+        s = self.scenario
+        N, U, mt, K = s.num_nodes, s.num_users, s.tx_antennas, s.num_targets
+        A_re, A_im = self.fim_map.theta_map()  # (N, dΘ, dΘ, Mt, Mt)
+        dim = A_re.shape[1]
+        # congruence scaling at the isotropic reference R = I (covariances are in units of P_T)
+        F_ref = self.fim_map.fim_theta(fim_mod.isotropic_covariances(N, mt, 1.0))
+        diag = np.diag(F_ref).copy()
+        diag[diag <= 0] = 1.0
+        self._D = 1.0 / np.sqrt(diag)
+        DD = np.outer(self._D, self._D)
+        A_re = A_re * DD[None, :, :, None, None]
+        A_im = A_im * DD[None, :, :, None, None]
+        # columns ordered as Fortran vec(Re R_m), then vec(Im R_m), node by node
+        cols = []
+        for m in range(N):
+            cols.append(A_re[m].transpose(0, 1, 3, 2).reshape(dim * dim, mt * mt))
+            cols.append(A_im[m].transpose(0, 1, 3, 2).reshape(dim * dim, mt * mt))
+        coeff = np.hstack(cols)
+
+        # Every Hermitian PSD matrix of (18e) is held as a real PSD variable Z of size 2·Mt whose
+        # complexification ((Z11 + Z22)/2, (Z21 − Z12)/2) is the matrix (exact: Z ⪰ 0 gives a PSD
+        # Hermitian matrix, and the real embedding [[A, −B], [B, A]] of any PSD Hermitian A + jB is a
+        # valid Z). The solver then sees plain real PSD cones; cvxpy's own complex-to-real
+        # translation put the variables in a degenerate subspace of each cone, where Clarabel stopped
+        # with NumericalError instead of reporting optimal or infeasible.
+        self._Zc = [[cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"Zc_{n}_{u}") for u in range(U)] for n in range(N)]
+        self._Zr = [cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"Zr_{n}") for n in range(N)]
+        self.Rc = [[_complexify(Z, mt) for Z in row] for row in self._Zc]  # (real, imag) pairs
+        self.Rr = [_complexify(Z, mt) for Z in self._Zr]
+        # R_n = R_{r,n} + Σ_u R_{c,n,u} (18c) as variables of their own, tied by equalities on the upper
+        # triangle (the lower one repeats it): F(Θ) then reads N·Mt² numbers, keeping its rows sparse.
+        self.R = [(cp.Variable((mt, mt), symmetric=True, name=f"ReR_{n}"),
+                   _antisymmetric_variable(mt, f"ImR_{n}")) for n in range(N)]
+        # (18f) is held as a·signal − b·(interference + σ_c²) ≥ 0 with a = c/Γ_c, b = c, c = min(1, Γ_c):
+        # the same constraint for every Γ_c, with coefficients of order one at both ends of a sweep.
+        self._signal_coef = cp.Parameter(nonneg=True, value=1.0, name="signal_coef")
+        self._interference_coef = cp.Parameter(nonneg=True, value=1.0, name="interference_coef")
+        stacked = cp.hstack([cp.vec(part, order="F") for n in range(N) for part in self.R[n]])
+
+        def block(rows, cols_):
+            """The scaled F(Θ) block [rows, cols_] as a cvxpy expression (one sparse matrix product)."""
+            flat = (np.asarray(rows)[:, None] * dim + np.asarray(cols_)[None, :]).ravel()
+            sub = sparse.csr_matrix(coeff[flat])
+            sub.eliminate_zeros()
+            return cp.reshape(sub @ stacked, (len(rows), len(cols_)), order="C")
+
+        position = np.arange(2 * K)
+        if self.formulation == "decomposed":
+            sensing, objective = self._decomposed_lmis(block, position)
+        else:
+            F = block(np.arange(dim), np.arange(dim))
+            F = (F + F.T) / 2
+            select = np.eye(dim)[:, position] if self.objective == "position" else np.eye(dim)
+            E = self._D[:, None] * select  # D E
+            sensing = []  # the epigraph LMIs that carry F(Θ)
+            if self.formulation == "one_lmi":
+                T = cp.Variable((select.shape[1], select.shape[1]), symmetric=True, name="T")
+                sensing.append(cp.bmat([[F, E], [E.T, T]]) >> 0)
+                objective = cp.trace(T)
+            else:  # literal (18b): one Schur LMI per selected parameter
+                t = cp.Variable(select.shape[1], name="t")
+                for i in range(select.shape[1]):
+                    e = E[:, i:i + 1]
+                    sensing.append(cp.bmat([[F, e], [e.T, cp.reshape(t[i], (1, 1), order="C")]]) >> 0)
+                objective = cp.sum(t)
+        constraints = []  # (18c)-(18f): communication and power
+
+        h = self.channels
+        noise = s.user_noise_power / s.per_antenna_power
+        for n in range(N):
+            re_sum = self.Rr[n][0] + sum(rc[0] for rc in self.Rc[n])
+            im_sum = self.Rr[n][1] + sum(rc[1] for rc in self.Rc[n])
+            constraints += [cp.upper_tri(self.R[n][0] - re_sum) == 0, cp.diag(self.R[n][0] - re_sum) == 0,
+                            cp.upper_tri(self.R[n][1] - im_sum) == 0]  # (18c)
+            constraints.append(cp.diag(self.R[n][0]) <= 1.0)  # (18d)
+
+        def received(n, u, cov):
+            """h^H (A + jB) h for h = x + jy: x'Ax + y'Ay − 2x'By (real, as B is antisymmetric)."""
+            x, y = h[n, u].real, h[n, u].imag
+            return x @ cov[0] @ x + y @ cov[0] @ y - 2 * (x @ cov[1] @ y)
+
+        for u in range(U):  # (18f), as signal/Γ_c ≥ interference + σ_c²
+            signal = sum(received(n, u, self.Rc[n][u]) for n in range(N))
+            interference = sum(received(n, u, self.Rr[n]) + sum(received(n, u, self.Rc[n][i]) for i in range(U) if i != u)
+                               for n in range(N))
+            constraints.append(self._signal_coef * signal - self._interference_coef * (interference + noise) >= 0)
+        self.problem = cp.Problem(cp.Minimize(objective), sensing + constraints)
+        self._comm_constraints = constraints
+
+    def _decomposed_lmis(self, block, position):
+        """The one LMI [[F, E], [E^T, T]] ⪰ 0 split along the sparsity of F(Θ) (exact, docs/beamforming.md).
+
+        F(Θ) is an arrow: the amplitudes b_l of link l = (n, m) couple with the positions p but not with
+        the amplitudes of another link (other receivers see other noise; other transmitters' symbols are
+        uncorrelated). With C_l = F_{p,b_l}, B_l = F_{b_l,b_l} and S_l ⪰ C_l B_l^{-1} C_l^T, written as
+        [[S_l, C_l], [C_l^T, B_l]] ⪰ 0, the position block of F^{-1} is (F_pp − Σ_l S_l)^{-1}, and the
+        amplitude block of link l is the b_l block of [[F_pp − Σ_{l'≠l} S_l', C_l], [C_l^T, B_l]]^{-1}.
+        Every LMI has size ≤ 6K instead of dim F(Θ) + |E|.
+        """
+        s = self.scenario
+        N, K = s.num_nodes, s.num_targets
+        links = N * N
+        kn2 = K * links
+        F_pp = block(position, position)
+        F_pp = (F_pp + F_pp.T) / 2
+        S, C, B, amp_idx = [], [], [], []
+        sensing = []
+        for link in range(links):
+            idx = np.concatenate([2 * K + link * K + np.arange(K), 2 * K + kn2 + link * K + np.arange(K)])
+            amp_idx.append(idx)
+            C_l = block(position, idx)
+            B_l = block(idx, idx)
+            B_l = (B_l + B_l.T) / 2
+            S_l = cp.Variable((2 * K, 2 * K), symmetric=True, name=f"S_{link}")
+            sensing.append(cp.bmat([[S_l, C_l], [C_l.T, B_l]]) >> 0)
+            S.append(S_l), C.append(C_l), B.append(B_l)
+        schur = F_pp - sum(S)
+        D = self._D
+        T_p = cp.Variable((2 * K, 2 * K), symmetric=True, name="T_position")
+        E_p = np.diag(D[position])
+        sensing.append(cp.bmat([[schur, E_p], [E_p.T, T_p]]) >> 0)
+        objective = cp.trace(T_p)
+        if self.objective == "paper":
+            zero = np.zeros((2 * K, 2 * K))
+            for link in range(links):
+                T_l = cp.Variable((2 * K, 2 * K), symmetric=True, name=f"T_{link}")
+                E_l = np.diag(D[amp_idx[link]])
+                sensing.append(cp.bmat([[schur + S[link], C[link], zero],
+                                        [C[link].T, B[link], E_l],
+                                        [zero, E_l.T, T_l]]) >> 0)
+                objective = objective + cp.trace(T_l)
+        return sensing, objective
+
+    def _solve_problem(self, problem):
+        options = dict(_SOLVER_OPTIONS[self.solver])
+        start = time.perf_counter()
+        try:
+            problem.solve(**options)
+            status = problem.status
+        except cp.error.SolverError as exc:
+            status = f"solver_error: {exc}"
+        return status, time.perf_counter() - start
+
+    # ---- public API -------------------------------------------------------------------------
+    def solve(self, sinr_threshold_db, extraction="paper", max_sinr=False):
+        """Solve (18) at Γ_c (dB) and extract beamformers; never raises for a hard threshold."""
+        _check_choice("extraction", extraction, EXTRACTIONS)
+        try:
+            gamma_db = float(sinr_threshold_db)
+        except (TypeError, ValueError):
+            raise ValueError(f"sinr_threshold_db = {sinr_threshold_db!r}: expected a finite number of dB") from None
+        if not math.isfinite(gamma_db) or not MIN_SINR_DB <= gamma_db <= MAX_SINR_DB:
+            raise ValueError(f"sinr_threshold_db = {sinr_threshold_db!r}: expected a finite number of dB "
+                             f"from {MIN_SINR_DB:g} to {MAX_SINR_DB:g}")
+        self._set_threshold(gamma_db)
+        status, elapsed = self._solve_problem(self.problem)
+        if status not in _OK and not status.startswith("infeasible"):
+            # Clarabel can stop with a numerical error on an infeasible SDP instead of a certificate;
+            # the SINR/power problem alone (small, well posed) then says whether the threshold is the cause
+            self._set_threshold(gamma_db)
+            if not self._feasible(gamma_db):
+                status = "infeasible"
+        result = DesignResult(status=status, objective=self.objective, solver=self.solver,
+                              sinr_threshold_db=gamma_db, solve_time_s=elapsed, extraction=extraction)
+        if status in _OK:
+            self._fill_solution(result, extraction)
+        elif status.startswith("infeasible"):
+            result.message = f"no beamformer gives every user an SINR of {gamma_db:g} dB under the power limit"
+        else:
+            result.message = f"the solver did not return a solution (status {status})"
+        if max_sinr:
+            result.max_common_sinr_db = self.max_common_sinr_db()
+        return result
+
+    def _fill_solution(self, result, extraction):
+        s, N, U, mt = self.scenario, self.scenario.num_nodes, self.scenario.num_users, self.scenario.tx_antennas
+        pt = s.per_antenna_power
+        Rc = np.array([[_value(self.Rc[n][u]) for u in range(U)] for n in range(N)]) * pt
+        R = np.array([_value(self.R[n]) for n in range(N)]) * pt
+        if not (np.all(np.isfinite(Rc)) and np.all(np.isfinite(R))):
+            result.status, result.message = "solver_error", "the solver returned non-finite values"
+            return
+        Wc, Wr = extract_beamformers(self.channels, Rc, R, extraction)
+        bound = fim_mod.crb_report(self.geometry, R, self.fim_map)
+        extracted_R = np.einsum("niu,nju->nij", Wc, Wc.conj()) + np.einsum("nij,nkj->nik", Wr, Wr.conj())
+        extracted = fim_mod.crb_report(self.geometry, extracted_R, self.fim_map)
+        sinr = sinr_from_beamformers(self.channels, Wc, Wr, s.user_noise_power)
+        result.Rc, result.R, result.Wc, result.Wr = Rc, R, Wc, Wr
+        result.crb_position_bound_m2, result.crb_paper_bound = bound.crb_position_m2, bound.crb_paper
+        result.crb_position_extracted_m2, result.crb_paper_extracted = extracted.crb_position_m2, extracted.crb_paper
+        result.sinr_extracted_db = [float(v) for v in to_db(sinr)]
+        result.sinr_bound_db = [float(v) for v in to_db(sinr_from_covariances(self.channels, Rc, R, s.user_noise_power))]
+        result.max_antenna_power = float(np.max(np.real(np.einsum("nii->ni", extracted_R))))
+
+    def max_common_sinr_db(self, tolerance_db=0.01):
+        """The largest Γ_c that every user can share (bisection on the SINR/power feasibility problem).
+
+        The sensing objective plays no part in feasibility, so the bisection runs on the small problem
+        without the FIM LMI; every point re-uses one compiled problem (DPP).
+        """
+        lo, hi = MIN_SINR_DB, MAX_SINR_DB
+        if not self._feasible(lo):
+            return None
+        if self._feasible(hi):
+            return hi
+        while hi - lo > tolerance_db:
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if self._feasible(mid) else (lo, mid)
+        return lo
+
+    def _set_threshold(self, gamma_db):
+        gamma = 10 ** (gamma_db / 10)
+        scale = min(1.0, gamma)
+        self._signal_coef.value = scale / gamma
+        self._interference_coef.value = scale
+
+    def _feasible(self, gamma_db):
+        """Whether every user can get Γ_c under the power limit (the SINR/power problem alone)."""
+        if self._comm_only is None:
+            # minimum total power: a well-posed problem whose status is the feasibility answer
+            power = sum(cp.trace(re) for re, _ in self.R)
+            self._comm_only = cp.Problem(cp.Minimize(power), self._comm_constraints)
+        self._set_threshold(gamma_db)
+        status, _ = self._solve_problem(self._comm_only)
+        return status in _OK
+
+
+def _complexify(Z, size):
+    """(Re, Im) of the Hermitian matrix whose real embedding is the PSD variable Z (2·size square)."""
+    top, bottom = Z[:size, :size], Z[size:, size:]
+    return (top + bottom) / 2, (Z[size:, :size] - Z[:size, size:]) / 2
+
+
+def _antisymmetric_variable(size, name):
+    """A size×size antisymmetric matrix expression with size(size−1)/2 free entries."""
+    rows, cols = np.triu_indices(size, 1)
+    count = len(rows)
+    if count == 0:
+        return cp.Constant(np.zeros((size, size)))
+    upper = cp.Variable(count, name=name)
+    place = np.zeros((size * size, count))
+    place[rows + cols * size, np.arange(count)] = 1.0  # Fortran vec index of (row, col)
+    place[cols + rows * size, np.arange(count)] = -1.0
+    return cp.reshape(sparse.csr_matrix(place) @ upper, (size, size), order="F")
+
+
+def _value(pair):
+    """The complex value of a (Re, Im) expression pair after a solve."""
+    return np.asarray(pair[0].value) + 1j * np.asarray(pair[1].value)
+
+
+def extract_beamformers(h, Rc, R, extraction="paper"):
+    """Beamformers from the relaxed covariances.
+
+    Communication, eq. (19): ŵ_{c,n,u} = (h^H R_{c,n,u} h)^{-1/2} R_{c,n,u} h (zero where node n gives
+    user u nothing). Radar: "paper" factors R_{r,n} = R_n − Σ_u R_{c,n,u} (the relaxed radar part);
+    "keep_covariance" (ref. [11]) factors R_n − Σ_u ŵŵ^H, so that W_c W_c^H + W_r W_r^H = R_n exactly
+    and the bound and every SINR of the relaxation are kept.
+    """
+    _check_choice("extraction", extraction, EXTRACTIONS)
+    N, U, mt, _ = Rc.shape
+    Wc = np.zeros((N, mt, U), complex)
+    for n in range(N):
+        for u in range(U):
+            v = Rc[n, u] @ h[n, u]
+            gain = np.real(h[n, u].conj() @ v)
+            scale = np.real(np.trace(Rc[n, u]))
+            if gain > 1e-12 * max(scale, 1e-300) * np.real(h[n, u].conj() @ h[n, u]):
+                Wc[n, :, u] = v / np.sqrt(gain)
+    if extraction == "paper":
+        radar = R - Rc.sum(axis=1)
+    else:
+        radar = R - np.einsum("niu,nju->nij", Wc, Wc.conj())
+    Wr = np.stack([psd_factor(radar[n]) for n in range(N)])
+    return Wc, Wr
+
+
+def psd_factor(matrix):
+    """W with W W^H = the PSD part of a Hermitian matrix (negative eigenvalues, from solver round-off,
+    are set to zero): the Cholesky factor of the paper, made to survive singular and slightly
+    indefinite R_{r,n}."""
+    herm = 0.5 * (matrix + matrix.conj().T)
+    eigval, eigvec = np.linalg.eigh(herm)
+    return eigvec * np.sqrt(np.clip(eigval, 0.0, None))[None, :]
+
+
+def design(scenario, sinr_threshold_db, objective="position", solver=None, extraction="paper",
+           max_sinr=False, formulation="decomposed"):
+    """One-shot convenience: build problem (18) for the scenario and solve it at Γ_c (dB)."""
+    designer = BeamformerDesigner(scenario, objective=objective, solver=solver, formulation=formulation)
+    return designer.solve(sinr_threshold_db, extraction=extraction, max_sinr=max_sinr)

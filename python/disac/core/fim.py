@@ -1,0 +1,300 @@
+"""Fisher information and Cramér–Rao bounds of TOF/AOA target localisation (paper eq. 7–13).
+
+The derivation is in docs/fim-derivation.md. In short: the snapshots of eq. (5) are a deterministic
+mean μ(Ψ) in circular white Gaussian noise of variance σ², so (Slepian–Bangs)
+
+    F(Ψ)_ij = (2/σ²) Re Σ_{n,l,p} (∂μ_{n,l,p}/∂ψ_i)^H (∂μ_{n,l,p}/∂ψ_j).                       (eq. 10)
+
+Every derivative at receiver n and subcarrier l is Σ_m G_{i,n,m,l} x_{m,l,p} with an Mr×Mt matrix G
+that depends on the geometry only. Taking the expectation over the symbols with E[x_m x_m'^H] = R_m
+for m = m' and 0 otherwise (orthogonal radar streams, independent node phases: eq. 16–17) gives
+
+    F(Ψ)_ij = (2P/σ²) Σ_m Re tr(Q_{m,ij} R_m),   Q_{m,ij} = Σ_{n,l} G_{i,n,m,l}^H G_{j,n,m,l},
+
+a LINEAR map of the per-node covariances (R_1 … R_N), P symbols per snapshot. The chain rule of
+eq. (11)/(13) maps it to Θ = [x, y, b_R, b_I]: F(Θ) = J F(Ψ) J^T.
+
+Parameter order (paper eq. 7/8): θ[n·K + k], τ[n·K + k], then b_R and b_I, each [(n·N + m)·K + k] for
+the link tx m → target k → rx n. Θ: x (K), y (K), b_R, b_I.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from . import geometry
+
+# A bound whose Fisher matrix is this close to singular (smallest/largest eigenvalue after diagonal
+# scaling) is reported as unbounded: double precision leaves ~1e-16 relative, and everything below
+# 1e-10 is numerically indistinguishable from a direction with no information.
+SINGULAR_RCOND = 1e-10
+
+
+@dataclasses.dataclass(frozen=True)
+class SensingGeometry:
+    """What the FIM depends on: node and target positions, amplitudes b[n, m, k], arrays and OFDM."""
+
+    node_positions_m: np.ndarray  # (N, 2)
+    target_positions_m: np.ndarray  # (K, 2)
+    amplitudes: np.ndarray  # (N, N, K) complex
+    tx_antennas: int
+    rx_antennas: int
+    subcarriers: int
+    bandwidth_hz: float
+    noise_power: float  # σ²
+    symbols: int = 1  # P: OFDM symbols per snapshot (information scales with P)
+
+    @classmethod
+    def from_scenario(cls, scenario):
+        return cls(node_positions_m=np.asarray(scenario.node_positions_m, float),
+                   target_positions_m=np.asarray(scenario.target_positions_m, float),
+                   amplitudes=scenario.target_amplitudes(), tx_antennas=scenario.tx_antennas,
+                   rx_antennas=scenario.rx_antennas, subcarriers=scenario.subcarriers,
+                   bandwidth_hz=scenario.bandwidth_hz, noise_power=scenario.noise_power,
+                   symbols=scenario.symbols_per_frame)
+
+    @property
+    def num_nodes(self):
+        return self.node_positions_m.shape[0]
+
+    @property
+    def num_targets(self):
+        return self.target_positions_m.shape[0]
+
+    def angles_rad(self):
+        return geometry.angles_rad(self.node_positions_m, self.target_positions_m)
+
+    def delays_s(self):
+        return geometry.one_way_delays_s(self.node_positions_m, self.target_positions_m)
+
+
+# ---- parameter bookkeeping -------------------------------------------------------------------
+
+def psi_size(num_nodes, num_targets):
+    """dim Ψ = 2KN + 2KN² (eq. 7)."""
+    return 2 * num_targets * num_nodes + 2 * num_targets * num_nodes**2
+
+
+def theta_size(num_nodes, num_targets):
+    """dim Θ = 2K + 2KN² (eq. 8)."""
+    return 2 * num_targets + 2 * num_targets * num_nodes**2
+
+
+def _psi_index(num_nodes, num_targets):
+    """Index helpers into Ψ: angle(n, k), delay(n, k), b_real(n, m, k), b_imag(n, m, k)."""
+    N, K = num_nodes, num_targets
+    kn, kn2 = K * N, K * N * N
+    return (lambda n, k: n * K + k,
+            lambda n, k: kn + n * K + k,
+            lambda n, m, k: 2 * kn + (n * N + m) * K + k,
+            lambda n, m, k: 2 * kn + kn2 + (n * N + m) * K + k)
+
+
+def jacobian_theta(geom):
+    """J = ∂Ψ/∂Θ of eq. (13), shape (dim Θ, dim Ψ), so that F(Θ) = J F(Ψ) J^T (eq. 11)."""
+    N, K = geom.num_nodes, geom.num_targets
+    dtheta, dtau = geometry.angle_delay_jacobians(geom.node_positions_m, geom.target_positions_m)
+    J = np.zeros((theta_size(N, K), psi_size(N, K)))
+    ang, dly, _, _ = _psi_index(N, K)
+    for n in range(N):
+        for k in range(K):
+            for axis in range(2):  # x_k is row k, y_k is row K + k
+                J[axis * K + k, ang(n, k)] = dtheta[n, k, axis]
+                J[axis * K + k, dly(n, k)] = dtau[n, k, axis]
+    amp = 2 * K * N * N
+    J[2 * K:, 2 * K * N:] = np.eye(amp)
+    return J
+
+
+# ---- derivatives of the mean -------------------------------------------------------------------
+
+def _link_derivatives(geom, n, m):
+    """For the link tx m → rx n: the parameters it depends on and their G matrices.
+
+    Returns (indices, G) with G of shape (len(indices), L, Mr, Mt): ∂μ_{n,l} = Σ_i G[i, l] x_{m,l} dψ_i
+    restricted to this link's contribution.
+    """
+    N, K = geom.num_nodes, geom.num_targets
+    mt, mr, L = geom.tx_antennas, geom.rx_antennas, geom.subcarriers
+    theta, tau = geom.angles_rad(), geom.delays_s()
+    ang, dly, bre, bim = _psi_index(N, K)
+    a_r = geometry.ula_steering(theta[n], mr)  # (K, Mr)
+    da_r = geometry.ula_steering_derivative(theta[n], mr)
+    a_t = geometry.ula_steering(theta[m], mt)  # (K, Mt)
+    da_t = geometry.ula_steering_derivative(theta[m], mt)
+    link_tau = tau[n] + tau[m]
+    d = geometry.delay_steering(link_tau, L, geom.bandwidth_hz)  # (K, L)
+    dd = geometry.delay_steering_derivative(link_tau, L, geom.bandwidth_hz)
+    b = geom.amplitudes[n, m]  # (K,)
+
+    rows = {}  # Ψ index -> G (L, Mr, Mt); several terms may add into one index (n == m)
+
+    def add(index, term):
+        rows[index] = rows[index] + term if index in rows else term
+
+    for k in range(K):
+        outer = np.outer(a_r[k], a_t[k])  # a_r a_t^T
+        add(ang(n, k), b[k] * d[k][:, None, None] * np.outer(da_r[k], a_t[k]))  # θ_n^k at the receiver
+        add(ang(m, k), b[k] * d[k][:, None, None] * np.outer(a_r[k], da_t[k]))  # θ_m^k at the transmitter
+        add(dly(n, k), b[k] * dd[k][:, None, None] * outer)  # τ_{n,m} = τ_n + τ_m
+        add(dly(m, k), b[k] * dd[k][:, None, None] * outer)
+        add(bre(n, m, k), d[k][:, None, None] * outer)
+        add(bim(n, m, k), 1j * d[k][:, None, None] * outer)
+    indices = np.array(sorted(rows))
+    return indices, np.stack([rows[i] for i in indices])
+
+
+def mean_derivatives(geom, frames):
+    """∂μ/∂ψ for given frames X (N, Mt, L, P): shape (dim Ψ, N, Mr, L, P)."""
+    frames = np.asarray(frames)
+    N = geom.num_nodes
+    _, mt, L, P = frames.shape
+    out = np.zeros((psi_size(N, geom.num_targets), N, geom.rx_antennas, L, P), complex)
+    for n in range(N):
+        for m in range(N):
+            idx, G = _link_derivatives(geom, n, m)
+            out[idx, n] += np.einsum("ilrt,tlp->irlp", G, frames[m])
+    return out
+
+
+def conditional_fim_psi(geom, frames):
+    """F(Ψ) for one realisation of the frames (no expectation over the symbols), eq. (10)."""
+    D = mean_derivatives(geom, frames).reshape(psi_size(geom.num_nodes, geom.num_targets), -1)
+    return (2.0 / geom.noise_power) * np.real(D.conj() @ D.T)
+
+
+class FimMap:
+    """The linear map (R_1 … R_N) ↦ F(Ψ) (eq. 10 with the expectation over the symbols).
+
+    coefficients[m] has shape (dim Ψ, dim Ψ, Mt, Mt) with F(Ψ)_ij = Σ_m Re Σ_ac C_m[i, j, a, c] R_m[c, a].
+    """
+
+    def __init__(self, geom):
+        self.geom = geom
+        N, K, mt = geom.num_nodes, geom.num_targets, geom.tx_antennas
+        dim = psi_size(N, K)
+        scale = 2.0 * geom.symbols / geom.noise_power
+        self.coefficients = np.zeros((N, dim, dim, mt, mt), complex)
+        for n in range(N):
+            for m in range(N):
+                idx, G = _link_derivatives(geom, n, m)
+                Gm = G.reshape(len(idx), -1, mt)  # (i, L·Mr, Mt)
+                # Q[i, j, a, c] = Σ_{l,r} conj(G[i, lr, a]) G[j, lr, c]
+                Q = np.einsum("iza,jzc->ijac", Gm.conj(), Gm, optimize=True)
+                self.coefficients[m][np.ix_(idx, idx)] += scale * Q
+        self.jacobian = jacobian_theta(geom)
+
+    def fim_psi(self, covariances):
+        """F(Ψ) for per-node covariances R (N, Mt, Mt)."""
+        R = np.asarray(covariances)
+        return np.real(np.einsum("mijac,mca->ij", self.coefficients, R))
+
+    def fim_theta(self, covariances):
+        """F(Θ) = J F(Ψ) J^T (eq. 11)."""
+        return self.jacobian @ self.fim_psi(covariances) @ self.jacobian.T
+
+    def theta_map(self):
+        """F(Θ) as real matrices acting on (Re R_m, Im R_m): returns (A_re, A_im), each (N, dΘ, dΘ, Mt, Mt),
+        with F(Θ) = Σ_m Σ_ac A_re[m, :, :, a, c]·Re R_m[a, c] + A_im[m, :, :, a, c]·Im R_m[a, c]."""
+        J = self.jacobian
+        C = np.einsum("pi,mijac,qj->mpqac", J, self.coefficients, J, optimize=True)
+        # Re Σ_ac C[a, c] R[c, a] with R[c, a] = Re R[a, c] − j Im R[a, c]:
+        # coefficient of Re R[a, c] is Re C[a, c], of Im R[a, c] is Im C[a, c].
+        return np.real(C), np.imag(C)
+
+
+# ---- bounds -------------------------------------------------------------------------------------
+
+def _inverse_or_none(F):
+    """F^{-1} of a symmetric FIM, or None when it is singular to working precision."""
+    F = 0.5 * (F + F.T)
+    diag = np.diag(F)
+    if np.any(~np.isfinite(F)) or np.any(diag <= 0):
+        return None
+    s = 1.0 / np.sqrt(diag)
+    Fs = F * s[:, None] * s[None, :]  # unit diagonal: eigenvalues are comparable
+    eig = np.linalg.eigvalsh(Fs)
+    if eig[0] <= SINGULAR_RCOND * eig[-1]:
+        return None
+    return np.linalg.inv(Fs) * s[:, None] * s[None, :]
+
+
+@dataclasses.dataclass(frozen=True)
+class CrbReport:
+    """Bounds for one design (None where the information does not fix the position)."""
+
+    crb_position_m2: object  # tr([F(Θ)^-1]_xy), m²
+    crb_position_per_target_m2: object  # list, one per target
+    crb_paper: object  # tr(F(Θ)^-1), the paper's objective (eq. 12/14a)
+    crb_position_aoa_only_m2: object
+    crb_position_tof_only_m2: object
+    notes: tuple = ()
+
+    def as_dict(self):
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "notes"} | {
+            "notes": list(self.notes)}
+
+
+def position_crb_from_fim_theta(F_theta, num_targets):
+    """(total, per-target) position CRB in m² from F(Θ), or (None, None) if singular."""
+    inv = _inverse_or_none(F_theta)
+    if inv is None:
+        return None, None
+    K = num_targets
+    per_target = np.diag(inv)[:K] + np.diag(inv)[K:2 * K]
+    return float(per_target.sum()), [float(v) for v in per_target]
+
+
+def paper_crb_from_fim_theta(F_theta):
+    """tr(F(Θ)^{-1}), eq. (12)."""
+    inv = _inverse_or_none(F_theta)
+    return None if inv is None else float(np.trace(inv))
+
+
+def _single_parameter_position_crb(F_psi, J, keep, num_targets):
+    """Position CRB from one kind of information (angles or delays) only.
+
+    The equivalent FIM of the kept parameters (the others, amplitudes included, as nuisance) is
+    mapped to (x, y) through the corresponding rows of ∂Ψ/∂Θ.
+    """
+    rest = np.setdiff1d(np.arange(F_psi.shape[0]), keep)
+    A = F_psi[np.ix_(keep, keep)]
+    B = F_psi[np.ix_(keep, rest)]
+    C_inv = _inverse_or_none(F_psi[np.ix_(rest, rest)])
+    if C_inv is None:
+        return None
+    equivalent = A - B @ C_inv @ B.T
+    Jk = J[:2 * num_targets, keep]  # ∂(kept)/∂(x, y)
+    total, _ = position_crb_from_fim_theta(Jk @ equivalent @ Jk.T, num_targets)
+    return total
+
+
+def crb_report(geom, covariances, fim_map=None):
+    """All bounds of issue 3 for per-node covariances R (N, Mt, Mt)."""
+    fim_map = fim_map or FimMap(geom)
+    F_psi = fim_map.fim_psi(covariances)
+    J = fim_map.jacobian
+    F_theta = J @ F_psi @ J.T
+    N, K = geom.num_nodes, geom.num_targets
+    total, per_target = position_crb_from_fim_theta(F_theta, K)
+    paper = paper_crb_from_fim_theta(F_theta)
+    aoa = _single_parameter_position_crb(F_psi, J, np.arange(K * N), K)
+    tof = _single_parameter_position_crb(F_psi, J, np.arange(K * N, 2 * K * N), K)
+    notes = []
+    if total is None:
+        notes.append("joint bound unbounded: the received signal does not fix every target position "
+                     "(no power towards a target, or a degenerate geometry)")
+    if aoa is None:
+        notes.append("AOA-only bound unbounded: with "
+                     + ("one node, an angle alone gives a bearing line, not a position"
+                        if N == 1 else "these angles the bearing lines do not fix every position"))
+    if tof is None:
+        notes.append("TOF-only bound unbounded: with "
+                     + ("one node, a range alone gives a circle, not a position"
+                        if N == 1 else "these ranges the ellipses do not fix every position"))
+    return CrbReport(total, per_target, paper, aoa, tof, tuple(notes))
+
+
+def isotropic_covariances(num_nodes, tx_antennas, per_antenna_power):
+    """R_n = P_T·I at every node (all power to radar)."""
+    return np.broadcast_to(per_antenna_power * np.eye(tx_antennas), (num_nodes, tx_antennas, tx_antennas)).copy()
