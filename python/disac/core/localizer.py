@@ -1,0 +1,523 @@
+"""Maximum-likelihood localisation of K targets from all nodes' snapshots, paper eq. (9).
+
+The log-likelihood (eq. 9) is, up to a constant, minus the residual energy
+
+    C(q, b) = Σ_n ‖ Y_{s,n} − Σ_m Σ_k b_{n,m}^k a_r(θ_n^k) (a_t^T(θ_m^k) X_m ⊙ d^T(τ_{n,m}^k)) ‖_F²
+
+with θ, τ functions of the target positions q_k (eq. 4a/4b). The amplitudes enter linearly and, the nodes
+being noncoherent, every receiving node n has its own K·N unknowns b_{n,m}^k: for fixed positions they are
+the least-squares solution per node, and what remains is the concentrated cost
+
+    C(q) = Σ_n ‖ P⊥_{A_n(q)} y_n ‖²,   A_n(q) = [ a_r(θ_n^k) ⊗ (a_t^T(θ_m^k) X_m ⊙ d^T(τ_n^k + τ_m^k)) ]_{m,k}
+
+(a projection residual per receiving node). The estimate minimises C(q): a coarse grid search for one
+target at a time (successive, earlier targets' fitted echoes subtracted), then Levenberg–Marquardt on
+the variable-projection residual in all 2K coordinates (Kaufman's Jacobian). docs/localization.md
+explains the choices; the baselines (AOA-only, TOF-only) are the two-step estimators matching the
+DESIGN's AOA-only / TOF-only CRBs.
+
+Missing data: only the receiving nodes listed in ``rx_nodes`` contribute terms to C (the rows of the other
+nodes' snapshots are never read); only the transmitting nodes in ``tx_nodes`` (whose frames X_m are
+known) contribute columns to A_n. An echo of a transmitter whose frame is unknown is left in the data as
+unmodelled interference (small when the radar streams are orthogonal between nodes, as they are in the
+PHY): localising with fewer frames works but is biased by that residue.
+
+Delays past the unambiguous L/B need no special care: every delay here is the geometric one and d(τ) is
+evaluated at it, so its periodicity is a property of the cost surface, which the other links and the
+angles disambiguate.
+"""
+
+import dataclasses
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import geometry
+
+C_M_S = geometry.SPEED_OF_LIGHT_M_S
+
+# Diagonal loading of the per-grid-point Gram matrices, relative to their mean diagonal: keeps batched
+# solves defined at degenerate points (e.g. a zero frame) while changing regular ones by ~1e-12.
+_GRAM_LOADING = 1e-12
+# Largest number of (grid point × transmitter × subcarrier × symbol) complex values processed at once.
+_CHUNK_ELEMENTS = 1 << 15
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalizationResult:
+    """ML estimate of one frame.
+
+    positions_m (K, 2); residual = C(q̂), the residual energy of eq. (9) (≈ σ²·(dimension − unknowns) at
+    the truth); amplitudes (N, N, K) = b̂[n, m, k], NaN for links that were not estimated; rx_nodes /
+    tx_nodes = the receiving nodes whose snapshots and the transmitting nodes whose frames were used;
+    iterations / converged of the joint refinement.
+    """
+
+    positions_m: np.ndarray
+    residual: float
+    amplitudes: np.ndarray
+    rx_nodes: tuple
+    tx_nodes: tuple
+    iterations: int
+    converged: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineResult:
+    """Two-step estimate: per-node angles and delays first (Ψ of eq. 7), then positions.
+
+    method "aoa" (triangulation from θ̂) or "tof" (multilateration from τ̂); angles_rad, delays_s (N, K)
+    from step 1 (NaN for nodes not used); iterations / converged of step 1.
+    """
+
+    method: str
+    positions_m: np.ndarray
+    angles_rad: np.ndarray
+    delays_s: np.ndarray
+    residual: float
+    iterations: int
+    converged: bool
+
+
+def default_search_region(scenario, margin_fraction=0.25):
+    """(x_min, x_max, y_min, y_max) in metres: the box around the scenario's nodes, users and targets,
+    widened by margin_fraction of its span on every side (the area a deployment would watch)."""
+    points = np.vstack([scenario.node_positions_m, scenario.user_positions_m, scenario.target_positions_m])
+    low, high = points.min(axis=0), points.max(axis=0)
+    pad = margin_fraction * np.maximum(high - low, 1.0)
+    return (float(low[0] - pad[0]), float(high[0] + pad[0]), float(low[1] - pad[1]), float(high[1] + pad[1]))
+
+
+class Localizer:
+    """ML localiser for a fixed deployment (nodes, arrays, OFDM numerology) and search region.
+
+    The grid's steering vectors are computed once here; ``localize`` then costs a few matrix products per
+    frame. region_m = (x_min, x_max, y_min, y_max); grid_step_m defaults to c/(4B), half the monostatic
+    range resolution, fine enough that the best grid point lies in the basin of the true minimum.
+    """
+
+    def __init__(self, node_positions_m, tx_antennas, rx_antennas, subcarriers, bandwidth_hz, region_m,
+                 grid_step_m=None, max_iterations=50):
+        nodes = np.asarray(node_positions_m, dtype=float)
+        if nodes.ndim != 2 or nodes.shape[1] != 2 or len(nodes) < 1 or not np.all(np.isfinite(nodes)):
+            raise ValueError(f"node_positions_m = {node_positions_m!r}: expected finite (N, 2) positions, N ≥ 1")
+        for name, value in (("tx_antennas", tx_antennas), ("rx_antennas", rx_antennas),
+                            ("subcarriers", subcarriers), ("max_iterations", max_iterations)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} = {value!r}: expected a whole number ≥ 1")
+        if not (isinstance(bandwidth_hz, (int, float, np.number)) and math.isfinite(bandwidth_hz)
+                and bandwidth_hz > 0):
+            raise ValueError(f"bandwidth_hz = {bandwidth_hz!r}: expected a finite number > 0")
+        region = np.asarray(region_m, dtype=float)
+        if region.shape != (4,) or not np.all(np.isfinite(region)) or region[0] >= region[1] or region[2] >= region[3]:
+            raise ValueError(f"region_m = {region_m!r}: expected (x_min, x_max, y_min, y_max) with min < max")
+        step = C_M_S / (4 * bandwidth_hz) if grid_step_m is None else grid_step_m
+        if not (isinstance(step, (int, float, np.number)) and math.isfinite(step) and step > 0):
+            raise ValueError(f"grid_step_m = {grid_step_m!r}: expected a finite number > 0")
+        xs = np.arange(region[0], region[1] + step / 2, step)
+        ys = np.arange(region[2], region[3] + step / 2, step)
+        if xs.size * ys.size > 4_000_000:
+            raise ValueError(f"grid_step_m = {step}: {xs.size * ys.size} grid points over region {region_m}; "
+                             "expected at most 4 000 000 (use a larger step or a smaller region)")
+        grid = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
+        # angles are undefined on a node: drop grid points closer than half a step to any node
+        grid = grid[geometry.distances_m(nodes, grid).min(axis=0) >= step / 2]
+        if len(grid) == 0:
+            raise ValueError(f"region_m = {region_m!r}: no grid point away from the nodes")
+
+        self.node_positions_m = nodes
+        self.tx_antennas, self.rx_antennas = int(tx_antennas), int(rx_antennas)
+        self.subcarriers, self.bandwidth_hz = int(subcarriers), float(bandwidth_hz)
+        self.region_m, self.grid_step_m = tuple(region.tolist()), float(step)
+        self.max_iterations = int(max_iterations)
+        self.grid_m = grid
+        theta = geometry.angles_rad(nodes, grid)  # (N, G)
+        tau = geometry.one_way_delays_s(nodes, grid)  # (N, G)
+        self._grid_ar_conj = np.conj(geometry.ula_steering(theta, self.rx_antennas))  # (N, G, Mr)
+        self._grid_at = geometry.ula_steering(theta, self.tx_antennas)  # (N, G, Mt)
+        self._grid_d = geometry.delay_steering(tau, self.subcarriers, self.bandwidth_hz)  # (N, G, L)
+        self._grid_d_conj = np.conj(self._grid_d)
+
+    @classmethod
+    def from_scenario(cls, scenario, region_m=None, grid_step_m=None, max_iterations=50):
+        """A Localizer for a Scenario's nodes and numerology; region defaults to default_search_region."""
+        region = default_search_region(scenario) if region_m is None else region_m
+        return cls(scenario.node_positions_m, scenario.tx_antennas, scenario.rx_antennas,
+                   scenario.subcarriers, scenario.bandwidth_hz, region, grid_step_m, max_iterations)
+
+    @property
+    def num_nodes(self):
+        return len(self.node_positions_m)
+
+    # ---- public API -----------------------------------------------------------------------------
+
+    def localize(self, snapshots, frames, num_targets, rx_nodes=None, tx_nodes=None):
+        """ML positions of num_targets targets (eq. 9): grid + successive search, then joint refinement.
+
+        snapshots: (N, Mr, L, P) or (N, Mr, L) array, or a mapping node → (Mr, L[, P]) for the nodes that
+        reported; frames likewise with Mt. rx_nodes / tx_nodes select the nodes used (default: all, or the
+        mapping's keys).
+        """
+        if isinstance(num_targets, bool) or not isinstance(num_targets, (int, np.integer)) or num_targets < 1:
+            raise ValueError(f"num_targets = {num_targets!r}: expected a whole number ≥ 1")
+        problem = self._problem(snapshots, frames, rx_nodes, tx_nodes)
+        found = np.zeros((0, 2))
+        work = problem.y
+        for k in range(num_targets):
+            start = self.grid_m[np.argmax(self._grid_explained_energy(problem, work))]
+            if k == num_targets - 1:
+                found = np.vstack([found, start])  # the joint refinement below takes it from here
+                break
+            # refine this target alone so that its echoes subtract cleanly, re-fit every found target's
+            # amplitudes jointly, subtract their echoes and search the rest
+            found = np.vstack([found, self._refine(problem.with_y(work), start[None, :])])
+            work = self._residual_at(problem, found)
+        return self._result(problem, *self._refine(problem, found, full=True))
+
+    def refine(self, snapshots, frames, initial_positions_m, rx_nodes=None, tx_nodes=None):
+        """Joint Levenberg–Marquardt refinement of C(q) (eq. 9) from given starting positions (K, 2)."""
+        problem = self._problem(snapshots, frames, rx_nodes, tx_nodes)
+        start = self._positions(initial_positions_m)
+        return self._result(problem, *self._refine(problem, start, full=True))
+
+    def concentrated_cost(self, snapshots, frames, positions_m, rx_nodes=None, tx_nodes=None):
+        """C(q) = Σ_n ‖P⊥ y_n‖², the residual energy of eq. (9) with the amplitudes at their LS values."""
+        problem = self._problem(snapshots, frames, rx_nodes, tx_nodes)
+        residual = self._residual_at(problem, self._positions(positions_m))
+        return float(np.sum(np.abs(residual) ** 2))
+
+    def aoa_only(self, snapshots, frames, initial_positions_m, rx_nodes=None, tx_nodes=None):
+        """Two-step AOA-only baseline: Ψ = (θ, τ, b) by ML without the geometric link between θ, τ and q
+        (eq. 7), then each target's position by triangulation from its angles θ̂_n^k alone, weighted by
+        the step-1 covariance of θ̂ (τ and b are nuisance parameters)."""
+        return self._two_step("aoa", snapshots, frames, initial_positions_m, rx_nodes, tx_nodes)
+
+    def tof_only(self, snapshots, frames, initial_positions_m, rx_nodes=None, tx_nodes=None):
+        """Two-step TOF-only baseline: Ψ by ML as in aoa_only, then each target's position by
+        multilateration from its one-way delays τ̂_n^k (identified from the bistatic sums τ_n + τ_m)."""
+        return self._two_step("tof", snapshots, frames, initial_positions_m, rx_nodes, tx_nodes)
+
+    # ---- input handling -------------------------------------------------------------------------
+
+    def _positions(self, positions_m):
+        pos = np.asarray(positions_m, dtype=float)
+        if pos.ndim != 2 or pos.shape[1] != 2 or len(pos) < 1 or not np.all(np.isfinite(pos)):
+            raise ValueError(f"positions_m = {positions_m!r}: expected finite (K, 2) positions, K ≥ 1")
+        return pos
+
+    def _stack(self, name, data, nodes, antennas):
+        """(selected nodes, array (len(nodes), antennas, L, P) complex) from an array or a mapping."""
+        n_all = self.num_nodes
+        if isinstance(data, Mapping):
+            keys = sorted(data)
+            nodes = keys if nodes is None else list(nodes)
+            missing = [j for j in nodes if j not in data]
+            if missing:
+                raise ValueError(f"{name}: node(s) {missing} selected but not given; given: {keys}")
+            rows = [np.asarray(data[j]) for j in nodes]
+        else:
+            arr = np.asarray(data)
+            if arr.ndim not in (3, 4) or arr.shape[0] != n_all:
+                raise ValueError(f"{name} of shape {arr.shape}: expected ({n_all}, {antennas}, L, P) or "
+                                 f"({n_all}, {antennas}, L), or a mapping node → array")
+            nodes = list(range(n_all)) if nodes is None else list(nodes)
+            rows = None
+        if not nodes:
+            raise ValueError(f"{name}: no node selected; at least one is needed")
+        bad = [j for j in nodes if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j < n_all]
+        if bad or len(set(nodes)) != len(nodes):
+            raise ValueError(f"{name}: nodes {nodes}: expected distinct node indices from 0 to {n_all - 1}")
+        if rows is None:
+            rows = [arr[j] for j in nodes]
+        out = []
+        for j, row in zip(nodes, rows):
+            row = row[..., None] if row.ndim == 2 else row
+            if row.shape[:2] != (antennas, self.subcarriers) or row.ndim != 3:
+                raise ValueError(f"{name} of node {j}: shape {row.shape}, expected "
+                                 f"({antennas}, {self.subcarriers}, P) or ({antennas}, {self.subcarriers})")
+            if not np.all(np.isfinite(row)):
+                raise ValueError(f"{name} of node {j}: contains NaN or Inf")
+            out.append(row.astype(complex))
+        symbols = {row.shape[2] for row in out}
+        if len(symbols) != 1:
+            raise ValueError(f"{name}: nodes have different numbers of OFDM symbols {sorted(symbols)}")
+        return tuple(int(j) for j in nodes), np.stack(out)
+
+    def _problem(self, snapshots, frames, rx_nodes, tx_nodes):
+        rx, y = self._stack("snapshots", snapshots, rx_nodes, self.rx_antennas)
+        tx, x = self._stack("frames", frames, tx_nodes, self.tx_antennas)
+        if y.shape[3] != x.shape[3]:
+            raise ValueError(f"snapshots have {y.shape[3]} OFDM symbols but frames {x.shape[3]}")
+        return _Problem(rx, tx, y, x)
+
+    # ---- coarse search (one target) -------------------------------------------------------------
+
+    def _grid_explained_energy(self, problem, y):
+        """Σ_n y_n^H P_{A_n(g)} y_n for one target at every grid point g (vectorised; eq. 9 concentrated).
+
+        For a single target the Gram matrix of node n's N columns does not depend on n (|d| = 1 and
+        a_r^H a_r = Mr), so one (T × T) solve per grid point serves every receiving node.
+        """
+        rx, tx = list(problem.rx), list(problem.tx)
+        n_rx, n_tx, mr = len(rx), len(tx), self.rx_antennas
+        nsub, nsym = self.subcarriers, problem.x.shape[3]
+        x = problem.x.reshape(n_tx, self.tx_antennas, nsub * nsym)
+        yy = y.reshape(n_rx, mr, nsub * nsym)
+        at, d_tx = self._grid_at[tx], self._grid_d[tx]
+        ar_conj, d_rx_conj = self._grid_ar_conj[rx], self._grid_d_conj[rx]
+        count = len(self.grid_m)
+        chunk = max(1, _CHUNK_ELEMENTS // (max(n_tx, n_rx) * nsub * nsym))
+        explained = np.empty(count)
+        for start in range(0, count, chunk):
+            sl = slice(start, start + chunk)
+            beam = (at[:, sl] @ x).reshape(n_tx, -1, nsub, nsym)  # a_t^T(θ_m) X_m, (T, g, L, P)
+            e = (beam * d_tx[:, sl, :, None]).reshape(n_tx, -1, nsub * nsym).transpose(1, 0, 2)  # (g, T, LP)
+            gram = mr * (np.conj(e) @ e.transpose(0, 2, 1))  # (g, T, T)
+            z = (ar_conj[:, sl] @ yy).reshape(n_rx, -1, nsub, nsym)  # a_r^H(θ_n) Y_n, (R, g, L, P)
+            w = (z * d_rx_conj[:, sl, :, None]).reshape(n_rx, -1, nsub * nsym).transpose(1, 2, 0)  # (g, LP, R)
+            rhs = np.conj(e) @ w  # (g, T, R)
+            load = _GRAM_LOADING * np.trace(gram, axis1=1, axis2=2).real / n_tx + 1e-300
+            gram = gram + load[:, None, None] * np.eye(n_tx)
+            explained[sl] = _hermitian_quadratic(gram, rhs)
+        return explained
+
+    # ---- model, projection residual and its Jacobian ---------------------------------------------
+
+    def _factors(self, problem, theta, tau):
+        """Steering factors of the columns of A_n: a_r (R,K,Mr), beam (T,K,L,P), d (R,T,K,L)."""
+        rx, tx = list(problem.rx), list(problem.tx)
+        ar = geometry.ula_steering(theta[rx], self.rx_antennas)
+        at = geometry.ula_steering(theta[tx], self.tx_antennas)
+        beam = np.einsum("mki,milp->mklp", at, problem.x)
+        d = geometry.delay_steering(tau[rx][:, None, :] + tau[tx][None, :, :], self.subcarriers, self.bandwidth_hz)
+        return ar, at, beam, d
+
+    def _projection(self, problem, theta, tau, want_jacobian, y=None):
+        """Variable projection at (θ, τ) of all N nodes (N, K).
+
+        Returns residual r (R, D) = P⊥ y_n per node, amplitudes b̂ (R, T, K) and, when asked, Kaufman's
+        Jacobian of r with respect to θ[j, k] and τ[j, k]: two arrays (N, K, R, D), J = −P⊥ (∂A/∂ψ) b̂.
+        """
+        y = problem.y if y is None else y
+        n_rx, n_tx = len(problem.rx), len(problem.tx)
+        k_count = theta.shape[1]
+        ar, _, beam, d = self._factors(problem, theta, tau)
+        # column (m, k) of A_n: a_r(θ_n^k) ⊗ (a_t^T(θ_m^k) X_m ⊙ d^T(τ_n^k + τ_m^k)), eq. (3)
+        signal = beam[None] * d[..., None]  # (R, T, K, L, P)
+        atoms = ar[:, None, :, :, None, None] * signal[:, :, :, None]  # (R, T, K, Mr, L, P)
+        dim = atoms[0, 0, 0].size
+        atoms = atoms.reshape(n_rx, n_tx * k_count, dim).transpose(0, 2, 1)
+        yv = y.reshape(n_rx, dim)
+        q, r_tri = np.linalg.qr(atoms)  # (R, D, TK), (R, TK, TK)
+        coef = (np.conj(q).transpose(0, 2, 1) @ yv[..., None])[..., 0]
+        residual = yv - (q @ coef[..., None])[..., 0]
+        b = np.linalg.solve(r_tri, coef[..., None])[..., 0].reshape(n_rx, n_tx, k_count)
+        if not want_jacobian:
+            return residual, b, None
+        rx, tx = list(problem.rx), list(problem.tx)
+        dar = geometry.ula_steering_derivative(theta[rx], self.rx_antennas)  # (R, K, Mr)
+        dat = geometry.ula_steering_derivative(theta[tx], self.tx_antennas)
+        dbeam = np.einsum("mki,milp->mklp", dat, problem.x)
+        freq = geometry.subcarrier_frequencies_hz(self.subcarriers, self.bandwidth_hz)
+        shape = (n_rx, dim)
+        bs = b[..., None, None] * signal  # b_{n,m}^k (a_t^T X_m ⊙ d^T), (R, T, K, L, P)
+        # ∂/∂θ_n^k through a_r of the receiver, summed over transmitters
+        d_rx_theta = (dar[:, :, :, None, None] * bs.sum(axis=1)[:, :, None]).transpose(1, 0, 2, 3, 4)
+        d_rx_theta = d_rx_theta.reshape(k_count, *shape)
+        # ∂/∂θ_m^k through a_t of the transmitter; ∂/∂τ of every link through d
+        tx_part = b[..., None, None] * dbeam[None] * d[..., None]  # (R, T, K, L, P)
+        tau_part = bs * (-2j * np.pi * freq)[:, None]
+        d_tx_theta = (ar[:, None, :, :, None, None] * tx_part[:, :, :, None]).transpose(1, 2, 0, 3, 4, 5)
+        d_tx_theta = d_tx_theta.reshape(n_tx, k_count, *shape)
+        d_link_tau = (ar[:, None, :, :, None, None] * tau_part[:, :, :, None]).transpose(1, 2, 0, 3, 4, 5)
+        d_link_tau = d_link_tau.reshape(n_tx, k_count, *shape)
+        n_all = self.num_nodes
+        jac_theta = np.zeros((n_all, k_count) + shape, dtype=complex)
+        jac_tau = np.zeros((n_all, k_count) + shape, dtype=complex)
+        link_tau_sum = d_link_tau.sum(axis=0)  # τ of the receiver enters every link it receives
+        for i, j in enumerate(rx):
+            jac_theta[j, :, i] += d_rx_theta[:, i]
+            jac_tau[j, :, i] += link_tau_sum[:, i]
+        for t, j in enumerate(tx):
+            jac_theta[j] += d_tx_theta[t]
+            jac_tau[j] += d_link_tau[t]
+        # Kaufman: J = −P⊥ (∂μ/∂ψ) with μ the model at fixed b̂
+        q_conj = np.conj(q)
+        for jac in (jac_theta, jac_tau):
+            proj = jac[..., None, :] @ q_conj  # (N, K, R, 1, TK)
+            jac -= (proj @ q.transpose(0, 2, 1))[..., 0, :]
+            jac *= -1
+        return residual, b, (jac_theta, jac_tau)
+
+    def _residual_at(self, problem, positions_m, y=None):
+        theta = geometry.angles_rad(self.node_positions_m, positions_m)
+        tau = geometry.one_way_delays_s(self.node_positions_m, positions_m)
+        residual, _, _ = self._projection(problem, theta, tau, False, y)
+        return residual.reshape(problem.y.shape)
+
+    def _refine(self, problem, start_m, full=False):
+        """LM on C(q) over all 2K coordinates from start_m; returns positions (and b̂, cost, its, conv)."""
+        nodes = self.node_positions_m
+
+        def evaluate(params):
+            pos = params.reshape(-1, 2)
+            if geometry.distances_m(nodes, pos).min() < 1e-6:
+                return None  # angles undefined on a node: reject the step
+            theta = geometry.angles_rad(nodes, pos)
+            tau = geometry.one_way_delays_s(nodes, pos)
+            residual, b, (j_theta, j_tau) = self._projection(problem, theta, tau, True)
+            dtheta, dtau = geometry.angle_delay_jacobians(nodes, pos)  # (N, K, 2)
+            jac = (np.einsum("jkc,jknd->kcnd", dtheta, j_theta) + np.einsum("jkc,jknd->kcnd", dtau, j_tau))
+            jac = jac.reshape(pos.size, -1).T  # (R·D, 2K), columns x_1, y_1, x_2, …
+            return _real(residual.reshape(-1)), _real(jac), b
+
+        params, cost, b, iterations, converged = _levenberg_marquardt(
+            evaluate, start_m.reshape(-1), self.max_iterations)
+        positions = params.reshape(-1, 2)
+        if not full:
+            return positions
+        return positions, cost, b, iterations, converged
+
+    def _result(self, problem, positions, cost, b, iterations, converged):
+        n_all, k_count = self.num_nodes, len(positions)
+        amplitudes = np.full((n_all, n_all, k_count), np.nan + 0j)
+        amplitudes[np.ix_(problem.rx, problem.tx)] = b
+        return LocalizationResult(positions, float(cost), amplitudes, problem.rx, problem.tx,
+                                  int(iterations), bool(converged))
+
+    # ---- two-step baselines ---------------------------------------------------------------------
+
+    def _two_step(self, method, snapshots, frames, initial_positions_m, rx_nodes, tx_nodes):
+        problem = self._problem(snapshots, frames, rx_nodes, tx_nodes)
+        used = sorted(set(problem.rx) | set(problem.tx))
+        if len(used) < 2:
+            raise ValueError(f"{method.upper()}-only localisation needs the angles or delays of at least 2 "
+                             f"nodes; nodes used: {used}")
+        start = self._positions(initial_positions_m)
+        k_count, nodes = len(start), self.node_positions_m
+        theta0 = geometry.angles_rad(nodes, start)
+        tau0 = geometry.one_way_delays_s(nodes, start)
+        u = len(used)
+
+        def unpack(params):
+            theta, tau = theta0.copy(), tau0.copy()
+            theta[used] = params[:u * k_count].reshape(u, k_count)
+            tau[used] = params[u * k_count:].reshape(u, k_count) / C_M_S  # delays as ranges c·τ (metres)
+            return theta, tau
+
+        def evaluate(params):
+            theta, tau = unpack(params)
+            residual, b, (j_theta, j_tau) = self._projection(problem, theta, tau, True)
+            jac = np.concatenate([j_theta[used].reshape(u * k_count, -1),
+                                  j_tau[used].reshape(u * k_count, -1) / C_M_S]).T
+            return _real(residual.reshape(-1)), _real(jac), b
+
+        p0 = np.concatenate([theta0[used].reshape(-1), C_M_S * tau0[used].reshape(-1)])
+        params, cost, _, iterations, converged, hessian = _levenberg_marquardt(
+            evaluate, p0, self.max_iterations, return_hessian=True)
+        theta, tau = unpack(params)
+        covariance = np.linalg.pinv(hessian)
+        positions = np.empty((k_count, 2))
+        for k in range(k_count):
+            if method == "aoa":
+                idx = [i * k_count + k for i in range(u)]
+            else:
+                idx = [u * k_count + i * k_count + k for i in range(u)]
+            weight = np.linalg.pinv(covariance[np.ix_(idx, idx)])
+            positions[k] = _fit_position(method, nodes[used], theta[used, k], C_M_S * tau[used, k], weight, start[k])
+        angles = np.full_like(theta, np.nan)
+        delays = np.full_like(tau, np.nan)
+        angles[used], delays[used] = theta[used], tau[used]
+        return BaselineResult(method, positions, angles, delays, float(cost), int(iterations), bool(converged))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Problem:
+    rx: tuple  # receiving nodes used
+    tx: tuple  # transmitting nodes whose frames are known
+    y: np.ndarray  # (R, Mr, L, P) snapshots of the rx nodes
+    x: np.ndarray  # (T, Mt, L, P) frames of the tx nodes
+
+    def with_y(self, y):
+        return dataclasses.replace(self, y=y)
+
+
+def _hermitian_quadratic(gram, rhs):
+    """Σ_r rhs_r^H G^{-1} rhs_r for a batch of small Hermitian positive definite G (g, T, T), rhs (g, T, R).
+
+    Gaussian elimination (LDLᴴ) with a Python loop over T and numpy over the batch: for T ≤ ~8 far
+    faster than np.linalg.solve on thousands of tiny systems.
+    """
+    a, v = gram.copy(), rhs.copy()
+    total = np.zeros(len(a))
+    size = a.shape[1]
+    for i in range(size):
+        pivot = a[:, i, i].real
+        total += np.sum(np.abs(v[:, i, :]) ** 2, axis=-1) / pivot
+        if i + 1 < size:
+            factor = a[:, i + 1:, i] / pivot[:, None]
+            a[:, i + 1:, i + 1:] -= factor[:, :, None] * a[:, i, None, i + 1:]
+            v[:, i + 1:, :] -= factor[:, :, None] * v[:, i, None, :]
+    return total
+
+
+def _real(z):
+    """Complex residual (D,) or Jacobian (D, p) as a real one (2D,) / (2D, p): [Re; Im]."""
+    return np.concatenate([z.real, z.imag])
+
+
+def _levenberg_marquardt(evaluate, params, max_iterations, return_hessian=False,
+                         step_tol=1e-9, cost_rtol=1e-13):
+    """Minimise ‖r(p)‖² with Marquardt-scaled damping; evaluate(p) → (r, J, aux) or None (invalid p).
+
+    Converged when a step moves every parameter by less than step_tol (metres or radians) or lowers the
+    cost by less than cost_rtol relative, or when no damped step lowers the cost (a local minimum).
+    """
+    state = evaluate(params)
+    if state is None:
+        raise ValueError(f"starting point {params.tolist()} is on a node; angles are undefined there")
+    r, jac, aux = state
+    cost = float(r @ r)
+    lam, converged, iterations = 1e-3, False, 0
+    while iterations < max_iterations and not converged:
+        iterations += 1
+        grad, hess = jac.T @ r, jac.T @ jac
+        scale = np.diag(hess).copy()
+        scale[scale <= 0] = 1.0
+        while True:
+            step = np.linalg.solve(hess + lam * np.diag(scale), -grad)
+            trial = evaluate(params + step)
+            trial_cost = math.inf if trial is None else float(trial[0] @ trial[0])
+            if trial_cost <= cost:
+                decrease = cost - trial_cost
+                params, (r, jac, aux), cost = params + step, trial, trial_cost
+                lam = max(lam / 10, 1e-15)
+                converged = np.max(np.abs(step)) < step_tol or decrease <= cost_rtol * max(cost, 1e-300)
+                break
+            lam *= 10
+            if lam > 1e15:
+                converged = True  # no damped step lowers the cost: at a (numerical) minimum
+                break
+    if return_hessian:
+        return params, cost, aux, iterations, converged, jac.T @ jac
+    return params, cost, aux, iterations, converged
+
+
+def _fit_position(method, nodes_m, angles_rad, ranges_m, weight, start_m, iterations=30):
+    """Step 2 of a baseline: Gauss–Newton on the weighted misfit of one target's angles (triangulation)
+    or one-way ranges (multilateration), from start_m (which also picks the right mirror image)."""
+    q = np.array(start_m, dtype=float)
+    for _ in range(iterations):
+        dtheta, dtau = geometry.angle_delay_jacobians(nodes_m, q[None, :])
+        if method == "aoa":
+            err = np.angle(np.exp(1j * (angles_rad - geometry.angles_rad(nodes_m, q[None, :])[:, 0])))
+            jac = dtheta[:, 0, :]
+        else:
+            err = ranges_m - geometry.distances_m(nodes_m, q[None, :])[:, 0]
+            jac = C_M_S * dtau[:, 0, :]
+        step = np.linalg.lstsq(jac.T @ weight @ jac, jac.T @ weight @ err, rcond=None)[0]
+        q = q + step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    return q

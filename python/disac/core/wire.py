@@ -1,0 +1,373 @@
+"""Wire format between nodes, central unit and beamformer server: a versioned header plus raw arrays.
+
+One message is one byte string (one ZeroMQ frame). Layout (all integers little-endian; docs/wire-format.md
+has the byte tables):
+
+    common header (16 bytes)   magic b"DSAC", format version, message type, array count, flags (0),
+                               total length in bytes, CRC-32 of the whole message (computed with this
+                               field taken as zero)
+    type header (fixed size)   SNAPSHOT:  node id, frame number, precoder version, tx/rx time (ns)
+                               PRECODERS: precoder version
+                               ESTIMATE:  frame number, precoder version, residual energy
+    arrays, one after another  entry header (name length, dtype code, rank, 0), shape (uint32 × rank),
+                               name (ASCII), then the raw little-endian data in C order
+
+Every count, length, rank, dimension, element count and byte size is checked against the limits below
+BEFORE any array is made, and the decoder only ever copies bytes that are present in the message, so a
+forged header cannot make it allocate more than the message's own size. Decoding returns a message
+object or raises WireError (a ValueError) with the reason; nothing else leaves ``decode``.
+
+Non-finite values (NaN, ±Inf): SNAPSHOT and PRECODERS messages feed the localiser and the transmitters,
+so the codec refuses them there (at encode and at decode); an ESTIMATE may carry them (an unidentifiable
+target has an infinite CRB; a failed estimate a NaN position), and its reader decides.
+
+No pickle, no eval, nothing executable: the only types that come out are ints, floats, str names and
+numpy arrays of six whitelisted dtypes.
+"""
+
+import dataclasses
+import re
+import struct
+import zlib
+
+import numpy as np
+
+MAGIC = b"DSAC"
+FORMAT_VERSION = 1
+
+# message types
+SNAPSHOT = 1
+PRECODERS = 2
+ESTIMATE = 3
+
+# ---- limits (checked before anything is allocated) -----------------------------------------------
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a 16 × 1024 × 256 complex64 snapshot is 32 MiB
+MAX_ARRAYS = 16
+MAX_RANK = 4
+MAX_DIMENSION = 1 << 24
+MAX_ELEMENTS = 1 << 24
+MAX_NAME_BYTES = 32
+_NAME_PATTERN = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# dtype whitelist: wire code <-> little-endian numpy dtype
+DTYPE_CODES = {
+    1: np.dtype("<c8"),  # complex64
+    2: np.dtype("<c16"),  # complex128
+    3: np.dtype("<f4"),  # float32
+    4: np.dtype("<f8"),  # float64
+    5: np.dtype("<i4"),  # int32
+    6: np.dtype("<i8"),  # int64
+}
+_CODE_OF_DTYPE = {dtype: code for code, dtype in DTYPE_CODES.items()}
+
+_COMMON = struct.Struct("<4sBBBBII")  # magic, version, type, array count, flags, total length, crc32
+_CRC_OFFSET = 12  # byte offset of the CRC-32 field inside the common header
+_ENTRY = struct.Struct("<BBBB")  # name length, dtype code, rank, reserved (0)
+_TYPE_HEADERS = {
+    SNAPSHOT: struct.Struct("<IIQQqq"),  # node id, reserved (0), frame number, precoder version, tx ns, rx ns
+    PRECODERS: struct.Struct("<Q"),  # precoder version
+    ESTIMATE: struct.Struct("<QQd"),  # frame number, precoder version, residual energy
+}
+_TYPE_NAMES = {SNAPSHOT: "SNAPSHOT", PRECODERS: "PRECODERS", ESTIMATE: "ESTIMATE"}
+_UINT32_MAX = (1 << 32) - 1
+_UINT64_MAX = (1 << 64) - 1
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class WireError(ValueError):
+    """A message that cannot be encoded or decoded; the message says which field and why."""
+
+
+# ---- message types ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotMessage:
+    """One node's received frequency-domain snapshot of one frame (node → central unit).
+
+    snapshot: Y_{s,n} of shape (Mr, L, P), complex64 on the wire. extras: other named arrays.
+    """
+
+    node_id: int
+    frame_number: int
+    precoder_version: int
+    tx_time_ns: int
+    rx_time_ns: int
+    snapshot: np.ndarray
+    extras: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class PrecoderMessage:
+    """A precoder set for every node (beamformer server → nodes), eq. (1)'s W_{c,n} and W_{r,n}.
+
+    comm_precoders (N, Mt, U) and radar_precoders (N, Mt, R) complex; version increases with each set.
+    """
+
+    version: int
+    comm_precoders: np.ndarray
+    radar_precoders: np.ndarray
+    extras: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class EstimateMessage:
+    """One localised frame (central unit → consumers).
+
+    positions_m (K, 2), crb_m2 (K,) position CRB per target, contributing_nodes (the receiving node ids
+    whose snapshots were used), residual = concentrated-likelihood residual energy.
+    """
+
+    frame_number: int
+    precoder_version: int
+    positions_m: np.ndarray
+    crb_m2: np.ndarray
+    residual: float
+    contributing_nodes: np.ndarray
+    extras: dict = dataclasses.field(default_factory=dict)
+
+
+# Each type's reserved array names: name -> (accepted dtypes, rank, encode dtype)
+_COMPLEX = (np.dtype("<c8"), np.dtype("<c16"))
+_FLOAT64 = (np.dtype("<f8"),)
+_REQUIRED = {
+    SNAPSHOT: {"Y": ((np.dtype("<c8"),), 3, np.dtype("<c8"))},
+    PRECODERS: {"W_c": (_COMPLEX, 3, None), "W_r": (_COMPLEX, 3, None)},
+    ESTIMATE: {"positions_m": (_FLOAT64, 2, np.dtype("<f8")), "crb_m2": (_FLOAT64, 1, np.dtype("<f8")),
+               "nodes": ((np.dtype("<i4"),), 1, np.dtype("<i4"))},
+}
+_MUST_BE_FINITE = {SNAPSHOT: True, PRECODERS: True, ESTIMATE: False}
+
+
+# ---- encoding --------------------------------------------------------------------------------------
+
+def _check_int(field, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise WireError(f"{field} = {value!r}: expected a whole number from {low} to {high}")
+    if not low <= int(value) <= high:
+        raise WireError(f"{field} = {value!r}: expected a whole number from {low} to {high}")
+    return int(value)
+
+
+def _wire_array(name, value, dtype=None):
+    """value as a C-ordered little-endian array of a whitelisted dtype (cast to dtype when given)."""
+    arr = np.asarray(value)
+    if dtype is not None:
+        if arr.dtype.kind not in "biufc" or (arr.dtype.kind == "c" and dtype.kind != "c"):
+            raise WireError(f"array {name!r} of dtype {arr.dtype}: cannot be sent as {dtype}")
+        arr = arr.astype(dtype, copy=False)
+    else:
+        arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+    if arr.dtype not in _CODE_OF_DTYPE:
+        accepted = ", ".join(str(d) for d in DTYPE_CODES.values())
+        raise WireError(f"array {name!r} of dtype {np.asarray(value).dtype}: accepted dtypes are {accepted}")
+    return np.ascontiguousarray(arr)
+
+
+def _check_array_limits(name, arr):
+    if arr.ndim > MAX_RANK:
+        raise WireError(f"array {name!r}: rank {arr.ndim} exceeds the limit {MAX_RANK}")
+    if any(dim > MAX_DIMENSION for dim in arr.shape):
+        raise WireError(f"array {name!r}: shape {arr.shape} has a dimension above {MAX_DIMENSION}")
+    if arr.size > MAX_ELEMENTS:
+        raise WireError(f"array {name!r}: {arr.size} elements exceed the limit {MAX_ELEMENTS}")
+
+
+def _message_fields(message):
+    """(type, type-header values, ordered dict of arrays) of a message object."""
+    if isinstance(message, SnapshotMessage):
+        mtype = SNAPSHOT
+        values = (_check_int("node_id", message.node_id, 0, _UINT32_MAX), 0,
+                  _check_int("frame_number", message.frame_number, 0, _UINT64_MAX),
+                  _check_int("precoder_version", message.precoder_version, 0, _UINT64_MAX),
+                  _check_int("tx_time_ns", message.tx_time_ns, _INT64_MIN, _INT64_MAX),
+                  _check_int("rx_time_ns", message.rx_time_ns, _INT64_MIN, _INT64_MAX))
+        arrays = {"Y": message.snapshot}
+    elif isinstance(message, PrecoderMessage):
+        mtype = PRECODERS
+        values = (_check_int("version", message.version, 0, _UINT64_MAX),)
+        arrays = {"W_c": message.comm_precoders, "W_r": message.radar_precoders}
+    elif isinstance(message, EstimateMessage):
+        mtype = ESTIMATE
+        try:
+            residual = float(message.residual)
+        except (TypeError, ValueError):
+            raise WireError(f"residual = {message.residual!r}: expected a number") from None
+        values = (_check_int("frame_number", message.frame_number, 0, _UINT64_MAX),
+                  _check_int("precoder_version", message.precoder_version, 0, _UINT64_MAX), residual)
+        arrays = {"positions_m": message.positions_m, "crb_m2": message.crb_m2,
+                  "nodes": message.contributing_nodes}
+    else:
+        raise WireError(f"cannot encode {type(message).__name__}: expected SnapshotMessage, "
+                        "PrecoderMessage or EstimateMessage")
+    if not isinstance(message.extras, dict):
+        raise WireError(f"extras = {message.extras!r}: expected a dict of name -> array")
+    for name, value in message.extras.items():
+        if name in arrays:
+            raise WireError(f"extras[{name!r}]: the name is reserved for this message type")
+        arrays[name] = value
+    return mtype, values, arrays
+
+
+def encode(message):
+    """The bytes of one message (SnapshotMessage, PrecoderMessage or EstimateMessage); WireError if invalid."""
+    mtype, values, arrays = _message_fields(message)
+    if len(arrays) > MAX_ARRAYS:
+        raise WireError(f"{len(arrays)} arrays: the limit is {MAX_ARRAYS}")
+    parts = [b"", _TYPE_HEADERS[mtype].pack(*values)]
+    checked = {}
+    for name, value in arrays.items():
+        name_bytes = name.encode("ascii", "replace") if isinstance(name, str) else b""
+        if not (isinstance(name, str) and len(name_bytes) <= MAX_NAME_BYTES and _NAME_PATTERN.match(name_bytes)):
+            raise WireError(f"array name {name!r}: expected an identifier of at most {MAX_NAME_BYTES} ASCII characters")
+        required = _REQUIRED[mtype].get(name)
+        arr = _wire_array(name, value, required[2] if required else None)
+        _check_array_limits(name, arr)
+        parts.append(_ENTRY.pack(len(name_bytes), _CODE_OF_DTYPE[arr.dtype], arr.ndim, 0))
+        parts.append(struct.pack(f"<{arr.ndim}I", *arr.shape))
+        parts.append(name_bytes)
+        parts.append(arr.tobytes())
+        checked[name] = arr
+    _validate(mtype, checked)
+    total = _COMMON.size + sum(len(p) for p in parts)
+    if total > MAX_MESSAGE_BYTES:
+        raise WireError(f"message of {total} bytes: the limit is {MAX_MESSAGE_BYTES}")
+    header = _COMMON.pack(MAGIC, FORMAT_VERSION, mtype, len(arrays), 0, total, 0)
+    body = b"".join(parts)
+    crc = zlib.crc32(body, zlib.crc32(header))
+    return _COMMON.pack(MAGIC, FORMAT_VERSION, mtype, len(arrays), 0, total, crc) + body
+
+
+# ---- decoding --------------------------------------------------------------------------------------
+
+def _as_bytes_view(data):
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise WireError(f"message of type {type(data).__name__}: expected bytes")
+    view = memoryview(data)
+    if view.ndim != 1 or view.itemsize != 1 or not view.c_contiguous:
+        raise WireError("message: expected a contiguous buffer of bytes")
+    return view.cast("B") if view.format != "B" else view
+
+
+def decode(data):
+    """A message object from bytes; raises WireError (with the reason) for anything malformed."""
+    view = _as_bytes_view(data)
+    size = len(view)
+    if size > MAX_MESSAGE_BYTES:
+        raise WireError(f"message of {size} bytes: the limit is {MAX_MESSAGE_BYTES}")
+    if size < _COMMON.size:
+        raise WireError(f"message of {size} bytes: shorter than the {_COMMON.size}-byte header")
+    magic, version, mtype, count, flags, total, crc = _COMMON.unpack_from(view, 0)
+    if magic != MAGIC:
+        raise WireError(f"magic {bytes(magic)!r}: expected {MAGIC!r} (not a gr-disac message)")
+    if version != FORMAT_VERSION:
+        raise WireError(f"format version {version}: this decoder reads version {FORMAT_VERSION}")
+    if mtype not in _TYPE_HEADERS:
+        raise WireError(f"message type {mtype}: expected one of {sorted(_TYPE_NAMES.items())}")
+    if flags != 0:
+        raise WireError(f"flags {flags:#x}: expected 0 in format version {FORMAT_VERSION}")
+    if total != size:
+        raise WireError(f"declared length {total} bytes but {size} bytes received (truncated or padded)")
+    # the CRC covers the whole message with its own field taken as zero
+    computed = zlib.crc32(view[_COMMON.size:], zlib.crc32(bytes(view[:_CRC_OFFSET]) + b"\0\0\0\0"))
+    if computed != crc:
+        raise WireError(f"CRC-32 {crc:#010x} does not match the content ({computed:#010x}): corrupted message")
+    if count > MAX_ARRAYS:
+        raise WireError(f"{count} arrays declared: the limit is {MAX_ARRAYS}")
+    type_header = _TYPE_HEADERS[mtype]
+    offset = _COMMON.size
+    if size - offset < type_header.size:
+        raise WireError(f"{_TYPE_NAMES[mtype]} message: {size} bytes, too short for its header")
+    values = type_header.unpack_from(view, offset)
+    offset += type_header.size
+    arrays = {}
+    for index in range(count):
+        name, arr, offset = _decode_array(view, offset, index)
+        if name in arrays:
+            raise WireError(f"array {name!r} appears twice")
+        arrays[name] = arr
+    if offset != size:
+        raise WireError(f"{size - offset} unexpected bytes after the last array")
+    _validate(mtype, arrays)
+    return _build(mtype, values, arrays)
+
+
+def _decode_array(view, offset, index):
+    size = len(view)
+    if size - offset < _ENTRY.size:
+        raise WireError(f"array #{index}: message ends inside its entry header")
+    name_len, code, rank, reserved = _ENTRY.unpack_from(view, offset)
+    offset += _ENTRY.size
+    if reserved != 0:
+        raise WireError(f"array #{index}: reserved byte {reserved}, expected 0")
+    if code not in DTYPE_CODES:
+        raise WireError(f"array #{index}: dtype code {code}, accepted codes {sorted(DTYPE_CODES)}")
+    if rank > MAX_RANK:
+        raise WireError(f"array #{index}: rank {rank} exceeds the limit {MAX_RANK}")
+    if not 1 <= name_len <= MAX_NAME_BYTES:
+        raise WireError(f"array #{index}: name length {name_len}, expected 1 to {MAX_NAME_BYTES}")
+    if size - offset < 4 * rank + name_len:
+        raise WireError(f"array #{index}: message ends inside its shape or name")
+    shape = struct.unpack_from(f"<{rank}I", view, offset)
+    offset += 4 * rank
+    name_bytes = bytes(view[offset:offset + name_len])
+    offset += name_len
+    if not _NAME_PATTERN.match(name_bytes):
+        raise WireError(f"array #{index}: name {name_bytes!r} is not an ASCII identifier")
+    name = name_bytes.decode("ascii")
+    if any(dim > MAX_DIMENSION for dim in shape):
+        raise WireError(f"array {name!r}: shape {shape} has a dimension above {MAX_DIMENSION}")
+    elements = 1
+    for dim in shape:
+        elements *= dim  # Python ints: no overflow; every factor is bounded by MAX_DIMENSION
+    if elements > MAX_ELEMENTS:
+        raise WireError(f"array {name!r}: shape {shape} has {elements} elements, the limit is {MAX_ELEMENTS}")
+    dtype = DTYPE_CODES[code]
+    nbytes = elements * dtype.itemsize
+    if nbytes > size - offset:
+        raise WireError(f"array {name!r}: shape {shape} of {dtype} needs {nbytes} bytes, "
+                        f"only {size - offset} remain in the message")
+    arr = np.frombuffer(view, dtype=dtype, count=elements, offset=offset).reshape(shape).copy()
+    return name, arr, offset + nbytes
+
+
+def _validate(mtype, arrays):
+    """Required arrays present with their dtype and rank; shapes consistent; finiteness policy."""
+    for name, (dtypes, rank, _) in _REQUIRED[mtype].items():
+        if name not in arrays:
+            raise WireError(f"{_TYPE_NAMES[mtype]} message: required array {name!r} is missing")
+        arr = arrays[name]
+        if arr.dtype not in dtypes:
+            raise WireError(f"array {name!r}: dtype {arr.dtype}, expected {' or '.join(map(str, dtypes))}")
+        if arr.ndim != rank:
+            raise WireError(f"array {name!r}: shape {arr.shape}, expected rank {rank}")
+    if mtype == SNAPSHOT and 0 in arrays["Y"].shape:
+        raise WireError(f"array 'Y': shape {arrays['Y'].shape}, expected (Mr, L, P) all ≥ 1")
+    if mtype == PRECODERS:
+        wc, wr = arrays["W_c"], arrays["W_r"]
+        if wc.shape[:2] != wr.shape[:2] or 0 in wc.shape[:2]:
+            raise WireError(f"W_c {wc.shape} and W_r {wr.shape}: expected (N, Mt, U) and (N, Mt, R) "
+                            "with the same N ≥ 1 and Mt ≥ 1")
+    if mtype == ESTIMATE:
+        pos, crb = arrays["positions_m"], arrays["crb_m2"]
+        if pos.shape[1] != 2 or crb.shape[0] != pos.shape[0]:
+            raise WireError(f"positions_m {pos.shape} and crb_m2 {crb.shape}: expected (K, 2) and (K,)")
+    if _MUST_BE_FINITE[mtype]:
+        for name, arr in arrays.items():
+            if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+                raise WireError(f"array {name!r}: contains NaN or Inf; "
+                                f"{_TYPE_NAMES[mtype]} messages must be finite")
+
+
+def _build(mtype, values, arrays):
+    required = _REQUIRED[mtype]
+    extras = {name: arr for name, arr in arrays.items() if name not in required}
+    if mtype == SNAPSHOT:
+        node_id, _reserved, frame, version, tx_ns, rx_ns = values
+        if _reserved != 0:
+            raise WireError(f"SNAPSHOT reserved field {_reserved}, expected 0")
+        return SnapshotMessage(node_id, frame, version, tx_ns, rx_ns, arrays["Y"], extras)
+    if mtype == PRECODERS:
+        return PrecoderMessage(values[0], arrays["W_c"], arrays["W_r"], extras)
+    frame, version, residual = values
+    return EstimateMessage(frame, version, arrays["positions_m"], arrays["crb_m2"], residual,
+                           arrays["nodes"], extras)
