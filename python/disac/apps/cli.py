@@ -15,11 +15,25 @@ import sys
 from ..core.scenario import ScenarioError
 
 # subcommand modules, in the order `disac --help` lists them
-COMMAND_MODULES = ["scenario_cmd"]
+COMMAND_MODULES = ["scenario_cmd", "crb_cmd", "design_cmd", "loopback_cmd"]
 
 
 class UsageError(Exception):
     """A bad command-line value; the message names it and says what is accepted."""
+
+
+def finite_float(name, low=None, high=None):
+    """An argparse type: a finite number within [low, high], else a message naming the value."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} = {text!r}: expected a number") from None
+        if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+            bounds = f" from {low:g} to {high:g}" if low is not None and high is not None else ""
+            raise argparse.ArgumentTypeError(f"{name} = {text!r}: expected a finite number{bounds}")
+        return value
+    return parse
 
 
 def json_ready(value):
@@ -47,8 +61,15 @@ def print_json(value, stream=None):
     (stream or sys.stdout).write("\n")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block): `disac design: error: … (see --help)`."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="disac",
         description="gr-disac: noncoherent distributed ISAC for GNU Radio (paper: Han, Meng, Masouros).")
     from .. import __version__

@@ -1,0 +1,58 @@
+"""`disac crb SCENARIO`: the localisation Cramér–Rao bounds of a scenario (paper eq. 10–13).
+
+JSON keys (a contract other tools read): crb_position_m2, crb_position_per_target_m2, crb_paper,
+crb_position_aoa_only_m2, crb_position_tof_only_m2 (null where a bound is unbounded; `notes` says why).
+"""
+
+from ..core import fim
+from ..core.beamformer import MAX_SINR_DB, MIN_SINR_DB, BeamformerDesigner
+from ..core.scenario import PRESETS, load_scenario
+from .cli import UsageError, finite_float, print_json
+
+COVARIANCES = ("isotropic", "designed")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "crb", help="localisation CRBs (position, paper objective, AOA-only, TOF-only) of a scenario",
+        description="Cramér–Rao bounds of target localisation for per-node transmit covariances: isotropic "
+                    "(R_n = P_T·I at every node, all power to radar) or designed by the SDR at --sinr-db.")
+    parser.add_argument("scenario", help=f"a preset ({', '.join(PRESETS)}) or a TOML file")
+    parser.add_argument("--covariance", choices=COVARIANCES, default="isotropic",
+                        help="isotropic: R_n = P_T·I; designed: the SDR solution at --sinr-db (default isotropic)")
+    parser.add_argument("--sinr-db", type=finite_float("--sinr-db", MIN_SINR_DB, MAX_SINR_DB),
+                        help="SINR threshold Γ_c in dB for --covariance designed")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    scenario = load_scenario(args.scenario)
+    geometry = fim.SensingGeometry.from_scenario(scenario)
+    if args.covariance == "designed":
+        if args.sinr_db is None:
+            raise UsageError("--covariance designed needs --sinr-db G (the SINR threshold in dB)")
+        result = BeamformerDesigner(scenario).solve(args.sinr_db)
+        if not result.ok:
+            raise UsageError(f"no design at --sinr-db {args.sinr_db:g}: status {result.status}. {result.message}")
+        covariances = result.R
+    else:
+        covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, scenario.per_antenna_power)
+    report = fim.crb_report(geometry, covariances)
+    out = report.as_dict() | {"scenario": scenario.name, "covariance": args.covariance}
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"scenario {scenario.name}, {args.covariance} covariance")
+    rows = [("position CRB (joint TOF+AOA)", report.crb_position_m2, "m²"),
+            ("paper objective tr(F(Θ)^-1)", report.crb_paper, ""),
+            ("position CRB, AOA only", report.crb_position_aoa_only_m2, "m²"),
+            ("position CRB, TOF only", report.crb_position_tof_only_m2, "m²")]
+    for label, value, unit in rows:
+        print(f"  {label:32s} {'unbounded' if value is None else f'{value:.6g} {unit}'}")
+    if report.crb_position_per_target_m2:
+        for k, value in enumerate(report.crb_position_per_target_m2):
+            print(f"    target {k + 1}: {value:.6g} m² (RMSE ≥ {value ** 0.5:.4g} m)")
+    for note in report.notes:
+        print(f"  note: {note}")
+    return 0

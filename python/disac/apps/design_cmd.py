@@ -1,0 +1,65 @@
+"""`disac design SCENARIO --sinr-db G`: SDR transmit beamforming, paper problem (18) and eq. (19).
+
+JSON keys (a contract other tools read): status, objective, solver, sinr_threshold_db, solve_time_s,
+crb_position_bound_m2, crb_position_extracted_m2, crb_paper_bound, crb_paper_extracted,
+sinr_extracted_db (one per user), max_antenna_power; with --max-sinr also max_common_sinr_db.
+Exit status 0 when a design was found, 1 when the threshold is infeasible or the solver failed (the
+JSON still says which), 2 for bad arguments.
+"""
+
+import numpy as np
+
+from ..core.beamformer import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES,
+                               SOLVERS, BeamformerDesigner)
+from ..core.scenario import PRESETS, load_scenario
+from .cli import finite_float, print_json
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "design", help="design per-node precoders by SDR (minimum CRB subject to every user's SINR)",
+        description="Solve the paper's SDR problem (18) at SINR threshold Γ_c and extract beamformers (eq. 19).")
+    parser.add_argument("scenario", help=f"a preset ({', '.join(PRESETS)}) or a TOML file")
+    parser.add_argument("--sinr-db", required=True, type=finite_float("--sinr-db", MIN_SINR_DB, MAX_SINR_DB),
+                        help=f"SINR threshold Γ_c in dB ({MIN_SINR_DB:g} to {MAX_SINR_DB:g})")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="position",
+                        help="position: tr of the x,y block of F(Θ)^-1 (default); paper: tr(F(Θ)^-1), eq. (18a)")
+    parser.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER, help=f"default {DEFAULT_SOLVER}")
+    parser.add_argument("--formulation", choices=FORMULATIONS, default="decomposed",
+                        help="decomposed (default, fastest), one_lmi, or the paper's literal Schur LMIs")
+    parser.add_argument("--extraction", choices=EXTRACTIONS, default="paper",
+                        help="radar beamformer from R_r,n (paper) or from R_n − Σ ŵŵ^H (keep_covariance, ref. [11])")
+    parser.add_argument("--max-sinr", action="store_true", help="also find the largest SINR all users can share")
+    parser.add_argument("--save", metavar="FILE.npz",
+                        help="write Wc (N, Mt, U), Wr (N, Mt, Mt), R and Rc to a numpy .npz file")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    scenario = load_scenario(args.scenario)
+    designer = BeamformerDesigner(scenario, objective=args.objective, solver=args.solver, formulation=args.formulation)
+    result = designer.solve(args.sinr_db, extraction=args.extraction, max_sinr=args.max_sinr)
+    out = result.as_dict()
+    if not args.max_sinr:
+        out.pop("max_common_sinr_db")
+    if args.save and result.ok:
+        np.savez(args.save, Wc=result.Wc, Wr=result.Wr, R=result.R, Rc=result.Rc,
+                 sinr_threshold_db=result.sinr_threshold_db)
+    if args.json:
+        print_json(out)
+        return 0 if result.ok else 1
+    print(f"scenario {scenario.name}: Γ_c = {args.sinr_db:g} dB, objective {args.objective}, solver {args.solver}")
+    print(f"  status {result.status} in {result.solve_time_s:.3f} s{': ' + result.message if result.message else ''}")
+    if result.ok:
+        print(f"  position CRB  bound {result.crb_position_bound_m2:.6g} m², extracted {result.crb_position_extracted_m2:.6g} m²")
+        print(f"  paper CRB     bound {result.crb_paper_bound:.6g}, extracted {result.crb_paper_extracted:.6g}")
+        print("  user SINR (extracted beamformers): "
+              + ", ".join(f"{v:.2f} dB" for v in result.sinr_extracted_db))
+        print(f"  largest per-antenna power {result.max_antenna_power:.6g} (limit P_T = {scenario.per_antenna_power:g})")
+        if args.save:
+            print(f"  precoders written to {args.save}")
+    if args.max_sinr:
+        value = result.max_common_sinr_db
+        print("  largest common SINR: " + ("none even at the lowest threshold" if value is None else f"{value:.2f} dB"))
+    return 0 if result.ok else 1
