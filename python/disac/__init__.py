@@ -9,14 +9,24 @@ import importlib
 __version__ = "0.1.0"
 
 # block name -> module inside this package that defines it (filled in as blocks are added)
-_BLOCKS = {}
+# (modules live in the sub-package `blocks`, so that importing one never replaces the class that
+# `disac.<name>` resolves to with its module)
+_BLOCKS = {
+    "isac_tx": "blocks.isac_tx",
+    "sensing_channel": "blocks.sensing_channel",
+    "comm_channel": "blocks.comm_channel",
+    "node_rx": "blocks.node_rx",
+    "user_rx": "blocks.user_rx",
+}
 
 
 def __getattr__(name):
     module = _BLOCKS.get(name)
     if module is None:
         raise AttributeError(f"module 'gnuradio.disac' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    block = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = block  # resolved once
+    return block
 
 
 def __dir__():

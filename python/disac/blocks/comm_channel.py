@@ -1,0 +1,59 @@
+"""Synthetic CoMP comm channel: every node's transmit streams → each user's antenna (eq. 2 + AWGN).
+
+y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n + z_u: the maths is core.channels.CommChannel; the oscillator phases are
+core.channels.node_phases_rad, the very ones the sensing channel applies (same channel_seed).
+"""
+
+import numpy as np
+from gnuradio import gr
+
+from . import tags
+from ..core import channels
+
+OUTPUT_BUFFER_SAMPLES = 65536
+
+
+class comm_channel(gr.sync_block):
+    """N·Mt transmit streams in (node m's antenna i on input m·Mt + i), U user streams out.
+
+    Channels h_{n,u} are the scenario's (line of sight or seeded Rayleigh); noise CN(0, σ_c²) per sample.
+    Frame tags of input 0 (node 0) are forwarded to every output, so user receivers can align from tags;
+    without them (over the air) user_rx finds frames from the preamble.
+
+    Parameters
+      scenario      preset name, TOML path or Scenario
+      channel_seed  seed of the oscillator phases (shared with sensing_channel) and of the noise
+      noise         add CN(0, σ_c²) per sample
+      num_nodes, tx_antennas, num_users   port counts GRC draws; 0 or the scenario's (checked)
+    """
+
+    def __init__(self, scenario="paper", channel_seed=0, noise=True, num_nodes=0, tx_antennas=0, num_users=0):
+        self.scenario = tags.as_scenario(scenario)
+        tags.check_sizes(self.scenario, num_nodes=num_nodes, tx_antennas=tx_antennas, num_users=num_users)
+        self.model = channels.CommChannel(self.scenario, channel_seed)
+        lay = self.layout = self.model.layout
+        gr.sync_block.__init__(self, name="disac_comm_channel",
+                               in_sig=[np.complex64] * (lay.num_nodes * lay.tx_antennas),
+                               out_sig=[np.complex64] * self.scenario.num_users)
+        self.noise = bool(noise)
+        self._rng = channels.noise_rng(channel_seed, "comm")
+        self.set_output_multiple(lay.symbol_len)
+        self.set_min_output_buffer(max(2, OUTPUT_BUFFER_SAMPLES // lay.symbol_len) * lay.symbol_len)
+        self.set_tag_propagation_policy(gr.TPP_DONT)
+
+    def work(self, input_items, output_items):
+        lay = self.layout
+        count = (len(output_items[0]) // lay.symbol_len) * lay.symbol_len
+        if count == 0:
+            return 0
+        start = self.nitems_written(0)
+        x = np.stack([item[:count] for item in input_items])
+        y = self.model.apply_time(x, start)
+        if self.noise:
+            y = y + channels.awgn(self._rng, count, len(output_items), self.scenario.user_noise_power)
+        frame_tags = self.get_tags_in_window(0, 0, count, tags.frame_tag_key())
+        for u, out in enumerate(output_items):
+            out[:count] = y[u]
+            for tag in frame_tags:
+                self.add_item_tag(u, tag.offset, tag.key, tag.value)
+        return count

@@ -1,0 +1,114 @@
+"""ISAC node transmitter: frames X_n = W_c,n S_c + W_r,n S_r,n (paper eq. 1) as Mt time-domain streams.
+
+The frame layout, the symbols and the OFDM modulation are core.ofdm's (see its docstring); this block
+only precodes, tags and handles precoder messages.
+"""
+
+import threading
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import tags
+from ..core import ofdm
+
+# Output buffer of each antenna stream, in samples: large buffers cut the per-call overhead of a Python
+# block (DESIGN.md §7); rounded up to whole frames.
+OUTPUT_BUFFER_SAMPLES = 65536
+
+
+class isac_tx(gr.sync_block):
+    """Node transmitter: Mt complex streams of OFDM frames, a frame tag on stream 0 at every frame start.
+
+    Parameters
+      scenario    preset name, TOML path or core.scenario.Scenario (sizes: N, Mt, U, L, CP, P, P_T)
+      node_id     this node, 0 … N−1 (selects its radar streams S_r,n)
+      seed        data seed shared by every node, the central unit and the users (S_c and S_r from it)
+      wc, wr      initial precoders W_c (Mt × U) and W_r (Mt × Mt), version 0; None: core.ofdm.default_precoders
+      max_frames  stop after this many frames (0: run for ever)
+      tx_antennas port count GRC draws; 0 or the scenario's Mt (checked)
+
+    Message input ``precoder``: see tags.precoder_from_pmt. A good message is applied at the next frame
+    boundary (the next frame this block generates), never mid-frame; a bad one (wrong shape, non-finite,
+    malformed) is logged as a warning and ignored, the previous precoder stays. A message carrying a
+    "node" entry for another node is ignored silently.
+    """
+
+    def __init__(self, scenario="paper", node_id=0, seed=0, wc=None, wr=None, max_frames=0, tx_antennas=0):
+        self.scenario = tags.as_scenario(scenario)
+        tags.check_sizes(self.scenario, tx_antennas=tx_antennas)
+        self.layout = ofdm.layout_from_scenario(self.scenario)
+        mt = self.layout.tx_antennas
+        gr.sync_block.__init__(self, name="disac_isac_tx", in_sig=None, out_sig=[np.complex64] * mt)
+        if not 0 <= int(node_id) < self.layout.num_nodes:
+            raise ValueError(f"node_id = {node_id!r}: accepted: 0 … {self.layout.num_nodes - 1}")
+        self.node_id = int(node_id)
+        self.seed = int(seed)
+        self.max_frames = int(max_frames)
+        if self.max_frames < 0:
+            raise ValueError(f"max_frames = {max_frames!r}: accepted: 0 (endless) or a positive number")
+        self._gen = ofdm.frame_generator(self.layout, self.seed)
+        default_wc, default_wr = ofdm.default_precoders(self.layout, self.scenario.per_antenna_power)
+        wc = default_wc if wc is None else wc
+        wr = default_wr if wr is None else wr
+        wc, wr = ofdm.check_precoders(self.layout, wc, wr)
+        self._precoder = (np.concatenate([wc, wr], axis=1).astype(np.complex64), 0)
+        self._pending = None
+        self._lock = threading.Lock()
+        self._next_frame = 0
+        self.rejected_precoders = 0
+        self.last_rejection = ""
+        self.set_output_multiple(self.layout.frame_len)
+        frames_per_buffer = max(2, -(-OUTPUT_BUFFER_SAMPLES // self.layout.frame_len))
+        self.set_min_output_buffer(frames_per_buffer * self.layout.frame_len)
+        self.message_port_register_in(pmt.intern(tags.PRECODER_PORT))
+        self.set_msg_handler(pmt.intern(tags.PRECODER_PORT), self.handle_precoder)
+
+    # ---- messages ------------------------------------------------------------------------------
+    def handle_precoder(self, msg):
+        """Queue a checked precoder for the next frame boundary; log and drop a bad one (never raises)."""
+        try:
+            wc, wr, version, node = tags.precoder_from_pmt(msg, self.layout.tx_antennas, self.layout.num_users)
+            if node is not None and node != self.node_id:
+                return
+            wc, wr = ofdm.check_precoders(self.layout, wc, wr)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            self.rejected_precoders += 1
+            self.last_rejection = str(exc)
+            self.logger.warn(f"node {self.node_id}: precoder message ignored, previous precoder kept: {exc}")
+            return
+        with self._lock:
+            self._pending = (np.concatenate([wc, wr], axis=1).astype(np.complex64), int(version))
+
+    def precoder_version(self):
+        """The version of the precoder in use (the one in the frame tags)."""
+        return self._precoder[1]
+
+    # ---- stream --------------------------------------------------------------------------------
+    def work(self, input_items, output_items):
+        lay = self.layout
+        count = len(output_items[0]) // lay.frame_len
+        if self.max_frames:
+            count = min(count, self.max_frames - self._next_frame)
+            if count <= 0:
+                return -1  # WORK_DONE
+        if count == 0:
+            return 0
+        with self._lock:
+            if self._pending is not None:  # a frame boundary: the first frame of this call
+                self._precoder, self._pending = self._pending, None
+        weights, version = self._precoder
+        frames = np.arange(self._next_frame, self._next_frame + count)
+        streams = self._gen.stream_time(frames, self.node_id)  # (F, U + Mt, frame_len)
+        total = count * lay.frame_len
+        flat = np.swapaxes(streams, 0, 1).reshape(streams.shape[1], total)
+        samples = weights @ flat  # (Mt, F·frame_len): x = W_c s_c + W_r s_r (eq. 1), one GEMM
+        for antenna, out in enumerate(output_items):
+            out[:total] = samples[antenna]
+        start = self.nitems_written(0)
+        key = tags.frame_tag_key()
+        for i, frame in enumerate(frames):
+            self.add_item_tag(0, start + i * lay.frame_len, key, tags.frame_tag_value(frame, self.node_id, version))
+        self._next_frame += count
+        return total

@@ -1,0 +1,125 @@
+"""Synthetic channels of the D-ISAC PHY: oscillator phases, sensing echoes (eq. 3/5), CoMP comm channel (eq. 2), AWGN.
+
+Noncoherence: node n's oscillator phase φ_n is drawn anew every frame by ONE function,
+``node_phases_rad(channel_seed, frames, N)``, which both the sensing and the comm channels call, so all
+channels agree. A bistatic echo tx m → target k → rx n carries e^{j(φ_m − φ_n)} (absorbed by the unknown
+b_{n,m}^k of the model); user u receives Σ_n e^{jφ_n} h_{n,u}ᴴ x_n + z (eq. 2 with the phases).
+
+Sample streams are frames of core.ofdm.FrameLayout; a channel counts samples from its first input
+sample, which must be the first sample of frame 0 (the transmitters start there), so the frame of
+sample t is t // frame_len. Delays are applied per OFDM symbol in the frequency domain: each received
+symbol is the circular shift, by τ, of the periodic transmitted symbol, i.e. its bins are multiplied by
+exp(−j2π f_l τ) with f_l on the chosen frequency grid (core.ofdm.bin_frequencies_hz). This is exact
+("band-limited") for the samples the receiver keeps after dropping the cyclic prefix, for any
+fractional delay up to the cyclic prefix (the scenario validates τ ≤ CP); the first τ samples of each
+output prefix would, on a real channel, hold the previous symbol's tail — the receiver discards them.
+"""
+
+import numpy as np
+
+from . import geometry, ofdm
+
+_STREAM_PHASE = 0x0F1A5E
+_STREAM_SENSING_NOISE = 0x5E45
+_STREAM_COMM_NOISE = 0xC0AA
+
+
+def node_phases_rad(channel_seed, frames, num_nodes):
+    """Oscillator phase φ_n of every node in each frame, (F, N), uniform on [0, 2π), from (seed, frame)."""
+    return 2 * np.pi * ofdm.hash_uniform(channel_seed, _STREAM_PHASE, frames, num_nodes)
+
+
+def noise_rng(channel_seed, kind, index=0):
+    """The seeded generator of one channel's AWGN ("sensing" for rx node ``index``, or "comm")."""
+    stream = {"sensing": _STREAM_SENSING_NOISE, "comm": _STREAM_COMM_NOISE}[kind]
+    return np.random.default_rng([int(channel_seed), stream, int(index)])
+
+
+def awgn(rng, samples, streams, noise_power):
+    """CN(0, noise_power) noise (streams, samples), complex64.
+
+    Drawn time-major from ``rng``, so the sequence does not depend on how a stream is cut into calls.
+    """
+    draw = rng.standard_normal((samples, streams, 2), dtype=np.float32)
+    scale = np.float32(np.sqrt(noise_power / 2))
+    return (scale * (draw[..., 0] + 1j * draw[..., 1])).T.astype(np.complex64)
+
+
+def linked_amplitudes(amplitudes, phases_rad):
+    """b[n, m, k]·e^{j(φ_m − φ_n)} per frame, (F, N, N, K): the amplitudes eq. 3/5 sees with oscillator phases."""
+    phases_rad = np.asarray(phases_rad)
+    rel = np.exp(1j * (phases_rad[:, None, :] - phases_rad[:, :, None]))  # [f, n, m] = e^{j(φ_m − φ_n)}
+    return np.asarray(amplitudes)[None] * rel[..., None]
+
+
+class SensingChannel:
+    """Echoes of K point targets from every node's transmit streams into the Mr antennas of rx node n (eq. 3/5).
+
+    ``apply_frequency`` works on OFDM symbols in the frequency domain; ``apply_time`` on sample streams
+    (whole symbols). Noise is added by the caller (``awgn``) so that noise-off runs are exact.
+    """
+
+    def __init__(self, scenario, rx_node, channel_seed, grid=ofdm.DEFAULT_FREQUENCY_GRID):
+        if not 0 <= int(rx_node) < scenario.num_nodes:
+            raise ValueError(f"rx_node = {rx_node!r}: accepted: 0 … {scenario.num_nodes - 1}")
+        self.scenario = scenario
+        self.layout = ofdm.layout_from_scenario(scenario)
+        self.rx_node = int(rx_node)
+        self.channel_seed = int(channel_seed)
+        theta = scenario.target_angles_rad()  # (N, K)
+        self._a_t = geometry.ula_steering(theta, scenario.tx_antennas)  # (N_tx, K, Mt)
+        self._a_r = geometry.ula_steering(theta[self.rx_node], scenario.rx_antennas)  # (K, Mr)
+        delays = scenario.bistatic_delays_s()[self.rx_node]  # (N_tx, K)
+        self._d = ofdm.delay_phases(delays, scenario.subcarriers, scenario.bandwidth_hz, grid)  # (N_tx, K, L)
+        self._b = scenario.target_amplitudes()[self.rx_node]  # (N_tx, K)
+
+    def apply_frequency(self, x_freq, frames):
+        """x_freq (S, N, Mt, L) symbols of every node, frames (S,) their frame numbers → (S, Mr, L)."""
+        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (S, N)
+        link = np.exp(1j * (phases - phases[:, self.rx_node:self.rx_node + 1]))  # e^{j(φ_m − φ_n)}, (S, N)
+        coef = self._b[None] * link[..., None]  # (S, N_tx, K)
+        beam = np.einsum("mki,smil->smkl", self._a_t, x_freq)  # a_t^T(θ_m^k) X_m
+        echo = np.einsum("smk,mkl,smkl->skl", coef, self._d, beam)
+        return np.einsum("kr,skl->srl", self._a_r, echo)
+
+    def apply_time(self, x_time, first_sample):
+        """x_time (N·Mt, S·(CP+L)) samples starting at absolute sample ``first_sample`` (a symbol start) → (Mr, S·(CP+L))."""
+        lay = self.layout
+        streams, count = x_time.shape
+        symbols = count // lay.symbol_len
+        first_symbol = first_sample // lay.symbol_len
+        frames = (first_symbol + np.arange(symbols)) // lay.frame_symbols
+        x = x_time.reshape(lay.num_nodes, lay.tx_antennas, symbols, lay.symbol_len)
+        x_freq = ofdm.demodulate(np.moveaxis(x, 2, 0), lay.cyclic_prefix)  # (S, N, Mt, L)
+        y_freq = self.apply_frequency(x_freq, frames)  # (S, Mr, L)
+        y = ofdm.modulate(y_freq, lay.cyclic_prefix)  # (S, Mr, CP+L)
+        return np.moveaxis(y, 1, 0).reshape(-1, symbols * lay.symbol_len)
+
+
+class CommChannel:
+    """Every node's transmit streams to each user's antenna: y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n (eq. 2), flat."""
+
+    def __init__(self, scenario, channel_seed):
+        self.scenario = scenario
+        self.layout = ofdm.layout_from_scenario(scenario)
+        self.channel_seed = int(channel_seed)
+        self._h_conj = np.conj(scenario.user_channels())  # (N, U, Mt): row h_{n,u}^H
+
+    def combiners(self, frames):
+        """C[f, u, n·Mt + i] = e^{jφ_n} [h_{n,u}^H]_i, (F, U, N·Mt)."""
+        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
+        c = np.exp(1j * phases)[:, :, None, None] * self._h_conj[None]  # (F, N, U, Mt)
+        return np.moveaxis(c, 2, 1).reshape(len(phases), self.scenario.num_users, -1)
+
+    def apply_time(self, x_time, first_sample):
+        """x_time (N·Mt, S·(CP+L)) from absolute sample ``first_sample`` (a symbol start) → (U, S·(CP+L))."""
+        lay = self.layout
+        streams, count = x_time.shape
+        symbols = count // lay.symbol_len
+        first_symbol = first_sample // lay.symbol_len
+        frames = (first_symbol + np.arange(symbols)) // lay.frame_symbols
+        unique, inverse = np.unique(frames, return_inverse=True)
+        comb = self.combiners(unique).astype(np.complex64)[inverse]  # (S, U, N·Mt)
+        x = x_time.reshape(streams, symbols, lay.symbol_len)
+        y = np.matmul(comb, np.moveaxis(x, 1, 0))  # (S, U, CP+L)
+        return np.moveaxis(y, 1, 0).reshape(-1, symbols * lay.symbol_len)
