@@ -37,10 +37,11 @@ DEFAULT_SOLVER = "clarabel"
 # Solver settings, chosen on the paper scenario and the larger bench case (docs/beamforming.md).
 _SOLVER_OPTIONS = {
     # Equilibration off: with it, Clarabel stopped with NumericalError on these problems; the data
-    # are scaled here instead (covariances in units of P_T, F congruence-scaled). One thread: on
-    # 2 cores the multi-threaded path was slower.
+    # are scaled here instead (covariances in units of P_T, F congruence-scaled). Iterative refinement
+    # off: it cost ~35% of the time and changed no answer beyond 1e-7 on the paper scenario from 0 dB
+    # to the largest feasible threshold. One thread: on 2 cores the multi-threaded path was slower.
     "clarabel": dict(solver=cp.CLARABEL, max_iter=200, tol_gap_abs=1e-7, tol_gap_rel=1e-7, tol_feas=1e-7,
-                     equilibrate_enable=False, max_threads=1),
+                     equilibrate_enable=False, iterative_refinement_enable=False, max_threads=1),
     "scs": dict(solver=cp.SCS, max_iters=50_000, eps_abs=1e-7, eps_rel=1e-7),
 }
 # Thresholds accepted by solve() and searched by max_common_sinr_db(), in dB.
@@ -98,12 +99,13 @@ def _check_choice(name, value, accepted):
 class BeamformerDesigner:
     """Problem (18) for one scenario, compiled once; ``solve(Γ_c)`` re-solves for any threshold."""
 
-    def __init__(self, scenario, objective="position", solver=None, formulation="decomposed"):
+    def __init__(self, scenario, objective="position", solver=None, formulation="decomposed", user_subspace=True):
         solver = solver or DEFAULT_SOLVER
         _check_choice("objective", objective, OBJECTIVES)
         _check_choice("solver", solver, SOLVERS)
         _check_choice("formulation", formulation, FORMULATIONS)
         self.scenario, self.objective, self.solver, self.formulation = scenario, objective, solver, formulation
+        self.user_subspace = bool(user_subspace)
         self.geometry = fim_mod.SensingGeometry.from_scenario(scenario)
         self.fim_map = fim_mod.FimMap(self.geometry)
         self.channels = scenario.user_channels()  # (N, U, Mt)
@@ -131,18 +133,8 @@ class BeamformerDesigner:
             cols.append(A_im[m].transpose(0, 1, 3, 2).reshape(dim * dim, mt * mt))
         coeff = np.hstack(cols)
 
-        # Every Hermitian PSD matrix of (18e) is held as a real PSD variable Z of size 2·Mt whose
-        # complexification ((Z11 + Z22)/2, (Z21 − Z12)/2) is the matrix (exact: Z ⪰ 0 gives a PSD
-        # Hermitian matrix, and the real embedding [[A, −B], [B, A]] of any PSD Hermitian A + jB is a
-        # valid Z). The solver then sees plain real PSD cones; cvxpy's own complex-to-real
-        # translation put the variables in a degenerate subspace of each cone, where Clarabel stopped
-        # with NumericalError instead of reporting optimal or infeasible.
-        self._Zc = [[cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"Zc_{n}_{u}") for u in range(U)] for n in range(N)]
-        self._Zr = [cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"Zr_{n}") for n in range(N)]
-        self.Rc = [[_complexify(Z, mt) for Z in row] for row in self._Zc]  # (real, imag) pairs
-        self.Rr = [_complexify(Z, mt) for Z in self._Zr]
-        # R_n = R_{r,n} + Σ_u R_{c,n,u} (18c) as variables of their own, tied by equalities on the upper
-        # triangle (the lower one repeats it): F(Θ) then reads N·Mt² numbers, keeping its rows sparse.
+        # R_n as variables of their own (real and imaginary parts; equalities below tie them to the PSD
+        # variables): F(Θ) then reads N·Mt² numbers, keeping its rows sparse in the solver's matrix.
         self.R = [(cp.Variable((mt, mt), symmetric=True, name=f"ReR_{n}"),
                    _antisymmetric_variable(mt, f"ImR_{n}")) for n in range(N)]
         # (18f) is held as a·signal − b·(interference + σ_c²) ≥ 0 with a = c/Γ_c, b = c, c = min(1, Γ_c):
@@ -177,29 +169,75 @@ class BeamformerDesigner:
                     e = E[:, i:i + 1]
                     sensing.append(cp.bmat([[F, e], [e.T, cp.reshape(t[i], (1, 1), order="C")]]) >> 0)
                 objective = cp.sum(t)
-        constraints = []  # (18c)-(18f): communication and power
-
-        h = self.channels
-        noise = s.user_noise_power / s.per_antenna_power
-        for n in range(N):
-            re_sum = self.Rr[n][0] + sum(rc[0] for rc in self.Rc[n])
-            im_sum = self.Rr[n][1] + sum(rc[1] for rc in self.Rc[n])
-            constraints += [cp.upper_tri(self.R[n][0] - re_sum) == 0, cp.diag(self.R[n][0] - re_sum) == 0,
-                            cp.upper_tri(self.R[n][1] - im_sum) == 0]  # (18c)
-            constraints.append(cp.diag(self.R[n][0]) <= 1.0)  # (18d)
-
-        def received(n, u, cov):
-            """h^H (A + jB) h for h = x + jy: x'Ax + y'Ay − 2x'By (real, as B is antisymmetric)."""
-            x, y = h[n, u].real, h[n, u].imag
-            return x @ cov[0] @ x + y @ cov[0] @ y - 2 * (x @ cov[1] @ y)
-
-        for u in range(U):  # (18f), as signal/Γ_c ≥ interference + σ_c²
-            signal = sum(received(n, u, self.Rc[n][u]) for n in range(N))
-            interference = sum(received(n, u, self.Rr[n]) + sum(received(n, u, self.Rc[n][i]) for i in range(U) if i != u)
-                               for n in range(N))
-            constraints.append(self._signal_coef * signal - self._interference_coef * (interference + noise) >= 0)
+        constraints = self._communication_constraints()  # (18c)-(18f)
         self.problem = cp.Problem(cp.Minimize(objective), sensing + constraints)
         self._comm_constraints = constraints
+
+    def _communication_constraints(self):
+        """Constraints (18c)-(18f) on the covariances self.R; fills self._recover_rc.
+
+        Every Hermitian PSD matrix is held as a real PSD variable Z of twice the size whose
+        complexification ((Z11 + Z22)/2, (Z21 − Z12)/2) is the matrix (exact: Z ⪰ 0 gives a PSD
+        Hermitian matrix, and the real embedding [[A, −B], [B, A]] of a PSD Hermitian A + jB is a valid
+        Z). The solver then sees plain real PSD cones: cvxpy's own complex-to-real translation put the
+        variables in a degenerate subspace of each cone, where Clarabel stopped with NumericalError.
+
+        user_subspace=True (default) is an exact reduction of (18c)/(18e). The SINRs see R_{c,n,u} only
+        through h_{n,v}^H R_{c,n,u} h_{n,v}, i.e. through M_{n,u} = Q_n^H R_{c,n,u} Q_n with Q_n an
+        orthonormal basis of the users' channels at node n (r_n ≤ U columns). Matrices M_{n,u} ⪰ 0
+        are achievable with Σ_u R_{c,n,u} ≼ R_n exactly when Σ_u M_{n,u} ≼ Q_n^H R_n Q_n: necessity is
+        the congruence by Q_n; sufficiency by R_{c,n,u} = R_n Q_n A^+ M_{n,u} A^+ Q_n^H R_n,
+        A = Q_n^H R_n Q_n (then Σ_u R_{c,n,u} ≼ R_n^{1/2} Π R_n^{1/2} ≼ R_n with Π a projector). The
+        Mt×Mt cones of R_{c,n,u} become r_n×r_n cones, which is where the solver spends its time.
+        """
+        s = self.scenario
+        N, U, mt = s.num_nodes, s.num_users, s.tx_antennas
+        h = self.channels
+        noise = s.user_noise_power / s.per_antenna_power
+        constraints = []
+        signal = [0] * U
+        interference = [0] * U
+        recover = []
+        for n in range(N):
+            if self.user_subspace:
+                basis = _orthonormal_basis(h[n].T)  # Q_n, (Mt, r)
+                vectors = basis.conj().T @ h[n].T  # t_{n,u} = Q_n^H h_{n,u}, columns
+                size = basis.shape[1]
+                Z_R = cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"ZR_{n}")
+                constraints += _hermitian_equal(self.R[n], _complexify(Z_R, mt))  # R_n ⪰ 0
+                reduced_R = _congruence(basis, self.R[n])  # Q_n^H R_n Q_n
+            else:
+                basis, vectors, size = None, h[n].T, mt
+                reduced_R = self.R[n]
+            Zc = [cp.Variable((2 * size, 2 * size), PSD=True, name=f"Zc_{n}_{u}") for u in range(U)]
+            Zr = cp.Variable((2 * size, 2 * size), PSD=True, name=f"Zr_{n}")
+            comm = [_complexify(Z, size) for Z in Zc]  # R_{c,n,u} (or M_{n,u})
+            radar = _complexify(Zr, size)  # R_{r,n} (or its part in the users' subspace)
+            total = (radar[0] + sum(c[0] for c in comm), radar[1] + sum(c[1] for c in comm))
+            constraints += _hermitian_equal(reduced_R, total)  # (18c) (with R_{r,n} ⪰ 0: (18e))
+            constraints.append(cp.diag(self.R[n][0]) <= 1.0)  # (18d)
+            for u in range(U):
+                v = vectors[:, u]
+                signal[u] += _quadratic(v, comm[u])
+                interference[u] += _quadratic(v, radar) + sum(_quadratic(v, comm[i]) for i in range(U) if i != u)
+            recover.append((basis, comm))
+        for u in range(U):  # (18f), as signal/Γ_c ≥ interference + σ_c²
+            constraints.append(self._signal_coef * signal[u] - self._interference_coef * (interference[u] + noise) >= 0)
+        self._recover = recover
+        return constraints
+
+    def _communication_covariances(self, R):
+        """R_{c,n,u} (N, U, Mt, Mt), in units of P_T, after a solve (see _communication_constraints)."""
+        out = []
+        for n, (basis, comm) in enumerate(self._recover):
+            values = [_value(c) for c in comm]
+            if basis is None:
+                out.append(values)
+                continue
+            left = R[n] @ basis  # R_n Q_n
+            pinv = np.linalg.pinv(basis.conj().T @ left, hermitian=True, rcond=1e-12)
+            out.append([left @ pinv @ M @ pinv @ left.conj().T for M in values])
+        return np.array(out)
 
     def _decomposed_lmis(self, block, position):
         """The one LMI [[F, E], [E^T, T]] ⪰ 0 split along the sparsity of F(Θ) (exact, docs/beamforming.md).
@@ -289,8 +327,9 @@ class BeamformerDesigner:
     def _fill_solution(self, result, extraction):
         s, N, U, mt = self.scenario, self.scenario.num_nodes, self.scenario.num_users, self.scenario.tx_antennas
         pt = s.per_antenna_power
-        Rc = np.array([[_value(self.Rc[n][u]) for u in range(U)] for n in range(N)]) * pt
-        R = np.array([_value(self.R[n]) for n in range(N)]) * pt
+        R_units = np.array([_value(self.R[n]) for n in range(N)])
+        Rc = self._communication_covariances(R_units) * pt
+        R = R_units * pt
         if not (np.all(np.isfinite(Rc)) and np.all(np.isfinite(R))):
             result.status, result.message = "solver_error", "the solver returned non-finite values"
             return
@@ -337,6 +376,36 @@ class BeamformerDesigner:
         self._set_threshold(gamma_db)
         status, _ = self._solve_problem(self._comm_only)
         return status in _OK
+
+
+def _orthonormal_basis(matrix, rcond=1e-10):
+    """Orthonormal basis (columns) of the column space of a complex matrix."""
+    left, sing, _ = np.linalg.svd(matrix, full_matrices=False)
+    rank = int(np.sum(sing > rcond * max(sing[0], 1e-300))) if sing.size else 0
+    return left[:, :max(rank, 1)]
+
+
+def _congruence(C, pair):
+    """(Re, Im) of C^H X C for a complex constant C and X = (A, B) = (Re X, Im X) expressions."""
+    A, B = pair
+    Cr, Ci = C.real, C.imag
+    Pr, Pi = A @ Cr - B @ Ci, A @ Ci + B @ Cr  # X C
+    return Cr.T @ Pr + Ci.T @ Pi, Cr.T @ Pi - Ci.T @ Pr
+
+
+def _quadratic(v, pair):
+    """v^H X v (real) for a complex constant vector v and X = (A, B): x'Ax + y'Ay − 2x'By, v = x + jy."""
+    x, y = v.real, v.imag
+    return x @ pair[0] @ x + y @ pair[0] @ y - 2 * (x @ pair[1] @ y)
+
+
+def _hermitian_equal(left, right):
+    """left == right for Hermitian (Re, Im) pairs, on the upper triangle only: the lower one repeats
+    it, and repeated equality rows make the interior-point KKT system singular."""
+    re, im = left[0] - right[0], left[1] - right[1]
+    if re.shape[0] == 1:  # a 1×1 Hermitian matrix is one real number
+        return [cp.diag(re) == 0]
+    return [cp.upper_tri(re) == 0, cp.diag(re) == 0, cp.upper_tri(im) == 0]
 
 
 def _complexify(Z, size):
