@@ -1,0 +1,289 @@
+"""The SDR beamformer of paper problem (18) and the rank-1 extraction of eq. (19) (core/beamformer.py).
+
+What is proved (issue 3, "Done when"), on the paper scenario unless said otherwise:
+- the extracted beamformers meet every SINR ≥ Γ_c − 0.1 dB and every per-antenna power ≤ P_T(1 + 1e-4),
+  recomputed here from W_c and W_r with eq. (6), not read from the result;
+- bound ≤ extracted CRB (both extraction variants; "keep_covariance" keeps R_n, so its CRB equals the bound
+  and its SINRs equal eq. (17) at the relaxed optimum); the bound equals the solver's optimal value;
+- the bound is non-decreasing in Γ_c;
+- the decomposed, one-LMI and literal (18b) formulations agree; SCS and Clarabel agree where both say optimal;
+- an infeasible threshold gives status "infeasible", no NaN anywhere, and the largest common SINR on request,
+  which is checked by solving just below and just above it;
+- bad choices raise ValueError naming the value; a translated scene gives the same bound; a single node works.
+The SDP solves take ~0.1–0.3 s each, so the designers are built once per module and the points are few.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gnuradio.disac.core import beamformer, fim, scenario, sinr
+
+SWEEP_DB = (0.0, 10.0, 20.0, 30.0)
+# The issue's acceptance margins for the extracted solution.
+SINR_MARGIN_DB = 0.1
+POWER_RTOL = 1e-4
+# Clarabel stops at relative gap and feasibility residuals of 1e-7 (beamformer._SOLVER_OPTIONS), measured
+# against the norms of the whole problem's data. The bound (the CRB evaluated in numpy at the solver's R)
+# matches the optimal value to ≤ 3e-7 relative (observed), so 1e-5 leaves a margin of ~30 and still fails
+# for any real mismatch between the SDP's F(Θ) and fim.py's. A single SINR constraint (18f), though, is
+# met only to ~1e-5 relative of its own terms near the largest feasible threshold (−3e-5 dB observed at
+# 32.6 dB), hence 1e-3 dB there: still a hundred times inside the issue's 0.1 dB margin.
+SOLVER_RTOL = 1e-5
+SOLVER_DB = 1e-3
+# Extraction with eq. (19) gives ŵŵ^H ⪯ R_c, so the extracted R_n ⪯ relaxed R_n up to the negative
+# eigenvalues that psd_factor clips (the solver's R_c and R_r are PSD only to ~2e-8 absolute, on
+# eigenvalues of order 1–4); F is linear and monotone in R_n, so bound ≤ extracted CRB, and with
+# "keep_covariance" the two are equal, to ~1e-8 relative: 1e-6 has margin.
+EXTRACTION_RTOL = 1e-6
+# ... but the SINR is sensitive to that clipping at high thresholds: at Γ_c = 30 dB interference plus
+# noise is 1e-3 of the received power, so a ~1e-7 change of h^H R h moves it by ~1e-4 dB (1.2e-4 dB
+# observed at 30 dB, 2.5e-4 dB at 32.6 dB). 1e-3 dB for "equal SINR" after keep_covariance extraction.
+KEEP_SINR_DB = 1e-3
+# The issue's agreement between formulations and between solvers (observed: ≤ 6e-6 and ≤ 3e-6).
+AGREE_RTOL = 1e-3
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return scenario.load_scenario("paper")
+
+
+@pytest.fixture(scope="module")
+def position_designer(paper):
+    return beamformer.BeamformerDesigner(paper, objective="position")
+
+
+@pytest.fixture(scope="module")
+def position_sweep(position_designer):
+    """Γ_c → (result with the paper's extraction, the solver's optimal value), one compiled problem (DPP)."""
+    out = {}
+    for gamma_db in SWEEP_DB:
+        result = position_designer.solve(gamma_db)
+        out[gamma_db] = (result, position_designer.problem.value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def paper_objective_sweep(paper):
+    designer = beamformer.BeamformerDesigner(paper, objective="paper")
+    out = {}
+    for gamma_db in (10.0, 30.0):
+        result = designer.solve(gamma_db)
+        out[gamma_db] = (result, designer.problem.value)
+    return out
+
+
+def check_solution(scn, result, gamma_db):
+    """The acceptance checks of one solved design, recomputed from its beamformers and covariances."""
+    assert result.status == "optimal", result.message
+    pt = scn.per_antenna_power
+    h = scn.user_channels()
+    # extracted beamformers: eq. (6) SINR and per-antenna power
+    sinr_db = sinr.to_db(sinr.sinr_from_beamformers(h, result.Wc, result.Wr, scn.user_noise_power))
+    assert np.all(sinr_db >= gamma_db - SINR_MARGIN_DB), sinr_db
+    np.testing.assert_allclose(result.sinr_extracted_db, sinr_db, rtol=0, atol=1e-9)
+    extracted_R = (np.einsum("niu,nju->nij", result.Wc, result.Wc.conj())
+                   + np.einsum("nij,nkj->nik", result.Wr, result.Wr.conj()))
+    power = np.real(np.einsum("nii->ni", extracted_R))
+    assert np.max(power) <= pt * (1 + POWER_RTOL)
+    assert result.max_antenna_power == pytest.approx(np.max(power), rel=1e-12)
+    # relaxed optimum: (18c)–(18f) to solver accuracy
+    assert np.max(np.real(np.einsum("nii->ni", result.R))) <= pt * (1 + SOLVER_RTOL)
+    assert np.all(np.array(result.sinr_bound_db) >= gamma_db - SOLVER_DB)
+    for n in range(scn.num_nodes):
+        scale = np.real(np.trace(result.R[n]))
+        assert np.linalg.eigvalsh(result.R[n] - result.Rc[n].sum(axis=0))[0] >= -SOLVER_RTOL * scale  # R_r ⪰ 0
+        for u in range(scn.num_users):
+            assert np.linalg.eigvalsh(result.Rc[n, u])[0] >= -SOLVER_RTOL * scale
+    # the reported bounds are the CRBs of the relaxed and of the extracted covariances
+    geom = fim.SensingGeometry.from_scenario(scn)
+    bound, extracted = fim.crb_report(geom, result.R), fim.crb_report(geom, extracted_R)
+    assert result.crb_position_bound_m2 == pytest.approx(bound.crb_position_m2, rel=1e-12)
+    assert result.crb_position_extracted_m2 == pytest.approx(extracted.crb_position_m2, rel=1e-12)
+    assert result.crb_paper_bound == pytest.approx(bound.crb_paper, rel=1e-12)
+    assert result.crb_paper_extracted == pytest.approx(extracted.crb_paper, rel=1e-12)
+    # bound ≤ extracted CRB, for both metrics
+    assert result.crb_position_bound_m2 <= result.crb_position_extracted_m2 * (1 + EXTRACTION_RTOL)
+    assert result.crb_paper_bound <= result.crb_paper_extracted * (1 + EXTRACTION_RTOL)
+
+
+# ---- the solution and its extraction ----------------------------------------------------------------
+
+@pytest.mark.parametrize("gamma_db", SWEEP_DB)
+def test_position_design_meets_constraints(paper, position_sweep, gamma_db):
+    result, value = position_sweep[gamma_db]
+    check_solution(paper, result, gamma_db)
+    # the SDP's objective is the position CRB of its own R: its F(Θ) (scaled, decomposed) is fim.py's
+    assert value / paper.per_antenna_power == pytest.approx(result.crb_position_bound_m2, rel=SOLVER_RTOL)
+
+
+@pytest.mark.parametrize("gamma_db", (10.0, 30.0))
+def test_paper_objective_design_meets_constraints(paper, paper_objective_sweep, gamma_db):
+    result, value = paper_objective_sweep[gamma_db]
+    check_solution(paper, result, gamma_db)
+    assert value / paper.per_antenna_power == pytest.approx(result.crb_paper_bound, rel=SOLVER_RTOL)
+
+
+def test_bound_non_decreasing_in_threshold(position_sweep, paper_objective_sweep):
+    # a higher threshold shrinks the feasible set, so the optimum cannot improve (up to solver accuracy)
+    bounds = [position_sweep[g][0].crb_position_bound_m2 for g in SWEEP_DB]
+    assert all(b1 >= b0 * (1 - SOLVER_RTOL) for b0, b1 in zip(bounds, bounds[1:])), bounds
+    assert bounds[-1] > bounds[0]  # and the trade-off is real on this scenario
+    paper_bounds = [paper_objective_sweep[g][0].crb_paper_bound for g in (10.0, 30.0)]
+    assert paper_bounds[1] >= paper_bounds[0] * (1 - SOLVER_RTOL)
+    # each objective is the best for its own metric
+    for g in (10.0, 30.0):
+        assert (position_sweep[g][0].crb_position_bound_m2
+                <= paper_objective_sweep[g][0].crb_position_bound_m2 * (1 + SOLVER_RTOL))
+        assert (paper_objective_sweep[g][0].crb_paper_bound
+                <= position_sweep[g][0].crb_paper_bound * (1 + SOLVER_RTOL))
+
+
+@pytest.mark.parametrize("gamma_db", (0.0, 30.0))  # slack SINR constraints, and nearly tight ones
+def test_keep_covariance_extraction_keeps_bound_and_sinr(paper, position_designer, gamma_db):
+    result = position_designer.solve(gamma_db, extraction="keep_covariance")
+    assert result.extraction == "keep_covariance"
+    check_solution(paper, result, gamma_db)
+    extracted_R = (np.einsum("niu,nju->nij", result.Wc, result.Wc.conj())
+                   + np.einsum("nij,nkj->nik", result.Wr, result.Wr.conj()))
+    assert np.linalg.norm(extracted_R - result.R) <= EXTRACTION_RTOL * np.linalg.norm(result.R)
+    assert result.crb_position_extracted_m2 == pytest.approx(result.crb_position_bound_m2, rel=EXTRACTION_RTOL)
+    assert result.crb_paper_extracted == pytest.approx(result.crb_paper_bound, rel=EXTRACTION_RTOL)
+    # eq. (19) keeps each user's signal h^H R_c h and R_n keeps the total: the SINR of eq. (17) survives
+    np.testing.assert_allclose(result.sinr_extracted_db, result.sinr_bound_db, rtol=0, atol=KEEP_SINR_DB)
+
+
+def test_extraction_on_synthetic_covariances():
+    """eq. (19) and the radar factor on hand-made covariances, singular and slightly indefinite ones too."""
+    rng = np.random.default_rng(5)
+    N, U, mt = 2, 2, 4
+    h = (rng.standard_normal((N, U, mt)) + 1j * rng.standard_normal((N, U, mt))) / np.sqrt(2)
+    a = (rng.standard_normal((N, U, mt, 2)) + 1j * rng.standard_normal((N, U, mt, 2)))
+    Rc = np.einsum("nuaj,nubj->nuab", a, a.conj())  # rank 2
+    Rc[1, 1] = 0.0  # node 2 gives user 2 nothing
+    radar = np.zeros((N, mt, mt), complex)
+    radar[0] = np.diag([1.0, 0.0, 0.0, -1e-10])  # singular and slightly indefinite (solver round-off)
+    radar[1] = np.eye(mt)
+    R = Rc.sum(axis=1) + radar
+    for extraction in beamformer.EXTRACTIONS:
+        Wc, Wr = beamformer.extract_beamformers(h, Rc, R, extraction)
+        assert np.all(np.isfinite(Wc)) and np.all(np.isfinite(Wr))
+        for n in range(N):
+            for u in range(U):
+                w = Wc[n, :, u]
+                signal = np.real(h[n, u].conj() @ Rc[n, u] @ h[n, u])
+                assert abs(h[n, u].conj() @ w) ** 2 == pytest.approx(signal, rel=1e-12, abs=1e-12)  # eq. (19)
+                assert np.linalg.eigvalsh(Rc[n, u] - np.outer(w, w.conj()))[0] >= -1e-9 * (1 + signal)
+        np.testing.assert_array_equal(Wc[1, :, 1], 0.0)
+        WrWr = np.einsum("nij,nkj->nik", Wr, Wr.conj())
+        if extraction == "paper":  # the PSD part of R_{r,n}: the −1e-10 eigenvalue is clipped
+            np.testing.assert_allclose(WrWr[0], np.diag([1.0, 0, 0, 0]), atol=1e-12)
+            np.testing.assert_allclose(WrWr[1], np.eye(mt), atol=1e-12)
+        else:  # W_c W_c^H + W_r W_r^H = R_n
+            total = np.einsum("niu,nju->nij", Wc, Wc.conj()) + WrWr
+            np.testing.assert_allclose(total, R, atol=1e-9)
+
+
+# ---- formulations and solvers ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("objective, gamma_db", [("position", 20.0), ("paper", 30.0)])
+def test_formulations_agree(paper, position_sweep, paper_objective_sweep, objective, gamma_db):
+    reference = (position_sweep if objective == "position" else paper_objective_sweep)[gamma_db][0]
+    key = "crb_position_bound_m2" if objective == "position" else "crb_paper_bound"
+    variants = [dict(formulation="one_lmi"), dict(formulation="literal")]
+    if objective == "position":  # the literal (18c)/(18e) cones instead of the users'-subspace reduction
+        variants.append(dict(formulation="decomposed", user_subspace=False))
+    for variant in variants:
+        designer = beamformer.BeamformerDesigner(paper, objective=objective, **variant)
+        assert designer.problem.is_dpp()
+        result = designer.solve(gamma_db)
+        assert result.status == "optimal", (variant, result.message)
+        assert getattr(result, key) == pytest.approx(getattr(reference, key), rel=AGREE_RTOL), variant
+        if objective == "position":
+            check_solution(paper, result, gamma_db)
+
+
+def test_scs_agrees_with_clarabel(paper, position_sweep):
+    # 10 dB: SCS converges to its 1e-7 tolerances there in ~0.5 s (near 30 dB it needs far longer)
+    result = beamformer.design(paper, 10.0, objective="position", solver="scs")
+    assert result.solver == "scs" and result.status == "optimal", result.status
+    check_solution(paper, result, 10.0)
+    assert result.crb_position_bound_m2 == pytest.approx(position_sweep[10.0][0].crb_position_bound_m2,
+                                                         rel=AGREE_RTOL)
+
+
+def test_problem_is_dpp(position_designer):
+    # the threshold enters only through Parameters, so a sweep re-uses one compiled problem
+    assert position_designer.problem.is_dpp()
+    assert {p.name() for p in position_designer.problem.parameters()} == {"signal_coef", "interference_coef"}
+
+
+# ---- infeasible thresholds and bad input -------------------------------------------------------------
+
+def assert_no_nan(value):
+    json.dumps(value, allow_nan=False)  # raises ValueError on NaN or ±inf anywhere
+
+
+def test_infeasible_threshold_and_largest_common_sinr(paper, position_designer):
+    result = position_designer.solve(40.0, max_sinr=True)
+    assert result.status == "infeasible" and not result.ok
+    assert "40" in result.message
+    for name in ("Rc", "R", "Wc", "Wr", "crb_position_bound_m2", "crb_position_extracted_m2", "crb_paper_bound",
+                 "crb_paper_extracted", "sinr_extracted_db", "sinr_bound_db", "max_antenna_power"):
+        assert getattr(result, name) is None, name
+    assert_no_nan(result.as_dict())
+    best = result.max_common_sinr_db
+    assert best is not None and math.isfinite(best) and best < 40.0
+    # the bisection stops within 0.01 dB: 0.1 dB below is feasible, 0.1 dB above is not
+    below = position_designer.solve(best - 0.1)
+    check_solution(paper, below, best - 0.1)
+    assert_no_nan(below.as_dict())
+    above = position_designer.solve(best + 0.1)
+    assert above.status == "infeasible"
+    # on a feasible point, max_sinr=True is reported alongside the design
+    assert position_designer.max_common_sinr_db() == pytest.approx(best, abs=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, bad", [
+    (dict(objective="crb"), "'crb'"), (dict(solver="mosek"), "'mosek'"), (dict(formulation="schur"), "'schur'")])
+def test_bad_designer_choice_raises(paper, kwargs, bad):
+    with pytest.raises(ValueError, match=bad):
+        beamformer.BeamformerDesigner(paper, **kwargs)
+
+
+@pytest.mark.parametrize("threshold, bad", [("abc", "'abc'"), (float("nan"), "nan"), (float("inf"), "inf"),
+                                            (99.0, "99.0"), (None, "None")])
+def test_bad_threshold_raises(position_designer, threshold, bad):
+    with pytest.raises(ValueError, match=f"sinr_threshold_db = {bad}"):
+        position_designer.solve(threshold)
+
+
+def test_bad_extraction_raises(position_designer):
+    with pytest.raises(ValueError, match="'svd'"):
+        position_designer.solve(10.0, extraction="svd")
+
+
+# ---- invariances and a single node -------------------------------------------------------------------
+
+def test_translated_scene_gives_the_same_design(paper, position_sweep):
+    shift = np.array([500.0, -250.0])
+    moved = paper.replace(node_positions_m=paper.node_positions_m + shift,
+                          target_positions_m=paper.target_positions_m + shift,
+                          user_positions_m=paper.user_positions_m + shift)
+    result = beamformer.design(moved, 20.0)
+    check_solution(moved, result, 20.0)
+    assert result.crb_position_bound_m2 == pytest.approx(position_sweep[20.0][0].crb_position_bound_m2,
+                                                         rel=SOLVER_RTOL)
+
+
+def test_single_node_design_solves():
+    # P_T = 2 (β, σ², σ_c² kept): the covariances are scaled by P_T inside the solver, and back outside
+    scn = scenario.load_scenario("fig5-single-m6").replace(per_antenna_power=2.0)
+    designer = beamformer.BeamformerDesigner(scn, objective="paper")
+    result = designer.solve(10.0)
+    check_solution(scn, result, 10.0)
+    assert result.Wc.shape == (1, scn.tx_antennas, scn.num_users)
+    assert designer.problem.value / scn.per_antenna_power == pytest.approx(result.crb_paper_bound, rel=SOLVER_RTOL)
