@@ -1,0 +1,238 @@
+"""`disac bf-server` (the beamformer server as a process) and `disac bf-request` (ask it from a shell).
+
+    disac bf-server SCENARIO --bind ADDR [--pub ADDR] [--sinr-db G] [--objective ...] [--solver ...]
+                    [--republish-s S] [--duration-s T] [--json]
+    disac bf-request ADDR [--sinr-db G] [--objective ...] [--solver ...] [--scenario NAME|FILE.toml]
+                     [--csi FILE.npz] [--no-apply] [--max-sinr] [--timeout-s T] [--save FILE.npz] [--json]
+
+bf-server runs the very block GRC shows (blocks.beamformer_server) in a flowgraph of its own and prints
+one line per event (--json: one JSON object per line, the status message's fields); its first line says
+which endpoints it bound. It runs until Ctrl-C / SIGTERM, or for --duration-s seconds.
+bf-request is a plain pyzmq REQ client (no GNU Radio): it prints the reply (--json: the reply's JSON
+object) and exits 0 when the reply carries a design, 1 when it does not (infeasible, failed, bad
+request, no reply within --timeout-s), 2 for bad arguments. docs/beamformer-server.md has the protocol.
+"""
+
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from ..core.beamformer import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS
+from ..core.scenario import PRESETS
+from .cli import UsageError, finite_float, print_json
+
+
+def register(subparsers):
+    server = subparsers.add_parser(
+        "bf-server", help="run the beamformer server: answer precoder requests, publish precoder sets to the nodes",
+        description="Serve SDR precoder designs (paper problem 18) over ZeroMQ REP and publish each new set "
+                    "with its version on PUB (docs/beamformer-server.md).")
+    server.add_argument("scenario", help=f"the deployed system: a preset ({', '.join(PRESETS)}) or a TOML file")
+    server.add_argument("--bind", required=True, metavar="ADDR",
+                        help="REP endpoint for requests, e.g. tcp://*:5560 (tcp://127.0.0.1:0: a free port)")
+    server.add_argument("--pub", default="", metavar="ADDR", help="PUB endpoint for the nodes, e.g. tcp://*:5561")
+    server.add_argument("--sinr-db", type=finite_float("--sinr-db", MIN_SINR_DB, MAX_SINR_DB), default=10.0,
+                        help=f"SINR threshold Γ_c in dB of the first design (default 10; {MIN_SINR_DB:g} to {MAX_SINR_DB:g})")
+    server.add_argument("--objective", choices=OBJECTIVES, default="position", help="default position")
+    server.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER, help=f"default {DEFAULT_SOLVER}")
+    server.add_argument("--republish-s", type=finite_float("--republish-s", 0.0, 3600.0), default=1.0,
+                        help="re-send the set in force on PUB every S seconds for late nodes (default 1; 0: never)")
+    server.add_argument("--duration-s", type=finite_float("--duration-s", 0.0, 1e9), default=0.0,
+                        help="stop after this many seconds (default 0: run until interrupted)")
+    server.add_argument("--json", action="store_true", help="one JSON object per line")
+    server.set_defaults(func=run_server)
+
+    request = subparsers.add_parser(
+        "bf-request", help="ask a running beamformer server for a design (or change its SINR threshold)",
+        description="Send one request to `disac bf-server` and print the reply. Without --scenario and "
+                    "--no-apply, a design found is put in force at the nodes under a new version.")
+    request.add_argument("address", help="the server's REP endpoint, e.g. tcp://127.0.0.1:5560")
+    request.add_argument("--sinr-db", type=finite_float("--sinr-db", MIN_SINR_DB, MAX_SINR_DB),
+                         help="SINR threshold Γ_c in dB (default: the server's current one)")
+    request.add_argument("--objective", choices=OBJECTIVES, help="default: the server's current one")
+    request.add_argument("--solver", choices=SOLVERS, help="default: the server's current one")
+    request.add_argument("--scenario", metavar="NAME|FILE.toml",
+                         help="a what-if design for another scenario (a preset, or a TOML file sent inline)")
+    request.add_argument("--csi", metavar="FILE.npz", help="channels h (N, U, Mt) complex, array 'h' in a .npz file")
+    request.add_argument("--no-apply", action="store_true", help="a what-if: do not put the design in force")
+    request.add_argument("--max-sinr", action="store_true", help="also ask for the largest common SINR")
+    request.add_argument("--timeout-s", type=finite_float("--timeout-s", 0.1, 3600.0), default=30.0,
+                         help="wait this long for the reply (default 30)")
+    request.add_argument("--save", metavar="FILE.npz", help="write the precoders Wc (N, Mt, U), Wr (N, Mt, Mt), version")
+    request.add_argument("--json", action="store_true", help="print the reply's JSON object")
+    request.set_defaults(func=run_request)
+
+
+# ---- bf-server ---------------------------------------------------------------------------------
+
+def _status_printer(as_json):
+    """A message sink printing each status message of the server (one line each)."""
+    import pmt
+    from gnuradio import gr
+
+    class status_printer(gr.basic_block):
+        def __init__(self):
+            gr.basic_block.__init__(self, name="disac_bf_status_printer", in_sig=None, out_sig=None)
+            self.message_port_register_in(pmt.intern("status"))
+            self.set_msg_handler(pmt.intern("status"), self.handle)
+
+        def handle(self, msg):
+            fields = pmt.to_python(msg)
+            if as_json:
+                print(json.dumps(fields), flush=True)
+                return
+            print(describe(fields), flush=True)
+
+    return status_printer()
+
+
+def describe(fields):
+    """One line about a reply or status (what bf-server and bf-request print)."""
+    status, version = fields.get("status"), fields.get("version")
+    largest = fields.get("max_common_sinr_db")
+    extra = f"; largest common SINR {largest:.2f} dB" if isinstance(largest, (int, float)) else ""
+    return _describe(fields, status, version) + extra
+
+
+def _describe(fields, status, version):
+    if status in ("optimal", "optimal_inaccurate"):
+        sinr = fields.get("sinr_extracted_db") or []
+        where = f"version {version} in force" if fields.get("applied") else "what-if (not applied)"
+        return (f"{status}: {where}; scenario {fields.get('scenario')}, Γ_c = {fields.get('sinr_threshold_db'):g} dB, "
+                f"{fields.get('objective')}/{fields.get('solver')}; position CRB bound "
+                f"{fields.get('crb_position_bound_m2'):.6g} m², extracted {fields.get('crb_position_extracted_m2'):.6g} m²; "
+                f"user SINR {', '.join(f'{v:.2f}' for v in sinr)} dB; {fields.get('solve_time_s') or 0:.3f} s"
+                + (f"; {fields['message']}" if str(fields.get("message", "")).startswith("unchanged") else ""))
+    return f"{status}: {fields.get('message')} (version in force: {version})"
+
+
+def run_server(args):
+    if args.json:
+        # stdout carries JSON lines only: GNU Radio's log (stdout in Debian's default configuration) goes to
+        # stderr (read when GNU Radio's runtime loads, i.e. unless the calling process has loaded it already)
+        os.environ.setdefault("GR_CONF_LOG_LOG_FILE", "stderr")
+    from gnuradio import gr
+
+    from ..blocks.beamformer_server import beamformer_server
+
+    # the status says "optimal_inaccurate" when it applies: cvxpy's warning would repeat it on stderr
+    warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+    from ..core.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    try:
+        server = beamformer_server(scenario, args.sinr_db, args.objective, args.solver, args.bind, args.pub,
+                                   args.republish_s)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    tb = gr.top_block("disac_bf_server")
+    printer = _status_printer(args.json)
+    tb.msg_connect((server, "status"), (printer, "status"))
+    endpoints = {"event": "listening", "bind": server.bound_endpoint(), "pub": server.pub_endpoint() or None,
+                 "scenario": scenario.name}
+    if args.json:
+        print(json.dumps(endpoints), flush=True)
+    else:
+        print(f"disac bf-server: scenario {scenario.name}, requests on {endpoints['bind']}"
+              + (f", precoder sets published on {endpoints['pub']}" if endpoints["pub"] else ", no PUB socket"),
+              flush=True)
+
+    done = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    tb.start()
+    try:
+        deadline = time.monotonic() + args.duration_s if args.duration_s else math.inf
+        while not done.is_set() and time.monotonic() < deadline:
+            done.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tb.stop()
+        tb.wait()
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+# ---- bf-request --------------------------------------------------------------------------------
+
+def build_request(args):
+    """The request object of the command-line arguments (files read here, on the client)."""
+    request = {}
+    if args.sinr_db is not None:
+        request["sinr_db"] = args.sinr_db
+    if args.objective:
+        request["objective"] = args.objective
+    if args.solver:
+        request["solver"] = args.solver
+    if args.scenario:
+        if args.scenario in PRESETS:
+            request["scenario"] = args.scenario
+        else:
+            try:
+                with open(args.scenario, encoding="utf-8") as handle:
+                    request["scenario"] = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"--scenario {args.scenario!r}: not a preset ({', '.join(PRESETS)}) and "
+                                 f"not a readable TOML file ({exc})") from None
+    if args.csi:
+        try:
+            with np.load(args.csi) as data:
+                h = np.asarray(data["h"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise UsageError(f"--csi {args.csi!r}: expected a .npz file with a complex array 'h' of shape "
+                             f"(N, U, Mt) ({exc})") from None
+        if h.ndim != 3 or h.dtype.kind not in "biufc":
+            raise UsageError(f"--csi {args.csi!r}: array 'h' of shape {h.shape} and dtype {h.dtype}: "
+                             "expected a numeric array of shape (N, U, Mt)")
+        request["csi"] = {"real": h.real.tolist(), "imag": np.imag(h).tolist()}
+    if args.no_apply:
+        request["apply"] = False
+    if args.max_sinr:
+        request["max_sinr"] = True
+    return request
+
+
+def run_request(args):
+    import zmq
+
+    from ..core.bf_service import MAX_REQUEST_BYTES, GOOD_STATUSES, reply_from_frames
+
+    payload = json.dumps(build_request(args)).encode("utf-8")
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise UsageError(f"request of {len(payload)} bytes: the server accepts at most {MAX_REQUEST_BYTES}")
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        try:
+            sock.connect(args.address)
+        except zmq.ZMQError as exc:
+            raise UsageError(f"address {args.address!r}: {exc}; expected a ZeroMQ endpoint such as "
+                             "tcp://127.0.0.1:5560") from None
+        sock.send(payload)
+        if not sock.poll(int(args.timeout_s * 1000), zmq.POLLIN):
+            print(f"disac: error: no reply from {args.address} within {args.timeout_s:g} s", file=sys.stderr)
+            return 1
+        frames = sock.recv_multipart()
+    finally:
+        sock.close(0)
+    try:
+        fields, precoders = reply_from_frames(frames)
+    except ValueError as exc:
+        print(f"disac: error: malformed reply from {args.address}: {exc}", file=sys.stderr)
+        return 1
+    if args.save and precoders is not None:
+        np.savez(args.save, Wc=precoders.comm_precoders, Wr=precoders.radar_precoders, version=precoders.version)
+    if args.json:
+        print_json(fields)
+    else:
+        print(describe(fields))
+        if args.save and precoders is not None:
+            print(f"  precoders written to {os.path.abspath(args.save)}")
+    return 0 if fields.get("status") in GOOD_STATUSES else 1

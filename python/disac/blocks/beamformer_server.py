@@ -1,0 +1,229 @@
+"""Beamformer server block: core.bf_service behind a ZeroMQ REP socket, solving off the scheduler thread.
+
+One thread of the block's own owns the sockets and runs every solve, so that neither GNU Radio's scheduler
+nor a GUI thread (a GRC slider calling set_sinr_db) ever waits for the solver. docs/beamformer-server.md
+is the protocol reference (request and reply fields, limits, errors, versions).
+"""
+
+import threading
+import time
+
+import pmt
+import zmq
+from gnuradio import gr
+
+from . import tags
+from .precoder_sub import PRECODERS_PORT, check_address, precoder_pmts
+from ..core import bf_service, wire
+
+STATUS_PORT = "status"
+POLL_MS = 50  # the server thread looks for a new slider value and for stop this often
+# Frames larger than this are refused by ZeroMQ itself (the peer is disconnected, nothing allocated);
+# between bf_service.MAX_REQUEST_BYTES and this, the peer gets a "bad_request" reply.
+MAX_FRAME_BYTES = 1 << 20
+STOP_TIMEOUT_S = 60.0  # stop() waits this long for a solve in progress
+
+
+class beamformer_server(gr.basic_block):
+    """Answers precoder requests on a REP socket; publishes every new precoder set with its version.
+
+    Parameters
+      scenario      the deployed system: preset name, TOML path or Scenario
+      sinr_db       SINR threshold Γ_c in dB of the first design (callback set_sinr_db re-solves)
+      objective     "position" or "paper" (core.beamformer.OBJECTIVES)
+      solver        "clarabel" or "scs"
+      bind_address  REP endpoint for requests, e.g. tcp://*:5560 (tcp://127.0.0.1:0 picks a free port:
+                    bound_endpoint() says which)
+      pub_address   PUB endpoint for the nodes (wire PrecoderMessage, one frame), "" for none
+      republish_s   re-send the set in force on PUB every this many seconds (for late subscribers), 0: never
+      solve_at_start  design at sinr_db as soon as the flowgraph starts
+
+    Message outputs
+      precoders  for each new set, one isac_tx precoder dict per node (tags.precoder_to_pmt, with "node")
+      status     after every request and re-solve: a dict of the reply fields (bf_service.REPLY_FIELDS)
+                 plus the counters requests, bad_requests, solves, designs, infeasible, failed, published
+    """
+
+    def __init__(self, scenario="paper", sinr_db=10.0, objective="position", solver="clarabel",
+                 bind_address="tcp://127.0.0.1:5560", pub_address="", republish_s=1.0, solve_at_start=True):
+        gr.basic_block.__init__(self, name="disac_beamformer_server", in_sig=None, out_sig=None)
+        self.service = bf_service.BeamformerService(tags.as_scenario(scenario), sinr_db, objective, solver or None)
+        self._sinr_db = float(sinr_db)
+        self.bind_address = check_address("bind_address", bind_address)
+        self.pub_address = check_address("pub_address", pub_address) if pub_address else ""
+        republish_s = float(republish_s)
+        if not republish_s >= 0 or republish_s == float("inf"):
+            raise ValueError(f"republish_s = {republish_s!r}: expected a finite number of seconds ≥ 0 (0: never)")
+        self.republish_s = republish_s
+        self.solve_at_start = bool(solve_at_start)
+        self._precoders_port = pmt.intern(PRECODERS_PORT)
+        self._status_port = pmt.intern(STATUS_PORT)
+        self.message_port_register_out(self._precoders_port)
+        self.message_port_register_out(self._status_port)
+        self._pending_sinr_db = None
+        self._pending_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self._rep = self._pub = None
+        self._open()  # bad or busy addresses fail here, at construction
+
+    # ---- sockets -----------------------------------------------------------------------------
+    def _bind(self, kind, name, address):
+        sock = zmq.Context.instance().socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        if kind == zmq.REP:
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+        try:
+            sock.bind(address)
+        except zmq.ZMQError as exc:
+            sock.close(0)
+            raise ValueError(f"{name} = {address!r}: cannot bind ({exc}); expected a free ZeroMQ endpoint such as "
+                             "tcp://*:5560, ipc:///tmp/disac-bf or inproc://disac-bf") from None
+        return sock
+
+    def _open(self):
+        self._rep = self._bind(zmq.REP, "bind_address", self.bind_address)
+        # once bound, a restart re-binds the same endpoint (the port a ":0" address picked stays)
+        self.bind_address = self._rep.getsockopt_string(zmq.LAST_ENDPOINT)
+        if self.pub_address:
+            try:
+                self._pub = self._bind(zmq.PUB, "pub_address", self.pub_address)
+            except ValueError:
+                self._close()
+                raise
+            self.pub_address = self._pub.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def _close(self):
+        for sock in (self._rep, self._pub):
+            if sock is not None:
+                sock.close(0)
+        self._rep = self._pub = None
+
+    def bound_endpoint(self):
+        """The REP endpoint actually bound (the port chosen for a ":0" address)."""
+        return self.bind_address
+
+    def pub_endpoint(self):
+        """The PUB endpoint actually bound, or ""."""
+        return self.pub_address
+
+    # ---- run-time control ------------------------------------------------------------------------
+    def set_sinr_db(self, sinr_db):
+        """Ask for a re-solve at Γ_c = sinr_db (dB); returns at once, the server thread solves.
+
+        Values arriving faster than the solver keeps up are coalesced: the latest wins.
+        """
+        try:
+            value = bf_service.check_sinr_db(sinr_db)
+        except bf_service.RequestError as exc:
+            raise ValueError(str(exc)) from None
+        with self._pending_lock:
+            self._pending_sinr_db = value
+            self._sinr_db = value
+
+    def sinr_db(self):
+        return self._sinr_db
+
+    def version(self):
+        """The version of the precoder set in force (0: none yet)."""
+        return self.service.version
+
+    # ---- thread ------------------------------------------------------------------------------
+    def start(self):
+        if self._rep is None:
+            self._open()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="disac_beamformer_server", daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_TIMEOUT_S)
+            if self._thread.is_alive():
+                self.logger.warn(f"server thread still solving after {STOP_TIMEOUT_S:g} s; sockets left open")
+                return True
+            self._thread = None
+        self._close()
+        return True
+
+    def _take_pending(self):
+        with self._pending_lock:
+            value, self._pending_sinr_db = self._pending_sinr_db, None
+        return value
+
+    def _run(self):
+        first = self._take_pending()
+        if first is not None:
+            self._deliver(self.service.set_sinr_db(first), "set_sinr_db")
+        elif self.solve_at_start:
+            self._deliver(self.service.solve_initial(), "start")
+        next_republish = time.monotonic() + self.republish_s
+        while not self._stop.is_set():
+            value = self._take_pending()
+            if value is not None:
+                self._deliver(self.service.set_sinr_db(value), "set_sinr_db")
+            try:
+                if self._rep.poll(POLL_MS, zmq.POLLIN):
+                    self._serve_one()
+            except zmq.ZMQError as exc:
+                if self._stop.is_set():
+                    break
+                self.logger.error(f"REP socket {self.bind_address}: {exc}")
+                time.sleep(POLL_MS / 1000)
+            if self._pub is not None and self.republish_s and time.monotonic() >= next_republish:
+                next_republish = time.monotonic() + self.republish_s
+                current = self.service.precoders_in_force()
+                if current is not None:
+                    self._send_pub(current)
+
+    def _serve_one(self):
+        """Receive one request, reply, and publish what it put in force. Never raises on input."""
+        frames = self._rep.recv_multipart(copy=True)
+        try:
+            if len(frames) != 1:
+                reply = self.service.bad_request(f"request of {len(frames)} frames: expected one frame of JSON")
+            else:
+                reply = self.service.handle(frames[0])
+            out = reply.frames()
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the server: answer and log it
+            self.logger.error(f"request failed inside the server: {type(exc).__name__}: {exc}")
+            reply = self.service.bad_request(f"server error: {type(exc).__name__}: {exc}", status="server_error")
+            out = reply.frames()
+        self._deliver(reply, "request")  # first: a requester that has its reply knows the set was published
+        try:
+            self._rep.send_multipart(out, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.logger.warn("reply dropped: the requester is gone")
+
+    def _send_pub(self, message):
+        try:
+            self._pub.send(wire.encode(message), flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.logger.warn("PUB queue full: precoder set not sent")
+
+    def _deliver(self, reply, origin):
+        """Publish a new precoder set (message port, PUB) and post the status; log the outcome."""
+        fields = reply.fields
+        if reply.published:
+            for msg in precoder_pmts(reply.precoders):
+                self.message_port_pub(self._precoders_port, msg)
+            if self._pub is not None:
+                self._send_pub(reply.precoders)
+            self.logger.info(f"precoder set version {reply.version} in force ({origin}): Γ_c = "
+                             f"{fields['sinr_threshold_db']:g} dB, position CRB {fields['crb_position_bound_m2']:.4g} m²")
+        elif fields["status"] not in bf_service.GOOD_STATUSES:
+            self.logger.warn(f"{origin}: {fields['status']}: {fields['message']}")
+        self.message_port_pub(self._status_port, status_pmt(fields, self.service.counters))
+
+
+def status_pmt(fields, counters):
+    """The status message: a PMT dict of the reply fields (None → nil, lists → PMT vectors) and counters."""
+    values = dict(bf_service.json_safe(fields))
+    for name in ("requests", "bad_requests", "solves", "designs", "infeasible", "failed", "published"):
+        values[name] = int(counters.get(name, 0))
+    msg = pmt.make_dict()
+    for key, value in values.items():
+        msg = pmt.dict_add(msg, pmt.intern(key), pmt.to_pmt(value))
+    return msg
