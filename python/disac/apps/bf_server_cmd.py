@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from ..core.beamformer import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS
+from ..core.design_options import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS
 from ..core.scenario import PRESETS
 from .cli import UsageError, finite_float, print_json
 

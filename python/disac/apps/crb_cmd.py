@@ -5,7 +5,7 @@ crb_position_aoa_only_m2, crb_position_tof_only_m2 (null where a bound is unboun
 """
 
 from ..core import fim
-from ..core.beamformer import MAX_SINR_DB, MIN_SINR_DB, BeamformerDesigner
+from ..core.design_options import MAX_SINR_DB, MIN_SINR_DB
 from ..core.scenario import PRESETS, load_scenario
 from .cli import UsageError, finite_float, print_json
 
@@ -27,6 +27,8 @@ def register(subparsers):
 
 
 def run(args):
+    from ..core.beamformer import BeamformerDesigner  # loads cvxpy (~1 s): only when a command needs it
+
     scenario = load_scenario(args.scenario)
     geometry = fim.SensingGeometry.from_scenario(scenario)
     if args.covariance == "designed":

@@ -9,8 +9,8 @@ JSON still says which), 2 for bad arguments.
 
 import numpy as np
 
-from ..core.beamformer import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES,
-                               SOLVERS, BeamformerDesigner)
+from ..core.design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,
+                                   OBJECTIVES, SOLVERS)
 from ..core.scenario import PRESETS, load_scenario
 from .cli import finite_float, print_json
 
@@ -37,6 +37,8 @@ def register(subparsers):
 
 
 def run(args):
+    from ..core.beamformer import BeamformerDesigner  # loads cvxpy (~1 s): only when a command needs it
+
     scenario = load_scenario(args.scenario)
     designer = BeamformerDesigner(scenario, objective=args.objective, solver=args.solver, formulation=args.formulation)
     result = designer.solve(args.sinr_db, extraction=args.extraction, max_sinr=args.max_sinr)

@@ -320,7 +320,7 @@ def _fmt(value, spec=".4g"):
     return "—" if value is None else format(value, spec)
 
 
-def print_table(figures_data, claims, stream=sys.stdout):
+def print_table(figures_data, claims, stream=None):
     from ..core.figures import HEADLINE_THRESHOLDS_DB, headline_rows
 
     rows = headline_rows(figures_data)

@@ -23,16 +23,9 @@ import numpy as np
 from scipy import sparse
 
 from . import fim as fim_mod
+from .design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,  # noqa: F401
+                             OBJECTIVES, SOLVERS)
 from .sinr import sinr_from_beamformers, sinr_from_covariances, to_db
-
-OBJECTIVES = ("position", "paper")
-SOLVERS = ("clarabel", "scs")
-FORMULATIONS = ("decomposed", "one_lmi", "literal")
-EXTRACTIONS = ("paper", "keep_covariance")
-# Clarabel is the default: on the paper scenario it reaches 1e-8 gaps in ~25 interior-point iterations,
-# where SCS needs thousands of first-order iterations and stalls near the largest feasible threshold
-# (bench/bench_beamformer.py prints both; docs/beamforming.md has the figures).
-DEFAULT_SOLVER = "clarabel"
 
 # Solver settings, chosen on the paper scenario and the larger bench case (docs/beamforming.md).
 _SOLVER_OPTIONS = {
@@ -44,8 +37,6 @@ _SOLVER_OPTIONS = {
                      equilibrate_enable=False, iterative_refinement_enable=False, max_threads=1),
     "scs": dict(solver=cp.SCS, max_iters=50_000, eps_abs=1e-7, eps_rel=1e-7),
 }
-# Thresholds accepted by solve() and searched by max_common_sinr_db(), in dB.
-MIN_SINR_DB, MAX_SINR_DB = -40.0, 60.0
 _OK = ("optimal", "optimal_inaccurate")
 
 
@@ -62,6 +53,7 @@ class DesignResult:
     R: object = None  # (N, Mt, Mt) R_nn
     Wc: object = None  # (N, Mt, U) extracted communication beamformers, eq. (19)
     Wr: object = None  # (N, Mt, Mt) radar beamformers
+    R_extracted: object = None  # (N, Mt, Mt) W_c W_c^H + W_r W_r^H of the extracted beamformers
     crb_position_bound_m2: object = None
     crb_position_extracted_m2: object = None
     crb_paper_bound: object = None
@@ -99,7 +91,10 @@ def _check_choice(name, value, accepted):
 class BeamformerDesigner:
     """Problem (18) for one scenario, compiled once; ``solve(Γ_c)`` re-solves for any threshold."""
 
-    def __init__(self, scenario, objective="position", solver=None, formulation="decomposed", user_subspace=True):
+    def __init__(self, scenario, objective="position", solver=None, formulation="decomposed", user_subspace=True,
+                 channels=None, time_limit_s=None):
+        """channels: the users' channels h (N, U, Mt) to design for (measured CSI), default the scenario's;
+        time_limit_s: a solve that takes longer stops with status "solver_error" (None: no limit)."""
         solver = solver or DEFAULT_SOLVER
         _check_choice("objective", objective, OBJECTIVES)
         _check_choice("solver", solver, SOLVERS)
@@ -108,7 +103,11 @@ class BeamformerDesigner:
         self.user_subspace = bool(user_subspace)
         self.geometry = fim_mod.SensingGeometry.from_scenario(scenario)
         self.fim_map = fim_mod.FimMap(self.geometry)
-        self.channels = scenario.user_channels()  # (N, U, Mt)
+        self.channels = _checked_channels(scenario, channels)  # (N, U, Mt)
+        if time_limit_s is not None and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0
+                                             and math.isfinite(time_limit_s)):
+            raise ValueError(f"time_limit_s = {time_limit_s!r}: expected a positive number of seconds or None")
+        self.time_limit_s = time_limit_s
         self._build()
         self._comm_only = None
 
@@ -285,6 +284,8 @@ class BeamformerDesigner:
 
     def _solve_problem(self, problem):
         options = dict(_SOLVER_OPTIONS[self.solver])
+        if self.time_limit_s is not None:
+            options["time_limit" if self.solver == "clarabel" else "time_limit_secs"] = float(self.time_limit_s)
         start = time.perf_counter()
         try:
             problem.solve(**options)
@@ -334,13 +335,14 @@ class BeamformerDesigner:
             result.status, result.message = "solver_error", "the solver returned non-finite values"
             return
         Wc, Wr = extract_beamformers(self.channels, Rc, R, extraction)
-        bound = fim_mod.crb_report(self.geometry, R, self.fim_map)
-        extracted_R = np.einsum("niu,nju->nij", Wc, Wc.conj()) + np.einsum("nij,nkj->nik", Wr, Wr.conj())
-        extracted = fim_mod.crb_report(self.geometry, extracted_R, self.fim_map)
+        extracted_R = transmit_covariances(Wc, Wr)
+        result.Rc, result.R, result.Wc, result.Wr, result.R_extracted = Rc, R, Wc, Wr, extracted_R
+        J = self.fim_map.jacobian
+        for label, cov in (("bound", R), ("extracted", extracted_R)):
+            F_theta = J @ self.fim_map.fim_psi(cov) @ J.T
+            setattr(result, f"crb_position_{label}_m2", fim_mod.position_crb_from_fim_theta(F_theta, s.num_targets)[0])
+            setattr(result, f"crb_paper_{label}", fim_mod.paper_crb_from_fim_theta(F_theta))
         sinr = sinr_from_beamformers(self.channels, Wc, Wr, s.user_noise_power)
-        result.Rc, result.R, result.Wc, result.Wr = Rc, R, Wc, Wr
-        result.crb_position_bound_m2, result.crb_paper_bound = bound.crb_position_m2, bound.crb_paper
-        result.crb_position_extracted_m2, result.crb_paper_extracted = extracted.crb_position_m2, extracted.crb_paper
         result.sinr_extracted_db = [float(v) for v in to_db(sinr)]
         result.sinr_bound_db = [float(v) for v in to_db(sinr_from_covariances(self.channels, Rc, R, s.user_noise_power))]
         result.max_antenna_power = float(np.max(np.real(np.einsum("nii->ni", extracted_R))))
@@ -430,6 +432,23 @@ def _antisymmetric_variable(size, name):
 def _value(pair):
     """The complex value of a (Re, Im) expression pair after a solve."""
     return np.asarray(pair[0].value) + 1j * np.asarray(pair[1].value)
+
+
+def transmit_covariances(Wc, Wr):
+    """R_n = W_c,n W_c,n^H + W_r,n W_r,n^H for every node (the per-subcarrier covariance of eq. 1)."""
+    return np.einsum("niu,nju->nij", Wc, Wc.conj()) + np.einsum("nij,nkj->nik", Wr, Wr.conj())
+
+
+def _checked_channels(scenario, channels):
+    if channels is None:
+        return scenario.user_channels()
+    h = np.asarray(channels)
+    shape = (scenario.num_nodes, scenario.num_users, scenario.tx_antennas)
+    if h.shape != shape or not np.issubdtype(h.dtype, np.number):
+        raise ValueError(f"channels of shape {h.shape}: expected complex numbers of shape (N, U, Mt) = {shape}")
+    if not np.all(np.isfinite(h)):
+        raise ValueError("channels: every entry must be finite")
+    return h.astype(complex)
 
 
 def extract_beamformers(h, Rc, R, extraction="paper"):

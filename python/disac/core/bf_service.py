@@ -37,7 +37,8 @@ import tomllib
 import numpy as np
 
 from . import wire
-from .beamformer import MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS, BeamformerDesigner, DEFAULT_SOLVER
+from .beamformer import BeamformerDesigner
+from .design_options import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS
 from .scenario import PRESET_ALIASES, PRESETS, Scenario, ScenarioError, load_scenario, scenario_from_dict
 
 # ---- limits -----------------------------------------------------------------------------------
@@ -296,20 +297,6 @@ def _digest(csi):
     return "" if csi is None else hashlib.sha256(np.ascontiguousarray(csi, complex).tobytes()).hexdigest()
 
 
-class _CsiDesigner(BeamformerDesigner):
-    """Problem (18) on given channels instead of the scenario's (the SINR constraints 18f and eq. 19 read
-    ``self.channels``, which ``_build`` sets before building). Needs no change to core.beamformer; a
-    ``channels=`` argument of BeamformerDesigner would make this class unnecessary."""
-
-    def __init__(self, scenario, channels, **kwargs):
-        self._given_channels = np.array(channels, dtype=complex)
-        super().__init__(scenario, **kwargs)
-
-    def _build(self):
-        self.channels = self._given_channels
-        super()._build()
-
-
 @dataclasses.dataclass
 class _InForce:
     version: int
@@ -398,10 +385,8 @@ class BeamformerService:
         full_key = (key, settings.objective, settings.solver, settings.csi_digest)
         designer = self._designers.pop(full_key, None)
         if designer is None:
-            if settings.csi is None:
-                designer = BeamformerDesigner(scenario, objective=settings.objective, solver=settings.solver)
-            else:
-                designer = _CsiDesigner(scenario, settings.csi, objective=settings.objective, solver=settings.solver)
+            designer = BeamformerDesigner(scenario, objective=settings.objective, solver=settings.solver,
+                                          channels=settings.csi)
         self._designers[full_key] = designer
         while len(self._designers) > self._cache_size:
             self._designers.popitem(last=False)

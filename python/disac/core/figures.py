@@ -164,11 +164,6 @@ def thresholds_up_to(grid_db, max_db):
     return below + [float(max_db)]
 
 
-def extracted_covariances(Wc, Wr):
-    """R_n = W_c,n W_c,n^H + W_r,n W_r,n^H of the extracted beamformers, (N, Mt, Mt)."""
-    return np.einsum("niu,nju->nij", Wc, Wc.conj()) + np.einsum("nij,nkj->nik", Wr, Wr.conj())
-
-
 def point_record(designer, result, is_max=False):
     """A JSON-ready record of one solve: status, bounds (position and paper objective), AOA/TOF-only, SINRs."""
     record = {"sinr_threshold_db": result.sinr_threshold_db, "is_max": bool(is_max), "status": result.status,
@@ -183,7 +178,7 @@ def point_record(designer, result, is_max=False):
         record["message"] = result.message
         return record
     bound = fim_mod.crb_report(designer.geometry, result.R, designer.fim_map)
-    extracted = fim_mod.crb_report(designer.geometry, extracted_covariances(result.Wc, result.Wr),
+    extracted = fim_mod.crb_report(designer.geometry, result.R_extracted,
                                    designer.fim_map)
     record.update(
         crb_position_bound_m2=result.crb_position_bound_m2,

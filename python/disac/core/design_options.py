@@ -1,0 +1,16 @@
+"""The choices of the SDR beamformer (core/beamformer.py), in a module that loads no solver.
+
+Command-line parsers and request validators read these without importing cvxpy (which costs about a
+second), and core/beamformer.py takes them from here: one definition each.
+"""
+
+OBJECTIVES = ("position", "paper")
+SOLVERS = ("clarabel", "scs")
+FORMULATIONS = ("decomposed", "one_lmi", "literal")
+EXTRACTIONS = ("paper", "keep_covariance")
+# Clarabel is the default: on the paper scenario it converges in ~15 interior-point iterations, where
+# SCS needs thousands of first-order iterations and stalls near the largest feasible threshold
+# (bench/bench_beamformer.py prints both; docs/beamforming.md has the figures).
+DEFAULT_SOLVER = "clarabel"
+# Thresholds accepted by a solve and searched for the largest common SINR, in dB.
+MIN_SINR_DB, MAX_SINR_DB = -40.0, 60.0
