@@ -17,6 +17,10 @@ _BLOCKS = {
     "comm_channel": "blocks.comm_channel",
     "node_rx": "blocks.node_rx",
     "user_rx": "blocks.user_rx",
+    "snapshot_push": "blocks.snapshot_push",
+    "central_unit": "blocks.central_unit",
+    "beamformer_server": "blocks.beamformer_server",
+    "precoder_sub": "blocks.precoder_sub",
 }
 
 

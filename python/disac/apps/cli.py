@@ -15,7 +15,7 @@ import sys
 from ..core.scenario import ScenarioError
 
 # subcommand modules, in the order `disac --help` lists them
-COMMAND_MODULES = ["scenario_cmd", "crb_cmd", "design_cmd", "loopback_cmd"]
+COMMAND_MODULES = ["scenario_cmd", "crb_cmd", "design_cmd", "figures_cmd", "loopback_cmd", "keys_cmd", "bf_server_cmd", "localize_cmd", "node_cmd", "cu_cmd"]
 
 
 class UsageError(Exception):
@@ -98,4 +98,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as `python -m gnuradio.disac.apps.cli`: use the package's copy of this module, the one the
+    # subcommand modules import, so that their UsageError is the class main() catches
+    from gnuradio.disac.apps.cli import main as package_main
+
+    sys.exit(package_main())

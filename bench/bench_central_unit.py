@@ -1,0 +1,173 @@
+"""Central-unit benchmarks (issue 6): localisation latency per frame, MSE/CRB, and ZeroMQ snapshot throughput.
+
+1. Latency: core.fusion.FrameEstimator — what the central unit's worker does per frame: regenerate every
+   node's X_m (eq. 1) from the seed and the precoders, run the ML localiser (eq. 9), attach the CRB — on
+   snapshots with the PHY's frames, oscillator phases and noise (the node_rx output, eq. 3/5), for the
+   paper scenario (N = 2, Mr = 16, L = 16, K = 2) and the four-nodes preset (N = 4, K = 3), precoders
+   designed at Γ_c = 10 dB. Search "full" (grid + refinement every frame) and "track" (refinement from
+   the previous estimate, full search when the residual test fails). Target SNR: the scenario's (0 dB).
+   Alongside, MSE against the conditional and expected-FIM CRBs at a high target SNR (--mse-snr-db).
+2. MSE/CRB vs target SNR (--curve): the whole GNU Radio chain (apps/localize_cmd.monte_carlo) on the
+   paper scenario, the table of docs/localization.md.
+3. Throughput: snapshot_push (node side: PDU → wire → ZeroMQ PUSH) in one process, a PULL receiver doing
+   the central unit's input path (wire.decode + frame alignment) in another, tcp://127.0.0.1.
+
+Run on one core:  OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_central_unit.py [--curve]
+"""
+
+import argparse
+import multiprocessing
+import os
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+import gnuradio  # noqa: E402
+
+gnuradio.__path__.insert(0, os.path.join(HERE, "..", "python"))
+
+import numpy as np  # noqa: E402
+
+from gnuradio.disac.apps import localize_cmd, node_cmd  # noqa: E402
+from gnuradio.disac.core import channels, fim, fusion, localizer, model, ofdm, scenario, wire  # noqa: E402
+
+
+def phy_snapshot(scn, wc, wr, frame, seed, channel_seed, rng):
+    layout = ofdm.layout_from_scenario(scn)
+    x = np.stack([ofdm.transmitted_frames(layout, seed, [frame], m, wc[m], wr[m])[0] for m in range(scn.num_nodes)])
+    amps = channels.linked_amplitudes(scn.target_amplitudes(), channels.node_phases_rad(channel_seed, [frame], scn.num_nodes))[0]
+    y = model.sensing_mean(scn.target_angles_rad(), scn.target_delays_s(), amps, x, scn.rx_antennas, scn.bandwidth_hz)
+    noise = np.sqrt(scn.noise_power / 2) * (rng.standard_normal(y.shape) + 1j * rng.standard_normal(y.shape))
+    return (y + noise).astype(np.complex64)
+
+
+def latency(scn, wc, wr, search, frames, seed=0):
+    """(ms per frame array, squared errors per frame, conditional CRBs, full searches) of the estimator."""
+    table = fusion.PrecoderTable(ofdm.layout_from_scenario(scn))
+    table.set_all(0, wc, wr)
+    est = fusion.FrameEstimator(scn, seed, localizer.Localizer.from_scenario(scn), search=search)
+    est.crb_m2(table, 0)  # once per precoder version, not per frame
+    rng = np.random.default_rng(seed)
+    times, sq = [], []
+    for f in range(frames):
+        y = phy_snapshot(scn, wc, wr, f, seed, seed + 1, rng)
+        fs = fusion.FrameSet(f, {n: y[n] for n in range(scn.num_nodes)}, {n: 0 for n in range(scn.num_nodes)}, 0.0)
+        t0 = time.perf_counter()
+        e = est.estimate(fs, table)
+        times.append(1e3 * (time.perf_counter() - t0))
+        sq.append(np.sum(localize_cmd.matched_errors(e.positions_m, scn.target_positions_m) ** 2))
+    crb_cond = localize_cmd.conditional_crbs_m2(scn, wc, wr, np.arange(frames), seed, seed + 1)
+    return np.array(times), np.array(sq), crb_cond, est.full_searches
+
+
+def bench_latency(frames, mse_frames, mse_snr_db):
+    print(f"== 1. localisation latency per frame at the central unit (OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')}; {frames} frames at the scenario's target SNR)")
+    print(f"{'scenario':22} {'search':6} {'median ms':>9} {'p90 ms':>7} {'min ms':>7} {'full searches':>13} "
+          f"{'MSE/CRB_cond @' + format(mse_snr_db, 'g') + ' dB':>21} {'MSE/CRB_exp':>11}")
+    for name in ("paper", "four-nodes"):
+        base = scenario.load_scenario(name)
+        wc, wr = node_cmd.resolve_precoders(base, "designed", 10.0)
+        high = localize_cmd.scenario_at_snr(base, mse_snr_db)
+        wc_h, wr_h = node_cmd.resolve_precoders(high, "designed", 10.0)
+        crb_exp = fusion.position_crb_per_target_m2(fim.SensingGeometry.from_scenario(high), wc_h, wr_h).sum()
+        for search in ("full", "track"):
+            times, _, _, full = latency(base, wc, wr, search, frames)
+            _, sq, crb_cond, _ = latency(high, wc_h, wr_h, search, mse_frames, seed=7)
+            print(f"{name + f' (N={base.num_nodes}, K={base.num_targets})':22} {search:6} {np.median(times):9.1f} "
+                  f"{np.percentile(times, 90):7.1f} {times.min():7.1f} {full:>8d}/{frames:<4d} "
+                  f"{sq.mean() / crb_cond.mean():21.3f} {sq.mean() / crb_exp:11.3f}")
+
+
+def bench_curve(trials, snrs):
+    print(f"\n== 2. MSE/CRB vs target SNR: paper scenario, designed precoders (Γ_c = 10 dB), {trials} trials each,"
+          " whole GNU Radio chain, full search")
+    print("| target SNR (dB) | MSE (m²) | expected-FIM CRB (m²) | MSE/CRB | mean conditional CRB (m²) | MSE/CRB_cond "
+          "| failures (> 7.5 m) | MSE without failures / CRB_cond |")
+    print("|---|---|---|---|---|---|---|---|")
+    base = scenario.load_scenario("paper")
+    for snr in snrs:
+        scn = localize_cmd.scenario_at_snr(base, snr)
+        wc, wr = node_cmd.resolve_precoders(scn, "designed", 10.0)
+        r = localize_cmd.monte_carlo(scn, wc, wr, trials, seed=0, channel_seed=1)
+        print(f"| {snr:g} | {r['mse_m2']:.4g} | {r['crb_position_m2']:.4g} | {r['mse_over_crb']:.3f} | "
+              f"{r['crb_conditional_m2']:.4g} | {r['mse_over_crb_conditional']:.3f} | {r['failures']} | "
+              f"{r['mse_m2_without_failures'] / r['crb_conditional_m2']:.3f} |", flush=True)
+
+
+def _sender(address, shape, count, ready):
+    import gnuradio as gr_pkg
+
+    gr_pkg.__path__.insert(0, os.path.join(HERE, "..", "python"))
+    from gnuradio.disac.blocks import tags
+    from gnuradio.disac.blocks.snapshot_push import snapshot_push
+
+    push = snapshot_push(address, False, "push", hwm=100_000)
+    rng = np.random.default_rng(0)
+    samples = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    meta = tags.snapshot_meta(0, shape)
+    pdus = [tags.snapshot_to_pmt(meta, f, 0, samples) for f in range(min(count, 64))]
+    ready.wait()
+    t0 = time.perf_counter()
+    for f in range(count):
+        push.handle_snapshot(pdus[f % len(pdus)] if f < len(pdus) else tags.snapshot_to_pmt(meta, f, 0, samples))
+    push.stop()
+    print(f"   sender: {count / (time.perf_counter() - t0):9.0f} snapshots/s (PDU → wire → ZeroMQ)", flush=True)
+
+
+def bench_throughput(seconds):
+    import zmq
+
+    print("\n== 3. ZeroMQ snapshot throughput node → central unit, tcp://127.0.0.1, separate processes")
+    print(f"{'snapshot (Mr, L, P)':22} {'bytes/msg':>9} {'frames/s':>9} {'MB/s':>8}")
+    for shape in ((16, 16, 1), (16, 16, 2), (16, 1024, 4)):
+        size = len(wire.encode(wire.SnapshotMessage(0, 0, 0, 0, 0, np.zeros(shape, np.complex64))))
+        count = max(200, int(seconds * 6000 * min(1.0, 2121 / size)))  # ~`seconds` at the measured rates
+        sock = zmq.Context.instance().socket(zmq.PULL)
+        port = sock.bind_to_random_port("tcp://127.0.0.1")
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        proc = ctx.Process(target=_sender, args=(f"tcp://127.0.0.1:{port}", shape, count, ready))
+        proc.start()
+        aligner = fusion.FrameAligner(1, timeout_s=1.0, max_pending_frames=8)
+        ready.set()
+        got, nbytes, t0 = 0, 0, None
+        while got < count:
+            if not sock.poll(20_000):
+                break
+            data = sock.recv(copy=False)
+            if t0 is None:
+                t0 = time.perf_counter()
+            m = wire.decode(data.buffer)
+            aligner.add(m.node_id, m.frame_number, m.precoder_version, m.snapshot, 0.0)
+            got += 1
+            nbytes += len(data.buffer)
+        elapsed = time.perf_counter() - t0
+        proc.join()
+        sock.close(0)
+        # the first message starts the clock: count the rest
+        print(f"{str(shape):22} {size:9d} {(got - 1) / elapsed:9.0f} {(nbytes - size) / elapsed / 1e6:8.1f}"
+              f"   ({got} received of {count})", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=50, help="frames per latency measurement")
+    parser.add_argument("--mse-frames", type=int, default=100, help="frames for the MSE/CRB beside the latency")
+    parser.add_argument("--mse-snr-db", type=float, default=30.0)
+    parser.add_argument("--curve", action="store_true", help="also the MSE/CRB vs SNR table (a few minutes)")
+    parser.add_argument("--curve-trials", type=int, default=300)
+    parser.add_argument("--curve-snr-db", type=float, nargs="+", default=[-15, -10, -5, 0, 5, 10, 20, 30])
+    parser.add_argument("--throughput-seconds", type=float, default=2.0)
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_latency:
+        bench_latency(args.frames, args.mse_frames, args.mse_snr_db)
+    if args.curve:
+        bench_curve(args.curve_trials, args.curve_snr_db)
+    bench_throughput(args.throughput_seconds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""`disac cu SCENARIO --bind ADDR …`: the central unit as its own process.
+
+Receives core.wire snapshots from `disac node` processes on a ZeroMQ PULL (or SUB) socket, aligns them
+by frame number, localises every frame (blocks.central_unit) and prints one JSON object per line on
+stdout:
+
+    {"type": "estimate", "frame": …, "positions_m": [[x, y], …], "crb_m2": [...], "residual": …,
+     "nodes": [...], "partial": bool, "precoder_version": …, "full_search": bool}
+    {"type": "status", …counters of blocks.central_unit…}      every --status-interval s and at the end
+
+It stops by itself once frame --frames − 1 has been released (0: no end), or after --duration seconds,
+or --idle seconds after the last snapshot. Estimates also go out as core.wire ESTIMATE messages on a
+PUB socket with --estimates ADDR. The seeds and --precoders must be those of the nodes.
+"""
+
+import json
+import sys
+import threading
+import time
+
+import numpy as np
+
+from .cli import UsageError, finite_float
+from .node_cmd import (add_chain_arguments, add_link_arguments, load_checked_scenario, quiet_gnuradio_info,
+                       resolve_precoders)
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("cu", help="run the central unit: fuse the nodes' snapshots, localise, "
+                                   "print estimates as JSON lines")
+    parser.add_argument("scenario", help="a preset or a TOML file")
+    add_link_arguments(parser, "the snapshot socket")
+    parser.add_argument("--pattern", choices=("pull", "sub"), default="pull", help="ZeroMQ pattern (default pull)")
+    parser.add_argument("--estimates", metavar="ADDR", default="", help="also publish estimates (wire) on a PUB bound here")
+    add_chain_arguments(parser)
+    parser.add_argument("--timeout", type=finite_float("--timeout", 0.001, 3600.0), default=0.5,
+                        help="seconds a frame waits for missing nodes (default 0.5)")
+    parser.add_argument("--queue", type=int, default=4, help="frames queued for the localiser before skipping (default 4)")
+    parser.add_argument("--search", choices=("full", "track"), default="full", help="localiser search (default full)")
+    parser.add_argument("--duration", type=finite_float("--duration", 0.0), default=0.0,
+                        help="stop after this many seconds (0: no limit)")
+    parser.add_argument("--idle", type=finite_float("--idle", 0.0), default=0.0,
+                        help="stop this many seconds after the last snapshot (0: never)")
+    parser.add_argument("--status-interval", type=finite_float("--status-interval", 0.0), default=1.0,
+                        help="seconds between status lines (0: only at the end)")
+    parser.set_defaults(func=run_command)
+
+
+def estimate_json(estimate, num_nodes):
+    return {"type": "estimate", "frame": int(estimate.frame), "precoder_version": int(estimate.precoder_version),
+            "positions_m": np.asarray(estimate.positions_m).tolist(),
+            "crb_m2": [float(v) if np.isfinite(v) else None for v in estimate.crb_m2],
+            "residual": float(estimate.residual), "nodes": [int(n) for n in estimate.nodes],
+            "partial": len(estimate.nodes) < num_nodes, "full_search": bool(estimate.full_search)}
+
+
+class _LinePrinter:
+    """JSON lines on stdout from any thread, one whole line at a time."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def __call__(self, obj):
+        line = json.dumps(obj)
+        with self.lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+def _status_sink(printer):
+    from gnuradio import gr
+    import pmt
+
+    from ..blocks.central_unit import status_to_dict
+
+    class status_sink(gr.basic_block):
+        def __init__(self):
+            gr.basic_block.__init__(self, name="disac_cu_status", in_sig=None, out_sig=None)
+            self.message_port_register_in(pmt.intern("status"))
+            self.set_msg_handler(pmt.intern("status"), lambda msg: printer(dict(type="status", **status_to_dict(msg))))
+
+    return status_sink()
+
+
+def run_command(args):
+    from gnuradio import gr
+
+    from ..blocks.central_unit import central_unit
+
+    quiet_gnuradio_info()
+    scenario = load_checked_scenario(args.scenario)
+    if args.queue < 1:
+        raise UsageError(f"--queue {args.queue}: accepted: a whole number of frames ≥ 1")
+    if args.frames < 0:
+        raise UsageError(f"--frames {args.frames}: accepted: 0 (no end) or a positive number of frames")
+    wc, wr = resolve_precoders(scenario, args.precoders, args.sinr_db, args.seed)
+    printer = _LinePrinter(sys.stdout)
+    try:
+        cu = central_unit(scenario, args.seed, wc, wr, timeout_s=args.timeout, queue_depth=args.queue,
+                          search=args.search, address=args.bind or args.connect, bind=bool(args.bind),
+                          pattern=args.pattern, estimate_address=args.estimates,
+                          status_interval_s=args.status_interval)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    num_nodes = scenario.num_nodes
+    last_snapshot = [time.monotonic(), 0]
+
+    # estimates straight from the worker thread (also those of the drain at stop)
+    cu.listeners.append(lambda estimate: printer(estimate_json(estimate, num_nodes)))
+    sink = _status_sink(printer)
+    tb = gr.top_block("disac_cu")
+    tb.msg_connect((cu, "status"), (sink, "status"))
+    print(f"disac cu: {scenario.name}, snapshots on {cu.bound_address or cu.address} ({args.pattern}), "
+          f"timeout {args.timeout:g} s", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    tb.start()
+    try:
+        while True:
+            time.sleep(0.02)
+            now = time.monotonic()
+            with cu._lock:
+                watermark = cu.aligner.watermark
+                accepted = cu.aligner.counters.snapshots_accepted + cu.aligner.counters.late
+            if accepted != last_snapshot[1]:
+                last_snapshot[:] = [now, accepted]
+            if args.frames and watermark >= args.frames - 1:
+                break
+            if args.duration and now - started >= args.duration:
+                break
+            if args.idle and now - last_snapshot[0] >= args.idle:
+                break
+    except KeyboardInterrupt:
+        pass
+    tb.stop()
+    tb.wait()
+    printer(dict(type="status", final=True, **cu.status()))
+    return 0

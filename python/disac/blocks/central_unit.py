@@ -1,0 +1,412 @@
+"""Central unit: fuses every node's snapshots by frame number and localises the targets (ML, paper eq. 9).
+
+The maths is core's: core.fusion (alignment, precoder table, regenerated frames X_m, estimator) and
+core.localizer. This block moves snapshots in (message port and/or ZeroMQ), runs the estimator on a
+worker thread, and publishes estimates and counters.
+"""
+
+import collections
+import threading
+import time
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import tags
+from ..core import fusion, localizer, ofdm, wire
+
+SNAPSHOT_PORT = tags.SNAPSHOT_PORT  # PDUs of node_rx
+PRECODERS_PORT = "precoders"  # the isac_tx precoder dict (tags.precoder_to_pmt)
+ESTIMATE_PORT = "estimate"
+STATUS_PORT = "status"
+SOCKET_PATTERNS = ("pull", "sub")
+# How long the service thread waits for a ZeroMQ message before it polls the timeouts (seconds)
+_POLL_S = 0.02
+# Rejections logged one by one; after that, one line every _LOG_EVERY rejections (a flood stays readable)
+_LOG_FIRST, _LOG_EVERY = 10, 1000
+
+
+def estimate_to_pmt(estimate, num_nodes):
+    """The estimate message: a PMT dict {frame: uint64, precoder_version: long, positions_m: f64vector
+    (x_1, y_1, x_2, y_2, …), crb_m2: f64vector (K), residual: double, nodes: s32vector (contributing
+    receiving nodes), partial: bool (fewer than N nodes), full_search: bool}."""
+    items = (
+        ("frame", pmt.from_uint64(int(estimate.frame))),
+        ("precoder_version", pmt.from_long(int(estimate.precoder_version))),
+        ("positions_m", pmt.init_f64vector(estimate.positions_m.size, estimate.positions_m.reshape(-1).tolist())),
+        ("crb_m2", pmt.init_f64vector(len(estimate.crb_m2), [float(v) for v in estimate.crb_m2])),
+        ("residual", pmt.from_double(float(estimate.residual))),
+        ("nodes", pmt.init_s32vector(len(estimate.nodes), [int(n) for n in estimate.nodes])),
+        ("partial", pmt.from_bool(len(estimate.nodes) < num_nodes)),
+        ("full_search", pmt.from_bool(bool(estimate.full_search))),
+    )
+    msg = pmt.make_dict()
+    for key, value in items:
+        msg = pmt.dict_add(msg, pmt.intern(key), value)
+    return msg
+
+
+def estimate_from_pmt(msg):
+    """A plain dict from an estimate message (positions_m as a (K, 2) array)."""
+    get = lambda key: pmt.dict_ref(msg, pmt.intern(key), pmt.PMT_NIL)  # noqa: E731
+    positions = np.array(pmt.f64vector_elements(get("positions_m"))).reshape(-1, 2)
+    return {"frame": pmt.to_uint64(get("frame")), "precoder_version": pmt.to_long(get("precoder_version")),
+            "positions_m": positions, "crb_m2": np.array(pmt.f64vector_elements(get("crb_m2"))),
+            "residual": pmt.to_double(get("residual")), "nodes": tuple(pmt.s32vector_elements(get("nodes"))),
+            "partial": pmt.to_bool(get("partial")), "full_search": pmt.to_bool(get("full_search"))}
+
+
+def status_to_dict(msg):
+    """A plain dict of ints from a status message."""
+    out = {}
+    items = pmt.dict_items(msg)
+    for i in range(pmt.length(items)):
+        pair = pmt.nth(i, items)
+        out[pmt.symbol_to_string(pmt.car(pair))] = pmt.to_long(pmt.cdr(pair))
+    return out
+
+
+class central_unit(gr.basic_block):
+    """Fusion of N nodes' snapshots and ML localisation; no stream ports.
+
+    Inputs (messages)
+      snapshot   node_rx PDUs (tags.snapshot_from_pmt), from nodes in the same flowgraph
+      precoders  the isac_tx precoder dict {wc, wr, version, node}: sets node's precoders of a version
+                 (without "node": every node's); a version is used once every node's pair is known
+    ZeroMQ input (optional, ``address``): core.wire SNAPSHOT messages from snapshot_push blocks (and
+      PRECODERS messages: every node's precoders of a version), on a PULL or SUB socket that binds or
+      connects. Everything that arrives is untrusted: a message that does not decode or does not fit
+      the scenario is counted, logged and dropped, never raised.
+    Outputs (messages)
+      estimate   one per localised frame (estimate_to_pmt); also core.wire ESTIMATE messages on a
+                 ZeroMQ PUB socket when ``estimate_address`` is set
+      status     the counters (status_to_dict) every ``status_interval_s`` and at stop
+
+    Behaviour (the rules are core.fusion's): frames are aligned by frame number and released when
+    complete, when every node sent a newer one, or ``timeout_s`` after their first snapshot; a frame
+    is localised with the nodes it has and the estimate lists them. Localisation runs on a worker
+    thread behind a queue of ``queue_depth`` frames: when it cannot keep up, the oldest queued frame is
+    skipped and counted (skipped_busy); a frame whose precoder version is unknown is skipped and
+    counted (skipped_unknown_version). Every released frame ends localised or counted as skipped.
+
+    Parameters
+      scenario        preset name, TOML path or Scenario (geometry, arrays, OFDM, σ², search region)
+      seed            the nodes' data seed (X_m is regenerated from it, core.ofdm)
+      wc, wr          precoders of version 0 for every node, (N, Mt, U) and (N, Mt, Mt); None:
+                      core.ofdm.default_precoders at every node (isac_tx's default)
+      timeout_s       how long a frame waits for missing nodes after its first snapshot
+      queue_depth     frames waiting for the worker before the oldest is skipped
+      search          "full" (grid + refinement every frame) or "track" (core.fusion.FrameEstimator)
+      address         ZeroMQ endpoint for snapshots (tcp://…, ipc://…, inproc://…); "" for none
+      bind            bind (True) or connect (False) that socket
+      pattern         "pull" (from PUSH) or "sub" (from PUB)
+      estimate_address  ZeroMQ PUB endpoint for estimates; "" for none; ``estimate_bind`` likewise
+      status_interval_s  period of the status message (0: only at stop)
+      num_targets     K to look for (0: the scenario's)
+      drain_on_stop   at stop, release the pending frames and localise what is queued (a finite run
+                      gets every frame); False drops the queue (counted as skipped_busy)
+      keep_estimates  the last estimates kept in ``self.estimates`` (a deque) for Python callers;
+                      ``self.listeners`` (callables) get each estimate as it is made
+    """
+
+    def __init__(self, scenario="paper", seed=0, wc=None, wr=None, timeout_s=0.5, queue_depth=4,
+                 search="full", address="", bind=True, pattern="pull", estimate_address="",
+                 estimate_bind=True, status_interval_s=1.0, num_targets=0, drain_on_stop=True,
+                 keep_estimates=1000):
+        gr.basic_block.__init__(self, name="disac_central_unit", in_sig=None, out_sig=None)
+        self.scenario = tags.as_scenario(scenario)
+        s = self.scenario
+        self.layout = ofdm.layout_from_scenario(s)
+        if pattern not in SOCKET_PATTERNS:
+            raise ValueError(f"pattern = {pattern!r}: accepted: {', '.join(SOCKET_PATTERNS)}")
+        if isinstance(queue_depth, bool) or not isinstance(queue_depth, (int, np.integer)) or queue_depth < 1:
+            raise ValueError(f"queue_depth = {queue_depth!r}: accepted: a whole number ≥ 1")
+        if not (isinstance(status_interval_s, (int, float)) and 0 <= status_interval_s < float("inf")):
+            raise ValueError(f"status_interval_s = {status_interval_s!r}: accepted: seconds ≥ 0")
+        for name, value in (("address", address), ("estimate_address", estimate_address)):
+            if value != "" and not (isinstance(value, str) and "://" in value):
+                raise ValueError(f"{name} = {value!r}: accepted: '' or a ZeroMQ endpoint such as "
+                                 "tcp://127.0.0.1:5555, ipc:///tmp/disac, inproc://cu")
+        self.aligner = fusion.FrameAligner(s.num_nodes, timeout_s, max_pending_frames=max(64, 4 * queue_depth))
+        self.precoders = fusion.PrecoderTable(self.layout)
+        if wc is None or wr is None:
+            wc0, wr0 = ofdm.default_precoders(self.layout, s.per_antenna_power)
+            wc = np.broadcast_to(wc0, (s.num_nodes,) + wc0.shape) if wc is None else wc
+            wr = np.broadcast_to(wr0, (s.num_nodes,) + wr0.shape) if wr is None else wr
+        self.precoders.set_all(0, wc, wr)
+        self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(s),
+                                               num_targets=int(num_targets) or None, search=search)
+        self.estimator.crb_m2(self.precoders, 0)  # the bound of version 0, before the first frame
+        self.queue_depth = int(queue_depth)
+        self.address, self.bind, self.pattern = address, bool(bind), pattern
+        self.estimate_address, self.estimate_bind = estimate_address, bool(estimate_bind)
+        self.status_interval_s = float(status_interval_s)
+        self.drain_on_stop = bool(drain_on_stop)
+        self.estimates = collections.deque(maxlen=max(1, int(keep_estimates)))
+        self.listeners = []  # Python callables called with each core.fusion.Estimate, on the worker thread
+        self.counters = collections.Counter(
+            {key: 0 for key in ("decode_errors", "rejected_snapshots", "rejected_precoders", "precoder_updates",
+                                "frames_localised", "skipped_busy", "skipped_unknown_version",
+                                "localisation_errors", "estimates_published")})
+        self.bound_address = ""  # the endpoint actually bound (tcp://…:0 resolves to a port at start)
+        self._lock = threading.Lock()  # aligner, precoder table, counters
+        self._work = collections.deque()
+        self._work_ready = threading.Condition(threading.Lock())
+        self._stop = threading.Event()
+        self._threads = []
+        self._context = None
+        self._busy = False
+        for port in (SNAPSHOT_PORT, PRECODERS_PORT):
+            self.message_port_register_in(pmt.intern(port))
+        self.set_msg_handler(pmt.intern(SNAPSHOT_PORT), self.handle_snapshot)
+        self.set_msg_handler(pmt.intern(PRECODERS_PORT), self.handle_precoders)
+        for port in (ESTIMATE_PORT, STATUS_PORT):
+            self.message_port_register_out(pmt.intern(port))
+        # sockets open here, so that a caller can read the bound endpoints before the flowgraph starts;
+        # each is then used by one thread only (the service thread reads, the worker publishes)
+        self._socket_in = self._open_input() if self.address else None
+        self._socket_out = self._open_output() if self.estimate_address else None
+        self.estimate_endpoint = ""
+        if self._socket_out is not None:
+            import zmq
+
+            self.estimate_endpoint = self._socket_out.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    # ---- counters and logging ------------------------------------------------------------------
+    def status(self):
+        """All counters as a dict of ints (aligner counters included, and the queue's length)."""
+        with self._lock:
+            out = dict(self.counters)
+            out.update(self.aligner.counters.as_dict())
+            out["pending_frames"] = len(self.aligner.pending_frames)
+        out["queued_frames"] = len(self._work)
+        out["frames_skipped"] = out["skipped_busy"] + out["skipped_unknown_version"] + out["localisation_errors"]
+        return out
+
+    def _count(self, key, reason=""):
+        with self._lock:
+            self.counters[key] += 1
+            count = self.counters[key]
+        if reason and (count <= _LOG_FIRST or count % _LOG_EVERY == 0):
+            self.logger.warn(f"central unit: {key.replace('_', ' ')} #{count}: {reason}")
+
+    # ---- inputs --------------------------------------------------------------------------------
+    def handle_snapshot(self, msg):
+        """A node_rx snapshot PDU: checked, aligned; bad ones counted and logged (never raises)."""
+        try:
+            snap = tags.snapshot_from_pmt(msg)
+        except Exception as exc:  # noqa: BLE001 — any malformed PMT is counted, the scheduler never sees it
+            self._count("rejected_snapshots", f"malformed snapshot message: {exc}")
+            return
+        self._accept(snap.node_id, snap.frame, snap.precoder_version, snap.samples)
+
+    def handle_precoders(self, msg):
+        """An isac_tx precoder dict: recorded in the version table; a bad one counted and logged."""
+        try:
+            wc, wr, version, node = tags.precoder_from_pmt(msg, self.layout.tx_antennas, self.layout.num_users)
+            with self._lock:
+                if node is None:
+                    self.precoders.set_all(version, np.broadcast_to(wc, (self.layout.num_nodes,) + wc.shape),
+                                           np.broadcast_to(wr, (self.layout.num_nodes,) + wr.shape))
+                else:
+                    self.precoders.set_node(version, node, wc, wr)
+        except Exception as exc:  # noqa: BLE001
+            self._count("rejected_precoders", f"precoder message ignored: {exc}")
+            return
+        self._count("precoder_updates")
+
+    def handle_wire(self, data):
+        """One ZeroMQ message (bytes): a wire SNAPSHOT or PRECODERS; anything else counted and dropped."""
+        try:
+            message = wire.decode(data)
+        except wire.WireError as exc:
+            self._count("decode_errors", str(exc))
+            return
+        if isinstance(message, wire.SnapshotMessage):
+            self._accept(message.node_id, message.frame_number, message.precoder_version, message.snapshot)
+        elif isinstance(message, wire.PrecoderMessage):
+            try:
+                with self._lock:
+                    self.precoders.set_all(message.version, message.comm_precoders, message.radar_precoders)
+            except ValueError as exc:
+                self._count("rejected_precoders", f"precoder message ignored: {exc}")
+                return
+            self._count("precoder_updates")
+        else:
+            self._count("decode_errors", f"unexpected {type(message).__name__} on the snapshot socket")
+
+    def _accept(self, node_id, frame, version, samples):
+        lay = self.layout
+        try:
+            samples = fusion.check_snapshot(samples, self.scenario.rx_antennas, lay.subcarriers, lay.data_symbols)
+            with self._lock:
+                released = self.aligner.add(int(node_id), int(frame), int(version), samples, time.monotonic())
+        except (fusion.SnapshotRejected, ValueError, TypeError) as exc:
+            self._count("rejected_snapshots", f"snapshot of node {node_id!r}, frame {frame!r} dropped: {exc}")
+            return
+        self._enqueue(released)
+
+    def _enqueue(self, frame_sets):
+        if not frame_sets:
+            return
+        with self._work_ready:
+            for frame_set in frame_sets:
+                if len(self._work) >= self.queue_depth:
+                    self._work.popleft()
+                    self._count("skipped_busy")
+                self._work.append(frame_set)
+            self._work_ready.notify()
+
+    # ---- threads -------------------------------------------------------------------------------
+    def _open_input(self):
+        import zmq
+
+        self._context = self._context or zmq.Context.instance()
+        sock = self._context.socket(zmq.PULL if self.pattern == "pull" else zmq.SUB)
+        if self.pattern == "sub":
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_MESSAGE_BYTES)  # oversized messages never reach us
+        sock.setsockopt(zmq.RCVHWM, 1000)
+        try:
+            if self.bind:
+                sock.bind(self.address)
+                self.bound_address = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+            else:
+                sock.connect(self.address)
+        except zmq.ZMQError as exc:
+            sock.close()
+            raise ValueError(f"address = {self.address!r}: cannot {'bind' if self.bind else 'connect'}: {exc}") from None
+        return sock
+
+    def _open_output(self):
+        import zmq
+
+        self._context = self._context or zmq.Context.instance()
+        pub = self._context.socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 200)
+        try:
+            pub.bind(self.estimate_address) if self.estimate_bind else pub.connect(self.estimate_address)
+        except zmq.ZMQError as exc:
+            pub.close()
+            raise ValueError(f"estimate_address = {self.estimate_address!r}: cannot "
+                             f"{'bind' if self.estimate_bind else 'connect'}: {exc}") from None
+        return pub
+
+    def start(self):
+        if self._socket_in is None and self.address:  # restarted after a stop
+            self._socket_in = self._open_input()
+        if self._socket_out is None and self.estimate_address:
+            self._socket_out = self._open_output()
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._service, name="disac-cu-service", daemon=True),
+                         threading.Thread(target=self._worker, name="disac-cu-worker", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        return True
+
+    def stop(self):
+        if not self._threads:
+            return True
+        self._stop.set()
+        self._threads[0].join()  # the service thread: no more input
+        with self._lock:
+            remaining = self.aligner.flush()
+        if self.drain_on_stop:
+            self._enqueue(remaining)
+        else:
+            with self._work_ready:
+                dropped = len(self._work) + len(remaining)
+                self._work.clear()
+            with self._lock:
+                self.counters["skipped_busy"] += dropped
+        with self._work_ready:
+            self._work.append(None)  # the worker's end marker, after what is queued
+            self._work_ready.notify()
+        self._threads[1].join()
+        self._threads = []
+        self._publish_status()
+        if self._socket_in is not None:
+            self._socket_in.close()
+            self._socket_in = None
+        return True
+
+    def _service(self):
+        """Receives ZeroMQ snapshots, releases timed-out frames, publishes the status periodically."""
+        import zmq
+
+        poller = None
+        if self._socket_in is not None:
+            poller = zmq.Poller()
+            poller.register(self._socket_in, zmq.POLLIN)
+        next_status = time.monotonic() + self.status_interval_s
+        while not self._stop.is_set():
+            if poller is not None:
+                if poller.poll(int(_POLL_S * 1000)):
+                    for _ in range(256):  # what is waiting, then a timeout check
+                        try:
+                            data = self._socket_in.recv(zmq.NOBLOCK, copy=False)
+                        except zmq.Again:
+                            break
+                        self.handle_wire(data.buffer)
+            else:
+                self._stop.wait(_POLL_S)
+            with self._lock:
+                released = self.aligner.poll(time.monotonic())
+            self._enqueue(released)
+            if self.status_interval_s and time.monotonic() >= next_status:
+                next_status += self.status_interval_s
+                self._publish_status()
+
+    def _worker(self):
+        pub = self._socket_out
+        try:
+            while True:
+                with self._work_ready:
+                    while not self._work:
+                        self._work_ready.wait()
+                    frame_set = self._work.popleft()
+                if frame_set is None:
+                    return
+                self._localise(frame_set, pub)
+        finally:
+            if pub is not None:
+                pub.close()
+                self._socket_out = None
+
+    def _localise(self, frame_set, pub):
+        try:
+            with self._lock:  # the precoder table may change under a message handler
+                prepared = self.estimator.prepare(frame_set, self.precoders)
+            estimate = self.estimator.localise(*prepared)
+        except fusion.UnknownPrecoderVersion as exc:
+            self._count("skipped_unknown_version", f"frame {frame_set.frame} skipped: {exc.args[0]}")
+            return
+        except Exception as exc:  # noqa: BLE001 — a frame that cannot be localised must not stop the unit
+            self._count("localisation_errors", f"frame {frame_set.frame}: {exc}")
+            return
+        self._count("frames_localised")
+        self.estimates.append(estimate)
+        for listener in list(self.listeners):
+            try:
+                listener(estimate)
+            except Exception as exc:  # noqa: BLE001 — a caller's bug must not stop the unit
+                self.logger.error(f"central unit: estimate listener failed: {exc}")
+        self.message_port_pub(pmt.intern(ESTIMATE_PORT), estimate_to_pmt(estimate, self.layout.num_nodes))
+        if pub is not None:
+            message = wire.EstimateMessage(int(estimate.frame), int(estimate.precoder_version), estimate.positions_m,
+                                           np.asarray(estimate.crb_m2, float), estimate.residual,
+                                           np.asarray(estimate.nodes, np.int32))
+            try:
+                pub.send(wire.encode(message), copy=False)
+            except Exception as exc:  # noqa: BLE001
+                self.logger.warn(f"central unit: estimate of frame {estimate.frame} not published: {exc}")
+                return
+        self._count("estimates_published")
+
+    def _publish_status(self):
+        msg = pmt.make_dict()
+        for key, value in sorted(self.status().items()):
+            msg = pmt.dict_add(msg, pmt.intern(key), pmt.from_long(int(value)))
+        self.message_port_pub(pmt.intern(STATUS_PORT), msg)

@@ -1,0 +1,112 @@
+"""Node side of the fusion link: node_rx snapshot PDUs → core.wire SNAPSHOT messages on a ZeroMQ socket."""
+
+import threading
+import time
+
+import pmt
+from gnuradio import gr
+
+from . import tags
+from ..core import wire
+
+SOCKET_PATTERNS = ("push", "pub")
+
+
+def check_endpoint(name, address):
+    """A ZeroMQ endpoint string (tcp://, ipc:// or inproc://), or ValueError naming it."""
+    if not isinstance(address, str) or not address.startswith(("tcp://", "ipc://", "inproc://")):
+        raise ValueError(f"{name} = {address!r}: accepted: a ZeroMQ endpoint such as tcp://127.0.0.1:5555, "
+                         "tcp://*:5555 (bind), ipc:///tmp/disac-cu or inproc://cu")
+    return address
+
+
+class snapshot_push(gr.basic_block):
+    """Sends every snapshot of the ``snapshot`` message port as one core.wire SNAPSHOT message (one ZeroMQ
+    frame): node id, frame number and precoder version from the PDU, rx_time_ns = when this block got
+    the snapshot, tx_time_ns = when it sent it (wall clock, ns), Y (Mr × L × P, complex64).
+
+    Never blocks the flowgraph: a send that would block (no peer yet on PUB, or the high-water mark
+    reached because the central unit is slow or gone) drops the snapshot and counts it (``dropped``);
+    a malformed PDU is counted (``rejected``) and logged. PUSH queues up to ``hwm`` messages for a
+    peer that connects later (or reconnects: ZeroMQ reconnects by itself); PUB drops while no one
+    listens.
+
+    Parameters
+      address   ZeroMQ endpoint (tcp://host:port, ipc://path, inproc://name); a node usually connects
+                to the central unit, which binds
+      bind      bind (True) or connect (False, default)
+      pattern   "push" (to a PULL central unit; default) or "pub" (to SUB central units)
+      hwm       ZeroMQ send high-water mark, in messages
+    """
+
+    def __init__(self, address="tcp://127.0.0.1:5555", bind=False, pattern="push", hwm=1000):
+        gr.basic_block.__init__(self, name="disac_snapshot_push", in_sig=None, out_sig=None)
+        import zmq
+
+        check_endpoint("address", address)
+        if pattern not in SOCKET_PATTERNS:
+            raise ValueError(f"pattern = {pattern!r}: accepted: {', '.join(SOCKET_PATTERNS)}")
+        if isinstance(hwm, bool) or not isinstance(hwm, int) or hwm < 1:
+            raise ValueError(f"hwm = {hwm!r}: accepted: a whole number of messages ≥ 1")
+        self.address, self.bind, self.pattern = address, bool(bind), pattern
+        self.sent = 0
+        self.dropped = 0
+        self.rejected = 0
+        self.bytes_sent = 0
+        self._lock = threading.Lock()
+        self._context = zmq.Context.instance()
+        self._socket = self._context.socket(zmq.PUSH if pattern == "push" else zmq.PUB)
+        self._socket.setsockopt(zmq.SNDHWM, int(hwm))
+        self._socket.setsockopt(zmq.LINGER, 1000)  # at close, up to 1 s to deliver what is queued
+        try:
+            if self.bind:
+                self._socket.bind(address)
+            else:
+                self._socket.connect(address)
+        except zmq.ZMQError as exc:
+            self._socket.close()
+            raise ValueError(f"address = {address!r}: cannot {'bind' if bind else 'connect'}: {exc}") from None
+        # the endpoint in use (a bound tcp://…:0 resolves to the port the system chose)
+        self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT) if self.bind else address
+        self.message_port_register_in(pmt.intern(tags.SNAPSHOT_PORT))
+        self.set_msg_handler(pmt.intern(tags.SNAPSHOT_PORT), self.handle_snapshot)
+
+    def handle_snapshot(self, msg):
+        """Encode and send one snapshot PDU; drops (counted) what cannot be sent now. Never raises."""
+        import zmq
+
+        received_ns = time.time_ns()
+        try:
+            snap = tags.snapshot_from_pmt(msg)
+            data = wire.encode(wire.SnapshotMessage(snap.node_id, snap.frame, snap.precoder_version,
+                                                    time.time_ns(), received_ns, snap.samples))
+        except Exception as exc:  # noqa: BLE001 — a malformed PDU must not reach the scheduler
+            with self._lock:
+                self.rejected += 1
+                count = self.rejected
+            if count <= 10 or count % 1000 == 0:
+                self.logger.warn(f"snapshot_push: snapshot #{count} not sent: {exc}")
+            return
+        with self._lock:
+            if self._socket is None:
+                self.dropped += 1
+                return
+            try:
+                self._socket.send(data, zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                self.dropped += 1
+                return
+            self.sent += 1
+            self.bytes_sent += len(data)
+
+    def counters(self):
+        with self._lock:
+            return {"sent": self.sent, "dropped": self.dropped, "rejected": self.rejected,
+                    "bytes_sent": self.bytes_sent}
+
+    def stop(self):
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()  # LINGER lets queued messages go out
+                self._socket = None
+        return True
