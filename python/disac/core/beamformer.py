@@ -25,6 +25,7 @@ from scipy import sparse
 from . import fim as fim_mod
 from .design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,  # noqa: F401
                              OBJECTIVES, SOLVERS)
+from .fusion import transmit_covariances
 from .sinr import sinr_from_beamformers, sinr_from_covariances, to_db
 
 # Solver settings, chosen on the paper scenario and the larger bench case (docs/beamforming.md).
@@ -432,11 +433,6 @@ def _antisymmetric_variable(size, name):
 def _value(pair):
     """The complex value of a (Re, Im) expression pair after a solve."""
     return np.asarray(pair[0].value) + 1j * np.asarray(pair[1].value)
-
-
-def transmit_covariances(Wc, Wr):
-    """R_n = W_c,n W_c,n^H + W_r,n W_r,n^H for every node (the per-subcarrier covariance of eq. 1)."""
-    return np.einsum("niu,nju->nij", Wc, Wc.conj()) + np.einsum("nij,nkj->nik", Wr, Wr.conj())
 
 
 def _checked_channels(scenario, channels):
