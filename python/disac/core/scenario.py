@@ -25,6 +25,8 @@ from . import geometry
 
 # Below this distance two points count as "at one place" (angles are undefined there).
 MIN_SEPARATION_M = 1e-3
+# Coordinates beyond ±10 000 km are no terrestrial deployment, and squaring larger ones overflows.
+MAX_COORDINATE_M = 1e7
 # SNRs in dB are accepted in ±MAX_ABS_SNR_DB: far beyond any physical set-up, and 10**(dB/10) stays
 # a normal float (a larger value overflowed, or gave σ_c² = P_T/0).
 MAX_ABS_SNR_DB = 200.0
@@ -207,6 +209,8 @@ def _positions(key, value, min_count=1):
         raise ScenarioError(f"{key} = {value!r}: expected at least {min_count} position(s)")
     if not np.all(np.isfinite(arr)):
         raise ScenarioError(f"{key} = {value!r}: every coordinate must be finite")
+    if np.any(np.abs(arr) > MAX_COORDINATE_M):
+        raise ScenarioError(f"{key} = {value!r}: every coordinate must be within ±{MAX_COORDINATE_M:g} m")
     return arr
 
 

@@ -1,0 +1,5 @@
+"""tests/: make the shared test helpers (fuzz_harness) importable."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
