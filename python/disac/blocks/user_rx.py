@@ -1,5 +1,6 @@
 """User receiver: one stream → frame start (tags, or the preamble) → CP removal, FFT → pilot gain estimate →
-equalise → QPSK decisions; per frame: measured SINR, EVM, bit errors against the known data (message).
+equalise → QPSK decisions; per frame: measured SINR, EVM, bit errors against the known data (message), and
+the equalised data symbols (a PDU, e.g. for a QT constellation sink through pdu_to_tagged_stream).
 
 The maths is core.user_metrics; the known data come from core.ofdm (same seed as the transmitters).
 """
@@ -12,10 +13,12 @@ from . import tags
 from ..core import ofdm, user_metrics
 
 SYNC_MODES = ("tags", "preamble")
+SYMBOLS_PORT = "symbols"
 
 
 class user_rx(gr.sync_block):
-    """A user's antenna stream in; one metrics dict per frame out on ``metrics``.
+    """A user's antenna stream in; one metrics dict per frame out on ``metrics``, and the frame's equalised
+    data symbols on ``symbols``.
 
     Synchronisation
       "tags"      every frame tag (tags.FRAME_TAG_KEY) marks a frame start and gives its frame number.
@@ -28,6 +31,11 @@ class user_rx(gr.sync_block):
     |ĝ|² / mean |y − ĝ s|²), signal_power, interference_noise_power, evm_rms, bit_errors, bits.
     measured_sinr_db() is the ratio of mean signal power to mean interference+noise power over all frames
     so far (what eq. 6 is, see core.user_metrics); ber() the bit error rate so far.
+
+    Symbols message (a PDU): meta {user, frame, precoder_version} . c32vector of the frame's L·P data
+    symbols divided by the pilot gain estimate ĝ (subcarrier-major, (L, P) in C order): QPSK points at
+    (±1 ± j)/√2 plus the interference and noise the metrics measure. Feed a QT constellation sink
+    through pdu.pdu_to_tagged_stream(complex).
 
     Parameters
       scenario     preset name, TOML path or Scenario
@@ -58,6 +66,8 @@ class user_rx(gr.sync_block):
         self._queue = []  # (absolute start, frame, version) of frames announced but not yet processed
         self._port = pmt.intern(tags.METRICS_PORT)
         self.message_port_register_out(self._port)
+        self._symbols_port = pmt.intern(SYMBOLS_PORT)
+        self.message_port_register_out(self._symbols_port)
 
     def measured_sinr_db(self):
         return self.accumulator.sinr_db
@@ -118,6 +128,8 @@ class user_rx(gr.sync_block):
         metrics = user_metrics.frame_metrics(freq, lay, self._gen.pilots, self.user, ofdm.qpsk(tx_bits), tx_bits)
         self.accumulator.add(metrics)
         sinr_db = metrics.sinr_db
+        # the equalisation of core.user_metrics.frame_metrics (data / ĝ), kept for the symbols port
+        equalised = np.swapaxes(freq[:, lay.front_symbols:], -1, -2) / metrics.gain[:, None, None]  # (F, L, P)
         self.frame_sinr_db.extend(sinr_db.tolist())
         self.frame_numbers.extend(frames.tolist())
         for i, (_, frame, version) in enumerate(ready):
@@ -132,3 +144,8 @@ class user_rx(gr.sync_block):
                                ("bits", pmt.from_long(int(metrics.bits)))):
                 msg = pmt.dict_add(msg, pmt.intern(key), value)
             self.message_port_pub(self._port, msg)
+            meta = pmt.make_dict()
+            for key, value in (("user", pmt.from_long(self.user)), ("frame", pmt.from_uint64(int(frame))),
+                               ("precoder_version", pmt.from_long(int(version)))):
+                meta = pmt.dict_add(meta, pmt.intern(key), value)
+            self.message_port_pub(self._symbols_port, pmt.cons(meta, tags.c32vector_from_array(equalised[i])))
