@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Soak benchmark (issue 8): a multi-process run on loopback for a long time, with and without faults.
+
+    .venv/bin/python bench/soak.py [--minutes 10] [--frame-rate 10] [--faults-every 30] [--scenario paper]
+
+One `disac cu` and N `disac node` processes (synthetic radio, a shared frame clock) run for --minutes.
+Every 10 s the resident memory of each process is sampled from /proc. With --faults-every S, every S
+seconds one node (in turn) is killed with SIGKILL and restarted 5 s later. At the end the nodes are
+stopped with SIGINT (they print their counters) and the central unit's final status is read, and the
+script prints: frames released by the central unit = localised + skipped (every frame accounted for),
+snapshots sent by the nodes against those the central unit accepted or counted (late, duplicate,
+rejected), the memory growth of every process over the run, and the error lines in the logs.
+Exit status 0 when every frame is accounted for and no error was logged.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def launcher():
+    """The disac command of this checkout (the venv's python with python/ on the gnuradio path)."""
+    code = ("import sys, gnuradio; gnuradio.__path__.insert(0, %r); "
+            "from gnuradio.disac.apps.cli import main; sys.exit(main())") % os.path.join(ROOT, "python")
+    return [sys.executable, "-c", code]
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class Process:
+    """A child process with its stdout lines collected and stderr written to a log file."""
+
+    def __init__(self, name, argv, log_dir):
+        self.name, self.argv = name, argv
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        self.lines, self.memory = [], []
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self.reader.start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    def sample(self):
+        value = rss_kib(self.proc.pid)
+        if value is not None:
+            self.memory.append((time.monotonic(), value))
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(timeout=5)
+        self.log.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--frame-rate", type=float, default=10.0)
+    parser.add_argument("--faults-every", type=float, default=0.0, help="seconds between node kills (0: none)")
+    parser.add_argument("--scenario", default="paper")
+    args = parser.parse_args()
+    duration = args.minutes * 60
+    log_dir = tempfile.mkdtemp(prefix="disac-soak-")
+    common = ["--seed", "0", "--precoders", "random", "--frames", "0"]
+    cu = Process("cu", launcher() + ["cu", args.scenario, "--bind", "tcp://127.0.0.1:*", "--timeout", "1",
+                                     "--queue", "64", "--status-interval", "10",
+                                     "--duration", str(duration + 20)] + common, log_dir)
+    endpoint = None
+    deadline = time.monotonic() + 60
+    while endpoint is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with open(cu.log_path) as handle:
+            for word in handle.read().split():
+                if word.startswith("tcp://127.0.0.1:"):
+                    endpoint = word.rstrip(",")
+    if endpoint is None:
+        print(f"the central unit did not start; log in {log_dir}")
+        return 2
+    epoch = time.time() + 2
+    node_argv = lambda n: launcher() + ["node", args.scenario, "--node", str(n), "--connect", endpoint,  # noqa: E731
+                                        "--frame-rate", str(args.frame_rate), "--epoch", str(epoch)] + common
+    from gnuradio.disac.core.scenario import load_scenario
+
+    count = load_scenario(args.scenario).num_nodes
+    nodes = [Process(f"node{n}", node_argv(n), log_dir) for n in range(count)]
+    started = time.monotonic()
+    faults, next_fault, victim, restart_at = 0, args.faults_every or None, 0, None
+    print(f"soak: {args.minutes:g} min, {count} nodes at {args.frame_rate:g} frames/s, "
+          f"faults every {args.faults_every:g} s, logs in {log_dir}", flush=True)
+    while time.monotonic() - started < duration:
+        time.sleep(1.0)
+        elapsed = time.monotonic() - started
+        if int(elapsed) % 10 == 0:
+            for proc in [cu] + nodes:
+                proc.sample()
+        if next_fault is not None and elapsed >= next_fault and restart_at is None:
+            nodes[victim].stop(signal.SIGKILL)
+            faults += 1
+            restart_at = elapsed + 5.0
+        if restart_at is not None and elapsed >= restart_at:
+            nodes[victim].start()
+            victim = (victim + 1) % count
+            restart_at = None
+            next_fault = elapsed + args.faults_every
+    for node in nodes:
+        node.stop(signal.SIGINT)
+    cu.proc.wait(timeout=60)
+    cu.reader.join(timeout=5)
+    cu.log.close()
+    status = next((json.loads(line) for line in reversed(cu.lines) if '"final"' in line), {})
+    sent = []
+    for node in nodes:
+        text = "".join(node.lines)
+        start = text.rfind("\n{") + 1 if "\n{" in text else text.find("{")
+        try:
+            last = json.loads(text[start:]) if start >= 0 else {}
+        except ValueError:
+            last = {}
+        sent.append(last.get("sent", 0))
+    released = status.get("frames_released", 0)
+    localised = status.get("frames_localised", 0)
+    skipped = status.get("frames_skipped", 0)
+    print(f"frames released {released} = localised {localised} + skipped {skipped}: "
+          f"{'accounted' if released == localised + skipped else 'NOT ACCOUNTED'}")
+    print(f"snapshots sent by the nodes (last run of each) {sent}; central unit: "
+          + ", ".join(f"{k} {status.get(k)}" for k in ("snapshots_accepted", "late", "duplicates", "rejected_snapshots",
+                                                        "decode_errors", "timeouts", "partial_frames") if k in status))
+    print(f"faults injected: {faults} node kills, each restarted after 5 s")
+    print("central unit final status: " + json.dumps({k: v for k, v in status.items() if k not in ("type", "final")}))
+    for proc in [cu] + nodes:
+        if len(proc.memory) >= 2:
+            (t0, m0), (t1, m1) = proc.memory[1] if len(proc.memory) > 2 else proc.memory[0], proc.memory[-1]
+            print(f"memory {proc.name:6s}: {m0 / 1024:7.1f} MiB → {m1 / 1024:7.1f} MiB over {(t1 - t0) / 60:.1f} min "
+                  f"({(m1 - m0) / 1024:+.1f} MiB)")
+    errors = 0
+    for proc in [cu] + nodes:
+        with open(proc.log_path) as handle:
+            bad = [line for line in handle if "Traceback" in line or " ERROR" in line or "error:" in line]
+        errors += len(bad)
+        for line in bad[:3]:
+            print(f"  {proc.name}: {line.rstrip()}")
+    print(f"error lines in the logs: {errors}")
+    return 0 if released == localised + skipped and errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
