@@ -112,6 +112,38 @@ def dpp_table(scn, gamma_db, repeats):
         print(f"{objective:9} {fresh_s:19.3f} {warm:10.3f} {fresh_s / warm:6.2f}", flush=True)
 
 
+def bench_rows(quick=False):
+    """The headline figures as rows for `disac bench` (dicts: figure, value, unit, target, goal): warm solves
+    of the paper scenario (Clarabel), the larger case, and (not with quick) the literal formulation's speed-up."""
+    repeats = 1 if quick else 3
+    rows = []
+    paper = scenario.load_scenario("paper")
+    for objective in beamformer.OBJECTIVES:
+        designer = beamformer.BeamformerDesigner(paper, objective=objective, solver="clarabel")
+        designer.solve(FIRST_SOLVE_DB)
+        for gamma_db in ((10.0,) if quick else SWEEP_DB):
+            wall, _, result = warm_median(designer, gamma_db, repeats)
+            rows.append({"figure": f"SDR warm solve, paper, {objective}, Γ_c = {gamma_db:g} dB ({result.status})",
+                         "value": wall, "unit": "s", "target": TARGET_PAPER_WARM_S, "goal": "max"})
+    four = scenario.load_scenario("four-nodes")
+    for objective in (("position",) if quick else beamformer.OBJECTIVES):
+        designer = beamformer.BeamformerDesigner(four, objective=objective, solver="clarabel")
+        designer.solve(FIRST_SOLVE_DB)
+        wall, _, result = warm_median(designer, 20.0, repeats)
+        rows.append({"figure": f"SDR warm solve, four-nodes, {objective}, Γ_c = 20 dB ({result.status})",
+                     "value": wall, "unit": "s", "target": TARGET_LARGE_S[objective], "goal": "max"})
+    if not quick:
+        warm = {}
+        for formulation in ("literal", "one_lmi"):
+            designer = beamformer.BeamformerDesigner(paper, objective="paper", formulation=formulation)
+            designer.solve(20.0)
+            warm[formulation] = warm_median(designer, 20.0, repeats)[0]
+        rows.append({"figure": "one-LMI speed-up over the literal (18b), paper objective, 20 dB",
+                     "value": warm["literal"] / warm["one_lmi"], "unit": "×", "target": TARGET_LITERAL_SPEEDUP,
+                     "goal": "min"})
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",

@@ -116,39 +116,73 @@ def _sender(address, shape, count, ready):
     print(f"   sender: {count / (time.perf_counter() - t0):9.0f} snapshots/s (PDU → wire → ZeroMQ)", flush=True)
 
 
-def bench_throughput(seconds):
+def throughput(shape, seconds):
+    """(frames/s, MB/s, received, sent) of snapshots of ``shape`` node → central unit input path."""
     import zmq
 
+    size = len(wire.encode(wire.SnapshotMessage(0, 0, 0, 0, 0, np.zeros(shape, np.complex64))))
+    count = max(200, int(seconds * 6000 * min(1.0, 2121 / size)))  # ~`seconds` at the measured rates
+    sock = zmq.Context.instance().socket(zmq.PULL)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_sender, args=(f"tcp://127.0.0.1:{port}", shape, count, ready))
+    proc.start()
+    aligner = fusion.FrameAligner(1, timeout_s=1.0, max_pending_frames=8)
+    ready.set()
+    got, nbytes, t0 = 0, 0, None
+    while got < count:
+        if not sock.poll(20_000):
+            break
+        data = sock.recv(copy=False)
+        if t0 is None:
+            t0 = time.perf_counter()
+        m = wire.decode(data.buffer)
+        aligner.add(m.node_id, m.frame_number, m.precoder_version, m.snapshot, 0.0)
+        got += 1
+        nbytes += len(data.buffer)
+    elapsed = time.perf_counter() - t0
+    proc.join()
+    sock.close(0)
+    # the first message starts the clock: count the rest
+    return (got - 1) / elapsed, (nbytes - size) / elapsed / 1e6, got, count
+
+
+def bench_throughput(seconds):
     print("\n== 3. ZeroMQ snapshot throughput node → central unit, tcp://127.0.0.1, separate processes")
     print(f"{'snapshot (Mr, L, P)':22} {'bytes/msg':>9} {'frames/s':>9} {'MB/s':>8}")
     for shape in ((16, 16, 1), (16, 16, 2), (16, 1024, 4)):
         size = len(wire.encode(wire.SnapshotMessage(0, 0, 0, 0, 0, np.zeros(shape, np.complex64))))
-        count = max(200, int(seconds * 6000 * min(1.0, 2121 / size)))  # ~`seconds` at the measured rates
-        sock = zmq.Context.instance().socket(zmq.PULL)
-        port = sock.bind_to_random_port("tcp://127.0.0.1")
-        ctx = multiprocessing.get_context("spawn")
-        ready = ctx.Event()
-        proc = ctx.Process(target=_sender, args=(f"tcp://127.0.0.1:{port}", shape, count, ready))
-        proc.start()
-        aligner = fusion.FrameAligner(1, timeout_s=1.0, max_pending_frames=8)
-        ready.set()
-        got, nbytes, t0 = 0, 0, None
-        while got < count:
-            if not sock.poll(20_000):
-                break
-            data = sock.recv(copy=False)
-            if t0 is None:
-                t0 = time.perf_counter()
-            m = wire.decode(data.buffer)
-            aligner.add(m.node_id, m.frame_number, m.precoder_version, m.snapshot, 0.0)
-            got += 1
-            nbytes += len(data.buffer)
-        elapsed = time.perf_counter() - t0
-        proc.join()
-        sock.close(0)
-        # the first message starts the clock: count the rest
-        print(f"{str(shape):22} {size:9d} {(got - 1) / elapsed:9.0f} {(nbytes - size) / elapsed / 1e6:8.1f}"
-              f"   ({got} received of {count})", flush=True)
+        rate, mb_s, got, count = throughput(shape, seconds)
+        print(f"{str(shape):22} {size:9d} {rate:9.0f} {mb_s:8.1f}   ({got} received of {count})", flush=True)
+
+
+TARGET_MS_PER_FRAME = 20.0  # issue 6: ≤ 20 ms per frame on one core
+
+
+def bench_rows(quick=False):
+    """The figures as rows for `disac bench` (dicts: figure, value, unit, target, goal): the central unit's
+    latency per frame (designed precoders, scenario SNR) and the snapshot throughput of the paper scenario
+    against the real-time frame rate at its bandwidth (B / frame length)."""
+    frames = 10 if quick else 50
+    rows = []
+    for name in (("paper",) if quick else ("paper", "four-nodes")):
+        scn = scenario.load_scenario(name)
+        wc, wr = node_cmd.resolve_precoders(scn, "designed", 10.0)
+        for search in ("full", "track"):
+            times, _, _, _ = latency(scn, wc, wr, search, frames)
+            rows.append({"figure": f"central unit latency, {name}, {search} search, median of {frames} frames",
+                         "value": float(np.median(times)), "unit": "ms/frame", "target": TARGET_MS_PER_FRAME,
+                         "goal": "max"})
+    paper = scenario.load_scenario("paper")
+    layout = ofdm.layout_from_scenario(paper)
+    shape = (paper.rx_antennas, paper.subcarriers, paper.symbols_per_frame)
+    rate, mb_s, _, _ = throughput(shape, 0.5 if quick else 2.0)
+    rows.append({"figure": f"snapshot throughput node → CU, {shape}, vs real time at B (1 node)", "value": rate,
+                 "unit": "frames/s", "target": paper.bandwidth_hz / layout.frame_len, "goal": "min"})
+    rows.append({"figure": f"snapshot throughput node → CU, {shape}", "value": mb_s, "unit": "MB/s",
+                 "target": None, "goal": None})
+    return rows
 
 
 def main():

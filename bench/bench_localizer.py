@@ -51,6 +51,20 @@ def run(scn, frames, seed, grid_step_m=None):
     return build_ms, len(loc.grid_m), np.array(times), np.array(errors)
 
 
+TARGET_MS_PER_FRAME = 20.0  # issue 6: ≤ 20 ms per frame on one core
+
+
+def bench_rows(quick=False, seed=1):
+    """The figures of this benchmark as rows for `disac bench` (dicts: figure, value, unit, target, goal)."""
+    frames = 10 if quick else 50
+    rows = []
+    for name, scn in scenarios():
+        _, _, times, _ = run(scn, frames, seed)
+        rows.append({"figure": f"ML localiser latency, {name}, median of {frames} frames", "value": float(np.median(times)),
+                     "unit": "ms/frame", "target": TARGET_MS_PER_FRAME, "goal": "max"})
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=50)

@@ -1,0 +1,100 @@
+"""`disac bench`: one table of every benchmark's figures against its target.
+
+Runs real bench scripts on a short setting (--quick --only …) and checks the table's rows: which figures,
+units, targets, ratio = value / target and the meets column's direction; no timing is asserted (the
+machine is shared). bench_phy.py's table is parsed from a fixed sample of its output (the script itself
+is exercised by `disac bench` without --only), and a failing script must give a row saying so and exit 1.
+"""
+
+import json
+import math
+import textwrap
+
+import pytest
+
+from gnuradio.disac.apps import bench_cmd, cli
+
+
+def run_bench(argv, capsys):
+    try:
+        code = cli.main(["bench"] + argv)
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_quick_localizer_and_beamformer_rows(capsys):
+    code, out, err = run_bench(["--quick", "--only", "localizer", "beamformer", "--json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    by_source = {}
+    for row in rows:
+        by_source.setdefault(row["source"], []).append(row)
+    assert [r["figure"].split(",")[1].strip() for r in by_source["bench_localizer.py"]] == ["paper (N=2", "N=4"]
+    assert [r["figure"] for r in by_source["bench_beamformer.py"]] == [
+        "SDR warm solve, paper, position, Γ_c = 10 dB (optimal)",
+        "SDR warm solve, paper, paper, Γ_c = 10 dB (optimal)",
+        "SDR warm solve, four-nodes, position, Γ_c = 20 dB (optimal)"]
+    targets = [(r["unit"], r["target"]) for r in rows]
+    assert targets == [("s", 0.05), ("s", 0.05), ("s", 0.5), ("ms/frame", 20.0), ("ms/frame", 20.0)]
+    for row in rows:
+        assert math.isfinite(row["value"]) and row["value"] > 0
+        assert row["ratio"] == pytest.approx(row["value"] / row["target"], rel=1e-12)
+        assert row["meets"] == (row["ratio"] <= 1)  # times: the target is a ceiling
+
+
+def test_table_output_has_one_line_per_row(capsys):
+    code, out, _ = run_bench(["--quick", "--only", "localizer"], capsys)
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[1].split()[:3] == ["figure", "value", "unit"]
+    assert len(lines) == 4 and all(line.rstrip().endswith("bench_localizer.py") for line in lines[2:])
+
+
+# bench_phy.py's table as it printed it on two dates (its columns are being reworked): every version has
+# a 'block  L' header, the block name, L, and last the ratio to 10 MS/s
+PHY_SAMPLES = [textwrap.dedent("""\
+    gr-disac PHY throughput on one core (core 0), samples/s per antenna; target 10 MS/s …
+    block                                       L  MS/s wall  MS/s cpu  cpu/10MS/s
+    isac_tx (Mt=6)                             16      12.50     20.00        2.00
+    node_rx (Mr=16, 1 frame/msg)               16       4.00      5.00        0.50
+    sensing_channel (12->16, K=2)              64       8.00      9.99        0.999
+    """), textwrap.dedent("""\
+      other processes share the core); ratio = block / 10 MS/s.
+    block                                       L    block  flowgraph     wall  ratio
+    isac_tx (Mt=6)                             16    20.00       5.46     2.62   2.00
+    node_rx (Mr=16, 1 frame/msg)               16     5.00       0.36     0.12   0.50
+    sensing_channel (12->16, K=2)              64     9.99       1.34     0.22   0.999
+    """)]
+
+
+@pytest.mark.parametrize("text", PHY_SAMPLES)
+def test_phy_table_is_parsed_into_rows_with_a_floor_target(text):
+    rows = [bench_cmd.finish_row(r, "bench_phy.py") for r in bench_cmd.parse_phy_table(text)]
+    assert [r["figure"] for r in rows] == ["isac_tx (Mt=6), L = 16, per antenna",
+                                           "node_rx (Mr=16, 1 frame/msg), L = 16, per antenna",
+                                           "sensing_channel (12->16, K=2), L = 64, per antenna"]
+    assert [r["value"] for r in rows] == pytest.approx([20.0, 5.0, 9.99])
+    assert [r["meets"] for r in rows] == [True, False, False]  # rates: the target is a floor
+    assert [r["ratio"] for r in rows] == pytest.approx([2.0, 0.5, 0.999])
+
+
+def test_phy_output_without_a_table_is_an_error():
+    with pytest.raises(RuntimeError, match="no table"):
+        bench_cmd.parse_phy_table("Traceback …\nImportError: x\n")
+
+
+def test_a_failing_script_gives_a_row_and_exit_status_1(tmp_path, capsys):
+    for script, _ in bench_cmd.BENCHES.values():
+        (tmp_path / script).write_text("def bench_rows(quick=False):\n    return []\n")
+    (tmp_path / "bench_localizer.py").write_text("def bench_rows(quick=False):\n    raise ValueError('broken on purpose')\n")
+    code, out, _ = run_bench(["--only", "localizer", "beamformer", "--bench-dir", str(tmp_path), "--json"], capsys)
+    rows = json.loads(out)["rows"]
+    assert code == 1
+    assert len(rows) == 1 and rows[0]["figure"].startswith("bench_localizer.py failed: exit status 1: ValueError: "
+                                                             "broken on purpose")
+
+
+def test_missing_bench_folder_is_one_line(tmp_path, capsys):
+    code, _, err = run_bench(["--bench-dir", str(tmp_path / "nowhere")], capsys)
+    assert code == 2 and err.strip().startswith("disac: error: --bench-dir: no bench/ scripts")
