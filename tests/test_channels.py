@@ -143,3 +143,20 @@ def test_qpsk_ber_formula():
 def test_delay_steering_matches_geometry_on_low_if_grid():
     """The channel's delay phases and the model's d(τ) are one convention on the low-IF grid."""
     np.testing.assert_allclose(ofdm.delay_phases(1.234e-6, 16, 10e6), geometry.delay_steering(1.234e-6, 16, 10e6))
+
+
+@pytest.mark.parametrize("first_frame_symbol", [0, 4])
+def test_fast_channel_paths_equal_apply_time(paper, first_frame_symbol):
+    """The blocks' complex64 paths (write_time) equal the float64 reference apply_time to 1e-5 of the
+    largest sample (float32: ≈ 1e-7), also for a call starting mid-frame (symbol 4 = frame 1, symbol 1)."""
+    layout = ofdm.layout_from_scenario(paper)
+    rng = np.random.default_rng(3)
+    count = 7 * layout.symbol_len
+    x = (rng.standard_normal((12, count)) + 1j * rng.standard_normal((12, count))).astype(np.complex64)
+    first = first_frame_symbol * layout.symbol_len
+    for model, outputs in ((channels.SensingChannel(paper, 1, 5), paper.rx_antennas),
+                           (channels.CommChannel(paper, 5), paper.num_users)):
+        out = np.zeros((outputs, count), dtype=np.complex64)
+        model.write_time(x, first, list(out))
+        expected = model.apply_time(x.astype(complex), first)
+        assert np.max(np.abs(out - expected)) < 1e-5 * np.max(np.abs(expected))

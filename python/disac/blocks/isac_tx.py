@@ -1,7 +1,8 @@
 """ISAC node transmitter: frames X_n = W_c,n S_c + W_r,n S_r,n (paper eq. 1) as Mt time-domain streams.
 
 The frame layout, the symbols and the OFDM modulation are core.ofdm's (see its docstring); this block
-only precodes, tags and handles precoder messages.
+only tags, handles precoder messages and runs core.ofdm.NodeModulator (the complex64 fast path: ≥ 10 MS/s
+per antenna on one core at L = 16 and 64, bench/bench_phy.py); one NodeModulator per precoder.
 """
 
 import threading
@@ -52,8 +53,7 @@ class isac_tx(gr.sync_block):
         default_wc, default_wr = ofdm.default_precoders(self.layout, self.scenario.per_antenna_power)
         wc = default_wc if wc is None else wc
         wr = default_wr if wr is None else wr
-        wc, wr = ofdm.check_precoders(self.layout, wc, wr)
-        self._precoder = (np.concatenate([wc, wr], axis=1).astype(np.complex64), 0)
+        self._precoder = (ofdm.NodeModulator(self._gen, self.node_id, wc, wr), 0)
         self._pending = None
         self._lock = threading.Lock()
         self._next_frame = 0
@@ -72,14 +72,14 @@ class isac_tx(gr.sync_block):
             wc, wr, version, node = tags.precoder_from_pmt(msg, self.layout.tx_antennas, self.layout.num_users)
             if node is not None and node != self.node_id:
                 return
-            wc, wr = ofdm.check_precoders(self.layout, wc, wr)
+            modulator = ofdm.NodeModulator(self._gen, self.node_id, wc, wr)  # checks shapes and finiteness
         except (ValueError, TypeError, RuntimeError) as exc:
             self.rejected_precoders += 1
             self.last_rejection = str(exc)
             self.logger.warn(f"node {self.node_id}: precoder message ignored, previous precoder kept: {exc}")
             return
         with self._lock:
-            self._pending = (np.concatenate([wc, wr], axis=1).astype(np.complex64), int(version))
+            self._pending = (modulator, int(version))
 
     def precoder_version(self):
         """The version of the precoder in use (the one in the frame tags)."""
@@ -98,17 +98,12 @@ class isac_tx(gr.sync_block):
         with self._lock:
             if self._pending is not None:  # a frame boundary: the first frame of this call
                 self._precoder, self._pending = self._pending, None
-        weights, version = self._precoder
+        modulator, version = self._precoder
         frames = np.arange(self._next_frame, self._next_frame + count)
-        streams = self._gen.stream_time(frames, self.node_id)  # (F, U + Mt, frame_len)
-        total = count * lay.frame_len
-        flat = np.swapaxes(streams, 0, 1).reshape(streams.shape[1], total)
-        samples = weights @ flat  # (Mt, F·frame_len): x = W_c s_c + W_r s_r (eq. 1), one GEMM
-        for antenna, out in enumerate(output_items):
-            out[:total] = samples[antenna]
+        modulator.write(frames, output_items)  # x = W_c s_c + W_r s_r (eq. 1), OFDM-modulated
         start = self.nitems_written(0)
         key = tags.frame_tag_key()
-        for i, frame in enumerate(frames):
-            self.add_item_tag(0, start + i * lay.frame_len, key, tags.frame_tag_value(frame, self.node_id, version))
+        for i, value in enumerate(tags.frame_tag_values(frames, self.node_id, version)):
+            self.add_item_tag(0, start + i * lay.frame_len, key, value)
         self._next_frame += count
-        return total
+        return count * lay.frame_len

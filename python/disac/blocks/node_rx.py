@@ -6,6 +6,7 @@ are not part of it), as (Mr, L, P) complex64 — the Y_s,n of eq. (5) that the c
 
 import numpy as np
 import pmt
+import scipy.fft
 from gnuradio import gr
 
 from . import tags
@@ -13,34 +14,53 @@ from ..core import ofdm
 
 
 class node_rx(gr.sync_block):
-    """Mr complex streams in (frame tags on stream 0), one snapshot PDU per frame out on ``snapshot``.
+    """Mr complex streams in (frame tags on stream 0), snapshot PDUs out on ``snapshot``.
 
     Alignment: time-synchronised nodes, so each frame tag on input 0 (frame number, node id, precoder
     version, as isac_tx writes them; the sensing channel forwards its own transmitter's) marks a frame
     start. Samples before the first tag are dropped; a frame whose end has not arrived waits for the
-    next call. The PDU is tags.snapshot_to_pmt (meta: node_id, frame, precoder_version, shape
-    (Mr, L, P); payload: c32vector in C order); tags.snapshot_from_pmt decodes it for serialising.
+    next call.
+
+    Messages: with frames_per_message = 1 (the default) one PDU per frame, tags.snapshot_to_pmt (meta:
+    node_id, frame, precoder_version, shape (Mr, L, P); payload: c32vector in C order);
+    tags.snapshot_from_pmt decodes it. With frames_per_message = K > 1, the frames completed in one call
+    go out in PDUs of up to K consecutive frames, tags.snapshot_batch_to_pmt (meta: node_id, frames,
+    precoder_versions, shape (F, Mr, L, P)); tags.snapshots_from_pmt decodes either kind. Nothing waits
+    for a batch to fill: a frame is published in the call that completes it. A PDU costs ~10 µs of
+    Python, a frame of the paper's L = 16 lasts 10.8 µs at 10 MHz: real time at L = 16 needs K > 1
+    (bench/bench_phy.py).
 
     Parameters
-      scenario   preset name, TOML path or Scenario (Mr, L, CP, P and the frame layout)
-      node_id    this node (written in the snapshot; the tag's node id is the transmitter's)
-      rx_antennas port count GRC draws; 0 or the scenario's Mr (checked)
+      scenario            preset name, TOML path or Scenario (Mr, L, CP, P and the frame layout)
+      node_id             this node (written in the snapshot; the tag's node id is the transmitter's)
+      rx_antennas         port count GRC draws; 0 or the scenario's Mr (checked)
+      frames_per_message  1: one single-frame PDU per frame; K > 1: batched PDUs of up to K frames
     """
 
-    def __init__(self, scenario="paper", node_id=0, rx_antennas=0):
+    def __init__(self, scenario="paper", node_id=0, rx_antennas=0, frames_per_message=1):
         self.scenario = tags.as_scenario(scenario)
         tags.check_sizes(self.scenario, rx_antennas=rx_antennas)
+        if not isinstance(frames_per_message, (int, np.integer)) or frames_per_message < 1:
+            raise ValueError(f"frames_per_message = {frames_per_message!r}: accepted: an integer ≥ 1")
         self.layout = ofdm.layout_from_scenario(self.scenario)
         gr.sync_block.__init__(self, name="disac_node_rx",
                                in_sig=[np.complex64] * self.scenario.rx_antennas, out_sig=None)
         self.node_id = int(node_id)
+        self.frames_per_message = int(frames_per_message)
         self.frames_received = 0
         lay = self.layout
         self._shape = (self.scenario.rx_antennas, lay.subcarriers, lay.data_symbols)
         self._meta = tags.snapshot_meta(self.node_id, self._shape)
-        self._offsets = lay.front_len + np.arange(lay.data_symbols * lay.symbol_len)
+        # sample index, from the frame start, of subcarrier-slot l of sensing symbol p after the CP: (L, P)
+        self._core_offsets = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
+                              + lay.symbol_len * np.arange(lay.data_symbols)[None, :])
         self._port = pmt.intern(tags.SNAPSHOT_PORT)
         self.message_port_register_out(self._port)
+
+    def set_frames_per_message(self, frames_per_message):
+        if int(frames_per_message) < 1:
+            raise ValueError(f"frames_per_message = {frames_per_message!r}: accepted: an integer ≥ 1")
+        self.frames_per_message = int(frames_per_message)
 
     def work(self, input_items, output_items):
         lay = self.layout
@@ -49,19 +69,42 @@ class node_rx(gr.sync_block):
         found = self.get_tags_in_window(0, 0, count, tags.frame_tag_key())
         if not found:
             return count
-        offsets = np.array([tag.offset - start for tag in found], dtype=np.int64)
+        offsets = np.array([tag.offset for tag in found], dtype=np.int64) - start
         complete = offsets + lay.frame_len <= count
         consumed = count if complete.all() else int(offsets[~complete][0])
         if not complete.any():
             return consumed
+        ready = [tag for tag, c in zip(found, complete) if c]
         offsets = offsets[complete]
-        x = np.stack(input_items)  # (Mr, count)
-        sym = x[:, offsets[:, None] + self._offsets[None, :]]  # (Mr, F, P·(CP+L))
-        sym = sym.reshape(x.shape[0], len(offsets), lay.data_symbols, lay.symbol_len)
-        freq = ofdm.demodulate(sym, lay.cyclic_prefix)  # (Mr, F, P, L)
-        snapshots = np.ascontiguousarray(np.transpose(freq, (1, 0, 3, 2)), dtype=np.complex64)  # (F, Mr, L, P)
-        for tag, snapshot in zip((t for t, c in zip(found, complete) if c), snapshots):
-            frame, _, version = tags.parse_frame_tag(tag.value)
-            self.message_port_pub(self._port, tags.snapshot_to_pmt(self._meta, frame, version, snapshot))
+        # frame numbers and precoder versions: only tuple fields 0 and 2 (the node id is the transmitter's)
+        tuple_ref, to_uint64, to_long = pmt.tuple_ref, pmt.to_uint64, pmt.to_long
+        frames = [to_uint64(tuple_ref(tag.value, 0)) for tag in ready]
+        versions = [to_long(tuple_ref(tag.value, 2)) for tag in ready]
+        # gather only the samples the snapshot needs (not the front symbols nor the CPs) straight into
+        # the (F, Mr, L, P) layout of the messages, then one single-precision FFT along L (scipy.fft:
+        # numpy's works in complex128)
+        snapshots = np.empty((len(offsets),) + self._shape, dtype=np.complex64)
+        if np.all(np.diff(offsets) == lay.frame_len):  # back-to-back frames (the usual case): strided views,
+            first, end = offsets[0], offsets[-1] + lay.frame_len  # ~3x faster than an index gather
+            for r, samples in enumerate(input_items):
+                symbols = samples[first:end].reshape(len(offsets), lay.frame_symbols, lay.symbol_len)
+                snapshots[:, r] = np.swapaxes(symbols[:, lay.front_symbols:, lay.cyclic_prefix:], 1, 2)
+        else:
+            index = offsets[:, None, None] + self._core_offsets[None]  # (F, L, P)
+            for r, samples in enumerate(input_items):
+                np.take(samples, index, out=snapshots[:, r], mode="clip")
+        snapshots = scipy.fft.fft(snapshots, axis=2, norm="ortho", overwrite_x=True)  # Y_s,n (eq. 5)
+        self._publish(frames, versions, snapshots)
         self.frames_received += len(offsets)
         return consumed
+
+    def _publish(self, frames, versions, snapshots):
+        if self.frames_per_message == 1:
+            for frame, version, snapshot in zip(frames, versions, snapshots):
+                self.message_port_pub(self._port, tags.snapshot_to_pmt(self._meta, frame, version, snapshot))
+            return
+        batch = self.frames_per_message
+        for first in range(0, len(frames), batch):
+            self.message_port_pub(self._port, tags.snapshot_batch_to_pmt(
+                self._meta, frames[first:first + batch], versions[first:first + batch],
+                snapshots[first:first + batch]))

@@ -24,15 +24,16 @@ def precoders(seed):
     return wc, wr
 
 
-def run_chain(scenario, frames, wc, wr, seed=0, channel_seed=0):
-    """Every node's isac_tx → noise-off sensing_channel(n) → node_rx(n); the snapshots per node."""
+def run_chain(scenario, frames, wc, wr, seed=0, channel_seed=0, frames_per_message=1, messages=None):
+    """Every node's isac_tx → noise-off sensing_channel(n) → node_rx(n); the snapshots per node (decoded
+    with tags.snapshots_from_pmt; the raw PDUs appended to ``messages`` if given)."""
     tb = gr.top_block()
     n_nodes, mt = scenario.num_nodes, scenario.tx_antennas
     txs = [isac_tx(scenario, m, seed, wc[m], wr[m], frames) for m in range(n_nodes)]
     stores, keep = [], []  # Python blocks must stay referenced while the flowgraph runs
     for n in range(n_nodes):
         channel = sensing_channel(scenario, n, channel_seed, noise=False)
-        rx = node_rx(scenario, n)
+        rx = node_rx(scenario, n, frames_per_message=frames_per_message)
         store = blocks.message_debug()
         keep += [channel, rx]
         for m, tx in enumerate(txs):
@@ -43,7 +44,10 @@ def run_chain(scenario, frames, wc, wr, seed=0, channel_seed=0):
         tb.msg_connect((rx, tags.SNAPSHOT_PORT), (store, "store"))
         stores.append(store)
     tb.run()
-    return [[tags.snapshot_from_pmt(s.get_message(i)) for i in range(s.num_messages())] for s in stores]
+    pdus = [[s.get_message(i) for i in range(s.num_messages())] for s in stores]
+    if messages is not None:
+        messages.extend(pdus)
+    return [[snap for pdu in node for snap in tags.snapshots_from_pmt(pdu)] for node in pdus]
 
 
 def model_snapshots(scenario, frames, wc, wr, seed, channel_seed):
@@ -108,6 +112,86 @@ class qa_node_rx(gr_unittest.TestCase):
             expected = np.fft.fft(data[:, start:start + 16], axis=-1, norm="ortho")[..., None]
             np.testing.assert_allclose(snap.samples, expected, rtol=1e-5, atol=1e-5)
 
+    def test_batched_messages_carry_the_same_snapshots(self):
+        """frames_per_message = 4: every PDU is a batch of 1 … 4 frames (snapshot_from_pmt refuses it,
+        naming snapshots_from_pmt); decoded, the frames, versions, node ids and samples are those of the
+        one-frame-per-message run (the same computation: 1e-6 relative allows FFT rounding alone)."""
+        wc, wr = precoders(2)
+        single = run_chain(SCENARIO, 30, wc, wr, seed=1, channel_seed=2)
+        pdus = []
+        batched = run_chain(SCENARIO, 30, wc, wr, seed=1, channel_seed=2, frames_per_message=4, messages=pdus)
+        for node_pdus in pdus:
+            self.assertTrue(all(tags.is_snapshot_batch(p) for p in node_pdus))
+            self.assertTrue(all(1 <= len(tags.snapshots_from_pmt(p)) <= 4 for p in node_pdus))
+            self.assertLess(len(node_pdus), 30)
+        with self.assertRaisesRegex(ValueError, "snapshots_from_pmt"):
+            tags.snapshot_from_pmt(pdus[0][0])
+        for n in range(2):
+            self.assertEqual([(s.node_id, s.frame, s.precoder_version) for s in batched[n]],
+                             [(s.node_id, s.frame, s.precoder_version) for s in single[n]])
+            for a, b in zip(batched[n], single[n]):
+                np.testing.assert_allclose(a.samples, b.samples, rtol=1e-6, atol=1e-6 * np.max(np.abs(b.samples)))
+
+    def test_frames_not_back_to_back_and_batch_decoding(self):
+        """Tags 7 samples further apart than a frame (the gather path, not the strided one), versions 3 and
+        4, batches of 2: each snapshot is the FFT of its own frame's sensing symbol."""
+        rng = np.random.default_rng(1)
+        starts = [50, 50 + LAYOUT.frame_len + 7]
+        count = starts[-1] + LAYOUT.frame_len + 5
+        data = (rng.standard_normal((16, count)) + 1j * rng.standard_normal((16, count))).astype(np.complex64)
+        frame_tags = [gr.tag_utils.python_to_tag((start, pmt.intern(tags.FRAME_TAG_KEY), tags.frame_tag_value(8 + k, 1, 3 + k)))
+                      for k, start in enumerate(starts)]
+        tb = gr.top_block()
+        rx = node_rx(SCENARIO, 1, frames_per_message=2)
+        store = blocks.message_debug()
+        for r in range(16):
+            tb.connect(blocks.vector_source_c(data[r].tolist(), False, 1, frame_tags if r == 0 else []), (rx, r))
+        tb.msg_connect((rx, tags.SNAPSHOT_PORT), (store, "store"))
+        tb.run()
+        snaps = [s for i in range(store.num_messages()) for s in tags.snapshots_from_pmt(store.get_message(i))]
+        self.assertEqual([(s.frame, s.node_id, s.precoder_version) for s in snaps], [(8, 1, 3), (9, 1, 4)])
+        for start, snap in zip(starts, snaps):
+            begin = start + LAYOUT.front_len + LAYOUT.cyclic_prefix
+            expected = np.fft.fft(data[:, begin:begin + 16], axis=-1, norm="ortho")[..., None]
+            np.testing.assert_allclose(snap.samples, expected, rtol=1e-5, atol=1e-5)
+
+    def test_rejects_bad_frames_per_message(self):
+        with self.assertRaisesRegex(ValueError, r"frames_per_message = 0: accepted: an integer ≥ 1"):
+            node_rx(SCENARIO, 0, frames_per_message=0)
+
+
+class qa_snapshot_pmt(gr_unittest.TestCase):
+    """The PMT codecs node_rx uses: uniform vectors through the PMT's storage, single and batched PDUs."""
+
+    def test_uniform_vectors_round_trip_exactly(self):
+        rng = np.random.default_rng(2)
+        samples = (rng.standard_normal(1000) + 1j * rng.standard_normal(1000)).astype(np.complex64)
+        vector = tags.c32vector_from_array(samples)
+        np.testing.assert_array_equal(np.array(pmt.c32vector_elements(vector), dtype=np.complex64), samples)
+        np.testing.assert_array_equal(tags.array_from_c32vector(pmt.init_c32vector(2, [1 + 2j, -3j])), [1 + 2j, -3j])
+        big = np.array([0, 2**64 - 1, 12345], dtype=np.uint64)
+        self.assertEqual(pmt.u64vector_elements(tags.uniform_vector_from_array(big, np.uint64)), big.tolist())
+        np.testing.assert_array_equal(tags.array_from_uniform_vector(pmt.init_s64vector(2, [-5, 7]), np.int64), [-5, 7])
+        with self.assertRaisesRegex(ValueError, "expected a c32vector"):
+            tags.array_from_c32vector(pmt.init_f32vector(1, [1.0]))
+
+    def test_single_and_batched_pdus_decode_to_snapshots(self):
+        rng = np.random.default_rng(3)
+        samples = (rng.standard_normal((3, 16, 16, 1)) + 1j * rng.standard_normal((3, 16, 16, 1))).astype(np.complex64)
+        meta = tags.snapshot_meta(1, (16, 16, 1))
+        single = tags.snapshots_from_pmt(tags.snapshot_to_pmt(meta, 2**40, 6, samples[0]))
+        self.assertEqual([(s.node_id, s.frame, s.precoder_version) for s in single], [(1, 2**40, 6)])
+        np.testing.assert_array_equal(single[0].samples, samples[0])
+        batch = tags.snapshots_from_pmt(tags.snapshot_batch_to_pmt(meta, [4, 5, 7], [0, 0, 1], samples))
+        self.assertEqual([(s.node_id, s.frame, s.precoder_version) for s in batch], [(1, 4, 0), (1, 5, 0), (1, 7, 1)])
+        for snap, expected in zip(batch, samples):
+            np.testing.assert_array_equal(snap.samples, expected)
+        short = tags.snapshot_batch_to_pmt(meta, [4, 5], [0, 0], samples)  # 3 frames of samples, 2 numbers
+        with self.assertRaisesRegex(ValueError, "2 frame numbers"):
+            tags.snapshots_from_pmt(short)
+        with self.assertRaisesRegex(ValueError, "not a PDU"):
+            tags.snapshots_from_pmt(pmt.intern("nothing"))
+
 
 if __name__ == "__main__":
-    gr_unittest.run(qa_node_rx)
+    gr_unittest.main()

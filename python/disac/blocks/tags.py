@@ -10,11 +10,14 @@ Messages:
 * snapshot (out of node_rx, port ``SNAPSHOT_PORT``): a PDU (meta dict . c32vector): meta
   {"node_id", "frame", "precoder_version", "shape": (Mr, L, P)}, payload Y_s,n in C order of (Mr, L, P).
   ``snapshot_from_pmt`` turns it back into a core Snapshot for serialising (e.g. over ZeroMQ).
+  Batched (node_rx frames_per_message > 1): meta {"node_id", "frames": u64vector (F),
+  "precoder_versions": s64vector (F), "shape": (F, Mr, L, P)}, payload (F, Mr, L, P) in C order.
+  ``snapshots_from_pmt`` decodes either kind into a list of Snapshots.
 * user metrics (out of user_rx, port ``METRICS_PORT``): a dict per frame (see user_rx).
 """
 
+import ctypes
 import dataclasses
-import functools
 
 import numpy as np
 import pmt
@@ -34,6 +37,8 @@ KEY_NODE_ID = "node_id"
 KEY_FRAME = "frame"
 KEY_PRECODER_VERSION = "precoder_version"
 KEY_SHAPE = "shape"
+KEY_FRAMES = "frames"  # batched snapshots: frame numbers (u64vector)
+KEY_PRECODER_VERSIONS = "precoder_versions"  # batched snapshots: precoder versions (s64vector)
 KEY_USER = "user"
 
 _FRAME_TAG_PMT = pmt.intern(FRAME_TAG_KEY)
@@ -54,35 +59,78 @@ def frame_tag_value(frame, node_id, precoder_version):
     return pmt.make_tuple(pmt.from_uint64(int(frame)), pmt.from_long(int(node_id)), pmt.from_long(int(precoder_version)))
 
 
+def frame_tag_values(frames, node_id, precoder_version):
+    """The frame tag values of consecutive frames of one node and precoder version (a list of PMTs).
+
+    Same values as frame_tag_value; the node id and version PMTs are made once (a tag costs ≈ 1.2 µs
+    instead of 2.2 µs, which matters at one tag per 108-sample frame).
+    """
+    node, version = pmt.from_long(int(node_id)), pmt.from_long(int(precoder_version))
+    make_tuple, from_uint64 = pmt.make_tuple, pmt.from_uint64
+    return [make_tuple(from_uint64(frame), node, version) for frame in np.asarray(frames).tolist()]
+
+
 def parse_frame_tag(value):
     """(frame, node id, precoder version) from a frame tag value."""
     return (pmt.to_uint64(pmt.tuple_ref(value, 0)), pmt.to_long(pmt.tuple_ref(value, 1)),
             pmt.to_long(pmt.tuple_ref(value, 2)))
 
 
-# ---- fast c32vector <-> numpy ------------------------------------------------------------------
-# pmt.init_c32vector converts element by element (~75 ns each); building the serialised form with numpy
-# and deserialising it is ~3x faster for a snapshot, which matters at one message per frame.
+# ---- fast uniform vectors <-> numpy -------------------------------------------------------------
+# pmt.init_c32vector converts element by element (~90 ns each), a serialised round trip ~19 ns each. The
+# PMT's own storage is reachable through the capsule of pmt.uniform_vector_(writable_)elements, as GNU
+# Radio's gr/gateway.py reaches its buffers: copying through it costs ~1 ns per element (measured here:
+# 16384 samples 474 µs → 19 µs), which is what makes batched snapshot messages cheap.
 
-@functools.lru_cache(maxsize=64)
-def _c32_header(length):
-    ser = pmt.serialize_str(pmt.init_c32vector(length, np.zeros(length, np.complex64)))
-    return ser[:len(ser) - 8 * length]
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+
+_UNIFORM = {  # dtype -> (make_…vector, is_…vector)
+    np.dtype(np.complex64): (pmt.make_c32vector, pmt.is_c32vector),
+    np.dtype(np.uint64): (pmt.make_u64vector, pmt.is_u64vector),
+    np.dtype(np.int64): (pmt.make_s64vector, pmt.is_s64vector),
+}
+
+
+def _view(vector, nbytes, dtype, writable):
+    """A numpy view of a uniform vector's storage (valid while ``vector`` lives)."""
+    elements = pmt.uniform_vector_writable_elements if writable else pmt.uniform_vector_elements
+    address = _capsule_pointer(elements(vector, 0), None)
+    return np.frombuffer((ctypes.c_char * nbytes).from_address(address), dtype=dtype)
+
+
+def uniform_vector_from_array(array, dtype):
+    """A PMT uniform vector (c32, u64 or s64 by ``dtype``) holding ``array`` flattened in C order."""
+    dtype = np.dtype(dtype)
+    flat = np.asarray(array).reshape(-1)
+    vector = _UNIFORM[dtype][0](flat.size, 0)
+    if flat.size:
+        _view(vector, flat.size * dtype.itemsize, dtype, writable=True)[:] = flat
+    return vector
+
+
+def array_from_uniform_vector(vector, dtype):
+    """A numpy array (a copy) of a PMT uniform vector of ``dtype``; ValueError if it is another kind."""
+    dtype = np.dtype(dtype)
+    if not _UNIFORM[dtype][1](vector):
+        raise ValueError(f"expected a PMT vector of {dtype}, got {pmt.write_string(vector)[:60]!r}")
+    length = pmt.length(vector)
+    if length == 0:
+        return np.zeros(0, dtype)
+    return _view(vector, length * dtype.itemsize, dtype, writable=False).copy()
 
 
 def c32vector_from_array(array):
     """A PMT c32vector holding ``array`` (flattened in C order)."""
-    flat = np.ascontiguousarray(array, dtype=">c8").reshape(-1)
-    return pmt.deserialize_str(_c32_header(flat.size) + flat.tobytes())
+    return uniform_vector_from_array(array, np.complex64)
 
 
 def array_from_c32vector(vector):
     """A complex64 numpy array from a PMT c32vector."""
     if not pmt.is_c32vector(vector):
         raise ValueError(f"expected a c32vector PMT, got {pmt.write_string(vector)[:60]!r}")
-    length = pmt.length(vector)
-    ser = pmt.serialize_str(vector)
-    return np.frombuffer(ser[len(_c32_header(length)):], dtype=">c8").astype(np.complex64)
+    return array_from_uniform_vector(vector, np.complex64)
 
 
 # ---- precoder messages -------------------------------------------------------------------------
@@ -146,6 +194,10 @@ def snapshot_meta(node_id, shape):
 
 _KEY_FRAME_PMT = pmt.intern(KEY_FRAME)
 _KEY_VERSION_PMT = pmt.intern(KEY_PRECODER_VERSION)
+_KEY_FRAMES_PMT = pmt.intern(KEY_FRAMES)
+_KEY_VERSIONS_PMT = pmt.intern(KEY_PRECODER_VERSIONS)
+_KEY_SHAPE_PMT = pmt.intern(KEY_SHAPE)
+_KEY_NODE_ID_PMT = pmt.intern(KEY_NODE_ID)
 
 
 def snapshot_to_pmt(base_meta, frame, precoder_version, samples):
@@ -155,21 +207,72 @@ def snapshot_to_pmt(base_meta, frame, precoder_version, samples):
     return pmt.cons(meta, c32vector_from_array(samples))
 
 
-def snapshot_from_pmt(msg):
-    """A Snapshot from a node_rx snapshot PDU; ValueError if the PDU is malformed."""
+def snapshot_batch_to_pmt(base_meta, frames, precoder_versions, samples):
+    """The batched snapshot PDU of F consecutive frames of one node: (meta dict . c32vector).
+
+    meta = base_meta (node_id; its "shape" is replaced by (F, Mr, L, P)) plus "frames" (u64vector, F) and
+    "precoder_versions" (s64vector, F); payload: samples (F, Mr, L, P) in C order. One message instead of
+    F costs ~30 µs instead of F·10 µs (node_rx frames_per_message).
+    """
+    samples = np.asarray(samples)
+    meta = pmt.dict_add(base_meta, _KEY_SHAPE_PMT, pmt.make_tuple(*[pmt.from_long(int(n)) for n in samples.shape]))
+    frames = np.asarray(frames, dtype=np.uint64)
+    meta = pmt.dict_add(meta, _KEY_FRAMES_PMT, uniform_vector_from_array(frames, np.uint64))
+    meta = pmt.dict_add(meta, _KEY_VERSIONS_PMT,
+                        uniform_vector_from_array(np.asarray(precoder_versions, dtype=np.int64), np.int64))
+    return pmt.cons(meta, c32vector_from_array(samples))
+
+
+def _shape_and_samples(msg):
     if not pmt.is_pair(msg) or not pmt.is_dict(pmt.car(msg)):
         raise ValueError("snapshot message is not a PDU (meta dict . c32vector)")
     meta = pmt.car(msg)
-    shape_pmt = pmt.dict_ref(meta, pmt.intern(KEY_SHAPE), pmt.PMT_NIL)
+    shape_pmt = pmt.dict_ref(meta, _KEY_SHAPE_PMT, pmt.PMT_NIL)
+    if not pmt.is_tuple(shape_pmt):
+        raise ValueError(f"snapshot meta 'shape' is {pmt.write_string(shape_pmt)[:60]!r}: accepted: a tuple of sizes")
     shape = tuple(pmt.to_long(pmt.tuple_ref(shape_pmt, i)) for i in range(pmt.length(shape_pmt)))
     samples = array_from_c32vector(pmt.cdr(msg))
     if samples.size != int(np.prod(shape)):
         raise ValueError(f"snapshot payload has {samples.size} samples, shape {shape} needs {int(np.prod(shape))}")
+    return meta, samples.reshape(shape)
+
+
+def is_snapshot_batch(msg):
+    """True for a batched snapshot PDU (snapshot_batch_to_pmt), False otherwise."""
+    return pmt.is_pair(msg) and pmt.is_dict(pmt.car(msg)) and pmt.dict_has_key(pmt.car(msg), _KEY_FRAMES_PMT)
+
+
+def snapshot_from_pmt(msg):
+    """A Snapshot from a node_rx single-frame snapshot PDU; ValueError if the PDU is malformed or a batch
+    (decode those with snapshots_from_pmt)."""
+    if is_snapshot_batch(msg):
+        raise ValueError("snapshot message is a batch of frames (node_rx frames_per_message > 1): "
+                         "decode it with tags.snapshots_from_pmt")
+    meta, samples = _shape_and_samples(msg)
     return Snapshot(
-        node_id=pmt.to_long(pmt.dict_ref(meta, pmt.intern(KEY_NODE_ID), pmt.PMT_NIL)),
+        node_id=pmt.to_long(pmt.dict_ref(meta, _KEY_NODE_ID_PMT, pmt.PMT_NIL)),
         frame=pmt.to_uint64(pmt.dict_ref(meta, _KEY_FRAME_PMT, pmt.PMT_NIL)),
         precoder_version=pmt.to_long(pmt.dict_ref(meta, _KEY_VERSION_PMT, pmt.PMT_NIL)),
-        samples=samples.reshape(shape))
+        samples=samples)
+
+
+def snapshots_from_pmt(msg):
+    """The Snapshots of a node_rx snapshot PDU, single-frame or batched, in frame order (a list).
+
+    For a batch, each Snapshot's samples are a (Mr, L, P) view of the batch's one array.
+    ValueError if the PDU is malformed.
+    """
+    if not is_snapshot_batch(msg):
+        return [snapshot_from_pmt(msg)]
+    meta, samples = _shape_and_samples(msg)
+    frames = array_from_uniform_vector(pmt.dict_ref(meta, _KEY_FRAMES_PMT, pmt.PMT_NIL), np.uint64)
+    versions = array_from_uniform_vector(pmt.dict_ref(meta, _KEY_VERSIONS_PMT, pmt.PMT_NIL), np.int64)
+    if samples.ndim != 4 or not samples.shape[0] == frames.size == versions.size:
+        raise ValueError(f"snapshot batch of shape {samples.shape} with {frames.size} frame numbers and "
+                         f"{versions.size} precoder versions: accepted: (F, Mr, L, P) with F of each")
+    node_id = pmt.to_long(pmt.dict_ref(meta, _KEY_NODE_ID_PMT, pmt.PMT_NIL))
+    return [Snapshot(node_id=node_id, frame=int(frame), precoder_version=int(version), samples=block)
+            for frame, version, block in zip(frames.tolist(), versions.tolist(), samples)]
 
 
 def check_sizes(scenario, **given):

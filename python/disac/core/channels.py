@@ -13,9 +13,14 @@ exp(−j2π f_l τ) with f_l on the chosen frequency grid (core.ofdm.bin_frequen
 ("band-limited") for the samples the receiver keeps after dropping the cyclic prefix, for any
 fractional delay up to the cyclic prefix (the scenario validates τ ≤ CP); the first τ samples of each
 output prefix would, on a real channel, hold the previous symbol's tail — the receiver discards them.
+
+``apply_time`` is the reference (float64, written as the equations); ``write_time`` is the blocks' fast
+complex64 path (batched matrix products, scipy.fft single precision), tested equal to it. AWGN draws
+dominate a noisy channel's cost (16 streams × 2 normals per sample for a sensing channel).
 """
 
 import numpy as np
+import scipy.fft
 
 from . import geometry, ofdm
 
@@ -36,13 +41,15 @@ def noise_rng(channel_seed, kind, index=0):
 
 
 def awgn(rng, samples, streams, noise_power):
-    """CN(0, noise_power) noise (streams, samples), complex64.
+    """CN(0, noise_power) noise (streams, samples), complex64 (a transposed view of time-major noise).
 
     Drawn time-major from ``rng``, so the sequence does not depend on how a stream is cut into calls.
+    The (real, imaginary) float32 pairs are read as complex64 in place (no temporaries: the draw itself
+    is most of a noisy channel's cost).
     """
-    draw = rng.standard_normal((samples, streams, 2), dtype=np.float32)
-    scale = np.float32(np.sqrt(noise_power / 2))
-    return (scale * (draw[..., 0] + 1j * draw[..., 1])).T.astype(np.complex64)
+    noise = rng.standard_normal((samples, streams, 2), dtype=np.float32).view(np.complex64)[..., 0]
+    noise *= np.float32(np.sqrt(noise_power / 2))
+    return noise.T
 
 
 def linked_amplitudes(amplitudes, phases_rad):
@@ -72,15 +79,64 @@ class SensingChannel:
         delays = scenario.bistatic_delays_s()[self.rx_node]  # (N_tx, K)
         self._d = ofdm.delay_phases(delays, scenario.subcarriers, scenario.bandwidth_hz, grid)  # (N_tx, K, L)
         self._b = scenario.target_amplitudes()[self.rx_node]  # (N_tx, K)
+        self._tx_beams = None  # the complex64 matrices of write_time, made on first use
 
     def apply_frequency(self, x_freq, frames):
         """x_freq (S, N, Mt, L) symbols of every node, frames (S,) their frame numbers → (S, Mr, L)."""
-        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (S, N)
-        link = np.exp(1j * (phases - phases[:, self.rx_node:self.rx_node + 1]))  # e^{j(φ_m − φ_n)}, (S, N)
-        coef = self._b[None] * link[..., None]  # (S, N_tx, K)
+        coef = self.link_coefficients(frames)  # (S, N_tx, K)
         beam = np.einsum("mki,smil->smkl", self._a_t, x_freq)  # a_t^T(θ_m^k) X_m
         echo = np.einsum("smk,mkl,smkl->skl", coef, self._d, beam)
         return np.einsum("kr,skl->srl", self._a_r, echo)
+
+    def link_coefficients(self, frames):
+        """b[n, m, k]·e^{j(φ_m − φ_n)} of rx node n per frame, (F, N_tx, K) (eq. 3/5 with the oscillator phases)."""
+        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
+        link = np.exp(1j * (phases - phases[:, self.rx_node:self.rx_node + 1]))  # e^{j(φ_m − φ_n)}
+        return self._b[None] * link[..., None]
+
+    def write_time(self, x_time, first_sample, outputs):
+        """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 →
+        writes (S·(CP+L),) into each of the Mr ``outputs``. Same values as apply_time to float32 rounding.
+
+        Per call: one FFT of every input symbol; the K beams a_t^T(θ_m^k) X_m of every node as one matrix
+        product; the per-frame link coefficient times d(τ) on each bin; the Mr antennas' sum over targets
+        as a second matrix product; one IFFT written into the outputs, cyclic prefix copied from the tail.
+        """
+        lay = self.layout
+        streams, count = x_time.shape
+        symbols = count // lay.symbol_len
+        cp, length = lay.cyclic_prefix, lay.subcarriers
+        if self._tx_beams is None:
+            self._prepare_fast_path()
+        first_symbol = first_sample // lay.symbol_len
+        frames = (first_symbol + np.arange(symbols)) // lay.frame_symbols
+        unique, inverse = np.unique(frames, return_inverse=True)
+        coef = self.link_coefficients(unique).reshape(len(unique), -1).astype(np.complex64)  # (F, N·K)
+        x = x_time.reshape(streams, symbols, lay.symbol_len)[..., cp:]
+        x_freq = scipy.fft.fft(x, axis=-1, norm="ortho")  # (N·Mt, S, L)
+        beams = (self._tx_beams @ x_freq.reshape(streams, -1)).reshape(-1, symbols, length)  # (N·K, S, L)
+        beams *= coef.T[:, inverse, None]
+        beams *= self._delay_c64[:, None, :]
+        y = (self._rx_steer @ beams.reshape(beams.shape[0], -1)).reshape(-1, symbols, length)  # (Mr, S, L)
+        y = scipy.fft.ifft(y, axis=-1, norm="ortho", overwrite_x=True)
+        for r, out in enumerate(outputs):
+            view = out[:count].reshape(symbols, lay.symbol_len)
+            view[:, cp:] = y[r]
+            end = cp  # cyclic prefix: sample t < CP equals sample t + L (periodic, also when CP > L)
+            while end > 0:
+                begin = max(0, end - length)
+                view[:, begin:end] = view[:, begin + length:end + length]
+                end = begin
+
+    def _prepare_fast_path(self):
+        lay = self.layout
+        n, k, mt = lay.num_nodes, self._a_t.shape[1], lay.tx_antennas
+        tx_beams = np.zeros((n, k, n, mt), dtype=np.complex128)  # row (m, k): a_t(θ_m^k)^T on node m's inputs
+        for m in range(n):
+            tx_beams[m, :, m, :] = self._a_t[m]
+        self._tx_beams = tx_beams.reshape(n * k, n * mt).astype(np.complex64)
+        self._rx_steer = np.tile(self._a_r.T, (1, n)).astype(np.complex64)  # (Mr, N·K): column (m, k) = a_r(θ_n^k)
+        self._delay_c64 = self._d.reshape(n * k, -1).astype(np.complex64)  # (N·K, L)
 
     def apply_time(self, x_time, first_sample):
         """x_time (N·Mt, S·(CP+L)) samples starting at absolute sample ``first_sample`` (a symbol start) → (Mr, S·(CP+L))."""
@@ -104,12 +160,41 @@ class CommChannel:
         self.layout = ofdm.layout_from_scenario(scenario)
         self.channel_seed = int(channel_seed)
         self._h_conj = np.conj(scenario.user_channels())  # (N, U, Mt): row h_{n,u}^H
+        self._h_block = None  # the complex64 matrix of write_time, made on first use
 
     def combiners(self, frames):
         """C[f, u, n·Mt + i] = e^{jφ_n} [h_{n,u}^H]_i, (F, U, N·Mt)."""
         phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
         c = np.exp(1j * phases)[:, :, None, None] * self._h_conj[None]  # (F, N, U, Mt)
         return np.moveaxis(c, 2, 1).reshape(len(phases), self.scenario.num_users, -1)
+
+    def write_time(self, x_time, first_sample, outputs):
+        """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 → writes
+        (S·(CP+L),) into each of the U ``outputs``. Same values as apply_time to float32 rounding.
+
+        z_{n,u} = h_{n,u}ᴴ x_n for every node and user as one matrix product (block-diagonal in n), then
+        y_u = Σ_n e^{jφ_n} z_{n,u} with the phase of each symbol's frame (N small: a loop over nodes).
+        """
+        lay = self.layout
+        streams, count = x_time.shape
+        symbols = count // lay.symbol_len
+        n, u = self.scenario.num_nodes, self.scenario.num_users
+        if self._h_block is None:
+            mt = lay.tx_antennas
+            block = np.zeros((n, u, n, mt), dtype=np.complex128)
+            for m in range(n):
+                block[m, :, m, :] = self._h_conj[m]
+            self._h_block = block.reshape(n * u, n * mt).astype(np.complex64)
+        first_symbol = first_sample // lay.symbol_len
+        frames = (first_symbol + np.arange(symbols)) // lay.frame_symbols
+        unique, inverse = np.unique(frames, return_inverse=True)
+        phase = np.exp(1j * node_phases_rad(self.channel_seed, unique, n)).astype(np.complex64)[inverse]  # (S, N)
+        z = (self._h_block @ x_time).reshape(n, u, symbols, lay.symbol_len)
+        for user, out in enumerate(outputs):
+            y = out[:count].reshape(symbols, lay.symbol_len)
+            np.multiply(z[0, user], phase[:, 0, None], out=y)
+            for m in range(1, n):
+                y += z[m, user] * phase[:, m, None]
 
     def apply_time(self, x_time, first_sample):
         """x_time (N·Mt, S·(CP+L)) from absolute sample ``first_sample`` (a symbol start) → (U, S·(CP+L))."""
