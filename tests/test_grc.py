@@ -110,7 +110,10 @@ def drive(module_dir, frames, frame_rate, first_sinr_db, switch_sinr_db, frames_
                 self.versions[int(frame)] = int(version)
             return len(input_items[0])
 
-    tb = disac_loopback.disac_loopback(frames=frames, frame_rate=frame_rate, initial_sinr_db=first_sinr_db, seed=0)
+    # a finite run in one process loses no snapshot, but on a loaded machine one node's frame may trail the
+    # other's by more than the default 0.5 s: a long timeout keeps "every frame with both nodes" testable
+    tb = disac_loopback.disac_loopback(frames=frames, frame_rate=frame_rate, initial_sinr_db=first_sinr_db, seed=0,
+                                       cu_timeout_s=30.0)
     probes = [tag_probe() for _ in range(2)]
     for n, probe in enumerate(probes):
         tb.connect((getattr(tb, f"disac_isac_tx_{n}"), 0), probe)
