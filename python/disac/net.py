@@ -10,11 +10,16 @@ side is a CURVE *server* with its own secret key and a file of allowed client pu
 key per line, then an optional comment); a connecting side is a CURVE *client* with its own key pair and the
 server's public key. A peer whose key is not listed gets nothing through: the ZAP handler refuses the
 handshake before any message is delivered. Keys are made by `disac keys` (zmq.auth certificate files).
+
+Sockets are made by make_socket and closed by close (the last CURVE server socket of a context stops
+its authenticator, so blocks sharing zmq.Context.instance() do not stop each other's); an open socket
+logs once per address that it is open.
 """
 
 import dataclasses
 import logging
 import os
+import itertools
 import re
 import threading
 
@@ -32,18 +37,20 @@ class LinkError(ValueError):
     """A bad address, key or key file; the message names it and says what is accepted."""
 
 
-def check_address(address, bind):
-    """Return the address if ZeroMQ can use it, else LinkError naming it and what is accepted."""
+def check_address(address, bind, name="address"):
+    """Return the address if ZeroMQ can use it, else LinkError naming the parameter, the value and what
+    is accepted. A binding socket may leave the tcp port to the system ('*' or 0)."""
     if not isinstance(address, str) or not _ADDRESS.match(address):
-        raise LinkError(f"address {address!r}: expected tcp://HOST:PORT, ipc://PATH or inproc://NAME")
+        raise LinkError(f"{name} = {address!r}: expected tcp://HOST:PORT, ipc://PATH or inproc://NAME "
+                        "(a ZeroMQ endpoint such as tcp://127.0.0.1:5555)")
     if address.startswith("tcp://"):
         port = address.rsplit(":", 1)[1]
-        if port == "*" and not bind:
-            raise LinkError(f"address {address!r}: a connecting socket needs a port number, not '*'")
-        if port != "*" and not 0 < int(port) < 65536:
-            raise LinkError(f"address {address!r}: port must be from 1 to 65535")
+        if port in ("*", "0") and not bind:
+            raise LinkError(f"{name} = {address!r}: a connecting socket needs a port number, not '{port}'")
+        if port != "*" and not 0 <= int(port) < 65536:
+            raise LinkError(f"{name} = {address!r}: port must be from 1 to 65535 (or '*' / 0 when binding)")
         if address.startswith("tcp://*") and not bind:
-            raise LinkError(f"address {address!r}: a connecting socket needs a host, not '*'")
+            raise LinkError(f"{name} = {address!r}: a connecting socket needs a host, not '*'")
     return address
 
 
@@ -94,9 +101,17 @@ def read_allowed_keys(path):
     return frozenset(keys)
 
 
+SECURITY_MODES = ("open", "curve")
+
+
 @dataclasses.dataclass(frozen=True)
 class LinkSecurity:
-    """How a link authenticates: mode "open" or "curve" (see the module docstring)."""
+    """How a link authenticates: mode "open" or "curve" (see the module docstring).
+
+    One LinkSecurity serves every socket of a peer: a socket that binds uses secret_key_file and
+    allowed_keys_file (it is the CURVE server), a socket that connects uses secret_key_file and
+    server_public_key (it is a CURVE client).
+    """
 
     mode: str = "open"
     secret_key_file: str = ""  # own key pair (server and client)
@@ -111,8 +126,28 @@ class LinkSecurity:
     def curve(cls, secret_key_file, server_public_key="", allowed_keys_file=""):
         return cls("curve", str(secret_key_file), str(server_public_key), str(allowed_keys_file))
 
+    @classmethod
+    def from_parameters(cls, security="open", secret_key_file="", server_public_key="", allowed_keys_file=""):
+        """The security of a block's parameters (GRC or Python); LinkError naming a bad one."""
+        if security not in SECURITY_MODES:
+            raise LinkError(f"security = {security!r}: accepted: 'open' or 'curve'")
+        for name, value in (("secret_key_file", secret_key_file), ("server_public_key", server_public_key),
+                            ("allowed_keys_file", allowed_keys_file)):
+            if not isinstance(value, (str, os.PathLike)):
+                raise LinkError(f"{name} = {value!r}: accepted: a file path (or '')")
+        if security == "open":
+            return cls()
+        if not str(secret_key_file):
+            raise LinkError("secret_key_file = '': security 'curve' needs this peer's secret key file "
+                            "(`disac keys NAME` writes NAME.key_secret)")
+        return cls.curve(secret_key_file, server_public_key, allowed_keys_file)
+
+    def with_server_key(self, server_public_key):
+        """The same security for a connection to another server (its public key)."""
+        return dataclasses.replace(self, server_public_key=str(server_public_key))
+
     def __post_init__(self):
-        if self.mode not in ("open", "curve"):
+        if self.mode not in SECURITY_MODES:
             raise LinkError(f"security mode {self.mode!r}: expected 'open' or 'curve'")
 
 
@@ -127,65 +162,111 @@ class _AllowList:
         allowed = key in self.keys
         if not allowed:
             self.refused += 1
-            LOG.warning("CURVE: refused a client whose key is not in the allowed list")
+            # a refused client retries its handshake every ~0.1 s: the first ones, then one line every 1000th
+            if self.refused <= 10 or self.refused % 1000 == 0:
+                LOG.warning("CURVE (%s): refused client #%d: key %s is not in the allowed list", domain,
+                            self.refused, key.decode("ascii", "replace"))
         return allowed
 
 
-_AUTHENTICATORS = {}  # context id -> (ThreadAuthenticator, {domain: _AllowList})
+_AUTHENTICATORS = {}  # context id -> [ThreadAuthenticator, set of ids of the CURVE server sockets using it]
+_SERVER_SOCKETS = {}  # socket id -> (context id, _AllowList)
 _AUTH_LOCK = threading.Lock()
+_DOMAINS = itertools.count()
 
 
-def _authenticator(context, domain, keys):
+def _authenticator(context, keys, sock):
+    """A new ZAP domain with its allow list on the context's authenticator (started on first use), for
+    server socket ``sock`` (net.close(sock) gives it back)."""
     with _AUTH_LOCK:
         entry = _AUTHENTICATORS.get(id(context))
         if entry is None:
             auth = ThreadAuthenticator(context, log=LOG)
             auth.start()
-            entry = _AUTHENTICATORS[id(context)] = (auth, {})
-        auth, lists = entry
-        allow = lists.get(domain)
-        if allow is None:
-            allow = lists[domain] = _AllowList(keys)
-            auth.configure_curve_callback(domain=domain, credentials_provider=allow)
-        return allow
+            entry = _AUTHENTICATORS[id(context)] = [auth, set()]
+        domain = f"disac-{next(_DOMAINS)}"  # one per server socket: its own allow list
+        allow = _AllowList(keys)
+        entry[0].configure_curve_callback(domain=domain, credentials_provider=allow)
+        entry[1].add(id(sock))
+        _SERVER_SOCKETS[id(sock)] = (id(context), allow)
+        return domain
+
+
+def refused(sock):
+    """How many clients a CURVE server socket refused (their key was not allowed); 0 for other sockets."""
+    with _AUTH_LOCK:
+        entry = _SERVER_SOCKETS.get(id(sock))
+    return entry[1].refused if entry else 0
+
+
+def close(sock):
+    """Close a socket made by make_socket; the last CURVE server socket of a context also stops the
+    context's authenticator (the context is often shared: zmq.Context.instance())."""
+    if sock is None:
+        return
+    stop = None
+    with _AUTH_LOCK:
+        entry = _SERVER_SOCKETS.pop(id(sock), None)
+        if entry is not None:
+            users = _AUTHENTICATORS.get(entry[0])
+            if users is not None:
+                users[1].discard(id(sock))
+                if not users[1]:
+                    stop = _AUTHENTICATORS.pop(entry[0])[0]
+    sock.close()
+    if stop is not None:
+        stop.stop()
 
 
 def release(context):
-    """Stop the CURVE authenticator of a context (if any); call before closing or terminating it,
-    or context.term() waits for ever on the authenticator's own socket."""
+    """Stop the CURVE authenticator of a context (if any), whoever uses it; call before terminating a
+    context of one's own, or context.term() waits for ever on the authenticator's own socket."""
     with _AUTH_LOCK:
         entry = _AUTHENTICATORS.pop(id(context), None)
+        for key in [k for k, (ctx, _) in _SERVER_SOCKETS.items() if ctx == id(context)]:
+            del _SERVER_SOCKETS[key]
     if entry is not None:
         entry[0].stop()
 
 
-def make_socket(context, socket_type, address, bind, security=None, name="link"):
+_OPEN_LOGGED = set()
+
+
+def make_socket(context, socket_type, address, bind, security=None, name="address", options=None):
     """A ZeroMQ socket bound or connected to ``address`` with the given security.
 
-    Returns (socket, endpoint): the endpoint is the address actually bound (a tcp port '*' is resolved).
-    Sockets linger 0 ms on close so that a process never hangs on a peer that went away.
+    ``name`` is the parameter or option the address came from (errors and logs name it); ``options``
+    are socket options set before bind/connect ({zmq.SNDHWM: 1000, …}; zmq.SUBSCRIBE takes bytes).
+    Returns (socket, endpoint): the endpoint is the address actually bound (a tcp port '*' or 0 is
+    resolved). Sockets linger 0 ms on close unless ``options`` say otherwise, so that a process never
+    hangs on a peer that went away. An open socket logs once per (name, address) that it is open.
+    Close it with net.close (which also stops an authenticator nobody uses any more).
     """
     security = security or LinkSecurity.open()
-    check_address(address, bind)
+    check_address(address, bind, name)
     sock = context.socket(socket_type)
     sock.setsockopt(zmq.LINGER, 0)
     try:
+        for option, value in (options or {}).items():
+            sock.setsockopt(option, value)
         if security.mode == "curve":
             public, secret = read_secret(security.secret_key_file, f"{name}: secret key file")
             sock.curve_publickey, sock.curve_secretkey = public, secret
             if bind:
                 if not security.allowed_keys_file:
-                    raise LinkError(f"{name}: a CURVE server needs an allowed keys file")
-                domain = f"disac-{name}-{address}"
-                _authenticator(context, domain, read_allowed_keys(security.allowed_keys_file))
+                    raise LinkError(f"{name} = {address!r}: a CURVE server (a socket that binds) needs an allowed "
+                                    "keys file (allowed_keys_file, --curve-allow)")
+                domain = _authenticator(context, read_allowed_keys(security.allowed_keys_file), sock)
                 sock.zap_domain = domain.encode()
                 sock.curve_server = True
             else:
                 if not security.server_public_key:
-                    raise LinkError(f"{name}: a CURVE client needs the server's public key")
+                    raise LinkError(f"{name} = {address!r}: a CURVE client (a socket that connects) needs the "
+                                    "server's public key (server_public_key, --curve-server-key)")
                 sock.curve_serverkey = read_key(security.server_public_key, f"{name}: server public key")
-        else:
-            LOG.warning("%s on %s is OPEN: no authentication or encryption (use CURVE keys from `disac keys`)",
+        elif (name, address) not in _OPEN_LOGGED:
+            _OPEN_LOGGED.add((name, address))
+            LOG.warning("%s %s is OPEN: no authentication or encryption (use CURVE keys from `disac keys`)",
                         name, address)
         if bind:
             sock.bind(address)
@@ -194,10 +275,10 @@ def make_socket(context, socket_type, address, bind, security=None, name="link")
             sock.connect(address)
             endpoint = address
     except zmq.ZMQError as exc:
-        sock.close(0)
-        raise LinkError(f"{name}: cannot {'bind' if bind else 'connect'} {address!r}: {exc}") from None
+        close(sock)
+        raise LinkError(f"{name} = {address!r}: cannot {'bind' if bind else 'connect'} ({exc})") from None
     except Exception:
-        sock.close(0)
+        close(sock)
         raise
     return sock, endpoint
 

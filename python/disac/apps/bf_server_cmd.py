@@ -1,9 +1,11 @@
 """`disac bf-server` (the beamformer server as a process) and `disac bf-request` (ask it from a shell).
 
     disac bf-server SCENARIO --bind ADDR [--pub ADDR] [--sinr-db G] [--objective ...] [--solver ...]
-                    [--republish-s S] [--duration-s T] [--json]
+                    [--republish-s S] [--time-limit-s T] [--duration-s T] [--json]
+                    [--curve-secret FILE --curve-allow FILE]
     disac bf-request ADDR [--sinr-db G] [--objective ...] [--solver ...] [--scenario NAME|FILE.toml]
                      [--csi FILE.npz] [--no-apply] [--max-sinr] [--timeout-s T] [--save FILE.npz] [--json]
+                     [--curve-secret FILE --curve-server-key KEY|FILE]
 
 bf-server runs the very block GRC shows (blocks.beamformer_server) in a flowgraph of its own and prints
 one line per event (--json: one JSON object per line, the status message's fields); its first line says
@@ -11,6 +13,8 @@ which endpoints it bound. It runs until Ctrl-C / SIGTERM, or for --duration-s se
 bf-request is a plain pyzmq REQ client (no GNU Radio): it prints the reply (--json: the reply's JSON
 object) and exits 0 when the reply carries a design, 1 when it does not (infeasible, failed, bad
 request, no reply within --timeout-s), 2 for bad arguments. docs/beamformer-server.md has the protocol.
+Both sockets of the server, and the request socket, are open unless --curve-secret is given (CURVE,
+python/disac/net.py; the server lists its allowed clients with --curve-allow).
 """
 
 import json
@@ -27,6 +31,7 @@ import numpy as np
 from ..core.design_options import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS
 from ..core.scenario import PRESETS
 from .cli import UsageError, finite_float, print_json
+from .node_cmd import add_curve_arguments, security_from_args
 
 
 def register(subparsers):
@@ -44,6 +49,10 @@ def register(subparsers):
     server.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER, help=f"default {DEFAULT_SOLVER}")
     server.add_argument("--republish-s", type=finite_float("--republish-s", 0.0, 3600.0), default=1.0,
                         help="re-send the set in force on PUB every S seconds for late nodes (default 1; 0: never)")
+    server.add_argument("--time-limit-s", type=finite_float("--time-limit-s", 0.0, 1e6), default=0.0,
+                        help="a solve longer than this stops and is reported as failed, the set in force stays "
+                        "(default 0: no limit)")
+    add_curve_arguments(server)
     server.add_argument("--duration-s", type=finite_float("--duration-s", 0.0, 1e9), default=0.0,
                         help="stop after this many seconds (default 0: run until interrupted)")
     server.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -67,6 +76,7 @@ def register(subparsers):
                          help="wait this long for the reply (default 30)")
     request.add_argument("--save", metavar="FILE.npz", help="write the precoders Wc (N, Mt, U), Wr (N, Mt, Mt), version")
     request.add_argument("--json", action="store_true", help="print the reply's JSON object")
+    add_curve_arguments(request)
     request.set_defaults(func=run_request)
 
 
@@ -127,22 +137,24 @@ def run_server(args):
     from ..core.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
+    security, _ = security_from_args(args)
     try:
         server = beamformer_server(scenario, args.sinr_db, args.objective, args.solver, args.bind, args.pub,
-                                   args.republish_s)
+                                   args.republish_s, True, args.time_limit_s, security.mode, security.secret_key_file,
+                                   security.server_public_key, security.allowed_keys_file)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     tb = gr.top_block("disac_bf_server")
     printer = _status_printer(args.json)
     tb.msg_connect((server, "status"), (printer, "status"))
     endpoints = {"event": "listening", "bind": server.bound_endpoint(), "pub": server.pub_endpoint() or None,
-                 "scenario": scenario.name}
+                 "scenario": scenario.name, "security": security.mode}
     if args.json:
         print(json.dumps(endpoints), flush=True)
     else:
         print(f"disac bf-server: scenario {scenario.name}, requests on {endpoints['bind']}"
-              + (f", precoder sets published on {endpoints['pub']}" if endpoints["pub"] else ", no PUB socket"),
-              flush=True)
+              + (f", precoder sets published on {endpoints['pub']}" if endpoints["pub"] else ", no PUB socket")
+              + f" ({security.mode})", flush=True)
 
     done = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -202,26 +214,30 @@ def build_request(args):
 def run_request(args):
     import zmq
 
+    from .. import net
     from ..core.bf_service import MAX_REQUEST_BYTES, GOOD_STATUSES, reply_from_frames
 
+    security, _ = security_from_args(args)
     payload = json.dumps(build_request(args)).encode("utf-8")
     if len(payload) > MAX_REQUEST_BYTES:
         raise UsageError(f"request of {len(payload)} bytes: the server accepts at most {MAX_REQUEST_BYTES}")
-    sock = zmq.Context.instance().socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
     try:
-        try:
-            sock.connect(args.address)
-        except zmq.ZMQError as exc:
-            raise UsageError(f"address {args.address!r}: {exc}; expected a ZeroMQ endpoint such as "
-                             "tcp://127.0.0.1:5560") from None
+        net.check_address(args.address, False)
+    except net.LinkError as exc:
+        raise UsageError(f"{exc}; bf-request expected a ZeroMQ endpoint of a running `disac bf-server`") from None
+    try:
+        sock, _ = net.make_socket(zmq.Context.instance(), zmq.REQ, args.address, False, security, name="address")
+    except net.LinkError as exc:  # a bad key or key file
+        raise UsageError(str(exc)) from None
+    try:
         sock.send(payload)
         if not sock.poll(int(args.timeout_s * 1000), zmq.POLLIN):
-            print(f"disac: error: no reply from {args.address} within {args.timeout_s:g} s", file=sys.stderr)
+            print(f"disac: error: no reply from {args.address} within {args.timeout_s:g} s (server down, busy, "
+                  "or refusing this client's key)", file=sys.stderr)
             return 1
         frames = sock.recv_multipart()
     finally:
-        sock.close(0)
+        net.close(sock)
     try:
         fields, precoders = reply_from_frames(frames)
     except ValueError as exc:

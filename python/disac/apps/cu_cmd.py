@@ -11,6 +11,12 @@ stdout:
 It stops by itself once frame --frames − 1 has been released (0: no end), or after --duration seconds,
 or --idle seconds after the last snapshot. Estimates also go out as core.wire ESTIMATE messages on a
 PUB socket with --estimates ADDR. The seeds and --precoders must be those of the nodes.
+
+With --precoders-from ADDR the central unit subscribes to a beamformer server's PUB socket (the same
+blocks.precoder_sub the nodes run, wired to the central unit's ``precoders`` input), so it knows every
+precoder version the server puts in force at the nodes. Security: as `disac node` (--curve-secret,
+--curve-allow for the sockets it binds, --curve-server-key / --precoders-server-key for those it
+connects); without them every link is open and says so on stderr at start-up.
 """
 
 import json
@@ -21,8 +27,8 @@ import time
 import numpy as np
 
 from .cli import UsageError, finite_float
-from .node_cmd import (add_chain_arguments, add_link_arguments, load_checked_scenario, quiet_gnuradio_info,
-                       resolve_precoders)
+from .node_cmd import (_security_parameters, add_chain_arguments, add_curve_arguments, add_link_arguments,
+                       load_checked_scenario, quiet_gnuradio_info, resolve_precoders, security_from_args)
 
 
 def register(subparsers):
@@ -32,6 +38,9 @@ def register(subparsers):
     add_link_arguments(parser, "the snapshot socket")
     parser.add_argument("--pattern", choices=("pull", "sub"), default="pull", help="ZeroMQ pattern (default pull)")
     parser.add_argument("--estimates", metavar="ADDR", default="", help="also publish estimates (wire) on a PUB bound here")
+    parser.add_argument("--precoders-from", metavar="ADDR", default="",
+                        help="learn new precoder versions from a beamformer server's PUB socket (tcp://host:5561)")
+    add_curve_arguments(parser, precoders_link=True)
     add_chain_arguments(parser)
     parser.add_argument("--timeout", type=finite_float("--timeout", 0.001, 3600.0), default=0.5,
                         help="seconds a frame waits for missing nodes (default 0.5)")
@@ -84,23 +93,31 @@ def _status_sink(printer):
 
 
 def run_command(args):
+    quiet_gnuradio_info()  # first: it sends GNU Radio's log to stderr before the runtime loads
     from gnuradio import gr
 
     from ..blocks.central_unit import central_unit
 
-    quiet_gnuradio_info()
     scenario = load_checked_scenario(args.scenario)
     if args.queue < 1:
         raise UsageError(f"--queue {args.queue}: accepted: a whole number of frames ≥ 1")
     if args.frames < 0:
         raise UsageError(f"--frames {args.frames}: accepted: 0 (no end) or a positive number of frames")
+    security, precoder_security = security_from_args(args)
     wc, wr = resolve_precoders(scenario, args.precoders, args.sinr_db, args.seed)
     printer = _LinePrinter(sys.stdout)
+    sub = None
     try:
         cu = central_unit(scenario, args.seed, wc, wr, timeout_s=args.timeout, queue_depth=args.queue,
                           search=args.search, address=args.bind or args.connect, bind=bool(args.bind),
                           pattern=args.pattern, estimate_address=args.estimates,
-                          status_interval_s=args.status_interval)
+                          status_interval_s=args.status_interval, security=security.mode,
+                          secret_key_file=security.secret_key_file, server_public_key=security.server_public_key,
+                          allowed_keys_file=security.allowed_keys_file)
+        if args.precoders_from:
+            from ..blocks.precoder_sub import PRECODERS_PORT, precoder_sub
+
+            sub = precoder_sub(args.precoders_from, scenario, -1, *_security_parameters(precoder_security))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     num_nodes = scenario.num_nodes
@@ -111,8 +128,11 @@ def run_command(args):
     sink = _status_sink(printer)
     tb = gr.top_block("disac_cu")
     tb.msg_connect((cu, "status"), (sink, "status"))
-    print(f"disac cu: {scenario.name}, snapshots on {cu.bound_address or cu.address} ({args.pattern}), "
-          f"timeout {args.timeout:g} s", file=sys.stderr, flush=True)
+    if sub is not None:
+        tb.msg_connect((sub, PRECODERS_PORT), (cu, "precoders"))
+    print(f"disac cu: {scenario.name}, snapshots on {cu.bound_address or cu.address} ({args.pattern}, "
+          f"{security.mode}), timeout {args.timeout:g} s"
+          + (f", precoder sets from {args.precoders_from}" if sub is not None else ""), file=sys.stderr, flush=True)
     started = time.monotonic()
     tb.start()
     try:
@@ -134,5 +154,8 @@ def run_command(args):
         pass
     tb.stop()
     tb.wait()
-    printer(dict(type="status", final=True, **cu.status()))
+    final = cu.status()
+    if sub is not None:
+        final.update({f"precoder_sub_{key}": value for key, value in sub.counters().items()})
+    printer(dict(type="status", final=True, **final))
     return 0

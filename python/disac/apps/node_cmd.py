@@ -49,6 +49,12 @@ loopback --precoders random`), "designed" (core.beamformer at --sinr-db), or the
 one core.wire PRECODERS message (every node's W_c, W_r). The central unit must use the same. With
 --precoders-from ADDR the node also subscribes to a beamformer server's PUB socket (blocks.precoder_sub)
 and each new set replaces the precoders at the next frame boundary.
+
+Security (python/disac/net.py, docs/deployment.md): without options every link is open (said on stderr at
+start-up). --curve-secret FILE (this node's NAME.key_secret from `disac keys`) turns on ZeroMQ CURVE
+on every socket: a connecting socket needs the server's public key (--curve-server-key for the central
+unit, --precoders-server-key for the beamformer server, default --curve-server-key), a binding socket
+the allowed client keys (--curve-allow FILE).
 """
 
 import bisect
@@ -85,6 +91,7 @@ def register(subparsers):
     add_chain_arguments(parser)
     parser.add_argument("--precoders-from", metavar="ADDR", default="",
                         help="also take precoder sets from a beamformer server's PUB socket (tcp://host:5561)")
+    add_curve_arguments(parser, precoders_link=True)
     parser.add_argument("--frame-rate", type=finite_float("--frame-rate", 0.0, 1e6), default=None,
                         help=f"synthetic radio: frames per second of the frame clock (0: as fast as possible; "
                         f"default {DEFAULT_FRAME_RATE:g}); a USRP runs at its sample rate")
@@ -114,6 +121,36 @@ def register(subparsers):
                       help="receive samples to skip before frame 0: the measured tx→rx latency of the "
                       "radios (default 0)")
     parser.set_defaults(func=run_command)
+
+
+def add_curve_arguments(parser, precoders_link=False):
+    """--curve-secret, --curve-server-key, --curve-allow (and --precoders-server-key): net.LinkSecurity."""
+    group = parser.add_argument_group("security (ZeroMQ CURVE, keys from `disac keys`; default: open links)")
+    group.add_argument("--curve-secret", metavar="FILE", default="",
+                       help="this peer's secret key file (NAME.key_secret): turns CURVE on for every socket")
+    group.add_argument("--curve-server-key", metavar="KEY|FILE", default="",
+                       help="the public key (40 Z85 characters or a .key file) of the server a socket connects to")
+    group.add_argument("--curve-allow", metavar="FILE", default="",
+                       help="allowed client public keys, one per line, for the sockets this process binds")
+    if precoders_link:
+        group.add_argument("--precoders-server-key", metavar="KEY|FILE", default="",
+                           help="the beamformer server's public key for --precoders-from (default --curve-server-key)")
+
+
+def security_from_args(args):
+    """(security of the main links, security of the --precoders-from link) from add_curve_arguments'
+    options; UsageError for an option given without --curve-secret."""
+    from .. import net
+
+    given = [f"--{name.replace('_', '-')}" for name in ("curve_server_key", "curve_allow", "precoders_server_key")
+             if getattr(args, name, "")]
+    if not args.curve_secret:
+        if given:
+            raise UsageError(f"{', '.join(given)}: CURVE needs --curve-secret FILE (this peer's secret key file)")
+        return net.LinkSecurity.open(), net.LinkSecurity.open()
+    security = net.LinkSecurity.curve(args.curve_secret, args.curve_server_key, args.curve_allow)
+    precoders_key = getattr(args, "precoders_server_key", "") or args.curve_server_key
+    return security, security.with_server_key(precoders_key)
 
 
 def add_link_arguments(parser, what):
@@ -188,7 +225,9 @@ def resolve_precoders(scenario, kind, sinr_db=10.0, seed=0):
 
 def quiet_gnuradio_info():
     """GNU Radio logs block set-up at level info on stdout, which would mix with the JSON these apps print
-    there: keep warnings and errors only (they go to stderr)."""
+    there: keep warnings and errors only, and send them to stderr (GR_CONF_LOG_LOG_FILE is read when
+    GNU Radio's runtime loads, i.e. unless this process has loaded it already)."""
+    os.environ.setdefault("GR_CONF_LOG_LOG_FILE", "stderr")
     from gnuradio import gr
 
     gr.logging().set_default_level(gr.log_levels.warn)
@@ -230,11 +269,13 @@ def frame_clock_block(layout, frame_rate, epoch_s):
 
 def build_node_chain(tb, scenario, nodes, wc, wr, frames, seed, channel_seed, address, bind=False,
                      pattern="push", hwm=1000, frame_rate=0.0, epoch_s=None, transmitters=None,
-                     frequency_grid=ofdm.DEFAULT_FREQUENCY_GRID, precoder_address=""):
+                     frequency_grid=ofdm.DEFAULT_FREQUENCY_GRID, precoder_address="", security=None,
+                     precoder_security=None):
     """Add the chain of the receiving ``nodes`` to top block ``tb``: every transmitter (or the given
     ``transmitters``), each node's sensing channel (AWGN on, ``frequency_grid``), frame clock
     (frame_rate > 0), node_rx and snapshot_push to ``address``; with ``precoder_address`` a precoder_sub
-    feeding every transmitter. Returns (transmitters, push blocks)."""
+    feeding every transmitter. ``security``, ``precoder_security``: net.LinkSecurity of the snapshot and
+    precoder links (None: open). Returns (transmitters, push blocks)."""
     from ..blocks.isac_tx import isac_tx
     from ..blocks.node_rx import node_rx
     from ..blocks.sensing_channel import sensing_channel
@@ -248,12 +289,12 @@ def build_node_chain(tb, scenario, nodes, wc, wr, frames, seed, channel_seed, ad
     if transmitters is None:
         transmitters = [isac_tx(s, m, seed, wc[m], wr[m], frames) for m in range(s.num_nodes)]
     if precoder_address:
-        keep.append(_connect_precoder_sub(tb, s, precoder_address, transmitters, node_id=-1))
+        keep.append(_connect_precoder_sub(tb, s, precoder_address, transmitters, -1, precoder_security))
     pushes = []
     for n in nodes:
         channel = sensing_channel(s, n, channel_seed, noise=True, frequency_grid=frequency_grid)
         receiver = node_rx(s, n)
-        push = snapshot_push(address, bind, pattern, hwm)
+        push = snapshot_push(address, bind, pattern, hwm, *_security_parameters(security))
         for m, tx in enumerate(transmitters):
             for i in range(mt):
                 tb.connect((tx, i), (channel, m * mt + i))
@@ -272,11 +313,18 @@ def build_node_chain(tb, scenario, nodes, wc, wr, frames, seed, channel_seed, ad
     return transmitters, pushes
 
 
-def _connect_precoder_sub(tb, scenario, address, transmitters, node_id):
+def _security_parameters(security):
+    """A net.LinkSecurity (or None: open) as the blocks' four parameters."""
+    if security is None:
+        return ("open", "", "", "")
+    return (security.mode, security.secret_key_file, security.server_public_key, security.allowed_keys_file)
+
+
+def _connect_precoder_sub(tb, scenario, address, transmitters, node_id, security=None):
     from ..blocks import tags
     from ..blocks.precoder_sub import PRECODERS_PORT, precoder_sub
 
-    sub = precoder_sub(address, scenario, node_id)
+    sub = precoder_sub(address, scenario, node_id, *_security_parameters(security))
     for tx in transmitters:
         tb.msg_connect((sub, PRECODERS_PORT), (tx, tags.PRECODER_PORT))
     return sub
@@ -536,7 +584,7 @@ class UsrpNode:
 
 
 def build_usrp_node(tb, scenario, node_id, wc, wr, frames, seed, address, settings, radio, bind=False,
-                    pattern="push", hwm=1000, precoder_address=""):
+                    pattern="push", hwm=1000, precoder_address="", security=None, precoder_security=None):
     """Add one USRP node to top block ``tb`` (module docstring): isac_tx → [(−1)^n] → radio.sink(...),
     radio.source(...) → [(−1)^n] → rx frame tagger → node_rx → snapshot_push. ``radio`` makes the sink
     and source (UhdRadio, or a test's stand-in with the same methods); wc, wr are this node's initial
@@ -557,7 +605,7 @@ def build_usrp_node(tb, scenario, node_id, wc, wr, frames, seed, address, settin
     tx_log = tx_frame_log_block()
     tagger = rx_frame_tagger_block(layout, node_id, s.rx_antennas, tx_log, frames, settings.rx_offset_samples)
     receiver = node_rx(s, node_id)
-    push = snapshot_push(address, bind, pattern, hwm)
+    push = snapshot_push(address, bind, pattern, hwm, *_security_parameters(security))
     tb.connect((tx, 0), tx_log)
     for i in range(s.tx_antennas):
         if shift:  # (−1)^n: subcarrier l on the air at f_c + (l − L/2)·B/L
@@ -575,7 +623,7 @@ def build_usrp_node(tb, scenario, node_id, wc, wr, frames, seed, address, settin
             tb.connect((source, r), (tagger, r))
         tb.connect((tagger, r), (receiver, r))
     tb.msg_connect((receiver, "snapshot"), (push, "snapshot"))
-    sub = _connect_precoder_sub(tb, s, precoder_address, [tx], node_id) if precoder_address else None
+    sub = _connect_precoder_sub(tb, s, precoder_address, [tx], node_id, precoder_security) if precoder_address else None
     keep += [tx, tx_log, tagger, receiver, push] + ([sub] if sub is not None else [])
     return UsrpNode(tx, sink, source, tx_log, tagger, receiver, push, sub)
 
@@ -583,9 +631,9 @@ def build_usrp_node(tb, scenario, node_id, wc, wr, frames, seed, address, settin
 # ---- the command --------------------------------------------------------------------------------
 
 def run_command(args):
+    quiet_gnuradio_info()
     from gnuradio import gr
 
-    quiet_gnuradio_info()
     scenario = load_checked_scenario(args.scenario)
     if not 0 <= args.node < scenario.num_nodes:
         raise UsageError(f"--node {args.node}: accepted: 0 … {scenario.num_nodes - 1} (scenario {scenario.name!r})")
@@ -601,6 +649,7 @@ def run_command(args):
     frame_rate = DEFAULT_FRAME_RATE if args.frame_rate is None else args.frame_rate
     if args.frames == 0 and frame_rate == 0:
         raise UsageError("--frames 0 with --frame-rate 0 would run flat out for ever: give a frame rate or a count")
+    security, precoder_security = security_from_args(args)
     wc, wr = resolve_precoders(scenario, args.precoders, args.sinr_db, args.seed)
     channel_seed = args.seed + 1 if args.channel_seed is None else args.channel_seed
     tb = gr.top_block(f"disac_node_{args.node}")
@@ -609,11 +658,12 @@ def run_command(args):
             tb, scenario, [args.node], wc, wr, args.frames, args.seed, channel_seed,
             args.bind or args.connect, bind=bool(args.bind), pattern=args.pattern,
             frame_rate=frame_rate, epoch_s=args.epoch, frequency_grid=args.frequency_grid,
-            precoder_address=args.precoders_from)
+            precoder_address=args.precoders_from, security=security, precoder_security=precoder_security)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    print(f"disac node {args.node}: {scenario.name}, sending to {push.endpoint} ({args.pattern}), "
-          f"{args.frames or 'endless'} frames at {frame_rate:g} frames/s", file=sys.stderr, flush=True)
+    print(f"disac node {args.node}: {scenario.name}, sending to {push.endpoint} ({args.pattern}, "
+          f"{security.mode}), {args.frames or 'endless'} frames at {frame_rate:g} frames/s", file=sys.stderr,
+          flush=True)
     tb.start()
     try:
         tb.wait()
@@ -642,13 +692,15 @@ def run_usrp(args, scenario, radio=None):
     if args.frequency_grid == "centred":
         print("disac node: --frequency-grid centred: the central unit must use the centred grid for d(τ); "
               "`disac cu` (core.localizer) uses the low-IF grid", file=sys.stderr, flush=True)
+    security, precoder_security = security_from_args(args)
     wc, wr = resolve_precoders(scenario, args.precoders, args.sinr_db, args.seed)
     radio = radio or UhdRadio()
     tb = gr.top_block(f"disac_node_{args.node}_usrp")
     try:
         node = build_usrp_node(tb, scenario, args.node, wc[args.node], wr[args.node], args.frames, args.seed,
                                args.bind or args.connect, settings, radio, bind=bool(args.bind),
-                               pattern=args.pattern, precoder_address=args.precoders_from)
+                               pattern=args.pattern, precoder_address=args.precoders_from, security=security,
+                               precoder_security=precoder_security)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     report = configure_usrp(node.sink, node.source, settings, radio)

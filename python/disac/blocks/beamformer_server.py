@@ -12,8 +12,9 @@ import pmt
 import zmq
 from gnuradio import gr
 
-from . import tags
-from .precoder_sub import PRECODERS_PORT, check_address, precoder_pmts
+from .. import net
+from .tags import as_scenario
+from .precoder_sub import PRECODERS_PORT, precoder_pmts
 from ..core import bf_service, wire
 
 STATUS_PORT = "status"
@@ -37,6 +38,12 @@ class beamformer_server(gr.basic_block):
       pub_address   PUB endpoint for the nodes (wire PrecoderMessage, one frame), "" for none
       republish_s   re-send the set in force on PUB every this many seconds (for late subscribers), 0: never
       solve_at_start  design at sinr_db as soon as the flowgraph starts
+      time_limit_s  a solve that takes longer stops and is reported as failed ("solver_timeout"), the set in
+                    force stays; 0: no limit
+      security      "open" (default; logged at start-up as open) or "curve" (python/disac/net.py) with
+                    secret_key_file (the server's NAME.key_secret) and allowed_keys_file (the public keys
+                    of the requesters and subscribers allowed on both sockets); server_public_key unused
+                    (both sockets bind), kept for the same four parameters on every networked block
 
     Message outputs
       precoders  for each new set, one isac_tx precoder dict per node (tags.precoder_to_pmt, with "node")
@@ -45,12 +52,16 @@ class beamformer_server(gr.basic_block):
     """
 
     def __init__(self, scenario="paper", sinr_db=10.0, objective="position", solver="clarabel",
-                 bind_address="tcp://127.0.0.1:5560", pub_address="", republish_s=1.0, solve_at_start=True):
+                 bind_address="tcp://127.0.0.1:5560", pub_address="", republish_s=1.0, solve_at_start=True,
+                 time_limit_s=0.0, security="open", secret_key_file="", server_public_key="", allowed_keys_file=""):
         gr.basic_block.__init__(self, name="disac_beamformer_server", in_sig=None, out_sig=None)
-        self.service = bf_service.BeamformerService(tags.as_scenario(scenario), sinr_db, objective, solver or None)
+        self.service = bf_service.BeamformerService(as_scenario(scenario), sinr_db, objective, solver or None,
+                                                    time_limit_s=time_limit_s or None)
         self._sinr_db = float(sinr_db)
-        self.bind_address = check_address("bind_address", bind_address)
-        self.pub_address = check_address("pub_address", pub_address) if pub_address else ""
+        self.security = net.LinkSecurity.from_parameters(security, secret_key_file, server_public_key,
+                                                         allowed_keys_file)
+        self.bind_address = net.check_address(bind_address, True, "bind_address")
+        self.pub_address = net.check_address(pub_address, True, "pub_address") if pub_address else ""
         republish_s = float(republish_s)
         if not republish_s >= 0 or republish_s == float("inf"):
             raise ValueError(f"republish_s = {republish_s!r}: expected a finite number of seconds ≥ 0 (0: never)")
@@ -69,16 +80,9 @@ class beamformer_server(gr.basic_block):
 
     # ---- sockets -----------------------------------------------------------------------------
     def _bind(self, kind, name, address):
-        sock = zmq.Context.instance().socket(kind)
-        sock.setsockopt(zmq.LINGER, 0)
-        if kind == zmq.REP:
-            sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-        try:
-            sock.bind(address)
-        except zmq.ZMQError as exc:
-            sock.close(0)
-            raise ValueError(f"{name} = {address!r}: cannot bind ({exc}); expected a free ZeroMQ endpoint such as "
-                             "tcp://*:5560, ipc:///tmp/disac-bf or inproc://disac-bf") from None
+        options = {zmq.MAXMSGSIZE: MAX_FRAME_BYTES} if kind == zmq.REP else {}
+        sock, _ = net.make_socket(zmq.Context.instance(), kind, address, True, self.security, name=name,
+                                  options=options)
         return sock
 
     def _open(self):
@@ -95,8 +99,7 @@ class beamformer_server(gr.basic_block):
 
     def _close(self):
         for sock in (self._rep, self._pub):
-            if sock is not None:
-                sock.close(0)
+            net.close(sock)
         self._rep = self._pub = None
 
     def bound_endpoint(self):

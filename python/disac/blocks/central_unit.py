@@ -14,6 +14,7 @@ import pmt
 from gnuradio import gr
 
 from . import tags
+from .. import net
 from ..core import fusion, localizer, ofdm, wire
 
 SNAPSHOT_PORT = tags.SNAPSHOT_PORT  # PDUs of node_rx
@@ -108,12 +109,17 @@ class central_unit(gr.basic_block):
                       gets every frame); False drops the queue (counted as skipped_busy)
       keep_estimates  the last estimates kept in ``self.estimates`` (a deque) for Python callers;
                       ``self.listeners`` (callables) get each estimate as it is made
+      security        "open" (default; logged at start-up as open) or "curve" (python/disac/net.py) with
+                      secret_key_file (this unit's NAME.key_secret), allowed_keys_file (binding sockets:
+                      the nodes' and estimate consumers' public keys) and server_public_key
+                      (connecting sockets: the peer's public key); the same for both sockets
     """
 
     def __init__(self, scenario="paper", seed=0, wc=None, wr=None, timeout_s=0.5, queue_depth=4,
                  search="full", address="", bind=True, pattern="pull", estimate_address="",
                  estimate_bind=True, status_interval_s=1.0, num_targets=0, drain_on_stop=True,
-                 keep_estimates=1000):
+                 keep_estimates=1000, security="open", secret_key_file="", server_public_key="",
+                 allowed_keys_file=""):
         gr.basic_block.__init__(self, name="disac_central_unit", in_sig=None, out_sig=None)
         self.scenario = tags.as_scenario(scenario)
         s = self.scenario
@@ -124,10 +130,8 @@ class central_unit(gr.basic_block):
             raise ValueError(f"queue_depth = {queue_depth!r}: accepted: a whole number ≥ 1")
         if not (isinstance(status_interval_s, (int, float)) and 0 <= status_interval_s < float("inf")):
             raise ValueError(f"status_interval_s = {status_interval_s!r}: accepted: seconds ≥ 0")
-        for name, value in (("address", address), ("estimate_address", estimate_address)):
-            if value != "" and not (isinstance(value, str) and "://" in value):
-                raise ValueError(f"{name} = {value!r}: accepted: '' or a ZeroMQ endpoint such as "
-                                 "tcp://127.0.0.1:5555, ipc:///tmp/disac, inproc://cu")
+        self.security = net.LinkSecurity.from_parameters(security, secret_key_file, server_public_key,
+                                                         allowed_keys_file)
         self.aligner = fusion.FrameAligner(s.num_nodes, timeout_s, max_pending_frames=max(64, 4 * queue_depth))
         self.precoders = fusion.PrecoderTable(self.layout)
         if wc is None or wr is None:
@@ -149,6 +153,7 @@ class central_unit(gr.basic_block):
             {key: 0 for key in ("decode_errors", "rejected_snapshots", "rejected_precoders", "precoder_updates",
                                 "frames_localised", "skipped_busy", "skipped_unknown_version",
                                 "localisation_errors", "estimates_published")})
+        self._refused_closed = 0  # auth_refused of sockets closed since
         self.bound_address = ""  # the endpoint actually bound (tcp://…:0 resolves to a port at start)
         self._lock = threading.Lock()  # aligner, precoder table, counters
         self._work = collections.deque()
@@ -165,13 +170,13 @@ class central_unit(gr.basic_block):
             self.message_port_register_out(pmt.intern(port))
         # sockets open here, so that a caller can read the bound endpoints before the flowgraph starts;
         # each is then used by one thread only (the service thread reads, the worker publishes)
-        self._socket_in = self._open_input() if self.address else None
-        self._socket_out = self._open_output() if self.estimate_address else None
         self.estimate_endpoint = ""
-        if self._socket_out is not None:
-            import zmq
-
-            self.estimate_endpoint = self._socket_out.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._socket_in = self._open_input() if self.address else None
+        try:
+            self._socket_out = self._open_output() if self.estimate_address else None
+        except ValueError:
+            self._close(self._socket_in)
+            raise
 
     # ---- counters and logging ------------------------------------------------------------------
     def status(self):
@@ -181,6 +186,8 @@ class central_unit(gr.basic_block):
             out.update(self.aligner.counters.as_dict())
             out["pending_frames"] = len(self.aligner.pending_frames)
         out["queued_frames"] = len(self._work)
+        # CURVE clients refused by the ZAP handler (keys not allowed), closed sockets included
+        out["auth_refused"] = self._refused_closed + net.refused(self._socket_in) + net.refused(self._socket_out)
         out["frames_skipped"] = out["skipped_busy"] + out["skipped_unknown_version"] + out["localisation_errors"]
         return out
 
@@ -241,10 +248,20 @@ class central_unit(gr.basic_block):
         try:
             samples = fusion.check_snapshot(samples, self.scenario.rx_antennas, lay.subcarriers, lay.data_symbols)
             with self._lock:
+                counts = self.aligner.counters
+                before = (counts.late, counts.duplicates, counts.implausible)
                 released = self.aligner.add(int(node_id), int(frame), int(version), samples, time.monotonic())
+                after = (counts.late, counts.duplicates, counts.implausible)
+                watermark = self.aligner.watermark
         except (fusion.SnapshotRejected, ValueError, TypeError) as exc:
             self._count("rejected_snapshots", f"snapshot of node {node_id!r}, frame {frame!r} dropped: {exc}")
             return
+        for kind, old, new, why in zip(("late", "duplicate", "implausible"), before, after,
+                                       (f"frame {frame} is at or below the last released frame {watermark}",
+                                        f"node {node_id} already sent frame {frame}",
+                                        f"frame {frame} is too far beyond the last released frame {watermark}")):
+            if new > old and (new <= _LOG_FIRST or new % _LOG_EVERY == 0):
+                self.logger.warn(f"central unit: {kind} snapshot #{new} of node {node_id} dropped: {why}")
         self._enqueue(released)
 
     def _enqueue(self, frame_sets):
@@ -263,35 +280,22 @@ class central_unit(gr.basic_block):
         import zmq
 
         self._context = self._context or zmq.Context.instance()
-        sock = self._context.socket(zmq.PULL if self.pattern == "pull" else zmq.SUB)
+        options = {zmq.MAXMSGSIZE: wire.MAX_MESSAGE_BYTES, zmq.RCVHWM: 1000}  # oversized messages never reach us
         if self.pattern == "sub":
-            sock.setsockopt(zmq.SUBSCRIBE, b"")
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, wire.MAX_MESSAGE_BYTES)  # oversized messages never reach us
-        sock.setsockopt(zmq.RCVHWM, 1000)
-        try:
-            if self.bind:
-                sock.bind(self.address)
-                self.bound_address = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-            else:
-                sock.connect(self.address)
-        except zmq.ZMQError as exc:
-            sock.close()
-            raise ValueError(f"address = {self.address!r}: cannot {'bind' if self.bind else 'connect'}: {exc}") from None
+            options[zmq.SUBSCRIBE] = b""
+        sock, endpoint = net.make_socket(self._context, zmq.PULL if self.pattern == "pull" else zmq.SUB,
+                                         self.address, self.bind, self.security, name="address", options=options)
+        if self.bind:
+            self.bound_address = endpoint
         return sock
 
     def _open_output(self):
         import zmq
 
         self._context = self._context or zmq.Context.instance()
-        pub = self._context.socket(zmq.PUB)
-        pub.setsockopt(zmq.LINGER, 200)
-        try:
-            pub.bind(self.estimate_address) if self.estimate_bind else pub.connect(self.estimate_address)
-        except zmq.ZMQError as exc:
-            pub.close()
-            raise ValueError(f"estimate_address = {self.estimate_address!r}: cannot "
-                             f"{'bind' if self.estimate_bind else 'connect'}: {exc}") from None
+        pub, self.estimate_endpoint = net.make_socket(self._context, zmq.PUB, self.estimate_address,
+                                                      self.estimate_bind, self.security, name="estimate_address",
+                                                      options={zmq.LINGER: 200})
         return pub
 
     def start(self):
@@ -327,10 +331,14 @@ class central_unit(gr.basic_block):
         self._threads[1].join()
         self._threads = []
         self._publish_status()
-        if self._socket_in is not None:
-            self._socket_in.close()
-            self._socket_in = None
+        self._close(self._socket_in)
+        self._socket_in = None
         return True
+
+    def _close(self, sock):
+        if sock is not None:
+            self._refused_closed += net.refused(sock)
+            net.close(sock)
 
     def _service(self):
         """Receives ZeroMQ snapshots, releases timed-out frames, publishes the status periodically."""
@@ -372,7 +380,7 @@ class central_unit(gr.basic_block):
                 self._localise(frame_set, pub)
         finally:
             if pub is not None:
-                pub.close()
+                self._close(pub)
                 self._socket_out = None
 
     def _localise(self, frame_set, pub):

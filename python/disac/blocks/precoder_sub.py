@@ -13,6 +13,7 @@ import zmq
 from gnuradio import gr
 
 from . import tags
+from .. import net
 from ..core import wire
 
 PRECODERS_PORT = "precoders"  # message output of beamformer_server and precoder_sub: isac_tx's precoder dicts
@@ -42,14 +43,6 @@ def check_precoder_message(message, num_nodes, tx_antennas, num_users):
         raise ValueError(f"version {message.version}: expected at most {MAX_VERSION}")
 
 
-def check_address(name, address):
-    """A ZeroMQ endpoint string, or ValueError saying what is accepted."""
-    if not isinstance(address, str) or "://" not in address:
-        raise ValueError(f"{name} = {address!r}: expected a ZeroMQ endpoint such as tcp://127.0.0.1:5561, "
-                         "ipc:///tmp/disac-bf or inproc://disac-bf")
-    return address
-
-
 class precoder_sub(gr.basic_block):
     """Subscribes to a beamformer server's PUB socket; each new precoder set goes out on ``precoders``.
 
@@ -57,13 +50,21 @@ class precoder_sub(gr.basic_block):
       address   the server's PUB endpoint to connect to (e.g. tcp://10.0.0.1:5561)
       scenario  preset name, TOML path or Scenario: the shapes accepted, (N, Mt, U)
       node_id   −1: one message per node (each with "node"; every isac_tx picks its own); n: only node n's
+      security  "open" (default; logged at start-up as open) or "curve" (python/disac/net.py) with
+                secret_key_file (this node's NAME.key_secret) and server_public_key (the beamformer
+                server's public key, 40 Z85 characters or its .key file); allowed_keys_file unused (the
+                socket connects), kept for the same four parameters on every networked block
 
-    A set is forwarded once per version: the server re-publishes the set in force periodically (for
-    subscribers that join late), and repeats of the last version forwarded are counted as duplicates.
+    A set is forwarded once: the server re-publishes the set in force periodically (for subscribers that
+    join late), and a repeat of the last set forwarded (same version, same bytes) is counted as a
+    duplicate. A restarted server numbers its sets from 1 again: a set with the last version but other
+    precoders is a new set and is forwarded. While the server is down nothing arrives and the
+    transmitters keep the last set.
     Counters: received, forwarded, rejected, duplicates (``counters()``), last_rejection.
     """
 
-    def __init__(self, address="tcp://127.0.0.1:5561", scenario="paper", node_id=ALL_NODES):
+    def __init__(self, address="tcp://127.0.0.1:5561", scenario="paper", node_id=ALL_NODES, security="open",
+                 secret_key_file="", server_public_key="", allowed_keys_file=""):
         gr.basic_block.__init__(self, name="disac_precoder_sub", in_sig=None, out_sig=None)
         self.scenario = tags.as_scenario(scenario)
         s = self.scenario
@@ -72,7 +73,9 @@ class precoder_sub(gr.basic_block):
         if not (node_id == ALL_NODES or 0 <= node_id < s.num_nodes):
             raise ValueError(f"node_id = {node_id}: accepted: −1 (every node) or 0 … {s.num_nodes - 1}")
         self.node_id = node_id
-        self.address = check_address("address", address)
+        self.security = net.LinkSecurity.from_parameters(security, secret_key_file, server_public_key,
+                                                         allowed_keys_file)
+        self.address = net.check_address(address, False, "address")
         # the largest frame read at all: a valid set of this scenario is far smaller (ZeroMQ drops a peer
         # that sends more, so a forged length cannot make it allocate)
         self.max_message_bytes = 65536 + 2 * 16 * s.num_nodes * s.tx_antennas * (s.num_users + s.tx_antennas)
@@ -81,6 +84,7 @@ class precoder_sub(gr.basic_block):
         self._counts = {"received": 0, "forwarded": 0, "rejected": 0, "duplicates": 0}
         self.last_rejection = ""
         self._last_version = None
+        self._last_data = None  # the bytes of the last set forwarded (a repeat is a duplicate)
         self._last_warning = -1e9
         self._suppressed = 0
         self._stop = threading.Event()
@@ -110,12 +114,12 @@ class precoder_sub(gr.basic_block):
         except ValueError as exc:  # WireError is a ValueError
             self._reject(str(exc))
             return False
-        if message.version == self._last_version:
+        if message.version == self._last_version and bytes(data) == self._last_data:
             self._counts["duplicates"] += 1
             return False
         for msg in precoder_pmts(message, self.node_id):
             self.message_port_pub(self._port, msg)
-        self._last_version = message.version
+        self._last_version, self._last_data = message.version, bytes(data)
         self._counts["forwarded"] += 1
         return True
 
@@ -133,16 +137,9 @@ class precoder_sub(gr.basic_block):
     # ---- thread ------------------------------------------------------------------------------
     def _open(self):
         """The SUB socket, connected (ZeroMQ connects in the background: the server may come later)."""
-        sock = zmq.Context.instance().socket(zmq.SUB)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
-        sock.setsockopt(zmq.SUBSCRIBE, b"")
-        try:
-            sock.connect(self.address)
-        except zmq.ZMQError as exc:
-            sock.close(0)
-            raise ValueError(f"address = {self.address!r}: cannot connect ({exc}); expected a ZeroMQ endpoint "
-                             "such as tcp://127.0.0.1:5561") from None
+        sock, _ = net.make_socket(zmq.Context.instance(), zmq.SUB, self.address, False, self.security,
+                                  name="address",
+                                  options={zmq.MAXMSGSIZE: self.max_message_bytes, zmq.SUBSCRIBE: b""})
         return sock
 
     def start(self):
@@ -158,9 +155,8 @@ class precoder_sub(gr.basic_block):
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
-        if self._socket is not None:
-            self._socket.close(0)
-            self._socket = None
+        net.close(self._socket)
+        self._socket = None
         return True
 
     def _run(self):

@@ -157,7 +157,7 @@ class qa_beamformer_server(gr_unittest.TestCase):
         self.assertEqual(self.server.service.counters["bad_requests"], 3)
 
     def test_constructor_rejects_bad_values(self):
-        with self.assertRaisesRegex(ValueError, "bind_address = 'localhost:5560': expected a ZeroMQ endpoint"):
+        with self.assertRaisesRegex(ValueError, "bind_address = 'localhost:5560': expected tcp://HOST:PORT"):
             beamformer_server("paper", bind_address="localhost:5560")
         with self.assertRaisesRegex(ValueError, "cannot bind"):  # the port setUp's server holds
             beamformer_server("paper", bind_address=self.server.bound_endpoint())
@@ -165,6 +165,13 @@ class qa_beamformer_server(gr_unittest.TestCase):
             beamformer_server("paper", 70.0, bind_address="tcp://127.0.0.1:0")
         with self.assertRaisesRegex(ValueError, "republish_s = -1.0"):
             beamformer_server("paper", bind_address="tcp://127.0.0.1:0", republish_s=-1)
+        with self.assertRaisesRegex(ValueError, "time_limit_s = -1"):
+            beamformer_server("paper", bind_address="tcp://127.0.0.1:0", time_limit_s=-1)
+        with self.assertRaisesRegex(ValueError, "secret_key_file = '': security 'curve' needs"):
+            beamformer_server("paper", bind_address="tcp://127.0.0.1:0", security="curve")
+        with self.assertRaisesRegex(ValueError, "secret key file 'no/such.key_secret'"):
+            beamformer_server("paper", bind_address="tcp://127.0.0.1:0", security="curve",
+                              secret_key_file="no/such.key_secret", allowed_keys_file="no/such")
         with self.assertRaisesRegex(ValueError, "sinr_db = inf"):
             self.server.set_sinr_db(float("inf"))
         self.server.stop()  # never started: closes its sockets

@@ -195,6 +195,10 @@ class qa_central_unit(gr_unittest.TestCase):
             central_unit(SCENARIO, queue_depth=0)
         with self.assertRaisesRegex(ValueError, "address = 'localhost'"):
             central_unit(SCENARIO, address="localhost")
+        with self.assertRaisesRegex(ValueError, "estimate_address = 'tcp://127.0.0.1:\\*': a connecting socket"):
+            central_unit(SCENARIO, estimate_address="tcp://127.0.0.1:*", estimate_bind=False)
+        with self.assertRaisesRegex(ValueError, "security = 'on'"):
+            central_unit(SCENARIO, security="on")
         with self.assertRaisesRegex(ValueError, "timeout_s = -1"):
             central_unit(SCENARIO, timeout_s=-1)
         with self.assertRaisesRegex(ValueError, "search = 'fast'"):

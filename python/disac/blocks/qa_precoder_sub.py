@@ -117,11 +117,25 @@ class qa_precoder_sub(gr_unittest.TestCase):
         self.assertEqual(sub.counters()["rejected"], 3)
         sub.stop()
 
+    def key_pair(self):
+        import tempfile
+
+        from gnuradio.disac import net
+
+        directory = tempfile.mkdtemp(prefix="qa-precoder-sub-")
+        return net.create_keys(directory, "node")
+
     def test_constructor_rejects_bad_values(self):
-        with self.assertRaisesRegex(ValueError, "address = 'localhost:5561': expected a ZeroMQ endpoint"):
+        with self.assertRaisesRegex(ValueError, "address = 'localhost:5561': expected tcp://HOST:PORT"):
             precoder_sub("localhost:5561")
-        with self.assertRaisesRegex(ValueError, "cannot connect"):
+        with self.assertRaisesRegex(ValueError, "address = 'tcp://no port here': expected tcp://HOST:PORT"):
             precoder_sub("tcp://no port here")
+        with self.assertRaisesRegex(ValueError, "a connecting socket needs a port number"):
+            precoder_sub("tcp://127.0.0.1:*")
+        with self.assertRaisesRegex(ValueError, "security = 'tls': accepted: 'open' or 'curve'"):
+            precoder_sub(self.address, "paper", -1, "tls")
+        with self.assertRaisesRegex(ValueError, "a CURVE client .* needs the server's public key"):
+            precoder_sub(self.address, "paper", -1, "curve", self.key_pair()[1])
         with self.assertRaisesRegex(ValueError, "node_id = 2: accepted: −1 \\(every node\\) or 0 … 1"):
             precoder_sub(self.address, "paper", 2)
 

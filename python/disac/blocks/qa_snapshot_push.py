@@ -102,6 +102,13 @@ class qa_snapshot_push(gr_unittest.TestCase):
         push.handle_snapshot(pdu(0, 0, 0, self.rng)[0])
         self.assertEqual(push.counters()["dropped"], 1)
 
+    def key_file(self):
+        import tempfile
+
+        from gnuradio.disac import net
+
+        return net.create_keys(tempfile.mkdtemp(prefix="qa-snapshot-push-"), "node")[1]
+
     def test_bad_parameters_are_named(self):
         with self.assertRaisesRegex(ValueError, "address = 'localhost:5555'"):
             snapshot_push("localhost:5555")
@@ -111,6 +118,10 @@ class qa_snapshot_push(gr_unittest.TestCase):
             snapshot_push("inproc://x", True, "push", 0)
         with self.assertRaisesRegex(ValueError, "cannot bind"):
             snapshot_push("tcp://256.1.1.1:5", True)
+        with self.assertRaisesRegex(ValueError, "security = 'CURVE'"):
+            snapshot_push("inproc://x", True, "push", 10, "CURVE")
+        with self.assertRaisesRegex(ValueError, "a CURVE server .* needs an allowed keys file"):
+            snapshot_push("tcp://127.0.0.1:*", True, "push", 10, "curve", self.key_file())
 
 
 if __name__ == "__main__":

@@ -7,17 +7,10 @@ import pmt
 from gnuradio import gr
 
 from . import tags
+from .. import net
 from ..core import wire
 
 SOCKET_PATTERNS = ("push", "pub")
-
-
-def check_endpoint(name, address):
-    """A ZeroMQ endpoint string (tcp://, ipc:// or inproc://), or ValueError naming it."""
-    if not isinstance(address, str) or not address.startswith(("tcp://", "ipc://", "inproc://")):
-        raise ValueError(f"{name} = {address!r}: accepted: a ZeroMQ endpoint such as tcp://127.0.0.1:5555, "
-                         "tcp://*:5555 (bind), ipc:///tmp/disac-cu or inproc://cu")
-    return address
 
 
 class snapshot_push(gr.basic_block):
@@ -37,13 +30,20 @@ class snapshot_push(gr.basic_block):
       bind      bind (True) or connect (False, default)
       pattern   "push" (to a PULL central unit; default) or "pub" (to SUB central units)
       hwm       ZeroMQ send high-water mark, in messages
+      security  "open" (default: logged at start-up as open) or "curve" (python/disac/net.py: ZeroMQ
+                CURVE, keys from `disac keys`) with
+        secret_key_file    this node's NAME.key_secret
+        server_public_key  connecting: the central unit's public key (40 Z85 characters or its .key file)
+        allowed_keys_file  binding: the file of allowed client public keys
     """
 
-    def __init__(self, address="tcp://127.0.0.1:5555", bind=False, pattern="push", hwm=1000):
+    def __init__(self, address="tcp://127.0.0.1:5555", bind=False, pattern="push", hwm=1000, security="open",
+                 secret_key_file="", server_public_key="", allowed_keys_file=""):
         gr.basic_block.__init__(self, name="disac_snapshot_push", in_sig=None, out_sig=None)
         import zmq
 
-        check_endpoint("address", address)
+        self.security = net.LinkSecurity.from_parameters(security, secret_key_file, server_public_key,
+                                                         allowed_keys_file)
         if pattern not in SOCKET_PATTERNS:
             raise ValueError(f"pattern = {pattern!r}: accepted: {', '.join(SOCKET_PATTERNS)}")
         if isinstance(hwm, bool) or not isinstance(hwm, int) or hwm < 1:
@@ -55,19 +55,11 @@ class snapshot_push(gr.basic_block):
         self.bytes_sent = 0
         self._lock = threading.Lock()
         self._context = zmq.Context.instance()
-        self._socket = self._context.socket(zmq.PUSH if pattern == "push" else zmq.PUB)
-        self._socket.setsockopt(zmq.SNDHWM, int(hwm))
-        self._socket.setsockopt(zmq.LINGER, 1000)  # at close, up to 1 s to deliver what is queued
-        try:
-            if self.bind:
-                self._socket.bind(address)
-            else:
-                self._socket.connect(address)
-        except zmq.ZMQError as exc:
-            self._socket.close()
-            raise ValueError(f"address = {address!r}: cannot {'bind' if bind else 'connect'}: {exc}") from None
-        # the endpoint in use (a bound tcp://…:0 resolves to the port the system chose)
-        self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT) if self.bind else address
+        # at close, up to 1 s to deliver what is queued; the endpoint in use (a bound tcp://…:0 resolves
+        # to the port the system chose)
+        self._socket, self.endpoint = net.make_socket(
+            self._context, zmq.PUSH if pattern == "push" else zmq.PUB, address, self.bind, self.security,
+            name="address", options={zmq.SNDHWM: int(hwm), zmq.LINGER: 1000})
         self.message_port_register_in(pmt.intern(tags.SNAPSHOT_PORT))
         self.set_msg_handler(pmt.intern(tags.SNAPSHOT_PORT), self.handle_snapshot)
 
@@ -107,6 +99,6 @@ class snapshot_push(gr.basic_block):
     def stop(self):
         with self._lock:
             if self._socket is not None:
-                self._socket.close()  # LINGER lets queued messages go out
+                net.close(self._socket)  # LINGER lets queued messages go out
                 self._socket = None
         return True

@@ -56,6 +56,7 @@ REPLY_FIELDS = ("status", "version", "applied", "sinr_threshold_db", "objective"
                 "crb_position_bound_m2", "crb_position_extracted_m2", "sinr_extracted_db", "max_common_sinr_db",
                 "message", "solve_time_s")
 BAD_REQUEST = "bad_request"
+TIMEOUT_STATUS = "solver_timeout"  # a solve stopped by the server's time limit (counted as failed)
 GOOD_STATUSES = ("optimal", "optimal_inaccurate")
 
 
@@ -310,12 +311,14 @@ class BeamformerService:
 
     scenario: the deployed system's (a Scenario, preset name or TOML path, chosen by the operator).
     sinr_db, objective, solver: the settings used until a request or ``set_sinr_db`` changes them.
+    time_limit_s: a solve stops after this many seconds and is reported as TIMEOUT_STATUS, the set in
+    force stays (None: no limit).
     Versions: 0 means "no designed set yet" (isac_tx's placeholder); every set put in force gets the next
     integer from 1. Thread-safe: one lock serialises requests.
     """
 
     def __init__(self, scenario="paper", sinr_db=10.0, objective="position", solver=None,
-                 cache_size=DESIGNER_CACHE_SIZE):
+                 cache_size=DESIGNER_CACHE_SIZE, time_limit_s=None):
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         solver = solver or DEFAULT_SOLVER
         try:
@@ -325,6 +328,9 @@ class BeamformerService:
             raise ValueError(str(exc)) from None
         if int(cache_size) < 1:
             raise ValueError(f"cache_size = {cache_size!r}: expected a whole number ≥ 1")
+        if time_limit_s is not None and not (_is_number(time_limit_s) and 0 < time_limit_s < math.inf):
+            raise ValueError(f"time_limit_s = {time_limit_s!r}: expected a finite number of seconds > 0, or None")
+        self.time_limit_s = None if time_limit_s is None else float(time_limit_s)
         self._cache_size = int(cache_size)
         self._designers = collections.OrderedDict()
         self._in_force = None
@@ -386,7 +392,7 @@ class BeamformerService:
         designer = self._designers.pop(full_key, None)
         if designer is None:
             designer = BeamformerDesigner(scenario, objective=settings.objective, solver=settings.solver,
-                                          channels=settings.csi)
+                                          channels=settings.csi, time_limit_s=self.time_limit_s)
         self._designers[full_key] = designer
         while len(self._designers) > self._cache_size:
             self._designers.popitem(last=False)
@@ -421,6 +427,10 @@ class BeamformerService:
             result = designer.solve(settings.sinr_db)
             status, detail = _split_status(result.status)
             message = result.message
+            if status not in GOOD_STATUSES and self.time_limit_s and result.solve_time_s >= self.time_limit_s:
+                # the solve used its whole time limit: stopped, not answered (the designer's own status
+                # can then read "infeasible": its feasibility check ran under the same limit)
+                status, message = TIMEOUT_STATUS, f"the solve stopped at the time limit of {self.time_limit_s:g} s"
         except Exception as exc:  # noqa: BLE001 - the server must survive any solver failure and say so
             result, status, detail = None, "solver_error", ""
             message = f"the solver raised {type(exc).__name__}: {exc}"
