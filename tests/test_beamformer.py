@@ -287,3 +287,17 @@ def test_single_node_design_solves():
     check_solution(scn, result, 10.0)
     assert result.Wc.shape == (1, scn.tx_antennas, scn.num_users)
     assert designer.problem.value / scn.per_antenna_power == pytest.approx(result.crb_paper_bound, rel=SOLVER_RTOL)
+
+
+def test_a_solve_stopped_by_the_time_limit_says_so(paper):
+    """A limit far below one interior-point iteration (~1 ms here) stops every solve: the status must
+    be the time-out, not "infeasible" (the feasibility check would run under the same limit), and no
+    number is reported; a bad limit is refused with its value named."""
+    designer = beamformer.BeamformerDesigner(paper, time_limit_s=1e-6)
+    for threshold_db in (10.0, 40.0):
+        result = designer.solve(threshold_db)
+        assert result.status == beamformer.TIMEOUT_STATUS, result.status
+        assert result.crb_position_bound_m2 is None and result.Wc is None
+        assert "time limit" in result.message
+    with pytest.raises(ValueError, match="time_limit_s = -1"):
+        beamformer.BeamformerDesigner(paper, time_limit_s=-1)

@@ -24,7 +24,7 @@ from scipy import sparse
 
 from . import fim as fim_mod
 from .design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,  # noqa: F401
-                             OBJECTIVES, SOLVERS)
+                             OBJECTIVES, SOLVERS, TIMEOUT_STATUS)
 from .fusion import transmit_covariances
 from .sinr import sinr_from_beamformers, sinr_from_covariances, to_db
 
@@ -45,7 +45,7 @@ _OK = ("optimal", "optimal_inaccurate")
 class DesignResult:
     """Outcome of one SDR solve. Arrays are None when there is no solution to report (never NaN)."""
 
-    status: str  # "optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "solver_error", ...
+    status: str  # "optimal", "optimal_inaccurate", "infeasible", "infeasible_inaccurate", "solver_timeout", "solver_error…"
     objective: str
     solver: str
     sinr_threshold_db: float
@@ -293,7 +293,10 @@ class BeamformerDesigner:
             status = problem.status
         except cp.error.SolverError as exc:
             status = f"solver_error: {exc}"
-        return status, time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        if status not in _OK and self.time_limit_s is not None and elapsed >= self.time_limit_s:
+            status = TIMEOUT_STATUS  # stopped by the limit: neither a solution nor a certificate
+        return status, elapsed
 
     # ---- public API -------------------------------------------------------------------------
     def solve(self, sinr_threshold_db, extraction="paper", max_sinr=False):
@@ -308,7 +311,7 @@ class BeamformerDesigner:
                              f"from {MIN_SINR_DB:g} to {MAX_SINR_DB:g}")
         self._set_threshold(gamma_db)
         status, elapsed = self._solve_problem(self.problem)
-        if status not in _OK and not status.startswith("infeasible"):
+        if status not in _OK and not status.startswith("infeasible") and status != TIMEOUT_STATUS:
             # Clarabel can stop with a numerical error on an infeasible SDP instead of a certificate;
             # the SINR/power problem alone (small, well posed) then says whether the threshold is the cause
             self._set_threshold(gamma_db)
@@ -320,6 +323,8 @@ class BeamformerDesigner:
             self._fill_solution(result, extraction)
         elif status.startswith("infeasible"):
             result.message = f"no beamformer gives every user an SINR of {gamma_db:g} dB under the power limit"
+        elif status == TIMEOUT_STATUS:
+            result.message = f"the solve stopped at the time limit of {self.time_limit_s:g} s"
         else:
             result.message = f"the solver did not return a solution (status {status})"
         if max_sinr:

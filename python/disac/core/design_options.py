@@ -14,3 +14,5 @@ EXTRACTIONS = ("paper", "keep_covariance")
 DEFAULT_SOLVER = "clarabel"
 # Thresholds accepted by a solve and searched for the largest common SINR, in dB.
 MIN_SINR_DB, MAX_SINR_DB = -40.0, 60.0
+# Status of a solve that the designer's time limit stopped (no answer either way; the set in force stays).
+TIMEOUT_STATUS = "solver_timeout"
