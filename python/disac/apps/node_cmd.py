@@ -80,6 +80,11 @@ PPS_WAIT_S = 1.5  # a PPS edge must show within this time
 SAMPLE_RATE_TOLERANCE = 1e-6  # relative: the radio must run at B (a frame is frame_len samples at B)
 
 
+# node_rx batches the frames it finishes in one call into one message (snapshot_push sends one wire
+# message per frame all the same): the per-message cost (~10 µs) is what kept L = 16 from real time
+# (docs/blocks.md, node_rx). Nothing waits for a batch to fill, so latency is unchanged.
+FRAMES_PER_MESSAGE = 64
+
 def register(subparsers):
     parser = subparsers.add_parser("node", help="run one ISAC node (synthetic radio or USRP) that sends its "
                                    "snapshots to a central unit over ZeroMQ")
@@ -293,7 +298,7 @@ def build_node_chain(tb, scenario, nodes, wc, wr, frames, seed, channel_seed, ad
     pushes = []
     for n in nodes:
         channel = sensing_channel(s, n, channel_seed, noise=True, frequency_grid=frequency_grid)
-        receiver = node_rx(s, n)
+        receiver = node_rx(s, n, frames_per_message=FRAMES_PER_MESSAGE)
         push = snapshot_push(address, bind, pattern, hwm, *_security_parameters(security))
         for m, tx in enumerate(transmitters):
             for i in range(mt):
@@ -604,7 +609,7 @@ def build_usrp_node(tb, scenario, node_id, wc, wr, frames, seed, address, settin
     source = radio.source(settings.device_args, settings.rx_channels)
     tx_log = tx_frame_log_block()
     tagger = rx_frame_tagger_block(layout, node_id, s.rx_antennas, tx_log, frames, settings.rx_offset_samples)
-    receiver = node_rx(s, node_id)
+    receiver = node_rx(s, node_id, frames_per_message=FRAMES_PER_MESSAGE)
     push = snapshot_push(address, bind, pattern, hwm, *_security_parameters(security))
     tb.connect((tx, 0), tx_log)
     for i in range(s.tx_antennas):

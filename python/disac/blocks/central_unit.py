@@ -200,13 +200,14 @@ class central_unit(gr.basic_block):
 
     # ---- inputs --------------------------------------------------------------------------------
     def handle_snapshot(self, msg):
-        """A node_rx snapshot PDU: checked, aligned; bad ones counted and logged (never raises)."""
+        """A node_rx snapshot PDU (one frame or a batch): checked, aligned; bad ones counted and logged."""
         try:
-            snap = tags.snapshot_from_pmt(msg)
+            snaps = tags.snapshots_from_pmt(msg)  # one frame, or node_rx's batch of frames
         except Exception as exc:  # noqa: BLE001 — any malformed PMT is counted, the scheduler never sees it
             self._count("rejected_snapshots", f"malformed snapshot message: {exc}")
             return
-        self._accept(snap.node_id, snap.frame, snap.precoder_version, snap.samples)
+        for snap in snaps:
+            self._accept(snap.node_id, snap.frame, snap.precoder_version, snap.samples)
 
     def handle_precoders(self, msg):
         """An isac_tx precoder dict: recorded in the version table; a bad one counted and logged."""

@@ -64,14 +64,15 @@ class snapshot_push(gr.basic_block):
         self.set_msg_handler(pmt.intern(tags.SNAPSHOT_PORT), self.handle_snapshot)
 
     def handle_snapshot(self, msg):
-        """Encode and send one snapshot PDU; drops (counted) what cannot be sent now. Never raises."""
+        """Encode and send a snapshot PDU (one frame, or node_rx's batch of frames: one wire message each);
+        drops (counted) what cannot be sent now. Never raises."""
         import zmq
 
         received_ns = time.time_ns()
         try:
-            snap = tags.snapshot_from_pmt(msg)
-            data = wire.encode(wire.SnapshotMessage(snap.node_id, snap.frame, snap.precoder_version,
-                                                    time.time_ns(), received_ns, snap.samples))
+            encoded = [wire.encode(wire.SnapshotMessage(snap.node_id, snap.frame, snap.precoder_version,
+                                                        time.time_ns(), received_ns, snap.samples))
+                       for snap in tags.snapshots_from_pmt(msg)]
         except Exception as exc:  # noqa: BLE001 — a malformed PDU must not reach the scheduler
             with self._lock:
                 self.rejected += 1
@@ -80,16 +81,17 @@ class snapshot_push(gr.basic_block):
                 self.logger.warn(f"snapshot_push: snapshot #{count} not sent: {exc}")
             return
         with self._lock:
-            if self._socket is None:
-                self.dropped += 1
-                return
-            try:
-                self._socket.send(data, zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                self.dropped += 1
-                return
-            self.sent += 1
-            self.bytes_sent += len(data)
+            for data in encoded:
+                if self._socket is None:
+                    self.dropped += 1
+                    continue
+                try:
+                    self._socket.send(data, zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    self.dropped += 1
+                    continue
+                self.sent += 1
+                self.bytes_sent += len(data)
 
     def counters(self):
         with self._lock:
