@@ -16,6 +16,7 @@ Exit status 0 when every frame is accounted for and no error was logged.
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,9 +100,8 @@ def main():
     while endpoint is None and time.monotonic() < deadline:
         time.sleep(0.2)
         with open(cu.log_path) as handle:
-            for word in handle.read().split():
-                if word.startswith("tcp://127.0.0.1:"):
-                    endpoint = word.rstrip(",")
+            found = re.search(r"^disac cu: .*snapshots on (tcp://\S+:\d+) ", handle.read(), re.M)
+            endpoint = found.group(1) if found else None
     if endpoint is None:
         print(f"the central unit did not start; log in {log_dir}")
         return 2

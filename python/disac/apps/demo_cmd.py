@@ -17,9 +17,11 @@ ber}), frames_sent, frames_received, frames_localised, frames_skipped, elapsed_s
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -30,6 +32,8 @@ from .cli import UsageError, finite_float, print_json
 from .localize_cmd import matched_errors, scenario_at_snr
 from .node_cmd import build_node_chain, load_checked_scenario, quiet_gnuradio_info
 
+# the line `disac cu` prints once its snapshot socket is bound
+_SNAPSHOT_ENDPOINT = re.compile(r"^disac cu: .*snapshots on (tcp://\S+:\d+) ")
 # a run waits at most this long per frame for the chain before it gives up with an error
 _SECONDS_PER_FRAME_LIMIT = 2.0
 
@@ -159,7 +163,7 @@ def run_processes(scenario_name, scenario, wc, wr, frames, seed, channel_seed, p
             handle.write(wire.encode(wire.PrecoderMessage(version=1, comm_precoders=np.asarray(wc), radar_precoders=np.asarray(wr))))
         common = ["--seed", str(seed), "--channel-seed", str(channel_seed), "--precoders", precoder_file,
                   "--frames", str(frames)]
-        launcher = [sys.executable, "-m", "gnuradio.disac.apps.cli"]
+        launcher = same_package_launcher()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         cu = subprocess.Popen(launcher + ["cu", scenario_name, "--bind", "tcp://127.0.0.1:*", "--timeout", "5",
                                           "--queue", str(frames + 1), "--status-interval", "0",
@@ -167,10 +171,16 @@ def run_processes(scenario_name, scenario, wc, wr, frames, seed, channel_seed, p
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         nodes = []
         try:
-            banner = cu.stderr.readline()  # "disac cu: …, snapshots on tcp://127.0.0.1:PORT (pull), …"
-            endpoint = next((word for word in banner.split() if word.startswith("tcp://")), None)
+            endpoint, seen = None, []
+            for line in cu.stderr:  # other lines (warnings) may come first
+                seen.append(line)
+                found = _SNAPSHOT_ENDPOINT.search(line)
+                if found:
+                    endpoint = found.group(1)
+                    break
             if endpoint is None:
-                raise RuntimeError(f"the central unit did not start: {banner.strip()} {cu.stderr.read()[-500:]}")
+                raise RuntimeError(f"the central unit did not start: {''.join(seen)[-500:]}")
+            threading.Thread(target=cu.stderr.read, daemon=True).start()  # keep its stderr pipe drained
             for n in range(scenario.num_nodes):
                 nodes.append(subprocess.Popen(launcher + ["node", scenario_name, "--node", str(n), "--connect",
                                                           endpoint, "--frame-rate", "0"] + common,
@@ -198,6 +208,16 @@ def run_processes(scenario_name, scenario, wc, wr, frames, seed, channel_seed, p
               "frames_localised": len(estimates), "frames_skipped": int(final.get("frames_skipped", 0))}
     parsed = {f: _Estimate(np.array(r["positions_m"], float)) for f, r in estimates.items()}
     return parsed, users, counts
+
+
+def same_package_launcher():
+    """argv prefix that runs `disac` from the gr-disac this process imported (a source tree or an install)."""
+    from gnuradio import disac
+
+    gnuradio_dir = os.path.dirname(os.path.dirname(os.path.abspath(disac.__file__)))
+    code = ("import sys, gnuradio; gnuradio.__path__.insert(0, %r); "
+            "from gnuradio.disac.apps.cli import main; sys.exit(main())") % gnuradio_dir
+    return [sys.executable, "-c", code]
 
 
 class _Estimate:
