@@ -22,7 +22,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.grc")))
-GRC_BLOCKS = os.path.join(ROOT, ".venv", "share", "gnuradio", "grc", "blocks")
+GRC_BLOCKS = os.path.join(ROOT, "grc")  # this checkout's block YAML (what an install copies to share/)
 GRCC = "/usr/bin/grcc"
 REPORT_PREFIX = "DISAC-GRC-REPORT "
 LOOPBACK_FRAMES = 200  # "a few hundred frames"; at 50 frames/s the run lasts about 4 s
