@@ -8,6 +8,7 @@ import numpy as np
 from gnuradio import gr
 
 from . import tags
+from ._channel import run_channel
 from ..core import channels
 
 OUTPUT_BUFFER_SAMPLES = 65536
@@ -42,17 +43,9 @@ class comm_channel(gr.sync_block):
         self.set_tag_propagation_policy(gr.TPP_DONT)
 
     def work(self, input_items, output_items):
-        lay = self.layout
-        count = (len(output_items[0]) // lay.symbol_len) * lay.symbol_len
+        count = run_channel(self, input_items, output_items, self.scenario.user_noise_power)
         if count == 0:
             return 0
-        start = self.nitems_written(0)
-        x = np.stack([item[:count] for item in input_items])
-        self.model.write_time(x, start, output_items)  # complex64 fast path of apply_time
-        if self.noise:
-            noise = channels.awgn(self._rng, count, len(output_items), self.scenario.user_noise_power)
-            for u, out in enumerate(output_items):
-                out[:count] += noise[u]
         frame_tags = self.get_tags_in_window(0, 0, count, tags.frame_tag_key())
         for u, out in enumerate(output_items):
             for tag in frame_tags:

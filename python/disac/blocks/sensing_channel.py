@@ -8,6 +8,7 @@ import numpy as np
 from gnuradio import gr
 
 from . import tags
+from ._channel import run_channel
 from ..core import channels
 
 OUTPUT_BUFFER_SAMPLES = 65536
@@ -48,18 +49,10 @@ class sensing_channel(gr.sync_block):
         self.set_tag_propagation_policy(gr.TPP_DONT)
 
     def work(self, input_items, output_items):
-        lay = self.layout
-        count = (len(output_items[0]) // lay.symbol_len) * lay.symbol_len
+        count = run_channel(self, input_items, output_items, self.scenario.noise_power)
         if count == 0:
             return 0
-        start = self.nitems_written(0)
-        x = np.stack([item[:count] for item in input_items])
-        self.model.write_time(x, start, output_items)  # complex64 fast path of apply_time
-        if self.noise:
-            noise = channels.awgn(self._rng, count, len(output_items), self.scenario.noise_power)
-            for r, out in enumerate(output_items):
-                out[:count] += noise[r]
-        tag_input = self.rx_node * lay.tx_antennas
+        tag_input = self.rx_node * self.layout.tx_antennas
         for tag in self.get_tags_in_window(tag_input, 0, count, tags.frame_tag_key()):
             self.add_item_tag(0, tag.offset, tag.key, tag.value)
         return count
