@@ -87,7 +87,12 @@ def _status_sink(printer):
         def __init__(self):
             gr.basic_block.__init__(self, name="disac_cu_status", in_sig=None, out_sig=None)
             self.message_port_register_in(pmt.intern("status"))
-            self.set_msg_handler(pmt.intern("status"), lambda msg: printer(dict(type="status", **status_to_dict(msg))))
+            # a bound method: GNU Radio 3.10's Python gateway calls a handler by its name on the block,
+            # so a lambda ("<lambda>") fails in the scheduler thread
+            self.set_msg_handler(pmt.intern("status"), self.handle_status)
+
+        def handle_status(self, msg):
+            printer(dict(type="status", **status_to_dict(msg)))
 
     return status_sink()
 
