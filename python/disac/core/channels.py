@@ -108,8 +108,7 @@ class SensingChannel:
         cp, length = lay.cyclic_prefix, lay.subcarriers
         if self._tx_beams is None:
             self._prepare_fast_path()
-        first_symbol = first_sample // lay.symbol_len
-        frames = (first_symbol + np.arange(symbols)) // lay.frame_symbols
+        frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
         coef = self.link_coefficients(unique).reshape(len(unique), -1).astype(np.complex64)  # (F, N·K)
         x = x_time.reshape(streams, symbols, lay.symbol_len)[..., cp:]
@@ -143,8 +142,7 @@ class SensingChannel:
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
-        first_symbol = first_sample // lay.symbol_len
-        frames = (first_symbol + np.arange(symbols)) // lay.frame_symbols
+        frames = lay.frame_of_symbols(first_sample, symbols)
         x = x_time.reshape(lay.num_nodes, lay.tx_antennas, symbols, lay.symbol_len)
         x_freq = ofdm.demodulate(np.moveaxis(x, 2, 0), lay.cyclic_prefix)  # (S, N, Mt, L)
         y_freq = self.apply_frequency(x_freq, frames)  # (S, Mr, L)
@@ -185,8 +183,7 @@ class CommChannel:
             for m in range(n):
                 block[m, :, m, :] = self._h_conj[m]
             self._h_block = block.reshape(n * u, n * mt).astype(np.complex64)
-        first_symbol = first_sample // lay.symbol_len
-        frames = (first_symbol + np.arange(symbols)) // lay.frame_symbols
+        frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
         phase = np.exp(1j * node_phases_rad(self.channel_seed, unique, n)).astype(np.complex64)[inverse]  # (S, N)
         z = (self._h_block @ x_time).reshape(n, u, symbols, lay.symbol_len)
@@ -201,8 +198,7 @@ class CommChannel:
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
-        first_symbol = first_sample // lay.symbol_len
-        frames = (first_symbol + np.arange(symbols)) // lay.frame_symbols
+        frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
         comb = self.combiners(unique).astype(np.complex64)[inverse]  # (S, U, N·Mt)
         x = x_time.reshape(streams, symbols, lay.symbol_len)

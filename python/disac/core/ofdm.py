@@ -178,6 +178,11 @@ class FrameLayout:
         """Resource elements of the sensing/data part, L·P."""
         return self.subcarriers * self.data_symbols
 
+    def frame_of_symbols(self, first_sample, symbols):
+        """Frame number of each of ``symbols`` OFDM symbols starting at absolute sample ``first_sample``
+        (a symbol start)."""
+        return (first_sample // self.symbol_len + np.arange(symbols)) // self.frame_symbols
+
 
 def layout_from_scenario(scenario, preamble_symbols=1, pilot_symbols=1):
     """The FrameLayout of a core.scenario.Scenario (P = scenario.symbols_per_frame)."""
