@@ -229,13 +229,23 @@ def run_request(args):
         sock, _ = net.make_socket(zmq.Context.instance(), zmq.REQ, args.address, False, security, name="address")
     except net.LinkError as exc:  # a bad key or key file
         raise UsageError(str(exc)) from None
+    no_reply = (f"disac: error: no reply from {args.address} within {args.timeout_s:g} s (server down, busy, "
+                "or refusing this client's key)")
+    deadline = time.monotonic() + args.timeout_s
     try:
-        sock.send(payload)
-        if not sock.poll(int(args.timeout_s * 1000), zmq.POLLIN):
-            print(f"disac: error: no reply from {args.address} within {args.timeout_s:g} s (server down, busy, "
-                  "or refusing this client's key)", file=sys.stderr)
+        # a REQ socket with no completed connection (server down, or a CURVE handshake it refused) blocks a
+        # plain send for ever: wait for it to be writable within the time-out instead
+        if not sock.poll(int(args.timeout_s * 1000), zmq.POLLOUT):
+            print(no_reply, file=sys.stderr)
+            return 1
+        sock.send(payload, zmq.NOBLOCK)
+        if not sock.poll(max(0, int((deadline - time.monotonic()) * 1000)), zmq.POLLIN):
+            print(no_reply, file=sys.stderr)
             return 1
         frames = sock.recv_multipart()
+    except zmq.Again:
+        print(no_reply, file=sys.stderr)
+        return 1
     finally:
         net.close(sock)
     try:
