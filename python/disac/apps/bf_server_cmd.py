@@ -85,22 +85,14 @@ def register(subparsers):
 def _status_printer(as_json):
     """A message sink printing each status message of the server (one line each)."""
     import pmt
-    from gnuradio import gr
 
-    class status_printer(gr.basic_block):
-        def __init__(self):
-            gr.basic_block.__init__(self, name="disac_bf_status_printer", in_sig=None, out_sig=None)
-            self.message_port_register_in(pmt.intern("status"))
-            self.set_msg_handler(pmt.intern("status"), self.handle)
+    from .message_sink import callback_sink
 
-        def handle(self, msg):
-            fields = pmt.to_python(msg)
-            if as_json:
-                print(json.dumps(fields), flush=True)
-                return
-            print(describe(fields), flush=True)
+    def show(msg):
+        fields = pmt.to_python(msg)
+        print(json.dumps(fields) if as_json else describe(fields), flush=True)
 
-    return status_printer()
+    return callback_sink("disac_bf_status_printer", "status", show)
 
 
 def describe(fields):

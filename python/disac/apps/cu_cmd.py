@@ -78,23 +78,11 @@ class _LinePrinter:
 
 
 def _status_sink(printer):
-    from gnuradio import gr
-    import pmt
-
     from ..blocks.central_unit import status_to_dict
+    from .message_sink import callback_sink
 
-    class status_sink(gr.basic_block):
-        def __init__(self):
-            gr.basic_block.__init__(self, name="disac_cu_status", in_sig=None, out_sig=None)
-            self.message_port_register_in(pmt.intern("status"))
-            # a bound method: GNU Radio 3.10's Python gateway calls a handler by its name on the block,
-            # so a lambda ("<lambda>") fails in the scheduler thread
-            self.set_msg_handler(pmt.intern("status"), self.handle_status)
-
-        def handle_status(self, msg):
-            printer(dict(type="status", **status_to_dict(msg)))
-
-    return status_sink()
+    return callback_sink("disac_cu_status", "status",
+                         lambda msg: printer(dict(type="status", **status_to_dict(msg))))
 
 
 def run_command(args):
