@@ -56,6 +56,61 @@ def json_ready(value):
     return value
 
 
+# ---- one rule for every subcommand's arguments (docs/cli.md) ------------------------------------
+# * SCENARIO is an optional positional argument, a preset name or a TOML file, default "paper";
+# * option names carry their unit (--duration-s, --timeout-s, --frame-rate-hz); old spellings stay
+#   accepted through add_option(..., old_names=...) with a one-line deprecation note on stderr;
+# * choices are listed in --help (argparse choices=, and "(default X)" in the help text);
+# * nodes and users are numbered from 1 wherever a person reads or types them;
+# * --json prints only JSON on stdout (log lines go to stderr: see quiet_gnuradio_logs).
+
+DEFAULT_SCENARIO = "paper"
+
+
+def add_scenario_argument(parser, what="the scenario"):
+    """The optional positional SCENARIO (a preset or a TOML file), default paper, on every subcommand."""
+    from ..core.scenario import PRESETS
+
+    parser.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, metavar="SCENARIO",
+                        help=f"{what}: a preset ({', '.join(PRESETS)}) or a TOML file (default {DEFAULT_SCENARIO})")
+
+
+_deprecation_notes_given = set()
+
+
+def deprecation_note(old, new):
+    """Say once per process, on stderr, that an old spelling was used and what replaces it."""
+    if old not in _deprecation_notes_given:
+        _deprecation_notes_given.add(old)
+        print(f"disac: note: {old} is deprecated, use {new}", file=sys.stderr)
+
+
+def _deprecated_alias_action(new_name, flag):
+    class DeprecatedAlias(argparse.Action):
+        def __init__(self, option_strings, dest, **kwargs):
+            if flag:
+                kwargs["nargs"] = 0
+            super().__init__(option_strings, dest, **kwargs)
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            deprecation_note(option_string, new_name)
+            setattr(namespace, self.dest, True if flag else values)
+
+    return DeprecatedAlias
+
+
+def add_option(parser, name, *, old_names=(), **kwargs):
+    """parser.add_argument(name, **kwargs), plus hidden old spellings that still work and say once that
+    they are deprecated. Returns the argparse action of the option."""
+    action = parser.add_argument(name, **kwargs)
+    flag = kwargs.get("action") in ("store_true", "store_false")
+    alias_kwargs = {k: kwargs[k] for k in ("type", "choices", "metavar") if k in kwargs and not flag}
+    for old in old_names:
+        parser.add_argument(old, dest=action.dest, help=argparse.SUPPRESS,
+                            action=_deprecated_alias_action(name, flag), **alias_kwargs)
+    return action
+
+
 def print_json(value, stream=None):
     json.dump(json_ready(value), stream or sys.stdout, indent=2)
     (stream or sys.stdout).write("\n")

@@ -5,6 +5,9 @@ second), and core/beamformer.py takes them from here: one definition each.
 """
 
 OBJECTIVES = ("position", "paper")
+# One default for every command and the beamformer server: the paper's own objective tr(F(Θ)^-1) of
+# problem (18); "position" (the x,y block only) is the other choice.
+DEFAULT_OBJECTIVE = "paper"
 SOLVERS = ("clarabel", "scs")
 FORMULATIONS = ("decomposed", "one_lmi", "literal")
 EXTRACTIONS = ("paper", "keep_covariance")
