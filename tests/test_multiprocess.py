@@ -32,7 +32,12 @@ WRAPPER = ("import runpy, sys, gnuradio; "
 FRAMES = 100
 FRAME_RATE = 10.0
 SEED = 0
-SAME_M = 1e-6
+# "Same estimate": the localiser's Levenberg-Marquardt stops when the cost falls by < 1e-13 relative
+# (core/localizer.py), which near the optimum leaves the position free to ~1e-6 m; the processes' BLAS
+# sums in another order than the test's, and a frame was seen 1.6e-6 m apart (1 run in ~5). 1e-4 m is
+# 60x that spread and still 2700x below the paper scenario's sqrt(CRB) of 0.27 m, so a wrong frame,
+# node set or precoder (metres off) cannot pass.
+SAME_M = 1e-4
 
 
 class Processes:
