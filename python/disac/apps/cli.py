@@ -4,12 +4,20 @@ Each subcommand lives in its own module of this package with a ``register(subpar
 that adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code).
 Expected failures raise ``UsageError`` or ``ScenarioError``: they print one line
 ``disac: error: …`` on stderr and exit with status 2, without a traceback.
+
+Before any subcommand is even imported, main() sends GNU Radio's log to stderr at level warn
+(quiet_gnuradio_info), so that stdout carries only what the subcommand prints (with --json: only
+JSON). A reader that closes stdout early (`disac … --json | head -1`) ends the command quietly with
+status 141, as a process stopped by SIGPIPE would, without a traceback.
 """
 
 import argparse
+import errno
 import importlib
 import json
 import math
+import os
+import signal
 import sys
 
 from ..core.scenario import ScenarioError
@@ -62,7 +70,8 @@ def json_ready(value):
 #   accepted through add_option(..., old_names=...) with a one-line deprecation note on stderr;
 # * choices are listed in --help (argparse choices=, and "(default X)" in the help text);
 # * nodes and users are numbered from 1 wherever a person reads or types them;
-# * --json prints only JSON on stdout (log lines go to stderr: see quiet_gnuradio_logs).
+# * --json prints only JSON on stdout (log lines go to stderr: see quiet_gnuradio_info);
+# * a run longer than about 2 s shows a progress bar on stderr, on a terminal only (progress_bar).
 
 DEFAULT_SCENARIO = "paper"
 
@@ -111,6 +120,47 @@ def add_option(parser, name, *, old_names=(), **kwargs):
     return action
 
 
+def progress_bar(total, desc, unit="step", enabled=True):
+    """A tqdm bar on stderr, drawn only when stderr is a terminal (never in a pipe, a file or a test)
+    and ``enabled`` (e.g. not --no-progress). Use it as a context manager; .update(n) advances it."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+                disable=not enabled or not _is_terminal(sys.stderr))
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
+# GNU Radio's runtime reads its log settings from its preferences when it loads, and a variable
+# GR_CONF_<SECTION>_<OPTION> overrides the files. Debian's gnuradio-runtime.conf says
+# log_level = debug, log_file = stdout: every flowgraph start would print "… :info: set_min_output_buffer"
+# lines into the JSON on stdout.
+_GR_LOG_SETTINGS = {"GR_CONF_LOG_LOG_FILE": "stderr", "GR_CONF_LOG_LOG_LEVEL": "warn"}
+_GR_LOG_SET_HERE = set()  # the variables quiet_gnuradio_info set (the others are the user's)
+
+
+def quiet_gnuradio_info():
+    """Send GNU Radio's log to stderr and keep warnings and errors only, for this process and its children.
+
+    Called once by main() before any subcommand runs (and harmless to call again). A setting the user
+    made in the environment is kept. Cheap: it does not load GNU Radio; if the runtime is loaded already
+    (its log file can no longer change), the level is lowered on it directly.
+    """
+    user_level = "GR_CONF_LOG_LOG_LEVEL" in os.environ and "GR_CONF_LOG_LOG_LEVEL" not in _GR_LOG_SET_HERE
+    for name, value in _GR_LOG_SETTINGS.items():
+        if name not in os.environ:
+            os.environ[name] = value
+            _GR_LOG_SET_HERE.add(name)
+    gr = sys.modules.get("gnuradio.gr")
+    if gr is not None and not user_level:
+        gr.logging().set_default_level(gr.log_levels.warn)
+
+
 def print_json(value, stream=None):
     json.dump(json_ready(value), stream or sys.stdout, indent=2)
     (stream or sys.stdout).write("\n")
@@ -136,20 +186,48 @@ def build_parser():
     return parser
 
 
+# exit status of a command whose reader went away: 128 + SIGPIPE, what the shell reports for a process
+# the signal stopped (`yes | head -1` under `set -o pipefail`)
+BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
+
+
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    quiet_gnuradio_info()  # first: before any subcommand module can load GNU Radio's runtime
     try:
-        return int(args.func(args) or 0)
-    except (UsageError, ScenarioError) as exc:
-        print(f"disac: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("disac: interrupted", file=sys.stderr)
-        return 130
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        try:
+            code = int(args.func(args) or 0)
+        except (UsageError, ScenarioError) as exc:
+            print(f"disac: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("disac: interrupted", file=sys.stderr)
+            return 130
+        sys.stdout.flush()  # here, not at exit: a reader gone away is handled below
+        return code
+    except BrokenPipeError:
+        return _stdout_gone()
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        return _stdout_gone()
+
+
+def _stdout_gone():
+    """stdout's reader closed it (`disac … | head`): nothing more can be said there, and saying so on
+    stderr would only add noise to a normal pipeline. Point stdout at /dev/null so that the interpreter's
+    final flush of what is still buffered does not raise again, and exit with 128 + SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced by something without a file descriptor
+        pass
+    return BROKEN_PIPE_STATUS
 
 
 if __name__ == "__main__":
