@@ -82,3 +82,47 @@ def test_text_output_into_a_closed_pipe_ends_quietly():
     code, err = disac_into_closed_pipe("scenario", "list")
     assert code == BROKEN_PIPE_STATUS, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
+def _stderr_on_a_terminal(*args):
+    """Run `disac ARGS…` with stderr a pseudo-terminal and stdout a pipe: (exit status, stdout, terminal text)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    # a real terminal has a size; a fresh pty has 0 × 0, on which tqdm draws an empty bar
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", RUN_MODULE, *args], stdout=subprocess.PIPE, stderr=slave,
+                                env=_env(), cwd=ROOT)
+    finally:
+        os.close(slave)
+    chunks = []
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal (it exited)
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+    out = proc.stdout.read().decode()
+    proc.stdout.close()
+    return proc.wait(timeout=120), out, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_only_and_on_stderr():
+    code, out, terminal = _stderr_on_a_terminal("design", "paper", "--sinr-db", "10", "--json")
+    assert code == 0, terminal
+    json.loads(out)  # the bar is not on stdout
+    assert "disac design" in terminal and "2/2" in terminal, terminal  # tqdm's "n/total" of the last step
+    piped = disac("design", "paper", "--sinr-db", "10", "--json")
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr  # not in a pipe
+    json.loads(piped.stdout)
+    code, out, terminal = _stderr_on_a_terminal("design", "paper", "--sinr-db", "10", "--no-progress")
+    assert code == 0 and "disac design" not in terminal, terminal

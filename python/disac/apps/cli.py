@@ -12,6 +12,7 @@ status 141, as a process stopped by SIGPIPE would, without a traceback.
 """
 
 import argparse
+import contextlib
 import errno
 import importlib
 import json
@@ -19,6 +20,7 @@ import math
 import os
 import signal
 import sys
+import warnings
 
 from ..core.scenario import ScenarioError
 
@@ -118,6 +120,21 @@ def add_option(parser, name, *, old_names=(), **kwargs):
         parser.add_argument(old, dest=action.dest, help=argparse.SUPPRESS,
                             action=_deprecated_alias_action(name, flag), **alias_kwargs)
     return action
+
+
+@contextlib.contextmanager
+def solver_accuracy_warnings_quieted():
+    """A context in which cvxpy's "Solution may be inaccurate" UserWarning is not printed: the commands
+    report the status ("optimal_inaccurate") themselves, so the warning would only repeat it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        yield
+
+
+def add_progress_option(parser):
+    """--no-progress: no progress bar even on a terminal (the bar is never drawn in a pipe or a file)."""
+    return parser.add_argument("--no-progress", action="store_true",
+                               help="no progress bar (it is drawn on stderr, and only on a terminal)")
 
 
 def progress_bar(total, desc, unit="step", enabled=True):
