@@ -22,6 +22,7 @@ import signal
 import sys
 import warnings
 
+from ..core.json_values import json_ready  # noqa: F401 - re-exported: the apps import it from here
 from ..core.scenario import ScenarioError
 
 # subcommand modules, in the order `disac --help` lists them
@@ -44,26 +45,6 @@ def finite_float(name, low=None, high=None):
             raise argparse.ArgumentTypeError(f"{name} = {text!r}: expected a finite number{bounds}")
         return value
     return parse
-
-
-def json_ready(value):
-    """Recursively turn numpy values into JSON ones, and non-finite floats into null."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 # ---- one rule for every subcommand's arguments (docs/cli.md) ------------------------------------
@@ -142,6 +123,7 @@ def progress_bar(total, desc, unit="step", enabled=True):
     and ``enabled`` (e.g. not --no-progress). Use it as a context manager; .update(n) advances it."""
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: it is of no use here, and some commands fork processes
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
                 disable=not enabled or not _is_terminal(sys.stderr))
 

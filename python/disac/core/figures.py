@@ -1,7 +1,7 @@
 """The paper's Sec. V results as data: CRB–SINR sweeps (Fig. 3a, 3b, 4, 5) and the Monte-Carlo of Fig. 3(c).
 
 Pure computation: this module returns dicts and arrays; plotting, files and processes are the job of
-``apps/figures_cmd.py``. Every sweep uses ONE compiled problem per system (a ``BeamformerDesigner``
+``figures_output.py`` (and the arguments of ``apps/figures_cmd.py``). Every sweep uses ONE compiled problem per system (a ``BeamformerDesigner``
 built once, ``solve(Γ_c)`` per threshold, DPP). A system is swept on a fixed grid of thresholds up to
 its largest common SINR (``max_common_sinr_db``), which is included as the last point: thresholds
 above it are not solved and are absent from the data (never zeros).
