@@ -175,7 +175,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(
         prog="disac",
-        description="gr-disac: noncoherent distributed ISAC for GNU Radio (paper: Han, Meng, Masouros).")
+        description="gr-disac: noncoherent distributed ISAC for GNU Radio (paper: Han, Meng, Masouros).",
+        epilog="`disac COMMAND --help` gives a command's options. One rule for every command (docs/cli.md): "
+               "SCENARIO is a preset (`disac scenario list`) or a TOML file, default paper; option names carry "
+               "their unit (--timeout-s); nodes and users count from 1; --json prints only JSON on stdout; "
+               "progress bars and log lines go to stderr.")
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"gr-disac {__version__}")

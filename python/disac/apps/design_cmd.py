@@ -2,7 +2,7 @@
 
 JSON keys (a contract other tools read): status, objective, solver, sinr_threshold_db, solve_time_s,
 crb_position_bound_m2, crb_position_extracted_m2, crb_paper_bound, crb_paper_extracted,
-sinr_extracted_db (one per user), max_antenna_power; with --max-sinr also max_common_sinr_db.
+sinr_extracted_db (one per user), max_antenna_power, scenario; with --max-sinr also max_common_sinr_db.
 Exit status 0 when a design was found, 1 when the threshold is infeasible or the solver failed (the
 JSON still says which), 2 for bad arguments.
 """
@@ -58,7 +58,7 @@ def run(args):
             bar.set_postfix_str("largest common SINR")
             result.max_common_sinr_db = designer.max_common_sinr_db()
             bar.update()
-    out = result.as_dict()
+    out = {**result.as_dict(), "scenario": scenario.name}
     if not args.max_sinr:
         out.pop("max_common_sinr_db")
     if args.save and result.ok:
