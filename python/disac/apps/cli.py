@@ -77,7 +77,7 @@ def deprecation_note(old, new):
         print(f"disac: note: {old} is deprecated, use {new}", file=sys.stderr)
 
 
-def _deprecated_alias_action(new_name, flag):
+def _deprecated_alias_action(new_name, flag, const):
     class DeprecatedAlias(argparse.Action):
         def __init__(self, option_strings, dest, **kwargs):
             if flag:
@@ -86,20 +86,28 @@ def _deprecated_alias_action(new_name, flag):
 
         def __call__(self, parser, namespace, values, option_string=None):
             deprecation_note(option_string, new_name)
-            setattr(namespace, self.dest, True if flag else values)
+            setattr(namespace, self.dest, const if flag else values)
 
     return DeprecatedAlias
 
 
 def add_option(parser, name, *, old_names=(), **kwargs):
     """parser.add_argument(name, **kwargs), plus hidden old spellings that still work and say once that
-    they are deprecated. Returns the argparse action of the option."""
-    action = parser.add_argument(name, **kwargs)
+    they are deprecated. Returns the argparse action of the option.
+
+    The old spellings take the option's type, choices, nargs and metavar (a flag's old spelling sets
+    what the flag sets, also for store_false). A required option is satisfied by either spelling (they
+    form one required group, so giving both is an error)."""
+    target = parser
+    if old_names and kwargs.get("required"):
+        kwargs = {k: v for k, v in kwargs.items() if k != "required"}
+        target = parser.add_mutually_exclusive_group(required=True)
+    action = target.add_argument(name, **kwargs)
     flag = kwargs.get("action") in ("store_true", "store_false")
-    alias_kwargs = {k: kwargs[k] for k in ("type", "choices", "metavar") if k in kwargs and not flag}
+    alias_kwargs = {k: kwargs[k] for k in ("type", "choices", "metavar", "nargs") if k in kwargs and not flag}
     for old in old_names:
-        parser.add_argument(old, dest=action.dest, help=argparse.SUPPRESS,
-                            action=_deprecated_alias_action(name, flag), **alias_kwargs)
+        target.add_argument(old, dest=action.dest, help=argparse.SUPPRESS,
+                            action=_deprecated_alias_action(name, flag, action.const), **alias_kwargs)
     return action
 
 
