@@ -20,6 +20,8 @@ import math
 import os
 import signal
 import sys
+import threading
+import _thread
 import warnings
 
 from ..core.json_values import json_ready  # noqa: F401 - re-exported: the apps import it from here
@@ -200,10 +202,31 @@ def build_parser():
 # exit status of a command whose reader went away: 128 + SIGPIPE, what the shell reports for a process
 # the signal stopped (`yes | head -1` under `set -o pipefail`)
 BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
+_stdout_closed = threading.Event()
+
+
+def stdout_gone():
+    """Call where a write to stdout raised BrokenPipeError, in any thread (message_sink does).
+
+    stdout goes to /dev/null (later writes and the interpreter's final flush cannot fail again), and
+    from a thread other than the main one the main thread gets a KeyboardInterrupt once, so the
+    command stops as on Ctrl-C; main() then exits quietly with status 141.
+    """
+    first = not _stdout_closed.is_set()
+    _stdout_closed.set()
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced by something without a file descriptor
+        pass
+    if first and threading.current_thread() is not threading.main_thread():
+        _thread.interrupt_main()
 
 
 def main(argv=None):
     quiet_gnuradio_info()  # first: before any subcommand module can load GNU Radio's runtime
+    _stdout_closed.clear()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -216,29 +239,22 @@ def main(argv=None):
             print(f"disac: error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
+            if _stdout_closed.is_set():  # not the user: stdout's reader went away (stdout_gone)
+                return BROKEN_PIPE_STATUS
             print("disac: interrupted", file=sys.stderr)
             return 130
         sys.stdout.flush()  # here, not at exit: a reader gone away is handled below
-        return code
+        return BROKEN_PIPE_STATUS if _stdout_closed.is_set() else code
     except BrokenPipeError:
-        return _stdout_gone()
+        # stdout's reader closed it (`disac … | head`): nothing more can be said there, and saying so on
+        # stderr would only add noise to a normal pipeline
+        stdout_gone()
+        return BROKEN_PIPE_STATUS
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise
-        return _stdout_gone()
-
-
-def _stdout_gone():
-    """stdout's reader closed it (`disac … | head`): nothing more can be said there, and saying so on
-    stderr would only add noise to a normal pipeline. Point stdout at /dev/null so that the interpreter's
-    final flush of what is still buffered does not raise again, and exit with 128 + SIGPIPE."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # stdout replaced by something without a file descriptor
-        pass
-    return BROKEN_PIPE_STATUS
+        stdout_gone()
+        return BROKEN_PIPE_STATUS
 
 
 if __name__ == "__main__":
