@@ -21,6 +21,7 @@ import queue as queue_mod
 import time
 
 from .core import figures as core_figures
+from .core.design_options import DEFAULT_OBJECTIVE, DEFAULT_SOLVER
 from .core.json_values import json_ready
 
 PNG_DPI = 100
@@ -301,7 +302,8 @@ class _NoBar:
         pass
 
 
-def reproduce(out, *, quick=False, seed=0, objective="paper", solver="clarabel", workers=1, progress_bar=None):
+def reproduce(out, *, quick=False, seed=0, objective=DEFAULT_OBJECTIVE, solver=DEFAULT_SOLVER, workers=1,
+              progress_bar=None):
     """Compute every figure and write its files into the folder ``out`` (which must exist).
 
     progress_bar(total) returns a context manager with .update(n) (e.g. a tqdm bar), or None for none.
