@@ -13,7 +13,7 @@ walked, so a new subcommand is checked without editing this file. What is checke
   DEFAULT_OBJECTIVE, every --solver lists SOLVERS and defaults to DEFAULT_SOLVER (bf-request's None
   means "the server's current one" and says so);
 * choices listed: an option whose values are a fixed set (ENUM_OPTIONS) has argparse choices, and the
-  help of every option with choices names its default;
+  help of every option with choices names its default; no value is named "default" unless it is;
 * --json on every subcommand that docs/cli.md lists as having it (JSON_COMMANDS), and its stdout is
   one JSON document for the ones quick enough to run here;
 * node numbering from 1: `disac node --node 3` on the two-node paper scenario is refused with a message
@@ -168,6 +168,18 @@ def test_fixed_sets_of_values_are_listed_with_their_default(name):
             default = action.default if isinstance(action.default, str) else " ".join(map(str, action.default))
             assert "default" in action.help and default in action.help, (
                 f"disac {name} {action.option_strings[0]}: the help does not say the default {action.default!r}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_value_is_named_default_unless_it_is_the_default(name):
+    """Issue 12: `--precoders` listed a value named "default" that was not the default (random was)."""
+    parser, _ = SUBCOMMANDS[name]
+    for action in _options(parser):
+        values = [v.strip() for v in re.split(r",|\bor\b", re.sub(r"\([^)]*\)", "", action.help or ""))]
+        if "default" in values or "default" in (action.choices or ()):
+            assert action.default == "default", (
+                f"disac {name} {action.option_strings[0]}: a value named 'default' is not the default "
+                f"({action.default!r}): {action.help!r}")
 
 
 @pytest.mark.parametrize("name", sorted(JSON_COMMANDS))
