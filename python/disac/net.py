@@ -240,8 +240,8 @@ def make_socket(context, socket_type, address, bind, security=None, name="addres
     are socket options set before bind/connect ({zmq.SNDHWM: 1000, …}; zmq.SUBSCRIBE takes bytes).
     Returns (socket, endpoint): the endpoint is the address actually bound (a tcp port '*' or 0 is
     resolved). Sockets linger 0 ms on close unless ``options`` say otherwise, so that a process never
-    hangs on a peer that went away. An open tcp:// or ipc:// socket logs once per (name, address) that it
-is open; inproc:// does not (no other process can reach it).
+    hangs on a peer that went away. An open tcp:// or ipc:// socket logs once per (name, address) that
+    it is open; inproc:// does not (no other process can reach it).
     Close it with net.close (which also stops an authenticator nobody uses any more).
     """
     security = security or LinkSecurity.open()

@@ -49,14 +49,7 @@ def finite_float(name, low=None, high=None):
     return parse
 
 
-# ---- one rule for every subcommand's arguments (docs/cli.md) ------------------------------------
-# * SCENARIO is an optional positional argument, a preset name or a TOML file, default "paper";
-# * option names carry their unit (--duration-s, --timeout-s, --frame-rate-hz); old spellings stay
-#   accepted through add_option(..., old_names=...) with a one-line deprecation note on stderr;
-# * choices are listed in --help (argparse choices=, and "(default X)" in the help text);
-# * nodes and users are numbered from 1 wherever a person reads or types them;
-# * --json prints only JSON on stdout (log lines go to stderr: see quiet_gnuradio_info);
-# * a run longer than about 2 s shows a progress bar on stderr, on a terminal only (progress_bar).
+# ---- one rule for every subcommand (docs/cli.md, checked by tests/test_cli_rules.py): the helpers ---
 
 DEFAULT_SCENARIO = "paper"
 
@@ -134,15 +127,11 @@ def progress_bar(total, desc, unit="step", enabled=True):
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread: it is of no use here, and some commands fork processes
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-                disable=not enabled or not _is_terminal(sys.stderr))
-
-
-def _is_terminal(stream):
     try:
-        return stream.isatty()
+        terminal = sys.stderr.isatty()
     except (AttributeError, ValueError):  # a closed or replaced stream
-        return False
+        terminal = False
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=not (enabled and terminal))
 
 
 # GNU Radio's runtime reads its log settings from its preferences when it loads, and a variable
@@ -245,14 +234,11 @@ def main(argv=None):
             return 130
         sys.stdout.flush()  # here, not at exit: a reader gone away is handled below
         return BROKEN_PIPE_STATUS if _stdout_closed.is_set() else code
-    except BrokenPipeError:
-        # stdout's reader closed it (`disac … | head`): nothing more can be said there, and saying so on
-        # stderr would only add noise to a normal pipeline
-        stdout_gone()
-        return BROKEN_PIPE_STATUS
-    except OSError as exc:
+    except OSError as exc:  # BrokenPipeError, or EPIPE from a flush
         if exc.errno != errno.EPIPE:
             raise
+        # stdout's reader closed it (`disac … | head`): nothing more can be said there, and saying so on
+        # stderr would only add noise to a normal pipeline
         stdout_gone()
         return BROKEN_PIPE_STATUS
 
