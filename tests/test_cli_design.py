@@ -56,7 +56,7 @@ def test_design_json_contract_and_constraints(capsys, tmp_path):
     save = tmp_path / "precoders.npz"
     code, data = run_json(capsys, "design", "paper", "--sinr-db", "20", "--json", "--save", str(save))
     assert code == 0 and DESIGN_KEYS <= set(data)
-    assert data["status"] == "optimal" and data["objective"] == "position" and data["solver"] == "clarabel"
+    assert data["status"] == "optimal" and data["objective"] == "paper" and data["solver"] == "clarabel"
     assert len(data["sinr_extracted_db"]) == 3
     assert min(data["sinr_extracted_db"]) >= 20 - 0.1  # issue 3: Γ_c − 0.1 dB
     assert data["max_antenna_power"] <= 1 + 1e-4  # P_T(1 + 1e-4), P_T = 1

@@ -134,10 +134,18 @@ def test_points_stop_at_the_largest_common_sinr(data):
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
-    for args in (["--jobs", "0"], ["--objective", "energy"], ["--solver", "mosek"], ["--seed", "-1"]):
+    for args in (["--jobs", "0"], ["--seed", "-1"]):
         assert cli.main(["figures", "--out", str(tmp_path / "x"), *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("disac: error: ") and err.count("\n") == 1 and args[1] in err
+    # issue 12: --objective and --solver list their choices, so argparse itself refuses another value
+    # (one line, status 2) and names what is accepted
+    for args, accepted in ((["--objective", "energy"], "'position', 'paper'"), (["--solver", "mosek"], "'clarabel', 'scs'")):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["figures", "--out", str(tmp_path / "x"), *args])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("disac figures: error: ") and err.count("\n") == 1 and args[1] in err and accepted in err
 
 
 # ---- the paper's claims on the data ------------------------------------------------------------
@@ -292,3 +300,16 @@ def test_plan_shares_identical_systems():
               for c in curves[fig] if c.label.startswith(label)}
     assert shared == {mc_key} == {"paper"}
     assert sum(j.monte_carlo is not None for j in jobs) == 1
+
+
+def test_json_prints_the_summary_and_only_json(tmp_path):
+    """--json (issue 12): stdout is summary.json plus the files written, nothing else."""
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = cli.main(["figures", "--quick", "--out", str(tmp_path), "--jobs", "2", "--json"])
+    assert code == 0
+    printed = json.loads(stdout.getvalue())  # all of stdout
+    written = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in printed.items() if k != "files"} == written
+    assert sorted(printed["files"]) == sorted(str(p) for p in tmp_path.iterdir())
+    assert printed["settings"]["objective"] == "paper" and printed["settings"]["solver"] == "clarabel"

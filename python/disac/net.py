@@ -12,8 +12,9 @@ server's public key. A peer whose key is not listed gets nothing through: the ZA
 handshake before any message is delivered. Keys are made by `disac keys` (zmq.auth certificate files).
 
 Sockets are made by make_socket and closed by close (the last CURVE server socket of a context stops
-its authenticator, so blocks sharing zmq.Context.instance() do not stop each other's); an open socket
-logs once per address that it is open.
+its authenticator, so blocks sharing zmq.Context.instance() do not stop each other's); an open tcp://
+or ipc:// socket logs once per address that it is open (inproc:// cannot be reached from outside the
+process, so it does not).
 """
 
 import dataclasses
@@ -239,7 +240,8 @@ def make_socket(context, socket_type, address, bind, security=None, name="addres
     are socket options set before bind/connect ({zmq.SNDHWM: 1000, …}; zmq.SUBSCRIBE takes bytes).
     Returns (socket, endpoint): the endpoint is the address actually bound (a tcp port '*' or 0 is
     resolved). Sockets linger 0 ms on close unless ``options`` say otherwise, so that a process never
-    hangs on a peer that went away. An open socket logs once per (name, address) that it is open.
+    hangs on a peer that went away. An open tcp:// or ipc:// socket logs once per (name, address) that
+    it is open; inproc:// does not (no other process can reach it).
     Close it with net.close (which also stops an authenticator nobody uses any more).
     """
     security = security or LinkSecurity.open()
@@ -264,7 +266,8 @@ def make_socket(context, socket_type, address, bind, security=None, name="addres
                     raise LinkError(f"{name} = {address!r}: a CURVE client (a socket that connects) needs the "
                                     "server's public key (server_public_key, --curve-server-key)")
                 sock.curve_serverkey = read_key(security.server_public_key, f"{name}: server public key")
-        elif (name, address) not in _OPEN_LOGGED:
+        elif not address.startswith("inproc://") and (name, address) not in _OPEN_LOGGED:
+            # inproc:// never leaves the process: nobody outside can reach it, so there is nothing to secure
             _OPEN_LOGGED.add((name, address))
             LOG.warning("%s %s is OPEN: no authentication or encryption (use CURVE keys from `disac keys`)",
                         name, address)

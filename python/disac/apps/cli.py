@@ -4,14 +4,27 @@ Each subcommand lives in its own module of this package with a ``register(subpar
 that adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code).
 Expected failures raise ``UsageError`` or ``ScenarioError``: they print one line
 ``disac: error: …`` on stderr and exit with status 2, without a traceback.
+
+Before any subcommand is even imported, main() sends GNU Radio's log to stderr at level warn
+(quiet_gnuradio_info), so that stdout carries only what the subcommand prints (with --json: only
+JSON). A reader that closes stdout early (`disac … --json | head -1`) ends the command quietly with
+status 141, as a process stopped by SIGPIPE would, without a traceback.
 """
 
 import argparse
+import contextlib
+import errno
 import importlib
 import json
 import math
+import os
+import signal
 import sys
+import threading
+import _thread
+import warnings
 
+from ..core.json_values import json_ready  # noqa: F401 - re-exported: the apps import it from here
 from ..core.scenario import ScenarioError
 
 # subcommand modules, in the order `disac --help` lists them
@@ -36,33 +49,7 @@ def finite_float(name, low=None, high=None):
     return parse
 
 
-def json_ready(value):
-    """Recursively turn numpy values into JSON ones, and non-finite floats into null."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
-# ---- one rule for every subcommand's arguments (docs/cli.md) ------------------------------------
-# * SCENARIO is an optional positional argument, a preset name or a TOML file, default "paper";
-# * option names carry their unit (--duration-s, --timeout-s, --frame-rate-hz); old spellings stay
-#   accepted through add_option(..., old_names=...) with a one-line deprecation note on stderr;
-# * choices are listed in --help (argparse choices=, and "(default X)" in the help text);
-# * nodes and users are numbered from 1 wherever a person reads or types them;
-# * --json prints only JSON on stdout (log lines go to stderr: see quiet_gnuradio_logs).
+# ---- one rule for every subcommand (docs/cli.md, checked by tests/test_cli_rules.py): the helpers ---
 
 DEFAULT_SCENARIO = "paper"
 
@@ -85,7 +72,7 @@ def deprecation_note(old, new):
         print(f"disac: note: {old} is deprecated, use {new}", file=sys.stderr)
 
 
-def _deprecated_alias_action(new_name, flag):
+def _deprecated_alias_action(new_name, flag, const):
     class DeprecatedAlias(argparse.Action):
         def __init__(self, option_strings, dest, **kwargs):
             if flag:
@@ -94,21 +81,82 @@ def _deprecated_alias_action(new_name, flag):
 
         def __call__(self, parser, namespace, values, option_string=None):
             deprecation_note(option_string, new_name)
-            setattr(namespace, self.dest, True if flag else values)
+            setattr(namespace, self.dest, const if flag else values)
 
     return DeprecatedAlias
 
 
 def add_option(parser, name, *, old_names=(), **kwargs):
     """parser.add_argument(name, **kwargs), plus hidden old spellings that still work and say once that
-    they are deprecated. Returns the argparse action of the option."""
-    action = parser.add_argument(name, **kwargs)
+    they are deprecated. Returns the argparse action of the option.
+
+    The old spellings take the option's type, choices, nargs and metavar (a flag's old spelling sets
+    what the flag sets, also for store_false). A required option is satisfied by either spelling (they
+    form one required group, so giving both is an error)."""
+    target = parser
+    if old_names and kwargs.get("required"):
+        kwargs = {k: v for k, v in kwargs.items() if k != "required"}
+        target = parser.add_mutually_exclusive_group(required=True)
+    action = target.add_argument(name, **kwargs)
     flag = kwargs.get("action") in ("store_true", "store_false")
-    alias_kwargs = {k: kwargs[k] for k in ("type", "choices", "metavar") if k in kwargs and not flag}
+    alias_kwargs = {k: kwargs[k] for k in ("type", "choices", "metavar", "nargs") if k in kwargs and not flag}
     for old in old_names:
-        parser.add_argument(old, dest=action.dest, help=argparse.SUPPRESS,
-                            action=_deprecated_alias_action(name, flag), **alias_kwargs)
+        target.add_argument(old, dest=action.dest, help=argparse.SUPPRESS,
+                            action=_deprecated_alias_action(name, flag, action.const), **alias_kwargs)
     return action
+
+
+@contextlib.contextmanager
+def solver_accuracy_warnings_quieted():
+    """A context in which cvxpy's "Solution may be inaccurate" UserWarning is not printed: the commands
+    report the status ("optimal_inaccurate") themselves, so the warning would only repeat it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        yield
+
+
+def add_progress_option(parser):
+    """--no-progress: no progress bar even on a terminal (the bar is never drawn in a pipe or a file)."""
+    return parser.add_argument("--no-progress", action="store_true",
+                               help="no progress bar (it is drawn on stderr, and only on a terminal)")
+
+
+def progress_bar(total, desc, unit="step", enabled=True):
+    """A tqdm bar on stderr, drawn only when stderr is a terminal (never in a pipe, a file or a test)
+    and ``enabled`` (e.g. not --no-progress). Use it as a context manager; .update(n) advances it."""
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: it is of no use here, and some commands fork processes
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        terminal = False
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=not (enabled and terminal))
+
+
+# GNU Radio's runtime reads its log settings from its preferences when it loads, and a variable
+# GR_CONF_<SECTION>_<OPTION> overrides the files. Debian's gnuradio-runtime.conf says
+# log_level = debug, log_file = stdout: every flowgraph start would print "… :info: set_min_output_buffer"
+# lines into the JSON on stdout.
+_GR_LOG_SETTINGS = {"GR_CONF_LOG_LOG_FILE": "stderr", "GR_CONF_LOG_LOG_LEVEL": "warn"}
+_GR_LOG_SET_HERE = set()  # the variables quiet_gnuradio_info set (the others are the user's)
+
+
+def quiet_gnuradio_info():
+    """Send GNU Radio's log to stderr and keep warnings and errors only, for this process and its children.
+
+    Called once by main() before any subcommand runs (and harmless to call again). A setting the user
+    made in the environment is kept. Cheap: it does not load GNU Radio; if the runtime is loaded already
+    (its log file can no longer change), the level is lowered on it directly.
+    """
+    user_level = "GR_CONF_LOG_LOG_LEVEL" in os.environ and "GR_CONF_LOG_LOG_LEVEL" not in _GR_LOG_SET_HERE
+    for name, value in _GR_LOG_SETTINGS.items():
+        if name not in os.environ:
+            os.environ[name] = value
+            _GR_LOG_SET_HERE.add(name)
+    gr = sys.modules.get("gnuradio.gr")
+    if gr is not None and not user_level:
+        gr.logging().set_default_level(gr.log_levels.warn)
 
 
 def print_json(value, stream=None):
@@ -126,7 +174,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(
         prog="disac",
-        description="gr-disac: noncoherent distributed ISAC for GNU Radio (paper: Han, Meng, Masouros).")
+        description="gr-disac: noncoherent distributed ISAC for GNU Radio (paper: Han, Meng, Masouros).",
+        epilog="`disac COMMAND --help` gives a command's options. One rule for every command (docs/cli.md): "
+               "SCENARIO is a preset (`disac scenario list`) or a TOML file, default paper; option names carry "
+               "their unit (--timeout-s); nodes and users count from 1; --json prints only JSON on stdout; "
+               "progress bars and log lines go to stderr.")
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"gr-disac {__version__}")
@@ -136,20 +188,59 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+# exit status of a command whose reader went away: 128 + SIGPIPE, what the shell reports for a process
+# the signal stopped (`yes | head -1` under `set -o pipefail`)
+BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
+_stdout_closed = threading.Event()
+
+
+def stdout_gone():
+    """Call where a write to stdout raised BrokenPipeError, in any thread (message_sink does).
+
+    stdout goes to /dev/null (later writes and the interpreter's final flush cannot fail again), and
+    from a thread other than the main one the main thread gets a KeyboardInterrupt once, so the
+    command stops as on Ctrl-C; main() then exits quietly with status 141.
+    """
+    first = not _stdout_closed.is_set()
+    _stdout_closed.set()
     try:
-        return int(args.func(args) or 0)
-    except (UsageError, ScenarioError) as exc:
-        print(f"disac: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("disac: interrupted", file=sys.stderr)
-        return 130
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced by something without a file descriptor
+        pass
+    if first and threading.current_thread() is not threading.main_thread():
+        _thread.interrupt_main()
+
+
+def main(argv=None):
+    quiet_gnuradio_info()  # first: before any subcommand module can load GNU Radio's runtime
+    _stdout_closed.clear()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        try:
+            code = int(args.func(args) or 0)
+        except (UsageError, ScenarioError) as exc:
+            print(f"disac: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            if _stdout_closed.is_set():  # not the user: stdout's reader went away (stdout_gone)
+                return BROKEN_PIPE_STATUS
+            print("disac: interrupted", file=sys.stderr)
+            return 130
+        sys.stdout.flush()  # here, not at exit: a reader gone away is handled below
+        return BROKEN_PIPE_STATUS if _stdout_closed.is_set() else code
+    except OSError as exc:  # BrokenPipeError, or EPIPE from a flush
+        if exc.errno != errno.EPIPE:
+            raise
+        # stdout's reader closed it (`disac … | head`): nothing more can be said there, and saying so on
+        # stderr would only add noise to a normal pipeline
+        stdout_gone()
+        return BROKEN_PIPE_STATUS
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""`disac crb SCENARIO`: the localisation Cramér–Rao bounds of a scenario (paper eq. 10–13).
+"""`disac crb [SCENARIO]`: the localisation Cramér–Rao bounds of a scenario (paper eq. 10–13).
 
 JSON keys (a contract other tools read): crb_position_m2, crb_position_per_target_m2, crb_paper,
-crb_position_aoa_only_m2, crb_position_tof_only_m2 (null where a bound is unbounded; `notes` says why).
+crb_position_aoa_only_m2, crb_position_tof_only_m2 (null where a bound is unbounded; `notes` says why),
+scenario, covariance; with --covariance designed also objective and sinr_threshold_db.
 """
 
 from ..core import fim
-from ..core.design_options import MAX_SINR_DB, MIN_SINR_DB
-from ..core.scenario import PRESETS, load_scenario
-from .cli import UsageError, finite_float, print_json
+from ..core.design_options import DEFAULT_OBJECTIVE, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES
+from ..core.scenario import load_scenario
+from .cli import (UsageError, add_progress_option, add_scenario_argument, finite_float, print_json, progress_bar,
+                  solver_accuracy_warnings_quieted)
 
 COVARIANCES = ("isotropic", "designed")
 
@@ -17,24 +19,33 @@ def register(subparsers):
         "crb", help="localisation CRBs (position, paper objective, AOA-only, TOF-only) of a scenario",
         description="Cramér–Rao bounds of target localisation for per-node transmit covariances: isotropic "
                     "(R_n = P_T·I at every node, all power to radar) or designed by the SDR at --sinr-db.")
-    parser.add_argument("scenario", help=f"a preset ({', '.join(PRESETS)}) or a TOML file")
+    add_scenario_argument(parser)
     parser.add_argument("--covariance", choices=COVARIANCES, default="isotropic",
                         help="isotropic: R_n = P_T·I; designed: the SDR solution at --sinr-db (default isotropic)")
     parser.add_argument("--sinr-db", type=finite_float("--sinr-db", MIN_SINR_DB, MAX_SINR_DB),
-                        help="SINR threshold Γ_c in dB for --covariance designed")
+                        help=f"SINR threshold Γ_c in dB for --covariance designed ({MIN_SINR_DB:g} to {MAX_SINR_DB:g})")
+    parser.add_argument("--objective", choices=OBJECTIVES, default=DEFAULT_OBJECTIVE,
+                        help=f"with --covariance designed: the design objective, {' or '.join(OBJECTIVES)} "
+                             f"(default {DEFAULT_OBJECTIVE}: the paper's tr(F(Θ)^-1), eq. 18a)")
+    add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
 
 
 def run(args):
-    from ..core.beamformer import BeamformerDesigner  # loads cvxpy (~1 s): only when a command needs it
-
     scenario = load_scenario(args.scenario)
     geometry = fim.SensingGeometry.from_scenario(scenario)
     if args.covariance == "designed":
         if args.sinr_db is None:
             raise UsageError("--covariance designed needs --sinr-db G (the SINR threshold in dB)")
-        result = BeamformerDesigner(scenario).solve(args.sinr_db)
+        bar = progress_bar(2, "disac crb", enabled=not args.no_progress)
+        with bar, solver_accuracy_warnings_quieted():  # the status is reported when it matters
+            bar.set_postfix_str("loading the solver")
+            from ..core.beamformer import BeamformerDesigner  # loads cvxpy (~1 s): only when it is needed
+            bar.update()
+            bar.set_postfix_str(f"SDR at {args.sinr_db:g} dB")
+            result = BeamformerDesigner(scenario, objective=args.objective).solve(args.sinr_db)
+            bar.update()
         if not result.ok:
             raise UsageError(f"no design at --sinr-db {args.sinr_db:g}: status {result.status}. {result.message}")
         covariances = result.R
@@ -42,10 +53,13 @@ def run(args):
         covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, scenario.per_antenna_power)
     report = fim.crb_report(geometry, covariances)
     out = report.as_dict() | {"scenario": scenario.name, "covariance": args.covariance}
+    if args.covariance == "designed":
+        out |= {"objective": args.objective, "sinr_threshold_db": args.sinr_db}
     if args.json:
         print_json(out)
         return 0
-    print(f"scenario {scenario.name}, {args.covariance} covariance")
+    print(f"scenario {scenario.name}, {args.covariance} covariance"
+          + (f" (objective {args.objective}, Γ_c = {args.sinr_db:g} dB)" if args.covariance == "designed" else ""))
     rows = [("position CRB (joint TOF+AOA)", report.crb_position_m2, "m²"),
             ("paper objective tr(F(Θ)^-1)", report.crb_paper, ""),
             ("position CRB, AOA only", report.crb_position_aoa_only_m2, "m²"),

@@ -1,48 +1,64 @@
-"""`disac design SCENARIO --sinr-db G`: SDR transmit beamforming, paper problem (18) and eq. (19).
+"""`disac design [SCENARIO] --sinr-db G`: SDR transmit beamforming, paper problem (18) and eq. (19).
 
 JSON keys (a contract other tools read): status, objective, solver, sinr_threshold_db, solve_time_s,
 crb_position_bound_m2, crb_position_extracted_m2, crb_paper_bound, crb_paper_extracted,
-sinr_extracted_db (one per user), max_antenna_power; with --max-sinr also max_common_sinr_db.
+sinr_extracted_db (one per user), max_antenna_power, scenario; with --max-sinr also max_common_sinr_db.
 Exit status 0 when a design was found, 1 when the threshold is infeasible or the solver failed (the
 JSON still says which), 2 for bad arguments.
 """
 
 import numpy as np
 
-from ..core.design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,
-                                   OBJECTIVES, SOLVERS)
-from ..core.scenario import PRESETS, load_scenario
-from .cli import finite_float, print_json
+from ..core.design_options import (DEFAULT_OBJECTIVE, DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB,
+                                   MIN_SINR_DB, OBJECTIVES, SOLVERS)
+from ..core.scenario import load_scenario
+from .cli import (add_progress_option, add_scenario_argument, finite_float, print_json, progress_bar,
+                  solver_accuracy_warnings_quieted)
+
+OBJECTIVE_HELP = {"paper": "tr(F(Θ)^-1), the paper's eq. (18a)", "position": "tr of the x,y block of F(Θ)^-1"}
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "design", help="design per-node precoders by SDR (minimum CRB subject to every user's SINR)",
         description="Solve the paper's SDR problem (18) at SINR threshold Γ_c and extract beamformers (eq. 19).")
-    parser.add_argument("scenario", help=f"a preset ({', '.join(PRESETS)}) or a TOML file")
+    add_scenario_argument(parser)
     parser.add_argument("--sinr-db", required=True, type=finite_float("--sinr-db", MIN_SINR_DB, MAX_SINR_DB),
                         help=f"SINR threshold Γ_c in dB ({MIN_SINR_DB:g} to {MAX_SINR_DB:g})")
-    parser.add_argument("--objective", choices=OBJECTIVES, default="position",
-                        help="position: tr of the x,y block of F(Θ)^-1 (default); paper: tr(F(Θ)^-1), eq. (18a)")
-    parser.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER, help=f"default {DEFAULT_SOLVER}")
+    parser.add_argument("--objective", choices=OBJECTIVES, default=DEFAULT_OBJECTIVE,
+                        help="; ".join(f"{k}: {v}" for k, v in OBJECTIVE_HELP.items()) + f" (default {DEFAULT_OBJECTIVE})")
+    parser.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER,
+                        help=f"SDP solver, {' or '.join(SOLVERS)} (default {DEFAULT_SOLVER})")
     parser.add_argument("--formulation", choices=FORMULATIONS, default="decomposed",
                         help="decomposed (default, fastest), one_lmi, or the paper's literal Schur LMIs")
     parser.add_argument("--extraction", choices=EXTRACTIONS, default="paper",
-                        help="radar beamformer from R_r,n (paper) or from R_n − Σ ŵŵ^H (keep_covariance, ref. [11])")
+                        help="radar beamformer from R_r,n (paper, default) or from R_n − Σ ŵŵ^H (keep_covariance, "
+                             "ref. [11])")
     parser.add_argument("--max-sinr", action="store_true", help="also find the largest SINR all users can share")
     parser.add_argument("--save", metavar="FILE.npz",
                         help="write Wc (N, Mt, U), Wr (N, Mt, Mt), R and Rc to a numpy .npz file")
+    add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
 
 
 def run(args):
-    from ..core.beamformer import BeamformerDesigner  # loads cvxpy (~1 s): only when a command needs it
-
     scenario = load_scenario(args.scenario)
-    designer = BeamformerDesigner(scenario, objective=args.objective, solver=args.solver, formulation=args.formulation)
-    result = designer.solve(args.sinr_db, extraction=args.extraction, max_sinr=args.max_sinr)
-    out = result.as_dict()
+    bar = progress_bar(3 if args.max_sinr else 2, "disac design", enabled=not args.no_progress)
+    with bar, solver_accuracy_warnings_quieted():  # the status says "optimal_inaccurate" when it applies
+        bar.set_postfix_str("loading the solver")
+        from ..core.beamformer import BeamformerDesigner  # loads cvxpy (~1 s): only when a command needs it
+        bar.update()
+        bar.set_postfix_str(f"SDR at {args.sinr_db:g} dB")
+        designer = BeamformerDesigner(scenario, objective=args.objective, solver=args.solver,
+                                      formulation=args.formulation)
+        result = designer.solve(args.sinr_db, extraction=args.extraction)
+        bar.update()
+        if args.max_sinr:  # what solve(..., max_sinr=True) does, as a step of its own for the bar
+            bar.set_postfix_str("largest common SINR")
+            result.max_common_sinr_db = designer.max_common_sinr_db()
+            bar.update()
+    out = {**result.as_dict(), "scenario": scenario.name}
     if not args.max_sinr:
         out.pop("max_common_sinr_db")
     if args.save and result.ok:

@@ -2,7 +2,9 @@
 
 The apps use it to print the status messages of the central unit and the beamformer server. The
 handler is a bound method on purpose: GNU Radio 3.10's Python gateway calls a message handler by its
-name on the block, so a lambda ("<lambda>") fails in the scheduler thread.
+name on the block, so a lambda ("<lambda>") fails in the scheduler thread. A callback that finds stdout
+closed (BrokenPipeError: `disac cu | head -1`) stops the command through cli.stdout_gone, which makes it
+exit quietly with status 141, instead of killing the block's thread with a traceback and running on.
 """
 
 
@@ -18,6 +20,11 @@ def callback_sink(name, port, callback):
             self.set_msg_handler(pmt.intern(port), self.handle)
 
         def handle(self, msg):
-            callback(msg)
+            try:
+                callback(msg)
+            except BrokenPipeError:  # the printer's reader went away (`disac cu | head`): stop as on Ctrl-C
+                from .cli import stdout_gone
+
+                stdout_gone()
 
     return message_callback_sink()

@@ -1,26 +1,42 @@
-"""`disac scenario show NAME|FILE`: print a resolved scenario and its derived quantities."""
+"""`disac scenario show [SCENARIO]` and `disac scenario list`: a resolved scenario with its derived
+quantities, and the presets.
+
+JSON keys of `show --json` (a contract): the core's Scenario.summary() — name, nodes, ofdm, targets,
+users, derived, warnings, notes. `list --json`: {preset: description}.
+"""
 
 import sys
 
 import numpy as np
 
 from ..core.scenario import PRESETS, load_scenario, scenario_to_toml
-from .cli import print_json
+from .cli import add_scenario_argument, print_json
 
 
 def register(subparsers):
-    parser = subparsers.add_parser("scenario", help="show or list scenarios (presets or TOML files)")
+    parser = subparsers.add_parser(
+        "scenario", help="show or list scenarios (presets or TOML files)",
+        description="Show a scenario resolved from a preset or a TOML file, with the quantities derived from it "
+                    "(angles, delays, β, noise powers, the longest echo), or list the presets.")
     sub = parser.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
-    show = sub.add_parser("show", help="print the resolved scenario with its derived quantities")
-    show.add_argument("scenario", help=f"a preset ({', '.join(PRESETS)}) or a TOML file")
+    show = sub.add_parser(
+        "show", help="print the resolved scenario with its derived quantities",
+        description="Print a scenario as resolved (every default filled in) with its derived quantities: as text, "
+                    "as JSON (--json) or as a TOML file that loads back to the same values (--toml).")
+    add_scenario_argument(show)
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.add_argument("--toml", action="store_true", help="print the resolved scenario as a TOML file")
     show.set_defaults(func=show_scenario)
-    lst = sub.add_parser("list", help="list the presets")
+    lst = sub.add_parser("list", help="list the presets",
+                         description="List the preset scenarios by name, with what each one is.")
+    lst.add_argument("--json", action="store_true", help="print JSON ({preset: description}) instead of text")
     lst.set_defaults(func=list_presets)
 
 
 def list_presets(args):
+    if args.json:
+        print_json({name: data.get("description", "") for name, data in PRESETS.items()})
+        return 0
     for name, data in PRESETS.items():
         print(f"{name:18s} {data.get('description', '')}")
     return 0
@@ -59,4 +75,6 @@ def show_scenario(args):
         print(f"    user {u + 1} at [{q[0]:g}, {q[1]:g}] m — {seen}")
     print(f"  longest echo: {d['longest_bistatic_link']}, {d['longest_bistatic_delay_s'] * 1e6:.4f} µs = "
           f"{d['longest_bistatic_delay_samples']:.2f} samples (CP {s.cyclic_prefix})")
+    for note in s.notes:
+        print(f"  note: {note}")
     return 0

@@ -1,7 +1,7 @@
 """The paper's Sec. V results as data: CRB–SINR sweeps (Fig. 3a, 3b, 4, 5) and the Monte-Carlo of Fig. 3(c).
 
 Pure computation: this module returns dicts and arrays; plotting, files and processes are the job of
-``apps/figures_cmd.py``. Every sweep uses ONE compiled problem per system (a ``BeamformerDesigner``
+``figures_output.py`` (and the arguments of ``apps/figures_cmd.py``). Every sweep uses ONE compiled problem per system (a ``BeamformerDesigner``
 built once, ``solve(Γ_c)`` per threshold, DPP). A system is swept on a fixed grid of thresholds up to
 its largest common SINR (``max_common_sinr_db``), which is included as the last point: thresholds
 above it are not solved and are absent from the data (never zeros).
@@ -28,6 +28,7 @@ import numpy as np
 
 from . import fim as fim_mod
 from .beamformer import BeamformerDesigner
+from .design_options import DEFAULT_OBJECTIVE
 from .scenario import load_scenario, scenario_to_toml
 from .sinr import sinr_from_beamformers, to_db
 
@@ -121,7 +122,7 @@ def figure_scenarios():
     return {"fig3a": fig3a, "fig3b": fig3b, "fig4": fig4, "fig5": fig5}, base
 
 
-def plan(quick=False, seed=0, objective="paper", solver=None, trials=MONTE_CARLO_TRIALS):
+def plan(quick=False, seed=0, objective=DEFAULT_OBJECTIVE, solver=None, trials=MONTE_CARLO_TRIALS):
     """The jobs to run and the curves of each figure: (jobs, {figure: [Curve]}, fig3c_system_key).
 
     Jobs are deduplicated by scenario content and ordered most expensive first (more antennas, more

@@ -12,7 +12,8 @@ A scenario file has four tables (every key is optional unless marked *):
 The target SNR is the paper's P_T·Σ_{k,n,m}|b_{n,m}^k|²/σ² (Sec. V); with every |b| equal to β it
 fixes β = sqrt(SNR·σ² / (P_T·K·N²)). The user SNR is P_T/σ_c². Presets reproduce the paper's Sec. V
 set-ups by name (see PRESETS). Every problem raises ScenarioError with a one-line message that names
-the key, the value and what is accepted; problems that are legal but worth knowing are warnings.
+the key, the value and what is accepted; problems that are legal but need the user's attention are
+warnings, and facts that need no action (an echo past L/B) are notes.
 """
 
 import dataclasses
@@ -132,6 +133,11 @@ class Scenario:
         """L/B: the period of the delay steering vector d(τ)."""
         return self.subcarriers / self.bandwidth_hz
 
+    @property
+    def notes(self):
+        """Facts worth knowing that need no action (unlike ``warnings``): the echoes past L/B."""
+        return tuple(_delay_ambiguity_notes(self.bistatic_delays_s(), self.unambiguous_delay_s))
+
     def replace(self, **changes):
         """A copy with some fields changed, validated again (e.g. tx_antennas for Fig. 3(a))."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "warnings"}
@@ -182,7 +188,15 @@ class Scenario:
                 "unambiguous_delay_s": self.unambiguous_delay_s,
             },
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
         }
+
+
+def _delay_ambiguity_notes(tau, unambiguous):
+    """One line per echo that arrives after L/B (d(τ) is periodic in τ; DESIGN.md, docs/scenarios.md)."""
+    return [f"the echo of {_link_name(n, m, k)} arrives after {tau[n, m, k] * 1e6:.3f} µs, past the "
+            f"unambiguous delay L/B = {unambiguous * 1e6:.3f} µs; d(τ) is periodic, the geometry resolves it"
+            for n, m, k in zip(*np.nonzero(tau > unambiguous))]
 
 
 def _link_name(n, m, k):
@@ -305,11 +319,8 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
             f"ofdm.cyclic_prefix = {cp}: the echo of {_link_name(n, m, k)} arrives after "
             f"{tau[n, m, k] * 1e6:.3f} µs = {longest_samples:.2f} samples, beyond the cyclic prefix; "
             f"expected a cyclic prefix of at least {math.ceil(longest_samples)} samples")
-    unambiguous = nsub / bw
-    for n, m, k in zip(*np.nonzero(tau > unambiguous)):
-        warnings.append(
-            f"the echo of {_link_name(n, m, k)} arrives after {tau[n, m, k] * 1e6:.3f} µs, past the "
-            f"unambiguous delay L/B = {unambiguous * 1e6:.3f} µs; d(τ) is periodic, the geometry resolves it")
+    # an echo past L/B is no warning (nothing to act on: d(τ) wraps, the geometry resolves it, and the
+    # paper's own set-up has one by design): Scenario.notes names it
     for arr in (nodes, targets, users):
         arr.setflags(write=False)
     return Scenario(name=str(name), node_positions_m=nodes, tx_antennas=mt, rx_antennas=mr,
