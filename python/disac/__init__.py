@@ -6,6 +6,11 @@ imported on first use, so that ``gnuradio.disac.core`` (the pure-maths core) nev
 
 import importlib
 
+# Blocks added by `gr_modtool add` are imported below the next line (gr_modtool inserts
+# `from .<block> import <block>` there). Those load GNU Radio with the package; to keep
+# `gnuradio.disac.core` free of GNU Radio, move such a block into _BLOCKS below instead.
+# import any pure python here
+
 __version__ = "0.1.0"
 
 # block name -> module inside this package that defines it (filled in as blocks are added)
