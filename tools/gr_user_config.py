@@ -136,6 +136,25 @@ def install(python_dirs, blocks_dir):
     changed_pth = write_if_changed(pth_path(), pth_lines)
     print(f"GRC block path ({config_path()}): {blocks_dir} " + ("added" if changed_conf else "already there"))
     print(f"Python path ({pth_path()}): {', '.join(python_dirs)} " + ("added" if changed_pth else "already there"))
+    replaced = shadowed(python_dirs)
+    if replaced:
+        print("for /usr/bin/python3 these Debian packages are now the venv's (as inside the venv): "
+              + ", ".join(f"{name} {debian} -> {ours}" for name, debian, ours in replaced))
+
+
+def shadowed(python_dirs, system_dirs=("/usr/local/lib/python3/dist-packages", "/usr/lib/python3/dist-packages")):
+    """(name, Debian's version, the added folders' version) of every distribution in both."""
+    from importlib import metadata
+
+    def versions(dirs):
+        found = {}
+        for dist in metadata.distributions(path=list(dirs)):
+            name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+            found.setdefault(name, dist.version)
+        return found
+
+    ours, system = versions(python_dirs), versions(system_dirs)
+    return sorted((name, system[name], ours[name]) for name in ours if name in system and name != "pip")
 
 
 def read_pth_blocks_dirs():
