@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """GRC started the usual way, with no environment variable (issue 12, item 2).
 
 tools/setup.sh ends with `tools/gr_user_config.py install`: the venv's GRC block folder goes into

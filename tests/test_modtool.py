@@ -1,9 +1,12 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`gr_modtool add` on a copy of the module leaves a module that builds, installs and imports (issue 12).
 
 On a copy of this checkout (no .venv, build trees or caches), Debian's gr_modtool adds a Python sync
 block the non-interactive way a developer would:
 
-    gr_modtool add -t sync -l python x --argument-list '' --add-python-qa --copyright ... --yes
+    gr_modtool add -t sync -l python x --argument-list '' --add-python-qa \
+        --license-file tools/license-header.txt --yes
 
 The test then checks what gr_modtool edited (each edit where GNU Radio's template has it): x.py in
 the FILES of the package's own GR_PYTHON_INSTALL (not in the sub-packages'), no GR_ADD_TEST line of its
@@ -55,7 +58,8 @@ def module_copy(tmp_path_factory):
     copy = tmp_path_factory.mktemp("module") / "gr-disac"
     shutil.copytree(SOURCE_DIR, copy, ignore=ignore)
     result = run([gr_modtool, "add", "-t", "sync", "-l", "python", "x", "--argument-list", "",
-                  "--add-python-qa", "--copyright", "gr-disac test", "--scm-mode", "no", "--yes"], cwd=copy)
+                  "--add-python-qa", "--license-file", copy / "tools" / "license-header.txt", "--scm-mode", "no",
+                  "--yes"], cwd=copy)
     return copy, result.stdout + result.stderr
 
 
@@ -79,6 +83,10 @@ def test_gr_modtool_edits_the_build_files_where_gnu_radio_has_them(module_copy):
     assert "imports: from gnuradio import disac" in yml, "gr_modtool did not see a 3.10 module"
     qa = (copy / "python" / "disac" / "qa_x.py").read_text()
     assert "from gnuradio.disac import x" in qa
+    # the short licence header of tools/license-header.txt, which tools/spdx.py --check accepts
+    checked = subprocess.run([sys.executable, copy / "tools" / "spdx.py", "--root", copy, "--check",
+                              "python/disac/x.py", "python/disac/qa_x.py"], cwd=copy, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
 
 
 @pytest.fixture(scope="module")

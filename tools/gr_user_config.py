@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Make GNU Radio started the usual way (`gnuradio-companion`, `grcc`, `python3 flowgraph.py`) see a
 gr-disac install, for the current user ($HOME), without any environment variable.
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Set up a Debian 12 machine for gr-disac; safe to run again (a ready machine takes seconds).
 #
 #   1. Debian packages (GNU Radio 3.10, CMake, the venv module; no compiler), installed only if one
@@ -49,7 +51,8 @@ for arg in "$@"; do
             "$SYSTEM_PYTHON" "$USER_CONFIG_TOOL" uninstall
             say "GNU Radio's user configuration restored; remove the venv with: rm -rf $VENV"
             exit 0 ;;
-        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep -v -e '^set ' -e 'SPDX-License' -e '^# Copyright' \
+                       | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $arg (accepted: --test, --no-user-config, --uninstall, --help)" ;;
     esac
 done

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Licence headers (SPDX) on every source file of gr-disac; idempotent.
 
     tools/spdx.py            # add the header where it is missing (tracked files of the checkout)
@@ -22,7 +24,8 @@ Files: Python (.py, and scripts whose `#!` names python), shell (.sh, `#!` sh/ba
 CITATION.cff, TOML (the scenarios), requirements*.txt. Not the .grc flowgraphs: GRC rewrites the whole
 file on every save and would drop the header, so they are covered by LICENSE; neither Markdown nor
 data files (JSON, images). The file list is `git ls-files` (tracked files), or, outside a git
-checkout, every file under the root except build trees, venvs and caches.
+checkout, every file under the root except build trees, venvs and caches. The test inputs of
+tests/scenarios/ are left out: the tests pin their text (a TOML error's line number).
 """
 import argparse
 import datetime
@@ -33,14 +36,19 @@ import sys
 
 LICENSE_ID = "GPL-3.0-or-later"
 HOLDER = "The gr-disac authors"
-SPDX_RE = re.compile(r"SPDX-License-Identifier:\s*(\S+)")
+# a comment line naming the licence (a mention in a docstring does not count)
+SPDX_RE = re.compile(r"^\s*#\s*SPDX-License-Identifier:\s*([A-Za-z0-9.+-]+(?:\s+(?:OR|AND|WITH)\s+[A-Za-z0-9.+-]+)*)")
 HEAD_LINES = 15  # the SPDX line must be within the first lines (after a shebang/coding line)
 CODING_RE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")  # PEP 263
 SUFFIXES = (".py", ".sh", ".cmake", ".cmake.in", ".yml", ".yaml", ".cff", ".toml")
+# test inputs whose exact text the tests pin (e.g. the line number in a TOML error message)
+EXCLUDED_PREFIXES = ("tests/scenarios/",)
 SKIPPED_DIRS = {".git", ".venv", "build", "__pycache__", ".pytest_cache", ".hypothesis", "demo-out", "out"}
 
 
-def is_source(path):
+def is_source(path, rel=""):
+    if rel.replace(os.sep, "/").startswith(EXCLUDED_PREFIXES):
+        return False
     name = os.path.basename(path)
     if name == "CMakeLists.txt" or name.endswith(SUFFIXES):
         return True
@@ -116,7 +124,7 @@ def main(argv=None):
     if args.paths:
         files = [os.path.relpath(os.path.abspath(p), root) for p in args.paths]
     else:
-        files = [p for p in tracked_files(root) if is_source(os.path.join(root, p))]
+        files = [p for p in tracked_files(root) if is_source(os.path.join(root, p), p)]
     if args.list:
         print("\n".join(files))
         return 0

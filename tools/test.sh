@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Set up (tools/setup.sh --test: the runtime and the test requirements) and run every test of gr-disac:
 #   1. CMake configure + build in a temporary build tree, the qa_*.py files through ctest (GR_ADD_TEST,
 #      PYTHON_EXECUTABLE = the venv's python);

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 # disac_find_gnuradio(MIN_VERSION <v> BELOW_VERSION <v>)
 #
 # Finds GNU Radio for a Python-only module without a compiler:

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Helpers for python/disac/CMakeLists.txt (see the comment at its top).
 
 # disac_install_subpackages(<destination of the package>)
