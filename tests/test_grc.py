@@ -35,7 +35,9 @@ CHILD_TIMEOUT_S = 150.0  # a bound for a hung child only; the run ends by itself
 def grcc(grc_file, out_dir):
     """Compile one .grc with grcc under this interpreter (the venv, where gr-disac is installed);
     (return code, output). The gr-disac block YAML is found through GRC_BLOCKS_PATH (README)."""
-    env = dict(os.environ, GRC_BLOCKS_PATH=GRC_BLOCKS)
+    # (GR_CONF_GRC_LOCAL_BLOCKS_PATH empties the user's local_blocks_path, where tools/setup.sh puts the
+    # venv's installed copy: GRC lets a later folder overwrite a block, so that copy would win)
+    env = dict(os.environ, GRC_BLOCKS_PATH=GRC_BLOCKS, GR_CONF_GRC_LOCAL_BLOCKS_PATH="")
     proc = subprocess.run([sys.executable, GRCC, "-o", str(out_dir), grc_file], capture_output=True, text=True,
                           env=env, timeout=120)
     return proc.returncode, proc.stdout + proc.stderr

@@ -55,6 +55,8 @@ def outside_env(site_dir, **extra):
     """The environment of a user who put only the prefix's site-packages on PYTHONPATH."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PYTHONPATH"] = str(site_dir)
+    # and no GRC block folder from the user's ~/.gnuradio/config.conf (tools/setup.sh adds the venv's)
+    env["GR_CONF_GRC_LOCAL_BLOCKS_PATH"] = ""
     env.update(extra)
     return env
 

@@ -1,36 +1,67 @@
 #!/usr/bin/env bash
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Set up a Debian 12 machine for gr-disac; safe to run again (a ready machine takes seconds).
 #
-#   1. Debian packages (GNU Radio 3.10 and the build tools), installed only if one is missing;
+#   1. Debian packages (GNU Radio 3.10, CMake, the venv module; no compiler), installed only if one
+#      is missing;
 #   2. the virtual environment ./.venv (or $DISAC_VENV), made from /usr/bin/python3 with
 #      --system-site-packages so that Debian's GNU Radio stays importable;
-#   3. the PyPI packages of requirements.txt, installed only when that file changed since the last
-#      successful install (its sha256 is kept in <venv>/.requirements.sha256);
-#   4. a check that GNU Radio and cvxpy import together and numpy is still 1.x;
+#   3. the PyPI packages of requirements.txt (and, with --test, requirements-test.txt), as wheels
+#      only, each file installed only when it changed since its last successful install (its sha256
+#      is kept in <venv>/.requirements.sha256, <venv>/.requirements-test.sha256);
+#   4. a check that GNU Radio and cvxpy import together, numpy is still 1.x and scipy is the venv's;
 #   5. gr-disac itself built with CMake and installed into the venv (<venv>/bin/disac, and
-#      `from gnuradio import disac` anywhere), redone only when the module's files changed.
+#      `from gnuradio import disac` anywhere), redone only when the module's files changed;
+#   6. GNU Radio started the usual way, by the user running this script, finds it: the venv's GRC
+#      block folder in ~/.gnuradio/config.conf (local_blocks_path) and the venv's site-packages for
+#      /usr/bin/python3 (~/.local/lib/python3.11/site-packages/gr-disac.pth), see
+#      tools/gr_user_config.py. Skipped with --no-user-config.
+#
+#   tools/setup.sh [--test] [--no-user-config]
+#   tools/setup.sh --uninstall     # undo step 6 (then `rm -rf .venv` removes the rest)
 #
 # Run as root (or with sudo available) on a new machine; no input is asked.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${DISAC_VENV:-$ROOT/.venv}"
-REQUIREMENTS="$ROOT/requirements.txt"
-STAMP="$VENV/.requirements.sha256"
 SYSTEM_PYTHON=/usr/bin/python3
+USER_CONFIG_TOOL="$ROOT/tools/gr_user_config.py"
 
-# GNU Radio 3.10 (runtime, grcc, Qt GUI blocks, CMake modules), GTK's introspection data for the GRC
-# window, pyzmq, the build tools for the CMake install, and the venv module. Recommends are not
-# installed: this is the tested set.
+# GNU Radio 3.10 (runtime, grcc, Qt GUI blocks; gnuradio-dev: its CMake modules and gr_modtool), GTK's
+# introspection data for the GRC window, pyzmq, PyYAML, CMake, and the venv module with its pip. No
+# compiler: the module is Python only (CMake `LANGUAGES NONE`) and every PyPI package is a wheel.
+# Recommends are not installed: this is the tested set.
 APT_PACKAGES=(
-    gnuradio gnuradio-dev gir1.2-gtk-3.0 python3-zmq python3-numpy python3-scipy python3-packaging
-    python3-yaml cmake pkg-config build-essential python3-venv python3-dev python3-pip-whl
+    gnuradio gnuradio-dev gir1.2-gtk-3.0 python3-zmq python3-numpy python3-yaml cmake python3-venv
+    python3-pip-whl
 )
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 
-[[ -f "$REQUIREMENTS" ]] || die "$REQUIREMENTS not found (run tools/setup.sh from a gr-disac checkout)"
+with_test=0
+user_config=1
+for arg in "$@"; do
+    case "$arg" in
+        --test) with_test=1 ;;
+        --no-user-config) user_config=0 ;;
+        --uninstall)
+            "$SYSTEM_PYTHON" "$USER_CONFIG_TOOL" uninstall
+            say "GNU Radio's user configuration restored; remove the venv with: rm -rf $VENV"
+            exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep -v -e '^set ' -e 'SPDX-License' -e '^# Copyright' \
+                       | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $arg (accepted: --test, --no-user-config, --uninstall, --help)" ;;
+    esac
+done
+
+REQUIREMENT_FILES=("$ROOT/requirements.txt")
+((with_test)) && REQUIREMENT_FILES+=("$ROOT/requirements-test.txt")
+for requirements in "${REQUIREMENT_FILES[@]}"; do
+    [[ -f "$requirements" ]] || die "$requirements not found (run tools/setup.sh from a gr-disac checkout)"
+done
 if [[ -r /etc/debian_version && "$(cut -d. -f1 /etc/debian_version)" != 12 ]]; then
     say "warning: tested on Debian 12; this is Debian $(cat /etc/debian_version)"
 fi
@@ -68,7 +99,7 @@ fi
 if [[ ! -x "$VENV/bin/python" ]]; then
     say "creating the virtual environment $VENV (from $SYSTEM_PYTHON, --system-site-packages)"
     "$SYSTEM_PYTHON" -m venv --system-site-packages "$VENV" || die "could not create $VENV"
-    rm -f "$STAMP"
+    rm -f "$VENV"/.requirements*.sha256
 else
     # a venv made from another Python (pyenv, conda, no system site-packages) cannot see GNU Radio
     grep -qx "include-system-site-packages = true" "$VENV/pyvenv.cfg" \
@@ -78,20 +109,30 @@ else
 fi
 
 # --- 3. PyPI packages ------------------------------------------------------------------------------
-wanted_hash="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$wanted_hash" ]]; then
-    say "PyPI packages: up to date with requirements.txt"
-else
-    say "installing PyPI packages from requirements.txt (a few minutes on a new machine)"
-    rm -f "$STAMP"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$REQUIREMENTS" \
-        || die "pip install -r requirements.txt failed"
-fi
+# Wheels only (--only-binary=:all:): a package without a wheel for this Python fails here with pip's
+# message instead of needing a compiler. The stamps are written after the check below passes.
+new_stamps=()
+for requirements in "${REQUIREMENT_FILES[@]}"; do
+    name="$(basename "$requirements")"
+    stamp="$VENV/.${name%.txt}.sha256"
+    wanted_hash="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted_hash" ]]; then
+        say "PyPI packages: up to date with $name"
+    else
+        say "installing PyPI packages from $name (a few minutes on a new machine)"
+        rm -f "$stamp"
+        "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q --only-binary=:all: \
+            -r "$requirements" || die "pip install -r $name failed"
+        new_stamps+=("$stamp=$wanted_hash")
+    fi
+done
 
 # --- 4. check --------------------------------------------------------------------------------------
 check_output="$("$VENV/bin/python" - 2>&1 <<'PY'
+import sys
 import numpy
 from gnuradio import gr
+import clarabel
 import cvxpy
 import scipy
 
@@ -99,10 +140,16 @@ major = int(numpy.__version__.split(".")[0])
 if major != 1:
     raise SystemExit(f"numpy {numpy.__version__} in the venv: GNU Radio 3.10 needs numpy 1.x "
                      f"(something upgraded it; pin numpy in requirements.txt)")
-print(f"GNU Radio {gr.version()}, numpy {numpy.__version__}, scipy {scipy.__version__}, cvxpy {cvxpy.__version__}")
+if not scipy.__file__.startswith(sys.prefix):
+    raise SystemExit(f"scipy {scipy.__version__} comes from {scipy.__file__}, not from the venv's pinned "
+                     f"copy (requirements.txt): cvxpy needs scipy >= 1.13")
+print(f"GNU Radio {gr.version()}, numpy {numpy.__version__}, scipy {scipy.__version__}, cvxpy {cvxpy.__version__}, "
+      f"clarabel {clarabel.__version__}")
 PY
 )" || die "the venv check failed: $check_output"
-echo "$wanted_hash" > "$STAMP"
+for entry in "${new_stamps[@]}"; do
+    echo "${entry#*=}" > "${entry%%=*}"
+done
 say "Python: $check_output"
 
 # --- 5. gr-disac into the venv ---------------------------------------------------------------------
@@ -129,4 +176,14 @@ else
         || die "'from gnuradio import disac' resolves to $installed_at, not to the venv's install"
     echo "$source_hash" > "$INSTALL_STAMP"
 fi
-say "ready: $VENV/bin/disac, GRC blocks in $VENV/share/gnuradio/grc/blocks"
+
+# --- 6. GNU Radio started the usual way finds gr-disac (this user) ---------------------------------
+blocks_dir="$VENV/share/gnuradio/grc/blocks"
+if ((user_config)); then
+    venv_site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+    "$SYSTEM_PYTHON" "$USER_CONFIG_TOOL" install --python-dir "$venv_site" --blocks-dir "$blocks_dir" \
+        | sed 's/^/setup: /' || die "could not set up GNU Radio's user configuration (tools/gr_user_config.py)"
+    say "ready: $VENV/bin/disac; gnuradio-companion, grcc and python3 find gr-disac (undo: tools/setup.sh --uninstall)"
+else
+    say "ready: $VENV/bin/disac, GRC blocks in $blocks_dir (--no-user-config: GRC_BLOCKS_PATH needed, see README)"
+fi

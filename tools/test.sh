@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Set up (tools/setup.sh) and run every test of gr-disac:
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Set up (tools/setup.sh --test: the runtime and the test requirements) and run every test of gr-disac:
 #   1. CMake configure + build in a temporary build tree, the qa_*.py files through ctest (GR_ADD_TEST,
 #      PYTHON_EXECUTABLE = the venv's python);
-#   2. a run of the command that tools/setup.sh installed into the venv, from outside the source tree;
+#   2. what tools/setup.sh installed, from outside the source tree: the venv's `disac` command, and
+#      GNU Radio started the usual way (plain grcc, then python3 on the generated flowgraph, with only
+#      PATH and HOME in the environment: tests/grc/disac_plain.grc);
 #   3. pytest over tests/ and python/disac (test_*.py; the qa_ files are ctest's).
 # Extra arguments go to pytest, e.g. `tools/test.sh -k scenario`. Exits non-zero if anything fails,
 # including a pytest run that collected no test (pytest's exit status 5).
@@ -14,7 +18,7 @@ PY="$DISAC_VENV/bin/python"
 
 say() { printf 'test: %s\n' "$*"; }
 
-bash "$ROOT/tools/setup.sh"
+bash "$ROOT/tools/setup.sh" --test
 
 BUILD="$(mktemp -d "${TMPDIR:-/tmp}/gr-disac-build.XXXXXX")"
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/gr-disac-cwd.XXXXXX")"
@@ -42,6 +46,13 @@ install_status=0
 if ! (cd "$SCRATCH" && "$DISAC_VENV/bin/disac" scenario show paper >"$BUILD/smoke.log" 2>&1); then
     cat "$BUILD/smoke.log" >&2
     say "the installed $DISAC_VENV/bin/disac does not run from outside the source tree"
+    install_status=1
+fi
+plain_env=(env -i "PATH=/usr/local/bin:/usr/bin:/bin" "HOME=$HOME")
+if ! (cd "$SCRATCH" && "${plain_env[@]}" grcc -o "$SCRATCH" "$ROOT/tests/grc/disac_plain.grc" \
+        && "${plain_env[@]}" python3 "$SCRATCH/disac_plain.py") >"$BUILD/plain-grc.log" 2>&1; then
+    cat "$BUILD/plain-grc.log" >&2
+    say "GNU Radio started the usual way (grcc, python3; no environment variable) does not find gr-disac"
     install_status=1
 fi
 

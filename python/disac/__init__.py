@@ -5,6 +5,7 @@ imported on first use, so that ``gnuradio.disac.core`` (the pure-maths core) nev
 """
 
 import importlib
+import re
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,18 @@ _BLOCKS = {
     "beamformer_server": "blocks.beamformer_server",
     "precoder_sub": "blocks.precoder_sub",
 }
+
+# Blocks added by `gr_modtool add`. gr_modtool inserts `from .<block> import <block>` after the last
+# line of this file that starts with "from" or after its marker comment (the template's, below); here
+# both are inside this string, so those blocks too are imported on first use (an eager import would
+# load GNU Radio with the package, and with it into `gnuradio.disac.core`). Keep this string the last
+# place in the file where a line starts with "from". `gr_modtool rm` removes the line again.
+_GR_MODTOOL_IMPORTS = """
+# import any pure python here
+"""
+_BLOCKS.update({name: module for module, name in re.findall(r"^from \.([\w.]+) import (\w+)[ \t]*$",
+                                                           _GR_MODTOOL_IMPORTS, re.MULTILINE)
+                if name not in _BLOCKS})
 
 
 def __getattr__(name):
