@@ -21,6 +21,7 @@ _BLOCKS = {
     "central_unit": "blocks.central_unit",
     "beamformer_server": "blocks.beamformer_server",
     "precoder_sub": "blocks.precoder_sub",
+    "live_map": "blocks.live_map",
 }
 
 

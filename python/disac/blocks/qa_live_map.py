@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""qa for live_map, headless (QT_QPA_PLATFORM=offscreen, set here): messages posted through a running
+flowgraph reach the model; the per-target RMSE equals numpy's over the assigned errors (estimates in any
+order); tracks follow the message's track ids (or the position index without them); a precoder set gives
+eq. (6)'s designed SINR and its own CRB ellipses; RMSE restarts with a new precoder version; every kind of
+bad message is counted and dropped without raising, leaving the state as it was; the widget renders the
+map (pixels of the ellipse colour, the estimates' colours) and redraws only when something changed."""
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import: no X server needed
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pmt  # noqa: E402
+from gnuradio import gr, gr_unittest  # noqa: E402
+from PyQt5 import QtGui, QtWidgets  # noqa: E402
+
+from gnuradio.disac.blocks import tags  # noqa: E402
+from gnuradio.disac.blocks.central_unit import estimate_to_pmt  # noqa: E402
+from gnuradio.disac.blocks.live_map import live_map  # noqa: E402
+from gnuradio.disac.core import fusion, ofdm, sinr  # noqa: E402
+from gnuradio.disac.core.scenario import load_scenario  # noqa: E402
+
+APP = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["qa_live_map"])
+SCENARIO = load_scenario("paper")
+TRUTH = np.asarray(SCENARIO.target_positions_m, float)
+
+
+def estimate_msg(frame, positions, version=0, crb=None, track_ids=None, covariances=None, nodes=(0, 1)):
+    crb = np.full(len(TRUTH), 0.25) if crb is None else crb
+    msg = estimate_to_pmt(fusion.Estimate(frame, version, np.asarray(positions, float), np.asarray(crb, float), 1.0,
+                                          tuple(nodes), True, True), SCENARIO.num_nodes)
+    if track_ids is not None:
+        msg = pmt.dict_add(msg, pmt.intern("track_ids"), pmt.init_s64vector(len(track_ids), list(track_ids)))
+    if covariances is not None:
+        flat = np.asarray(covariances, float).reshape(-1)
+        msg = pmt.dict_add(msg, pmt.intern("position_covariances_m2"), pmt.init_f64vector(flat.size, flat.tolist()))
+    return msg
+
+
+def metrics_msg(user, frame, signal, noise, bit_errors, bits=1000, version=0):
+    msg = pmt.make_dict()
+    for key, value in (("user", pmt.from_long(user)), ("frame", pmt.from_uint64(frame)),
+                       ("precoder_version", pmt.from_long(version)), ("sinr_db", pmt.from_double(10 * np.log10(signal / noise))),
+                       ("signal_power", pmt.from_double(signal)), ("interference_noise_power", pmt.from_double(noise)),
+                       ("evm_rms", pmt.from_double(0.1)), ("bit_errors", pmt.from_long(bit_errors)),
+                       ("bits", pmt.from_long(bits))):
+        msg = pmt.dict_add(msg, pmt.intern(key), value)
+    return msg
+
+
+class feeder(gr.basic_block):
+    """Publishes given messages on its out ports (the test's stand-in for central unit and user_rx)."""
+
+    def __init__(self):
+        gr.basic_block.__init__(self, name="qa_feeder", in_sig=None, out_sig=None)
+        for port in ("estimate", "metrics", "precoders"):
+            self.message_port_register_out(pmt.intern(port))
+
+
+class qa_live_map(gr_unittest.TestCase):
+
+    def setUp(self):
+        self.block = live_map(SCENARIO, history_frames=20)
+
+    def test_001_messages_through_a_running_flowgraph(self):
+        tb = gr.top_block()
+        src = feeder()
+        for port in ("estimate", "metrics", "precoders"):
+            tb.msg_connect((src, port), (self.block, port))
+        tb.start()
+        try:
+            for f in range(30):
+                src.message_port_pub(pmt.intern("estimate"), estimate_msg(f, TRUTH + 0.1))
+                src.message_port_pub(pmt.intern("metrics"), metrics_msg(f % 3, f, 1.0, 0.1, 2))
+            src.message_port_pub(pmt.intern("estimate"), pmt.from_long(7))  # bad
+            deadline = time.monotonic() + 30.0  # the scheduler's message thread: wait for the event, generous bound
+            model = self.block.model
+            while time.monotonic() < deadline and (model.frames_localised < 30 or model.counters["bad_estimates"] < 1
+                                                   or model.counters["metrics_frames"] < 30):
+                time.sleep(0.01)
+        finally:
+            tb.stop()
+            tb.wait()
+        snap = model.snapshot()
+        self.assertEqual(snap["frames_localised"], 30)
+        self.assertEqual(snap["counters"]["bad_estimates"], 1)
+        self.assertEqual(snap["counters"]["metrics_frames"], 30)
+        self.assertEqual(len(snap["recent"]), 20)  # history_frames
+        self.assertEqual(snap["last_frame"], 29)
+        # every estimate 0.1 m off in x and y: RMSE √(0.02) exactly (to rounding)
+        np.testing.assert_allclose(snap["rmse_m"], np.sqrt(0.02), rtol=1e-9)
+
+    def test_002_rmse_against_numpy_with_estimates_in_any_order(self):
+        rng = np.random.default_rng(5)
+        errors = rng.normal(0.0, [[0.3], [1.2]], (100, len(TRUTH), 2))  # (F, K, 2), truth order
+        for f in range(100):
+            self.block.handle_estimate(estimate_msg(f, (TRUTH + errors[f])[::-1] if f % 2 else TRUTH + errors[f]))
+        expected = np.sqrt(np.mean(np.sum(errors ** 2, axis=2), axis=0))
+        snap = self.block.model.snapshot()
+        np.testing.assert_allclose(snap["rmse_m"], expected, rtol=1e-12)
+        np.testing.assert_array_equal(snap["rmse_frames"], [100, 100])
+        np.testing.assert_allclose(snap["crb_m2"], 0.25)  # the message's CRB is what the readout compares with
+
+    def test_003_tracks_follow_track_ids_or_the_position_index(self):
+        b = self.block
+        for f in range(5):
+            b.handle_estimate(estimate_msg(f, TRUTH + f, track_ids=[11, 4]))
+        snap = b.model.snapshot()
+        self.assertEqual(sorted(snap["tracks"]), [4, 11])
+        np.testing.assert_allclose(snap["tracks"][11], TRUTH[0] + np.arange(5)[:, None])
+        np.testing.assert_allclose(snap["tracks"][4], TRUTH[1] + np.arange(5)[:, None])
+        other = live_map(SCENARIO, history_frames=3)
+        for f in range(6):
+            other.handle_estimate(estimate_msg(f, TRUTH[::-1]))  # no ids: index k is track k
+        snap = other.model.snapshot()
+        self.assertEqual(sorted(snap["tracks"]), [0, 1])
+        np.testing.assert_allclose(snap["tracks"][0], np.repeat(TRUTH[1:2], 3, axis=0))  # 3 = history_frames
+
+    def test_004_precoders_give_the_designed_sinr_and_their_own_ellipses(self):
+        b = self.block
+        rng = np.random.default_rng(2)
+        n, mt, u = SCENARIO.num_nodes, SCENARIO.tx_antennas, SCENARIO.num_users
+        wc = (rng.standard_normal((n, mt, u)) + 1j * rng.standard_normal((n, mt, u))) * 0.3
+        wr = (rng.standard_normal((n, mt, mt)) + 1j * rng.standard_normal((n, mt, mt))) * 0.3
+        for node in range(n):
+            b.handle_precoders(tags.precoder_to_pmt(wc[node], wr[node], 3, node))
+        b.handle_metrics(metrics_msg(1, 0, 2.0, 0.5, 0, version=3))
+        b.handle_estimate(estimate_msg(0, TRUTH, version=3, crb=[np.nan, np.nan]))
+        snap = b.model.snapshot()
+        # c32 on the wire: the SINR of the rounded precoders agrees to ~1e-6 relative, 1e-4 dB is ample
+        wc32, wr32 = wc.astype(np.complex64), wr.astype(np.complex64)
+        designed = sinr.to_db(sinr.sinr_from_beamformers(SCENARIO.user_channels(), wc32, wr32, SCENARIO.user_noise_power))
+        self.assertAlmostEqual(snap["users"][1]["sinr_designed_db"], designed[1], delta=1e-4)
+        self.assertAlmostEqual(snap["users"][1]["sinr_measured_db"], 10 * np.log10(4.0), places=9)
+        self.assertEqual(snap["covariance_source"], "precoders")
+        crb = fusion.position_crb_per_target_m2(b.model._geometry, wc32, wr32)
+        # no CRB in the message: the readout's √CRB is the trace of the block's own bound
+        np.testing.assert_allclose(snap["crb_m2"], crb, rtol=1e-6)
+        np.testing.assert_allclose(np.trace(snap["covariances_m2"], axis1=1, axis2=2), crb, rtol=1e-6)
+
+    def test_005_unknown_version_scales_the_known_shape_and_message_covariance_wins(self):
+        b = self.block
+        shape = b.model.snapshot()["covariances_m2"]
+        b.handle_estimate(estimate_msg(0, TRUTH, version=9, crb=[2.0, 8.0]))
+        snap = b.model.snapshot()
+        self.assertEqual(snap["covariance_source"], "scaled")
+        np.testing.assert_allclose(np.trace(snap["covariances_m2"], axis1=1, axis2=2), [2.0, 8.0], rtol=1e-12)
+        np.testing.assert_allclose(snap["covariances_m2"][0] / 2.0, shape[0] / np.trace(shape[0]), rtol=1e-12)
+        given = np.array([[[1.0, 0.2], [0.2, 0.5]], [[3.0, 0.0], [0.0, 1.0]]])
+        b.handle_estimate(estimate_msg(1, TRUTH, version=9, covariances=given))
+        snap = b.model.snapshot()
+        self.assertEqual(snap["covariance_source"], "message")
+        np.testing.assert_allclose(snap["covariances_m2"], given)
+
+    def test_006_rmse_restarts_with_a_new_precoder_version(self):
+        b = self.block
+        for f in range(10):
+            b.handle_estimate(estimate_msg(f, TRUTH + 5.0, version=0))
+        b.handle_estimate(estimate_msg(10, TRUTH + 1.0, version=1))
+        snap = b.model.snapshot()
+        self.assertEqual(snap["rmse_version"], 1)
+        np.testing.assert_allclose(snap["rmse_m"], np.sqrt(2.0), rtol=1e-12)
+        np.testing.assert_array_equal(snap["rmse_frames"], [1, 1])
+        self.assertEqual(snap["frames_localised"], 11)
+
+    def test_007_bad_messages_are_counted_and_dropped(self):
+        b = self.block
+        b.handle_estimate(estimate_msg(0, TRUTH))
+        before = b.model.snapshot()
+        odd = pmt.dict_add(estimate_msg(1, TRUTH), pmt.intern("positions_m"), pmt.init_f64vector(3, [1.0, 2.0, 3.0]))
+        bad_estimates = [pmt.PMT_NIL, pmt.from_long(1), pmt.make_dict(), odd,
+                         pmt.dict_add(estimate_msg(1, TRUTH), pmt.intern("frame"), pmt.intern("x")),
+                         estimate_msg(1, TRUTH, track_ids=[1]),  # one id for two positions
+                         estimate_msg(1, TRUTH, covariances=np.ones(4)),  # 4 values for K = 2
+                         estimate_msg(1, TRUTH, covariances=[[[1, 0], [0, -1]], [[1, 0], [0, 1]]]),  # not PSD
+                         estimate_msg(1, np.zeros((65, 2)))]  # more than MAX_TARGETS
+        for msg in bad_estimates:
+            b.handle_estimate(msg)
+        bad_metrics = [pmt.from_double(1.0), metrics_msg(7, 0, 1.0, 0.1, 0), metrics_msg(0, 0, 1.0, 0.1, 2000),
+                       pmt.dict_add(metrics_msg(0, 0, 1.0, 0.1, 0), pmt.intern("signal_power"), pmt.from_double(np.nan))]
+        for msg in bad_metrics:
+            b.handle_metrics(msg)
+        bad_precoders = [pmt.PMT_T, tags.precoder_to_pmt(np.ones((2, 2)), np.eye(6), 1),
+                         tags.precoder_to_pmt(np.ones((6, 3)), np.eye(6), 1, node=5)]
+        for msg in bad_precoders:
+            b.handle_precoders(msg)
+        after = b.model.snapshot()
+        self.assertEqual(after["counters"]["bad_estimates"], len(bad_estimates))
+        self.assertEqual(after["counters"]["bad_metrics"], len(bad_metrics))
+        self.assertEqual(after["counters"]["bad_precoders"], len(bad_precoders))
+        self.assertEqual(after["frames_localised"], before["frames_localised"])
+        self.assertEqual(after["users"], before["users"])
+        np.testing.assert_array_equal(after["rmse_frames"], before["rmse_frames"])
+
+    def test_008_the_widget_renders_the_map_and_redraws_only_on_change(self):
+        b = self.block
+        rng = np.random.default_rng(1)
+        cov = b.model.snapshot()["covariances_m2"]
+        for f in range(20):
+            b.handle_estimate(estimate_msg(f, [rng.multivariate_normal(TRUTH[k], cov[k]) for k in range(len(TRUTH))]))
+            b.handle_metrics(metrics_msg(0, f, 1.0, 0.1, 1))
+        widget = b.widget()
+        widget.resize(1100, 750)
+        self.assertTrue(b.refresh())
+        self.assertFalse(b.refresh())  # nothing new: no redraw
+        image = widget.grab().toImage().convertToFormat(QtGui.QImage.Format_RGB32)
+        self.assertFalse(image.isNull())
+        raw = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), dtype=np.uint32)
+        pixels = raw.reshape(image.height(), image.bytesPerLine() // 4)[:, :image.width()] & 0xFFFFFF
+        background = np.bincount(pixels.reshape(-1) >> 12).argmax()  # most common colour class (white)
+        self.assertGreater(np.mean((pixels >> 12) != background), 0.03)  # axes, markers and text drawn
+        # exact colours (antialiased edges blend, the line and marker cores do not)
+        crimson = 0xDC143C  # the CRB ellipses
+        self.assertGreater(int(np.sum(pixels == crimson)), 50)
+        orange = 0xFF7F0E  # track 0 (tab:orange): its newest estimates are opaque
+        self.assertGreater(int(np.sum(pixels == orange)), 5)
+        text = b._view.readout.text()
+        self.assertIn("frames localised <b>20</b>", text)
+        self.assertIn("user 1", text)
+
+    def test_009_truth_is_drawn_under_the_estimates(self):
+        view = self.block._view
+        for ax, artists in zip([view.scene] + view.zooms, view._artists):
+            truth = [line for line in ax.get_lines() if line.get_label() == "target (true)"]
+            self.assertEqual(len(truth), 1)
+            self.assertEqual(truth[0].get_markerfacecolor(), "none")  # hollow
+            self.assertLess(truth[0].get_zorder(), artists["points"].get_zorder())
+
+    def test_010_bad_parameters_name_the_value(self):
+        for kwargs, word in (({"n_sigma": 0}, "n_sigma"), ({"update_period_s": float("nan")}, "update_period_s"),
+                             ({"history_frames": 0}, "history_frames")):
+            with self.assertRaisesRegex(ValueError, word):
+                live_map(SCENARIO, **kwargs)
+
+
+if __name__ == "__main__":
+    gr_unittest.run(qa_live_map)
