@@ -576,6 +576,10 @@ class live_map(gr.basic_block):
       n_sigma          the CRB ellipses' scale (n-σ contour: 1 − exp(−n²/2) of a Gaussian inside)
       update_period_s  the widget redraws at most this often (only when something changed)
       title            the map's title ("" for the default)
+    The block keeps handling messages after an upstream block ends (GNU Radio would end a message-only
+    block with its first finished upstream and drop what the central unit sends later): it runs until
+    the flowgraph is stopped, as a QT GUI flowgraph does on window close (a flowgraph with a live_map
+    is ended by tb.stop(), not by its sources ending).
     Bad messages are logged (the first 10, then one in 1000), counted (model.counters bad_estimates,
     bad_metrics, bad_precoders, shown in the readout) and dropped; nothing raises into the scheduler.
     """
@@ -590,6 +594,12 @@ class live_map(gr.basic_block):
                               (PRECODERS_PORT, self.handle_precoders)):
             self.message_port_register_in(pmt.intern(port))
             self.set_msg_handler(pmt.intern(port), handler)
+        # GNU Radio ends a message-only block when its FIRST upstream block ends (the "done" system message):
+        # the map would then drop the estimates still to come from the central unit once a user receiver's
+        # finite stream ends. The map keeps showing until the flowgraph is stopped (a QT GUI flowgraph
+        # stops on window close); upstream "done" messages are only counted.
+        self.upstream_done = 0
+        self.set_msg_handler(pmt.intern("system"), self.handle_system)
         _, _, QtWidgets = _qt()
         if QtWidgets.QApplication.instance() is None:
             raise RuntimeError("live_map is a QT GUI block: make a QApplication before it (a QT GUI flowgraph "
@@ -609,6 +619,14 @@ class live_map(gr.basic_block):
 
     def set_update_period_s(self, update_period_s):
         self._view.set_update_period_s(update_period_s)
+
+    def handle_system(self, msg):
+        """GNU Radio's system port: an upstream block's "done" is counted, not obeyed (see __init__)."""
+        try:
+            if pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), pmt.intern("done")):
+                self.upstream_done += 1
+        except Exception:  # noqa: BLE001 — nothing raises into the scheduler
+            pass
 
     def _handle(self, what, key, method, msg):
         try:

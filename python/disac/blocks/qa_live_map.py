@@ -94,6 +94,35 @@ class qa_live_map(gr_unittest.TestCase):
         # every estimate 0.1 m off in x and y: RMSE √(0.02) exactly (to rounding)
         np.testing.assert_allclose(snap["rmse_m"], np.sqrt(0.02), rtol=1e-9)
 
+    def test_001b_messages_keep_coming_after_an_upstream_block_ends(self):
+        """A user receiver's finite stream ends before the central unit's last estimates: GNU Radio would end
+        the map with it (the "done" system message); the map must keep handling what arrives after."""
+        from gnuradio import blocks, pdu
+
+        tb = gr.top_block()
+        finite = blocks.vector_source_b([0] * 4)  # ends at once: its PDU block then sends "done" downstream
+        tagger = blocks.stream_to_tagged_stream(gr.sizeof_char, 1, 4, "len")
+        to_pdu = pdu.tagged_stream_to_pdu(gr.types.byte_t, "len")
+        src = feeder()
+        tb.connect(finite, tagger, to_pdu)
+        tb.msg_connect((to_pdu, "pdus"), (self.block, "metrics"))  # one bad metrics message (a PDU), then done
+        tb.msg_connect((src, "estimate"), (self.block, "estimate"))
+        tb.start()
+        try:
+            deadline = time.monotonic() + 30.0
+            while time.monotonic() < deadline and self.block.upstream_done < 1:
+                time.sleep(0.01)
+            self.assertGreaterEqual(self.block.upstream_done, 1)
+            for f in range(10):  # all after the upstream's end
+                src.message_port_pub(pmt.intern("estimate"), estimate_msg(f, TRUTH))
+            while time.monotonic() < deadline and self.block.model.frames_localised < 10:
+                time.sleep(0.01)
+        finally:
+            tb.stop()
+            tb.wait()
+        self.assertEqual(self.block.model.frames_localised, 10)
+        self.assertEqual(self.block.model.counters["bad_metrics"], 1)
+
     def test_002_rmse_against_numpy_with_estimates_in_any_order(self):
         rng = np.random.default_rng(5)
         errors = rng.normal(0.0, [[0.3], [1.2]], (100, len(TRUTH), 2))  # (F, K, 2), truth order
