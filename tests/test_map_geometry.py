@@ -133,3 +133,23 @@ def test_track_history_is_bounded_and_forgets_the_stalest_track():
         tracks.add(7, [1, 2], [[0.0, 0.0]])
     with pytest.raises(ValueError, match="length"):
         map_geometry.TrackHistory(length=0)
+
+
+def test_association_keeps_each_track_on_its_target_when_the_order_swaps():
+    rng = np.random.default_rng(4)
+    truth = np.array([[-65.0, 25.0], [50.0, 5.0], [0.0, -80.0]])
+    tracks = map_geometry.TrackHistory(length=100)
+    for f in range(40):
+        est = truth + rng.normal(0, 0.5, truth.shape)
+        order = rng.permutation(3)  # the localiser's order changes from frame to frame
+        ids = tracks.associate(f, est[order])
+        assert sorted(ids) == [0, 1, 2]
+    for t in tracks.track_ids:  # every point of a track near one target (0.5 m noise, targets ≥ 80 m apart)
+        pts = tracks.points_m(t)
+        k = np.argmin(np.linalg.norm(truth - pts[0], axis=1))
+        assert np.all(np.linalg.norm(pts - truth[k], axis=1) < 5.0)
+    # a fourth estimate starts a new track; a missing one leaves its track (not updated) alone
+    ids = tracks.associate(40, np.vstack([truth, [[100.0, 100.0]]]))
+    assert sorted(ids) == [0, 1, 2, 3]
+    ids = tracks.associate(41, truth[:1])
+    assert len(ids) == 1 and ids[0] in (0, 1, 2)

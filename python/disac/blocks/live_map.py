@@ -78,7 +78,8 @@ class MapModel:
     """Everything the map shows, updated from messages; thread-safe (one lock); no Qt.
 
     Estimates: the last ``history_frames`` frames' positions, a TrackHistory per track id (the message's
-    ``track_ids`` when present, else the position's index in the message), and per true target a running
+    ``track_ids`` when present, else nearest-neighbour association with the previous frame's estimates:
+    the central unit's positions come in no fixed order), and per true target a running
     RMSE (core.map_geometry.RmseAccumulator) over the frames of the current precoder version (reset when
     the estimates' precoder version changes, so that RMSE and √CRB are of the same precoders).
     √CRB per true target: the message's crb_m2 (the central unit's, of the frame's precoder version);
@@ -158,9 +159,8 @@ class MapModel:
         if crb.size != K:  # the central unit sends K values, NaN when it has no bound (num_targets ≠ K)
             crb = np.full(K, np.nan)
         ids = _dict_get(msg, KEY_TRACK_IDS, required=False)
-        if ids is None:
-            track_ids = list(range(len(positions)))
-        else:
+        track_ids = None  # without ids: associated to the tracks below (core.map_geometry.TrackHistory)
+        if ids is not None:
             ids = _vector(ids, KEY_TRACK_IDS)
             if ids.size != len(positions) or not np.issubdtype(ids.dtype, np.integer):
                 raise BadMessage(f"{KEY_TRACK_IDS!r}: {ids.size} values of {ids.dtype} for {len(positions)} "
@@ -197,9 +197,13 @@ class MapModel:
             fallback = np.trace(covariances, axis1=1, axis2=2)
             self.crb_m2 = np.where(np.isfinite(crb), crb, fallback)
             self.covariances_m2, self.covariance_source = covariances, source
-            self.recent.append((int(frame), positions[finite], [t for t, ok in zip(track_ids, finite) if ok]))
-            if np.any(finite):
-                self.tracks.add(frame, [t for t, ok in zip(track_ids, finite) if ok], positions[finite])
+            if track_ids is None:
+                kept = self.tracks.associate(frame, positions[finite]) if np.any(finite) else []
+            else:
+                kept = [t for t, ok in zip(track_ids, finite) if ok]
+                if np.any(finite):
+                    self.tracks.add(frame, kept, positions[finite])
+            self.recent.append((int(frame), positions[finite], list(kept)))
             self.last_frame, self.estimate_version = int(frame), int(version)
             self.frames_localised += 1
             self.frames_partial += partial
@@ -558,8 +562,8 @@ class live_map(gr.basic_block):
 
     Inputs (messages, all optional)
       estimate   the central unit's estimates (central_unit.estimate_to_pmt); optional extra keys
-                 ``track_ids`` (integer vector, one per position: the track each belongs to; without it a
-                 position's index in the message is its track) and ``position_covariances_m2`` (f64vector,
+                 ``track_ids`` (integer vector, one per position: the track each belongs to; without it each
+                 position joins the nearest track of the previous frame, core.map_geometry.TrackHistory) and ``position_covariances_m2`` (f64vector,
                  4·K: each true target's 2×2 bound, row-major)
       metrics    user_rx's per-frame metrics dicts (any number of users on one port)
       precoders  isac_tx precoder dicts (tags.precoder_to_pmt: with "node", that node's pair; without,

@@ -143,11 +143,13 @@ class qa_live_map(gr_unittest.TestCase):
         np.testing.assert_allclose(snap["tracks"][11], TRUTH[0] + np.arange(5)[:, None])
         np.testing.assert_allclose(snap["tracks"][4], TRUTH[1] + np.arange(5)[:, None])
         other = live_map(SCENARIO, history_frames=3)
-        for f in range(6):
-            other.handle_estimate(estimate_msg(f, TRUTH[::-1]))  # no ids: index k is track k
+        for f in range(6):  # no ids, and the order swaps every frame (as the central unit's does)
+            other.handle_estimate(estimate_msg(f, TRUTH[::-1] if f % 2 else TRUTH))
         snap = other.model.snapshot()
         self.assertEqual(sorted(snap["tracks"]), [0, 1])
-        np.testing.assert_allclose(snap["tracks"][0], np.repeat(TRUTH[1:2], 3, axis=0))  # 3 = history_frames
+        # each track stays on its target (the first frame's order names them); 3 = history_frames
+        np.testing.assert_allclose(snap["tracks"][0], np.repeat(TRUTH[0:1], 3, axis=0))
+        np.testing.assert_allclose(snap["tracks"][1], np.repeat(TRUTH[1:2], 3, axis=0))
 
     def test_004_precoders_give_the_designed_sinr_and_their_own_ellipses(self):
         b = self.block

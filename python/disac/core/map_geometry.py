@@ -82,19 +82,25 @@ def _checked_covariance(covariance_m2):
     return c
 
 
-def assign_to_truth(estimates_m, truth_m):
-    """Index of the true target each estimate is assigned to, (K̂,) ints (−1: none left, when K̂ > K): the
-    assignment of least total squared distance (Hungarian method; for K̂ = K it is the best permutation)."""
-    est = np.asarray(estimates_m, float).reshape(-1, 2)
-    truth = np.asarray(truth_m, float).reshape(-1, 2)
-    out = np.full(len(est), -1, dtype=int)
-    finite = np.flatnonzero(np.all(np.isfinite(est), axis=1))
-    if len(finite) == 0 or len(truth) == 0:
+def assign_min_squared_distance(points_m, references_m):
+    """Index of the reference each point is assigned to, (len(points),) ints (−1: none left, or a non-finite
+    point): the one-to-one assignment of least total squared distance (Hungarian method; with as many
+    points as references it is the best permutation)."""
+    pts = np.asarray(points_m, float).reshape(-1, 2)
+    refs = np.asarray(references_m, float).reshape(-1, 2)
+    out = np.full(len(pts), -1, dtype=int)
+    finite = np.flatnonzero(np.all(np.isfinite(pts), axis=1))
+    if len(finite) == 0 or len(refs) == 0:
         return out
-    cost = np.sum((est[finite, None, :] - truth[None, :, :]) ** 2, axis=2)
+    cost = np.sum((pts[finite, None, :] - refs[None, :, :]) ** 2, axis=2)
     rows, cols = linear_sum_assignment(cost)
     out[finite[rows]] = cols
     return out
+
+
+def assign_to_truth(estimates_m, truth_m):
+    """Index of the true target each estimate is assigned to (−1: none left, when K̂ > K): for the RMSE."""
+    return assign_min_squared_distance(estimates_m, truth_m)
 
 
 class RmseAccumulator:
@@ -128,7 +134,13 @@ class RmseAccumulator:
 
 class TrackHistory:
     """The last ``length`` estimates of each track (frame, x, y), tracks by id in first-seen order; at most
-    ``max_tracks`` tracks (the one updated longest ago is forgotten first)."""
+    ``max_tracks`` tracks (the one updated longest ago is forgotten first).
+
+    Ids come with the estimates (``add``), or ``associate`` makes them: the localiser returns a frame's
+    targets in no fixed order, so each estimate joins the track whose last position (of the tracks
+    updated in the previous frame) it is assigned to by least total squared distance; an estimate left
+    over starts a new track. Only estimates are used, never the truth.
+    """
 
     def __init__(self, length=50, max_tracks=64):
         for name, value in (("length", length), ("max_tracks", max_tracks)):
@@ -139,6 +151,7 @@ class TrackHistory:
         self._tracks = collections.OrderedDict()  # id -> deque of (frame, x, y)
         self._last_update = {}  # id -> sequence number of its last update
         self._sequence = 0
+        self._next_id = 0  # associate's next new track id
 
     def add(self, frame, track_ids, positions_m):
         """One frame: the position of each track id (len(track_ids) rows of (x, y))."""
@@ -148,6 +161,7 @@ class TrackHistory:
         self._sequence += 1
         for track, (x, y) in zip(track_ids, positions):
             track = int(track)
+            self._next_id = max(self._next_id, track + 1)
             if track not in self._tracks:
                 if len(self._tracks) >= self.max_tracks:
                     oldest = min(self._last_update, key=self._last_update.get)
@@ -155,6 +169,22 @@ class TrackHistory:
                 self._tracks[track] = collections.deque(maxlen=self.length)
             self._tracks[track].append((int(frame), float(x), float(y)))
             self._last_update[track] = self._sequence
+
+    def associate(self, frame, positions_m):
+        """Track ids for one frame's positions (nearest-neighbour association, see the class), added."""
+        positions = np.asarray(positions_m, float).reshape(-1, 2)
+        alive = [t for t in self._tracks if self._last_update[t] == self._sequence]  # updated last frame
+        last = np.array([self._tracks[t][-1][1:] for t in alive], float).reshape(-1, 2)
+        assigned = assign_min_squared_distance(positions, last)
+        ids = []
+        for a in assigned:
+            if a >= 0:
+                ids.append(alive[a])
+            else:
+                ids.append(self._next_id)
+                self._next_id += 1
+        self.add(frame, ids, positions)
+        return ids
 
     @property
     def track_ids(self):
