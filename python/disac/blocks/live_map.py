@@ -415,8 +415,9 @@ class MapWidget:
         # truth under everything the receive side produced: hollow, so the estimates show through
         ax.plot(truth[:, 0], truth[:, 1], "o", ms=12 * size, mfc="none", mec="black", mew=1.4, zorder=2,
                 label="target (true)")
+        # the legend's marker is neutral grey; each point then takes its track's colour, fading with age
         artists["points"] = ax.scatter(np.zeros(0), np.zeros(0), s=9 if scene else 14, zorder=4, linewidths=0,
-                                       label="estimates (recent frames)")
+                                       color="0.35", label="estimates (recent frames, fading)")
         artists["tracks"] = {}
         artists["ellipses"] = [ax.plot([], [], "-", lw=1.4, color="crimson", zorder=5,
                                        label="CRB ellipse" if k == 0 else None)[0] for k in range(len(truth))]
