@@ -369,6 +369,11 @@ class MapWidget:
         self._artists = [self._static(self.scene, scene=True)] + [self._static(ax, scene=False) for ax in self.zooms]
         self._scene_limits()
         self._legend()
+        for ax, artist in self._live_artists():
+            artist.set_animated(True)  # drawn by _draw_live over the cached background
+        self._zoom_half = [None] * len(self.zooms)
+        self._background = self._background_size = None
+        self.canvas.mpl_connect("draw_event", self._on_draw)
         self._drawn_revision = None
         self.refresh(force=True)
         self.timer = QtCore.QTimer(self.qwidget)
@@ -446,16 +451,42 @@ class MapWidget:
         self.scene.legend(handles, labels, loc="best", fontsize=8, framealpha=0.85)
 
     # ---- live parts ------------------------------------------------------------------------------
+    # Drawing: a full draw (axes, ticks, text, layout: ~10× the cost) happens only when the axes change
+    # (first draw, resize, a zoom's limits, n_sigma); it caches the background without the live artists
+    # (matplotlib's blitting: they are "animated"). Every other refresh restores that background, draws
+    # the live artists (estimates, tracks, ellipses, titles) and blits.
     def refresh(self, force=False):
         """Redraw from the model if it changed (or ``force``); True when it redrew. Qt thread only."""
         snap = self.model.snapshot()
         if not force and snap["revision"] == self._drawn_revision:
             return False
-        self._draw(snap)
+        limits_changed = self._draw(snap)
         self.readout.setText(self._readout_html(snap))
-        self.canvas.draw()
+        if force or limits_changed or self._background is None \
+                or self._background_size != self.canvas.get_width_height():
+            self.canvas.draw()  # _on_draw caches the background and draws the live artists on it
+        else:
+            self.canvas.restore_region(self._background)
+            self._draw_live()
+            self.canvas.blit(self.figure.bbox)
         self._drawn_revision = snap["revision"]
         return True
+
+    def _live_artists(self):
+        for ax, artists in zip([self.scene] + self.zooms, self._artists):
+            yield ax, artists["points"]
+            for line in list(artists["tracks"].values()) + artists["ellipses"]:
+                yield ax, line
+            yield ax, ax.title
+
+    def _on_draw(self, _event):
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self._background_size = self.canvas.get_width_height()
+        self._draw_live()
+
+    def _draw_live(self):
+        for ax, artist in self._live_artists():
+            ax.draw_artist(artist)
 
     def _colour_of(self, track):
         return TRACK_COLOURS[int(track) % len(TRACK_COLOURS)]
@@ -479,7 +510,7 @@ class MapWidget:
             for track, pts in snap["tracks"].items():
                 line = artists["tracks"].get(track)
                 if line is None:
-                    line = artists["tracks"][track] = ax.plot([], [], "-", lw=1.0 if a == 0 else 0.7,
+                    line = artists["tracks"][track] = ax.plot([], [], "-", lw=1.0 if a == 0 else 0.7, animated=True,
                                                               color=self._colour_of(track), alpha=0.55, zorder=3)[0]
                 line.set_data(pts[:, 0], pts[:, 1])
             for track, line in artists["tracks"].items():
@@ -492,33 +523,42 @@ class MapWidget:
                 except ValueError:  # no bound (singular FIM, no CRB known): no ellipse
                     pts = np.zeros((0, 2))
                 line.set_data(pts[:, 0], pts[:, 1])
+        limits_changed = False
         for k, ax in enumerate(self.zooms):
-            self._zoom(ax, k, snap, offsets)
+            limits_changed |= self._zoom(ax, k, snap, offsets)
         frame = snap["last_frame"]
         head = self.title or f"D-ISAC live map · scenario {self.model.scenario.name}"
         self.scene.set_title(f"{head} · frame {frame if frame is not None else '–'} · precoder version "
                              f"{snap['estimate_version'] if snap['estimate_version'] is not None else '–'}", fontsize=10)
+        return limits_changed
 
     def _zoom(self, ax, k, snap, offsets):
+        """Title and limits of target k's zoom; True when the limits changed. The half-width covers the
+        ellipse and 90 % of the recent estimates nearest this target; it changes only when that need
+        leaves [0.6, 1] of the current one (a steady picture, and few full redraws)."""
         truth = self.model.truth_m[k]
-        half = 0.0
+        need = 0.0
         cov = snap["covariances_m2"][k]
-        if np.all(np.isfinite(cov)):
-            try:
-                half = 1.3 * map_geometry.ellipse_axes(cov, self.n_sigma)[0]
-            except ValueError:
-                half = 0.0
+        try:
+            need = 1.3 * map_geometry.ellipse_axes(cov, self.n_sigma)[0]
+        except ValueError:  # no bound: the estimates alone
+            need = 0.0
         if len(offsets):
-            own = offsets[map_geometry.assign_to_truth(offsets, self.model.truth_m) == k] if len(offsets) <= 4096 \
-                else offsets
+            distances = np.linalg.norm(offsets[:, None, :] - self.model.truth_m[None, :, :], axis=2)
+            own = offsets[np.argmin(distances, axis=1) == k]
             if len(own):
-                half = max(half, 1.15 * float(np.percentile(np.linalg.norm(own - truth, axis=1), 90)))
-        half = half if half > 0 else 1.0
-        ax.set_xlim(truth[0] - half, truth[0] + half)
-        ax.set_ylim(truth[1] - half, truth[1] + half)
+                need = max(need, 1.15 * float(np.percentile(np.linalg.norm(own - truth, axis=1), 90)))
+        need = need if need > 0 else 1.0
+        half = self._zoom_half[k]
+        changed = half is None or not 0.6 * half <= need <= half
+        if changed:
+            half = self._zoom_half[k] = 1.15 * need
+            ax.set_xlim(truth[0] - half, truth[0] + half)
+            ax.set_ylim(truth[1] - half, truth[1] + half)
         rmse, crb = snap["rmse_m"][k], snap["crb_m2"][k]
         ax.set_title(f"T{k + 1}: RMSE {_fmt(rmse, '.3f')} m, √CRB {_fmt(math.sqrt(crb) if crb >= 0 else math.nan, '.3f')} m",
                      fontsize=9)
+        return changed
 
     def _readout_html(self, snap):
         c = snap["counters"]

@@ -253,6 +253,28 @@ class qa_live_map(gr_unittest.TestCase):
         self.assertIn("frames localised <b>20</b>", text)
         self.assertIn("user 1", text)
 
+    def test_008b_live_refreshes_blit_over_the_cached_background(self):
+        """After the first (full) draw, new estimates inside the zooms' limits are drawn without a full
+        redraw (matplotlib blitting), and they are in the picture."""
+        b = self.block
+        widget = b.widget()
+        widget.resize(1100, 750)
+        widget.show()  # sizes settle (offscreen platform), so nothing asks for a full draw later
+        APP.processEvents()
+        b.refresh(force=True)
+        APP.processEvents()
+        full_draws = []
+        b._view.canvas.mpl_connect("draw_event", lambda event: full_draws.append(event))
+        for f in range(10):  # track 1 only (tab:purple), at the true position of target 2
+            b.handle_estimate(estimate_msg(f, TRUTH[1:2], track_ids=[1], crb=[0.25, 0.25]))
+        self.assertTrue(b.refresh())
+        self.assertEqual(full_draws, [])  # the blit path
+        rgba = np.asarray(b._view.canvas.buffer_rgba())  # what the canvas paints from
+        rgb = (rgba[..., 0].astype(np.uint32) << 16) | (rgba[..., 1].astype(np.uint32) << 8) | rgba[..., 2]
+        purple = 0x9467BD  # tab:purple, the newest (opaque) estimates of track 1
+        self.assertGreater(int(np.sum(rgb == purple)), 5)
+        widget.hide()
+
     def test_009_truth_is_drawn_under_the_estimates(self):
         view = self.block._view
         for ax, artists in zip([view.scene] + view.zooms, view._artists):
