@@ -126,7 +126,7 @@ def main(argv=None):
     window = QtWidgets.QWidget()
     window.setWindowTitle(f"D-ISAC loopback · {scenario.name}")
     layout = QtWidgets.QVBoxLayout(window)
-    live = live_map(scenario, wc, wr, args.history_frames, 3.0, 0.1,
+    live = live_map(scenario, wc, wr, args.history_frames, 3.0, 0.2,
                     f"D-ISAC loopback · {scenario.name} · Γ_c = {args.sinr_db:g} dB")
     layout.addWidget(live.widget())
     window.resize(args.width, args.height)

@@ -120,7 +120,7 @@ class MapModel:
         self.estimate_version = None
         self.frames_localised = 0
         self.frames_partial = 0
-        self.users = {}  # user -> {"version", "accumulator", "designed_db", "last_sinr_db", "frames"}
+        self.users = {}  # user -> {"version", "accumulator" (SinrAccumulator), "designed_db", "last_sinr_db"}
         self.counters = collections.Counter({"bad_estimates": 0, "bad_metrics": 0, "bad_precoders": 0,
                                              "precoder_updates": 0, "metrics_frames": 0})
         self.revision = 0  # incremented on every accepted change (the widget redraws when it moves)
@@ -143,6 +143,11 @@ class MapModel:
             self._bounds.popitem(last=False)
         return self._bounds[version]
 
+    def _newest_bound(self):
+        """The bound of the highest complete precoder version (caller holds the lock)."""
+        versions = self._precoders.versions
+        return self._bound_of(versions[-1]) if versions else None
+
     # ---- messages (any thread) ------------------------------------------------------------------
     def add_estimate(self, msg):
         """A central unit estimate message; BadMessage saying what is wrong."""
@@ -158,6 +163,8 @@ class MapModel:
         crb = np.full(K, np.nan) if crb is None else _vector(crb, "crb_m2").astype(float)
         if crb.size != K:  # the central unit sends K values, NaN when it has no bound (num_targets ≠ K)
             crb = np.full(K, np.nan)
+        if np.any(crb < 0):  # NaN (no bound) and +inf (unbounded) are meaningful; a negative bound is not
+            raise BadMessage(f"'crb_m2' = {crb.tolist()}: accepted: bounds ≥ 0 (NaN: none, inf: unbounded)")
         ids = _dict_get(msg, KEY_TRACK_IDS, required=False)
         track_ids = None  # without ids: associated to the tracks below (core.map_geometry.TrackHistory)
         if ids is not None:
@@ -231,7 +238,8 @@ class MapModel:
             if entry is None or entry["version"] != version:
                 entry = self.users[user] = {"version": version, "accumulator": user_metrics.SinrAccumulator()}
             entry["accumulator"].add(frame_metrics)
-            bound = self._bound_of(version)
+            # version −1: a receiver without frame tags (preamble sync) cannot tell: the newest known set
+            bound = self._bound_of(version) if version >= 0 else self._newest_bound()
             entry["designed_db"] = float(bound[1][user]) if bound is not None else math.nan
             entry["last_sinr_db"] = sinr_db
             self.counters["metrics_frames"] += 1
@@ -256,7 +264,7 @@ class MapModel:
             self._bounds.pop(version, None)  # a re-set version is recomputed
             self._bound_of(version)
             for user, entry in self.users.items():  # a user waiting for its version's design gets it now
-                bound = self._bound_of(entry["version"])
+                bound = self._bound_of(entry["version"]) if entry["version"] >= 0 else self._newest_bound()
                 if bound is not None:
                     entry["designed_db"] = float(bound[1][user])
             self.counters["precoder_updates"] += 1
@@ -335,7 +343,7 @@ class MapWidget:
     targets) over a readout label; ``refresh()`` redraws from ``model.snapshot()`` when it changed.
     A QTimer calls refresh every ``update_period_s`` on the Qt thread."""
 
-    def __init__(self, model, n_sigma=3.0, update_period_s=0.1, title="", parent=None):
+    def __init__(self, model, n_sigma=3.0, update_period_s=0.2, title="", parent=None):
         QtCore, QtGui, QtWidgets = _qt()
         from matplotlib.backends.backend_qt5agg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
@@ -619,7 +627,9 @@ class live_map(gr.basic_block):
       wc, wr           precoders of version 0, (N, Mt, U) and (N, Mt, Mt); None: isac_tx's default
       history_frames   frames whose estimates are drawn (fading with age) and the length of each track
       n_sigma          the CRB ellipses' scale (n-σ contour: 1 − exp(−n²/2) of a Gaussian inside)
-      update_period_s  the widget redraws at most this often (only when something changed)
+      update_period_s  the widget redraws at most this often (only when something changed); 0.2 s: a live
+                       redraw costs ~40–80 ms of the Qt thread (bench/bench_live_map.py), so 5 Hz leaves a
+                       2-core machine to the flowgraph; readouts faster than that are not read anyway
       title            the map's title ("" for the default)
     The block keeps handling messages after an upstream block ends (GNU Radio would end a message-only
     block with its first finished upstream and drop what the central unit sends later): it runs until
@@ -629,7 +639,7 @@ class live_map(gr.basic_block):
     bad_metrics, bad_precoders, shown in the readout) and dropped; nothing raises into the scheduler.
     """
 
-    def __init__(self, scenario="paper", wc=None, wr=None, history_frames=50, n_sigma=3.0, update_period_s=0.1,
+    def __init__(self, scenario="paper", wc=None, wr=None, history_frames=50, n_sigma=3.0, update_period_s=0.2,
                  title="", parent=None):
         gr.basic_block.__init__(self, name="disac_live_map", in_sig=None, out_sig=None)
         _check_positive("n_sigma", n_sigma)

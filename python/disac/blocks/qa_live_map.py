@@ -173,6 +173,20 @@ class qa_live_map(gr_unittest.TestCase):
         np.testing.assert_allclose(snap["crb_m2"], crb, rtol=1e-6)
         np.testing.assert_allclose(np.trace(snap["covariances_m2"], axis1=1, axis2=2), crb, rtol=1e-6)
 
+    def test_004b_metrics_without_a_version_get_the_newest_design(self):
+        """user_rx in preamble sync reports precoder_version −1: the designed SINR is the newest set's."""
+        b = self.block
+        rng = np.random.default_rng(8)
+        n, mt, u = SCENARIO.num_nodes, SCENARIO.tx_antennas, SCENARIO.num_users
+        wc = ((rng.standard_normal((mt, u)) + 1j * rng.standard_normal((mt, u))) * 0.3).astype(np.complex64)
+        wr = ((rng.standard_normal((mt, mt)) + 1j * rng.standard_normal((mt, mt))) * 0.3).astype(np.complex64)
+        b.handle_precoders(tags.precoder_to_pmt(wc, wr, 5))  # no "node": every node's
+        b.handle_metrics(metrics_msg(2, 0, 1.0, 1.0, 0, version=-1))
+        designed = sinr.to_db(sinr.sinr_from_beamformers(SCENARIO.user_channels(), np.stack([wc] * n),
+                                                         np.stack([wr] * n), SCENARIO.user_noise_power))
+        # the same c32 precoders on both sides: equal to rounding
+        self.assertAlmostEqual(b.model.snapshot()["users"][2]["sinr_designed_db"], designed[2], places=9)
+
     def test_005_unknown_version_scales_the_known_shape_and_message_covariance_wins(self):
         b = self.block
         shape = b.model.snapshot()["covariances_m2"]
@@ -208,7 +222,8 @@ class qa_live_map(gr_unittest.TestCase):
                          estimate_msg(1, TRUTH, track_ids=[1]),  # one id for two positions
                          estimate_msg(1, TRUTH, covariances=np.ones(4)),  # 4 values for K = 2
                          estimate_msg(1, TRUTH, covariances=[[[1, 0], [0, -1]], [[1, 0], [0, 1]]]),  # not PSD
-                         estimate_msg(1, np.zeros((65, 2)))]  # more than MAX_TARGETS
+                         estimate_msg(1, np.zeros((65, 2))),  # more than MAX_TARGETS
+                         estimate_msg(1, TRUTH, crb=[0.1, -0.1])]  # a negative bound
         for msg in bad_estimates:
             b.handle_estimate(msg)
         bad_metrics = [pmt.from_double(1.0), metrics_msg(7, 0, 1.0, 0.1, 0), metrics_msg(0, 0, 1.0, 0.1, 2000),
