@@ -7,24 +7,21 @@ bad message is counted and dropped without raising, leaving the state as it was;
 map (pixels of the ellipse colour, the estimates' colours) and redraws only when something changed."""
 
 import os
+import tempfile
+import time
 
-os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import: no X server needed
-os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+import numpy as np
+import pmt
+from gnuradio import gr, gr_unittest
+from PyQt5 import QtGui, QtWidgets
 
-import time  # noqa: E402
+from gnuradio.disac.blocks import tags
+from gnuradio.disac.blocks.central_unit import estimate_to_pmt
+from gnuradio.disac.blocks.live_map import live_map
+from gnuradio.disac.core import fusion, sinr
+from gnuradio.disac.core.scenario import load_scenario
 
-import numpy as np  # noqa: E402
-import pmt  # noqa: E402
-from gnuradio import gr, gr_unittest  # noqa: E402
-from PyQt5 import QtGui, QtWidgets  # noqa: E402
-
-from gnuradio.disac.blocks import tags  # noqa: E402
-from gnuradio.disac.blocks.central_unit import estimate_to_pmt  # noqa: E402
-from gnuradio.disac.blocks.live_map import live_map  # noqa: E402
-from gnuradio.disac.core import fusion, ofdm, sinr  # noqa: E402
-from gnuradio.disac.core.scenario import load_scenario  # noqa: E402
-
-APP = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["qa_live_map"])
+APP = None  # the QApplication, made by the first test (offscreen: no X server needed)
 SCENARIO = load_scenario("paper")
 TRUTH = np.asarray(SCENARIO.target_positions_m, float)
 
@@ -61,7 +58,32 @@ class feeder(gr.basic_block):
             self.message_port_register_out(pmt.intern(port))
 
 
+def offscreen_application():
+    """The process's QApplication on Qt's offscreen platform. The platform is read when the application is
+    made, so the environment is set for that moment only (other tests' child processes do not inherit it)."""
+    global APP
+    if APP is None:
+        APP = QtWidgets.QApplication.instance()
+    if APP is None:
+        saved = {key: os.environ.get(key) for key in ("QT_QPA_PLATFORM", "XDG_RUNTIME_DIR")}
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+        try:
+            APP = QtWidgets.QApplication(["qa_live_map"])
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return APP
+
+
 class qa_live_map(gr_unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        offscreen_application()
 
     def setUp(self):
         self.block = live_map(SCENARIO, history_frames=20)
