@@ -383,19 +383,40 @@ class MapWidget:
         self._background = self._background_size = None
         self.canvas.mpl_connect("draw_event", self._on_draw)
         self._drawn_revision = None
+        self._pending = {}  # setter values waiting for the Qt thread (a setter may run on any thread)
+        self._pending_lock = threading.Lock()
         self.refresh(force=True)
+        self.update_period_s = _check_positive("update_period_s", update_period_s)
         self.timer = QtCore.QTimer(self.qwidget)
         self.timer.timeout.connect(self.refresh)
-        self.set_update_period_s(update_period_s)
+        self.timer.start(self._period_ms())
 
+    def _period_ms(self):
+        return max(1, int(round(1000 * self.update_period_s)))
+
+    # Setters validate at once (a bad value raises to the caller) and take effect at the next timer tick,
+    # on the Qt thread: GRC callbacks may come from any thread, and Qt timers and matplotlib may not.
     def set_update_period_s(self, update_period_s):
-        self.update_period_s = _check_positive("update_period_s", update_period_s)
-        self.timer.start(max(1, int(round(1000 * self.update_period_s))))
+        with self._pending_lock:
+            self._pending["update_period_s"] = _check_positive("update_period_s", update_period_s)
 
     def set_n_sigma(self, n_sigma):
-        self.n_sigma = _check_positive("n_sigma", n_sigma)
-        self._legend()
-        self.refresh(force=True)
+        with self._pending_lock:
+            self._pending["n_sigma"] = _check_positive("n_sigma", n_sigma)
+
+    def _apply_pending(self):
+        """Setter values, applied on the Qt thread; True when the picture must be redrawn in full."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        if "update_period_s" in pending:
+            self.update_period_s = pending["update_period_s"]
+            self.timer.start(self._period_ms())
+        if "n_sigma" in pending:
+            self.n_sigma = pending["n_sigma"]
+            self._zoom_half = [None] * len(self.zooms)  # the zooms fit the new ellipses
+            self._legend()
+            return True
+        return False
 
     # ---- static parts ----------------------------------------------------------------------------
     def _static(self, ax, scene):
@@ -465,6 +486,7 @@ class MapWidget:
     # the live artists (estimates, tracks, ellipses, titles) and blits.
     def refresh(self, force=False):
         """Redraw from the model if it changed (or ``force``); True when it redrew. Qt thread only."""
+        force = self._apply_pending() or force
         snap = self.model.snapshot()
         if not force and snap["revision"] == self._drawn_revision:
             return False

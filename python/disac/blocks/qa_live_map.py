@@ -320,6 +320,25 @@ class qa_live_map(gr_unittest.TestCase):
             self.assertEqual(truth[0].get_markerfacecolor(), "none")  # hollow
             self.assertLess(truth[0].get_zorder(), artists["points"].get_zorder())
 
+    def test_009b_setters_from_another_thread_apply_on_the_next_refresh(self):
+        """GRC callbacks may run on any thread: the setters only validate and store; the Qt thread applies."""
+        import threading
+
+        b = self.block
+        b.refresh(force=True)
+        label = lambda: [t.get_text() for t in b._view.scene.get_legend().get_texts() if "CRB" in t.get_text()]  # noqa: E731
+        self.assertEqual(label(), ["3σ CRB ellipse (98.9 %)"])
+        worker = threading.Thread(target=lambda: (b.set_n_sigma(2.0), b.set_update_period_s(0.5)))
+        worker.start()
+        worker.join()
+        self.assertEqual(b._view.n_sigma, 3.0)  # not yet: the Qt thread applies it
+        self.assertTrue(b.refresh())  # redraws although no message came
+        self.assertEqual(b._view.n_sigma, 2.0)
+        self.assertEqual(b._view.timer.interval(), 500)
+        self.assertEqual(label(), ["2σ CRB ellipse (86.5 %)"])
+        with self.assertRaisesRegex(ValueError, "n_sigma"):
+            b.set_n_sigma(-1)
+
     def test_010_bad_parameters_name_the_value(self):
         for kwargs, word in (({"n_sigma": 0}, "n_sigma"), ({"update_period_s": float("nan")}, "update_period_s"),
                              ({"history_frames": 0}, "history_frames")):
