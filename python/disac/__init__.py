@@ -22,6 +22,7 @@ _BLOCKS = {
     "central_unit": "blocks.central_unit",
     "beamformer_server": "blocks.beamformer_server",
     "precoder_sub": "blocks.precoder_sub",
+    "live_map": "blocks.live_map",
 }
 
 # Blocks added by `gr_modtool add`. gr_modtool inserts `from .<block> import <block>` after the last
