@@ -21,6 +21,15 @@ _BLOCKS = {
     "central_unit": "blocks.central_unit",
     "beamformer_server": "blocks.beamformer_server",
     "precoder_sub": "blocks.precoder_sub",
+    "frame_clock": "blocks.frame_clock",
+    "tx_frame_log": "blocks.tx_frame_log",
+    "rx_frame_tagger": "blocks.rx_frame_tagger",
+    "band_shift": "blocks.band_shift",
+    # hier blocks (gr.hier_block2 compositions of the blocks above, python/disac/hier)
+    "synthetic_node": "hier.synthetic_node",
+    "usrp_node": "hier.usrp_node",
+    "central_node": "hier.central_node",
+    "user_side": "hier.user_side",
 }
 
 
