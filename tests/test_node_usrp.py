@@ -273,7 +273,7 @@ def cli_error(argv, capsys):
     (["--epoch", "9e9"], "--radio usrp needs --center-freq HZ"),
     (["--center-freq", "3.5e9"], "--radio usrp needs --epoch T"),
     (["--center-freq", "3.5e9", "--epoch", "1000"], "--epoch 1000.000:"),
-    (["--center-freq", "3.5e9", "--epoch", "9e9", "--frame-rate", "5"], "--frame-rate 5: only for the synthetic radio"),
+    (["--center-freq", "3.5e9", "--epoch", "9e9", "--frame-rate", "5"], "--frame-rate-hz 5: only for the synthetic radio"),
     (["--center-freq", "3.5e9", "--epoch", "9e9", "--rx-offset-samples", "-3"], "--rx-offset-samples -3:"),
     (["--tx-channels", "0,a"], "--tx-channels = '0,a': expected channel numbers separated by commas"),
     (["--rx-channels", "0,0"], "--rx-channels = '0,0': expected distinct channel numbers"),

@@ -8,6 +8,7 @@ users its data). The frames, oscillator phases and noise are functions of the se
 only, so any split of the nodes over processes gives the same snapshots.
 """
 
+import threading
 import time
 
 from ..blocks import tags
@@ -96,3 +97,58 @@ def run_until_released(tb, central, frames, seconds_per_frame_limit=2.0, on_prog
         tb.stop()
         tb.wait()
     return released
+
+
+def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None,
+                         timeout_s=3600.0, with_users=False, on_progress=None, seconds_per_frame_limit=2.0,
+                         require_all=True):
+    """The whole system in one flowgraph for ``frames`` frames: every node's transmitter, the receiving
+    ``nodes`` (default all; 0-based) with AWGN, their snapshot links over ZeroMQ inproc to a central_node
+    (full ML search per frame), and with ``with_users`` the comm side. With some nodes missing each frame
+    goes after ``timeout_s`` (the default suits complete runs, where it never fires).
+
+    Returns (estimates {frame: core.fusion.Estimate}, central unit status dict, user_side or None);
+    with ``require_all``, RuntimeError when fewer than ``frames`` frames were released before the deadline."""
+    from gnuradio import blocks, gr
+
+    from .central_node import central_node
+
+    address = f"inproc://disac-system-{id(object())}-{time.monotonic_ns()}"
+    tb = gr.top_block("disac_system")
+    central = central_node(scenario, seed, wc, wr, timeout_s=timeout_s, queue_depth=frames + 1, search=search,
+                           address=address, bind=True, status_interval_s=0, keep_estimates=frames)
+    sources, _, _ = add_synthetic_nodes(tb, scenario, range(scenario.num_nodes) if nodes is None else nodes, wc, wr,
+                                        frames, seed, channel_seed, address=address, hwm=frames + 16)
+    users = add_user_side(tb, scenario, sources, seed, channel_seed) if with_users else None
+    sink = blocks.message_debug()  # the estimates are read from the central unit; this puts it in the flowgraph
+    tb.msg_connect((central, "estimate"), (sink, "store"))
+    keep(tb, central, sink)
+    run_until_released(tb, central, frames, seconds_per_frame_limit, on_progress)
+    status = central.status()
+    if require_all and status["frames_released"] < frames:
+        raise RuntimeError(f"the chain released {status['frames_released']} of {frames} frames in time: {status}")
+    return {e.frame: e for e in central.estimates}, status, users
+
+
+def run_to_end(tb, frames_done=None, on_progress=None, finished=None, poll_s=0.1, settle_s=0.2):
+    """Start ``tb`` and wait until it ends by itself, ``finished()`` turns true (then settle_s more, for the
+    last frame to leave the receiver and the link), or Ctrl-C; then stop it. on_progress(frames_done())
+    is called whenever that count grows."""
+    ended = threading.Event()
+    tb.start()
+    threading.Thread(target=lambda: (tb.wait(), ended.set()), daemon=True).start()
+    shown = 0
+    try:
+        while not ended.wait(poll_s):
+            if on_progress is not None and frames_done() > shown:
+                shown = frames_done()
+                on_progress(shown)
+            if finished is not None and finished():
+                time.sleep(settle_s)
+                break
+    except KeyboardInterrupt:
+        pass
+    tb.stop()
+    tb.wait()
+    if on_progress is not None and frames_done() > shown:
+        on_progress(frames_done())
