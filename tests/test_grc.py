@@ -115,18 +115,28 @@ def drive(module_dir, frames, frame_rate, first_sinr_db, switch_sinr_db, frames_
     tb = disac_loopback.disac_loopback(frames=frames, frame_rate=frame_rate, initial_sinr_db=first_sinr_db, seed=0,
                                        cu_timeout_s=30.0)
     probes = [tag_probe() for _ in range(2)]
+    # the flowgraph is built from hier blocks: a Synthetic Node's stream 0 is its transmitter's antenna 0,
+    # the User Side holds the user receivers, the Central Unit (with links) the central unit
     for n, probe in enumerate(probes):
-        tb.connect((getattr(tb, f"disac_isac_tx_{n}"), 0), probe)
+        tb.connect((getattr(tb, f"disac_synthetic_node_{n}"), 0), probe)
+    # one store per user, on each user receiver's own port: a GNU Radio 3.10 message block ends at the first
+    # "done" of its publishers, so one store on the User Side's merged port could miss the last frames of
+    # the users that finish after the first
     metric_stores = [blocks.message_debug() for _ in range(3)]
     for u, store in enumerate(metric_stores):
-        tb.msg_connect((getattr(tb, f"disac_user_rx_{u}"), "metrics"), (store, "store"))
+        tb.msg_connect((tb.disac_user_side_0.users[u], "metrics"), (store, "store"))
+
+    def user_metrics(user):
+        store = metric_stores[user]
+        return [store.get_message(i) for i in range(store.num_messages())]
+
     status_store = blocks.message_debug()
     tb.msg_connect((tb.disac_beamformer_server_0, "status"), (status_store, "store"))
-    cu = tb.disac_central_unit_0
+    cu = tb.disac_central_node_0.cu
 
     def user_frames(version_at_least):
-        return sum(1 for i in range(metric_stores[0].num_messages())
-                   if pmt.to_long(pmt.dict_ref(metric_stores[0].get_message(i), pmt.intern("precoder_version"),
+        return sum(1 for m in user_metrics(0)
+                   if pmt.to_long(pmt.dict_ref(m, pmt.intern("precoder_version"),
                                                pmt.from_long(-1))) >= version_at_least)
 
     started = time.monotonic()
@@ -160,9 +170,9 @@ def drive(module_dir, frames, frame_rate, first_sinr_db, switch_sinr_db, frames_
         "frames": frames,
         "elapsed_s": time.monotonic() - started,
         "tx_versions": [[probe.versions.get(f, -1) for f in range(frames)] for probe in probes],
-        "users": [[{k: to_python(store.get_message(i))[k] for k in ("frame", "precoder_version", "signal_power",
-                                                                    "interference_noise_power", "sinr_db", "bit_errors")}
-                   for i in range(store.num_messages())] for store in metric_stores],
+        "users": [[{k: to_python(m)[k] for k in ("frame", "precoder_version", "signal_power",
+                                                 "interference_noise_power", "sinr_db", "bit_errors")}
+                   for m in user_metrics(u)] for u in range(3)],
         "server_status": [{k: v for k, v in to_python(status_store.get_message(i)).items()
                            if k in ("status", "version", "applied", "sinr_threshold_db", "sinr_extracted_db")}
                           for i in range(status_store.num_messages())],
@@ -269,7 +279,7 @@ def test_central_unit_flowgraph_starts_and_stops(tmp_path):
                                                    estimate_address="tcp://127.0.0.1:0",
                                                    bf_pub_address="tcp://127.0.0.1:9", seed=0)
         tb.start()
-        assert tb.disac_central_unit_0.bound_address.startswith("tcp://127.0.0.1:")
+        assert tb.disac_central_node_0.bound_address.startswith("tcp://127.0.0.1:")
         tb.stop()
         tb.wait()
     finally:

@@ -25,6 +25,7 @@ _BLOCKS = {
     "tx_frame_log": "blocks.tx_frame_log",
     "rx_frame_tagger": "blocks.rx_frame_tagger",
     "band_shift": "blocks.band_shift",
+    "end_of_run": "blocks.end_of_run",
     # hier blocks (gr.hier_block2 compositions of the blocks above, python/disac/hier)
     "synthetic_node": "hier.synthetic_node",
     "usrp_node": "hier.usrp_node",

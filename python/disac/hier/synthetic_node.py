@@ -26,6 +26,11 @@ from ..core import ofdm
 # message per frame): the per-message cost (~10 µs) is what kept L = 16 from real time (docs/blocks.md,
 # node_rx). Nothing waits for a batch to fill, so latency is unchanged.
 FRAMES_PER_MESSAGE = 64
+# With a frame clock, the transmitter and the sensing channel keep at most this many frames in their output
+# buffers, so that the whole node (and what reads its air: the other nodes, the users) runs in step with
+# the clock, not up to 65536 samples ahead of it: a precoder set applied "at the next frame" then reaches
+# the air a few frames after it arrives, as on a radio.
+CLOCKED_BUFFER_FRAMES = 4
 
 
 class synthetic_node(gr.hier_block2):
@@ -44,7 +49,9 @@ class synthetic_node(gr.hier_block2):
       wc, wr, max_frames               this node's initial W_c (Mt × U), W_r (Mt × Mt) (None: placeholder)
                                        and frames (0: endless), as isac_tx
       frame_rate_hz, epoch_s           > 0: a frame_clock lets frame f out at epoch_s + f/frame_rate_hz
-                                       (epoch None: now); 0: as fast as the chain runs
+                                       (epoch None: now), and the transmitter and channel buffer at most
+                                       CLOCKED_BUFFER_FRAMES frames (the node runs in step); 0: as fast as
+                                       the chain runs
       address, bind, pattern, hwm      the snapshot link (snapshot_push); address "": no link (the
                                        snapshots only on the message port)
       frames_per_message               node_rx batching
@@ -75,6 +82,10 @@ class synthetic_node(gr.hier_block2):
         self.clock = None
         if frame_rate_hz and float(frame_rate_hz) > 0:
             self.clock = frame_clock(s, frame_rate_hz, time.time() if epoch_s is None else epoch_s)
+            # rounded up to whole memory pages (4096 bytes = 512 complex64), as GNU Radio would (with a warning)
+            buffer = -(-CLOCKED_BUFFER_FRAMES * ofdm.layout_from_scenario(s).frame_len // 512) * 512
+            self.transmitter.set_max_output_buffer(buffer)
+            self.channel.set_max_output_buffer(buffer)
         self.push = snapshot_push(address, bind, pattern, hwm, security, secret_key_file, server_public_key,
                                   allowed_keys_file) if address else None
 

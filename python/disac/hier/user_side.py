@@ -28,6 +28,10 @@ class user_side(gr.hier_block2):
       num_nodes, tx_antennas, num_users   port counts GRC draws; 0 or the scenario's (checked)
 
     Attributes: channel, users (the user_rx blocks: measured_sinr_db(), ber(), …).
+
+    The merged ports suit a live display. For a finite run's complete record take each user's own
+    ``metrics`` port (``users[u]``): a GNU Radio 3.10 message block ends at the first "done" of its
+    publishers, so a sink on the merged port may miss the last frame of users that finish later.
     """
 
     def __init__(self, scenario="paper", seed=0, channel_seed=1, noise=True, sync="tags", first_frame=0,
