@@ -84,7 +84,7 @@ class _LinePrinter:
 
 def _status_sink(printer):
     from ..blocks.central_unit import status_to_dict
-    from .message_sink import callback_sink
+    from ..blocks.callback_sink import callback_sink
 
     return callback_sink("disac_cu_status", "status",
                          lambda msg: printer(dict(type="status", **status_to_dict(msg))))

@@ -1,23 +1,4 @@
-"""A message sink block that hands every message of its input port to a Python callable.
+"""Kept for the apps that import it from here: the block is blocks/callback_sink.py (apps import no other
+app module but cli.py)."""
 
-The apps use it to print the status messages of the central unit and the beamformer server. The
-handler is a bound method on purpose: GNU Radio 3.10's Python gateway calls a message handler by its
-name on the block, so a lambda ("<lambda>") fails in the scheduler thread.
-"""
-
-
-def callback_sink(name, port, callback):
-    """A gr.basic_block named ``name`` with message input ``port``; each message goes to callback(msg)."""
-    import pmt
-    from gnuradio import gr
-
-    class message_callback_sink(gr.basic_block):
-        def __init__(self):
-            gr.basic_block.__init__(self, name=name, in_sig=None, out_sig=None)
-            self.message_port_register_in(pmt.intern(port))
-            self.set_msg_handler(pmt.intern(port), self.handle)
-
-        def handle(self, msg):
-            callback(msg)
-
-    return message_callback_sink()
+from ..blocks.callback_sink import callback_sink  # noqa: F401
