@@ -31,7 +31,6 @@ import numpy as np
 from ..core import demo_report, wire
 from ..core.demo_report import draw_map, position_covariances_m2, print_table, summarise  # noqa: F401
 from ..core.design_options import DEFAULT_OBJECTIVE, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES
-from ..core.precoder_sets import precoders_from_file  # noqa: F401 (the node processes read this file kind)
 from ..core.trial_stats import scenario_at_snr
 from ..hier import system
 from .cli import (Progress, UsageError, add_progress_argument, add_scenario_argument, finite_float,

@@ -25,7 +25,6 @@ and, besides: crb_conditional_m2, mse_m2_without_failures, gate_m, snr_db, sinr_
 elapsed_s.
 """
 
-import sys
 import time
 
 from ..core import trial_stats

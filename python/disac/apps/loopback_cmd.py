@@ -15,7 +15,6 @@ hier.synthetic_node (every node: isac_tx → sensing channel, noise off → node
 per-antenna power (a fraction ``--comm-fraction`` to the users), for checking the chain alone.
 """
 
-import sys
 import time
 
 import numpy as np

@@ -24,8 +24,9 @@ class rx_frame_tagger(gr.sync_block):
       scenario        preset name, TOML path or Scenario (frame length)
       node_id         this node (written in the tags), 0 … N−1
       rx_antennas     port count; 0 or the scenario's Mr
-      tx_log          a tx_frame_log on this node's transmitter (the version of each frame), or None:
-                      every frame is tagged with version 0
+      tx_log          a tx_frame_log on this node's transmitter (the version of each frame); a callable
+                      returning one, called at the first frame (GRC: the log block may be made after this
+                      one); or None: every frame is tagged with version 0
       max_frames      stop (WORK_DONE) once this many frames were passed on; 0: never
       offset_samples  received samples before frame 0 (the radios' measured tx → rx latency), ≥ 0
 
@@ -47,11 +48,18 @@ class rx_frame_tagger(gr.sync_block):
         gr.sync_block.__init__(self, name="disac_rx_frame_tagger", in_sig=[np.complex64] * self.rx_antennas,
                                out_sig=[np.complex64] * self.rx_antennas)
         self.set_tag_propagation_policy(gr.TPP_DONT)
-        self.node_id, self.tx_log = int(node_id), tx_log
+        self.node_id, self._tx_log = int(node_id), tx_log
         self.max_frames, self.offset_samples = int(max_frames), int(offset_samples)
         self.frames_tagged = 0
         self.versions_guessed = 0
         self._waited_s = 0.0
+
+    @property
+    def tx_log(self):
+        """The transmit frame log (a callable given at construction is resolved on first use)."""
+        if self._tx_log is not None and not hasattr(self._tx_log, "version_of"):
+            self._tx_log = self._tx_log()
+        return self._tx_log
 
     def work(self, input_items, output_items):
         frame_len, offset = self.layout.frame_len, self.offset_samples

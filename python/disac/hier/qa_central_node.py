@@ -9,7 +9,6 @@ import numpy as np
 import zmq
 from gnuradio import blocks, gr, gr_unittest
 
-from gnuradio.disac.blocks import tags
 from gnuradio.disac.core import ofdm, wire
 from gnuradio.disac.core.scenario import load_scenario
 from gnuradio.disac.hier import system
