@@ -107,7 +107,7 @@ def main():
         return 2
     epoch = time.time() + 2
     node_argv = lambda n: launcher() + ["node", args.scenario, "--node", str(n), "--connect", endpoint,  # noqa: E731
-                                        "--frame-rate", str(args.frame_rate), "--epoch", str(epoch)] + common
+                                        "--frame-rate", str(args.frame_rate), "--epoch-s", str(epoch)] + common
     from gnuradio.disac.core.scenario import load_scenario
 
     count = load_scenario(args.scenario).num_nodes

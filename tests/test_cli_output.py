@@ -131,7 +131,7 @@ def test_progress_bar_on_a_terminal_only_and_on_stderr():
 
 
 def test_a_status_printer_thread_into_a_closed_pipe_stops_the_command_quietly():
-    """`disac cu | head -1`: cu's status lines are printed from a GNU Radio message handler (message_sink).
+    """`disac cu | head -1`: cu's status lines are printed from a GNU Radio message handler (cli.printing_callback).
     Before, the BrokenPipeError killed that block's thread with a traceback and cu ran on, printing
     nothing, until --duration (30 s here, a bound in case of a regression); now it stops at once, quietly."""
     code, err = disac_into_closed_pipe("cu", "paper", "--bind", "tcp://127.0.0.1:*", "--status-interval", "0.1",

@@ -208,12 +208,13 @@ def test_json_stdout_is_one_json_document_with_the_default_scenario(argv):
 
 
 def test_nodes_are_numbered_from_1():
-    """--node counts from 1, like every table and message (`node 1`): node 3 of two is refused, saying 1 … 2."""
+    """--node-number counts from 1, like every table and message (`node 1`): node 3 of two is refused, saying
+    1 … 2. (The old 0-based --node stays accepted with a deprecation note, so no script changes meaning.)"""
     env = dict(os.environ, PYTHONIOENCODING="utf-8", OPENBLAS_NUM_THREADS="1")
-    result = subprocess.run([sys.executable, "-c", RUN_MODULE, "node", "paper", "--node", "3", "--connect",
+    result = subprocess.run([sys.executable, "-c", RUN_MODULE, "node", "paper", "--node-number", "3", "--connect",
                              "tcp://127.0.0.1:9", "--frames", "1"], capture_output=True, text=True,
                             encoding="utf-8", env=env, cwd=ROOT, timeout=120)
     assert result.returncode == 2 and result.stdout == "", result
     line = result.stderr.strip().splitlines()[-1]
-    assert "--node" in line and "3" in line, line
+    assert "--node-number" in line and "3" in line, line
     assert re.search(r"\b1\b\D+\b2\b", line) and not re.search(r"\b0\s*(…|\.\.\.|to|-)", line), line

@@ -205,7 +205,7 @@ def test_node_and_cu_processes_with_keys_from_disac_keys(tmp_path, capsys):
         epoch = time.time() + 3.0
         for node in (0, 1):
             procs.start(f"node{node}", "node", "paper", "--node", str(node), "--connect", address, "--frames",
-                        str(frames), "--frame-rate", "10", "--epoch", repr(epoch),
+                        str(frames), "--frame-rate", "10", "--epoch-s", repr(epoch),
                         "--curve-secret", str(key_dir / f"node{node}.key_secret"),
                         "--curve-server-key", str(key_dir / "cu.key"))
         assert cu.wait(timeout=90) == 0, procs.read("cu", "err")

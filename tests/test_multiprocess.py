@@ -105,7 +105,7 @@ def test_two_node_processes_and_a_central_unit(tmp_path, reference):
                            30, "the central unit's address").group(1)
         epoch = time.time() + 3.0  # frame 0 leaves the nodes 3 s from now (start-up takes ~1-2 s)
         node_args = ["paper", "--connect", address, "--frames", str(FRAMES), "--frame-rate", str(FRAME_RATE),
-                     "--epoch", repr(epoch), "--seed", str(SEED)]
+                     "--epoch-s", repr(epoch), "--seed", str(SEED)]
         procs.start("node0", "node", "--node", "0", *node_args)
         node1 = procs.start("node1", "node", "--node", "1", *node_args)
 

@@ -170,7 +170,7 @@ def test_internal_time_source_sets_host_time_and_a_late_epoch_is_refused():
     node_cmd.configure_usrp(air, air, settings, radio, now=clock.now, sleep=clock.sleep)
     assert ("set_time_now", 1000.3, "ALL") in air.calls and not any(c[0] == "set_time_next_pps" for c in air.calls)
     late = dataclass_replace(settings, epoch_s=1000.5)
-    with pytest.raises(cli.UsageError, match=r"--epoch 1000\.500: the radio was ready"):
+    with pytest.raises(cli.UsageError, match=r"--epoch-s 1000\.500: the radio was ready"):
         node_cmd.configure_usrp(air, air, late, radio, now=clock.now, sleep=clock.sleep)
 
 
@@ -266,15 +266,15 @@ def cli_error(argv, capsys):
 
 
 @pytest.mark.parametrize("extra, fragment", [
-    (["--tx-channels", "0,1", "--center-freq", "3.5e9", "--epoch", "9e9"],
+    (["--tx-channels", "0,1", "--center-freq-hz", "3.5e9", "--epoch-s", "9e9"],
      "--tx-channels 0,1: 2 channel(s), but scenario 'paper' has Mt = 6: give 6 channels"),
-    (["--rx-channels", "0,1,2,3", "--center-freq", "3.5e9", "--epoch", "9e9"],
+    (["--rx-channels", "0,1,2,3", "--center-freq-hz", "3.5e9", "--epoch-s", "9e9"],
      "--rx-channels 0,1,2,3: 4 channel(s), but scenario 'paper' has Mr = 16: give 16 channels"),
-    (["--epoch", "9e9"], "--radio usrp needs --center-freq HZ"),
-    (["--center-freq", "3.5e9"], "--radio usrp needs --epoch T"),
-    (["--center-freq", "3.5e9", "--epoch", "1000"], "--epoch 1000.000:"),
-    (["--center-freq", "3.5e9", "--epoch", "9e9", "--frame-rate", "5"], "--frame-rate 5: only for the synthetic radio"),
-    (["--center-freq", "3.5e9", "--epoch", "9e9", "--rx-offset-samples", "-3"], "--rx-offset-samples -3:"),
+    (["--epoch-s", "9e9"], "--radio usrp needs --center-freq-hz HZ"),
+    (["--center-freq-hz", "3.5e9"], "--radio usrp needs --epoch-s T"),
+    (["--center-freq-hz", "3.5e9", "--epoch-s", "1000"], "--epoch-s 1000.000:"),
+    (["--center-freq-hz", "3.5e9", "--epoch-s", "9e9", "--frame-rate", "5"], "--frame-rate-hz 5: only for the synthetic radio"),
+    (["--center-freq-hz", "3.5e9", "--epoch-s", "9e9", "--rx-offset-samples", "-3"], "--rx-offset-samples -3:"),
     (["--tx-channels", "0,a"], "--tx-channels = '0,a': expected channel numbers separated by commas"),
     (["--rx-channels", "0,0"], "--rx-channels = '0,0': expected distinct channel numbers"),
     (["--clock-source", "rubidium"], "invalid choice: 'rubidium'"),
@@ -284,15 +284,15 @@ def test_bad_usrp_arguments_give_one_line_naming_the_value(extra, fragment, caps
 
 
 def test_usrp_options_on_a_synthetic_node_are_refused(capsys):
-    argv = ["node", "paper", "--node", "0", "--connect", "tcp://127.0.0.1:5999", "--center-freq", "3.5e9"]
-    assert "--center-freq: only with --radio usrp" in cli_error(argv, capsys)
+    argv = ["node", "paper", "--node", "0", "--connect", "tcp://127.0.0.1:5999", "--center-freq-hz", "3.5e9"]
+    assert "--center-freq-hz: only with --radio usrp" in cli_error(argv, capsys)
 
 
 def test_no_usrp_found_is_one_line_naming_the_device_args(capsys):
     # the real gr-uhd path up to opening the device: 192.0.2.1 is a documentation address, never a radio
     import time
 
-    argv = BASE + ["--device-args", "type=x300,addr=192.0.2.1", "--center-freq", "3.5e9",
-                   "--epoch", str(time.time() + 60), "--frames", "1"]
+    argv = BASE + ["--device-args", "type=x300,addr=192.0.2.1", "--center-freq-hz", "3.5e9",
+                   "--epoch-s", str(time.time() + 60), "--frames", "1"]
     line = cli_error(argv, capsys)
     assert line.startswith("disac: error: --device-args 'type=x300,addr=192.0.2.1': cannot open the USRP")

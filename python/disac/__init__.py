@@ -23,6 +23,16 @@ _BLOCKS = {
     "beamformer_server": "blocks.beamformer_server",
     "precoder_sub": "blocks.precoder_sub",
     "live_map": "blocks.live_map",
+    "frame_clock": "blocks.frame_clock",
+    "tx_frame_log": "blocks.tx_frame_log",
+    "rx_frame_tagger": "blocks.rx_frame_tagger",
+    "band_shift": "blocks.band_shift",
+    "end_of_run": "blocks.end_of_run",
+    # hier blocks (gr.hier_block2 compositions of the blocks above, python/disac/hier)
+    "synthetic_node": "hier.synthetic_node",
+    "usrp_node": "hier.usrp_node",
+    "central_node": "hier.central_node",
+    "user_side": "hier.user_side",
 }
 
 # Blocks added by `gr_modtool add`. gr_modtool inserts `from .<block> import <block>` after the last

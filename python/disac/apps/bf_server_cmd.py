@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.design_options import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS
 from ..core.scenario import PRESETS
-from .cli import UsageError, finite_float, print_json
+from .cli import UsageError, finite_float, print_json, printing_callback
 from .node_cmd import add_curve_arguments, security_from_args
 
 
@@ -86,13 +86,13 @@ def _status_printer(as_json):
     """A message sink printing each status message of the server (one line each)."""
     import pmt
 
-    from .message_sink import callback_sink
+    from ..blocks.callback_sink import callback_sink
 
     def show(msg):
         fields = pmt.to_python(msg)
         print(json.dumps(fields) if as_json else describe(fields), flush=True)
 
-    return callback_sink("disac_bf_status_printer", "status", show)
+    return callback_sink("disac_bf_status_printer", "status", printing_callback(show))
 
 
 def describe(fields):

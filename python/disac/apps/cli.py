@@ -164,6 +164,17 @@ def print_json(value, stream=None):
     (stream or sys.stdout).write("\n")
 
 
+
+
+# the shared options and set-up of the flowgraph subcommands live in cli_flowgraph.py (this module stays the
+# one the subcommands import: `from .cli import add_chain_arguments, …`)
+from .cli_flowgraph import (PRECODER_HELP, Progress, add_chain_arguments, add_curve_arguments,  # noqa: E402,F401
+                            add_link_arguments, add_node_number_argument, add_precoder_arguments,
+                            link_parameters, load_checked_scenario, node_index_from_args,
+                            print_scenario_warnings, resolve_precoders,
+                            security_from_args, security_parameters)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (no usage block): `disac design: error: … (see --help)`."""
 
@@ -195,7 +206,7 @@ _stdout_closed = threading.Event()
 
 
 def stdout_gone():
-    """Call where a write to stdout raised BrokenPipeError, in any thread (message_sink does).
+    """Call where a write to stdout raised BrokenPipeError, in any thread (printing_callback does).
 
     stdout goes to /dev/null (later writes and the interpreter's final flush cannot fail again), and
     from a thread other than the main one the main thread gets a KeyboardInterrupt once, so the
@@ -211,6 +222,19 @@ def stdout_gone():
         pass
     if first and threading.current_thread() is not threading.main_thread():
         _thread.interrupt_main()
+
+
+def printing_callback(callback):
+    """callback, for a message handler that prints: a closed stdout (BrokenPipeError: `disac cu | head -1`)
+    stops the command through stdout_gone (exit 141) instead of killing the block's thread with a
+    traceback while the command runs on."""
+    def guarded(msg):
+        try:
+            callback(msg)
+        except BrokenPipeError:
+            stdout_gone()
+
+    return guarded
 
 
 def main(argv=None):

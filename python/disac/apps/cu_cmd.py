@@ -1,15 +1,15 @@
-"""`disac cu SCENARIO --bind ADDR …`: the central unit as its own process.
+"""`disac cu [SCENARIO] --bind ADDR …`: the central unit as its own process.
 
 Receives core.wire snapshots from `disac node` processes on a ZeroMQ PULL (or SUB) socket, aligns them
-by frame number, localises every frame (blocks.central_unit) and prints one JSON object per line on
+by frame number, localises every frame (hier.central_node: blocks.central_unit and its links) and prints one JSON object per line on
 stdout:
 
     {"type": "estimate", "frame": …, "positions_m": [[x, y], …], "crb_m2": [...], "residual": …,
      "nodes": [...], "partial": bool, "precoder_version": …, "full_search": bool}
     {"type": "status", …counters of blocks.central_unit…}      every --status-interval s and at the end
 
-It stops by itself once frame --frames − 1 has been released (0: no end), or after --duration seconds,
-or --idle seconds after the last snapshot. Estimates also go out as core.wire ESTIMATE messages on a
+It stops by itself once frame --frames − 1 has been released (0: no end), or after --duration-s seconds,
+or --idle-s seconds after the last snapshot. Estimates also go out as core.wire ESTIMATE messages on a
 PUB socket with --estimates ADDR. The seeds and --precoders must be those of the nodes.
 
 With --precoders-from ADDR the central unit subscribes to a beamformer server's PUB socket (the same
@@ -26,15 +26,18 @@ import time
 
 import numpy as np
 
-from .cli import UsageError, finite_float
-from .node_cmd import (_security_parameters, add_chain_arguments, add_curve_arguments, add_link_arguments,
-                       load_checked_scenario, quiet_gnuradio_info, resolve_precoders, security_from_args)
+from ..hier.central_node import central_node
+from .cli import (Progress, UsageError, add_chain_arguments, add_curve_arguments, add_link_arguments, add_option,
+                  add_progress_option, add_scenario_argument, finite_float, link_parameters, load_checked_scenario,
+                  printing_callback, quiet_gnuradio_info, resolve_precoders, security_from_args)
 
 
 def register(subparsers):
-    parser = subparsers.add_parser("cu", help="run the central unit: fuse the nodes' snapshots, localise, "
-                                   "print estimates as JSON lines")
-    parser.add_argument("scenario", help="a preset or a TOML file")
+    parser = subparsers.add_parser(
+        "cu", help="run the central unit: fuse the nodes' snapshots, localise, print estimates as JSON lines",
+        description="The central unit as its own process: snapshots from `disac node` processes over ZeroMQ, "
+                    "aligned by frame, localised; one JSON object per line on stdout.")
+    add_scenario_argument(parser)
     add_link_arguments(parser, "the snapshot socket")
     parser.add_argument("--pattern", choices=("pull", "sub"), default="pull", help="ZeroMQ pattern (default pull)")
     parser.add_argument("--estimates", metavar="ADDR", default="", help="also publish estimates (wire) on a PUB bound here")
@@ -42,16 +45,18 @@ def register(subparsers):
                         help="learn new precoder versions from a beamformer server's PUB socket (tcp://host:5561)")
     add_curve_arguments(parser, precoders_link=True)
     add_chain_arguments(parser)
-    parser.add_argument("--timeout", type=finite_float("--timeout", 0.001, 3600.0), default=0.5,
-                        help="seconds a frame waits for missing nodes (default 0.5)")
+    add_option(parser, "--timeout-s", old_names=("--timeout",), type=finite_float("--timeout-s", 0.001, 3600.0),
+               default=0.5, help="seconds a frame waits for missing nodes (default 0.5)")
     parser.add_argument("--queue", type=int, default=4, help="frames queued for the localiser before skipping (default 4)")
     parser.add_argument("--search", choices=("full", "track"), default="full", help="localiser search (default full)")
-    parser.add_argument("--duration", type=finite_float("--duration", 0.0), default=0.0,
-                        help="stop after this many seconds (0: no limit)")
-    parser.add_argument("--idle", type=finite_float("--idle", 0.0), default=0.0,
-                        help="stop this many seconds after the last snapshot (0: never)")
-    parser.add_argument("--status-interval", type=finite_float("--status-interval", 0.0), default=1.0,
-                        help="seconds between status lines (0: only at the end)")
+    add_option(parser, "--duration-s", old_names=("--duration",), type=finite_float("--duration-s", 0.0),
+               default=0.0, help="stop after this many seconds (0: no limit, the default)")
+    add_option(parser, "--idle-s", old_names=("--idle",), type=finite_float("--idle-s", 0.0), default=0.0,
+               help="stop this many seconds after the last snapshot (0: never, the default)")
+    add_option(parser, "--status-interval-s", old_names=("--status-interval",),
+               type=finite_float("--status-interval-s", 0.0), default=1.0,
+               help="seconds between status lines (0: only at the end; default 1)")
+    add_progress_option(parser)
     parser.set_defaults(func=run_command)
 
 
@@ -79,17 +84,15 @@ class _LinePrinter:
 
 def _status_sink(printer):
     from ..blocks.central_unit import status_to_dict
-    from .message_sink import callback_sink
+    from ..blocks.callback_sink import callback_sink
 
     return callback_sink("disac_cu_status", "status",
-                         lambda msg: printer(dict(type="status", **status_to_dict(msg))))
+                         printing_callback(lambda msg: printer(dict(type="status", **status_to_dict(msg)))))
 
 
 def run_command(args):
     quiet_gnuradio_info()  # first: it sends GNU Radio's log to stderr before the runtime loads
     from gnuradio import gr
-
-    from ..blocks.central_unit import central_unit
 
     scenario = load_checked_scenario(args.scenario)
     if args.queue < 1:
@@ -97,36 +100,29 @@ def run_command(args):
     if args.frames < 0:
         raise UsageError(f"--frames {args.frames}: accepted: 0 (no end) or a positive number of frames")
     security, precoder_security = security_from_args(args)
-    wc, wr = resolve_precoders(scenario, args.precoders, args.sinr_db, args.seed)
+    wc, wr = resolve_precoders(scenario, args.precoders, args.sinr_db, args.seed, args.objective)
     printer = _LinePrinter(sys.stdout)
-    sub = None
     try:
-        cu = central_unit(scenario, args.seed, wc, wr, timeout_s=args.timeout, queue_depth=args.queue,
-                          search=args.search, address=args.bind or args.connect, bind=bool(args.bind),
-                          pattern=args.pattern, estimate_address=args.estimates,
-                          status_interval_s=args.status_interval, security=security.mode,
-                          secret_key_file=security.secret_key_file, server_public_key=security.server_public_key,
-                          allowed_keys_file=security.allowed_keys_file)
-        if args.precoders_from:
-            from ..blocks.precoder_sub import PRECODERS_PORT, precoder_sub
-
-            sub = precoder_sub(args.precoders_from, scenario, -1, *_security_parameters(precoder_security))
+        central = central_node(scenario, args.seed, wc, wr, timeout_s=args.timeout_s, queue_depth=args.queue,
+                               search=args.search, address=args.bind or args.connect, bind=bool(args.bind),
+                               pattern=args.pattern, estimate_address=args.estimates,
+                               status_interval_s=args.status_interval_s, precoders_address=args.precoders_from,
+                               precoders_server_public_key=precoder_security.server_public_key,
+                               **link_parameters(security))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    num_nodes = scenario.num_nodes
-    last_snapshot = [time.monotonic(), 0]
-
+    cu, num_nodes = central.cu, scenario.num_nodes
     # estimates straight from the worker thread (also those of the drain at stop)
     cu.listeners.append(lambda estimate: printer(estimate_json(estimate, num_nodes)))
     sink = _status_sink(printer)
     tb = gr.top_block("disac_cu")
-    tb.msg_connect((cu, "status"), (sink, "status"))
-    if sub is not None:
-        tb.msg_connect((sub, PRECODERS_PORT), (cu, "precoders"))
+    tb.msg_connect((central, "status"), (sink, "status"))
     print(f"disac cu: {scenario.name}, snapshots on {cu.bound_address or cu.address} ({args.pattern}, "
-          f"{security.mode}), timeout {args.timeout:g} s"
-          + (f", precoder sets from {args.precoders_from}" if sub is not None else ""), file=sys.stderr, flush=True)
-    started = time.monotonic()
+          f"{security.mode}), timeout {args.timeout_s:g} s"
+          + (f", precoder sets from {args.precoders_from}" if args.precoders_from else ""), file=sys.stderr, flush=True)
+    progress = Progress(args.frames, "disac cu", args)
+    started = last_change = time.monotonic()
+    last_accepted = 0
     tb.start()
     try:
         while True:
@@ -135,20 +131,19 @@ def run_command(args):
             with cu._lock:
                 watermark = cu.aligner.watermark
                 accepted = cu.aligner.counters.snapshots_accepted + cu.aligner.counters.late
-            if accepted != last_snapshot[1]:
-                last_snapshot[:] = [now, accepted]
+            if accepted != last_accepted:
+                last_change, last_accepted = now, accepted
+            progress(watermark + 1)
             if args.frames and watermark >= args.frames - 1:
                 break
-            if args.duration and now - started >= args.duration:
+            if args.duration_s and now - started >= args.duration_s:
                 break
-            if args.idle and now - last_snapshot[0] >= args.idle:
+            if args.idle_s and now - last_change >= args.idle_s:
                 break
     except KeyboardInterrupt:
         pass
     tb.stop()
     tb.wait()
-    final = cu.status()
-    if sub is not None:
-        final.update({f"precoder_sub_{key}": value for key, value in sub.counters().items()})
-    printer(dict(type="status", final=True, **final))
+    progress.close()
+    printer(dict(type="status", final=True, **central.status()))
     return 0

@@ -1,0 +1,118 @@
+"""A D-ISAC node on synthetic air: its transmitter, the sensing channel into its receiver (the echoes of
+every node's transmission), an optional frame clock, its receiver and the snapshot link to the central unit.
+
+    isac_tx (this node) ──────────────┬────────────────────────────────► outputs 0 … Mt−1 (its air)
+    inputs (the other nodes' air) ──► sensing_channel (rx = this node) → [frame_clock] → node_rx → snapshot_push
+                                                                                          └──► message out snapshot
+
+The other nodes' transmit streams come in on inputs j·Mt + i (j: the other nodes in order, this node
+skipped; i: antenna), so N nodes wire up as a full mesh of Mt-stream buses; this node's own streams go
+out for the other nodes, the comm channel or a sink.
+"""
+
+import time
+
+from gnuradio import gr
+
+from ..blocks import tags
+from ..blocks.frame_clock import frame_clock
+from ..blocks.isac_tx import isac_tx
+from ..blocks.node_rx import node_rx
+from ..blocks.sensing_channel import sensing_channel
+from ..blocks.snapshot_push import snapshot_push
+from ..core import ofdm
+
+# node_rx batches the frames it finishes in one call into one message (snapshot_push still sends one wire
+# message per frame): the per-message cost (~10 µs) is what kept L = 16 from real time (docs/blocks.md,
+# node_rx). Nothing waits for a batch to fill, so latency is unchanged.
+FRAMES_PER_MESSAGE = 64
+# With a frame clock, the transmitter and the sensing channel keep at most this many frames in their output
+# buffers, so that the whole node (and what reads its air: the other nodes, the users) runs in step with
+# the clock, not up to 65536 samples ahead of it: a precoder set applied "at the next frame" then reaches
+# the air a few frames after it arrives, as on a radio.
+CLOCKED_BUFFER_FRAMES = 4
+
+
+class synthetic_node(gr.hier_block2):
+    """One node on synthetic air (module docstring).
+
+    Ports
+      inputs    (N − 1)·Mt complex streams: the other nodes' transmitters, node m's antenna i on input
+                j·Mt + i with j = m for m < node_id and m − 1 above
+      outputs   Mt complex streams: this node's transmitter (frame tags on stream 0)
+      precoder  (message in) precoder sets for this node's transmitter (isac_tx's ``precoder`` port)
+      snapshot  (message out) the receiver's snapshots (node_rx's ``snapshot`` port)
+
+    Parameters
+      scenario, node_id, seed          as isac_tx (node_id 0 … N−1)
+      channel_seed, noise, frequency_grid   as sensing_channel (rx_node = node_id)
+      wc, wr, max_frames               this node's initial W_c (Mt × U), W_r (Mt × Mt) (None: placeholder)
+                                       and frames (0: endless), as isac_tx
+      frame_rate_hz, epoch_s           > 0: a frame_clock lets frame f out at epoch_s + f/frame_rate_hz
+                                       (epoch None: now), and the transmitter and channel buffer at most
+                                       CLOCKED_BUFFER_FRAMES frames (the node runs in step); 0: as fast as
+                                       the chain runs
+      address, bind, pattern, hwm      the snapshot link (snapshot_push); address "": no link (the
+                                       snapshots only on the message port)
+      frames_per_message               node_rx batching
+      security, secret_key_file, server_public_key, allowed_keys_file   the link's security (net.py)
+      num_nodes, tx_antennas, rx_antennas   port counts GRC draws; 0 or the scenario's (checked)
+
+    Attributes: transmitter, channel, clock (or None), receiver, push (or None).
+    """
+
+    def __init__(self, scenario="paper", node_id=0, seed=0, channel_seed=1, wc=None, wr=None, max_frames=0,
+                 noise=True, frequency_grid=ofdm.DEFAULT_FREQUENCY_GRID, frame_rate_hz=0.0, epoch_s=None,
+                 address="", bind=False, pattern="push", hwm=1000, frames_per_message=FRAMES_PER_MESSAGE,
+                 security="open", secret_key_file="", server_public_key="", allowed_keys_file="",
+                 num_nodes=0, tx_antennas=0, rx_antennas=0):
+        s = tags.as_scenario(scenario)
+        tags.check_sizes(s, num_nodes=num_nodes, tx_antennas=tx_antennas, rx_antennas=rx_antennas)
+        n, mt = s.num_nodes, s.tx_antennas
+        if not 0 <= int(node_id) < n:
+            raise ValueError(f"node_id = {node_id!r}: accepted: 0 … {n - 1}")
+        node_id = int(node_id)
+        gr.hier_block2.__init__(self, f"disac_synthetic_node_{node_id}",
+                                gr.io_signature((n - 1) * mt, (n - 1) * mt, gr.sizeof_gr_complex),
+                                gr.io_signature(mt, mt, gr.sizeof_gr_complex))
+        self.scenario, self.node_id = s, node_id
+        self.transmitter = isac_tx(s, node_id, seed, wc, wr, max_frames)
+        self.channel = sensing_channel(s, node_id, channel_seed, noise, frequency_grid)
+        self.receiver = node_rx(s, node_id, frames_per_message=frames_per_message)
+        self.clock = None
+        if frame_rate_hz and float(frame_rate_hz) > 0:
+            self.clock = frame_clock(s, frame_rate_hz, time.time() if epoch_s is None else epoch_s)
+            # rounded up to whole memory pages (4096 bytes = 512 complex64), as GNU Radio would (with a warning)
+            buffer = -(-CLOCKED_BUFFER_FRAMES * ofdm.layout_from_scenario(s).frame_len // 512) * 512
+            self.transmitter.set_max_output_buffer(buffer)
+            self.channel.set_max_output_buffer(buffer)
+        self.push = snapshot_push(address, bind, pattern, hwm, security, secret_key_file, server_public_key,
+                                  allowed_keys_file) if address else None
+
+        others = [m for m in range(n) if m != node_id]
+        for j, m in enumerate(others):
+            for i in range(mt):
+                self.connect((self, j * mt + i), (self.channel, m * mt + i))
+        for i in range(mt):
+            self.connect((self.transmitter, i), (self.channel, node_id * mt + i))
+            self.connect((self.transmitter, i), (self, i))
+        if self.clock is not None:
+            self.connect((self.channel, 0), self.clock, (self.receiver, 0))
+        else:
+            self.connect((self.channel, 0), (self.receiver, 0))
+        for r in range(1, s.rx_antennas):
+            self.connect((self.channel, r), (self.receiver, r))
+
+        self.message_port_register_hier_in(tags.PRECODER_PORT)
+        self.message_port_register_hier_out(tags.SNAPSHOT_PORT)
+        self.msg_connect(self, tags.PRECODER_PORT, self.transmitter, tags.PRECODER_PORT)
+        self.msg_connect(self.receiver, tags.SNAPSHOT_PORT, self, tags.SNAPSHOT_PORT)
+        if self.push is not None:
+            self.msg_connect(self.receiver, tags.SNAPSHOT_PORT, self.push, tags.SNAPSHOT_PORT)
+
+    def set_frames_per_message(self, frames_per_message):
+        self.receiver.set_frames_per_message(frames_per_message)
+
+    def set_frame_rate_hz(self, frame_rate_hz):
+        if self.clock is not None:
+            self.clock.set_frame_rate_hz(frame_rate_hz)
