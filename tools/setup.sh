@@ -32,10 +32,11 @@ USER_CONFIG_TOOL="$ROOT/tools/gr_user_config.py"
 # GNU Radio 3.10 (runtime, grcc, Qt GUI blocks; gnuradio-dev: its CMake modules and gr_modtool), GTK's
 # introspection data for the GRC window, pyzmq, PyYAML, CMake, and the venv module with its pip. No
 # compiler: the module is Python only (CMake `LANGUAGES NONE`) and every PyPI package is a wheel.
-# Recommends are not installed: this is the tested set.
+# xvfb and xauth: a virtual display for the tests that lay out GRC's canvas and for the GUI screenshot
+# (xvfb-run). Recommends are not installed: this is the tested set.
 APT_PACKAGES=(
     gnuradio gnuradio-dev gir1.2-gtk-3.0 python3-zmq python3-numpy python3-yaml cmake python3-venv
-    python3-pip-whl
+    python3-pip-whl xvfb xauth
 )
 
 say() { printf 'setup: %s\n' "$*"; }
