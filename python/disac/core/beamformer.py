@@ -23,6 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from . import fim as fim_mod
+from . import geometry
 from .design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,  # noqa: F401
                              OBJECTIVES, SOLVERS, TIMEOUT_STATUS)
 from .fusion import transmit_covariances
@@ -39,6 +40,10 @@ _SOLVER_OPTIONS = {
     "scs": dict(solver=cp.SCS, max_iters=50_000, eps_abs=1e-7, eps_rel=1e-7),
 }
 _OK = ("optimal", "optimal_inaccurate")
+# Accepted by BeamformerDesigner besides the public FORMULATIONS: the decomposed formulation exactly as it was
+# built before issue 16 (dense einsum F(Θ) map; the full Σ_l S_l in every amplitude LMI). It exists so that
+# bench/bench_beamformer.py can measure old against new in one run, and the tests can compare their optima.
+REFERENCE_FORMULATIONS = ("decomposed_dense",)
 
 
 @dataclasses.dataclass
@@ -93,15 +98,18 @@ class BeamformerDesigner:
     """Problem (18) for one scenario, compiled once; ``solve(Γ_c)`` re-solves for any threshold."""
 
     def __init__(self, scenario, objective="position", solver=None, formulation="decomposed", user_subspace=True,
-                 channels=None, time_limit_s=None):
+                 channels=None, time_limit_s=None, transmit_subspace=True):
         """channels: the users' channels h (N, U, Mt) to design for (measured CSI), default the scenario's;
-        time_limit_s: a solve that takes longer stops with status "solver_error" (None: no limit)."""
+        time_limit_s: a solve that takes longer stops with status "solver_error" (None: no limit);
+        user_subspace / transmit_subspace: the exact reductions of docs/beamforming.md §3 (the second one
+        only in the decomposed formulation); False keeps the unreduced problem, for comparison."""
         solver = solver or DEFAULT_SOLVER
         _check_choice("objective", objective, OBJECTIVES)
         _check_choice("solver", solver, SOLVERS)
-        _check_choice("formulation", formulation, FORMULATIONS)
+        _check_choice("formulation", formulation, FORMULATIONS + REFERENCE_FORMULATIONS)
         self.scenario, self.objective, self.solver, self.formulation = scenario, objective, solver, formulation
         self.user_subspace = bool(user_subspace)
+        self.transmit_subspace = bool(transmit_subspace)
         self.geometry = fim_mod.SensingGeometry.from_scenario(scenario)
         self.fim_map = fim_mod.FimMap(self.geometry)
         self.channels = _checked_channels(scenario, channels)  # (N, U, Mt)
@@ -115,23 +123,12 @@ class BeamformerDesigner:
     # ---- the compiled problem -----------------------------------------------------------------
     def _build(self):
         s = self.scenario
-        N, U, mt, K = s.num_nodes, s.num_users, s.tx_antennas, s.num_targets
-        A_re, A_im = self.fim_map.theta_map()  # (N, dΘ, dΘ, Mt, Mt)
-        dim = A_re.shape[1]
+        N, mt, K = s.num_nodes, s.tx_antennas, s.num_targets
         # congruence scaling at the isotropic reference R = I (covariances are in units of P_T)
         F_ref = self.fim_map.fim_theta(fim_mod.isotropic_covariances(N, mt, 1.0))
         diag = np.diag(F_ref).copy()
         diag[diag <= 0] = 1.0
         self._D = 1.0 / np.sqrt(diag)
-        DD = np.outer(self._D, self._D)
-        A_re = A_re * DD[None, :, :, None, None]
-        A_im = A_im * DD[None, :, :, None, None]
-        # columns ordered as Fortran vec(Re R_m), then vec(Im R_m), node by node
-        cols = []
-        for m in range(N):
-            cols.append(A_re[m].transpose(0, 1, 3, 2).reshape(dim * dim, mt * mt))
-            cols.append(A_im[m].transpose(0, 1, 3, 2).reshape(dim * dim, mt * mt))
-        coeff = np.hstack(cols)
 
         # R_n as variables of their own (real and imaginary parts; equalities below tie them to the PSD
         # variables): F(Θ) then reads N·Mt² numbers, keeping its rows sparse in the solver's matrix.
@@ -141,6 +138,53 @@ class BeamformerDesigner:
         # the same constraint for every Γ_c, with coefficients of order one at both ends of a sweep.
         self._signal_coef = cp.Parameter(nonneg=True, value=1.0, name="signal_coef")
         self._interference_coef = cp.Parameter(nonneg=True, value=1.0, name="interference_coef")
+
+        position = np.arange(2 * K)
+        fim_constraints = []  # equalities that tie auxiliary variables to the covariances
+        if self.formulation == "decomposed":
+            sensing, objective = self._decomposed_lmis(fim_constraints)
+        else:
+            block = self._dense_blocks()
+            dim = fim_mod.theta_size(N, K)
+            if self.formulation == "decomposed_dense":
+                sensing, objective = self._decomposed_lmis_dense(block, position)
+            else:
+                F = block(np.arange(dim), np.arange(dim))
+                F = (F + F.T) / 2
+                select = np.eye(dim)[:, position] if self.objective == "position" else np.eye(dim)
+                E = self._D[:, None] * select  # D E
+                sensing = []  # the epigraph LMIs that carry F(Θ)
+                if self.formulation == "one_lmi":
+                    T = cp.Variable((select.shape[1], select.shape[1]), symmetric=True, name="T")
+                    sensing.append(cp.bmat([[F, E], [E.T, T]]) >> 0)
+                    objective = cp.trace(T)
+                else:  # literal (18b): one Schur LMI per selected parameter
+                    t = cp.Variable(select.shape[1], name="t")
+                    for i in range(select.shape[1]):
+                        e = E[:, i:i + 1]
+                        sensing.append(cp.bmat([[F, e], [e.T, cp.reshape(t[i], (1, 1), order="C")]]) >> 0)
+                    objective = cp.sum(t)
+        constraints = self._communication_constraints()  # (18c)-(18f)
+        self.problem = cp.Problem(cp.Minimize(objective), sensing + fim_constraints + constraints)
+        self._comm_constraints = constraints
+
+    def _dense_blocks(self):
+        """block(rows, cols) -> the scaled F(Θ)[rows, cols] from the dense coefficient tensor (the reference
+        formulations; O(dim Θ² · N·Mt²) memory). "decomposed_dense" uses the dense einsum map, as the
+        decomposed formulation did before issue 16, so that the benchmark measures that build."""
+        N, mt = self.scenario.num_nodes, self.scenario.tx_antennas
+        method = "einsum" if self.formulation == "decomposed_dense" else "structured"
+        A_re, A_im = self.fim_map.theta_map(method=method)  # (N, dΘ, dΘ, Mt, Mt)
+        dim = A_re.shape[1]
+        DD = np.outer(self._D, self._D)
+        A_re = A_re * DD[None, :, :, None, None]
+        A_im = A_im * DD[None, :, :, None, None]
+        # columns ordered as Fortran vec(Re R_m), then vec(Im R_m), node by node
+        cols = []
+        for m in range(N):
+            cols.append(A_re[m].transpose(0, 1, 3, 2).reshape(dim * dim, mt * mt))
+            cols.append(A_im[m].transpose(0, 1, 3, 2).reshape(dim * dim, mt * mt))
+        coeff = np.hstack(cols)
         stacked = cp.hstack([cp.vec(part, order="F") for n in range(N) for part in self.R[n]])
 
         def block(rows, cols_):
@@ -149,29 +193,7 @@ class BeamformerDesigner:
             sub = sparse.csr_matrix(coeff[flat])
             sub.eliminate_zeros()
             return cp.reshape(sub @ stacked, (len(rows), len(cols_)), order="C")
-
-        position = np.arange(2 * K)
-        if self.formulation == "decomposed":
-            sensing, objective = self._decomposed_lmis(block, position)
-        else:
-            F = block(np.arange(dim), np.arange(dim))
-            F = (F + F.T) / 2
-            select = np.eye(dim)[:, position] if self.objective == "position" else np.eye(dim)
-            E = self._D[:, None] * select  # D E
-            sensing = []  # the epigraph LMIs that carry F(Θ)
-            if self.formulation == "one_lmi":
-                T = cp.Variable((select.shape[1], select.shape[1]), symmetric=True, name="T")
-                sensing.append(cp.bmat([[F, E], [E.T, T]]) >> 0)
-                objective = cp.trace(T)
-            else:  # literal (18b): one Schur LMI per selected parameter
-                t = cp.Variable(select.shape[1], name="t")
-                for i in range(select.shape[1]):
-                    e = E[:, i:i + 1]
-                    sensing.append(cp.bmat([[F, e], [e.T, cp.reshape(t[i], (1, 1), order="C")]]) >> 0)
-                objective = cp.sum(t)
-        constraints = self._communication_constraints()  # (18c)-(18f)
-        self.problem = cp.Problem(cp.Minimize(objective), sensing + constraints)
-        self._comm_constraints = constraints
+        return block
 
     def _communication_constraints(self):
         """Constraints (18c)-(18f) on the covariances self.R; fills self._recover_rc.
@@ -239,8 +261,105 @@ class BeamformerDesigner:
             out.append([left @ pinv @ M @ pinv @ left.conj().T for M in values])
         return np.array(out)
 
-    def _decomposed_lmis(self, block, position):
-        """The one LMI [[F, E], [E^T, T]] ⪰ 0 split along the sparsity of F(Θ) (exact, docs/beamforming.md).
+    def _decomposed_lmis(self, equalities):
+        """The one LMI [[F, E], [E^T, T]] ⪰ 0 split along the arrow of F(Θ) (exact, docs/beamforming.md §2).
+
+        F(Θ) is an arrow: the amplitudes b_l of link l = (n, m) couple with the positions p but not with the
+        amplitudes of another link (other receivers see other noise; other transmitters' symbols are
+        uncorrelated). With C_l = F_{p,b_l}, B_l = F_{b_l,b_l} and S_l ⪰ C_l B_l^{-1} C_l^T, written as
+        [[S_l, C_l], [C_l^T, B_l]] ⪰ 0, the position block of F^{-1} is Σ^{-1} with Σ = F_pp − Σ_l S_l, and the
+        amplitude block of link l is the b_l block of [[Σ + S_l, C_l], [C_l^T, B_l]]^{-1}.
+
+        Σ is ONE auxiliary variable tied to F_pp − Σ_l S_l by one (matrix) equality, so each of the N² amplitude
+        LMIs holds Σ + S_l instead of the whole sum (its data no longer grow as N⁴). The blocks are read from
+        fim.FimMap.theta_blocks(): C_l and B_l depend on the transmitter's covariance only, and only through
+        Y_m = V_m^H R_m V_m (the transmit-steering subspace, see _transmit_reduction), so every LMI is small
+        and sparse. Appends the equalities to `equalities`; returns (sensing LMIs, objective).
+        """
+        s = self.scenario
+        N, K = s.num_nodes, s.num_targets
+        blocks = self.fim_map.theta_blocks()
+        D = self._D
+        position = np.arange(2 * K)
+        D_p = D[position]
+        node_vectors, node_bases = self._transmit_reduction(equalities)
+
+        def affine(X, d_rows, d_cols, m, symmetric=False):
+            """Σ_ac X[..., a, c] R_m[c, a] (real part), scaled by d_rows d_cols^T, as a (rows, cols) expression."""
+            X = X * (d_rows[:, None] * d_cols[None, :])[:, :, None, None]
+            return cp.reshape(_coefficient_matrix(X, node_bases[m], symmetric) @ node_vectors[m], X.shape[:2],
+                              order="C")
+
+        # F_pp reads every node: one sparse product over the stacked node vectors
+        F_pp = 0
+        for m in range(N):
+            F_pp = F_pp + affine(blocks.position[m], D_p, D_p, m, symmetric=True)
+        S, C, B, E_amp = [], [], [], []
+        sensing = []
+        for link in range(N * N):
+            m = link % N  # the transmitter: C_l and B_l are functions of R_m alone
+            d_amp = D[blocks.amplitude_indices(link)]
+            C_l = affine(blocks.cross[link], D_p, d_amp, m)
+            B_l = affine(blocks.amplitude[link], d_amp, d_amp, m, symmetric=True)
+            S_l = cp.Variable((2 * K, 2 * K), symmetric=True, name=f"S_{link}")
+            sensing.append(cp.bmat([[S_l, C_l], [C_l.T, B_l]]) >> 0)
+            S.append(S_l), C.append(C_l), B.append(B_l), E_amp.append(np.diag(d_amp))
+        schur = cp.Variable((2 * K, 2 * K), symmetric=True, name="position_schur")  # Σ = F_pp − Σ_l S_l
+        residual = schur - (F_pp - cp.sum(S) if len(S) > 1 else F_pp - S[0])
+        equalities += [cp.upper_tri(residual) == 0, cp.diag(residual) == 0] if 2 * K > 1 else [residual == 0]
+        T_p = cp.Variable((2 * K, 2 * K), symmetric=True, name="T_position")
+        E_p = np.diag(D_p)
+        sensing.append(cp.bmat([[schur, E_p], [E_p.T, T_p]]) >> 0)
+        objective = cp.trace(T_p)
+        if self.objective == "paper":
+            zero = np.zeros((2 * K, 2 * K))
+            for link in range(N * N):
+                T_l = cp.Variable((2 * K, 2 * K), symmetric=True, name=f"T_{link}")
+                sensing.append(cp.bmat([[schur + S[link], C[link], zero],
+                                        [C[link].T, B[link], E_amp[link]],
+                                        [zero, E_amp[link].T, T_l]]) >> 0)
+                objective = objective + cp.trace(T_l)
+        return sensing, objective
+
+    def _transmit_reduction(self, equalities):
+        """Per node m: the variable vector the FIM blocks read, and the basis they are expressed in.
+
+        Every derivative of the sensing mean with respect to Θ multiplies node m's symbols by a_t^T(θ_m^k) or
+        ȧ_t^T(θ_m^k) (docs/fim-derivation.md §2), so each coefficient matrix of F(Θ) for R_m has the form
+        conj(V_m) X V_m^T with V_m = [a_t(θ_m^k), ȧ_t(θ_m^k)]_k: F(Θ) depends on R_m only through
+        Y_m = Q_m^H R_m Q_m, Q_m an orthonormal basis of conj(V_m) (r_m ≤ 2K columns). When r_m < Mt, Y_m is an
+        auxiliary Hermitian variable tied to R_m by its r_m² real equalities (exact), and the FIM reads r_m²
+        numbers per node instead of Mt²; otherwise it reads R_m directly (basis None).
+        Returns ([vector of Fortran vec(Re), vec(Im)] per node, [basis or None] per node).
+        """
+        s = self.scenario
+        mt = s.tx_antennas
+        theta = self.geometry.angles_rad()  # (N, K)
+        vectors, bases = [], []
+        for m in range(s.num_nodes):
+            basis = None
+            if self.transmit_subspace:
+                steering = np.concatenate([geometry.ula_steering(theta[m], mt),
+                                           geometry.ula_steering_derivative(theta[m], mt)]).conj().T  # (Mt, 2K)
+                candidate = _orthonormal_basis(steering)
+                if candidate.shape[1] < mt:
+                    basis = candidate
+            if basis is None:
+                vectors.append(cp.hstack([cp.vec(part, order="F") for part in self.R[m]]))
+            else:
+                r = basis.shape[1]
+                Y = (cp.Variable((r, r), symmetric=True, name=f"ReY_{m}"), _antisymmetric_variable(r, f"ImY_{m}"))
+                equalities += _hermitian_equal(Y, _congruence(basis, self.R[m]))
+                vectors.append(cp.hstack([cp.vec(part, order="F") for part in Y]))
+            bases.append(basis)
+        return vectors, bases
+
+    def _decomposed_lmis_dense(self, block, position):
+        """The decomposed formulation as it was before issue 16 ("decomposed_dense", the benchmark's reference):
+        the same LMIs as _decomposed_lmis, but every amplitude LMI holds F_pp − Σ_{l'≠l} S_l' in full (so the
+        paper objective's data grow as N⁴), and the blocks come from the dense coefficient tensor.
+
+        The one LMI [[F, E], [E^T, T]] ⪰ 0 split along the sparsity of F(Θ) (exact, docs/beamforming.md).
 
         F(Θ) is an arrow: the amplitudes b_l of link l = (n, m) couple with the positions p but not with
         the amplitudes of another link (other receivers see other noise; other transmitters' symbols are
@@ -399,6 +518,30 @@ def _congruence(C, pair):
     Cr, Ci = C.real, C.imag
     Pr, Pi = A @ Cr - B @ Ci, A @ Ci + B @ Cr  # X C
     return Cr.T @ Pr + Ci.T @ Pi, Cr.T @ Pi - Ci.T @ Pr
+
+
+def _coefficient_matrix(X, basis, symmetric):
+    """The sparse matrix that maps [Fortran vec(Re Y); vec(Im Y)] to Re Σ_ac X[p, q, a, c] R[c, a], row p·cols + q.
+
+    X: (rows, cols, Mt, Mt) complex coefficients acting on R (fim.ThetaBlocks' convention); with an orthonormal
+    basis Q (Mt, r), Y = Q^H R Q and the coefficients become Q^H X Q (exact when every X[p, q] is Q·(.)·Q^H,
+    which _transmit_reduction guarantees); basis None: Y = R. symmetric: the block is symmetric in (p, q), and
+    the rows below the diagonal are copies of those above, so the expression is exactly symmetric.
+    """
+    if basis is not None:
+        X = np.einsum("ai,pqab,bj->pqij", basis.conj(), X, basis, optimize=True)
+    rows, cols, r, _ = X.shape
+    # Re Σ_ac X[a, c] R[c, a] with R[c, a] = Re R[a, c] − j Im R[a, c]: Re X[a, c] multiplies Re R[a, c], Im X[a, c]
+    # multiplies Im R[a, c]; [a, c] → Fortran index a + c·r after swapping the last two axes
+    real = np.real(X).transpose(0, 1, 3, 2).reshape(rows, cols, r * r)
+    imag = np.imag(X).transpose(0, 1, 3, 2).reshape(rows, cols, r * r)
+    dense = np.concatenate([real, imag], axis=2)
+    if symmetric:
+        lower = np.tril_indices(rows, -1)
+        dense[lower] = dense[(lower[1], lower[0])]
+    matrix = sparse.csr_matrix(dense.reshape(rows * cols, 2 * r * r))
+    matrix.eliminate_zeros()
+    return matrix
 
 
 def _quadratic(v, pair):
