@@ -443,3 +443,30 @@ def test_a_solve_stopped_by_the_time_limit_says_so(paper):
         assert "time limit" in result.message
     with pytest.raises(ValueError, match="time_limit_s = -1"):
         beamformer.BeamformerDesigner(paper, time_limit_s=-1)
+
+
+def test_bench_scaling_rows_keep_the_json_contract():
+    """bench/bench_beamformer.py --json: a list of rows with exactly name, value, unit, anchor, anchor_value and
+    ratio = value / anchor_value (the contract `disac bench --json` reads), NEW anchored to OLD where OLD ran and
+    to the issue's targets at N = 8 otherwise. Built from made-up measurements: no timing is asserted."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "bench_beamformer.py")
+    spec = importlib.util.spec_from_file_location("bench_beamformer_contract", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def fake(scale):
+        return dict(build_s=1.0 * scale, build_cpu_s=0.9 * scale, first_s=2.0 * scale, first_cpu_s=1.8 * scale,
+                    warm_s=0.5 * scale, warm_cpu_s=0.4 * scale, status="optimal", bound=0.1)
+    measured = {(4, "paper", bench.NEW): fake(1.0), (4, "paper", bench.OLD): fake(3.0),
+                (8, "position", bench.NEW): fake(1.0)}
+    rows = bench.scaling_rows(measured)
+    assert json.loads(json.dumps(rows, allow_nan=False)) == rows
+    assert all(set(row) == {"name", "value", "unit", "anchor", "anchor_value", "ratio"} for row in rows)
+    assert all(row["ratio"] == pytest.approx(row["value"] / row["anchor_value"], rel=1e-12) for row in rows)
+    against_old = [row for row in rows if "N=4" in row["name"]]
+    assert len(against_old) == 4 and all(row["ratio"] == pytest.approx(1 / 3) for row in against_old)
+    at_eight = {row["name"].split(",")[0]: row for row in rows if "N=8" in row["name"]}
+    assert at_eight["SDR warm re-solve"]["anchor_value"] == bench.TARGET_SCALING_WARM_S["position"]
+    assert at_eight["SDR build"]["anchor_value"] == bench.TARGET_SCALING_BUILD_S
