@@ -7,12 +7,24 @@ Prints, in one run:
     and the ratio literal / formulation;
  3. a DPP re-solve against a fresh build + solve;
  4. the larger case (preset "four-nodes": N = 4 on a 200 m circle, Mt = 8, K = 3, U = 4), both objectives;
+ 5. scaling in N (issue 16): a circle of N = 2, 4, 6, 8 nodes, Mt = Mr = 8, K = 2, U = 3, build time, first solve
+    and warm re-solve for both objectives, the decomposed formulation (NEW) against the same formulation as
+    built before issue 16 (OLD, formulation "decomposed_dense": dense einsum F(Θ) map, the full Σ_l S_l in every
+    amplitude LMI), side by side in the same run, with the ratios OLD / NEW;
 and the ratio of each measured time to the issue's target (≤ 1 meets it; for the literal comparison the
 target is a speed-up of ≥ 10, and the ratio printed is 10 / speed-up). Times are the wall time of
 BeamformerDesigner.solve() (solver, cvxpy's parameter update, extraction and the CRB reports); the
 solver-only time (result.solve_time_s) is printed next to it.
 
     .venv/bin/python bench/bench_beamformer.py [--quick] [--repeats N]
+    .venv/bin/python bench/bench_beamformer.py --scaling [--nodes 2 4 6 8] [--old-up-to 8] [--quick]
+    .venv/bin/python bench/bench_beamformer.py --json [--quick]
+
+--scaling prints only table 5. --json prints only a JSON list of rows, each {"name", "value", "unit", "anchor",
+"anchor_value", "ratio"} with ratio = value / anchor_value (the anchor is the OLD formulation measured in the
+same run, or the issue's target where OLD is not run): the contract `disac bench --json` reads. Progress goes
+to stderr. --quick: N = 2, 4, 8, OLD only up to N = 4 (its N = 8 build alone takes ~12–70 s and ~2 GB), one
+warm repeat.
 
 The machine this runs on may be shared: the load average is printed first; compare runs on a quiet machine.
 """
@@ -34,6 +46,13 @@ FIRST_SOLVE_DB = -10.0
 TARGET_PAPER_WARM_S = 0.05
 TARGET_LARGE_S = {"position": 0.5, "paper": 5.0}
 TARGET_LITERAL_SPEEDUP = 10.0
+# Issue 16 targets at N = 8, K = 2, U = 3 (benchmarks, not test assertions)
+SCALING_NODES = (2, 4, 6, 8)
+SCALING_QUICK_NODES = (2, 4, 8)
+TARGET_SCALING_WARM_S = {"position": 0.3, "paper": 1.0}
+TARGET_SCALING_BUILD_S = 5.0
+SCALING_GAMMA_DB = 20.0
+NEW, OLD = "decomposed", "decomposed_dense"
 
 
 def timed(fn, *args, **kwargs):
@@ -144,13 +163,163 @@ def bench_rows(quick=False):
     return rows
 
 
+# ---- 5. scaling in N (issue 16) -------------------------------------------------------------------------------
+
+def circle_scenario(num_nodes, tx_antennas=8, rx_antennas=8, num_targets=2, num_users=3, radius_m=200.0):
+    """N nodes on a circle of 200 m (the four-nodes preset's layout for N = 4), targets and users of the paper.
+
+    Enough OFDM symbols that the N·Mt radar streams can be orthogonal over L·P resource elements."""
+    import math
+    nodes = [[radius_m * math.cos(math.pi / 4 + 2 * math.pi * n / num_nodes),
+              radius_m * math.sin(math.pi / 4 + 2 * math.pi * n / num_nodes)] for n in range(num_nodes)]
+    targets = [[-65.0, 25.0], [50.0, 5.0], [10.0, -70.0], [-30.0, -40.0]][:num_targets]
+    users = [[-160.0, -40.0], [150.0, -25.0], [0.0, -150.0], [60.0, 170.0]][:num_users]
+    subcarriers = 16
+    return scenario.scenario_from_dict({
+        "name": f"circle-{num_nodes}",
+        "nodes": {"positions_m": nodes, "tx_antennas": tx_antennas, "rx_antennas": rx_antennas,
+                  "per_antenna_power": 1.0},
+        "ofdm": {"bandwidth_hz": 10e6, "subcarriers": subcarriers, "cyclic_prefix": 24,
+                 "symbols_per_frame": max(1, math.ceil(num_nodes * tx_antennas / subcarriers))},
+        "targets": {"positions_m": targets, "snr_db": 0.0, "noise_power": 1.0},
+        "users": {"positions_m": users, "snr_db": 20.0}})
+
+
+def _timed_cpu(fn, *args, **kwargs):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def measure_scaling(num_nodes, objective, formulation, repeats):
+    """build s, first solve s (cvxpy compiles), median warm re-solve s (wall and CPU), status, bound."""
+    scn = circle_scenario(num_nodes)
+    designer, build, build_cpu = _timed_cpu(beamformer.BeamformerDesigner, scn, objective=objective,
+                                            formulation=formulation)
+    _, first, first_cpu = _timed_cpu(designer.solve, FIRST_SOLVE_DB)
+    walls, cpus = [], []
+    for _ in range(repeats):
+        result, wall, cpu = _timed_cpu(designer.solve, SCALING_GAMMA_DB)
+        walls.append(wall), cpus.append(cpu)
+    bound = result.crb_position_bound_m2 if objective == "position" else result.crb_paper_bound
+    return {"build_s": build, "build_cpu_s": build_cpu, "first_s": first, "first_cpu_s": first_cpu,
+            "warm_s": statistics.median(walls), "warm_cpu_s": statistics.median(cpus), "status": result.status,
+            "bound": bound}
+
+
+def scaling_measurements(nodes, old_up_to, repeats, log=print):
+    """{(N, objective, formulation): measurement}; OLD only for N ≤ old_up_to, each NEW and OLD pair in turn."""
+    out = {}
+    for num_nodes in nodes:
+        for objective in beamformer.OBJECTIVES:
+            for formulation in ((NEW, OLD) if num_nodes <= old_up_to else (NEW,)):
+                m = measure_scaling(num_nodes, objective, formulation, repeats)
+                out[(num_nodes, objective, formulation)] = m
+                log(f"  measured N = {num_nodes} {objective:8} {formulation:16} build {m['build_s']:7.2f} s  first "
+                    f"{m['first_s']:7.2f} s  warm {m['warm_s']:7.3f} s  {m['status']}")
+    return out
+
+
+def scaling_rows(measured):
+    """The --json rows: NEW's figures, anchored to OLD measured in the same run where there is one, else to
+    the issue's target (N = 8 only). ratio = value / anchor_value."""
+    rows = []
+    for (num_nodes, objective, formulation), m in sorted(measured.items()):
+        if formulation != NEW:
+            continue
+        old = measured.get((num_nodes, objective, OLD))
+        for key, label, unit in (("build_s", "build", "s"), ("first_s", "first solve", "s"),
+                                 ("warm_s", "warm re-solve", "s"), ("warm_cpu_s", "warm re-solve CPU time", "s CPU")):
+            name = f"SDR {label}, circle N={num_nodes} Mt=8 K=2 U=3, {objective} objective ({m['status']})"
+            if old is not None:
+                anchor, anchor_value = f"{OLD} (pre-issue-16 build), same run", old[key]
+            elif num_nodes == 8 and key in ("warm_s", "warm_cpu_s"):
+                anchor, anchor_value = "issue 16 target", TARGET_SCALING_WARM_S[objective]
+            elif num_nodes == 8 and key == "build_s":
+                anchor, anchor_value = "issue 16 target", TARGET_SCALING_BUILD_S
+            else:
+                continue
+            rows.append({"name": name, "value": m[key], "unit": unit, "anchor": anchor,
+                         "anchor_value": anchor_value, "ratio": m[key] / anchor_value})
+    return rows
+
+
+def scaling_table(measured):
+    print("\n## Scaling in N: circle of N nodes, Mt = Mr = 8, K = 2, U = 3, Clarabel, warm at "
+          f"Γ_c = {SCALING_GAMMA_DB:g} dB; NEW = {NEW}, OLD = {OLD} (the build before issue 16), same run")
+    print("build s = BeamformerDesigner(); first s = first solve (cvxpy compiles); warm s = median re-solve; "
+          "cpu = process time; OLD/NEW = speed-up")
+    print(f"{'N':>2} {'objective':9} {'NEW build':>9} {'OLD build':>9} {'OLD/NEW':>7} {'NEW first':>9} {'OLD first':>9} "
+          f"{'OLD/NEW':>7} {'NEW warm':>8} {'(cpu)':>7} {'OLD warm':>8} {'(cpu)':>7} {'OLD/NEW':>7} {'warm/target':>11} "
+          f"{'bound NEW':>10} {'rel. diff':>9}")
+    for (num_nodes, objective, formulation), m in sorted(measured.items()):
+        if formulation != NEW:
+            continue
+        old = measured.get((num_nodes, objective, OLD))
+
+        def cell(key, width=9, fmt="9.2f"):
+            return format(old[key], fmt) if old else "-".rjust(width)
+
+        def ratio(key):
+            return f"{old[key] / m[key]:7.2f}" if old else "-".rjust(7)
+        diff = (f"{abs(m['bound'] / old['bound'] - 1):9.1e}" if old and old["bound"] and m["bound"] else "-".rjust(9))
+        target = TARGET_SCALING_WARM_S[objective]
+        print(f"{num_nodes:2d} {objective:9} {m['build_s']:9.2f} {cell('build_s')} {ratio('build_s')} "
+              f"{m['first_s']:9.2f} {cell('first_s')} {ratio('first_s')} {m['warm_s']:8.3f} {m['warm_cpu_s']:7.3f} "
+              f"{cell('warm_s', 8, '8.3f')} {cell('warm_cpu_s', 7, '7.3f')} {ratio('warm_s')} "
+              f"{m['warm_s'] / target:11.2f} {m['bound'] if m['bound'] is not None else float('nan'):10.6g} {diff}",
+              flush=True)
+    print("CPU seconds (process time: less sensitive to a shared machine's load than wall time)")
+    print(f"{'N':>2} {'objective':9} {'NEW build':>9} {'OLD build':>9} {'NEW first':>9} {'OLD first':>9} "
+          f"{'NEW warm':>8} {'OLD warm':>8} {'OLD/NEW':>7}")
+    for (num_nodes, objective, formulation), m in sorted(measured.items()):
+        if formulation != NEW:
+            continue
+        old = measured.get((num_nodes, objective, OLD))
+        cells = [format(old[k], "9.2f") if old else "-".rjust(9) for k in ("build_cpu_s", "first_cpu_s")]
+        warm_old = format(old["warm_cpu_s"], "8.3f") if old else "-".rjust(8)
+        speedup = f"{old['warm_cpu_s'] / m['warm_cpu_s']:7.2f}" if old else "-".rjust(7)
+        print(f"{num_nodes:2d} {objective:9} {m['build_cpu_s']:9.2f} {cells[0]} {m['first_cpu_s']:9.2f} {cells[1]} "
+              f"{m['warm_cpu_s']:8.3f} {warm_old} {speedup}")
+    print(f"targets at N = 8: warm ≤ {TARGET_SCALING_WARM_S['position']} s (position), ≤ "
+          f"{TARGET_SCALING_WARM_S['paper']} s (paper), build ≤ {TARGET_SCALING_BUILD_S} s")
+
+
+def _load_line():
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="one repeat per point, SCS only at 0 and 10 dB, the larger case at 20 dB only")
     parser.add_argument("--repeats", type=int, default=None, help="warm repeats per point (default 5; 1 with --quick)")
+    parser.add_argument("--scaling", action="store_true", help="only the scaling-in-N table (5)")
+    parser.add_argument("--json", action="store_true",
+                        help="only the scaling figures, as a JSON list of rows (name, value, unit, anchor, "
+                             "anchor_value, ratio) on stdout")
+    parser.add_argument("--nodes", type=int, nargs="+", default=None,
+                        help=f"N of the scaling table (default {' '.join(map(str, SCALING_NODES))}; "
+                             f"{' '.join(map(str, SCALING_QUICK_NODES))} with --quick)")
+    parser.add_argument("--old-up-to", type=int, default=None,
+                        help="run the OLD formulation up to this N (default all; 4 with --quick)")
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 5)
+    if args.scaling or args.json:
+        nodes = args.nodes or (SCALING_QUICK_NODES if args.quick else SCALING_NODES)
+        old_up_to = args.old_up_to if args.old_up_to is not None else (4 if args.quick else max(nodes))
+        scaling_repeats = args.repeats or (1 if args.quick else 3)
+        log = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else print
+        log(f"{_load_line()} at start; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+        measured = scaling_measurements(nodes, old_up_to, scaling_repeats, log=log)
+        log(f"{_load_line()} at end")
+        if args.json:
+            import json
+            print(json.dumps(scaling_rows(measured), indent=1))
+        else:
+            scaling_table(measured)
+        return
     import clarabel
     import scs
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
@@ -180,6 +349,10 @@ def main():
                 lambda objective: TARGET_LARGE_S[objective],
                 "Larger case 'four-nodes' (N = 4, Mt = 8, Mr = 16, K = 3, U = 4), Clarabel "
                 f"(targets ≤ {TARGET_LARGE_S['position']} s position, ≤ {TARGET_LARGE_S['paper']} s paper)")
+    nodes = args.nodes or (SCALING_QUICK_NODES if args.quick else SCALING_NODES)
+    old_up_to = args.old_up_to if args.old_up_to is not None else (4 if args.quick else max(nodes))
+    scaling_table(scaling_measurements(nodes, old_up_to, max(1, min(repeats, 3))))
+    print(f"{_load_line()} at end")
 
 
 if __name__ == "__main__":

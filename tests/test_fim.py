@@ -246,6 +246,42 @@ def test_theta_map_reproduces_the_fim_on_real_and_imaginary_parts(scn):
     assert normalised_error(fmap.fim_psi(R1 + 2 * R2), fmap.fim_psi(R1) + 2 * fmap.fim_psi(R2)) < IDENTITY_RTOL
 
 
+# The structured map (issue 16) against the dense reference: the same products of the same numbers, only
+# summed in another order and without the exact zeros, so the difference is rounding: ≤ a few ulps of the
+# entries on the unit-diagonal scale (observed ≤ 1e-15). 1e-12 leaves three orders of margin and fails for
+# any misplaced block (an O(1) error on this scale).
+STRUCTURED_RTOL = 1e-12
+
+
+def test_structured_theta_map_equals_the_dense_einsum(scn):
+    """theta_map() built from the arrow blocks (J's identity on the amplitudes) = the dense J·C·J^T, entry by
+    entry on the unit-diagonal scale of F(Θ; R = I); and fim_psi link by link = the dense coefficient tensor."""
+    geom = fim.SensingGeometry.from_scenario(scn)
+    fmap = fim.FimMap(geom)
+    structured = fmap.theta_map()
+    dense = fmap.theta_map(method="einsum")
+    d = 1.0 / np.sqrt(np.diag(fmap.fim_theta(fim.isotropic_covariances(scn.num_nodes, scn.tx_antennas, 1.0))))
+    scale = np.outer(d, d)[None, :, :, None, None]
+    for part_s, part_d in zip(structured, dense):
+        assert part_s.shape == part_d.shape
+        assert np.max(np.abs(part_s - part_d) * scale) < STRUCTURED_RTOL
+        # the arrow: no coefficient between the amplitudes of two different links
+        K, links = scn.num_targets, scn.num_nodes ** 2
+        blocks = fmap.theta_blocks()
+        for l1 in range(links):
+            for l2 in range(links):
+                if l1 != l2:
+                    idx1, idx2 = blocks.amplitude_indices(l1), blocks.amplitude_indices(l2)
+                    assert not np.any(part_d[:, idx1][:, :, idx2])
+        assert K * links * 2 + 2 * K == part_s.shape[1]
+    rng = np.random.default_rng(32)
+    R = random_covariances(rng, scn)
+    dense_psi = np.real(np.einsum("mijac,mca->ij", fmap.coefficients, R))
+    assert normalised_error(fmap.fim_psi(R), dense_psi) < STRUCTURED_RTOL
+    with pytest.raises(ValueError, match="'dense'"):
+        fmap.theta_map(method="dense")
+
+
 # ---- the CRB report ------------------------------------------------------------------------------
 
 def reparametrised_position_crb(F_psi, geom, keep):

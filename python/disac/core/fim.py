@@ -163,41 +163,134 @@ def conditional_fim_psi(geom, frames):
     return (2.0 / geom.noise_power) * np.real(D.conj() @ D.T)
 
 
+@dataclasses.dataclass(frozen=True)
+class ThetaBlocks:
+    """F(Θ) along its arrow structure (docs/fim-derivation.md §3–4), as complex coefficient tensors.
+
+    Every block X has shape (rows, cols, Mt, Mt) and acts on one node's covariance as Re Σ_ac X[.., a, c] R[c, a]
+    (the convention of FimMap.coefficients). Θ is ordered [x, y, b_R, b_I] (eq. 8), so with link l = n·N + m
+    (tx m → rx n), its amplitudes are Θ indices 2K + l·K + k (real) and 2K + K·N² + l·K + k (imaginary).
+
+    position[m]   (2K, 2K, Mt, Mt): node m's covariance in F(Θ)_pp, summed over every receiver;
+    cross[l]      (2K, 2K, Mt, Mt): F(Θ)_{p, b_l}, a function of R_m only (m = transmitter of l);
+    amplitude[l]  (2K, 2K, Mt, Mt): F(Θ)_{b_l, b_l}, likewise.
+    Blocks between the amplitudes of two different links are zero.
+    """
+
+    position: np.ndarray  # (N, 2K, 2K, Mt, Mt)
+    cross: np.ndarray  # (N², 2K, 2K, Mt, Mt)
+    amplitude: np.ndarray  # (N², 2K, 2K, Mt, Mt)
+
+    def amplitude_indices(self, link):
+        """Θ indices of link l's amplitudes (real parts, then imaginary parts)."""
+        links, two_k = self.cross.shape[0], self.cross.shape[1]
+        K = two_k // 2
+        return np.concatenate([2 * K + link * K + np.arange(K), 2 * K + K * links + link * K + np.arange(K)])
+
+
 class FimMap:
     """The linear map (R_1 … R_N) ↦ F(Ψ) (eq. 10 with the expectation over the symbols).
 
-    coefficients[m] has shape (dim Ψ, dim Ψ, Mt, Mt) with F(Ψ)_ij = Σ_m Re Σ_ac C_m[i, j, a, c] R_m[c, a].
+    It is held link by link: for the link tx m → rx n, ``links[l] = (n, m, indices, Q)`` with
+    F(Ψ)[indices, indices] += Re Σ_ac Q[:, :, a, c] R_m[c, a] (Q = (2P/σ²) Q_{m,ij} of the derivation, ≤ 6K
+    parameters per link). ``coefficients`` is the same map as one dense tensor (N, dim Ψ, dim Ψ, Mt, Mt) with
+    F(Ψ)_ij = Σ_m Re Σ_ac C_m[i, j, a, c] R_m[c, a]; it is built on first use (N²·dim Ψ²·Mt² complex numbers:
+    1.5 GB at N = 8, K = 3, Mt = 8), and nothing in the package needs it any more.
     """
 
     def __init__(self, geom):
         self.geom = geom
-        N, K, mt = geom.num_nodes, geom.num_targets, geom.tx_antennas
-        dim = psi_size(N, K)
+        N = geom.num_nodes
+        mt = geom.tx_antennas
         scale = 2.0 * geom.symbols / geom.noise_power
-        self.coefficients = np.zeros((N, dim, dim, mt, mt), complex)
+        self.links = []
         for n in range(N):
             for m in range(N):
                 idx, G = _link_derivatives(geom, n, m)
                 Gm = G.reshape(len(idx), -1, mt)  # (i, L·Mr, Mt)
                 # Q[i, j, a, c] = Σ_{l,r} conj(G[i, lr, a]) G[j, lr, c]
                 Q = np.einsum("iza,jzc->ijac", Gm.conj(), Gm, optimize=True)
-                self.coefficients[m][np.ix_(idx, idx)] += scale * Q
+                self.links.append((n, m, idx, scale * Q))
         self.jacobian = jacobian_theta(geom)
+        self._coefficients = None
+        self._theta_blocks = None
+
+    @property
+    def coefficients(self):
+        """The dense map (N, dim Ψ, dim Ψ, Mt, Mt), complex (see the class docstring)."""
+        if self._coefficients is None:
+            N, K, mt = self.geom.num_nodes, self.geom.num_targets, self.geom.tx_antennas
+            dim = psi_size(N, K)
+            coefficients = np.zeros((N, dim, dim, mt, mt), complex)
+            for _, m, idx, Q in self.links:
+                coefficients[m][np.ix_(idx, idx)] += Q
+            self._coefficients = coefficients
+        return self._coefficients
 
     def fim_psi(self, covariances):
         """F(Ψ) for per-node covariances R (N, Mt, Mt)."""
         R = np.asarray(covariances)
-        return np.real(np.einsum("mijac,mca->ij", self.coefficients, R))
+        N, K = self.geom.num_nodes, self.geom.num_targets
+        dim = psi_size(N, K)
+        F = np.zeros((dim, dim))
+        for _, m, idx, Q in self.links:
+            F[np.ix_(idx, idx)] += np.real(np.einsum("ijac,ca->ij", Q, R[m]))
+        return F
 
     def fim_theta(self, covariances):
         """F(Θ) = J F(Ψ) J^T (eq. 11)."""
         return self.jacobian @ self.fim_psi(covariances) @ self.jacobian.T
 
-    def theta_map(self):
+    def theta_blocks(self):
+        """F(Θ) = J F(Ψ) J^T as the blocks of its arrow structure (ThetaBlocks), built link by link.
+
+        J (eq. 13) is [[∂(θ, τ)/∂(x, y), 0], [0, I]]: it mixes only the angles and delays, so each link's
+        amplitude rows pass through unchanged and only its ≤ 4K angle/delay rows meet the 2K × 2KN position
+        Jacobian. No tensor of size dim Θ² is formed.
+        """
+        if self._theta_blocks is None:
+            N, K, mt = self.geom.num_nodes, self.geom.num_targets, self.geom.tx_antennas
+            geometric = 2 * K * N  # θ and τ come first in Ψ
+            Jg = self.jacobian[:2 * K, :geometric]
+            position = np.zeros((N, 2 * K, 2 * K, mt, mt), complex)
+            cross = np.zeros((N * N, 2 * K, 2 * K, mt, mt), complex)
+            amplitude = np.zeros((N * N, 2 * K, 2 * K, mt, mt), complex)
+            for link, (_, m, idx, Q) in enumerate(self.links):
+                geo = np.flatnonzero(idx < geometric)
+                amp = np.flatnonzero(idx >= geometric)  # this link's b_R then b_I, in Θ order
+                Jl = Jg[:, idx[geo]]
+                Q_gg, Q_ga = Q[np.ix_(geo, geo)], Q[np.ix_(geo, amp)]
+                position[m] += np.einsum("pi,ijac,qj->pqac", Jl, Q_gg, Jl, optimize=True)
+                cross[link] = np.einsum("pi,ijac->pjac", Jl, Q_ga, optimize=True)
+                amplitude[link] = Q[np.ix_(amp, amp)]
+            self._theta_blocks = ThetaBlocks(position, cross, amplitude)
+        return self._theta_blocks
+
+    def theta_map(self, method="structured"):
         """F(Θ) as real matrices acting on (Re R_m, Im R_m): returns (A_re, A_im), each (N, dΘ, dΘ, Mt, Mt),
-        with F(Θ) = Σ_m Σ_ac A_re[m, :, :, a, c]·Re R_m[a, c] + A_im[m, :, :, a, c]·Im R_m[a, c]."""
-        J = self.jacobian
-        C = np.einsum("pi,mijac,qj->mpqac", J, self.coefficients, J, optimize=True)
+        with F(Θ) = Σ_m Σ_ac A_re[m, :, :, a, c]·Re R_m[a, c] + A_im[m, :, :, a, c]·Im R_m[a, c].
+
+        method "structured" (default) assembles it from theta_blocks(); "einsum" is the dense
+        J·C_m·J^T of the whole tensor (the reference: O(dim Θ² · dim Ψ · Mt²) work and memory).
+        """
+        if method == "einsum":
+            J = self.jacobian
+            C = np.einsum("pi,mijac,qj->mpqac", J, self.coefficients, J, optimize=True)
+        elif method == "structured":
+            N, K, mt = self.geom.num_nodes, self.geom.num_targets, self.geom.tx_antennas
+            dim = theta_size(N, K)
+            blocks = self.theta_blocks()
+            C = np.zeros((N, dim, dim, mt, mt), complex)
+            position = np.arange(2 * K)
+            C[:, :2 * K, :2 * K] = blocks.position
+            for link in range(N * N):
+                m = link % N
+                amp = blocks.amplitude_indices(link)
+                C[m][np.ix_(position, amp)] = blocks.cross[link]
+                C[m][np.ix_(amp, position)] = blocks.cross[link].transpose(1, 0, 3, 2).conj()
+                C[m][np.ix_(amp, amp)] = blocks.amplitude[link]
+        else:
+            raise ValueError(f"method = {method!r}: expected 'structured' or 'einsum'")
         # Re Σ_ac C[a, c] R[c, a] with R[c, a] = Re R[a, c] − j Im R[a, c]:
         # coefficient of Re R[a, c] is Re C[a, c], of Im R[a, c] is Im C[a, c].
         return np.real(C), np.imag(C)
