@@ -1,7 +1,8 @@
 """`disac bf-server` (the beamformer server as a process) and `disac bf-request` (ask it from a shell).
 
     disac bf-server SCENARIO --bind ADDR [--pub ADDR] [--sinr-db G] [--objective ...] [--solver ...]
-                    [--republish-s S] [--time-limit-s T] [--duration-s T] [--json]
+                    [--republish-s S] [--time-limit-s T] [--queue-size N] [--cache-mib M]
+                    [--inline-complexity-scale X] [--duration-s T] [--json]
                     [--curve-secret FILE --curve-allow FILE]
     disac bf-request ADDR [--sinr-db G] [--objective ...] [--solver ...] [--scenario NAME|FILE.toml]
                      [--csi FILE.npz] [--no-apply] [--max-sinr] [--timeout-s T] [--save FILE.npz] [--json]
@@ -29,8 +30,10 @@ import warnings
 import numpy as np
 
 from ..core.design_options import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS
+from ..core.bf_service import (DEFAULT_QUEUE_SIZE, DEFAULT_TIME_LIMIT_S, DESIGNER_CACHE_BYTES,
+                                      DESIGNER_CACHE_SIZE)
 from ..core.scenario import PRESETS
-from .cli import UsageError, finite_float, print_json
+from .cli import UsageError, add_option, finite_float, print_json
 from .node_cmd import add_curve_arguments, security_from_args
 
 
@@ -49,9 +52,18 @@ def register(subparsers):
     server.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER, help=f"default {DEFAULT_SOLVER}")
     server.add_argument("--republish-s", type=finite_float("--republish-s", 0.0, 3600.0), default=1.0,
                         help="re-send the set in force on PUB every S seconds for late nodes (default 1; 0: never)")
-    server.add_argument("--time-limit-s", type=finite_float("--time-limit-s", 0.0, 1e6), default=0.0,
-                        help="a solve longer than this stops and is reported as failed, the set in force stays "
-                        "(default 0: no limit)")
+    add_option(server, "--time-limit-s", type=finite_float("--time-limit-s", 0.0, 1e6), default=DEFAULT_TIME_LIMIT_S,
+               help="a solve (its problem's build and compilation included) longer than this stops and is "
+               f"reported as failed, the set in force stays (default {DEFAULT_TIME_LIMIT_S:g}; 0: no limit)")
+    add_option(server, "--queue-size", type=whole_number("--queue-size", 0, 1000), default=DEFAULT_QUEUE_SIZE,
+               metavar="N", help="requests that may wait while one is solved; more are answered 'busy' "
+               f"(default {DEFAULT_QUEUE_SIZE})")
+    add_option(server, "--cache-mib", type=finite_float("--cache-mib", 0.0, 1e6), default=DESIGNER_CACHE_BYTES / 2**20,
+               metavar="MIB", help="memory for compiled designers, by their estimated size "
+               f"(default {DESIGNER_CACHE_BYTES / 2**20:g}; at most {DESIGNER_CACHE_SIZE} are kept)")
+    add_option(server, "--inline-complexity-scale", type=finite_float("--inline-complexity-scale", 1e-6, 1e6),
+               default=1.0, metavar="X", help="multiply the complexity limits of inline (what-if) scenarios by X "
+               "(default 1; docs/beamformer-server.md, 'Limits')")
     add_curve_arguments(server)
     server.add_argument("--duration-s", type=finite_float("--duration-s", 0.0, 1e9), default=0.0,
                         help="stop after this many seconds (default 0: run until interrupted)")
@@ -81,6 +93,21 @@ def register(subparsers):
 
 
 # ---- bf-server ---------------------------------------------------------------------------------
+
+def whole_number(name, low, high):
+    """An argparse type: a whole number within [low, high], else a message naming the value."""
+    import argparse
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} = {text!r}: expected a whole number from {low} to {high}")
+        return value
+    return parse
+
 
 def _status_printer(as_json):
     """A message sink printing each status message of the server (one line each)."""
@@ -133,7 +160,9 @@ def run_server(args):
     try:
         server = beamformer_server(scenario, args.sinr_db, args.objective, args.solver, args.bind, args.pub,
                                    args.republish_s, True, args.time_limit_s, security.mode, security.secret_key_file,
-                                   security.server_public_key, security.allowed_keys_file)
+                                   security.server_public_key, security.allowed_keys_file,
+                                   queue_size=args.queue_size, cache_mib=args.cache_mib,
+                                   inline_complexity_scale=args.inline_complexity_scale)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     tb = gr.top_block("disac_bf_server")

@@ -37,7 +37,6 @@ import tomllib
 import numpy as np
 
 from . import wire
-from .beamformer import BeamformerDesigner
 from .design_options import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS, TIMEOUT_STATUS  # noqa: F401
 from .scenario import PRESET_ALIASES, PRESETS, Scenario, ScenarioError, load_scenario, scenario_from_dict
 
@@ -495,7 +494,7 @@ class BeamformerService:
     def triage(self, data):
         """(Reply, None) for a request answered without a solve (bad request, over a limit, the design in
         force), else (None, Request) for ``answer``. Fast (no solve lock, nothing built); never raises."""
-        self._count("requests")
+        self.count("requests")
         try:
             request = parse_request(data)
             if request.scenario is not None:
@@ -551,14 +550,15 @@ class BeamformerService:
         return size
 
     # ---- internals -------------------------------------------------------------------------------
-    def _count(self, name, amount=1):
+    def count(self, name, amount=1):
+        """Add to one of the counters (thread-safe)."""
         with self._count_lock:
             self.counters[name] += amount
 
     def bad_request(self, message, status=BAD_REQUEST, counter="bad_requests"):
         """The reply to a request that was not answered (counted as a bad request, or under ``counter``):
         every field null but status, version (the set in force), applied (false), message, queue_length."""
-        self._count(counter)
+        self.count(counter)
         fields = {name: None for name in REPLY_FIELDS}
         fields.update(status=status, version=self.version, applied=False, message=message,
                       queue_length=self.queue_length)
@@ -602,6 +602,8 @@ class BeamformerService:
         full_key = (key, settings.objective, settings.solver, settings.csi_digest)
         cached = self._designers.pop(full_key, None)
         if cached is None:
+            from .beamformer import BeamformerDesigner  # cvxpy loads here (~1 s), not when a parser imports the limits
+
             kept = estimate_problem_size(scenario, settings.objective).kept_bytes
             designer = BeamformerDesigner(scenario, objective=settings.objective, solver=settings.solver,
                                           channels=settings.csi)
@@ -648,7 +650,7 @@ class BeamformerService:
                 except _TimeLimit:
                     pass
             return unchanged
-        self._count("solves")
+        self.count("solves")
         designer = result = None
         try:
             designer = self._designer(key, scenario, settings, deadline)
@@ -675,7 +677,7 @@ class BeamformerService:
         precoders = None
         published = False
         if status in GOOD_STATUSES:
-            self._count("designs")
+            self.count("designs")
             fields.update(crb_position_bound_m2=result.crb_position_bound_m2,
                           crb_position_extracted_m2=result.crb_position_extracted_m2,
                           sinr_extracted_db=list(result.sinr_extracted_db))
@@ -684,12 +686,12 @@ class BeamformerService:
             if apply:
                 fields["message"] = fields["message"] or f"new precoder set in force: version {version}"
                 self._in_force = _InForce(version, settings, fields, precoders)
-                self._count("published")
+                self.count("published")
                 published = True
             else:
                 fields["message"] = fields["message"] or "what-if design: not applied, the nodes keep their set"
         else:
-            self._count("infeasible" if status.startswith("infeasible") else "failed")
+            self.count("infeasible" if status.startswith("infeasible") else "failed")
             if deployed:
                 kept = f"version {self.version} stays in force" if self._in_force else "no precoder set in force yet"
                 fields["message"] = f"{message}; {kept}"
