@@ -47,13 +47,14 @@ MAX_REQUEST_BYTES = 64 * 1024
 INLINE_LIMITS = {"num_nodes": 4, "tx_antennas": 16, "rx_antennas": 64, "num_users": 8, "num_targets": 4,
                  "subcarriers": 1024, "symbols_per_frame": 16}
 # The complexity limit of an inline scenario: estimate_problem_size() computes these figures from
-# N, Mt, Mr, K, U, L (before anything is built) and a request exceeding any of them is refused
-# (bad_request) in microseconds. bench/bench_bf_limits.py measured what they cost here (docs/
-# beamformer-server.md has the table): the FIM map's build work and the designer's peak memory are what
-# grow (∝ N²K²Mt²·Mr·L and N³K²Mt²·(N + 1)·K); the SDP's own cones stay small. At the limits a request
-# builds, compiles and solves in a few seconds within ~200 MiB. The operator scales every limit with
-# BeamformerService(inline_complexity_scale=...) / `disac bf-server --inline-complexity-scale`.
-INLINE_COMPLEXITY_LIMITS = {"fim_build_macs": 2.0e9, "peak_bytes": 192 * 2**20, "psd_entries": 60_000}
+# N, Mt, Mr, K, U, L (before anything is built) and a request over any of them is refused (bad_request)
+# at once. bench/bench_bf_limits.py measured what they cost here (docs/beamformer-server.md, "Limits"):
+# the FIM map's build work (∝ N²K²Mt²·Mr·L, ~2.3e9 multiply-adds/s here) and the designer's peak memory
+# (the estimate is 1.3–1.9× the measured peak) are what grow; the SDP's cones stay small. Every preset
+# passes (four-nodes: 7.3e7, 185 MiB); at the limits a request builds, compiles and solves in a few
+# seconds within ~200 MiB. The operator scales every figure with
+# BeamformerService(inline_complexity_scale=...) / `disac bf-server --inline-complexity-scale X`.
+INLINE_COMPLEXITY_LIMITS = {"fim_build_macs": 4.0e9, "peak_bytes": 256 * 2**20, "psd_entries": 60_000}
 # Every solve (build of the designer and cvxpy compilation included) stops after this many seconds by
 # default and is answered "solver_timeout"; the set in force stays.
 DEFAULT_TIME_LIMIT_S = 30.0
@@ -619,18 +620,21 @@ class BeamformerService:
         return cached.designer
 
     def _keep(self, full_key, cached):
-        """Put a designer in the cache as the most recently used; drop the least recently used ones beyond
-        the count and byte bounds (the deployed system's designer last). One larger than the byte bound
-        alone is used for this request and not kept."""
-        self._designers[full_key] = cached
-        while len(self._designers) > 1 and (
-                len(self._designers) > self._cache_size
-                or sum(c.kept_bytes for c in self._designers.values()) > self._cache_bytes):
-            victims = [k for k in self._designers if k != full_key and k[0] != ("server",)]
-            victims = victims or [k for k in self._designers if k != full_key]
-            self._designers.pop(victims[0])
-        if cached.kept_bytes > self._cache_bytes:
-            self._designers.pop(full_key, None)
+        """Put a designer in the cache as the most recently used, then drop designers until the count and
+        byte bounds hold: what-ifs first (least recently used first), then this one if it is a what-if
+        (used for this request, not kept), then older deployed-system designers. The deployed system's
+        designer in use is dropped only if it alone is over the byte bound."""
+        designers = self._designers
+        designers[full_key] = cached
+        while len(designers) > self._cache_size or sum(c.kept_bytes for c in designers.values()) > self._cache_bytes:
+            what_ifs = [k for k in designers if k != full_key and k[0] != ("server",)]
+            if what_ifs:
+                designers.pop(what_ifs[0])
+            elif full_key[0] != ("server",) or len(designers) == 1:
+                designers.pop(full_key)
+                break
+            else:
+                designers.pop(next(k for k in designers if k != full_key))
 
     def _answer(self, request):
         deployed = request.scenario is None
