@@ -40,11 +40,12 @@ from .node_cmd import add_curve_arguments, security_from_args
 def register(subparsers):
     server = subparsers.add_parser(
         "bf-server", help="run the beamformer server: answer precoder requests, publish precoder sets to the nodes",
-        description="Serve SDR precoder designs (paper problem 18) over ZeroMQ REP and publish each new set "
-                    "with its version on PUB (docs/beamformer-server.md).")
+        description="Serve SDR precoder designs (paper problem 18) to ZeroMQ REQ clients and publish each new "
+                    "set with its version on PUB; solves run one at a time behind a bounded queue, within a time "
+                    "limit, and inline scenarios within a complexity limit (docs/beamformer-server.md).")
     server.add_argument("scenario", help=f"the deployed system: a preset ({', '.join(PRESETS)}) or a TOML file")
     server.add_argument("--bind", required=True, metavar="ADDR",
-                        help="REP endpoint for requests, e.g. tcp://*:5560 (tcp://127.0.0.1:0: a free port)")
+                        help="endpoint for requests (REQ clients), e.g. tcp://*:5560 (tcp://127.0.0.1:0: a free port)")
     server.add_argument("--pub", default="", metavar="ADDR", help="PUB endpoint for the nodes, e.g. tcp://*:5561")
     server.add_argument("--sinr-db", type=finite_float("--sinr-db", MIN_SINR_DB, MAX_SINR_DB), default=10.0,
                         help=f"SINR threshold Γ_c in dB of the first design (default 10; {MIN_SINR_DB:g} to {MAX_SINR_DB:g})")
