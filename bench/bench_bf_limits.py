@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +91,8 @@ def attack():
     socks = []
     try:
         listening = json.loads(server.stdout.readline())
+        # the server prints a status line per request: read them all, or a full pipe stalls its printer block
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
         sub = context.socket(zmq.SUB)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         sub.connect(listening["pub"])
