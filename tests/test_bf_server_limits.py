@@ -119,6 +119,8 @@ def test_attack_is_refused_and_the_server_keeps_answering_and_publishing(tmp_pat
                           "an answer while the long solve is outstanding")
         assert during["status"] == "optimal" and during["version"] == 1 and during["message"].startswith("unchanged")
         assert not long_client.has_reply()
+        bad = other.ask(b"sinr_db=10")  # malformed requests too are answered during the solve
+        assert bad["status"] == "bad_request" and "not valid JSON" in bad["message"] and bad["queue_length"] >= 1
         republished = []
         wait_for(lambda: republished.extend(published()) or len(republished) >= 3, DEADLINE_S,
                  "three republications during the solve")
@@ -129,6 +131,11 @@ def test_attack_is_refused_and_the_server_keeps_answering_and_publishing(tmp_pat
         busy = refused.ask({"sinr_db": 13})
         assert busy["status"] == "busy" and busy["version"] == 1 and busy["applied"] is False
         assert "try again later" in busy["message"]
+        crowd = [new_client() for _ in range(50)]  # 50 clients at once, all answered during the solve
+        for client in crowd:
+            client.send({})
+        answers = [client.reply() for client in crowd]
+        assert all(a["status"] == "optimal" and a["version"] == 1 for a in answers)
         still = other.ask({})  # the long solve is still outstanding: everything above happened during it
         assert still["queue_length"] == 2 and not long_client.has_reply()
 

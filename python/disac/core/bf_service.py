@@ -552,7 +552,7 @@ class BeamformerService:
 
     # ---- internals -------------------------------------------------------------------------------
     def count(self, name, amount=1):
-        """Add to one of the counters (thread-safe)."""
+        """Add to one of the counters from any thread (those of a solve are added under the solve lock)."""
         with self._count_lock:
             self.counters[name] += amount
 
@@ -654,7 +654,7 @@ class BeamformerService:
                 except _TimeLimit:
                     pass
             return unchanged
-        self.count("solves")
+        self.counters["solves"] += 1
         designer = result = None
         try:
             designer = self._designer(key, scenario, settings, deadline)
@@ -681,7 +681,7 @@ class BeamformerService:
         precoders = None
         published = False
         if status in GOOD_STATUSES:
-            self.count("designs")
+            self.counters["designs"] += 1
             fields.update(crb_position_bound_m2=result.crb_position_bound_m2,
                           crb_position_extracted_m2=result.crb_position_extracted_m2,
                           sinr_extracted_db=list(result.sinr_extracted_db))
@@ -690,12 +690,12 @@ class BeamformerService:
             if apply:
                 fields["message"] = fields["message"] or f"new precoder set in force: version {version}"
                 self._in_force = _InForce(version, settings, fields, precoders)
-                self.count("published")
+                self.counters["published"] += 1
                 published = True
             else:
                 fields["message"] = fields["message"] or "what-if design: not applied, the nodes keep their set"
         else:
-            self.count("infeasible" if status.startswith("infeasible") else "failed")
+            self.counters["infeasible" if status.startswith("infeasible") else "failed"] += 1
             if deployed:
                 kept = f"version {self.version} stays in force" if self._in_force else "no precoder set in force yet"
                 fields["message"] = f"{message}; {kept}"
