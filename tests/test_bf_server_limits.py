@@ -1,12 +1,13 @@
 """Bounded cost per request at the beamformer server (issue 11, item 3).
 
-The attack of the issue: one ~600-byte what-if request whose inline scenario is within the per-size
+The attack of the issue: one small (462-byte) what-if request whose inline scenario is within the per-size
 limits (N=4, Mt=16, Mr=64, K=4, U=8, L=1024, P=16) used to hold `disac bf-server` for 250 s and
 1.7 GiB while no other client was answered and PUB stopped. Checked here, on a real `disac bf-server`
 process on loopback: that request is refused at once by the complexity limit (bad_request naming the
 figure, the limit and how to raise it) and adds nothing to the server's memory; while a long admitted
-solve runs, other clients are answered and the set in force is republished on PUB; a full queue is
-answered "busy"; the queued and the long request are answered afterwards.
+solve runs, other clients are answered (malformed requests too, and 50 clients at once) and the set
+in force is republished on PUB; a full queue is answered "busy"; the queued and the long request are
+answered afterwards. The server's memory is read from /proc/<pid>/status (VmRSS, VmHWM).
 
 In-process (core.bf_service): the complexity estimate admits every preset and refuses the attack, the
 operator's scale raises the limit; the time limit covers the designer's build and compilation (a
@@ -109,7 +110,7 @@ def test_attack_is_refused_and_the_server_keeps_answering_and_publishing(tmp_pat
         assert "too complex to solve inline" in fields["message"], fields["message"]
         assert "--inline-complexity-scale" in fields["message"]
         # Building the attack's designer took +1.6 GiB; refusing it builds nothing: 32 MiB is allocator noise
-        # for parsing a 600-byte request, far below the cheapest build it would have started.
+        # for parsing a 462-byte request, far below the cheapest build it would have started.
         assert vm_kib(server.pid, "VmHWM") - peak_before_kib < 32 * 1024
 
         # 2. a long admitted what-if; meanwhile other clients are answered and PUB goes on
