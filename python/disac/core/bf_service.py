@@ -435,6 +435,10 @@ class BeamformerService:
     def __init__(self, scenario="paper", sinr_db=10.0, objective="position", solver=None,
                  cache_size=DESIGNER_CACHE_SIZE, time_limit_s=DEFAULT_TIME_LIMIT_S,
                  cache_bytes=DESIGNER_CACHE_BYTES, inline_complexity_scale=1.0):
+        # cvxpy loads here (~1 s), when the server is made, not on its first request (and not when a
+        # command-line parser imports this module for its limits)
+        from .beamformer import BeamformerDesigner
+        self._designer_class = BeamformerDesigner
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         solver = solver or DEFAULT_SOLVER
         try:
@@ -603,10 +607,8 @@ class BeamformerService:
         full_key = (key, settings.objective, settings.solver, settings.csi_digest)
         cached = self._designers.pop(full_key, None)
         if cached is None:
-            from .beamformer import BeamformerDesigner  # cvxpy loads here (~1 s), not when a parser imports the limits
-
             kept = estimate_problem_size(scenario, settings.objective).kept_bytes
-            designer = BeamformerDesigner(scenario, objective=settings.objective, solver=settings.solver,
+            designer = self._designer_class(scenario, objective=settings.objective, solver=settings.solver,
                                           channels=settings.csi)
             cached = _Cached(designer, kept)
         self._keep(full_key, cached)
