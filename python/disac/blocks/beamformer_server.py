@@ -106,6 +106,7 @@ class beamformer_server(gr.basic_block):
         self._done = collections.deque()  # (envelope or None, reply, origin) finished by the solver thread
         self._wake_read = self._wake_write = None  # a pipe: the solver thread wakes the socket thread
         self._slider_queued = False
+        self._unenveloped = 0  # messages dropped for want of REP's envelope
         self._open()  # bad or busy addresses fail here, at construction
 
     # ---- sockets -----------------------------------------------------------------------------
@@ -166,6 +167,8 @@ class beamformer_server(gr.basic_block):
         if self._rep is None:
             self._open()
         self._stop.clear()
+        self._done.clear()
+        self._slider_queued = False
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
@@ -242,6 +245,10 @@ class beamformer_server(gr.basic_block):
                     break
                 self.logger.error(f"request socket {self.bind_address}: {exc}")
                 time.sleep(POLL_MS / 1000)
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the server: count, log, go on
+                self.service.count("server_errors")
+                if self.service.counters["server_errors"] <= 10:
+                    self.logger.error(f"server thread: {type(exc).__name__}: {exc} (the server goes on)")
             if self._pub is not None and self.republish_s and time.monotonic() >= next_republish:
                 next_republish = time.monotonic() + self.republish_s
                 current = self.service.precoders_in_force()
@@ -289,7 +296,10 @@ class beamformer_server(gr.basic_block):
             split = -1
         if not 1 <= split <= MAX_ENVELOPE_FRAMES:
             self.service.count("bad_requests")
-            self.logger.warn(f"message of {len(frames)} frames without REP's envelope dropped")
+            self._unenveloped += 1
+            if self._unenveloped <= 10 or self._unenveloped % 1000 == 0:
+                self.logger.warn(f"message of {len(frames)} frames without REP's envelope dropped "
+                                 f"(#{self._unenveloped}; a DEALER must send an empty frame first)")
             return
         envelope, body = frames[:split + 1], frames[split + 1:]
         try:
