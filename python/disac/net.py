@@ -286,11 +286,57 @@ def make_socket(context, socket_type, address, bind, security=None, name="addres
     return sock, endpoint
 
 
-def create_keys(directory, name):
-    """Write NAME.key (public) and NAME.key_secret into directory; return (public_path, secret_path)."""
+class KeysExistError(LinkError):
+    """create_keys found a key file it would overwrite (the message names it)."""
+
+
+def create_keys(directory, name, force=False):
+    """Write NAME.key (public) and NAME.key_secret into directory; return (public_path, secret_path).
+
+    The secret file is created with mode 0600 (os.open with O_EXCL, then fchmod before a byte is
+    written: it never exists with a wider mode, whatever the umask). An existing NAME.key or
+    NAME.key_secret is kept (KeysExistError naming it) unless ``force``; then each file is written to
+    a new 0600/0644 file beside it and renamed over the old one. The format is zmq.auth's certificate.
+    """
     if not re.match(r"^[A-Za-z0-9_.\-]{1,64}$", name or ""):
         raise LinkError(f"key name {name!r}: expected 1 to 64 letters, digits, '_', '.' or '-'")
     os.makedirs(directory, exist_ok=True)
-    public, secret = zmq.auth.create_certificates(directory, name)
-    os.chmod(secret, 0o600)
-    return public, secret
+    public_path = os.path.join(str(directory), f"{name}.key")
+    secret_path = os.path.join(str(directory), f"{name}.key_secret")
+    if not force:
+        for path in (secret_path, public_path):
+            if os.path.lexists(path):
+                raise KeysExistError(f"{path} exists: a key pair is not overwritten (peers holding the old public "
+                                     "key would be shut out); give --force to replace it")
+    public, secret = (key.decode("ascii") for key in zmq.curve_keypair())
+    curve = f'curve\n    public-key = "{public}"\n'
+    _write_new_file(secret_path, 0o600, "#   ZeroMQ CURVE **Secret** Certificate (disac keys)\n"
+                    "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\nmetadata\n"
+                    + curve + f'    secret-key = "{secret}"\n', force)
+    _write_new_file(public_path, 0o644, "#   ZeroMQ CURVE Public Certificate (disac keys)\n"
+                    "#   Exchange securely, or use a secure mechanism to verify the contents\n"
+                    "#   of this file after exchange. Store public certificates in your home\n"
+                    "#   directory, in the .curve subdirectory.\n\nmetadata\n" + curve, force)
+    return public_path, secret_path
+
+
+def _write_new_file(path, mode, text, replace):
+    """Write text to a file created with exactly ``mode``: at ``path`` (O_EXCL: never over an existing
+    file), or with ``replace`` to a new file beside it renamed over it (atomic)."""
+    target = path + f".new-{os.getpid()}" if replace else path
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    try:  # from here on, target is a file this call created
+        os.fchmod(fd, mode)  # the umask may have removed bits of mode; it never added any
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            fd = None
+            handle.write(text)
+        if replace:
+            os.replace(target, path)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        try:
+            os.unlink(target)
+        except OSError:
+            pass
+        raise

@@ -28,7 +28,7 @@ from ..core.json_values import json_ready  # noqa: F401 - re-exported: the apps 
 from ..core.scenario import ScenarioError
 
 # subcommand modules, in the order `disac --help` lists them
-COMMAND_MODULES = ["demo_cmd", "scenario_cmd", "crb_cmd", "design_cmd", "figures_cmd", "loopback_cmd", "keys_cmd", "bf_server_cmd", "localize_cmd", "node_cmd", "cu_cmd", "bench_cmd"]
+COMMAND_MODULES = ["demo_cmd", "scenario_cmd", "crb_cmd", "design_cmd", "figures_cmd", "loopback_cmd", "keys_cmd", "bf_server_cmd", "bf_request_cmd", "localize_cmd", "node_cmd", "cu_cmd", "bench_cmd"]
 
 
 class UsageError(Exception):
@@ -45,6 +45,19 @@ def finite_float(name, low=None, high=None):
         if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
             bounds = f" from {low:g} to {high:g}" if low is not None and high is not None else ""
             raise argparse.ArgumentTypeError(f"{name} = {text!r}: expected a finite number{bounds}")
+        return value
+    return parse
+
+
+def whole_number(name, low, high):
+    """An argparse type: a whole number within [low, high], else a message naming the value."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} = {text!r}: expected a whole number from {low} to {high}")
         return value
     return parse
 

@@ -6,7 +6,7 @@ for designs; checked: the reply (JSON + wire PrecoderMessage), that each new set
 "precoders" port (one isac_tx message per node, accepted by isac_tx) and, through PUB → precoder_sub,
 on the node side, with increasing versions; that set_sinr_db re-solves and publishes a new version; that
 an infeasible threshold keeps the old set; that bad, multi-frame and oversized requests leave the server
-answering. Every wait is bounded (waitFor), every socket closed with linger 0.
+answering; that DEALER clients speak REP's envelope to its ROUTER socket. Every wait is bounded (waitFor), every socket closed with linger 0.
 """
 
 import json
@@ -156,6 +156,25 @@ class qa_beamformer_server(gr_unittest.TestCase):
         self.assertEqual((fields["status"], fields["version"], message.version), ("optimal", 2, 2))
         self.assertEqual(self.server.service.counters["bad_requests"], 3)
 
+    def test_dealer_clients_use_reps_envelope(self):
+        """The ROUTER keeps REP's envelope: a DEALER that sends the empty delimiter is answered with it; a
+        message without one is dropped (as REP drops it) and counted; the server goes on."""
+        self.tb.start()
+        self.wait_version(1)
+        dealer = self.context.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(self.server.bound_endpoint())
+        self.sockets.append(dealer)
+        dealer.send_multipart([b"{}"])  # no delimiter: dropped
+        self.waitFor(lambda: self.server.service.counters["bad_requests"] == 1, timeout=TIMEOUT_S)
+        dealer.send_multipart([b"", b"{}"])
+        self.assertTrue(dealer.poll(int(TIMEOUT_S * 1000)))
+        frames = dealer.recv_multipart()
+        self.assertEqual(frames[0], b"")  # the delimiter comes back first, then the reply as to a REQ
+        fields, message = bf_service.reply_from_frames(frames[1:])
+        self.assertEqual((fields["status"], fields["version"], message.version), ("optimal", 1, 1))
+        self.assertTrue(fields["message"].startswith("unchanged"))
+
     def test_constructor_rejects_bad_values(self):
         with self.assertRaisesRegex(ValueError, "bind_address = 'localhost:5560': expected tcp://HOST:PORT"):
             beamformer_server("paper", bind_address="localhost:5560")
@@ -167,6 +186,12 @@ class qa_beamformer_server(gr_unittest.TestCase):
             beamformer_server("paper", bind_address="tcp://127.0.0.1:0", republish_s=-1)
         with self.assertRaisesRegex(ValueError, "time_limit_s = -1"):
             beamformer_server("paper", bind_address="tcp://127.0.0.1:0", time_limit_s=-1)
+        with self.assertRaisesRegex(ValueError, "queue_size = -1: expected a whole number"):
+            beamformer_server("paper", bind_address="tcp://127.0.0.1:0", queue_size=-1)
+        with self.assertRaisesRegex(ValueError, "cache_mib = -1.0"):
+            beamformer_server("paper", bind_address="tcp://127.0.0.1:0", cache_mib=-1)
+        with self.assertRaisesRegex(ValueError, "inline_complexity_scale = 0"):
+            beamformer_server("paper", bind_address="tcp://127.0.0.1:0", inline_complexity_scale=0)
         with self.assertRaisesRegex(ValueError, "secret_key_file = '': security 'curve' needs"):
             beamformer_server("paper", bind_address="tcp://127.0.0.1:0", security="curve")
         with self.assertRaisesRegex(ValueError, "secret key file 'no/such.key_secret'"):

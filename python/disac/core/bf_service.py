@@ -37,25 +37,40 @@ import tomllib
 import numpy as np
 
 from . import wire
-from .beamformer import BeamformerDesigner
 from .design_options import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS, TIMEOUT_STATUS  # noqa: F401
 from .scenario import PRESET_ALIASES, PRESETS, Scenario, ScenarioError, load_scenario, scenario_from_dict
 
 # ---- limits -----------------------------------------------------------------------------------
 MAX_REQUEST_BYTES = 64 * 1024
-# An inline scenario (from a peer) is solved only within these sizes: the SDP grows with N²·K and Mt²
-# (the "four-nodes" preset, N = 4, Mt = 8, K = 3, U = 4, takes ~3 s here). The server's own scenario,
-# chosen by its operator, is not limited.
+# An inline scenario (from a peer) is solved only within these sizes, and within the complexity limits
+# below. The server's own scenario, chosen by its operator, is not limited.
 INLINE_LIMITS = {"num_nodes": 4, "tx_antennas": 16, "rx_antennas": 64, "num_users": 8, "num_targets": 4,
                  "subcarriers": 1024, "symbols_per_frame": 16}
-# compiled designers kept (one per scenario, objective, solver and CSI), least recently used dropped first
+# The complexity limit of an inline scenario: estimate_problem_size() computes these figures from
+# N, Mt, Mr, K, U, L (before anything is built) and a request over any of them is refused (bad_request)
+# at once. bench/bench_bf_limits.py measured what they cost here (docs/beamformer-server.md, "Limits"):
+# the FIM map's build work (∝ N²K²Mt²·Mr·L, ~2.3e9 multiply-adds/s here) and the designer's peak memory
+# (the estimate is 1.3–1.9× the measured peak) are what grow; the SDP's cones stay small. Every preset
+# passes (four-nodes: 7.3e7, 185 MiB); at the limits a request builds, compiles and solves in a few
+# seconds within ~200 MiB. The operator scales every figure with
+# BeamformerService(inline_complexity_scale=...) / `disac bf-server --inline-complexity-scale X`.
+INLINE_COMPLEXITY_LIMITS = {"fim_build_macs": 4.0e9, "peak_bytes": 256 * 2**20, "psd_entries": 60_000}
+# Every solve (build of the designer and cvxpy compilation included) stops after this many seconds by
+# default and is answered "solver_timeout"; the set in force stays.
+DEFAULT_TIME_LIMIT_S = 30.0
+# compiled designers kept (one per scenario, objective, solver and CSI), least recently used dropped
+# first: at most this many, and at most this many bytes by their estimated size (ProblemSize.kept_bytes)
 DESIGNER_CACHE_SIZE = 4
+DESIGNER_CACHE_BYTES = 256 * 2**20
+# requests waiting for the solver (one more is being solved); a request beyond them is answered "busy"
+DEFAULT_QUEUE_SIZE = 4
 
 REQUEST_FIELDS = ("sinr_db", "objective", "solver", "scenario", "csi", "apply", "max_sinr")
 REPLY_FIELDS = ("status", "version", "applied", "sinr_threshold_db", "objective", "solver", "scenario",
                 "crb_position_bound_m2", "crb_position_extracted_m2", "sinr_extracted_db", "max_common_sinr_db",
-                "message", "solve_time_s")
+                "message", "solve_time_s", "queue_length")
 BAD_REQUEST = "bad_request"
+BUSY = "busy"
 GOOD_STATUSES = ("optimal", "optimal_inaccurate")
 
 
@@ -104,6 +119,90 @@ class Reply:
         if self.precoders is not None:
             out.append(wire.encode(self.precoders))
         return out
+
+
+# ---- the size of a request ----------------------------------------------------------------------
+
+def _svec(size):
+    """Entries of one symmetric size × size PSD cone as the solver holds it (the upper triangle)."""
+    return size * (size + 1) // 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ProblemSize:
+    """What one designer (problem 18 for a scenario, core.beamformer) costs, estimated before it is built.
+
+    fim_build_macs  complex multiply-adds of the FIM map (fim.FimMap: per link, Σ over Mr·L of the
+                    parameter derivatives' products, 6K (4K on a monostatic link) parameters, Mt² pairs)
+    peak_bytes      peak memory of building and compiling it: the per-link derivatives (6K·L·Mr·Mt
+                    complex, three live copies), the FIM map over Ψ (N·dΨ²·Mt² complex), its image over Θ
+                    with the scaled real copies (≈ 6 reals per N·dΘ²·Mt² entry at the peak) and cvxpy's
+                    compiled data (≈ 2 copies of the LMIs' coefficients and the cones)
+    kept_bytes      memory the compiled designer keeps while cached (the FIM map over Ψ and cvxpy's data)
+    psd_entries     entries of every PSD cone of the SDP (decomposed LMIs of size 4K, 6K with the paper
+                    objective; per node one 2Mt cone and U + 1 cones of twice the users' subspace)
+    lmi_coefficients  nonzero coefficients of F(Θ) that the LMIs read (the constraint matrix's bulk)
+    """
+
+    fim_build_macs: int
+    peak_bytes: int
+    kept_bytes: int
+    psd_entries: int
+    lmi_coefficients: int
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+def estimate_problem_size(scenario, objective="paper"):
+    """The ProblemSize of the designer of ``scenario`` (core.beamformer, decomposed LMIs, user subspace).
+
+    Arithmetic on N, Mt, Mr, K, U, L only: nothing is built. bench/bench_bf_limits.py prints it beside
+    the measured time and memory of the same designers.
+    """
+    N, K, U = scenario.num_nodes, scenario.num_targets, scenario.num_users
+    mt, mr, L = scenario.tx_antennas, scenario.rx_antennas, scenario.subcarriers
+    d_psi = 2 * K * N + 2 * K * N * N  # dim Ψ (eq. 7)
+    d_theta = 2 * K + 2 * K * N * N  # dim Θ (eq. 8)
+    links_bistatic, links_mono = N * (N - 1), N
+    fim_macs = (links_bistatic * (6 * K) ** 2 + links_mono * (4 * K) ** 2) * mt * mt * mr * L
+    derivatives = 3 * 6 * K * L * mr * mt * 16
+    fim_psi = N * d_psi ** 2 * mt * mt * 16
+    fim_theta = 6 * N * d_theta ** 2 * mt * mt * 8
+    lmi_coefficients = 4 * K * K * 2 * N * mt * mt + N * N * 8 * K * K * 2 * mt * mt
+    rank = min(U, mt)
+    cones = [4 * K] * (N * N + 1) + ([6 * K] * N * N if objective == "paper" else [])
+    cones += [2 * mt] * N + [2 * rank] * (N * (U + 1))
+    psd_entries = sum(_svec(c) for c in cones)
+    compiled = 2 * (lmi_coefficients + psd_entries) * 16
+    return ProblemSize(fim_build_macs=int(fim_macs), peak_bytes=int(derivatives + fim_psi + fim_theta + compiled),
+                       kept_bytes=int(fim_psi + compiled), psd_entries=int(psd_entries),
+                       lmi_coefficients=int(lmi_coefficients))
+
+
+def scenario_table_of_size(num_nodes, tx_antennas, rx_antennas, num_targets, num_users, subcarriers,
+                           symbols_per_frame=1):
+    """A valid inline scenario (the tables of a scenario file) of the given sizes, for benchmarks and tests
+    of the limits: nodes on a 200 m circle, targets within 60 m of the centre, users on a 160 m circle,
+    B = 10 MHz; the cyclic prefix of 24 samples (720 m) covers the longest bistatic path (2·260 m)."""
+    def ring(count, radius, offset):
+        angles = offset + 2 * math.pi * np.arange(count) / max(count, 1)
+        return [[round(radius * math.cos(a), 1), round(radius * math.sin(a), 1)] for a in angles]
+
+    targets = [[round(60 * (0.4 + 0.6 * ((k * 0.618) % 1)) * math.cos(2.4 * k + 0.3), 1),
+                round(60 * (0.4 + 0.6 * ((k * 0.618) % 1)) * math.sin(2.4 * k + 0.3), 1)] for k in range(num_targets)]
+    return {"nodes": {"positions_m": ring(num_nodes, 200.0, math.pi / 4), "tx_antennas": tx_antennas,
+                      "rx_antennas": rx_antennas},
+            "ofdm": {"bandwidth_hz": 1e7, "subcarriers": subcarriers, "cyclic_prefix": 24,
+                     "symbols_per_frame": symbols_per_frame},
+            "targets": {"positions_m": targets},
+            "users": {"positions_m": ring(num_users, 160.0, 0.1)}}
+
+
+def cvxpy_solver_name(solver):
+    """cvxpy's name of one of SOLVERS (the key of its compiled-problem cache)."""
+    from .beamformer import _SOLVER_OPTIONS  # the one place the solver options are defined
+    return _SOLVER_OPTIONS[solver]["solver"]
 
 
 # ---- request parsing ----------------------------------------------------------------------------
@@ -305,19 +404,41 @@ class _InForce:
     precoders: object  # wire.PrecoderMessage
 
 
+@dataclasses.dataclass
+class _Cached:
+    designer: object
+    kept_bytes: int  # ProblemSize.kept_bytes of its scenario
+    compiled: bool = False  # cvxpy's compiled problem for its solver is in the designer
+
+
+class _TimeLimit(Exception):
+    """The deadline of a solve passed between two of its phases."""
+
+
 class BeamformerService:
     """Answers requests (bytes in, Reply out, never raises on input) and keeps the precoder set in force.
 
     scenario: the deployed system's (a Scenario, preset name or TOML path, chosen by the operator).
     sinr_db, objective, solver: the settings used until a request or ``set_sinr_db`` changes them.
-    time_limit_s: a solve stops after this many seconds and is reported as TIMEOUT_STATUS, the set in
-    force stays (None: no limit).
+    time_limit_s: every solve stops after this many seconds, from the start of its designer's build (cvxpy
+    compilation included) to the solver's last iteration, and is reported as TIMEOUT_STATUS; the set in
+    force stays (None: no limit). The build and compilation are not interruptible: the deadline is
+    checked after each and the solver gets what is left; the complexity limit bounds them for inline
+    scenarios.
+    cache_size, cache_bytes: compiled designers kept, by count and by estimated bytes.
+    inline_complexity_scale: multiplies every INLINE_COMPLEXITY_LIMITS figure.
     Versions: 0 means "no designed set yet" (isac_tx's placeholder); every set put in force gets the next
-    integer from 1. Thread-safe: one lock serialises requests.
+    integer from 1. Thread-safe: one lock serialises solves; ``triage`` (parsing, the limits, answers
+    that need no solve) takes no solve lock, so a request thread answers while a solve runs.
     """
 
     def __init__(self, scenario="paper", sinr_db=10.0, objective="position", solver=None,
-                 cache_size=DESIGNER_CACHE_SIZE, time_limit_s=None):
+                 cache_size=DESIGNER_CACHE_SIZE, time_limit_s=DEFAULT_TIME_LIMIT_S,
+                 cache_bytes=DESIGNER_CACHE_BYTES, inline_complexity_scale=1.0):
+        # cvxpy loads here (~1 s), when the server is made, not on its first request (and not when a
+        # command-line parser imports this module for its limits)
+        from .beamformer import BeamformerDesigner
+        self._designer_class = BeamformerDesigner
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         solver = solver or DEFAULT_SOLVER
         try:
@@ -325,111 +446,234 @@ class BeamformerService:
                                        _choice("solver", solver, SOLVERS), None, "")
         except RequestError as exc:
             raise ValueError(str(exc)) from None
-        if int(cache_size) < 1:
+        if not _is_whole(cache_size) or cache_size < 1:
             raise ValueError(f"cache_size = {cache_size!r}: expected a whole number ≥ 1")
+        if not _is_whole(cache_bytes) or cache_bytes < 0:
+            raise ValueError(f"cache_bytes = {cache_bytes!r}: expected a whole number of bytes ≥ 0")
         if time_limit_s is not None and not (_is_number(time_limit_s) and 0 < time_limit_s < math.inf):
             raise ValueError(f"time_limit_s = {time_limit_s!r}: expected a finite number of seconds > 0, or None")
+        if not (_is_number(inline_complexity_scale) and 0 < inline_complexity_scale < math.inf):
+            raise ValueError(f"inline_complexity_scale = {inline_complexity_scale!r}: expected a finite number > 0")
         self.time_limit_s = None if time_limit_s is None else float(time_limit_s)
+        self.inline_limits = {name: limit * float(inline_complexity_scale)
+                              for name, limit in INLINE_COMPLEXITY_LIMITS.items()}
         self._cache_size = int(cache_size)
-        self._designers = collections.OrderedDict()
+        self._cache_bytes = int(cache_bytes)
+        self._designers = collections.OrderedDict()  # full key -> _Cached, least recently used first
         self._in_force = None
-        self._lock = threading.Lock()
-        self.counters = collections.Counter()  # requests, bad_requests, solves, designs, infeasible, failed, published
+        self._lock = threading.Lock()  # one solve at a time; guards the cache and the set in force
+        self._count_lock = threading.Lock()
+        self.counters = collections.Counter()  # requests, bad_requests, busy, solves, designs, infeasible, failed, published
+        self.queue_length = 0  # solves running or waiting (SolveQueue keeps it), reported in every reply
 
     # ---- what is in force ------------------------------------------------------------------------
     @property
     def version(self):
         """The version of the precoder set in force (0: none yet)."""
-        return self._in_force.version if self._in_force else 0
+        in_force = self._in_force
+        return in_force.version if in_force else 0
 
     def precoders_in_force(self):
         """The wire PrecoderMessage in force, or None."""
-        return self._in_force.precoders if self._in_force else None
+        in_force = self._in_force
+        return in_force.precoders if in_force else None
 
     def settings_in_force(self):
         """{"sinr_db", "objective", "solver", "csi"} of the set in force (the defaults before any)."""
-        s = self._in_force.settings if self._in_force else self._defaults
+        in_force = self._in_force
+        s = in_force.settings if in_force else self._defaults
         return {"sinr_db": s.sinr_db, "objective": s.objective, "solver": s.solver, "csi": s.csi is not None}
+
+    def cache_usage(self):
+        """(designers, estimated bytes) in the designer cache."""
+        with self._lock:
+            return len(self._designers), sum(c.kept_bytes for c in self._designers.values())
 
     # ---- entry points ----------------------------------------------------------------------------
     def handle(self, data):
-        """A Reply to the raw bytes of one request. Never raises: bad input gets status "bad_request"."""
+        """A Reply to the raw bytes of one request, solved on this thread if it needs a solve. Never raises:
+        bad input gets status "bad_request"."""
+        answered, request = self.triage(data)
+        return answered if answered is not None else self.answer(request)
+
+    def triage(self, data):
+        """(Reply, None) for a request answered without a solve (bad request, over a limit, the design in
+        force), else (None, Request) for ``answer``. Fast (no solve lock, nothing built); never raises."""
+        self.count("requests")
+        try:
+            request = parse_request(data)
+            if request.scenario is not None:
+                self.check_inline_complexity(request.scenario, request.objective or self._base().objective)
+            settings = self._settings(request)
+            unchanged = self._unchanged(request, settings)
+            if unchanged is not None and not request.max_sinr:
+                return unchanged, None
+            # the CSI is parsed once, here; the other fields left out take their values when solved
+            return None, dataclasses.replace(request, csi=settings.csi) if request.csi_given else request
+        except RequestError as exc:
+            return self.bad_request(str(exc)), None
+
+    def answer(self, request):
+        """The Reply to a parsed request (from ``triage``): solves it, under the solve lock."""
         with self._lock:
-            self.counters["requests"] += 1
             try:
-                request = parse_request(data)
                 return self._answer(request)
             except RequestError as exc:
                 return self.bad_request(str(exc))
 
     def set_sinr_db(self, sinr_db):
         """Re-solve the deployed system at a new Γ_c (a slider, a command line); ValueError if out of range."""
+        return self.answer(self.sinr_request(sinr_db))
+
+    @staticmethod
+    def sinr_request(sinr_db):
+        """The Request of a slider change to Γ_c = sinr_db; ValueError if out of range."""
         try:
-            value = check_sinr_db(sinr_db)
+            return Request(sinr_db=check_sinr_db(sinr_db))
         except RequestError as exc:
             raise ValueError(str(exc)) from None
-        with self._lock:
-            return self._answer(Request(sinr_db=value))
 
     def solve_initial(self):
         """Solve the deployed system with the settings in force (the constructor's before any design)."""
-        with self._lock:
-            return self._answer(Request())
+        return self.answer(Request())
+
+    def check_inline_complexity(self, scenario, objective="paper"):
+        """RequestError if an inline scenario's ProblemSize exceeds a complexity limit (names the figure,
+        the scenario's sizes, the limit and how the operator raises it)."""
+        size = estimate_problem_size(scenario, objective)
+        for name, limit in self.inline_limits.items():
+            value = getattr(size, name)
+            if value > limit:
+                sizes = (f"N={scenario.num_nodes}, Mt={scenario.tx_antennas}, Mr={scenario.rx_antennas}, "
+                         f"K={scenario.num_targets}, U={scenario.num_users}, L={scenario.subcarriers}, "
+                         f"P={scenario.symbols_per_frame}")
+                shown = (f"{value / 2**20:.0f} MiB", f"{limit / 2**20:.0f} MiB") if name == "peak_bytes" else \
+                    (f"{value:.3g}", f"{limit:.3g}")
+                raise RequestError(f"scenario: too complex to solve inline ({sizes}): {name} = {shown[0]} is "
+                                   f"over the limit of {shown[1]} (docs/beamformer-server.md, 'Limits'; the "
+                                   "server's operator raises it with --inline-complexity-scale)")
+        return size
 
     # ---- internals -------------------------------------------------------------------------------
-    def bad_request(self, message, status=BAD_REQUEST):
-        """The reply to a request that was not answered (counted as a bad request): every field null but
-        status, version (the set in force), applied (false) and message."""
-        self.counters["bad_requests"] += 1
+    def count(self, name, amount=1):
+        """Add to one of the counters from any thread (those of a solve are added under the solve lock)."""
+        with self._count_lock:
+            self.counters[name] += amount
+
+    def bad_request(self, message, status=BAD_REQUEST, counter="bad_requests"):
+        """The reply to a request that was not answered (counted as a bad request, or under ``counter``):
+        every field null but status, version (the set in force), applied (false), message, queue_length."""
+        self.count(counter)
         fields = {name: None for name in REPLY_FIELDS}
-        fields.update(status=status, version=self.version, applied=False, message=message)
+        fields.update(status=status, version=self.version, applied=False, message=message,
+                      queue_length=self.queue_length)
         return Reply(fields)
 
-    def _designer(self, key, scenario, settings):
-        """The compiled designer for (scenario, objective, solver, CSI), from the cache or built."""
+    def busy(self, waiting):
+        """The reply to a request refused because the solve queue is full (nothing was solved)."""
+        return self.bad_request(f"busy: {waiting} solves are running or waiting, the most this server queues; "
+                                "nothing was solved, try again later", status=BUSY, counter="busy")
+
+    def _base(self):
+        in_force = self._in_force
+        return in_force.settings if in_force else self._defaults  # what a request leaves out
+
+    def _settings(self, request):
+        deployed = request.scenario is None
+        scenario = self.scenario if deployed else request.scenario
+        base = self._base()
+        if request.csi_given:
+            parsed = request.csi is None or isinstance(request.csi, np.ndarray)
+            csi = request.csi if parsed else _csi(request.csi, scenario)
+        else:
+            csi = base.csi if deployed else None
+        return _Settings(base.sinr_db if request.sinr_db is None else request.sinr_db,
+                         request.objective or base.objective, request.solver or base.solver, csi, _digest(csi))
+
+    def _unchanged(self, request, settings):
+        """The reply describing the set in force if it already answers a deployed request (max_sinr left out)."""
+        in_force = self._in_force
+        if request.scenario is not None or not request.apply or in_force is None \
+                or not settings.same(in_force.settings):
+            return None
+        fields = dict(in_force.fields, applied=True, solve_time_s=0.0, max_common_sinr_db=None,
+                      queue_length=self.queue_length,
+                      message=f"unchanged: the precoder set in force (version {in_force.version}) has these settings")
+        return Reply(fields, in_force.precoders)
+
+    def _designer(self, key, scenario, settings, deadline):
+        """The compiled designer for (scenario, objective, solver, CSI), from the cache or built (and its
+        cvxpy problem compiled) within the deadline; _TimeLimit when a phase ends past it."""
         full_key = (key, settings.objective, settings.solver, settings.csi_digest)
-        designer = self._designers.pop(full_key, None)
-        if designer is None:
-            designer = BeamformerDesigner(scenario, objective=settings.objective, solver=settings.solver,
-                                          channels=settings.csi, time_limit_s=self.time_limit_s)
-        self._designers[full_key] = designer
-        while len(self._designers) > self._cache_size:
-            self._designers.popitem(last=False)
-        return designer
+        cached = self._designers.pop(full_key, None)
+        if cached is None:
+            kept = estimate_problem_size(scenario, settings.objective).kept_bytes
+            designer = self._designer_class(scenario, objective=settings.objective, solver=settings.solver,
+                                          channels=settings.csi)
+            cached = _Cached(designer, kept)
+        self._keep(full_key, cached)
+        _check_deadline(deadline)
+        if not cached.compiled:
+            # cvxpy canonicalises on the first solve; done here, it is charged to the time limit and the
+            # solver then gets what is left (the same cache key as problem.solve's: solver name, no gp/dpp flags)
+            cached.designer.problem.get_problem_data(cvxpy_solver_name(settings.solver))
+            cached.compiled = True
+            _check_deadline(deadline)
+        return cached.designer
+
+    def _keep(self, full_key, cached):
+        """Put a designer in the cache as the most recently used, then drop designers until the count and
+        byte bounds hold: what-ifs first (least recently used first), then this one if it is a what-if
+        (used for this request, not kept), then older deployed-system designers. The deployed system's
+        designer in use is dropped only if it alone is over the byte bound."""
+        designers = self._designers
+        designers[full_key] = cached
+        while len(designers) > self._cache_size or sum(c.kept_bytes for c in designers.values()) > self._cache_bytes:
+            what_ifs = [k for k in designers if k != full_key and k[0] != ("server",)]
+            if what_ifs:
+                designers.pop(what_ifs[0])
+            elif full_key[0] != ("server",) or len(designers) == 1:
+                designers.pop(full_key)
+                break
+            else:
+                designers.pop(next(k for k in designers if k != full_key))
 
     def _answer(self, request):
         deployed = request.scenario is None
         scenario = self.scenario if deployed else request.scenario
-        base = self._in_force.settings if self._in_force else self._defaults  # what the request leaves out
-        if request.csi_given:
-            csi = _csi(request.csi, scenario)
-        else:
-            csi = base.csi if deployed else None
-        settings = _Settings(base.sinr_db if request.sinr_db is None else request.sinr_db,
-                             request.objective or base.objective, request.solver or base.solver, csi, _digest(csi))
+        settings = self._settings(request)
         apply = deployed and request.apply
-
-        if deployed and self._in_force and settings.same(self._in_force.settings):
-            # the design in force already answers this request: no solve, no new version
-            fields = dict(self._in_force.fields, applied=True, solve_time_s=0.0, max_common_sinr_db=None,
-                          message=f"unchanged: the precoder set in force (version {self.version}) has these settings")
-            if request.max_sinr:
-                designer = self._designer(("server",), scenario, settings)
-                fields["max_common_sinr_db"] = self._max_sinr(designer)
-            return Reply(fields, self._in_force.precoders)
 
         key = ("server",) if deployed else request.scenario_key
         start = time.perf_counter()
+        deadline = None if self.time_limit_s is None else start + self.time_limit_s
+        unchanged = self._unchanged(request, settings)
+        if unchanged is not None:  # the design in force answers it: no solve, no new version
+            if request.max_sinr:
+                try:
+                    designer = self._designer(key, scenario, settings, deadline)
+                    unchanged.fields["max_common_sinr_db"] = self._max_sinr(designer, deadline)
+                except _TimeLimit:
+                    pass
+            return unchanged
         self.counters["solves"] += 1
+        designer = result = None
         try:
-            designer = self._designer(key, scenario, settings)
+            designer = self._designer(key, scenario, settings, deadline)
+            designer.time_limit_s = _remaining(deadline)  # the solver gets what the build left
             result = designer.solve(settings.sinr_db)
             status, detail = _split_status(result.status)
-            message = result.message  # a solve stopped by the time limit reads TIMEOUT_STATUS
+            message = result.message
+        except _TimeLimit:
+            status, detail, message = TIMEOUT_STATUS, "", ""
         except Exception as exc:  # noqa: BLE001 - the server must survive any solver failure and say so
             result, status, detail = None, "solver_error", ""
             message = f"the solver raised {type(exc).__name__}: {exc}"
         elapsed = time.perf_counter() - start
+        if status == TIMEOUT_STATUS:
+            result = None
+            message = (f"the solve stopped at the time limit of {self.time_limit_s:g} s "
+                       "(building and compiling the problem included)")
         if detail and not message:
             message = detail
 
@@ -459,16 +703,107 @@ class BeamformerService:
                 fields["message"] = f"{message}; {kept}"
         fields["version"] = self.version
         fields["applied"] = published
+        fields["queue_length"] = self.queue_length
         if request.max_sinr and result is not None:
-            fields["max_common_sinr_db"] = self._max_sinr(designer)
+            fields["max_common_sinr_db"] = self._max_sinr(designer, deadline)
         return Reply(dict(fields), precoders, published)
 
     @staticmethod
-    def _max_sinr(designer):
+    def _max_sinr(designer, deadline):
+        """The largest common SINR, or None if it fails or no time is left (each of the bisection's small
+        feasibility solves gets the time left; the bisection runs ~13 of them)."""
         try:
+            designer.time_limit_s = _remaining(deadline)
             return designer.max_common_sinr_db()
         except Exception:  # noqa: BLE001 - an optional extra; its absence (null) says it failed
             return None
+
+
+def _is_whole(value):
+    return isinstance(value, int) and not isinstance(value, bool) or \
+        (isinstance(value, float) and value.is_integer())
+
+
+def _check_deadline(deadline):
+    if deadline is not None and time.perf_counter() >= deadline:
+        raise _TimeLimit()
+
+
+def _remaining(deadline):
+    """Seconds left before the deadline (None: no limit); _TimeLimit if none are."""
+    if deadline is None:
+        return None
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        raise _TimeLimit()
+    return left
+
+
+class SolveQueue:
+    """One solver thread and one bounded queue in front of a BeamformerService.
+
+    ``submit`` returns at once: False when ``capacity`` requests are already running or waiting (the
+    caller answers "busy"). Each finished job calls ``on_done(token, reply)`` on the solver thread.
+    Requests are solved in arrival order. Slider changes (``force``) are never refused.
+    """
+
+    def __init__(self, service, on_done, queue_size=DEFAULT_QUEUE_SIZE, name="disac_bf_solver"):
+        if not _is_whole(queue_size) or queue_size < 0:
+            raise ValueError(f"queue_size = {queue_size!r}: expected a whole number ≥ 0 of waiting requests")
+        self.service = service
+        self.capacity = int(queue_size) + 1  # the one being solved and those waiting
+        self._on_done = on_done
+        self._jobs = collections.deque()
+        self._cond = threading.Condition()
+        self._outstanding = 0
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def outstanding(self):
+        """Requests running or waiting."""
+        return self._outstanding
+
+    def submit(self, request, token, force=False):
+        with self._cond:
+            if self._stopping or (not force and self._outstanding >= self.capacity):
+                return False
+            self._outstanding += 1
+            self.service.queue_length = self._outstanding
+            self._jobs.append((request, token))
+            self._cond.notify()
+        return True
+
+    def stop(self, timeout_s):
+        """Stop after the solve in progress (waiting jobs are dropped); False if it is still running."""
+        with self._cond:
+            self._stopping = True
+            self._jobs.clear()
+            self._cond.notify()
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _run(self):
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                request, token = self._jobs.popleft()
+            try:
+                reply = self.service.answer(request)
+            except Exception as exc:  # noqa: BLE001 - answer never raises on input; a bug is answered, not fatal
+                reply = self.service.bad_request(f"server error: {type(exc).__name__}: {exc}", status="server_error",
+                                                 counter="server_errors")
+            with self._cond:
+                self._outstanding -= 1
+                self.service.queue_length = self._outstanding
+            try:
+                self._on_done(token, reply)
+            except Exception:  # noqa: BLE001 - the caller's callback must not stop the solver thread
+                pass
 
 
 def _split_status(status):
@@ -504,3 +839,25 @@ def reply_from_frames(frames):
     if message is not None and not isinstance(message, wire.PrecoderMessage):
         raise ValueError(f"reply: second frame is a {type(message).__name__}, expected a PrecoderMessage")
     return fields, message
+
+
+# ---- what `disac bf-server` and `disac bf-request` print ----------------------------------------
+
+def describe(fields):
+    """One line about a reply or status (what bf-server and bf-request print)."""
+    status, version = fields.get("status"), fields.get("version")
+    largest = fields.get("max_common_sinr_db")
+    extra = f"; largest common SINR {largest:.2f} dB" if isinstance(largest, (int, float)) else ""
+    return _describe(fields, status, version) + extra
+
+
+def _describe(fields, status, version):
+    if status in ("optimal", "optimal_inaccurate"):
+        sinr = fields.get("sinr_extracted_db") or []
+        where = f"version {version} in force" if fields.get("applied") else "what-if (not applied)"
+        return (f"{status}: {where}; scenario {fields.get('scenario')}, Γ_c = {fields.get('sinr_threshold_db'):g} dB, "
+                f"{fields.get('objective')}/{fields.get('solver')}; position CRB bound "
+                f"{fields.get('crb_position_bound_m2'):.6g} m², extracted {fields.get('crb_position_extracted_m2'):.6g} m²; "
+                f"user SINR {', '.join(f'{v:.2f}' for v in sinr)} dB; {fields.get('solve_time_s') or 0:.3f} s"
+                + (f"; {fields['message']}" if str(fields.get("message", "")).startswith("unchanged") else ""))
+    return f"{status}: {fields.get('message')} (version in force: {version})"
