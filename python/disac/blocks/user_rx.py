@@ -191,17 +191,20 @@ class user_rx(gr.sync_block):
                 {"user": np.full(count, self.user), "frame": frames, "precoder_version": versions})
             if metas is None:
                 metas = [_symbols_meta(self.user, frames[i], versions[i]) for i in range(count)]
+            size = equalised[0].size
+            # a short vector is cheaper element by element (1.5 µs for 16) than through its storage (4 µs)
+            to_vector = (lambda a: pmt.init_c32vector(size, a.reshape(-1).tolist())) if size <= 64 else tags.c32vector_from_array
             for meta, samples in zip(metas, equalised):
-                self.message_port_pub(self._symbols_port, pmt.cons(meta, tags.c32vector_from_array(samples)))
+                self.message_port_pub(self._symbols_port, pmt.cons(meta, to_vector(samples)))
             return
         for first in range(0, count, self.frames_per_message):
             part = slice(first, first + self.frames_per_message)
             samples = equalised[part]
             meta = pmt.make_dict()
             meta = pmt.dict_add(meta, pmt.intern("user"), pmt.from_long(self.user))
-            meta = pmt.dict_add(meta, pmt.intern("frames"), pmt.init_u64vector(len(samples), frames[part].tolist()))
+            meta = pmt.dict_add(meta, pmt.intern("frames"), tags.uniform_vector_from_array(frames[part], np.uint64))
             meta = pmt.dict_add(meta, pmt.intern("precoder_versions"),
-                                pmt.init_s64vector(len(samples), versions[part].tolist()))
+                                tags.uniform_vector_from_array(versions[part], np.int64))
             meta = pmt.dict_add(meta, pmt.intern("shape"), pmt.make_tuple(*[pmt.from_long(n) for n in samples.shape]))
             self.message_port_pub(self._symbols_port, pmt.cons(meta, tags.c32vector_from_array(samples)))
 
@@ -232,12 +235,13 @@ def metrics_batch_to_pmt(user, frames, versions, metrics, part=slice(None)):
     frames, versions = np.asarray(frames), np.asarray(versions)
     msg = pmt.make_dict()
     for key, value in (("user", pmt.from_long(int(user))),
-                       ("frames", pmt.init_u64vector(len(frames), [int(f) for f in frames])),
-                       ("precoder_versions", pmt.init_s64vector(len(versions), [int(v) for v in versions])),
+                       ("frames", tags.uniform_vector_from_array(frames.astype(np.uint64), np.uint64)),
+                       ("precoder_versions", tags.uniform_vector_from_array(versions.astype(np.int64), np.int64)),
                        ("sinr_db", f64(metrics.sinr_db)), ("signal_power", f64(metrics.signal_power)),
                        ("interference_noise_power", f64(metrics.interference_noise_power)),
                        ("evm_rms", f64(metrics.evm_rms)),
-                       ("bit_errors", pmt.init_s64vector(len(frames), [int(b) for b in np.asarray(metrics.bit_errors)[part]])),
+                       ("bit_errors", tags.uniform_vector_from_array(
+                           np.asarray(metrics.bit_errors, dtype=np.int64)[part], np.int64)),
                        ("bits", pmt.from_long(int(metrics.bits)))):
         msg = pmt.dict_add(msg, pmt.intern(key), value)
     return msg
