@@ -320,12 +320,12 @@ def bench_loopback(s, seconds, frames_per_message=BATCH):
     lay = ofdm.layout_from_scenario(s)
     mt = s.tx_antennas
     tb = gr.top_block()
-    txs = [isac_tx(s, n, 0) for n in range(s.num_nodes)]  # endless
-    sensing = [sensing_channel(s, n, 1, noise=False) for n in range(s.num_nodes)]
-    comm = comm_channel(s, 1, noise=True)
-    nodes = [node_rx(s, n, frames_per_message=frames_per_message) for n in range(s.num_nodes)]
+    txs = [timed_work(isac_tx(s, n, 0)) for n in range(s.num_nodes)]  # endless
+    sensing = [timed_work(sensing_channel(s, n, 1, noise=False)) for n in range(s.num_nodes)]
+    comm = timed_work(comm_channel(s, 1, noise=True))
+    nodes = [timed_work(node_rx(s, n, frames_per_message=frames_per_message)) for n in range(s.num_nodes)]
     counters = [MessageCounter() for _ in nodes]
-    users = [user_rx(s, u, 0) for u in range(s.num_users)]  # message ports unconnected, as in `disac loopback`
+    users = [timed_work(user_rx(s, u, 0)) for u in range(s.num_users)]  # message ports unconnected, as in `disac loopback`
     for n, tx in enumerate(txs):
         for i in range(mt):
             for channel in sensing + [comm]:
@@ -342,16 +342,21 @@ def bench_loopback(s, seconds, frames_per_message=BATCH):
     warm_up_s = min(5.0, seconds / 6)  # scheduler start-up and first allocations out of the figure
     time.sleep(warm_up_s)
     start_frames = _slowest(nodes, users)
-    began = time.perf_counter()
+    kinds = {"isac_tx": txs, "sensing_channel": sensing, "comm_channel": [comm], "node_rx": nodes, "user_rx": users}
+    start_work = {kind: sum(b.work_seconds for b in group) for kind, group in kinds.items()}
+    began, cpu = time.perf_counter(), time.process_time()
     deadline = began + seconds
     while time.perf_counter() < deadline:
         time.sleep(0.2)
     done_frames = _slowest(nodes, users)
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    work = {kind: sum(b.work_seconds for b in group) - start_work[kind] for kind, group in kinds.items()}
     tb.stop()
     tb.wait()
     frames = done_frames - start_frames
-    return frames * lay.frame_len / elapsed, frames, elapsed
+    # CPU seconds per second of 10 MS/s frame clock each kind of block would need (its work() time scaled)
+    need = {kind: seconds_used / (frames * lay.frame_len / LINK_RATE_S) for kind, seconds_used in work.items()} if frames else {}
+    return frames * lay.frame_len / elapsed, frames, elapsed, cpu, need
 
 
 def _slowest(nodes, users):
@@ -422,7 +427,7 @@ def to_json_rows(rows, loopback):
             out.append({"name": f"{label}: flowgraph vs C++", "value": flow_ms, "unit": "MS/s",
                         "anchor": f"{a_name} (same run)", "anchor_value": anchor_ms, "ratio": flow_ms / anchor_ms})
     if loopback is not None:
-        rate, frames, elapsed = loopback
+        rate, frames, elapsed, _, _ = loopback
         out.append({"name": f"loopback (paper, free-running, {elapsed:.0f} s), per antenna", "value": rate / 1e6,
                     "unit": "MS/s", "anchor": "10 MS/s frame clock (paper's 10 MHz)", "anchor_value": LINK_RATE_S / 1e6,
                     "ratio": rate / LINK_RATE_S, "goal": "min", "target": LINK_RATE_S / 1e6, "frames": frames})
@@ -466,9 +471,12 @@ def main(argv=None):
               f"{count / wall / 1e6:8.2f} {cpp:8.2f} {count / cpu / 1e6 / cpp:7.2f} {target / 1e6:6.0f} "
               f"{count / work / target:6.2f}")
     if loopback is not None:
-        rate, frames, elapsed = loopback
+        rate, frames, elapsed, cpu, need = loopback
         print(f"loopback (paper, free-running on all cores, {elapsed:.0f} s): {rate / 1e6:.2f} MS/s per antenna, "
-              f"{frames} frames by the slowest receiver; {rate / LINK_RATE_S:.2f} x the 10 MS/s frame clock")
+              f"{frames} frames by the slowest receiver; {rate / LINK_RATE_S:.2f} x the 10 MS/s frame clock; "
+              f"process CPU {cpu / elapsed:.2f} cores")
+        print("  CPU-seconds per second that real time at 10 MS/s would take, from each kind's work() time: " +
+              ", ".join(f"{kind} {value:.2f}" for kind, value in need.items()) + f"; total {sum(need.values()):.2f}")
     return 0
 
 

@@ -17,6 +17,23 @@ output prefix would, on a real channel, hold the previous symbol's tail — the 
 ``apply_time`` is the reference (float64, written as the equations); ``write_time`` is the blocks' fast
 complex64 path (batched matrix products, scipy.fft single precision), tested equal to it. AWGN draws
 dominate a noisy channel's cost (16 streams × 2 normals per sample for a sensing channel).
+
+Noise source (decided in issue 16; measured on the 2-core benchmark machine): fresh i.i.d. CN(0, σ²) from
+numpy's seeded Generator (PCG64), float32, drawn into a kept buffer. It costs ≈ 20 ns per complex sample
+(PCG64's 64 random bits alone ≈ 5.6 ns), so on one core the noise alone caps a 16-antenna sensing channel
+at ≈ 3 MS/s per receive antenna and the 3-user comm channel at ≈ 16 MS/s. The fast sources were measured
+and rejected for what they do to the statistics a paper reports:
+* a pre-drawn pool read in runs at random offsets (≈ 1 ns per sample): over a frame set of T output samples
+  a fraction ≈ 1 − exp(−T/M) of them repeats a run elsewhere in the set (M = 2²² entries, 1000 frames of
+  the paper's 16 antennas × 108 samples: 34 %), each a correlation peak of magnitude 1 between two
+  snapshots (0.5 when two runs are mixed), against the 1/√n ≈ 0.06 floor of a correlation over one
+  256-sample snapshot: visible, and Monte-Carlo frames stop being independent trials;
+* GNU Radio's analog.fastnoise_source_c (a random index into a pool per sample): no runs repeat, but every
+  value recurs T/M times and the tail stops at the pool's largest value (|n|²/σ² ≤ ln M ≈ 9.7 for its
+  default M = 2¹⁴: events rarer than ≈ 6·10⁻⁵ never happen, which biases low BERs and a localiser's outlier
+  rate), and it ran at 6 ns per sample (M = 2¹⁴) to 19 ns (M = 2²⁰, tails to ≈ 10⁻⁶): no faster than numpy
+  at a pool size that keeps the tails.
+The noise-off channels (the loopback's sensing path) are not limited by this.
 """
 
 import numpy as np
