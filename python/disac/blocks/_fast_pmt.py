@@ -23,15 +23,20 @@ _INT32 = (-(1 << 31), (1 << 31) - 1)
 
 
 class DictTemplate:
-    """A PMT dict with the given (key, kind) entries, added in that order (as a dict_add chain would)."""
+    """A PMT dict with the given (key, kind) entries, added in that order (as a dict_add chain would); with
+    ``payload_c32`` = n > 0, a PDU instead: (that dict . c32vector of n elements), the payload given per
+    message to ``messages``."""
 
-    def __init__(self, entries):
+    def __init__(self, entries, payload_c32=0):
         self.entries = [(str(key), kind) for key, kind in entries]
+        self.payload_c32 = int(payload_c32)
         msg = pmt.make_dict()
         for key, kind in self.entries:
             if kind not in _KINDS:
                 raise ValueError(f"kind {kind!r} of {key!r}: accepted: {', '.join(_KINDS)}")
             msg = pmt.dict_add(msg, pmt.intern(key), _KINDS[kind][0])
+        if self.payload_c32:  # a uniform vector serialises last, its elements big-endian at the very end
+            msg = pmt.cons(msg, pmt.make_c32vector(self.payload_c32, 0))
         self.template = np.frombuffer(pmt.serialize_str(msg), dtype=np.uint8)
         raw = self.template.tobytes()
         self._offsets = []
@@ -44,9 +49,10 @@ class DictTemplate:
                 raise ValueError(f"key {key!r} not found once in the serialised template")
             self._offsets.append(at + len(marker) + 1)
 
-    def messages(self, values):
-        """One PMT dict per row: ``values`` maps each key to an array (F,). None if a "long" does not fit
-        in 32 bits (then the caller falls back to dict_add)."""
+    def messages(self, values, payloads=None):
+        """One PMT dict (or PDU) per row: ``values`` maps each key to an array (F,); ``payloads`` (F, n)
+        complex for a PDU template. None if a "long" does not fit in 32 bits (then the caller falls back
+        to dict_add)."""
         columns = []
         rows = None
         for (key, kind), offset in zip(self.entries, self._offsets):
@@ -58,6 +64,9 @@ class DictTemplate:
         patched = np.tile(self.template, (rows, 1))
         for offset, column in columns:
             patched[:, offset:offset + column.shape[1]] = column
+        if self.payload_c32:
+            payloads = np.asarray(payloads).reshape(rows, self.payload_c32).astype(">c8")
+            patched[:, patched.shape[1] - 8 * self.payload_c32:] = payloads.view(np.uint8)
         deserialize = pmt.deserialize_str
         return [deserialize(row.tobytes()) for row in patched]
 
