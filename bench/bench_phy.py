@@ -391,7 +391,7 @@ def measure(args):
                 rows.append((f"node_rx (Mr={s.rx_antennas}, {fpm} frame/msg)", subcarriers,
                              *bench_rx(s, args.samples, fpm), rx_anchor, NODE_RATE_S))
         if "sensing" in args.blocks:
-            samples = args.samples // 4
+            samples = args.samples
             for noise in (True, False):
                 anchor_row = None if args.no_anchors else ("C++ beams+FFT+IFFT+steer" + (" + noise_source_c" if noise else ""),
                                                            *anchor_sensing(s, samples, noise))
@@ -399,7 +399,7 @@ def measure(args):
                              subcarriers, *bench_channel(lambda: sensing_channel(s, 0, 0, noise), n_in, s.rx_antennas,
                                                          samples, lay.symbol_len), anchor_row, LINK_RATE_S))
         if "comm" in args.blocks:
-            samples = args.samples // 2
+            samples = args.samples
             anchor_row = None if args.no_anchors else ("C++ matrix + noise_source_c", *anchor_comm(s, samples))
             rows.append((f"comm_channel ({n_in}->{s.num_users}, noise on)", subcarriers,
                          *bench_channel(lambda: comm_channel(s, 0, True), n_in, s.num_users, samples, lay.symbol_len),
