@@ -184,7 +184,7 @@ class CommChannel:
         self.layout = ofdm.layout_from_scenario(scenario)
         self.channel_seed = int(channel_seed)
         self._h_conj = np.conj(scenario.user_channels())  # (N, U, Mt): row h_{n,u}^H
-        self._h_block = None  # the complex64 h_{n,u}^H of write_time, made on first use
+        self._h_block = None  # the complex64 matrix of write_time, made on first use
 
     def combiners(self, frames):
         """C[f, u, n·Mt + i] = e^{jφ_n} [h_{n,u}^H]_i, (F, U, N·Mt)."""
@@ -196,28 +196,28 @@ class CommChannel:
         """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 → writes
         (S·(CP+L),) into each of the U ``outputs``. Same values as apply_time to float32 rounding.
 
-        z_{n,u} = h_{n,u}ᴴ x_n for every user as one (U × Mt) matrix product per node (on its own inputs: the
-        full U·N × N·Mt matrix is block-diagonal), times e^{jφ_n} of each symbol's frame, summed over the
-        nodes straight into the outputs (N small: a loop over nodes).
+        z_{n,u} = h_{n,u}ᴴ x_n for every node and user as one matrix product (block-diagonal in n), then
+        y_u = Σ_n e^{jφ_n} z_{n,u} with the phase of each symbol's frame (N small: a loop over nodes).
         """
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
-        n, u, mt = self.scenario.num_nodes, self.scenario.num_users, lay.tx_antennas
-        if self._h_block is None:  # h_{n,u}^H of every node, complex64, (N, U, Mt)
-            self._h_block = self._h_conj.astype(np.complex64)
+        n, u = self.scenario.num_nodes, self.scenario.num_users
+        if self._h_block is None:
+            mt = lay.tx_antennas
+            block = np.zeros((n, u, n, mt), dtype=np.complex128)
+            for m in range(n):
+                block[m, :, m, :] = self._h_conj[m]
+            self._h_block = block.reshape(n * u, n * mt).astype(np.complex64)
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
         phase = np.exp(1j * node_phases_rad(self.channel_seed, unique, n)).astype(np.complex64)[inverse]  # (S, N)
-        for m in range(n):  # z_{m,u} = h_{m,u}^H x_m, node m's own Mt inputs only (the matrix is block-diagonal)
-            z = (self._h_block[m] @ x_time[m * mt:(m + 1) * mt]).reshape(u, symbols, lay.symbol_len)
-            z *= phase[None, :, m, None]
-            for user, out in enumerate(outputs):
-                y = out[:count].reshape(symbols, lay.symbol_len)
-                if m == 0:
-                    y[...] = z[user]
-                else:
-                    y += z[user]
+        z = (self._h_block @ x_time).reshape(n, u, symbols, lay.symbol_len)
+        for user, out in enumerate(outputs):
+            y = out[:count].reshape(symbols, lay.symbol_len)
+            np.multiply(z[0, user], phase[:, 0, None], out=y)
+            for m in range(1, n):
+                y += z[m, user] * phase[:, m, None]
 
     def apply_time(self, x_time, first_sample):
         """x_time (N·Mt, S·(CP+L)) from absolute sample ``first_sample`` (a symbol start) → (U, S·(CP+L))."""
