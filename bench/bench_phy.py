@@ -1,19 +1,43 @@
 #!/usr/bin/env python3
-"""Throughput of the gr-disac PHY blocks, samples per second per antenna, on one core (issue 5 benchmark).
+"""Throughput of the gr-disac PHY blocks, samples per second per antenna on one core, each against a GNU Radio
+C++ chain doing comparable work measured in the same run (issue 16 benchmark; issue 5 before it).
 
-Each block runs alone in a flowgraph with null sources/sinks (the node receiver gets its frame tags from a
-tags_strobe on input 0 and its other inputs from one null source, all with 64k-sample buffers), pinned to
-one CPU core, for L = 16 (the paper) and L = 64; node_rx with one frame per message (its default) and with
-batched messages. The table gives three rates: the block's own work() CPU time (what the block costs; the
-target column), the whole pinned flowgraph's CPU time (adds the scheduler, GNU Radio's Python gateway —
-~10 µs per port per call — and the benchmark's sources/sinks), and wall-clock time (adds other processes
-on a shared machine); the load average is printed. Not a test: run it and read the table.
+Each block runs alone in a flowgraph with null sources and sinks (64k-sample buffers), every thread pinned to
+one CPU core, for L = 16 (the paper) and L = 64. Three rates per block:
+  block      samples per antenna per CPU-second of the block's own work() (what the block costs; held to the
+             radio's rate: 20 MS/s for the node-side blocks isac_tx and node_rx — a radio at 20 MHz — and
+             10 MS/s for user_rx and the synthetic channels, issue 16 item 2);
+  flowgraph  per CPU-second of the whole pinned flowgraph (block, sources, sinks, scheduler, GNU Radio's
+             Python gateway);
+  C++        the anchor: per CPU-second of a pinned flowgraph of GNU Radio C++ blocks that does the block's
+             work in the same structure, with the same null sources and sinks, measured in the same run;
+             ratio = flowgraph / C++ (like for like: both include their sources and sinks).
+The anchors (what "comparable work" means here; per antenna, same L and CP):
+  isac_tx         U + Mt null sources → multiply_matrix_cc (Mt × (U+Mt) precoder) → per antenna
+                  stream_to_vector(L) → fft_vcc(L, inverse) → ofdm_cyclic_prefixer(L, CP+L) → sink
+  node_rx         per antenna: keep_m_in_n (L of every CP+L: CP removal) → stream_to_vector(L) → fft_vcc(L) → sink
+  sensing_channel multiply_matrix_cc (N·K beams × N·Mt) → per beam s2v → fft_vcc → multiply_const_vcc (d(τ)) →
+                  inverse fft_vcc → v2s → multiply_matrix_cc (Mr × N·K) → per antenna add_cc of an
+                  analog.noise_source_c (fresh Gaussian noise, as the block draws) → sink
+  comm_channel    multiply_matrix_cc (U × N·Mt) → per user add_cc of an analog.noise_source_c → sink
+  user_rx         keep_m_in_n (CP removal) → s2v → fft_vcc → multiply_const_vcc (equaliser) → v2s →
+                  constellation_decoder_cb (QPSK decisions) → sink
+The anchors omit what the blocks do besides (tags, per-frame oscillator phases, messages, metrics): they are
+a floor on the cost of the same arithmetic in C++, not a bit-exact reimplementation.
 
-    .venv/bin/python bench/bench_phy.py [--samples 2000000] [--core 0] [--subcarriers 16 64]
-                                        [--blocks tx rx sensing comm] [--frames-per-message 1 64]
+The loopback (``--loopback-s S``): the chain of `disac loopback` (every isac_tx → sensing channels, noise
+off → node_rx with batched snapshots; → comm channel, noise on → user_rx) runs free, not pinned (all cores,
+as a deployment would), for S wall seconds; its rate is the frames the slowest receiver completed × frame
+length / S, against the 10 MS/s frame clock of a radio at the paper's 10 MHz.
+
+Not a test: run it and read the table (or --json: rows name, value, unit, anchor, anchor_value, ratio).
+
+    .venv/bin/python bench/bench_phy.py [--samples 1000000] [--core 0] [--subcarriers 16 64]
+        [--blocks tx rx sensing comm user] [--frames-per-message 1 64] [--no-anchors] [--loopback-s 60] [--json]
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -24,24 +48,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import conftest  # noqa: E402,F401  (gnuradio.disac from this source tree)
 
-from gnuradio import blocks, gr  # noqa: E402
+import numpy as np  # noqa: E402
+import pmt  # noqa: E402
+from gnuradio import analog, blocks, digital, fft, gr  # noqa: E402
 
 from gnuradio.disac.blocks import tags  # noqa: E402
 from gnuradio.disac.blocks.comm_channel import comm_channel  # noqa: E402
-from gnuradio.disac.core import ofdm  # noqa: E402
-from gnuradio.disac.core.scenario import load_scenario  # noqa: E402
 from gnuradio.disac.blocks.isac_tx import isac_tx  # noqa: E402
 from gnuradio.disac.blocks.node_rx import node_rx  # noqa: E402
 from gnuradio.disac.blocks.sensing_channel import sensing_channel  # noqa: E402
+from gnuradio.disac.blocks.user_rx import user_rx  # noqa: E402
+from gnuradio.disac.core import ofdm  # noqa: E402
+from gnuradio.disac.core.scenario import load_scenario  # noqa: E402
 
-RADIO_RATE_S = 10e6  # samples/s per antenna of a radio at the paper's 10 MHz
+NODE_RATE_S = 20e6  # issue 16: node-side blocks real time at 20 MHz
+LINK_RATE_S = 10e6  # user_rx and the synthetic channels; the loopback's frame clock (the paper's 10 MHz)
 BATCH = 64  # the batched node_rx setting measured besides one frame per message
-SOURCE_BUFFER_SAMPLES = 65536  # output buffers of the benchmark's sources (DESIGN.md §7: large buffers)
+BUFFER_SAMPLES = 65536  # output buffers of the benchmark's sources (DESIGN.md §7: large buffers)
+C = gr.sizeof_gr_complex
+BLOCKS = ("tx", "rx", "sensing", "comm", "user")
 
 
 def timed_work(block):
-    """Make ``block.work`` add its thread CPU time to ``block.work_seconds`` (the block's own cost, without
-    the sources and sinks that feed it here)."""
+    """Make ``block.work`` add its thread CPU time to ``block.work_seconds`` (the block's own cost)."""
     block.work_seconds = 0.0
     inner = block.work
 
@@ -55,126 +84,399 @@ def timed_work(block):
     return block
 
 
-def timed(tb, block):
-    """Run the flowgraph; (wall seconds, CPU seconds of this process, CPU seconds in the block's work).
-
-    The flowgraph is pinned to one core, so process CPU seconds are the time that core spent on the whole
-    flowgraph (block, sources, sinks, scheduler): samples per CPU second is the rate on a free core. On a
-    shared, loaded machine wall time also counts the time other processes held the core.
-    """
+def run_timed(tb):
+    """Run a finite flowgraph; (wall seconds, CPU seconds of this process: the pinned core's time on it)."""
     wall, cpu = time.perf_counter(), time.process_time()
     tb.run()
-    return time.perf_counter() - wall, time.process_time() - cpu, block.work_seconds
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def bench_tx(scenario, samples):
-    layout = ofdm.layout_from_scenario(scenario)
-    frames = max(1, samples // layout.frame_len)
+def big(block, ports=1):
+    for port in range(ports):
+        block.set_min_output_buffer(port, BUFFER_SAMPLES)
+    return block
+
+
+def finite_sources(tb, count, n):
+    """n null sources of ``count`` samples each (a head per source), large buffers."""
+    heads = []
+    for _ in range(n):
+        src, head = big(blocks.null_source(C)), big(blocks.head(C, count))
+        tb.connect(src, head)
+        heads.append(head)
+    return heads
+
+
+def sinks(tb, outputs, itemsize=C):
+    for block, port in outputs:
+        tb.connect((block, port), blocks.null_sink(itemsize))
+
+
+class MessageCounter(gr.basic_block):
+    """Counts messages on its ``in`` port (a sink that keeps nothing, for long runs)."""
+
+    def __init__(self):
+        gr.basic_block.__init__(self, name="message_counter", in_sig=None, out_sig=None)
+        self.count = 0
+        self.message_port_register_in(pmt.intern("in"))
+        self.set_msg_handler(pmt.intern("in"), self._count)
+
+    def _count(self, msg):
+        self.count += 1
+
+
+# ---- the Python blocks -----------------------------------------------------------------------------
+
+def bench_tx(s, samples):
+    lay = ofdm.layout_from_scenario(s)
+    frames = max(1, samples // lay.frame_len)
     tb = gr.top_block()
-    tx = timed_work(isac_tx(scenario, 0, 0, None, None, frames))
-    sinks = [blocks.null_sink(gr.sizeof_gr_complex) for _ in range(scenario.tx_antennas)]
-    for i, sink in enumerate(sinks):
-        tb.connect((tx, i), sink)
-    return frames * layout.frame_len, timed(tb, tx)
+    tx = timed_work(isac_tx(s, 0, 0, None, None, frames))
+    sinks(tb, [(tx, i) for i in range(s.tx_antennas)])
+    wall, cpu = run_timed(tb)
+    return frames * lay.frame_len, wall, cpu, tx.work_seconds
 
 
-def bench_rx(scenario, samples, frames_per_message=1):
-    layout = ofdm.layout_from_scenario(scenario)
-    count = (samples // layout.frame_len) * layout.frame_len
+def bench_rx(s, samples, frames_per_message=1):
+    lay = ofdm.layout_from_scenario(s)
+    frames = max(1, samples // lay.frame_len)
     tb = gr.top_block()
     options = {"frames_per_message": frames_per_message} if frames_per_message != 1 else {}  # (runs on older
-    rx = timed_work(node_rx(scenario, 0, **options))  # node_rx too, for before/after tables)
-    strobe = blocks.tags_strobe(gr.sizeof_gr_complex, tags.frame_tag_value(0, 0, 0), layout.frame_len,
-                                tags.frame_tag_key())
-    others = blocks.null_source(gr.sizeof_gr_complex)  # one source thread for inputs 1 … Mr−1
-    # large buffers, as a sensing channel or a radio source has; a many-port null_source needs them per
-    # port (set_min_output_buffer(size) reached port 0 only: node_rx then got 8192 samples per call)
-    strobe.set_min_output_buffer(SOURCE_BUFFER_SAMPLES)
-    for port in range(scenario.rx_antennas - 1):
-        others.set_min_output_buffer(port, SOURCE_BUFFER_SAMPLES)
-    tb.connect(strobe, (rx, 0))
-    for r in range(1, scenario.rx_antennas):
-        tb.connect((others, r - 1), (rx, r))
-    frames = count // layout.frame_len
-    wall, cpu = time.perf_counter(), time.process_time()
-    tb.start()  # endless sources: run until node_rx has seen the frames
-    deadline = wall + 120
-    while rx.frames_received < frames and time.perf_counter() < deadline:
-        time.sleep(0.005)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    tb.stop()
-    tb.wait()
-    if rx.frames_received < frames:
-        raise RuntimeError(f"node_rx got {rx.frames_received} frames of {frames} in 120 s")
-    count = rx.frames_received * layout.frame_len  # up to the moment the clocks were read (± one call)
-    elapsed = (wall, cpu, rx.work_seconds)
-    return count, elapsed
+    rx = timed_work(node_rx(s, 0, **options))  # blocks too, for before/after tables)
+    strobe = big(blocks.tags_strobe(C, tags.frame_tag_value(0, 0, 0), lay.frame_len, tags.frame_tag_key()))
+    head = big(blocks.head(C, frames * lay.frame_len))
+    tb.connect(strobe, head, (rx, 0))
+    for r, source in enumerate(finite_sources(tb, frames * lay.frame_len, s.rx_antennas - 1), start=1):
+        tb.connect(source, (rx, r))
+    counter = MessageCounter()
+    tb.msg_connect((rx, tags.SNAPSHOT_PORT), (counter, "in"))
+    wall, cpu = run_timed(tb)
+    if rx.frames_received < frames - 1:  # the last frame may stay pending at the end of a finite stream
+        raise RuntimeError(f"node_rx got {rx.frames_received} frames of {frames}")
+    return rx.frames_received * lay.frame_len, wall, cpu, rx.work_seconds
 
 
 def bench_channel(make, inputs, outputs, samples, symbol_len):
-    count = (samples // symbol_len) * symbol_len
+    count = max(1, samples // symbol_len) * symbol_len
     tb = gr.top_block()
     block = timed_work(make())
-    sources = [blocks.null_source(gr.sizeof_gr_complex) for _ in range(inputs)]
-    heads = [blocks.head(gr.sizeof_gr_complex, count) for _ in range(inputs)]
-    sinks = [blocks.null_sink(gr.sizeof_gr_complex) for _ in range(outputs)]
-    for i in range(inputs):
-        tb.connect(sources[i], heads[i], (block, i))
-    for o in range(outputs):
-        tb.connect((block, o), sinks[o])
-    for upstream in sources + heads:
-        upstream.set_min_output_buffer(SOURCE_BUFFER_SAMPLES)
-    return count, timed(tb, block)
+    for i, source in enumerate(finite_sources(tb, count, inputs)):
+        tb.connect(source, (block, i))
+    sinks(tb, [(block, o) for o in range(outputs)])
+    wall, cpu = run_timed(tb)
+    return count, wall, cpu, block.work_seconds
 
+
+USER_FRAMES_RECORDED = 256  # frames of a real comm-channel output, replayed for user_rx
+
+
+def recorded_user_stream(s, frames=USER_FRAMES_RECORDED):
+    """User 0's comm-channel output of both default transmitters, with its frame tags: (samples, tags)."""
+    tb = gr.top_block()
+    txs = [isac_tx(s, n, 0, None, None, frames) for n in range(s.num_nodes)]
+    channel = comm_channel(s, 1, True)
+    for n, tx in enumerate(txs):
+        for i in range(s.tx_antennas):
+            tb.connect((tx, i), (channel, n * s.tx_antennas + i))
+    sink = blocks.vector_sink_c()
+    tb.connect((channel, 0), sink)
+    sinks(tb, [(channel, u) for u in range(1, s.num_users)])
+    tb.run()
+    return sink.data(), sink.tags()
+
+
+def bench_user(s, samples, frames_per_message=1):
+    """One user receiver fed a recorded comm-channel output (replayed: the frame numbers repeat, the data
+    match them), both message ports connected to counting sinks (so every message is built)."""
+    lay = ofdm.layout_from_scenario(s)
+    frames = max(1, samples // lay.frame_len)
+    data, frame_tags = recorded_user_stream(s)
+    tb = gr.top_block()
+    options = {"frames_per_message": frames_per_message} if frames_per_message != 1 else {}
+    rx = timed_work(user_rx(s, 0, 0, **options))
+    source = big(blocks.vector_source_c(data, True, 1, frame_tags))
+    head = big(blocks.head(C, frames * lay.frame_len))
+    tb.connect(source, head, rx)
+    counters = [MessageCounter(), MessageCounter()]
+    tb.msg_connect((rx, tags.METRICS_PORT), (counters[0], "in"))
+    tb.msg_connect((rx, "symbols"), (counters[1], "in"))
+    wall, cpu = run_timed(tb)
+    if rx.accumulator.frames < frames - 1:
+        raise RuntimeError(f"user_rx measured {rx.accumulator.frames} frames of {frames}")
+    return rx.accumulator.frames * lay.frame_len, wall, cpu, rx.work_seconds
+
+
+# ---- the C++ anchors (see the module docstring) -------------------------------------------------------
+
+def _ifft_cp_chain(tb, upstream, lay):
+    s2v = blocks.stream_to_vector(C, lay.subcarriers)
+    inverse = fft.fft_vcc(lay.subcarriers, False, [], False, 1)
+    prefixer = digital.ofdm_cyclic_prefixer(lay.subcarriers, lay.symbol_len)
+    tb.connect(upstream, s2v, inverse, prefixer, blocks.null_sink(C))
+
+
+def _cp_fft_chain(tb, upstream, lay, extra=()):
+    keep = blocks.keep_m_in_n(C, lay.subcarriers, lay.symbol_len, lay.cyclic_prefix)
+    s2v = blocks.stream_to_vector(C, lay.subcarriers)
+    forward = fft.fft_vcc(lay.subcarriers, True, [], False, 1)
+    tb.connect(upstream, keep, s2v, forward, *extra)
+    return forward
+
+
+def anchor_tx(s, samples):
+    lay = ofdm.layout_from_scenario(s)
+    count = max(1, samples // lay.frame_len) * lay.frame_len
+    streams = s.num_users + s.tx_antennas
+    tb = gr.top_block()
+    rng = np.random.default_rng(0)
+    weights = (rng.standard_normal((s.tx_antennas, streams)) + 1j * rng.standard_normal((s.tx_antennas, streams))) / 4
+    precoder = big(blocks.multiply_matrix_cc(weights.tolist()), s.tx_antennas)
+    # the sources make IFFT-input-rate samples: L of every CP+L output samples
+    for i, source in enumerate(finite_sources(tb, count * lay.subcarriers // lay.symbol_len, streams)):
+        tb.connect(source, (precoder, i))
+    for antenna in range(s.tx_antennas):
+        _ifft_cp_chain(tb, (precoder, antenna), lay)
+    wall, cpu = run_timed(tb)
+    return count, wall, cpu
+
+
+def anchor_rx(s, samples):
+    lay = ofdm.layout_from_scenario(s)
+    count = max(1, samples // lay.frame_len) * lay.frame_len
+    tb = gr.top_block()
+    for source in finite_sources(tb, count, s.rx_antennas):
+        tb.connect(_cp_fft_chain(tb, source, lay), blocks.null_sink(C * lay.subcarriers))
+    wall, cpu = run_timed(tb)
+    return count, wall, cpu
+
+
+def anchor_sensing(s, samples, noise=True):
+    lay = ofdm.layout_from_scenario(s)
+    count = max(1, samples // lay.symbol_len) * lay.symbol_len
+    n_in, beams, mr = s.num_nodes * s.tx_antennas, s.num_nodes * s.num_targets, s.rx_antennas
+    rng = np.random.default_rng(0)
+    tb = gr.top_block()
+    tx_beams = big(blocks.multiply_matrix_cc((rng.standard_normal((beams, n_in)) + 0j).tolist()), beams)
+    rx_steer = big(blocks.multiply_matrix_cc((rng.standard_normal((mr, beams)) + 0j).tolist()), mr)
+    for i, source in enumerate(finite_sources(tb, count * lay.subcarriers // lay.symbol_len, n_in)):
+        tb.connect(source, (tx_beams, i))
+    for b in range(beams):
+        delay = np.exp(-2j * np.pi * rng.random(lay.subcarriers)).tolist()
+        s2v = blocks.stream_to_vector(C, lay.subcarriers)
+        forward = fft.fft_vcc(lay.subcarriers, True, [], False, 1)
+        inverse = fft.fft_vcc(lay.subcarriers, False, [], False, 1)
+        prefixer = digital.ofdm_cyclic_prefixer(lay.subcarriers, lay.symbol_len)
+        tb.connect((tx_beams, b), s2v, forward, blocks.multiply_const_vcc(delay), inverse, prefixer, (rx_steer, b))
+    for r in range(mr):
+        if noise:
+            add = blocks.add_cc()
+            tb.connect((rx_steer, r), (add, 0))
+            tb.connect(analog.noise_source_c(analog.GR_GAUSSIAN, 1.0, r), (add, 1))
+            tb.connect(add, blocks.null_sink(C))
+        else:
+            tb.connect((rx_steer, r), blocks.null_sink(C))
+    wall, cpu = run_timed(tb)
+    return count, wall, cpu
+
+
+def anchor_comm(s, samples, noise=True):
+    lay = ofdm.layout_from_scenario(s)
+    count = max(1, samples // lay.symbol_len) * lay.symbol_len
+    n_in, users = s.num_nodes * s.tx_antennas, s.num_users
+    tb = gr.top_block()
+    combiner = big(blocks.multiply_matrix_cc((np.conj(s.user_channels()).transpose(1, 0, 2).reshape(users, -1)).tolist()),
+                   users)
+    for i, source in enumerate(finite_sources(tb, count, n_in)):
+        tb.connect(source, (combiner, i))
+    for u in range(users):
+        if noise:
+            add = blocks.add_cc()
+            tb.connect((combiner, u), (add, 0))
+            tb.connect(analog.noise_source_c(analog.GR_GAUSSIAN, 0.1, u), (add, 1))
+            tb.connect(add, blocks.null_sink(C))
+        else:
+            tb.connect((combiner, u), blocks.null_sink(C))
+    wall, cpu = run_timed(tb)
+    return count, wall, cpu
+
+
+def anchor_user(s, samples):
+    lay = ofdm.layout_from_scenario(s)
+    count = max(1, samples // lay.frame_len) * lay.frame_len
+    tb = gr.top_block()
+    (source,) = finite_sources(tb, count, 1)
+    equaliser = blocks.multiply_const_vcc([0.5 + 0.5j] * lay.subcarriers)
+    v2s = blocks.vector_to_stream(C, lay.subcarriers)
+    decoder = digital.constellation_decoder_cb(digital.constellation_qpsk().base())
+    _cp_fft_chain(tb, source, lay, (equaliser, v2s, decoder, blocks.null_sink(1)))
+    wall, cpu = run_timed(tb)
+    return count, wall, cpu
+
+
+# ---- the loopback ----------------------------------------------------------------------------------
+
+def bench_loopback(s, seconds, frames_per_message=BATCH):
+    """The `disac loopback` chain running free for ``seconds``; (samples per antenna per wall second, frames)."""
+    lay = ofdm.layout_from_scenario(s)
+    mt = s.tx_antennas
+    tb = gr.top_block()
+    txs = [timed_work(isac_tx(s, n, 0)) for n in range(s.num_nodes)]  # endless
+    sensing = [timed_work(sensing_channel(s, n, 1, noise=False)) for n in range(s.num_nodes)]
+    comm = timed_work(comm_channel(s, 1, noise=True))
+    nodes = [timed_work(node_rx(s, n, frames_per_message=frames_per_message)) for n in range(s.num_nodes)]
+    counters = [MessageCounter() for _ in nodes]
+    users = [timed_work(user_rx(s, u, 0)) for u in range(s.num_users)]  # message ports unconnected, as in `disac loopback`
+    for n, tx in enumerate(txs):
+        for i in range(mt):
+            for channel in sensing + [comm]:
+                tb.connect((tx, i), (channel, n * mt + i))
+    for n in range(s.num_nodes):
+        for r in range(s.rx_antennas):
+            tb.connect((sensing[n], r), (nodes[n], r))
+        tb.msg_connect((nodes[n], tags.SNAPSHOT_PORT), (counters[n], "in"))
+    for u, user in enumerate(users):
+        tb.connect((comm, u), (user, 0))
+    tb.start()
+    began = time.perf_counter()
+    start_frames = None
+    warm_up_s = min(5.0, seconds / 6)  # scheduler start-up and first allocations out of the figure
+    time.sleep(warm_up_s)
+    start_frames = _slowest(nodes, users)
+    kinds = {"isac_tx": txs, "sensing_channel": sensing, "comm_channel": [comm], "node_rx": nodes, "user_rx": users}
+    start_work = {kind: sum(b.work_seconds for b in group) for kind, group in kinds.items()}
+    began, cpu = time.perf_counter(), time.process_time()
+    deadline = began + seconds
+    while time.perf_counter() < deadline:
+        time.sleep(0.2)
+    done_frames = _slowest(nodes, users)
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    work = {kind: sum(b.work_seconds for b in group) - start_work[kind] for kind, group in kinds.items()}
+    tb.stop()
+    tb.wait()
+    frames = done_frames - start_frames
+    # CPU seconds per second of 10 MS/s frame clock each kind of block would need (its work() time scaled)
+    need = {kind: seconds_used / (frames * lay.frame_len / LINK_RATE_S) for kind, seconds_used in work.items()} if frames else {}
+    return frames * lay.frame_len / elapsed, frames, elapsed, cpu, need
+
+
+def _slowest(nodes, users):
+    return min([node.frames_received for node in nodes] + [user.accumulator.frames for user in users])
+
+
+# ---- main --------------------------------------------------------------------------------------------
 
 def load():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=2_000_000, help="samples per antenna per run")
-    parser.add_argument("--core", type=int, default=0, help="CPU core to pin the flowgraphs to")
-    parser.add_argument("--subcarriers", type=int, nargs="+", default=[16, 64], help="values of L")
-    parser.add_argument("--blocks", nargs="+", default=["tx", "rx", "sensing", "comm"],
-                        choices=["tx", "rx", "sensing", "comm"])
-    parser.add_argument("--frames-per-message", type=int, nargs="+", default=[1, BATCH],
-                        help="node_rx frames_per_message values to measure")
-    args = parser.parse_args(argv)
-    os.sched_setaffinity(0, {args.core})  # every thread of the flowgraph on one core
-    gr.logging().set_default_level(gr.log_levels.warn)
+def measure(args):
+    """The table's rows: (name, L, samples, wall, cpu, work, anchor (name, samples, wall, cpu) or None, target)."""
     paper = load_scenario("paper")
-    load_before = load()
     rows = []
     for subcarriers in args.subcarriers:
         s = paper.replace(subcarriers=subcarriers)
         lay = ofdm.layout_from_scenario(s)
         n_in = s.num_nodes * s.tx_antennas
+
+        def anchor(name, fn, *extra):
+            return None if args.no_anchors else (name, *fn(s, args.samples, *extra))
+
         if "tx" in args.blocks:
-            rows.append((f"isac_tx (Mt={s.tx_antennas})", subcarriers, *bench_tx(s, args.samples)))
+            rows.append((f"isac_tx (Mt={s.tx_antennas})", subcarriers, *bench_tx(s, args.samples),
+                         anchor("C++ precoder+IFFT+CP chain", anchor_tx), NODE_RATE_S))
         if "rx" in args.blocks:
+            rx_anchor = anchor("C++ CP-removal+FFT chain", anchor_rx)
             for fpm in args.frames_per_message:
                 rows.append((f"node_rx (Mr={s.rx_antennas}, {fpm} frame/msg)", subcarriers,
-                             *bench_rx(s, args.samples, fpm)))
+                             *bench_rx(s, args.samples, fpm), rx_anchor, NODE_RATE_S))
         if "sensing" in args.blocks:
-            rows.append((f"sensing_channel ({n_in}->{s.rx_antennas}, K={s.num_targets})", subcarriers,
-                         *bench_channel(lambda: sensing_channel(s, 0, 0, True), n_in, s.rx_antennas,
-                                        args.samples // 4, lay.symbol_len)))
+            samples = args.samples
+            for noise in (True, False):
+                anchor_row = None if args.no_anchors else ("C++ beams+FFT+IFFT+steer" + (" + noise_source_c" if noise else ""),
+                                                           *anchor_sensing(s, samples, noise))
+                rows.append((f"sensing_channel ({n_in}->{s.rx_antennas}, K={s.num_targets}, noise {'on' if noise else 'off'})",
+                             subcarriers, *bench_channel(lambda: sensing_channel(s, 0, 0, noise), n_in, s.rx_antennas,
+                                                         samples, lay.symbol_len), anchor_row, LINK_RATE_S))
         if "comm" in args.blocks:
-            rows.append((f"comm_channel ({n_in}->{s.num_users})", subcarriers,
-                         *bench_channel(lambda: comm_channel(s, 0, True), n_in, s.num_users, args.samples // 2,
-                                        lay.symbol_len)))
-    print(f"gr-disac PHY throughput on one core (core {args.core}), samples/s per antenna; target "
-          f"{RADIO_RATE_S / 1e6:g} MS/s (a radio at the paper's 10 MHz). Load average before/after: {load_before} / "
-          f"{load()} on {os.cpu_count()} cores.")
-    print("  block: samples per CPU-second of the block's work() alone; flowgraph: per CPU-second of the whole\n"
-          "  pinned flowgraph (with the benchmark's sources/sinks); wall: per wall-clock second (lower when\n"
-          "  other processes share the core); ratio = block / 10 MS/s.")
-    print(f"{'block':40s} {'L':>4s} {'block':>8s} {'flowgraph':>10s} {'wall':>8s} {'ratio':>6s}")
-    for name, subcarriers, count, (wall, cpu, work) in rows:
-        print(f"{name:40s} {subcarriers:4d} {count / work / 1e6:8.2f} {count / cpu / 1e6:10.2f} "
-              f"{count / wall / 1e6:8.2f} {count / work / RADIO_RATE_S:6.2f}")
+            samples = args.samples
+            anchor_row = None if args.no_anchors else ("C++ matrix + noise_source_c", *anchor_comm(s, samples))
+            rows.append((f"comm_channel ({n_in}->{s.num_users}, noise on)", subcarriers,
+                         *bench_channel(lambda: comm_channel(s, 0, True), n_in, s.num_users, samples, lay.symbol_len),
+                         anchor_row, LINK_RATE_S))
+        if "user" in args.blocks:
+            user_anchor = anchor("C++ CP-removal+FFT+equaliser+QPSK decisions", anchor_user)
+            for fpm in args.user_frames_per_message:
+                rows.append((f"user_rx ({fpm} frame/msg)", subcarriers, *bench_user(s, args.samples, fpm),
+                             user_anchor, LINK_RATE_S))
+    return rows
+
+
+def to_json_rows(rows, loopback):
+    """Rows of the `disac bench --json` contract: name, value, unit, anchor, anchor_value, ratio (+ extras)."""
+    out = []
+    for name, subcarriers, count, wall, cpu, work, anchor, target in rows:
+        label = f"{name}, L = {subcarriers}, per antenna"
+        block_ms = count / work / 1e6
+        out.append({"name": f"{label}: block work()", "value": block_ms, "unit": "MS/s",
+                    "anchor": f"radio rate (B = {target / 1e6:g} MHz)", "anchor_value": target / 1e6,
+                    "ratio": block_ms * 1e6 / target, "goal": "min", "target": target / 1e6})
+        if anchor is not None:
+            a_name, a_count, _, a_cpu = anchor
+            flow_ms, anchor_ms = count / cpu / 1e6, a_count / a_cpu / 1e6
+            out.append({"name": f"{label}: flowgraph vs C++", "value": flow_ms, "unit": "MS/s",
+                        "anchor": f"{a_name} (same run)", "anchor_value": anchor_ms, "ratio": flow_ms / anchor_ms})
+    if loopback is not None:
+        rate, frames, elapsed, _, _ = loopback
+        out.append({"name": f"loopback (paper, free-running, {elapsed:.0f} s), per antenna", "value": rate / 1e6,
+                    "unit": "MS/s", "anchor": "10 MS/s frame clock (paper's 10 MHz)", "anchor_value": LINK_RATE_S / 1e6,
+                    "ratio": rate / LINK_RATE_S, "goal": "min", "target": LINK_RATE_S / 1e6, "frames": frames})
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=1_000_000, help="samples per antenna per run (default 1e6)")
+    parser.add_argument("--core", type=int, default=0, help="CPU core to pin the flowgraphs to (default 0)")
+    parser.add_argument("--subcarriers", type=int, nargs="+", default=[16, 64], help="values of L (default 16 64)")
+    parser.add_argument("--blocks", nargs="+", default=list(BLOCKS), choices=BLOCKS, help="blocks (default all)")
+    parser.add_argument("--frames-per-message", type=int, nargs="+", default=[1, BATCH],
+                        help="node_rx frames_per_message values to measure (default 1 64)")
+    parser.add_argument("--user-frames-per-message", type=int, nargs="+", default=[1, BATCH],
+                        help="user_rx frames_per_message values to measure (default 1 64)")
+    parser.add_argument("--no-anchors", action="store_true", help="skip the C++ anchor chains")
+    parser.add_argument("--loopback-s", type=float, default=0.0,
+                        help="also run the loopback free for this many wall seconds (default 0: not run)")
+    parser.add_argument("--json", action="store_true", help="print the rows as a JSON list instead of the table")
+    args = parser.parse_args(argv)
+    gr.logging().set_default_level(gr.log_levels.warn)
+    load_before = load()
+    loopback = None
+    if args.loopback_s > 0:  # first, unpinned: it uses every core, as a deployment would
+        loopback = bench_loopback(load_scenario("paper"), args.loopback_s)
+    os.sched_setaffinity(0, {args.core})  # every thread of the flowgraphs below on one core
+    rows = measure(args)
+    if args.json:
+        print(json.dumps(to_json_rows(rows, loopback)))
+        return 0
+    print(f"gr-disac PHY throughput on one core (core {args.core}), samples/s per antenna. Load average "
+          f"before/after: {load_before} / {load()} on {os.cpu_count()} cores.")
+    print("  block: per CPU-second of the block's work() alone; flowgraph: per CPU-second of the whole pinned\n"
+          "  flowgraph; C++: the same for the block's C++ anchor chain, same run; ratio = block / target (MS/s)")
+    print(f"{'block':52s} {'L':>4s} {'block':>8s} {'flowgraph':>10s} {'wall':>8s} {'C++':>8s} {'vs C++':>7s} "
+          f"{'target':>6s} {'ratio':>6s}")
+    for name, subcarriers, count, wall, cpu, work, anchor, target in rows:
+        cpp = anchor[1] / anchor[3] / 1e6 if anchor else float("nan")
+        print(f"{name:52s} {subcarriers:4d} {count / work / 1e6:8.2f} {count / cpu / 1e6:10.2f} "
+              f"{count / wall / 1e6:8.2f} {cpp:8.2f} {count / cpu / 1e6 / cpp:7.2f} {target / 1e6:6.0f} "
+              f"{count / work / target:6.2f}")
+    if loopback is not None:
+        rate, frames, elapsed, cpu, need = loopback
+        print(f"loopback (paper, free-running on all cores, {elapsed:.0f} s): {rate / 1e6:.2f} MS/s per antenna, "
+              f"{frames} frames by the slowest receiver; {rate / LINK_RATE_S:.2f} x the 10 MS/s frame clock; "
+              f"process CPU {cpu / elapsed:.2f} cores")
+        print("  CPU-seconds per second that real time at 10 MS/s would take, from each kind's work() time: " +
+              ", ".join(f"{kind} {value:.2f}" for kind, value in need.items()) + f"; total {sum(need.values()):.2f}")
     return 0
 
 

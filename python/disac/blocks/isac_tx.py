@@ -103,7 +103,8 @@ class isac_tx(gr.sync_block):
         modulator.write(frames, output_items)  # x = W_c s_c + W_r s_r (eq. 1), OFDM-modulated
         start = self.nitems_written(0)
         key = tags.frame_tag_key()
-        for i, value in enumerate(tags.frame_tag_values(frames, self.node_id, version)):
-            self.add_item_tag(0, start + i * lay.frame_len, key, value)
+        add_item_tag = self.gateway.add_item_tag  # bound once: self.add_item_tag passes through gr's __getattr__
+        for i, value in enumerate(tags.frame_tag_values(frames, self.node_id, version)):  # (≈ 0.7 µs a tag)
+            add_item_tag(0, start + i * lay.frame_len, key, value)
         self._next_frame += count
         return count * lay.frame_len

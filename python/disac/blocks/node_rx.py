@@ -100,8 +100,9 @@ class node_rx(gr.sync_block):
 
     def _publish(self, frames, versions, snapshots):
         if self.frames_per_message == 1:
+            publish = self.gateway.message_port_pub  # bound once: self.message_port_pub passes through gr's __getattr__
             for frame, version, snapshot in zip(frames, versions, snapshots):
-                self.message_port_pub(self._port, tags.snapshot_to_pmt(self._meta, frame, version, snapshot))
+                publish(self._port, tags.snapshot_to_pmt(self._meta, frame, version, snapshot))
             return
         batch = self.frames_per_message
         for first in range(0, len(frames), batch):

@@ -7,13 +7,19 @@ The maths is core.user_metrics; the known data come from core.ofdm (same seed as
 
 import numpy as np
 import pmt
+import scipy.fft
 from gnuradio import gr
 
-from . import tags
+from . import _fast_pmt, tags
 from ..core import ofdm, user_metrics
 
 SYNC_MODES = ("tags", "preamble")
 SYMBOLS_PORT = "symbols"
+# the per-frame metrics dict: (key, PMT kind) in the order they are added (a contract: the GUI reads it)
+METRICS_ENTRIES = (("user", "long"), ("frame", "uint64"), ("precoder_version", "long"), ("sinr_db", "double"),
+                   ("signal_power", "double"), ("interference_noise_power", "double"), ("evm_rms", "double"),
+                   ("bit_errors", "long"), ("bits", "long"))
+SYMBOLS_META_ENTRIES = (("user", "long"), ("frame", "uint64"), ("precoder_version", "long"))
 
 
 class user_rx(gr.sync_block):
@@ -37,15 +43,24 @@ class user_rx(gr.sync_block):
     (±1 ± j)/√2 plus the interference and noise the metrics measure. Feed a QT constellation sink
     through pdu.pdu_to_tagged_stream(complex).
 
+    Batched messages (frames_per_message = K > 1; the default 1 gives the per-frame messages above): the
+    frames completed in one call go out in messages of up to K consecutive frames. Metrics: one dict with
+    user and bits (longs) and, one entry per frame, frames (u64vector), precoder_versions (s64vector),
+    sinr_db, signal_power, interference_noise_power, evm_rms (f64vectors), bit_errors (s64vector).
+    Symbols: meta {user, frames, precoder_versions, shape (F, L, P)} . c32vector (F, L, P) in C order.
+    Nothing waits for a batch to fill. A message port with nothing connected to it is skipped (its
+    messages would be dropped by GNU Radio anyway): the per-frame PMTs are most of this block's cost.
+
     Parameters
       scenario     preset name, TOML path or Scenario
       user         which user's data stream this receiver decodes, 0 … U−1
       seed         the transmitters' data seed
       sync         "tags" or "preamble"
       first_frame  frame number of the first frame found by the preamble
+      frames_per_message  1: per-frame messages (default); K > 1: batched messages of up to K frames
     """
 
-    def __init__(self, scenario="paper", user=0, seed=0, sync="tags", first_frame=0):
+    def __init__(self, scenario="paper", user=0, seed=0, sync="tags", first_frame=0, frames_per_message=1):
         self.scenario = tags.as_scenario(scenario)
         self.layout = ofdm.layout_from_scenario(self.scenario)
         gr.sync_block.__init__(self, name="disac_user_rx", in_sig=[np.complex64], out_sig=None)
@@ -53,8 +68,13 @@ class user_rx(gr.sync_block):
             raise ValueError(f"user = {user!r}: accepted: 0 … {self.layout.num_users - 1}")
         if sync not in SYNC_MODES:
             raise ValueError(f"sync = {sync!r}: accepted: {', '.join(SYNC_MODES)}")
+        if not isinstance(frames_per_message, (int, np.integer)) or frames_per_message < 1:
+            raise ValueError(f"frames_per_message = {frames_per_message!r}: accepted: an integer ≥ 1")
         self.user = int(user)
         self.sync = sync
+        self.frames_per_message = int(frames_per_message)
+        self._metrics_template = _fast_pmt.DictTemplate(METRICS_ENTRIES)
+        self._symbols_template = _fast_pmt.DictTemplate(SYMBOLS_META_ENTRIES, payload_c32=self.layout.data_res)
         self._gen = ofdm.frame_generator(self.layout, int(seed))
         self.accumulator = user_metrics.SinrAccumulator()
         self.frame_sinr_db = []  # per frame, in order (for tests and apps)
@@ -68,6 +88,11 @@ class user_rx(gr.sync_block):
         self.message_port_register_out(self._port)
         self._symbols_port = pmt.intern(SYMBOLS_PORT)
         self.message_port_register_out(self._symbols_port)
+
+    def set_frames_per_message(self, frames_per_message):
+        if int(frames_per_message) < 1:
+            raise ValueError(f"frames_per_message = {frames_per_message!r}: accepted: an integer ≥ 1")
+        self.frames_per_message = int(frames_per_message)
 
     def measured_sinr_db(self):
         return self.accumulator.sinr_db
@@ -122,30 +147,101 @@ class user_rx(gr.sync_block):
         lay = self.layout
         starts = np.array([q[0] for q in ready], dtype=np.int64) - self._buf_start
         frames = np.array([q[1] for q in ready], dtype=np.int64)
-        x = self._buf[starts[:, None] + np.arange(lay.frame_len)[None, :]]
-        freq = ofdm.demodulate(x.reshape(len(ready), lay.frame_symbols, lay.symbol_len), lay.cyclic_prefix)
+        versions = np.array([q[2] for q in ready], dtype=np.int64)
+        if np.all(np.diff(starts) == lay.frame_len):  # back-to-back frames (the usual case): a view
+            x = self._buf[starts[0]:starts[-1] + lay.frame_len]
+        else:
+            x = self._buf[starts[:, None] + np.arange(lay.frame_len)[None, :]]
+        symbols = x.reshape(len(ready), lay.frame_symbols, lay.symbol_len)[..., lay.cyclic_prefix:]
+        # ofdm.demodulate in single precision (scipy.fft; numpy's works in complex128)
+        freq = scipy.fft.fft(symbols, axis=-1, norm="ortho")
         tx_bits = self._gen.data_bits(frames)[:, self.user]
         metrics = user_metrics.frame_metrics(freq, lay, self._gen.pilots, self.user, ofdm.qpsk(tx_bits), tx_bits)
         self.accumulator.add(metrics)
-        sinr_db = metrics.sinr_db
-        # the equalisation of core.user_metrics.frame_metrics (data / ĝ), kept for the symbols port
-        equalised = np.swapaxes(freq[:, lay.front_symbols:], -1, -2) / metrics.gain[:, None, None]  # (F, L, P)
-        self.frame_sinr_db.extend(sinr_db.tolist())
+        self.frame_sinr_db.extend(metrics.sinr_db.tolist())
         self.frame_numbers.extend(frames.tolist())
-        for i, (_, frame, version) in enumerate(ready):
-            msg = pmt.make_dict()
-            for key, value in (("user", pmt.from_long(self.user)), ("frame", pmt.from_uint64(int(frame))),
-                               ("precoder_version", pmt.from_long(int(version))),
-                               ("sinr_db", pmt.from_double(float(sinr_db[i]))),
-                               ("signal_power", pmt.from_double(float(metrics.signal_power[i]))),
-                               ("interference_noise_power", pmt.from_double(float(metrics.interference_noise_power[i]))),
-                               ("evm_rms", pmt.from_double(float(metrics.evm_rms[i]))),
-                               ("bit_errors", pmt.from_long(int(metrics.bit_errors[i]))),
-                               ("bits", pmt.from_long(int(metrics.bits)))):
-                msg = pmt.dict_add(msg, pmt.intern(key), value)
-            self.message_port_pub(self._port, msg)
+        if _fast_pmt.has_subscribers(self, self._port):
+            self._publish_metrics(frames, versions, metrics)
+        if _fast_pmt.has_subscribers(self, self._symbols_port):
+            # the equalisation of core.user_metrics.frame_metrics (data / ĝ), (F, L, P)
+            equalised = (np.swapaxes(freq[:, lay.front_symbols:], -1, -2) / metrics.gain[:, None, None]).astype(np.complex64)
+            self._publish_symbols(frames, versions, equalised)
+
+    def _publish_metrics(self, frames, versions, metrics):
+        count = len(frames)
+        columns = {"user": np.full(count, self.user), "frame": frames, "precoder_version": versions,
+                   "sinr_db": metrics.sinr_db, "signal_power": metrics.signal_power,
+                   "interference_noise_power": metrics.interference_noise_power, "evm_rms": metrics.evm_rms,
+                   "bit_errors": metrics.bit_errors, "bits": np.full(count, metrics.bits)}
+        if self.frames_per_message == 1:
+            messages = self._metrics_template.messages(columns)
+            if messages is None:  # a value outside the template's 32-bit longs: the plain way
+                messages = [metrics_to_pmt({key: column[i] for key, column in columns.items()}) for i in range(count)]
+            publish = self.gateway.message_port_pub  # bound once (self.… goes through gr's __getattr__)
+            for msg in messages:
+                publish(self._port, msg)
+            return
+        for first in range(0, count, self.frames_per_message):
+            part = slice(first, first + self.frames_per_message)
+            self.message_port_pub(self._port, metrics_batch_to_pmt(self.user, frames[part], versions[part], metrics, part))
+
+    def _publish_symbols(self, frames, versions, equalised):
+        count = len(frames)
+        if self.frames_per_message == 1:
+            pdus = self._symbols_template.messages(
+                {"user": np.full(count, self.user), "frame": frames, "precoder_version": versions}, equalised)
+            if pdus is None:
+                pdus = [pmt.cons(_symbols_meta(self.user, frames[i], versions[i]), tags.c32vector_from_array(equalised[i]))
+                        for i in range(count)]
+            publish = self.gateway.message_port_pub  # bound once (self.… goes through gr's __getattr__)
+            for pdu in pdus:
+                publish(self._symbols_port, pdu)
+            return
+        for first in range(0, count, self.frames_per_message):
+            part = slice(first, first + self.frames_per_message)
+            samples = equalised[part]
             meta = pmt.make_dict()
-            for key, value in (("user", pmt.from_long(self.user)), ("frame", pmt.from_uint64(int(frame))),
-                               ("precoder_version", pmt.from_long(int(version)))):
-                meta = pmt.dict_add(meta, pmt.intern(key), value)
-            self.message_port_pub(self._symbols_port, pmt.cons(meta, tags.c32vector_from_array(equalised[i])))
+            meta = pmt.dict_add(meta, pmt.intern("user"), pmt.from_long(self.user))
+            meta = pmt.dict_add(meta, pmt.intern("frames"), tags.uniform_vector_from_array(frames[part], np.uint64))
+            meta = pmt.dict_add(meta, pmt.intern("precoder_versions"),
+                                tags.uniform_vector_from_array(versions[part], np.int64))
+            meta = pmt.dict_add(meta, pmt.intern("shape"), pmt.make_tuple(*[pmt.from_long(n) for n in samples.shape]))
+            self.message_port_pub(self._symbols_port, pmt.cons(meta, tags.c32vector_from_array(samples)))
+
+
+def metrics_to_pmt(values):
+    """The per-frame metrics dict from a mapping of METRICS_ENTRIES' keys to numbers (the reference layout)."""
+    make = {"long": lambda v: pmt.from_long(int(v)), "uint64": lambda v: pmt.from_uint64(int(v)),
+            "double": lambda v: pmt.from_double(float(v))}
+    msg = pmt.make_dict()
+    for key, kind in METRICS_ENTRIES:
+        msg = pmt.dict_add(msg, pmt.intern(key), make[kind](values[key]))
+    return msg
+
+
+def _symbols_meta(user, frame, version):
+    meta = pmt.make_dict()
+    meta = pmt.dict_add(meta, pmt.intern("user"), pmt.from_long(int(user)))
+    meta = pmt.dict_add(meta, pmt.intern("frame"), pmt.from_uint64(int(frame)))
+    return pmt.dict_add(meta, pmt.intern("precoder_version"), pmt.from_long(int(version)))
+
+
+def metrics_batch_to_pmt(user, frames, versions, metrics, part=slice(None)):
+    """The batched metrics dict of frames_per_message > 1 (see user_rx), for the frames ``part`` of ``metrics``."""
+    def f64(values):
+        values = np.asarray(values, dtype=np.float64)[part]
+        return pmt.init_f64vector(len(values), values.tolist())
+
+    frames, versions = np.asarray(frames), np.asarray(versions)
+    msg = pmt.make_dict()
+    for key, value in (("user", pmt.from_long(int(user))),
+                       ("frames", tags.uniform_vector_from_array(frames.astype(np.uint64), np.uint64)),
+                       ("precoder_versions", tags.uniform_vector_from_array(versions.astype(np.int64), np.int64)),
+                       ("sinr_db", f64(metrics.sinr_db)), ("signal_power", f64(metrics.signal_power)),
+                       ("interference_noise_power", f64(metrics.interference_noise_power)),
+                       ("evm_rms", f64(metrics.evm_rms)),
+                       ("bit_errors", tags.uniform_vector_from_array(
+                           np.asarray(metrics.bit_errors, dtype=np.int64)[part], np.int64)),
+                       ("bits", pmt.from_long(int(metrics.bits)))):
+        msg = pmt.dict_add(msg, pmt.intern(key), value)
+    return msg

@@ -17,6 +17,23 @@ output prefix would, on a real channel, hold the previous symbol's tail — the 
 ``apply_time`` is the reference (float64, written as the equations); ``write_time`` is the blocks' fast
 complex64 path (batched matrix products, scipy.fft single precision), tested equal to it. AWGN draws
 dominate a noisy channel's cost (16 streams × 2 normals per sample for a sensing channel).
+
+Noise source (decided in issue 16; measured on the 2-core benchmark machine): fresh i.i.d. CN(0, σ²) from
+numpy's seeded Generator (PCG64), float32, drawn into a kept buffer. It costs ≈ 20 ns per complex sample
+(PCG64's 64 random bits alone ≈ 5.6 ns), so on one core the noise alone caps a 16-antenna sensing channel
+at ≈ 3 MS/s per receive antenna and the 3-user comm channel at ≈ 16 MS/s. The fast sources were measured
+and rejected for what they do to the statistics a paper reports:
+* a pre-drawn pool read in runs at random offsets (≈ 1 ns per sample): over a frame set of T output samples
+  a fraction ≈ 1 − exp(−T/M) of them repeats a run elsewhere in the set (M = 2²² entries, 1000 frames of
+  the paper's 16 antennas × 108 samples: 34 %), each a correlation peak of magnitude 1 between two
+  snapshots (0.5 when two runs are mixed), against the 1/√n ≈ 0.06 floor of a correlation over one
+  256-sample snapshot: visible, and Monte-Carlo frames stop being independent trials;
+* GNU Radio's analog.fastnoise_source_c (a random index into a pool per sample): no runs repeat, but every
+  value recurs T/M times and the tail stops at the pool's largest value (|n|²/σ² ≤ ln M ≈ 9.7 for its
+  default M = 2¹⁴: events rarer than ≈ 6·10⁻⁵ never happen, which biases low BERs and a localiser's outlier
+  rate), and it ran at 6 ns per sample (M = 2¹⁴) to 19 ns (M = 2²⁰, tails to ≈ 10⁻⁶): no faster than numpy
+  at a pool size that keeps the tails.
+The noise-off channels (the loopback's sensing path) are not limited by this.
 """
 
 import numpy as np
@@ -40,14 +57,22 @@ def noise_rng(channel_seed, kind, index=0):
     return np.random.default_rng([int(channel_seed), stream, int(index)])
 
 
-def awgn(rng, samples, streams, noise_power):
+def awgn(rng, samples, streams, noise_power, buffer=None):
     """CN(0, noise_power) noise (streams, samples), complex64 (a transposed view of time-major noise).
 
     Drawn time-major from ``rng``, so the sequence does not depend on how a stream is cut into calls.
     The (real, imaginary) float32 pairs are read as complex64 in place (no temporaries: the draw itself
-    is most of a noisy channel's cost).
+    is most of a noisy channel's cost, ≈ 20 ns per complex sample on the benchmark machine). ``buffer``:
+    an optional float32 array of ≥ 2·samples·streams elements drawn into (the channel blocks keep one, to
+    save the page faults of a fresh multi-MB array per call); the values are the same either way.
     """
-    noise = rng.standard_normal((samples, streams, 2), dtype=np.float32).view(np.complex64)[..., 0]
+    shape = (samples, streams, 2)
+    if buffer is None:
+        draw = rng.standard_normal(shape, dtype=np.float32)
+    else:
+        draw = buffer[:samples * streams * 2].reshape(shape)
+        rng.standard_normal(dtype=np.float32, out=draw)
+    noise = draw.view(np.complex64)[..., 0]
     noise *= np.float32(np.sqrt(noise_power / 2))
     return noise.T
 
@@ -98,9 +123,12 @@ class SensingChannel:
         """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 →
         writes (S·(CP+L),) into each of the Mr ``outputs``. Same values as apply_time to float32 rounding.
 
-        Per call: one FFT of every input symbol; the K beams a_t^T(θ_m^k) X_m of every node as one matrix
-        product; the per-frame link coefficient times d(τ) on each bin; the Mr antennas' sum over targets
-        as a second matrix product; one IFFT written into the outputs, cyclic prefix copied from the tail.
+        The echo is rank N·K (one beam per transmitting node and target), so every step but the last works
+        on the N·K beams, not on the N·Mt inputs or the Mr outputs: per call, the K beams a_t^T(θ_m^k) x_m
+        of every node as one matrix product on the time samples (linear per sample, so it commutes with
+        the FFT); one FFT of each beam's symbols; the per-frame link coefficient times d(τ) on each bin;
+        one IFFT, cyclic prefix copied from the tail; last the Mr antennas' sum over beams, a_r(θ_n^k),
+        one matrix-vector product written straight into each output buffer.
         """
         lay = self.layout
         streams, count = x_time.shape
@@ -111,21 +139,19 @@ class SensingChannel:
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
         coef = self.link_coefficients(unique).reshape(len(unique), -1).astype(np.complex64)  # (F, N·K)
-        x = x_time.reshape(streams, symbols, lay.symbol_len)[..., cp:]
-        x_freq = scipy.fft.fft(x, axis=-1, norm="ortho")  # (N·Mt, S, L)
-        beams = (self._tx_beams @ x_freq.reshape(streams, -1)).reshape(-1, symbols, length)  # (N·K, S, L)
-        beams *= coef.T[:, inverse, None]
-        beams *= self._delay_c64[:, None, :]
-        y = (self._rx_steer @ beams.reshape(beams.shape[0], -1)).reshape(-1, symbols, length)  # (Mr, S, L)
-        y = scipy.fft.ifft(y, axis=-1, norm="ortho", overwrite_x=True)
+        beams_time = self._tx_beams @ x_time  # (N·K, S·(CP+L))
+        beams = beams_time.reshape(-1, symbols, lay.symbol_len)
+        beams_freq = scipy.fft.fft(beams[..., cp:], axis=-1, norm="ortho")  # (N·K, S, L)
+        beams_freq *= coef.T[:, inverse, None]
+        beams_freq *= self._delay_c64[:, None, :]
+        beams[..., cp:] = scipy.fft.ifft(beams_freq, axis=-1, norm="ortho", overwrite_x=True)
+        end = cp  # cyclic prefix: sample t < CP equals sample t + L (periodic, also when CP > L)
+        while end > 0:
+            begin = max(0, end - length)
+            beams[..., begin:end] = beams[..., begin + length:end + length]
+            end = begin
         for r, out in enumerate(outputs):
-            view = out[:count].reshape(symbols, lay.symbol_len)
-            view[:, cp:] = y[r]
-            end = cp  # cyclic prefix: sample t < CP equals sample t + L (periodic, also when CP > L)
-            while end > 0:
-                begin = max(0, end - length)
-                view[:, begin:end] = view[:, begin + length:end + length]
-                end = begin
+            np.matmul(self._rx_steer[r], beams_time, out=out[:count])
 
     def _prepare_fast_path(self):
         lay = self.layout
