@@ -7,7 +7,7 @@ ratio value / anchor_value (issue 16 item 5). An anchor is measured in the same 
 target (the radio's rate B in S/s, an issue's bound) otherwise; the row says which. Where a row has a
 target, "meets" says whether the value meets it (a time when ≤ target, a rate or a speed-up when ≥).
 
-    beamformer    bench/bench_beamformer.py    `--json` rows when the script has them, else bench_rows(quick)
+    beamformer    bench/bench_beamformer.py    bench_rows(quick): SDR warm solves; full run: + `--json` scaling in N
     localizer     bench/bench_localizer.py     bench_rows(quick): ML localiser ms/frame (issue 6: ≤ 20 ms)
     central-unit  bench/bench_central_unit.py  bench_rows(quick): CU ms/frame, snapshot throughput
     phy           bench/bench_phy.py           `--json` rows: each PHY block against its C++ chain and the
@@ -83,9 +83,10 @@ def _last_line(text):
 
 
 def _json_list(text):
-    """The last stdout line that is a JSON list (a script may print progress before it), or None."""
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
+    """The rows a script printed: its whole stdout as one JSON document (a list, or a summary holding
+    "rows"), else the last stdout line that is one (a script may print progress before it), or None."""
+    candidates = [text.strip()] + [line.strip() for line in reversed(text.strip().splitlines())]
+    for line in candidates:
         if line.startswith(("[", "{")):
             try:
                 value = json.loads(line)
@@ -118,10 +119,16 @@ def run_json_script(bench_dir, script, extra):
 
 
 def run_rows_script(bench_dir, script, quick):
-    """Rows from the script's --json output when it has one, else from its bench_rows(quick), called in a
-    process of its own."""
-    if supports_json(bench_dir, script):
-        return run_json_script(bench_dir, script, ["--quick"] if quick else [])
+    """Rows from the script's bench_rows(quick), called in a process of its own, and, on a full run, also
+    its --json rows when it has them (bench_beamformer.py's scaling in N against the previous build takes
+    a minute even with --quick, so --quick keeps to bench_rows)."""
+    rows = _bench_rows(bench_dir, script, quick)
+    if not quick and supports_json(bench_dir, script):
+        rows += run_json_script(bench_dir, script, [])
+    return rows
+
+
+def _bench_rows(bench_dir, script, quick):
     module = script[:-3]
     code = (f"import json, sys; sys.path.insert(0, {str(bench_dir)!r}); import {module} as b; "
             f"print({ROWS_PREFIX!r} + json.dumps(b.bench_rows(quick={bool(quick)})))")
