@@ -8,7 +8,9 @@ stdout:
      "nodes": [...], "partial": bool, "precoder_version": …, "full_search": bool}
     {"type": "status", …counters of blocks.central_unit…}      every --status-interval s and at the end
 
-It stops by itself once frame --frames − 1 has been released (0: no end), or after --duration seconds,
+It stops by itself once frame --frames − 1 has been released (0: no end) — a release by the frame window's
+rules (core.fusion): a quorum of nodes, or the timeout while no other node is alive, so one forged snapshot
+cannot end the run — or after --duration seconds,
 or --idle seconds after the last snapshot. Estimates also go out as core.wire ESTIMATE messages on a
 PUB socket with --estimates ADDR. The seeds and --precoders must be those of the nodes.
 
@@ -52,11 +54,18 @@ def register(subparsers):
                         help="stop this many seconds after the last snapshot (0: never)")
     parser.add_argument("--status-interval", type=finite_float("--status-interval", 0.0), default=1.0,
                         help="seconds between status lines (0: only at the end)")
+    parser.add_argument("--state", metavar="FILE", default="",
+                        help="keep the frame accounting in FILE; a restarted unit carries on from it and counts "
+                             "the frames no unit finished as lost (docs/reliability.md)")
+    parser.add_argument("--frame-window", type=int, default=4096,
+                        help="frames a node may be ahead of the quorum before its snapshots are implausible "
+                             "(default 4096)")
     parser.set_defaults(func=run_command)
 
 
 def estimate_json(estimate, num_nodes):
     return {"type": "estimate", "frame": int(estimate.frame), "precoder_version": int(estimate.precoder_version),
+            "precoder_id": int(getattr(estimate, "precoder_id", 0)),
             "positions_m": np.asarray(estimate.positions_m).tolist(),
             "crb_m2": [float(v) if np.isfinite(v) else None for v in estimate.crb_m2],
             "residual": float(estimate.residual), "nodes": [int(n) for n in estimate.nodes],
@@ -106,7 +115,8 @@ def run_command(args):
                           pattern=args.pattern, estimate_address=args.estimates,
                           status_interval_s=args.status_interval, security=security.mode,
                           secret_key_file=security.secret_key_file, server_public_key=security.server_public_key,
-                          allowed_keys_file=security.allowed_keys_file)
+                          allowed_keys_file=security.allowed_keys_file, frame_window=args.frame_window,
+                          state_file=args.state)
         if args.precoders_from:
             from ..blocks.precoder_sub import PRECODERS_PORT, precoder_sub
 
