@@ -28,8 +28,10 @@ Frame alignment (FrameAligner)
 
       * f ≤ anchor + max_frames_ahead, the anchor being the highest of start_frame − 1, the watermark
         and the highest frame that two nodes have both sent ("near the start epoch or the quorum"); or
-      * another node's last claimed frame is within max_frames_ahead of f (a quorum of two agrees:
-        how a restarted central unit locks on to nodes that are far into their run).
+      * the unit is not locked (it has released nothing for liveness_s: fresh, or cut off from the nodes
+        for a while) and another node's last claimed frame is within max_frames_ahead of f (a quorum
+        of two agrees: how a restarted central unit locks on to nodes that are far into their run).
+        A unit that is releasing frames is never moved by claims, whoever sends them.
 
     Anything else is *implausible* (counted, dropped). A plausible frame that only one node sent is
     not released by the timeout while another node is alive (sent a plausible snapshot within
@@ -148,6 +150,8 @@ class FrameAligner:
         self.latest = [-1] * self.num_nodes  # highest plausible frame number each node has sent
         self.claimed = [None] * self.num_nodes  # the last frame number each node claimed, plausible or not
         self._last_seen_s = [None] * self.num_nodes  # when each node last sent a plausible snapshot
+        self._last_release_s = None  # when a frame was last released (the unit is "locked" shortly after)
+        self._now_s = None
         self._pending = {}  # frame -> FrameSet (insertion order is arrival order, not frame order)
 
     @property
@@ -161,11 +165,13 @@ class FrameAligner:
         self.watermark = max(self.watermark, int(watermark))
         self.corroborated = max(self.corroborated, self.watermark)
 
-    def is_plausible(self, node_id, frame):
+    def is_plausible(self, node_id, frame, now_s):
         """The frame window rule of the module docstring (frame > watermark assumed)."""
         window = self.max_frames_ahead
         if frame <= max(self.watermark, self.corroborated) + window:
             return True
+        if self._last_release_s is not None and now_s - self._last_release_s < self.liveness_s:
+            return False  # locked: releasing frames, no claim can move the window
         return any(claim is not None and abs(frame - claim) <= window
                    for m, claim in enumerate(self.claimed) if m != node_id)
 
@@ -179,7 +185,7 @@ class FrameAligner:
         if frame <= self.watermark:
             self.counters.late += 1
             return []
-        plausible = self.is_plausible(node_id, frame)
+        plausible = self.is_plausible(node_id, frame, now_s)
         self.claimed[node_id] = frame
         if not plausible:
             self.counters.implausible += 1
@@ -227,6 +233,7 @@ class FrameAligner:
         return self._release_upto(max(self._pending), "flush") if self._pending else []
 
     def _release_ready(self, now_s):
+        self._now_s = float(now_s)
         released = []
         oldest_newest = min(self.latest)
         for frame in sorted(self._pending):
@@ -263,6 +270,8 @@ class FrameAligner:
                 self.counters.frames_partial += 1
             if older > self.watermark + 1:
                 self.counters.lost += older - self.watermark - 1
+            if reason != "flush":
+                self._last_release_s = self._now_s
             self.watermark = max(self.watermark, older)
             out.append(frame_set)
         return out
