@@ -28,10 +28,12 @@ Frame alignment (FrameAligner)
 
       * f ≤ anchor + max_frames_ahead, the anchor being the highest of start_frame − 1, the watermark
         and the highest frame that two nodes have both sent ("near the start epoch or the quorum"); or
-      * the unit is not locked (it has released nothing for liveness_s: fresh, or cut off from the nodes
-        for a while) and another node's last claimed frame is within max_frames_ahead of f (a quorum
-        of two agrees: how a restarted central unit locks on to nodes that are far into their run).
-        A unit that is releasing frames is never moved by claims, whoever sends them.
+      * the unit is not locked (no frame was released or sent by two nodes for liveness_s: fresh, or
+        cut off from the nodes for a while), f follows node n's own previous claim (within
+        1 … max_frames_ahead) and another node's last claimed frame is within max_frames_ahead of f (a
+        quorum of two agrees, twice: how a restarted central unit locks on to nodes that are far into
+        their run, from their second frame on). A unit that is running is never moved by claims,
+        whoever sends them; a burst of jumps never agrees with itself.
 
     Anything else is *implausible* (counted, dropped). A plausible frame that only one node sent is
     not released by the timeout while another node is alive (sent a plausible snapshot within
@@ -150,7 +152,7 @@ class FrameAligner:
         self.latest = [-1] * self.num_nodes  # highest plausible frame number each node has sent
         self.claimed = [None] * self.num_nodes  # the last frame number each node claimed, plausible or not
         self._last_seen_s = [None] * self.num_nodes  # when each node last sent a plausible snapshot
-        self._last_release_s = None  # when a frame was last released (the unit is "locked" shortly after)
+        self._last_progress_s = None  # when a frame was last released or corroborated (then "locked")
         self._now_s = None
         self._pending = {}  # frame -> FrameSet (insertion order is arrival order, not frame order)
 
@@ -170,8 +172,11 @@ class FrameAligner:
         window = self.max_frames_ahead
         if frame <= max(self.watermark, self.corroborated) + window:
             return True
-        if self._last_release_s is not None and now_s - self._last_release_s < self.liveness_s:
-            return False  # locked: releasing frames, no claim can move the window
+        if self._last_progress_s is not None and now_s - self._last_progress_s < self.liveness_s:
+            return False  # locked: running, no claim can move the window
+        previous = self.claimed[node_id]
+        if previous is None or not 0 < frame - previous <= window:
+            return False
         return any(claim is not None and abs(frame - claim) <= window
                    for m, claim in enumerate(self.claimed) if m != node_id)
 
@@ -204,6 +209,7 @@ class FrameAligner:
         self._last_seen_s[node_id] = float(now_s)
         if len(pending.snapshots) >= 2:
             self.corroborated = max(self.corroborated, frame)
+            self._last_progress_s = float(now_s)
         return self._release_ready(now_s)
 
     def _alive(self, node, now_s):
@@ -271,7 +277,7 @@ class FrameAligner:
             if older > self.watermark + 1:
                 self.counters.lost += older - self.watermark - 1
             if reason != "flush":
-                self._last_release_s = self._now_s
+                self._last_progress_s = self._now_s
             self.watermark = max(self.watermark, older)
             out.append(frame_set)
         return out
