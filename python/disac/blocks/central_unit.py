@@ -515,17 +515,22 @@ class central_unit(gr.basic_block):
                     frame_set = self._work.popleft()
                 if frame_set is None:
                     return
-                try:
-                    self._localise(frame_set, pub)
-                except Exception as exc:  # noqa: BLE001 — supervised: the frame is counted, the loop goes on
-                    self._count("localisation_errors")
-                    self._supervised("worker", exc)
-                finally:
-                    self._finished(frame_set)
+                self.process_frame(frame_set, pub)
         finally:
             if pub is not None:
                 self._close(pub)
                 self._socket_out = None
+
+    def process_frame(self, frame_set, pub):
+        """The worker's supervised step for one released frame: localised (and published) or counted;
+        never raises (an exception is counted worker_errors, the frame localisation_errors)."""
+        try:
+            self._localise(frame_set, pub)
+        except Exception as exc:  # noqa: BLE001 — supervised: the frame is counted, the loop goes on
+            self._count("localisation_errors")
+            self._supervised("worker", exc)
+        finally:
+            self._finished(frame_set)
 
     def _localise(self, frame_set, pub):
         try:
