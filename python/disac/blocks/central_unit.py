@@ -183,6 +183,9 @@ class central_unit(gr.basic_block):
         self._bindings = {}
         if self.security.mode == "curve" and self.security.allowed_keys_file and address and bind:
             self._bindings = net.read_key_bindings(self.security.allowed_keys_file)
+            if not self._bindings:
+                self.logger.warn(f"central unit: no key of {self.security.allowed_keys_file} is bound to a node id "
+                                 "(KEY node=N): any allowed key may send snapshots of any node")
         self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(s),
                                                num_targets=int(num_targets) or None, search=search)
         self.estimator.crb_m2(self.precoders, 0)  # the bound of version 0, before the first frame
