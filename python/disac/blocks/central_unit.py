@@ -267,10 +267,16 @@ class central_unit(gr.basic_block):
                               f"logged once per cause, counted {key}):\n"
                               + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-4:]))
 
-    def _count(self, key, reason=""):
+    def _count(self, key, reason="", done=None, also=()):
+        """Count ``key`` (and the keys ``also``); with ``done`` (a frame number) the frame is finished in the
+        same step, so that the state file never sees a frame counted and not finished or the reverse."""
         with self._lock:
             self.counters[key] += 1
+            for other in also:
+                self.counters[other] += 1
             count = self.counters[key]
+            if done is not None:
+                self._done_upto = max(self._done_upto, int(done))
         if reason and (count <= _LOG_FIRST or count % _LOG_EVERY == 0):
             self.logger.warn(f"central unit: {key.replace('_', ' ')} #{count}: {reason}")
 
@@ -367,8 +373,7 @@ class central_unit(gr.basic_block):
             for frame_set in frame_sets:
                 if len(self._work) >= self.queue_depth:
                     dropped = self._work.popleft()
-                    self._count("skipped_busy")
-                    self._finished(dropped)
+                    self._count("skipped_busy", done=dropped.frame)
                 self._work.append(frame_set)
             self._work_ready.notify()
 
@@ -479,11 +484,6 @@ class central_unit(gr.basic_block):
             self._publish_status()
         return next_status
 
-    def _finished(self, frame_set):
-        """A released frame is done (localised or skipped): frames finish in frame order."""
-        with self._lock:
-            self._done_upto = max(self._done_upto, frame_set.frame)
-
     def _save_state(self, force=False):
         if not self.state_file or (not force and time.monotonic() < self._next_state_s):
             return
@@ -496,7 +496,9 @@ class central_unit(gr.basic_block):
         if snapshot == self._saved:
             return
         counters = dict(status)
-        counters["lost"] = self._lost_upto(done)
+        # lost up to ``done``: every frame from start_frame to it is finished (in the counters) or was never
+        # released; gaps beyond it are counted again by a unit that resumes from ``done``
+        counters["lost"] = done + 1 - self.aligner.start_frame - status["frames_localised"] - status["frames_skipped"]
         try:
             fusion.save_state(self.state_file, self.scenario.name, done, counters)
         except OSError as exc:
@@ -504,9 +506,6 @@ class central_unit(gr.basic_block):
             return
         self._saved = snapshot
 
-    def _lost_upto(self, done):
-        with self._lock:
-            return self.aligner.counters.lost + self._restored_lost
 
     def _worker(self):
         pub = self._socket_out
@@ -530,10 +529,11 @@ class central_unit(gr.basic_block):
         try:
             self._localise(frame_set, pub)
         except Exception as exc:  # noqa: BLE001 — supervised: the frame is counted, the loop goes on
-            self._count("localisation_errors")
+            with self._lock:
+                if self._done_upto < frame_set.frame:  # not counted yet (else: failed after it was localised)
+                    self.counters["localisation_errors"] += 1
+                    self._done_upto = frame_set.frame
             self._supervised("worker", exc)
-        finally:
-            self._finished(frame_set)
 
     def _localise(self, frame_set, pub):
         try:
@@ -541,15 +541,14 @@ class central_unit(gr.basic_block):
                 prepared = self.estimator.prepare(frame_set, self.precoders)
             estimate = self.estimator.localise(*prepared)
         except fusion.UnknownPrecoderVersion as exc:
-            with self._lock:
-                self.counters["skipped_unknown_version"] += 1
-            self._count("unknown_precoders", f"frame {frame_set.frame} skipped: {exc.args[0]}")
+            self._count("unknown_precoders", f"frame {frame_set.frame} skipped: {exc.args[0]}", done=frame_set.frame,
+                        also=("skipped_unknown_version",))
             return
         except Exception as exc:  # noqa: BLE001 — a frame that cannot be localised must not stop the unit
-            self._count("localisation_errors", f"frame {frame_set.frame}: {exc}")
+            self._count("localisation_errors", f"frame {frame_set.frame}: {exc}", done=frame_set.frame)
             return
         message_pmt = estimate_to_pmt(estimate, self.layout.num_nodes)  # may raise: supervised, counted
-        self._count("frames_localised")
+        self._count("frames_localised", done=frame_set.frame)
         self.estimates.append(estimate)
         for listener in list(self.listeners):
             try:
