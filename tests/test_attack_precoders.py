@@ -18,10 +18,9 @@ import zlib
 import numpy as np
 import zmq
 
-from attack_harness import (NEAR_M, SCENARIO, CentralUnit, Peer, default_set, errors_m, free_port, random_set,
-                            send_good_frames, snapshot_bytes, snapshots, wait_for)
+from attack_harness import (NEAR_M, CentralUnit, Peer, default_set, errors_m, free_port, precoder_set_id,
+                            random_set, send_good_frames, snapshot_bytes, snapshots, wait_for)
 from gnuradio.disac.core import wire
-from gnuradio.disac.core.precoder_identity import precoder_set_id
 
 
 def reseal(data):
