@@ -135,3 +135,31 @@ def test_frames_lost_across_a_central_unit_crash_are_counted(tmp_path):
     finally:
         peer.close()
         cu.kill()
+
+
+def test_a_restarted_unit_knows_the_sets_of_the_one_before(tmp_path):
+    """Frames in flight across a restart were made with the sets in force: the state file carries them
+    (each checked against its identity when read), so they are localised rather than unknown."""
+    from gnuradio.disac.blocks.central_unit import central_unit
+    from gnuradio.disac.blocks.precoder_sub import precoder_pmts
+
+    from attack_harness import precoder_set_id, random_set
+
+    state = tmp_path / "cu.state"
+    first = central_unit("paper", 0, status_interval_s=0, state_file=str(state))
+    learned = random_set(7)
+    for msg in precoder_pmts(wire.PrecoderMessage(3, *learned)):
+        first.handle_precoders(msg)
+    first._save_state(force=True)
+    second = central_unit("paper", 0, status_interval_s=0, state_file=str(state))
+    assert precoder_set_id(*learned) in second.precoders.precoder_ids
+    assert second.precoders.get_set(precoder_set_id(*learned))[0] == 3
+    text = json.loads(state.read_text())
+    text["precoder_sets"][0]["wc"][0][0] += 1.0  # the content no longer matches its identity
+    state.write_text(json.dumps(text))
+    try:
+        central_unit("paper", 0, status_interval_s=0, state_file=str(state))
+    except ValueError as exc:
+        assert "does not match" in str(exc) and "cu.state" in str(exc)
+    else:
+        raise AssertionError("a forged set in the state file was accepted")

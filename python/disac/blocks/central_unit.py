@@ -211,6 +211,11 @@ class central_unit(gr.basic_block):
             self.counters["skipped_unknown_version"] = self._state["unknown_precoders"]
             self._restored_lost = self._state["lost"]
             self.counters["restored"] = 1
+            for identity, version, set_wc, set_wr in self._state["precoder_sets"]:
+                try:  # each set checked against its identity: a bad file is a start-up error naming it
+                    self.precoders.add_set(version, set_wc, set_wr, identity)
+                except ValueError as exc:
+                    raise ValueError(f"state file {self.state_file!r}: precoder set {identity}: {exc}") from None
         self._saved = None
         self._next_state_s = 0.0
         self._causes_logged = set()
@@ -492,7 +497,9 @@ class central_unit(gr.basic_block):
         done = status["done_upto"]
         # the frames released but not finished yet are not in the counters: a unit that carries on from
         # this state counts them lost, so the accounting stays exact whatever happens after the write
-        snapshot = (done,) + tuple(status[key] for key in fusion.STATE_COUNTERS)
+        with self._lock:
+            sets = self.precoders.known_sets()
+        snapshot = (done,) + tuple(status[key] for key in fusion.STATE_COUNTERS) + tuple(s[0] for s in sets)
         if snapshot == self._saved:
             return
         counters = dict(status)
@@ -500,7 +507,7 @@ class central_unit(gr.basic_block):
         # released; gaps beyond it are counted again by a unit that resumes from ``done``
         counters["lost"] = done + 1 - self.aligner.start_frame - status["frames_localised"] - status["frames_skipped"]
         try:
-            fusion.save_state(self.state_file, self.scenario.name, done, counters)
+            fusion.save_state(self.state_file, self.scenario.name, done, counters, sets)
         except OSError as exc:
             self._count("service_errors", f"state file {self.state_file!r} not written: {exc}")
             return

@@ -386,6 +386,10 @@ class PrecoderTable:
         return self.add_set(version, np.stack([entry[m][0] for m in nodes]), np.stack([entry[m][1] for m in nodes]),
                             precoder_id)
 
+    def known_sets(self):
+        """[(identity, version, W_c, W_r)] of the sets learned (the start-up set excluded), oldest first."""
+        return [(identity, version, wc, wr) for identity, (version, wc, wr) in self._sets.items()]
+
     def get_set(self, precoder_id, version=None):
         """(version, W_c (N, Mt, U), W_r (N, Mt, Mt)) of a set by identity; UnknownPrecoders otherwise.
         The start-up set (identity 0) is found only under its own version (when ``version`` is given): a
@@ -628,14 +632,21 @@ STATE_FORMAT = 1
 STATE_COUNTERS = ("frames_localised", "skipped_busy", "unknown_precoders", "localisation_errors", "lost")
 
 
-def save_state(path, scenario_name, done_upto, counters):
+def save_state(path, scenario_name, done_upto, counters, precoder_sets=()):
     """Write the state atomically (a temporary file renamed over ``path``): the highest frame up to
-    which every frame is finished (localised, skipped or lost) and the accounting counters."""
+    which every frame is finished (localised, skipped or lost), the accounting counters, and the
+    precoder sets learned (PrecoderTable.known_sets: a restarted unit localises the frames in flight
+    made with them instead of skipping them; each is checked against its identity when read)."""
     import json
     import os
 
     state = {"format": STATE_FORMAT, "scenario": str(scenario_name), "done_upto": int(done_upto)}
     state.update({key: int(counters.get(key, 0)) for key in STATE_COUNTERS})
+    state["precoder_sets"] = [
+        {"precoder_id": int(identity), "version": int(version),
+         "wc": [np.real(wc).ravel().tolist(), np.imag(wc).ravel().tolist(), list(np.shape(wc))],
+         "wr": [np.real(wr).ravel().tolist(), np.imag(wr).ravel().tolist(), list(np.shape(wr))]}
+        for identity, version, wc, wr in precoder_sets]
     temporary = f"{path}.tmp"
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(json.dumps(state))
@@ -665,4 +676,15 @@ def load_state(path, scenario_name):
         low = -1 if key == "done_upto" else 0
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= (1 << 63) - 1:
             raise ValueError(f"state file {path!r}: {key} = {value!r}: expected a whole number ≥ {low}")
+    sets = []
+    for index, entry in enumerate(state.get("precoder_sets", [])):
+        try:
+            arrays = []
+            for name in ("wc", "wr"):
+                real, imag, shape = entry[name]
+                arrays.append((np.asarray(real, float) + 1j * np.asarray(imag, float)).reshape([int(n) for n in shape]))
+            sets.append((check_precoder_id(entry["precoder_id"]), int(entry["version"]), arrays[0], arrays[1]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"state file {path!r}: precoder set #{index}: {exc}") from None
+    state["precoder_sets"] = sets
     return state
