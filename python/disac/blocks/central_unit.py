@@ -16,7 +16,7 @@ from gnuradio import gr
 
 from . import tags
 from .. import net
-from ..core import fusion, localizer, ofdm, precoder_identity, wire
+from ..core import fusion, localizer, ofdm, wire
 
 SNAPSHOT_PORT = tags.SNAPSHOT_PORT  # PDUs of node_rx
 PRECODERS_PORT = "precoders"  # the isac_tx precoder dict (tags.precoder_to_pmt)
@@ -36,9 +36,11 @@ _MAX_WIRE_INT = wire.MAX_COUNTER
 
 
 def estimate_to_pmt(estimate, num_nodes):
-    """The estimate message: a PMT dict {frame: uint64, precoder_version: long, positions_m: f64vector
-    (x_1, y_1, x_2, y_2, …), crb_m2: f64vector (K), residual: double, nodes: s32vector (contributing
-    receiving nodes), partial: bool (fewer than N nodes), full_search: bool}."""
+    """The estimate message: a PMT dict {frame: uint64, precoder_version: long, precoder_id: long (the
+    identity of the frame's precoder set), positions_m: f64vector (x_1, y_1, x_2, y_2, …), crb_m2:
+    f64vector (K), residual: double, nodes: s32vector (contributing receiving nodes), partial: bool
+    (fewer than N nodes), full_search: bool}. An integer outside 0 … 2^63 − 1 is a ValueError naming
+    it (never an OverflowError from PMT)."""
     frame, version = _pmt_int("frame", estimate.frame), _pmt_int("precoder_version", estimate.precoder_version)
     identity = _pmt_int("precoder_id", getattr(estimate, "precoder_id", 0))
     items = (
