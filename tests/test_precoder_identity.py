@@ -107,3 +107,13 @@ def test_table_refuses_a_set_whose_identity_is_not_its_content():
     assert table.get_set(identity)[0] == 1
     with pytest.raises(fusion.UnknownPrecoders):
         table.get_set(identity ^ 1)
+
+
+def test_the_sign_of_a_zero_is_not_part_of_the_identity():
+    """−0 and +0 make the same frames; a text round trip (the state file) or 0 + 1j·x may flip the sign
+    (the soak's restarted central unit refused its own state file before this)."""
+    wc, wr = a_set(5)
+    wc[:, :, 0] = 0.0
+    flipped = wc.copy()
+    flipped[:, :, 0] = complex(-0.0, -0.0)
+    assert precoder_set_id(wc, wr) == precoder_set_id(flipped, wr)

@@ -682,7 +682,9 @@ def load_state(path, scenario_name):
             arrays = []
             for name in ("wc", "wr"):
                 real, imag, shape = entry[name]
-                arrays.append((np.asarray(real, float) + 1j * np.asarray(imag, float)).reshape([int(n) for n in shape]))
+                values = np.empty(len(real), complex)  # parts set one by one: r + 1j·i would turn −0 into +0
+                values.real, values.imag = np.asarray(real, float), np.asarray(imag, float)
+                arrays.append(values.reshape([int(n) for n in shape]))
             sets.append((check_precoder_id(entry["precoder_id"]), int(entry["version"]), arrays[0], arrays[1]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"state file {path!r}: precoder set #{index}: {exc}") from None

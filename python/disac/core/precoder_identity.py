@@ -9,7 +9,8 @@ restarted server numbers its sets from 1 again.
 The identity is the first 63 bits of SHA-256 over a canonical encoding of the whole set:
 
     b"gr-disac precoder set 1\\0", then for W_c and then W_r: its rank and shape (uint32 little-endian
-    each), then its values as complex64 little-endian in C order
+    each), then its values as complex64 little-endian in C order, a negative zero written as +0 (it
+    makes the same frames, and a round trip through text or arithmetic may flip its sign)
 
 so that it fits a PMT long, an int64 and a uint64 wire field alike. Two sets with the same identity
 have the same complex64 values (the precision the transmitters use), hence make the same frames: no
@@ -39,7 +40,7 @@ def _canonical(array, name):
     arr = np.asarray(array)
     if arr.dtype.kind not in "biufc":
         raise PrecoderIdentityError(f"{name} of dtype {arr.dtype}: expected complex numbers")
-    arr = np.ascontiguousarray(arr, dtype="<c8")
+    arr = np.ascontiguousarray(arr, dtype="<c8") + np.complex64(0)  # −0 written as +0: the same frames
     return struct.pack(f"<I{arr.ndim}I", arr.ndim, *arr.shape) + arr.tobytes()
 
 
