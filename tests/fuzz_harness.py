@@ -27,7 +27,9 @@ from gnuradio.disac.core.scenario import ScenarioError, load_scenario, scenario_
 # trusted before it was checked. The beamformer service is the exception: a valid request compiles
 # an SDP (a few MiB for the size-limited inline scenarios it accepts).
 MAX_ALLOCATION_BYTES = 8 * 1024 * 1024
-MAX_ALLOCATION_BYTES_BY_TARGET = {"bf_service.handle": 64 * 1024 * 1024}
+# The worker path localises a frame (the grid search works in chunks of a few MiB) and computes the CRB
+# of each new precoder set: up to ~8 MiB measured here, set by the scenario and never by the input.
+MAX_ALLOCATION_BYTES_BY_TARGET = {"bf_service.handle": 64 * 1024 * 1024, "central_unit.worker": 32 * 1024 * 1024}
 
 _EXTREMES = [0, 1, -1, 2**31 - 1, -2**31, 2**32 - 1, 2**63 - 1, -2**63, 2**64 - 1, 2**40, 7, 255, 65535]
 
