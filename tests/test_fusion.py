@@ -146,8 +146,9 @@ def test_precoder_table_versions(paper):
     got_wc, got_wr = table.get(3)
     np.testing.assert_array_equal(got_wc, wc)
     np.testing.assert_array_equal(got_wr, wr)
-    table.set_all(4, wc, wr)
-    table.set_all(5, wc, wr)  # the oldest (3) is forgotten
+    # sets are keyed by their content's identity (issue 11): identical content is one set, so 4 and 5 differ
+    table.set_all(4, wc / 2, wr)
+    table.set_all(5, wc / 3, wr)  # the oldest (3) is forgotten
     assert table.versions == [4, 5]
     with pytest.raises(ValueError, match=r"W_c shape \(6, 2\)"):
         table.set_node(6, 0, wc[0][:, :2], wr[0])

@@ -119,7 +119,7 @@ def test_header_fields_are_checked_with_reasons():
     good = wire.encode(snapshot())
     cases = {
         "magic": (0, b"XSAC"),
-        "format version 2": (4, bytes([2])),
+        "format version 1": (4, bytes([1])),  # format 2 since the precoder identity (issue 11)
         "message type 9": (5, bytes([9])),
         "flags": (7, bytes([1])),
     }
@@ -152,9 +152,9 @@ def test_every_truncation_and_every_single_bit_flip_is_rejected():
 
 def forged_array(shape, code=1, name=b"Y"):
     """A SNAPSHOT whose one array declares `shape` (without the data it implies), resealed."""
-    body = struct.pack("<IIQQqq", 0, 0, 1, 1, 0, 0)
+    body = struct.pack("<IIQQQqq", 0, 0, 1, 1, 0, 0, 0)  # format version 2: the precoder id after the version
     body += struct.pack("<BBBB", len(name), code, len(shape), 0) + struct.pack(f"<{len(shape)}I", *shape) + name
-    return reseal(HEADER.pack(b"DSAC", 1, wire.SNAPSHOT, 1, 0, 0, 0) + body + b"\0" * 64)
+    return reseal(HEADER.pack(b"DSAC", wire.FORMAT_VERSION, wire.SNAPSHOT, 1, 0, 0, 0) + body + b"\0" * 64)
 
 
 @pytest.mark.parametrize("shape, match", [

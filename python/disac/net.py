@@ -102,6 +102,53 @@ def read_allowed_keys(path):
     return frozenset(keys)
 
 
+_NODE_BINDING = re.compile(r"^node=(\d{1,9})$")
+
+
+def read_key_bindings(path):
+    """The node ids bound to allowed keys: {public key (Z85 bytes): node id}. A key line of the allowed
+    keys file binds its key to node N with a word ``node=N`` after the key (``KEY node=0  # north mast``);
+    a key without it is allowed but bound to no node. LinkError naming a line with a bad binding or two
+    bindings of one key."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LinkError(f"allowed keys file {str(path)!r}: cannot be read ({exc})") from None
+    bindings = {}
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped == "#" or stripped.startswith(("# ", "#\t")):
+            continue
+        words = stripped.split()
+        for word in words[1:]:
+            if word.startswith("#"):
+                break
+            if word.startswith("node="):
+                match = _NODE_BINDING.match(word)
+                if not match:
+                    raise LinkError(f"allowed keys file {str(path)!r}, line {number}: {word!r}: expected node=N "
+                                    "with N a node id (0, 1, …)")
+                key = words[0].encode("ascii")
+                node = int(match.group(1))
+                if bindings.get(key, node) != node:
+                    raise LinkError(f"allowed keys file {str(path)!r}, line {number}: key {words[0]} is bound to "
+                                    f"node {bindings[key]} and node {node}: one key, one node")
+                bindings[key] = node
+    return bindings
+
+
+def sender_key(frame):
+    """The CURVE public key (Z85 bytes) a received zmq.Frame came from, or None (open link, or unknown)."""
+    try:
+        user = frame.get("User-Id")
+    except (zmq.ZMQError, AttributeError, TypeError):
+        return None
+    if isinstance(user, str):
+        user = user.encode("ascii", "replace")
+    return user if user and _Z85_KEY.match(user.decode("ascii", "replace")) else None
+
+
 SECURITY_MODES = ("open", "curve")
 
 

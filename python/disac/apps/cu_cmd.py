@@ -8,8 +8,10 @@ stdout:
      "nodes": [...], "partial": bool, "precoder_version": …, "full_search": bool}
     {"type": "status", …counters of blocks.central_unit…}      every --status-interval s and at the end
 
-It stops by itself once frame --frames − 1 has been released (0: no end), or after --duration-s seconds,
-or --idle-s seconds after the last snapshot. Estimates also go out as core.wire ESTIMATE messages on a
+It stops by itself once frame --frames − 1 has been released (0: no end) — a release by the frame window's
+rules (core.fusion): a quorum of nodes, or the timeout while no other node is alive, so one forged snapshot
+cannot end the run — or after --duration-s seconds, or --idle-s seconds after the last snapshot.
+Estimates also go out as core.wire ESTIMATE messages on a
 PUB socket with --estimates ADDR. The seeds and --precoders must be those of the nodes.
 
 With --precoders-from ADDR the central unit subscribes to a beamformer server's PUB socket (the same
@@ -29,7 +31,7 @@ import numpy as np
 from ..hier.central_node import central_node
 from .cli import (Progress, UsageError, add_chain_arguments, add_curve_arguments, add_link_arguments, add_option,
                   add_progress_option, add_scenario_argument, finite_float, link_parameters, load_checked_scenario,
-                  printing_callback, quiet_gnuradio_info, resolve_precoders, security_from_args)
+                  printing_callback, quiet_gnuradio_info, resolve_precoders, security_from_args, whole_number)
 
 
 def register(subparsers):
@@ -56,12 +58,19 @@ def register(subparsers):
     add_option(parser, "--status-interval-s", old_names=("--status-interval",),
                type=finite_float("--status-interval-s", 0.0), default=1.0,
                help="seconds between status lines (0: only at the end; default 1)")
+    parser.add_argument("--state", metavar="FILE", default="",
+                        help="keep the frame accounting in FILE; a restarted unit carries on from it and counts "
+                             "the frames no unit finished as lost (docs/reliability.md)")
+    parser.add_argument("--frame-window", type=whole_number("--frame-window", 1, 1 << 40), default=4096,
+                        help="frames a node may be ahead of the quorum before its snapshots are implausible "
+                             "(default 4096)")
     add_progress_option(parser)
     parser.set_defaults(func=run_command)
 
 
 def estimate_json(estimate, num_nodes):
     return {"type": "estimate", "frame": int(estimate.frame), "precoder_version": int(estimate.precoder_version),
+            "precoder_id": int(getattr(estimate, "precoder_id", 0)),
             "positions_m": np.asarray(estimate.positions_m).tolist(),
             "crb_m2": [float(v) if np.isfinite(v) else None for v in estimate.crb_m2],
             "residual": float(estimate.residual), "nodes": [int(n) for n in estimate.nodes],
@@ -108,7 +117,7 @@ def run_command(args):
                                pattern=args.pattern, estimate_address=args.estimates,
                                status_interval_s=args.status_interval_s, precoders_address=args.precoders_from,
                                precoders_server_public_key=precoder_security.server_public_key,
-                               **link_parameters(security))
+                               frame_window=args.frame_window, state_file=args.state, **link_parameters(security))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     cu, num_nodes = central.cu, scenario.num_nodes

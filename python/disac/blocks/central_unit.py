@@ -8,6 +8,7 @@ worker thread, and publishes estimates and counters.
 import collections
 import threading
 import time
+import traceback
 
 import numpy as np
 import pmt
@@ -26,15 +27,26 @@ SOCKET_PATTERNS = ("pull", "sub")
 _POLL_S = 0.02
 # Rejections logged one by one; after that, one line every _LOG_EVERY rejections (a flood stays readable)
 _LOG_FIRST, _LOG_EVERY = 10, 1000
+# Room for extras beside Y in a SNAPSHOT (snapshot_push sends none): the largest message read at all is
+# one frame's snapshot of the scenario plus this (ZeroMQ drops a peer that sends more, before allocating)
+SNAPSHOT_EXTRA_BYTES = 1024
+# How often the service thread writes the state file (seconds), when it has changed
+_STATE_EVERY_S = 0.2
+_MAX_WIRE_INT = wire.MAX_COUNTER
 
 
 def estimate_to_pmt(estimate, num_nodes):
-    """The estimate message: a PMT dict {frame: uint64, precoder_version: long, positions_m: f64vector
-    (x_1, y_1, x_2, y_2, …), crb_m2: f64vector (K), residual: double, nodes: s32vector (contributing
-    receiving nodes), partial: bool (fewer than N nodes), full_search: bool}."""
+    """The estimate message: a PMT dict {frame: uint64, precoder_version: long, precoder_id: long (the
+    identity of the frame's precoder set), positions_m: f64vector (x_1, y_1, x_2, y_2, …), crb_m2:
+    f64vector (K), residual: double, nodes: s32vector (contributing receiving nodes), partial: bool
+    (fewer than N nodes), full_search: bool}. An integer outside 0 … 2^63 − 1 is a ValueError naming
+    it (never an OverflowError from PMT)."""
+    frame, version = _pmt_int("frame", estimate.frame), _pmt_int("precoder_version", estimate.precoder_version)
+    identity = _pmt_int("precoder_id", getattr(estimate, "precoder_id", 0))
     items = (
-        ("frame", pmt.from_uint64(int(estimate.frame))),
-        ("precoder_version", pmt.from_long(int(estimate.precoder_version))),
+        ("frame", pmt.from_uint64(frame)),
+        ("precoder_version", pmt.from_long(version)),
+        ("precoder_id", pmt.from_long(identity)),
         ("positions_m", pmt.init_f64vector(estimate.positions_m.size, estimate.positions_m.reshape(-1).tolist())),
         ("crb_m2", pmt.init_f64vector(len(estimate.crb_m2), [float(v) for v in estimate.crb_m2])),
         ("residual", pmt.from_double(float(estimate.residual))),
@@ -48,11 +60,21 @@ def estimate_to_pmt(estimate, num_nodes):
     return msg
 
 
+def _pmt_int(name, value):
+    """value as an int a PMT long holds (0 … 2^63 − 1), else ValueError naming it (never OverflowError)."""
+    value = int(value)
+    if not 0 <= value <= _MAX_WIRE_INT:
+        raise ValueError(f"estimate {name} = {value}: outside 0 … 2^63 − 1")
+    return value
+
+
 def estimate_from_pmt(msg):
     """A plain dict from an estimate message (positions_m as a (K, 2) array)."""
     get = lambda key: pmt.dict_ref(msg, pmt.intern(key), pmt.PMT_NIL)  # noqa: E731
     positions = np.array(pmt.f64vector_elements(get("positions_m"))).reshape(-1, 2)
+    identity = get("precoder_id")
     return {"frame": pmt.to_uint64(get("frame")), "precoder_version": pmt.to_long(get("precoder_version")),
+            "precoder_id": 0 if pmt.is_null(identity) else pmt.to_long(identity),
             "positions_m": positions, "crb_m2": np.array(pmt.f64vector_elements(get("crb_m2"))),
             "residual": pmt.to_double(get("residual")), "nodes": tuple(pmt.s32vector_elements(get("nodes"))),
             "partial": pmt.to_bool(get("partial")), "full_search": pmt.to_bool(get("full_search"))}
@@ -73,12 +95,19 @@ class central_unit(gr.basic_block):
 
     Inputs (messages)
       snapshot   node_rx PDUs (tags.snapshot_from_pmt), from nodes in the same flowgraph
-      precoders  the isac_tx precoder dict {wc, wr, version, node}: sets node's precoders of a version
-                 (without "node": every node's); a version is used once every node's pair is known
-    ZeroMQ input (optional, ``address``): core.wire SNAPSHOT messages from snapshot_push blocks (and
-      PRECODERS messages: every node's precoders of a version), on a PULL or SUB socket that binds or
-      connects. Everything that arrives is untrusted: a message that does not decode or does not fit
-      the scenario is counted, logged and dropped, never raised.
+      precoders  the isac_tx precoder dict {wc, wr, version, node, precoder_id} of a beamformer_server or
+                 precoder_sub block (the link from the beamformer server): sets node's pair of the set
+                 ``precoder_id`` (without "node": every node's); a set is used once every node's pair is
+                 known and its identity matches its content (else counted rejected_precoders)
+    ZeroMQ input (optional, ``address``): core.wire SNAPSHOT messages from snapshot_push blocks, on a
+      PULL or SUB socket that binds or connects. Everything that arrives is untrusted: a message that
+      does not decode or does not fit the scenario is counted, logged and dropped, never raised. A
+      PRECODERS message on this socket is counted (rejected_precoders) and dropped: precoder sets come
+      only from the beamformer server's link or the start-up parameters. The largest message read is
+      one frame's snapshot of the scenario (+1 KiB, ``max_message_bytes``); ZeroMQ drops a larger one.
+      With CURVE and node bindings in the allowed keys file (``KEY node=N``, net.read_key_bindings), a
+      snapshot whose node id is not the one its sender's key is bound to is counted (identity_mismatch)
+      and dropped.
     Outputs (messages)
       estimate   one per localised frame (estimate_to_pmt); also core.wire ESTIMATE messages on a
                  ZeroMQ PUB socket when ``estimate_address`` is set
@@ -88,8 +117,12 @@ class central_unit(gr.basic_block):
     complete, when every node sent a newer one, or ``timeout_s`` after their first snapshot; a frame
     is localised with the nodes it has and the estimate lists them. Localisation runs on a worker
     thread behind a queue of ``queue_depth`` frames: when it cannot keep up, the oldest queued frame is
-    skipped and counted (skipped_busy); a frame whose precoder version is unknown is skipped and
-    counted (skipped_unknown_version). Every released frame ends localised or counted as skipped.
+    skipped and counted (skipped_busy); a frame whose precoder set (by identity) is unknown is skipped
+    and counted (unknown_precoders; skipped_unknown_version is the same count under its old name). Every
+    released frame ends localised or counted as skipped; frame numbers never released are counted lost
+    (core.fusion: the frame window, the quorum and lost frames). The worker and service loops are
+    supervised: an exception is counted (worker_errors, service_errors), logged once per cause with its
+    traceback, and the loop goes on.
 
     Parameters
       scenario        preset name, TOML path or Scenario (geometry, arrays, OFDM, σ², search region)
@@ -113,13 +146,18 @@ class central_unit(gr.basic_block):
                       secret_key_file (this unit's NAME.key_secret), allowed_keys_file (binding sockets:
                       the nodes' and estimate consumers' public keys) and server_public_key
                       (connecting sockets: the peer's public key); the same for both sockets
+      frame_window    frames a node may be ahead of the quorum (core.fusion.FrameAligner max_frames_ahead)
+      state_file      "" (none) or a path: the accounting is written there every 0.2 s, and a unit
+                      started with an existing file carries on from it (frames that no unit finished in
+                      between are counted lost, so sent = localised + skipped + lost over the whole run)
+      start_frame     the first frame number of the run (the nodes' start epoch; default 0)
     """
 
     def __init__(self, scenario="paper", seed=0, wc=None, wr=None, timeout_s=0.5, queue_depth=4,
                  search="full", address="", bind=True, pattern="pull", estimate_address="",
                  estimate_bind=True, status_interval_s=1.0, num_targets=0, drain_on_stop=True,
                  keep_estimates=1000, security="open", secret_key_file="", server_public_key="",
-                 allowed_keys_file=""):
+                 allowed_keys_file="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file="", start_frame=0):
         gr.basic_block.__init__(self, name="disac_central_unit", in_sig=None, out_sig=None)
         self.scenario = tags.as_scenario(scenario)
         s = self.scenario
@@ -132,13 +170,24 @@ class central_unit(gr.basic_block):
             raise ValueError(f"status_interval_s = {status_interval_s!r}: accepted: seconds ≥ 0")
         self.security = net.LinkSecurity.from_parameters(security, secret_key_file, server_public_key,
                                                          allowed_keys_file)
-        self.aligner = fusion.FrameAligner(s.num_nodes, timeout_s, max_pending_frames=max(64, 4 * queue_depth))
+        self.aligner = fusion.FrameAligner(s.num_nodes, timeout_s, max_pending_frames=max(64, 4 * queue_depth),
+                                           max_frames_ahead=frame_window, start_frame=start_frame)
         self.precoders = fusion.PrecoderTable(self.layout)
         if wc is None or wr is None:
             wc0, wr0 = ofdm.default_precoders(self.layout, s.per_antenna_power)
             wc = np.broadcast_to(wc0, (s.num_nodes,) + wc0.shape) if wc is None else wc
             wr = np.broadcast_to(wr0, (s.num_nodes,) + wr0.shape) if wr is None else wr
-        self.precoders.set_all(0, wc, wr)
+        self.precoders.set_start(0, wc, wr)  # identity 0: the set every process is given at start
+        self.max_message_bytes = wire.snapshot_message_bytes(s.rx_antennas, self.layout.subcarriers,
+                                                             self.layout.data_symbols, SNAPSHOT_EXTRA_BYTES)
+        self.state_file = str(state_file or "")
+        self._state = fusion.load_state(self.state_file, s.name) if self.state_file else None
+        self._bindings = {}
+        if self.security.mode == "curve" and self.security.allowed_keys_file and address and bind:
+            self._bindings = net.read_key_bindings(self.security.allowed_keys_file)
+            if not self._bindings:
+                self.logger.warn(f"central unit: no key of {self.security.allowed_keys_file} is bound to a node id "
+                                 "(KEY node=N): any allowed key may send snapshots of any node")
         self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(s),
                                                num_targets=int(num_targets) or None, search=search)
         self.estimator.crb_m2(self.precoders, 0)  # the bound of version 0, before the first frame
@@ -151,8 +200,27 @@ class central_unit(gr.basic_block):
         self.listeners = []  # Python callables called with each core.fusion.Estimate, on the worker thread
         self.counters = collections.Counter(
             {key: 0 for key in ("decode_errors", "rejected_snapshots", "rejected_precoders", "precoder_updates",
-                                "frames_localised", "skipped_busy", "skipped_unknown_version",
-                                "localisation_errors", "estimates_published")})
+                                "frames_localised", "skipped_busy", "skipped_unknown_version", "unknown_precoders",
+                                "localisation_errors", "estimates_published", "worker_errors", "service_errors",
+                                "identity_mismatch", "restored")})
+        self._done_upto = self.aligner.start_frame - 1  # every frame up to this one is finished
+        self._restored_lost = 0
+        if self._state is not None:  # a restart: carry on the accounting of the unit before
+            self.aligner.resume(self._state["done_upto"])
+            self._done_upto = self._state["done_upto"]
+            for key in ("frames_localised", "skipped_busy", "unknown_precoders", "localisation_errors"):
+                self.counters[key] = self._state[key]
+            self.counters["skipped_unknown_version"] = self._state["unknown_precoders"]
+            self._restored_lost = self._state["lost"]
+            self.counters["restored"] = 1
+            for identity, version, set_wc, set_wr in self._state["precoder_sets"]:
+                try:  # each set checked against its identity: a bad file is a start-up error naming it
+                    self.precoders.add_set(version, set_wc, set_wr, identity)
+                except ValueError as exc:
+                    raise ValueError(f"state file {self.state_file!r}: precoder set {identity}: {exc}") from None
+        self._saved = None
+        self._next_state_s = 0.0
+        self._causes_logged = set()
         self._refused_closed = 0  # auth_refused of sockets closed since
         self.bound_address = ""  # the endpoint actually bound (tcp://…:0 resolves to a port at start)
         self._lock = threading.Lock()  # aligner, precoder table, counters
@@ -184,17 +252,38 @@ class central_unit(gr.basic_block):
         with self._lock:
             out = dict(self.counters)
             out.update(self.aligner.counters.as_dict())
+            out["lost"] += self._restored_lost
             out["pending_frames"] = len(self.aligner.pending_frames)
+            out["done_upto"] = self._done_upto
         out["queued_frames"] = len(self._work)
         # CURVE clients refused by the ZAP handler (keys not allowed), closed sockets included
         out["auth_refused"] = self._refused_closed + net.refused(self._socket_in) + net.refused(self._socket_out)
-        out["frames_skipped"] = out["skipped_busy"] + out["skipped_unknown_version"] + out["localisation_errors"]
+        out["frames_skipped"] = out["skipped_busy"] + out["unknown_precoders"] + out["localisation_errors"]
         return out
 
-    def _count(self, key, reason=""):
+    def _supervised(self, loop, exc):
+        """Count an exception of a worker loop and log it once per cause (type, text, place)."""
+        key = f"{loop}_errors"
         with self._lock:
             self.counters[key] += 1
+        where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        cause = (loop, type(exc).__name__, str(exc)[:200], tuple((f.filename, f.lineno) for f in where))
+        if cause not in self._causes_logged and len(self._causes_logged) < 100:
+            self._causes_logged.add(cause)
+            self.logger.error(f"central unit: {loop} loop caught {type(exc).__name__}: {exc} (the loop goes on; "
+                              f"logged once per cause, counted {key}):\n"
+                              + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-4:]))
+
+    def _count(self, key, reason="", done=None, also=()):
+        """Count ``key`` (and the keys ``also``); with ``done`` (a frame number) the frame is finished in the
+        same step, so that the state file never sees a frame counted and not finished or the reverse."""
+        with self._lock:
+            self.counters[key] += 1
+            for other in also:
+                self.counters[other] += 1
             count = self.counters[key]
+            if done is not None:
+                self._done_upto = max(self._done_upto, int(done))
         if reason and (count <= _LOG_FIRST or count % _LOG_EVERY == 0):
             self.logger.warn(f"central unit: {key.replace('_', ' ')} #{count}: {reason}")
 
@@ -207,51 +296,69 @@ class central_unit(gr.basic_block):
             self._count("rejected_snapshots", f"malformed snapshot message: {exc}")
             return
         for snap in snaps:
-            self._accept(snap.node_id, snap.frame, snap.precoder_version, snap.samples)
+            self._accept(snap.node_id, snap.frame, snap.precoder_version, snap.samples, snap.precoder_id)
 
     def handle_precoders(self, msg):
         """An isac_tx precoder dict: recorded in the version table; a bad one counted and logged."""
         try:
             wc, wr, version, node = tags.precoder_from_pmt(msg, self.layout.tx_antennas, self.layout.num_users)
+            if not 0 <= version <= _MAX_WIRE_INT:
+                raise ValueError(f"precoder version {version}: accepted: 0 … 2^63 − 1")
+            given = pmt.dict_ref(msg, pmt.intern(tags.KEY_PRECODER_ID), pmt.PMT_NIL)
+            n = self.layout.num_nodes
             with self._lock:
-                if node is None:
-                    self.precoders.set_all(version, np.broadcast_to(wc, (self.layout.num_nodes,) + wc.shape),
-                                           np.broadcast_to(wr, (self.layout.num_nodes,) + wr.shape))
+                if node is None or pmt.is_null(given):
+                    # a pair without the set's identity is the set in which every node uses it (as isac_tx)
+                    self.precoders.set_all(version, np.broadcast_to(wc, (n,) + wc.shape),
+                                           np.broadcast_to(wr, (n,) + wr.shape),
+                                           None if pmt.is_null(given) else tags.precoder_id_from_pmt(msg, wc, wr, n))
                 else:
-                    self.precoders.set_node(version, node, wc, wr)
+                    self.precoders.set_node(version, node, wc, wr, tags.precoder_id_from_pmt(msg, wc, wr, n))
         except Exception as exc:  # noqa: BLE001
             self._count("rejected_precoders", f"precoder message ignored: {exc}")
             return
         self._count("precoder_updates")
 
-    def handle_wire(self, data):
-        """One ZeroMQ message (bytes): a wire SNAPSHOT or PRECODERS; anything else counted and dropped."""
+    def handle_wire(self, data, sender=None):
+        """One ZeroMQ message (bytes) of the snapshot socket: a wire SNAPSHOT; anything else counted and
+        dropped (a PRECODERS message as rejected_precoders). ``sender``: the CURVE key it came from."""
         try:
             message = wire.decode(data)
         except wire.WireError as exc:
             self._count("decode_errors", str(exc))
             return
         if isinstance(message, wire.SnapshotMessage):
-            self._accept(message.node_id, message.frame_number, message.precoder_version, message.snapshot)
+            self._accept(message.node_id, message.frame_number, message.precoder_version, message.snapshot,
+                         message.precoder_id, sender)
         elif isinstance(message, wire.PrecoderMessage):
-            try:
-                with self._lock:
-                    self.precoders.set_all(message.version, message.comm_precoders, message.radar_precoders)
-            except ValueError as exc:
-                self._count("rejected_precoders", f"precoder message ignored: {exc}")
-                return
-            self._count("precoder_updates")
+            self._count("rejected_precoders", f"PRECODERS message (version {message.version}) on the snapshot socket "
+                        "dropped: precoder sets are accepted only from the beamformer server's link "
+                        "(--precoders-from, the precoders port) or at start")
         else:
             self._count("decode_errors", f"unexpected {type(message).__name__} on the snapshot socket")
 
-    def _accept(self, node_id, frame, version, samples):
+    def _accept(self, node_id, frame, version, samples, precoder_id=0, sender=None):
         lay = self.layout
+        for name, value, high in (("node id", node_id, self.scenario.num_nodes - 1), ("frame", frame, _MAX_WIRE_INT),
+                                  ("precoder version", version, _MAX_WIRE_INT),
+                                  ("precoder id", precoder_id, _MAX_WIRE_INT)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= high:
+                self._count("rejected_snapshots", f"snapshot of node {node_id!r}, frame {frame!r} dropped: "
+                            f"{name} {value!r} outside 0 … {high}")
+                return
+        if self._bindings:
+            bound = self._bindings.get(sender)
+            if bound != node_id:
+                who = "a key bound to no node" if bound is None else f"the key of node {bound}"
+                self._count("identity_mismatch", f"snapshot claiming node {node_id} (frame {frame}) from {who} dropped")
+                return
         try:
             samples = fusion.check_snapshot(samples, self.scenario.rx_antennas, lay.subcarriers, lay.data_symbols)
             with self._lock:
                 counts = self.aligner.counters
                 before = (counts.late, counts.duplicates, counts.implausible)
-                released = self.aligner.add(int(node_id), int(frame), int(version), samples, time.monotonic())
+                released = self.aligner.add(int(node_id), int(frame), int(version), samples, time.monotonic(),
+                                            int(precoder_id))
                 after = (counts.late, counts.duplicates, counts.implausible)
                 watermark = self.aligner.watermark
         except (fusion.SnapshotRejected, ValueError, TypeError) as exc:
@@ -260,7 +367,8 @@ class central_unit(gr.basic_block):
         for kind, old, new, why in zip(("late", "duplicate", "implausible"), before, after,
                                        (f"frame {frame} is at or below the last released frame {watermark}",
                                         f"node {node_id} already sent frame {frame}",
-                                        f"frame {frame} is too far beyond the last released frame {watermark}")):
+                                        f"frame {frame} is outside the frame window (last released {watermark}, "
+                                        f"{self.aligner.max_frames_ahead} frames, no other node near it)")):
             if new > old and (new <= _LOG_FIRST or new % _LOG_EVERY == 0):
                 self.logger.warn(f"central unit: {kind} snapshot #{new} of node {node_id} dropped: {why}")
         self._enqueue(released)
@@ -271,8 +379,8 @@ class central_unit(gr.basic_block):
         with self._work_ready:
             for frame_set in frame_sets:
                 if len(self._work) >= self.queue_depth:
-                    self._work.popleft()
-                    self._count("skipped_busy")
+                    dropped = self._work.popleft()
+                    self._count("skipped_busy", done=dropped.frame)
                 self._work.append(frame_set)
             self._work_ready.notify()
 
@@ -281,7 +389,8 @@ class central_unit(gr.basic_block):
         import zmq
 
         self._context = self._context or zmq.Context.instance()
-        options = {zmq.MAXMSGSIZE: wire.MAX_MESSAGE_BYTES, zmq.RCVHWM: 1000}  # oversized messages never reach us
+        # a message larger than this scenario's snapshot never reaches us (ZeroMQ drops the peer instead)
+        options = {zmq.MAXMSGSIZE: self.max_message_bytes, zmq.RCVHWM: 1000}
         if self.pattern == "sub":
             options[zmq.SUBSCRIBE] = b""
         sock, endpoint = net.make_socket(self._context, zmq.PULL if self.pattern == "pull" else zmq.SUB,
@@ -326,11 +435,14 @@ class central_unit(gr.basic_block):
                 self._work.clear()
             with self._lock:
                 self.counters["skipped_busy"] += dropped
+                frames = [fs.frame for fs in remaining] + [self._done_upto]
+                self._done_upto = max(frames)
         with self._work_ready:
             self._work.append(None)  # the worker's end marker, after what is queued
             self._work_ready.notify()
         self._threads[1].join()
         self._threads = []
+        self._save_state(force=True)
         self._publish_status()
         self._close(self._socket_in)
         self._socket_in = None
@@ -351,22 +463,58 @@ class central_unit(gr.basic_block):
             poller.register(self._socket_in, zmq.POLLIN)
         next_status = time.monotonic() + self.status_interval_s
         while not self._stop.is_set():
-            if poller is not None:
-                if poller.poll(int(_POLL_S * 1000)):
-                    for _ in range(256):  # what is waiting, then a timeout check
-                        try:
-                            data = self._socket_in.recv(zmq.NOBLOCK, copy=False)
-                        except zmq.Again:
-                            break
-                        self.handle_wire(data.buffer)
-            else:
+            try:
+                next_status = self._service_once(poller, next_status)
+            except Exception as exc:  # noqa: BLE001 — supervised: counted, logged once per cause, go on
+                self._supervised("service", exc)
                 self._stop.wait(_POLL_S)
-            with self._lock:
-                released = self.aligner.poll(time.monotonic())
-            self._enqueue(released)
-            if self.status_interval_s and time.monotonic() >= next_status:
-                next_status += self.status_interval_s
-                self._publish_status()
+
+    def _service_once(self, poller, next_status):
+        import zmq
+
+        if poller is not None:
+            if poller.poll(int(_POLL_S * 1000)):
+                for _ in range(256):  # what is waiting, then a timeout check
+                    try:
+                        data = self._socket_in.recv(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self.handle_wire(data.buffer, net.sender_key(data) if self._bindings else None)
+        else:
+            self._stop.wait(_POLL_S)
+        with self._lock:
+            released = self.aligner.poll(time.monotonic())
+        self._enqueue(released)
+        self._save_state()
+        if self.status_interval_s and time.monotonic() >= next_status:
+            next_status += self.status_interval_s
+            self._publish_status()
+        return next_status
+
+    def _save_state(self, force=False):
+        if not self.state_file or (not force and time.monotonic() < self._next_state_s):
+            return
+        self._next_state_s = time.monotonic() + _STATE_EVERY_S
+        status = self.status()
+        done = status["done_upto"]
+        # the frames released but not finished yet are not in the counters: a unit that carries on from
+        # this state counts them lost, so the accounting stays exact whatever happens after the write
+        with self._lock:
+            sets = self.precoders.known_sets()
+        snapshot = (done,) + tuple(status[key] for key in fusion.STATE_COUNTERS) + tuple(s[0] for s in sets)
+        if snapshot == self._saved:
+            return
+        counters = dict(status)
+        # lost up to ``done``: every frame from start_frame to it is finished (in the counters) or was never
+        # released; gaps beyond it are counted again by a unit that resumes from ``done``
+        counters["lost"] = done + 1 - self.aligner.start_frame - status["frames_localised"] - status["frames_skipped"]
+        try:
+            fusion.save_state(self.state_file, self.scenario.name, done, counters, sets)
+        except OSError as exc:
+            self._count("service_errors", f"state file {self.state_file!r} not written: {exc}")
+            return
+        self._saved = snapshot
+
 
     def _worker(self):
         pub = self._socket_out
@@ -378,11 +526,23 @@ class central_unit(gr.basic_block):
                     frame_set = self._work.popleft()
                 if frame_set is None:
                     return
-                self._localise(frame_set, pub)
+                self.process_frame(frame_set, pub)
         finally:
             if pub is not None:
                 self._close(pub)
                 self._socket_out = None
+
+    def process_frame(self, frame_set, pub):
+        """The worker's supervised step for one released frame: localised (and published) or counted;
+        never raises (an exception is counted worker_errors, the frame localisation_errors)."""
+        try:
+            self._localise(frame_set, pub)
+        except Exception as exc:  # noqa: BLE001 — supervised: the frame is counted, the loop goes on
+            with self._lock:
+                if self._done_upto < frame_set.frame:  # not counted yet (else: failed after it was localised)
+                    self.counters["localisation_errors"] += 1
+                    self._done_upto = frame_set.frame
+            self._supervised("worker", exc)
 
     def _localise(self, frame_set, pub):
         try:
@@ -390,23 +550,25 @@ class central_unit(gr.basic_block):
                 prepared = self.estimator.prepare(frame_set, self.precoders)
             estimate = self.estimator.localise(*prepared)
         except fusion.UnknownPrecoderVersion as exc:
-            self._count("skipped_unknown_version", f"frame {frame_set.frame} skipped: {exc.args[0]}")
+            self._count("unknown_precoders", f"frame {frame_set.frame} skipped: {exc.args[0]}", done=frame_set.frame,
+                        also=("skipped_unknown_version",))
             return
         except Exception as exc:  # noqa: BLE001 — a frame that cannot be localised must not stop the unit
-            self._count("localisation_errors", f"frame {frame_set.frame}: {exc}")
+            self._count("localisation_errors", f"frame {frame_set.frame}: {exc}", done=frame_set.frame)
             return
-        self._count("frames_localised")
+        message_pmt = estimate_to_pmt(estimate, self.layout.num_nodes)  # may raise: supervised, counted
+        self._count("frames_localised", done=frame_set.frame)
         self.estimates.append(estimate)
         for listener in list(self.listeners):
             try:
                 listener(estimate)
             except Exception as exc:  # noqa: BLE001 — a caller's bug must not stop the unit
                 self.logger.error(f"central unit: estimate listener failed: {exc}")
-        self.message_port_pub(pmt.intern(ESTIMATE_PORT), estimate_to_pmt(estimate, self.layout.num_nodes))
+        self.message_port_pub(pmt.intern(ESTIMATE_PORT), message_pmt)
         if pub is not None:
             message = wire.EstimateMessage(int(estimate.frame), int(estimate.precoder_version), estimate.positions_m,
                                            np.asarray(estimate.crb_m2, float), estimate.residual,
-                                           np.asarray(estimate.nodes, np.int32))
+                                           np.asarray(estimate.nodes, np.int32), precoder_id=int(estimate.precoder_id))
             try:
                 pub.send(wire.encode(message), copy=False)
             except Exception as exc:  # noqa: BLE001

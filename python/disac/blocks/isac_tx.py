@@ -12,7 +12,7 @@ import pmt
 from gnuradio import gr
 
 from . import tags
-from ..core import ofdm
+from ..core import ofdm, precoder_identity
 
 # Output buffer of each antenna stream, in samples: large buffers cut the per-call overhead of a Python
 # block (DESIGN.md §7); rounded up to whole frames.
@@ -29,14 +29,19 @@ class isac_tx(gr.sync_block):
       wc, wr      initial precoders W_c (Mt × U) and W_r (Mt × Mt), version 0; None: core.ofdm.default_precoders
       max_frames  stop after this many frames (0: run for ever)
       tx_antennas port count GRC draws; 0 or the scenario's Mt (checked)
+      precoder_id identity of the initial set (core.precoder_identity); 0 (default): the start-up set, the
+                  precoders every process of the system was given at start (the central unit knows it as 0)
 
     Message input ``precoder``: see tags.precoder_from_pmt. A good message is applied at the next frame
     boundary (the next frame this block generates), never mid-frame; a bad one (wrong shape, non-finite,
     malformed) is logged as a warning and ignored, the previous precoder stays. A message carrying a
-    "node" entry for another node is ignored silently.
+    "node" entry for another node is ignored silently. Each frame's tag carries the version and the
+    identity of the set that made it (tags.precoder_id_from_pmt: the message's "precoder_id", else the
+    identity of the set in which every node uses this pair), fixed when the frame is made.
     """
 
-    def __init__(self, scenario="paper", node_id=0, seed=0, wc=None, wr=None, max_frames=0, tx_antennas=0):
+    def __init__(self, scenario="paper", node_id=0, seed=0, wc=None, wr=None, max_frames=0, tx_antennas=0,
+                 precoder_id=0):
         self.scenario = tags.as_scenario(scenario)
         tags.check_sizes(self.scenario, tx_antennas=tx_antennas)
         self.layout = ofdm.layout_from_scenario(self.scenario)
@@ -53,7 +58,8 @@ class isac_tx(gr.sync_block):
         default_wc, default_wr = ofdm.default_precoders(self.layout, self.scenario.per_antenna_power)
         wc = default_wc if wc is None else wc
         wr = default_wr if wr is None else wr
-        self._precoder = (ofdm.NodeModulator(self._gen, self.node_id, wc, wr), 0)
+        self._precoder = (ofdm.NodeModulator(self._gen, self.node_id, wc, wr), 0,
+                          precoder_identity.check_precoder_id(precoder_id))
         self._pending = None
         self._lock = threading.Lock()
         self._next_frame = 0
@@ -73,17 +79,24 @@ class isac_tx(gr.sync_block):
             if node is not None and node != self.node_id:
                 return
             modulator = ofdm.NodeModulator(self._gen, self.node_id, wc, wr)  # checks shapes and finiteness
+            identity = tags.precoder_id_from_pmt(msg, wc, wr, self.layout.num_nodes)
+            if not 0 <= version <= precoder_identity.MAX_PRECODER_ID:
+                raise ValueError(f"precoder version {version}: accepted: 0 … {precoder_identity.MAX_PRECODER_ID}")
         except (ValueError, TypeError, RuntimeError) as exc:
             self.rejected_precoders += 1
             self.last_rejection = str(exc)
             self.logger.warn(f"node {self.node_id}: precoder message ignored, previous precoder kept: {exc}")
             return
         with self._lock:
-            self._pending = (modulator, int(version))
+            self._pending = (modulator, int(version), identity)
 
     def precoder_version(self):
         """The version of the precoder in use (the one in the frame tags)."""
         return self._precoder[1]
+
+    def precoder_id(self):
+        """The identity of the precoder set in use (the one in the frame tags)."""
+        return self._precoder[2]
 
     # ---- stream --------------------------------------------------------------------------------
     def work(self, input_items, output_items):
@@ -98,13 +111,13 @@ class isac_tx(gr.sync_block):
         with self._lock:
             if self._pending is not None:  # a frame boundary: the first frame of this call
                 self._precoder, self._pending = self._pending, None
-        modulator, version = self._precoder
+        modulator, version, identity = self._precoder
         frames = np.arange(self._next_frame, self._next_frame + count)
         modulator.write(frames, output_items)  # x = W_c s_c + W_r s_r (eq. 1), OFDM-modulated
         start = self.nitems_written(0)
         key = tags.frame_tag_key()
         add_item_tag = self.gateway.add_item_tag  # bound once: self.add_item_tag passes through gr's __getattr__
-        for i, value in enumerate(tags.frame_tag_values(frames, self.node_id, version)):  # (≈ 0.7 µs a tag)
+        for i, value in enumerate(tags.frame_tag_values(frames, self.node_id, version, identity)):  # (≈ 0.7 µs a tag)
             add_item_tag(0, start + i * lay.frame_len, key, value)
         self._next_frame += count
         return count * lay.frame_len

@@ -17,7 +17,8 @@ class node_rx(gr.sync_block):
     """Mr complex streams in (frame tags on stream 0), snapshot PDUs out on ``snapshot``.
 
     Alignment: time-synchronised nodes, so each frame tag on input 0 (frame number, node id, precoder
-    version, as isac_tx writes them; the sensing channel forwards its own transmitter's) marks a frame
+    version and precoder set identity, as isac_tx writes them; each snapshot carries the version and
+    identity of its frame; the sensing channel forwards its own transmitter's) marks a frame
     start. Samples before the first tag are dropped; a frame whose end has not arrived waits for the
     next call.
 
@@ -76,10 +77,11 @@ class node_rx(gr.sync_block):
             return consumed
         ready = [tag for tag, c in zip(found, complete) if c]
         offsets = offsets[complete]
-        # frame numbers and precoder versions: only tuple fields 0 and 2 (the node id is the transmitter's)
+        # frame numbers, precoder versions and ids: tuple fields 0, 2, 3 (the node id is the transmitter's)
         tuple_ref, to_uint64, to_long = pmt.tuple_ref, pmt.to_uint64, pmt.to_long
         frames = [to_uint64(tuple_ref(tag.value, 0)) for tag in ready]
         versions = [to_long(tuple_ref(tag.value, 2)) for tag in ready]
+        identities = [tags.frame_tag_precoder_id(tag.value) for tag in ready]
         # gather only the samples the snapshot needs (not the front symbols nor the CPs) straight into
         # the (F, Mr, L, P) layout of the messages, then one single-precision FFT along L (scipy.fft:
         # numpy's works in complex128)
@@ -94,18 +96,18 @@ class node_rx(gr.sync_block):
             for r, samples in enumerate(input_items):
                 np.take(samples, index, out=snapshots[:, r], mode="clip")
         snapshots = scipy.fft.fft(snapshots, axis=2, norm="ortho", overwrite_x=True)  # Y_s,n (eq. 5)
-        self._publish(frames, versions, snapshots)
+        self._publish(frames, versions, identities, snapshots)
         self.frames_received += len(offsets)
         return consumed
 
-    def _publish(self, frames, versions, snapshots):
+    def _publish(self, frames, versions, identities, snapshots):
         if self.frames_per_message == 1:
             publish = self.gateway.message_port_pub  # bound once: self.message_port_pub passes through gr's __getattr__
-            for frame, version, snapshot in zip(frames, versions, snapshots):
-                publish(self._port, tags.snapshot_to_pmt(self._meta, frame, version, snapshot))
+            for frame, version, identity, snapshot in zip(frames, versions, identities, snapshots):
+                publish(self._port, tags.snapshot_to_pmt(self._meta, frame, version, snapshot, identity))
             return
         batch = self.frames_per_message
         for first in range(0, len(frames), batch):
             self.message_port_pub(self._port, tags.snapshot_batch_to_pmt(
                 self._meta, frames[first:first + batch], versions[first:first + batch],
-                snapshots[first:first + batch]))
+                snapshots[first:first + batch], identities[first:first + batch]))

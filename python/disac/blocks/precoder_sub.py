@@ -23,10 +23,11 @@ ALL_NODES = -1
 
 
 def precoder_pmts(message, node_id=ALL_NODES):
-    """isac_tx's precoder messages (tags.precoder_to_pmt, each with "node") from a wire PrecoderMessage:
-    one per node, or only node ``node_id``'s."""
+    """isac_tx's precoder messages (tags.precoder_to_pmt, each with "node" and the set's "precoder_id")
+    from a wire PrecoderMessage: one per node, or only node ``node_id``'s."""
     nodes = range(message.comm_precoders.shape[0]) if node_id == ALL_NODES else [node_id]
-    return [tags.precoder_to_pmt(message.comm_precoders[n], message.radar_precoders[n], message.version, node=n)
+    return [tags.precoder_to_pmt(message.comm_precoders[n], message.radar_precoders[n], message.version, node=n,
+                                 precoder_id=message.precoder_id)
             for n in nodes]
 
 
@@ -58,7 +59,8 @@ class precoder_sub(gr.basic_block):
     A set is forwarded once: the server re-publishes the set in force periodically (for subscribers that
     join late), and a repeat of the last set forwarded (same version, same bytes) is counted as a
     duplicate. A restarted server numbers its sets from 1 again: a set with the last version but other
-    precoders is a new set and is forwarded. While the server is down nothing arrives and the
+    precoders is a new set (another precoder identity, core.precoder_identity) and is forwarded; a set
+    whose stated identity is not the hash of its content does not decode (counted as rejected). While the server is down nothing arrives and the
     transmitters keep the last set.
     Counters: received, forwarded, rejected, duplicates (``counters()``), last_rejection.
     """

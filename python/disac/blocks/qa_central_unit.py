@@ -23,6 +23,7 @@ from gnuradio.disac.blocks import tags
 from gnuradio.disac.blocks.central_unit import central_unit, estimate_from_pmt, status_to_dict
 from gnuradio.disac.core import channels, fim, fusion, model, ofdm, wire
 from gnuradio.disac.core.scenario import load_scenario
+from gnuradio.disac.core.precoder_identity import precoder_set_id
 
 SCENARIO = load_scenario("paper")
 LAYOUT = ofdm.layout_from_scenario(SCENARIO)
@@ -51,8 +52,8 @@ def snapshots(frame, wc=WC, wr=WR):
                               SCENARIO.rx_antennas, SCENARIO.bandwidth_hz).astype(np.complex64)
 
 
-def wire_snapshot(node, frame, y, version=0):
-    return wire.encode(wire.SnapshotMessage(node, frame, version, 0, 0, y))
+def wire_snapshot(node, frame, y, version=0, precoder_id=0):
+    return wire.encode(wire.SnapshotMessage(node, frame, version, 0, 0, y, precoder_id=precoder_id))
 
 
 def sorted_by_x(positions):
@@ -154,16 +155,19 @@ class qa_central_unit(gr_unittest.TestCase):
     def test_unknown_version_is_skipped_until_the_precoders_port_brings_it(self):
         self.start()
         wc1, wr1 = precoders(1)
+        # frames name their set by identity (issue 11); the set comes per node with that identity
+        id1 = precoder_set_id(wc1, wr1)
         y = snapshots(3, wc1, wr1)
         for node in (0, 1):
-            self.push.send(wire_snapshot(node, 3, y[node], version=1))
+            self.push.send(wire_snapshot(node, 3, y[node], version=1, precoder_id=id1))
         self.waitFor(lambda: self.cu.status()["skipped_unknown_version"] == 1, timeout=5.0, poll_interval=0.02)
+        self.assertEqual(self.cu.status()["unknown_precoders"], 1)
         for node in (0, 1):
-            self.cu.handle_precoders(tags.precoder_to_pmt(wc1[node], wr1[node], 1, node))
+            self.cu.handle_precoders(tags.precoder_to_pmt(wc1[node], wr1[node], 1, node, precoder_id=id1))
         self.assertEqual(self.cu.status()["precoder_updates"], 2)
         y = snapshots(4, wc1, wr1)
         for node in (0, 1):
-            self.push.send(wire_snapshot(node, 4, y[node], version=1))
+            self.push.send(wire_snapshot(node, 4, y[node], version=1, precoder_id=id1))
         self.wait_localised(1)
         self.assertEqual(self.cu.estimates[0].precoder_version, 1)
         np.testing.assert_allclose(sorted_by_x(self.cu.estimates[0].positions_m), SCENARIO.target_positions_m,

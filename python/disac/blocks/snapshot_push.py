@@ -15,7 +15,7 @@ SOCKET_PATTERNS = ("push", "pub")
 
 class snapshot_push(gr.basic_block):
     """Sends every snapshot of the ``snapshot`` message port as one core.wire SNAPSHOT message (one ZeroMQ
-    frame): node id, frame number and precoder version from the PDU, rx_time_ns = when this block got
+    frame): node id, frame number, precoder version and precoder set identity from the PDU, rx_time_ns = when this block got
     the snapshot, tx_time_ns = when it sent it (wall clock, ns), Y (Mr × L × P, complex64).
 
     Never blocks the flowgraph: a send that would block (no peer yet on PUB, or the high-water mark
@@ -71,7 +71,8 @@ class snapshot_push(gr.basic_block):
         received_ns = time.time_ns()
         try:
             encoded = [wire.encode(wire.SnapshotMessage(snap.node_id, snap.frame, snap.precoder_version,
-                                                        time.time_ns(), received_ns, snap.samples))
+                                                        time.time_ns(), received_ns, snap.samples,
+                                                        precoder_id=snap.precoder_id))
                        for snap in tags.snapshots_from_pmt(msg)]
         except Exception as exc:  # noqa: BLE001 — a malformed PDU must not reach the scheduler
             with self._lock:

@@ -1,17 +1,23 @@
 """Stream tag keys, message ports and message keys of the gr-disac PHY blocks, and their PMT codecs.
 
 Frame tags: every frame's first sample carries one tag ``FRAME_TAG_KEY`` on stream 0 whose value is the
-PMT tuple (frame number: uint64, node id: long, precoder version: long) — one tag per frame keeps the
-per-frame cost low. Synthetic channels forward the tags of one input (see each block).
+PMT tuple (frame number: uint64, node id: long, precoder version: long, precoder id: long) — one tag per
+frame keeps the per-frame cost low. The precoder id is the identity of the precoder set that made the frame
+(core.precoder_identity: a content hash; 0 for the start-up set); a 3-element tuple (before issue 11)
+reads as id 0. Synthetic channels forward the tags of one input (see each block).
 
 Messages:
 * precoder (into isac_tx, port ``PRECODER_PORT``): a PMT dict {"wc": c32vector Mt·U (row-major Mt × U),
-  "wr": c32vector Mt·Mt (row-major), "version": int, optional "node": int (then only that node applies it)}.
+  "wr": c32vector Mt·Mt (row-major), "version": int, optional "node": int (then only that node applies it),
+  optional "precoder_id": int (the identity of the whole set the pair belongs to; without it, the identity
+  of the set in which every node uses this pair, core.precoder_identity.broadcast_set_id)}.
 * snapshot (out of node_rx, port ``SNAPSHOT_PORT``): a PDU (meta dict . c32vector): meta
-  {"node_id", "frame", "precoder_version", "shape": (Mr, L, P)}, payload Y_s,n in C order of (Mr, L, P).
+  {"node_id", "frame", "precoder_version", "precoder_id", "shape": (Mr, L, P)}, payload Y_s,n in C order of
+  (Mr, L, P).
   ``snapshot_from_pmt`` turns it back into a core Snapshot for serialising (e.g. over ZeroMQ).
   Batched (node_rx frames_per_message > 1): meta {"node_id", "frames": u64vector (F),
-  "precoder_versions": s64vector (F), "shape": (F, Mr, L, P)}, payload (F, Mr, L, P) in C order.
+  "precoder_versions": s64vector (F), "precoder_ids": s64vector (F), "shape": (F, Mr, L, P)}, payload
+  (F, Mr, L, P) in C order. A snapshot without "precoder_id(s)" reads as id 0 (the start-up set).
   ``snapshots_from_pmt`` decodes either kind into a list of Snapshots.
 * user metrics (out of user_rx, port ``METRICS_PORT``): a dict per frame (see user_rx).
 """
@@ -22,6 +28,7 @@ import dataclasses
 import numpy as np
 import pmt
 
+from ..core.precoder_identity import MAX_PRECODER_ID, START_SET_ID, broadcast_set_id, check_precoder_id
 from ..core.scenario import Scenario, load_scenario
 
 FRAME_TAG_KEY = "disac_frame"
@@ -39,6 +46,8 @@ KEY_PRECODER_VERSION = "precoder_version"
 KEY_SHAPE = "shape"
 KEY_FRAMES = "frames"  # batched snapshots: frame numbers (u64vector)
 KEY_PRECODER_VERSIONS = "precoder_versions"  # batched snapshots: precoder versions (s64vector)
+KEY_PRECODER_ID = "precoder_id"  # precoder messages and snapshots: the set's identity (long)
+KEY_PRECODER_IDS = "precoder_ids"  # batched snapshots: precoder ids (s64vector)
 KEY_USER = "user"
 
 _FRAME_TAG_PMT = pmt.intern(FRAME_TAG_KEY)
@@ -55,25 +64,32 @@ def as_scenario(value):
 
 # ---- frame tags --------------------------------------------------------------------------------
 
-def frame_tag_value(frame, node_id, precoder_version):
-    return pmt.make_tuple(pmt.from_uint64(int(frame)), pmt.from_long(int(node_id)), pmt.from_long(int(precoder_version)))
+def frame_tag_value(frame, node_id, precoder_version, precoder_id=START_SET_ID):
+    return pmt.make_tuple(pmt.from_uint64(int(frame)), pmt.from_long(int(node_id)), pmt.from_long(int(precoder_version)),
+                          pmt.from_long(int(precoder_id)))
 
 
-def frame_tag_values(frames, node_id, precoder_version):
-    """The frame tag values of consecutive frames of one node and precoder version (a list of PMTs).
+def frame_tag_values(frames, node_id, precoder_version, precoder_id=START_SET_ID):
+    """The frame tag values of consecutive frames of one node and precoder set (a list of PMTs).
 
-    Same values as frame_tag_value; the node id and version PMTs are made once (a tag costs ≈ 1.2 µs
+    Same values as frame_tag_value; the node id, version and id PMTs are made once (a tag costs ≈ 1.2 µs
     instead of 2.2 µs, which matters at one tag per 108-sample frame).
     """
     node, version = pmt.from_long(int(node_id)), pmt.from_long(int(precoder_version))
+    identity = pmt.from_long(int(precoder_id))
     make_tuple, from_uint64 = pmt.make_tuple, pmt.from_uint64
-    return [make_tuple(from_uint64(frame), node, version) for frame in np.asarray(frames).tolist()]
+    return [make_tuple(from_uint64(frame), node, version, identity) for frame in np.asarray(frames).tolist()]
 
 
 def parse_frame_tag(value):
-    """(frame, node id, precoder version) from a frame tag value."""
+    """(frame, node id, precoder version) from a frame tag value (frame_tag_precoder_id: its set's id)."""
     return (pmt.to_uint64(pmt.tuple_ref(value, 0)), pmt.to_long(pmt.tuple_ref(value, 1)),
             pmt.to_long(pmt.tuple_ref(value, 2)))
+
+
+def frame_tag_precoder_id(value):
+    """The precoder set identity of a frame tag value (START_SET_ID for a 3-element tag of before issue 11)."""
+    return pmt.to_long(pmt.tuple_ref(value, 3)) if pmt.length(value) > 3 else START_SET_ID
 
 
 # ---- fast uniform vectors <-> numpy -------------------------------------------------------------
@@ -135,15 +151,30 @@ def array_from_c32vector(vector):
 
 # ---- precoder messages -------------------------------------------------------------------------
 
-def precoder_to_pmt(wc, wr, version, node=None):
-    """The precoder message of isac_tx: W_c (Mt × U), W_r (Mt × Mt), integer version, optional node id."""
+def precoder_to_pmt(wc, wr, version, node=None, precoder_id=None):
+    """The precoder message of isac_tx: W_c (Mt × U), W_r (Mt × Mt), integer version, optional node id and
+    optional precoder_id (the identity of the whole set this pair belongs to, core.precoder_identity)."""
     msg = pmt.make_dict()
     msg = pmt.dict_add(msg, pmt.intern(KEY_WC), c32vector_from_array(np.asarray(wc)))
     msg = pmt.dict_add(msg, pmt.intern(KEY_WR), c32vector_from_array(np.asarray(wr)))
     msg = pmt.dict_add(msg, pmt.intern(KEY_VERSION), pmt.from_long(int(version)))
     if node is not None:
         msg = pmt.dict_add(msg, pmt.intern(KEY_NODE), pmt.from_long(int(node)))
+    if precoder_id is not None:
+        msg = pmt.dict_add(msg, pmt.intern(KEY_PRECODER_ID), pmt.from_long(check_precoder_id(precoder_id)))
     return msg
+
+
+def precoder_id_from_pmt(msg, wc, wr, num_nodes):
+    """The identity of the set a checked precoder message (precoder_from_pmt's wc, wr) belongs to: its
+    "precoder_id" entry (0 … 2^63 − 1), else the identity of the set in which every node uses this pair.
+    ValueError naming a bad entry."""
+    value = pmt.dict_ref(msg, pmt.intern(KEY_PRECODER_ID), pmt.PMT_NIL)
+    if pmt.is_null(value):
+        return broadcast_set_id(wc, wr, num_nodes)
+    if not pmt.is_integer(value):
+        raise ValueError(f"precoder_id {pmt.write_string(value)[:60]!r}: accepted: an integer 0 … {MAX_PRECODER_ID}")
+    return check_precoder_id(pmt.to_long(value))
 
 
 def precoder_from_pmt(msg, tx_antennas, num_users):
@@ -169,6 +200,8 @@ def precoder_from_pmt(msg, tx_antennas, num_users):
                              f"{shape[0] * shape[1]} (row-major)")
         arrays[key] = flat.reshape(shape).astype(np.complex128)
     node = pmt.dict_ref(msg, pmt.intern(KEY_NODE), pmt.PMT_NIL)
+    if not pmt.is_null(node) and not pmt.is_integer(node):
+        raise ValueError(f"precoder node {pmt.write_string(node)[:60]!r}: accepted: an integer node id")
     node = None if pmt.is_null(node) else pmt.to_long(node)
     return arrays[KEY_WC], arrays[KEY_WR], pmt.to_long(fields[KEY_VERSION]), node
 
@@ -183,6 +216,7 @@ class Snapshot:
     frame: int
     precoder_version: int
     samples: np.ndarray  # complex64 (Mr, L, P)
+    precoder_id: int = START_SET_ID  # the identity of the set that made the frame
 
 
 def snapshot_meta(node_id, shape):
@@ -198,21 +232,25 @@ _KEY_FRAMES_PMT = pmt.intern(KEY_FRAMES)
 _KEY_VERSIONS_PMT = pmt.intern(KEY_PRECODER_VERSIONS)
 _KEY_SHAPE_PMT = pmt.intern(KEY_SHAPE)
 _KEY_NODE_ID_PMT = pmt.intern(KEY_NODE_ID)
+_KEY_ID_PMT = pmt.intern(KEY_PRECODER_ID)
+_KEY_IDS_PMT = pmt.intern(KEY_PRECODER_IDS)
 
 
-def snapshot_to_pmt(base_meta, frame, precoder_version, samples):
+def snapshot_to_pmt(base_meta, frame, precoder_version, samples, precoder_id=START_SET_ID):
     """The snapshot PDU: (meta dict . c32vector of samples in C order)."""
     meta = pmt.dict_add(base_meta, _KEY_FRAME_PMT, pmt.from_uint64(int(frame)))
     meta = pmt.dict_add(meta, _KEY_VERSION_PMT, pmt.from_long(int(precoder_version)))
+    meta = pmt.dict_add(meta, _KEY_ID_PMT, pmt.from_long(int(precoder_id)))
     return pmt.cons(meta, c32vector_from_array(samples))
 
 
-def snapshot_batch_to_pmt(base_meta, frames, precoder_versions, samples):
+def snapshot_batch_to_pmt(base_meta, frames, precoder_versions, samples, precoder_ids=None):
     """The batched snapshot PDU of F consecutive frames of one node: (meta dict . c32vector).
 
     meta = base_meta (node_id; its "shape" is replaced by (F, Mr, L, P)) plus "frames" (u64vector, F) and
-    "precoder_versions" (s64vector, F); payload: samples (F, Mr, L, P) in C order. One message instead of
-    F costs ~30 µs instead of F·10 µs (node_rx frames_per_message).
+    "precoder_versions" (s64vector, F) and "precoder_ids" (s64vector, F; None: every frame START_SET_ID);
+    payload: samples (F, Mr, L, P) in C order. One message instead of F costs ~30 µs instead of F·10 µs
+    (node_rx frames_per_message).
     """
     samples = np.asarray(samples)
     meta = pmt.dict_add(base_meta, _KEY_SHAPE_PMT, pmt.make_tuple(*[pmt.from_long(int(n)) for n in samples.shape]))
@@ -220,6 +258,8 @@ def snapshot_batch_to_pmt(base_meta, frames, precoder_versions, samples):
     meta = pmt.dict_add(meta, _KEY_FRAMES_PMT, uniform_vector_from_array(frames, np.uint64))
     meta = pmt.dict_add(meta, _KEY_VERSIONS_PMT,
                         uniform_vector_from_array(np.asarray(precoder_versions, dtype=np.int64), np.int64))
+    ids = np.zeros(frames.size, np.int64) if precoder_ids is None else np.asarray(precoder_ids, dtype=np.int64)
+    meta = pmt.dict_add(meta, _KEY_IDS_PMT, uniform_vector_from_array(ids, np.int64))
     return pmt.cons(meta, c32vector_from_array(samples))
 
 
@@ -249,11 +289,12 @@ def snapshot_from_pmt(msg):
         raise ValueError("snapshot message is a batch of frames (node_rx frames_per_message > 1): "
                          "decode it with tags.snapshots_from_pmt")
     meta, samples = _shape_and_samples(msg)
+    identity = pmt.dict_ref(meta, _KEY_ID_PMT, pmt.PMT_NIL)
     return Snapshot(
         node_id=pmt.to_long(pmt.dict_ref(meta, _KEY_NODE_ID_PMT, pmt.PMT_NIL)),
         frame=pmt.to_uint64(pmt.dict_ref(meta, _KEY_FRAME_PMT, pmt.PMT_NIL)),
         precoder_version=pmt.to_long(pmt.dict_ref(meta, _KEY_VERSION_PMT, pmt.PMT_NIL)),
-        samples=samples)
+        samples=samples, precoder_id=START_SET_ID if pmt.is_null(identity) else pmt.to_long(identity))
 
 
 def snapshots_from_pmt(msg):
@@ -267,12 +308,16 @@ def snapshots_from_pmt(msg):
     meta, samples = _shape_and_samples(msg)
     frames = array_from_uniform_vector(pmt.dict_ref(meta, _KEY_FRAMES_PMT, pmt.PMT_NIL), np.uint64)
     versions = array_from_uniform_vector(pmt.dict_ref(meta, _KEY_VERSIONS_PMT, pmt.PMT_NIL), np.int64)
-    if samples.ndim != 4 or not samples.shape[0] == frames.size == versions.size:
-        raise ValueError(f"snapshot batch of shape {samples.shape} with {frames.size} frame numbers and "
-                         f"{versions.size} precoder versions: accepted: (F, Mr, L, P) with F of each")
+    ids_pmt = pmt.dict_ref(meta, _KEY_IDS_PMT, pmt.PMT_NIL)
+    ids = np.zeros(versions.size, np.int64) if pmt.is_null(ids_pmt) else array_from_uniform_vector(ids_pmt, np.int64)
+    if samples.ndim != 4 or not samples.shape[0] == frames.size == versions.size == ids.size:
+        raise ValueError(f"snapshot batch of shape {samples.shape} with {frames.size} frame numbers, "
+                         f"{versions.size} precoder versions and {ids.size} precoder ids: accepted: (F, Mr, L, P) "
+                         "with F of each")
     node_id = pmt.to_long(pmt.dict_ref(meta, _KEY_NODE_ID_PMT, pmt.PMT_NIL))
-    return [Snapshot(node_id=node_id, frame=int(frame), precoder_version=int(version), samples=block)
-            for frame, version, block in zip(frames.tolist(), versions.tolist(), samples)]
+    return [Snapshot(node_id=node_id, frame=int(frame), precoder_version=int(version), samples=block,
+                     precoder_id=int(identity))
+            for frame, version, identity, block in zip(frames.tolist(), versions.tolist(), ids.tolist(), samples)]
 
 
 def check_sizes(scenario, **given):

@@ -36,7 +36,7 @@ import tomllib
 
 import numpy as np
 
-from . import wire
+from . import precoder_identity, wire
 from .design_options import DEFAULT_SOLVER, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES, SOLVERS, TIMEOUT_STATUS  # noqa: F401
 from .scenario import PRESET_ALIASES, PRESETS, Scenario, ScenarioError, load_scenario, scenario_from_dict
 
@@ -688,7 +688,10 @@ class BeamformerService:
                           crb_position_extracted_m2=result.crb_position_extracted_m2,
                           sinr_extracted_db=list(result.sinr_extracted_db))
             version = self.version + 1 if apply else 0
-            precoders = wire.PrecoderMessage(version, np.asarray(result.Wc), np.asarray(result.Wr))
+            # the set's identity is its content hash (core.precoder_identity): a restarted server's version 1
+            # is another set than the last one's, and the nodes and the central unit tell them apart
+            wc, wr = np.asarray(result.Wc), np.asarray(result.Wr)
+            precoders = wire.PrecoderMessage(version, wc, wr, precoder_id=precoder_identity.precoder_set_id(wc, wr))
             if apply:
                 fields["message"] = fields["message"] or f"new precoder set in force: version {version}"
                 self._in_force = _InForce(version, settings, fields, precoders)

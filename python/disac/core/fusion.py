@@ -17,20 +17,44 @@ Frame alignment (FrameAligner)
 
     Releases are always in increasing frame order; the highest released frame is the watermark. A
     snapshot of a frame at or below the watermark is *late* (counted, dropped); a second snapshot of
-    one node for a pending frame is a *duplicate* (counted, the first kept); a frame more than
-    max_frames_ahead beyond the watermark is *implausible* (counted, dropped: one corrupt frame number
-    would otherwise move the watermark past every good frame). Nothing here blocks or waits: the
-    caller passes the time (``now_s``) and polls for timeouts.
+    one node for a pending frame is a *duplicate* (counted, the first kept). Frames that were never
+    released between two releases (no node delivered them, or a central unit before a restart took
+    them down with it) are counted *lost*, so released + lost covers every frame number from
+    start_frame to the watermark.
+
+    The frame window (issue 11): one node, or the first message a fresh unit sees, can never move the
+    watermark. The nodes run on one frame clock, so their frame numbers agree within the skew of their
+    latencies and batches; a frame number f from node n is *plausible* when
+
+      * f ≤ anchor + max_frames_ahead, the anchor being the highest of start_frame − 1, the watermark
+        and the highest frame that two nodes have both sent ("near the start epoch or the quorum"); or
+      * the unit is not locked (no frame was released or sent by two nodes for liveness_s: fresh, or
+        cut off from the nodes for a while), f follows node n's own previous claim (within
+        1 … max_frames_ahead) and another node's last claimed frame is within max_frames_ahead of f (a
+        quorum of two agrees, twice: how a restarted central unit locks on to nodes that are far into
+        their run, from their second frame on). A unit that is running is never moved by claims,
+        whoever sends them; a burst of jumps never agrees with itself.
+
+    Anything else is *implausible* (counted, dropped). A plausible frame that only one node sent is
+    not released by the timeout while another node is alive (sent a plausible snapshot within
+    liveness_s = max(2 timeout_s, 1 s)) and has not reached that frame: a forged frame ahead of the
+    others waits for them instead of moving the watermark; when the pending set overflows, such a frame
+    (one node, beyond every other node's last frame, another node alive) is evicted first (counted
+    implausible) rather than released. A node never seen is not alive: a unit whose other nodes have
+    not started yet localises the first node's frames after the timeout, as before. A node that restarts replays from frame 0: its frames are late until it catches up.
+    Nothing here blocks or waits: the caller passes the time (``now_s``) and polls for timeouts.
 
 Transmitted frames (PrecoderTable, localiser_inputs)
     The central unit regenerates node m's frame from (seed, m, frame number, W_c,m, W_r,m) with
     core.ofdm.transmitted_frames, as the transmitter made it (eq. 1). The precoders come from a table
-    version -> per-node (W_c, W_r); the version of a frame is the one its snapshots name (node_rx copies
-    it from its own transmitter's frame tag). A transmitter that did not report in this frame is assumed
-    to have used the version most reporting nodes name (nodes switch precoder sets together) and to have
-    transmitted: every node's echoes are modelled (docs/localization.md: an unmodelled echo misleads
-    the search far more than a modelled one of a silent node costs). A frame whose version is not in
-    the table cannot be modelled: UnknownPrecoderVersion, which the caller counts as a skipped frame.
+    keyed by the precoder set's identity (core.precoder_identity: a content hash, 0 for the start-up
+    set), never by the version counter; the identity of a frame is the one its snapshots name (node_rx
+    copies it from its own transmitter's frame tag). A transmitter that did not report in this frame is
+    assumed to have used the set most reporting nodes name (nodes switch precoder sets together) and to
+    have transmitted: every node's echoes are modelled (docs/localization.md: an unmodelled echo misleads
+    the search far more than a modelled one of a silent node costs). A frame whose set is not in the
+    table cannot be modelled: UnknownPrecoders (an UnknownPrecoderVersion), which the caller counts as a
+    skipped frame. A set enters the table only with its identity checked against its content.
 """
 
 import collections
@@ -41,8 +65,14 @@ from collections import Counter
 import numpy as np
 
 from . import fim, ofdm
+from .precoder_identity import START_SET_ID, PrecoderIdentityError, check_precoder_id, precoder_set_id
 
 RELEASE_REASONS = ("complete", "newer", "timeout", "overflow", "flush")
+# The default frame window (max_frames_ahead): frames a node may be ahead of the quorum. It covers the
+# skew of nodes on one frame clock (latency and batching: a few hundred frames at the paper's L = 16 and
+# 92 600 frames/s, a handful at 10 frames/s) with a wide margin, and is small against the jump that would
+# stall a unit (docs/reliability.md).
+DEFAULT_FRAME_WINDOW = 4096
 
 
 class SnapshotRejected(ValueError):
@@ -51,6 +81,10 @@ class SnapshotRejected(ValueError):
 
 class UnknownPrecoderVersion(KeyError):
     """A frame names a precoder version the table does not (fully) hold."""
+
+
+class UnknownPrecoders(UnknownPrecoderVersion):
+    """A frame names a precoder set identity the table does not hold."""
 
 
 @dataclasses.dataclass
@@ -62,6 +96,7 @@ class FrameSet:
     versions: dict
     first_arrival_s: float
     reason: str = ""
+    precoder_ids: dict = dataclasses.field(default_factory=dict)  # node → precoder set identity
 
     @property
     def nodes(self):
@@ -77,6 +112,7 @@ class AlignerCounters:
     duplicates: int = 0
     late: int = 0
     implausible: int = 0
+    lost: int = 0  # frame numbers from start_frame to the watermark never released
     frames_released: int = 0
     frames_partial: int = 0  # released with fewer than every node
     released_complete: int = 0
@@ -92,49 +128,107 @@ class AlignerCounters:
 class FrameAligner:
     """Frame alignment by frame number with a timeout; see the module docstring for the rules.
 
-    num_nodes: N (node ids 0 … N−1); timeout_s > 0; max_pending_frames ≥ 1; max_frames_ahead ≥ 1.
+    num_nodes: N (node ids 0 … N−1); timeout_s > 0; max_pending_frames ≥ 1; max_frames_ahead ≥ 1 (the
+    frame window); start_frame ≥ 0: the first frame number of the run (the start epoch).
     """
 
-    def __init__(self, num_nodes, timeout_s, max_pending_frames=64, max_frames_ahead=100_000):
+    def __init__(self, num_nodes, timeout_s, max_pending_frames=64, max_frames_ahead=DEFAULT_FRAME_WINDOW,
+                 start_frame=0):
         _check_whole("num_nodes", num_nodes, 1)
         _check_whole("max_pending_frames", max_pending_frames, 1)
         _check_whole("max_frames_ahead", max_frames_ahead, 1)
+        _check_whole("start_frame", start_frame, 0)
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < float("inf"):
             raise ValueError(f"timeout_s = {timeout_s!r}: accepted: a finite number of seconds > 0")
         self.num_nodes = int(num_nodes)
         self.timeout_s = float(timeout_s)
         self.max_pending_frames = int(max_pending_frames)
         self.max_frames_ahead = int(max_frames_ahead)
+        self.liveness_s = max(2.0 * self.timeout_s, 1.0)
+        self.start_frame = int(start_frame)
         self.counters = AlignerCounters()
-        self.watermark = -1  # highest frame number released
-        self.latest = [-1] * self.num_nodes  # highest frame number each node has sent
+        self.watermark = self.start_frame - 1  # highest frame number released (or start_frame − 1)
+        self.corroborated = self.start_frame - 1  # highest frame two nodes have both sent
+        self.latest = [-1] * self.num_nodes  # highest plausible frame number each node has sent
+        self.claimed = [None] * self.num_nodes  # the last frame number each node claimed, plausible or not
+        self._last_seen_s = [None] * self.num_nodes  # when each node last sent a plausible snapshot
+        self._last_progress_s = None  # when a frame was last released or corroborated (then "locked")
+        self._now_s = None
         self._pending = {}  # frame -> FrameSet (insertion order is arrival order, not frame order)
 
     @property
     def pending_frames(self):
         return sorted(self._pending)
 
-    def add(self, node_id, frame, precoder_version, snapshot, now_s):
+    def resume(self, watermark):
+        """Continue after a previous unit that released every frame up to ``watermark`` (a central unit
+        restarted from its state file): older frames are late, a gap after it is lost."""
+        _check_whole("watermark", watermark + 1, 0)
+        self.watermark = max(self.watermark, int(watermark))
+        self.corroborated = max(self.corroborated, self.watermark)
+
+    def is_plausible(self, node_id, frame, now_s):
+        """The frame window rule of the module docstring (frame > watermark assumed)."""
+        window = self.max_frames_ahead
+        if frame <= max(self.watermark, self.corroborated) + window:
+            return True
+        if self._last_progress_s is not None and now_s - self._last_progress_s < self.liveness_s:
+            return False  # locked: running, no claim can move the window
+        previous = self.claimed[node_id]
+        if previous is None or not 0 < frame - previous <= window:
+            return False
+        return any(claim is not None and abs(frame - claim) <= window
+                   for m, claim in enumerate(self.claimed) if m != node_id)
+
+    def add(self, node_id, frame, precoder_version, snapshot, now_s, precoder_id=START_SET_ID):
         """Offer one snapshot; returns the frames this releases (a list of FrameSet, frame order)."""
-        if not 0 <= node_id < self.num_nodes:
+        if isinstance(node_id, bool) or not isinstance(node_id, (int, np.integer)) or not 0 <= node_id < self.num_nodes:
             raise SnapshotRejected(f"node id {node_id!r}: accepted: 0 … {self.num_nodes - 1}")
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 0:
+            raise SnapshotRejected(f"frame number {frame!r}: accepted: a whole number ≥ 0")
+        node_id, frame = int(node_id), int(frame)
         if frame <= self.watermark:
             self.counters.late += 1
             return []
-        if self.watermark >= 0 and frame > self.watermark + self.max_frames_ahead:
+        plausible = self.is_plausible(node_id, frame, now_s)
+        self.claimed[node_id] = frame
+        if not plausible:
             self.counters.implausible += 1
             return []
         pending = self._pending.get(frame)
         if pending is None:
-            pending = self._pending[frame] = FrameSet(int(frame), {}, {}, float(now_s))
+            pending = self._pending[frame] = FrameSet(frame, {}, {}, float(now_s))
         elif node_id in pending.snapshots:
             self.counters.duplicates += 1
             return []
         pending.snapshots[node_id] = snapshot
         pending.versions[node_id] = int(precoder_version)
+        pending.precoder_ids[node_id] = int(precoder_id)
         self.counters.snapshots_accepted += 1
-        self.latest[node_id] = max(self.latest[node_id], int(frame))
+        self.latest[node_id] = max(self.latest[node_id], frame)
+        self._last_seen_s[node_id] = float(now_s)
+        if len(pending.snapshots) >= 2:
+            self.corroborated = max(self.corroborated, frame)
+            self._last_progress_s = float(now_s)
         return self._release_ready(now_s)
+
+    def _alive(self, node, now_s):
+        """A node that sent a plausible snapshot within liveness_s (one never seen is not alive)."""
+        seen = self._last_seen_s[node]
+        return seen is not None and now_s - seen < self.liveness_s
+
+    def _uncorroborated_ahead(self, frame_set):
+        """One node's frame beyond every other node's latest frame (what a forged frame number looks like)."""
+        if len(frame_set.snapshots) != 1 or self.num_nodes == 1:
+            return False
+        (sender,) = frame_set.snapshots
+        return all(self.latest[m] < frame_set.frame for m in range(self.num_nodes) if m != sender)
+
+    def _may_time_out(self, frame_set, now_s):
+        if not self._uncorroborated_ahead(frame_set):
+            return True
+        (sender,) = frame_set.snapshots
+        return not any(self._alive(m, now_s) for m in range(self.num_nodes) if m != sender)
 
     def poll(self, now_s):
         """Release the frames whose timeout has passed (and every older pending frame)."""
@@ -145,6 +239,7 @@ class FrameAligner:
         return self._release_upto(max(self._pending), "flush") if self._pending else []
 
     def _release_ready(self, now_s):
+        self._now_s = float(now_s)
         released = []
         oldest_newest = min(self.latest)
         for frame in sorted(self._pending):
@@ -155,9 +250,16 @@ class FrameAligner:
                 released += self._release_upto(frame, "complete")
             elif oldest_newest > frame:
                 released += self._release_upto(frame, "newer")
-            elif now_s - pending.first_arrival_s >= self.timeout_s:
+            elif now_s - pending.first_arrival_s >= self.timeout_s and self._may_time_out(pending, now_s):
                 released += self._release_upto(frame, "timeout")
         while len(self._pending) > self.max_pending_frames:
+            ahead = [f for f, fs in self._pending.items()
+                     if self._uncorroborated_ahead(fs) and not self._may_time_out(fs, now_s)]
+            if ahead:  # one node's frame beyond every other node's: evict it rather than move the watermark
+                self._pending.pop(max(ahead))
+                self.counters.snapshots_accepted -= 1
+                self.counters.implausible += 1
+                continue
             released += self._release_upto(min(self._pending), "overflow")
         return released
 
@@ -172,8 +274,12 @@ class FrameAligner:
                     getattr(self.counters, f"released_{frame_set.reason}") + 1)
             if len(frame_set.snapshots) < self.num_nodes:
                 self.counters.frames_partial += 1
+            if older > self.watermark + 1:
+                self.counters.lost += older - self.watermark - 1
+            if reason != "flush":
+                self._last_progress_s = self._now_s
+            self.watermark = max(self.watermark, older)
             out.append(frame_set)
-        self.watermark = max(self.watermark, frame)
         return out
 
 
@@ -191,54 +297,124 @@ def check_snapshot(samples, rx_antennas, subcarriers, symbols):
 
 
 class PrecoderTable:
-    """Precoder versions known to the central unit: version → per-node (W_c (Mt × U), W_r (Mt × Mt)).
+    """Precoder sets known to the central unit, keyed by their identity (core.precoder_identity):
+    identity → (version, W_c (N, Mt, U), W_r (N, Mt, Mt)).
 
-    A version is usable once every node's pair is known. At most max_versions versions are kept (the
-    oldest set is forgotten first); re-setting a version's node replaces it.
+    A set enters whole (add_set / set_all) or node by node (set_node: complete once every node's pair of
+    the same (version, identity) is known); its identity is checked against its content
+    (PrecoderIdentityError, a ValueError, on a mismatch), except for the start-up set, which set_start
+    records under START_SET_ID (0) and under its content hash. At most max_versions sets are kept (the
+    oldest is forgotten first, the start-up set never). ``get(version)`` (the newest set of a version) is
+    for callers of before issue 11; the central unit looks sets up by identity only (get_set).
     """
 
     def __init__(self, layout, max_versions=16):
         _check_whole("max_versions", max_versions, 1)
         self.layout = layout
         self.max_versions = int(max_versions)
-        self._table = collections.OrderedDict()  # version -> {node: (wc, wr)}
+        self._sets = collections.OrderedDict()  # identity -> (version, wc, wr)
+        self._start = None  # (version, wc, wr) of the start-up set (identity 0)
+        self._partial = collections.OrderedDict()  # (version, identity or None) -> {node: (wc, wr)}
 
     @property
     def versions(self):
-        """The complete (usable) versions, ascending."""
-        return sorted(v for v, nodes in self._table.items() if len(nodes) == self.layout.num_nodes)
+        """The versions of the complete sets, ascending (without repeats)."""
+        found = {v for v, _, _ in self._sets.values()}
+        if self._start is not None:
+            found.add(self._start[0])
+        return sorted(found)
 
-    def set_node(self, version, node, wc, wr):
-        """Record node's (W_c, W_r) of a version; ValueError naming a bad version, node or shape."""
-        _check_whole("precoder version", version, 0)
-        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= node < self.layout.num_nodes:
-            raise ValueError(f"precoder node {node!r}: accepted: 0 … {self.layout.num_nodes - 1}")
-        wc, wr = ofdm.check_precoders(self.layout, wc, wr)
-        entry = self._table.setdefault(int(version), {})
-        entry[int(node)] = (wc, wr)
-        self._table.move_to_end(int(version))
-        while len(self._table) > self.max_versions:
-            self._table.popitem(last=False)
+    @property
+    def precoder_ids(self):
+        """The identities of the complete sets (START_SET_ID first when a start-up set is known)."""
+        return ([START_SET_ID] if self._start is not None else []) + list(self._sets)
 
-    def set_all(self, version, wc, wr):
-        """Record every node's precoders of a version: wc (N, Mt, U), wr (N, Mt, Mt)."""
+    def _checked_set(self, wc, wr):
         wc, wr = np.asarray(wc), np.asarray(wr)
         n = self.layout.num_nodes
         if wc.ndim != 3 or wr.ndim != 3 or len(wc) != n or len(wr) != n:
             raise ValueError(f"precoders of shapes {wc.shape} and {wr.shape}: accepted: (N, Mt, U) and "
                              f"(N, Mt, Mt) with N = {n}")
         checked = [ofdm.check_precoders(self.layout, wc[m], wr[m]) for m in range(n)]  # all or nothing
-        for m, (wc_m, wr_m) in enumerate(checked):
-            self.set_node(version, m, wc_m, wr_m)
+        return np.stack([c for c, _ in checked]), np.stack([r for _, r in checked])
+
+    def add_set(self, version, wc, wr, precoder_id=None):
+        """Record a whole set (wc (N, Mt, U), wr (N, Mt, Mt)) of a version under its identity (None: its
+        content hash; otherwise checked against it). Returns the identity."""
+        _check_whole("precoder version", version, 0)
+        wc, wr = self._checked_set(wc, wr)
+        computed = precoder_set_id(wc, wr)
+        if precoder_id is not None and check_precoder_id(precoder_id) != computed:
+            raise PrecoderIdentityError(f"precoder_id {precoder_id} does not match the set's content (its identity "
+                                        f"is {computed}): a forged or corrupted set")
+        self._sets[computed] = (int(version), wc, wr)
+        self._sets.move_to_end(computed)
+        while len(self._sets) > self.max_versions:
+            self._sets.popitem(last=False)
+        return computed
+
+    def set_start(self, version, wc, wr):
+        """Record the start-up set (identity START_SET_ID, and its content hash); returns the hash."""
+        _check_whole("precoder version", version, 0)
+        wc, wr = self._checked_set(wc, wr)
+        self._start = (int(version), wc, wr)
+        return self.add_set(version, wc, wr)
+
+    def set_all(self, version, wc, wr, precoder_id=None):
+        """Record every node's precoders of a version: wc (N, Mt, U), wr (N, Mt, Mt) (add_set)."""
+        return self.add_set(version, wc, wr, precoder_id)
+
+    def set_node(self, version, node, wc, wr, precoder_id=None):
+        """Record node's (W_c, W_r) of a set (version, identity); ValueError naming a bad version, node,
+        shape or identity. Returns the identity once the set is complete, else None."""
+        _check_whole("precoder version", version, 0)
+        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= node < self.layout.num_nodes:
+            raise ValueError(f"precoder node {node!r}: accepted: 0 … {self.layout.num_nodes - 1}")
+        if precoder_id is not None:
+            precoder_id = check_precoder_id(precoder_id)
+        wc, wr = ofdm.check_precoders(self.layout, wc, wr)
+        key = (int(version), precoder_id)
+        entry = self._partial.setdefault(key, {})
+        entry[int(node)] = (wc, wr)
+        self._partial.move_to_end(key)
+        while len(self._partial) > self.max_versions:
+            self._partial.popitem(last=False)
+        if len(entry) < self.layout.num_nodes:
+            return None
+        del self._partial[key]
+        nodes = range(self.layout.num_nodes)
+        return self.add_set(version, np.stack([entry[m][0] for m in nodes]), np.stack([entry[m][1] for m in nodes]),
+                            precoder_id)
+
+    def known_sets(self):
+        """[(identity, version, W_c, W_r)] of the sets learned (the start-up set excluded), oldest first."""
+        return [(identity, version, wc, wr) for identity, (version, wc, wr) in self._sets.items()]
+
+    def get_set(self, precoder_id, version=None):
+        """(version, W_c (N, Mt, U), W_r (N, Mt, Mt)) of a set by identity; UnknownPrecoders otherwise.
+        The start-up set (identity 0) is found only under its own version (when ``version`` is given): a
+        frame naming identity 0 with another version is not the start-up set's."""
+        if precoder_id == START_SET_ID and self._start is not None:
+            if version is not None and version != self._start[0]:
+                raise UnknownPrecoders(f"precoder set 0 (the start-up set, version {self._start[0]}) named with "
+                                       f"version {version!r}: not the start-up set, and no identity given")
+            return self._start
+        found = self._sets.get(precoder_id)
+        if found is None:
+            raise UnknownPrecoders(f"precoder set {precoder_id!r} is not known (known sets: "
+                                   f"{len(self.precoder_ids)}, versions {self.versions})")
+        return found
 
     def get(self, version):
-        """(W_c (N, Mt, U), W_r (N, Mt, Mt)) of a complete version; UnknownPrecoderVersion otherwise."""
-        entry = self._table.get(version)
-        if entry is None or len(entry) != self.layout.num_nodes:
-            raise UnknownPrecoderVersion(f"precoder version {version!r} is not known for every node; "
-                                         f"known versions: {self.versions}")
-        nodes = range(self.layout.num_nodes)
-        return np.stack([entry[m][0] for m in nodes]), np.stack([entry[m][1] for m in nodes])
+        """(W_c (N, Mt, U), W_r (N, Mt, Mt)) of the newest complete set of a version; UnknownPrecoderVersion
+        otherwise."""
+        for known, wc, wr in reversed(list(self._sets.values())):
+            if known == version:
+                return wc, wr
+        if self._start is not None and self._start[0] == version:
+            return self._start[1], self._start[2]
+        raise UnknownPrecoderVersion(f"precoder version {version!r} is not known for every node; "
+                                     f"known versions: {self.versions}")
 
 
 def transmit_covariances(wc, wr):
@@ -266,6 +442,7 @@ class LocaliserInputs:
     frames: dict  # tx node -> X_m (Mt, L, P)
     rx_nodes: tuple
     tx_nodes: tuple
+    precoder_id: object = None  # the set identity most contributing nodes named (None: looked up by version)
 
 
 def frame_version(frame_set):
@@ -274,15 +451,36 @@ def frame_version(frame_set):
     return max(counts, key=lambda v: (counts[v], v))
 
 
+def frame_precoder_id(frame_set):
+    """The precoder set identity most contributing nodes name (ties: the highest)."""
+    counts = Counter(frame_set.precoder_ids.values())
+    return max(counts, key=lambda v: (counts[v], v))
+
+
 def localiser_inputs(frame_set, table, seed):
     """Snapshots of the contributing nodes and every node's regenerated X_m (eq. 1) for one frame.
 
-    Node m's frame uses the version m named when it reported, else the frame's majority version.
-    Raises UnknownPrecoderVersion when a needed version is not in the table.
+    Node m's frame uses the precoder set m named when it reported (by identity), else the frame's
+    majority set. Raises UnknownPrecoders when a needed set is not in the table. A FrameSet without
+    identities (callers of before issue 11) is looked up by version (UnknownPrecoderVersion).
     """
     if not frame_set.snapshots:
         raise ValueError(f"frame {frame_set.frame}: no snapshot to localise from")
     layout = table.layout
+    if frame_set.precoder_ids:
+        majority = frame_precoder_id(frame_set)
+        sets = {}
+        frames = {}
+        for m in range(layout.num_nodes):
+            identity = frame_set.precoder_ids.get(m, majority)
+            if identity not in sets:
+                named = [frame_set.versions[n] for n, i in frame_set.precoder_ids.items() if i == identity]
+                sets[identity] = table.get_set(identity, named[0] if named else None)
+            _, wc, wr = sets[identity]
+            frames[m] = ofdm.transmitted_frames(layout, seed, [frame_set.frame], m, wc[m], wr[m])[0]
+        rx = frame_set.nodes
+        return LocaliserInputs(frame_set.frame, sets[majority][0], {n: frame_set.snapshots[n] for n in rx}, frames,
+                               rx, tuple(range(layout.num_nodes)), majority)
     majority = frame_version(frame_set)
     precoders = {}
     frames = {}
@@ -326,6 +524,7 @@ class Estimate:
     nodes: tuple
     full_search: bool
     converged: bool
+    precoder_id: int = START_SET_ID  # the identity of the frame's (majority) precoder set
 
 
 class FrameEstimator:
@@ -366,26 +565,30 @@ class FrameEstimator:
         self._previous = None
         self.full_searches = 0
 
-    def crb_m2(self, table, version):
-        """Per-target position CRB (K,) of a precoder version (cached)."""
-        if version not in self._crb:
+    def crb_m2(self, table, version, precoder_id=None):
+        """Per-target position CRB (K,) of a precoder version, or of a set by identity (cached)."""
+        key = ("version", version) if precoder_id is None else ("id", precoder_id)
+        if key not in self._crb:
             if self._fim_map is None:
                 self._fim_map = fim.FimMap(self._geometry)
-            wc, wr = table.get(version)
+            if precoder_id is None:
+                wc, wr = table.get(version)
+            else:
+                _, wc, wr = table.get_set(precoder_id)
             if self.num_targets == self.scenario.num_targets:
                 crb = position_crb_per_target_m2(self._geometry, wc, wr, self._fim_map)
             else:  # the scenario's targets are not the ones sought: no prior to evaluate a bound at
                 crb = np.full(self.num_targets, np.nan)
-            if len(self._crb) >= table.max_versions:
+            if len(self._crb) >= table.max_versions + 1:
                 self._crb.pop(next(iter(self._crb)))
-            self._crb[version] = crb
-        return self._crb[version]
+            self._crb[key] = crb
+        return self._crb[key]
 
     def prepare(self, frame_set, table):
         """(LocaliserInputs, per-target CRB) of one frame: the part that reads the precoder table (a
         caller that updates the table from another thread holds its lock around this call only)."""
         inputs = localiser_inputs(frame_set, table, self.seed)
-        return inputs, self.crb_m2(table, inputs.precoder_version)
+        return inputs, self.crb_m2(table, inputs.precoder_version, inputs.precoder_id)
 
     def localise(self, inputs, crb_m2):
         """The Estimate from prepared inputs (ML of eq. 9, full or tracking search)."""
@@ -414,8 +617,76 @@ class FrameEstimator:
         if self.search == "track":
             self._previous = positions if np.all(np.isfinite(positions)) else None
         return Estimate(inputs.frame, inputs.precoder_version, positions, np.asarray(crb_m2, float),
-                        float(result.residual), inputs.rx_nodes, full, bool(result.converged))
+                        float(result.residual), inputs.rx_nodes, full, bool(result.converged),
+                        START_SET_ID if inputs.precoder_id is None else int(inputs.precoder_id))
 
     def estimate(self, frame_set, table):
         """The Estimate of one released frame; UnknownPrecoderVersion or ValueError if it cannot be made."""
         return self.localise(*self.prepare(frame_set, table))
+
+
+# ---- the central unit's state file (frames accounted for across a restart, issue 11 item 5) ---------
+
+STATE_FORMAT = 1
+# the accounting a restarted unit carries on: frames localised, skipped (per cause) and lost before it
+STATE_COUNTERS = ("frames_localised", "skipped_busy", "unknown_precoders", "localisation_errors", "lost")
+
+
+def save_state(path, scenario_name, done_upto, counters, precoder_sets=()):
+    """Write the state atomically (a temporary file renamed over ``path``): the highest frame up to
+    which every frame is finished (localised, skipped or lost), the accounting counters, and the
+    precoder sets learned (PrecoderTable.known_sets: a restarted unit localises the frames in flight
+    made with them instead of skipping them; each is checked against its identity when read)."""
+    import json
+    import os
+
+    state = {"format": STATE_FORMAT, "scenario": str(scenario_name), "done_upto": int(done_upto)}
+    state.update({key: int(counters.get(key, 0)) for key in STATE_COUNTERS})
+    state["precoder_sets"] = [
+        {"precoder_id": int(identity), "version": int(version),
+         "wc": [np.real(wc).ravel().tolist(), np.imag(wc).ravel().tolist(), list(np.shape(wc))],
+         "wr": [np.real(wr).ravel().tolist(), np.imag(wr).ravel().tolist(), list(np.shape(wr))]}
+        for identity, version, wc, wr in precoder_sets]
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(state))
+    os.replace(temporary, path)
+
+
+def load_state(path, scenario_name):
+    """The state of save_state, checked (ValueError naming the file and field), or None if there is no file."""
+    import json
+    import os
+
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(1 << 16)
+        state = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"state file {path!r}: cannot be read ({exc}); delete it to start afresh") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"state file {path!r}: not a central unit state of format {STATE_FORMAT}")
+    if state.get("scenario") != scenario_name:
+        raise ValueError(f"state file {path!r}: written for scenario {state.get('scenario')!r}, this unit runs "
+                         f"{scenario_name!r}; delete it to start afresh")
+    for key in ("done_upto",) + STATE_COUNTERS:
+        value = state.get(key)
+        low = -1 if key == "done_upto" else 0
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= (1 << 63) - 1:
+            raise ValueError(f"state file {path!r}: {key} = {value!r}: expected a whole number ≥ {low}")
+    sets = []
+    for index, entry in enumerate(state.get("precoder_sets", [])):
+        try:
+            arrays = []
+            for name in ("wc", "wr"):
+                real, imag, shape = entry[name]
+                values = np.empty(len(real), complex)  # parts set one by one: r + 1j·i would turn −0 into +0
+                values.real, values.imag = np.asarray(real, float), np.asarray(imag, float)
+                arrays.append(values.reshape([int(n) for n in shape]))
+            sets.append((check_precoder_id(entry["precoder_id"]), int(entry["version"]), arrays[0], arrays[1]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"state file {path!r}: precoder set #{index}: {exc}") from None
+    state["precoder_sets"] = sets
+    return state

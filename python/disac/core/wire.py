@@ -6,9 +6,9 @@ has the byte tables):
     common header (16 bytes)   magic b"DSAC", format version, message type, array count, flags (0),
                                total length in bytes, CRC-32 of the whole message (computed with this
                                field taken as zero)
-    type header (fixed size)   SNAPSHOT:  node id, frame number, precoder version, tx/rx time (ns)
-                               PRECODERS: precoder version
-                               ESTIMATE:  frame number, precoder version, residual energy
+    type header (fixed size)   SNAPSHOT:  node id, frame number, precoder version, precoder id, tx/rx time (ns)
+                               PRECODERS: precoder version, precoder id
+                               ESTIMATE:  frame number, precoder version, precoder id, residual energy
     arrays, one after another  entry header (name length, dtype code, rank, 0), shape (uint32 × rank),
                                name (ASCII), then the raw little-endian data in C order
 
@@ -16,6 +16,12 @@ Every count, length, rank, dimension, element count and byte size is checked aga
 BEFORE any array is made, and the decoder only ever copies bytes that are present in the message, so a
 forged header cannot make it allocate more than the message's own size. Decoding returns a message
 object or raises WireError (a ValueError) with the reason; nothing else leaves ``decode``.
+
+Precoder identity (format version 2): every message names the precoder set by its identity
+(core.precoder_identity: a 63-bit content hash, 0 for the start-up set) beside the human-readable version;
+a PRECODERS message whose id is not the hash of its W_c and W_r does not decode. Frame numbers, versions
+and ids are limited to 0 … 2^63 − 1 (what a PMT long / int64 holds), at encode and at decode, so that no
+integer from the wire can overflow a PMT or numpy conversion downstream.
 
 Non-finite values (NaN, ±Inf): SNAPSHOT and PRECODERS messages feed the localiser and the transmitters,
 so the codec refuses them there (at encode and at decode); an ESTIMATE may carry them (an unidentifiable
@@ -32,8 +38,10 @@ import zlib
 
 import numpy as np
 
+from .precoder_identity import PrecoderIdentityError, precoder_set_id, verify_precoder_id
+
 MAGIC = b"DSAC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: precoder identity in SNAPSHOT, PRECODERS and ESTIMATE (docs/wire-format.md)
 
 # message types
 SNAPSHOT = 1
@@ -64,14 +72,16 @@ _COMMON = struct.Struct("<4sBBBBII")  # magic, version, type, array count, flags
 _CRC_OFFSET = 12  # byte offset of the CRC-32 field inside the common header
 _ENTRY = struct.Struct("<BBBB")  # name length, dtype code, rank, reserved (0)
 _TYPE_HEADERS = {
-    SNAPSHOT: struct.Struct("<IIQQqq"),  # node id, reserved (0), frame number, precoder version, tx ns, rx ns
-    PRECODERS: struct.Struct("<Q"),  # precoder version
-    ESTIMATE: struct.Struct("<QQd"),  # frame number, precoder version, residual energy
+    # node id, reserved (0), frame number, precoder version, precoder id, tx ns, rx ns
+    SNAPSHOT: struct.Struct("<IIQQQqq"),
+    PRECODERS: struct.Struct("<QQ"),  # precoder version, precoder id
+    ESTIMATE: struct.Struct("<QQQd"),  # frame number, precoder version, precoder id, residual energy
 }
 _TYPE_NAMES = {SNAPSHOT: "SNAPSHOT", PRECODERS: "PRECODERS", ESTIMATE: "ESTIMATE"}
 _UINT32_MAX = (1 << 32) - 1
 _UINT64_MAX = (1 << 64) - 1
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+MAX_COUNTER = _INT64_MAX  # frame numbers, versions and precoder ids: what a PMT long / int64 holds
 
 
 class WireError(ValueError):
@@ -85,6 +95,8 @@ class SnapshotMessage:
     """One node's received frequency-domain snapshot of one frame (node → central unit).
 
     snapshot: Y_{s,n} of shape (Mr, L, P), complex64 on the wire. extras: other named arrays.
+    precoder_id: the identity of the precoder set that made the frame (core.precoder_identity; 0: the
+    start-up set).
     """
 
     node_id: int
@@ -94,19 +106,30 @@ class SnapshotMessage:
     rx_time_ns: int
     snapshot: np.ndarray
     extras: dict = dataclasses.field(default_factory=dict)
+    precoder_id: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
 class PrecoderMessage:
     """A precoder set for every node (beamformer server → nodes), eq. (1)'s W_{c,n} and W_{r,n}.
 
-    comm_precoders (N, Mt, U) and radar_precoders (N, Mt, R) complex; version increases with each set.
+    comm_precoders (N, Mt, U) and radar_precoders (N, Mt, R) complex; version increases with each set
+    (display only: a restarted server counts from 1 again); precoder_id is the set's identity, the
+    content hash core.precoder_identity.precoder_set_id (computed when None; checked at decode).
     """
 
     version: int
     comm_precoders: np.ndarray
     radar_precoders: np.ndarray
     extras: dict = dataclasses.field(default_factory=dict)
+    precoder_id: int = None
+
+    def __post_init__(self):
+        if self.precoder_id is None:
+            try:
+                object.__setattr__(self, "precoder_id", precoder_set_id(self.comm_precoders, self.radar_precoders))
+            except (TypeError, ValueError):  # not arrays: encode names the problem
+                pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +147,7 @@ class EstimateMessage:
     residual: float
     contributing_nodes: np.ndarray
     extras: dict = dataclasses.field(default_factory=dict)
+    precoder_id: int = 0
 
 
 # Each type's reserved array names: name -> (accepted dtypes, rank, encode dtype)
@@ -177,14 +201,16 @@ def _message_fields(message):
     if isinstance(message, SnapshotMessage):
         mtype = SNAPSHOT
         values = (_check_int("node_id", message.node_id, 0, _UINT32_MAX), 0,
-                  _check_int("frame_number", message.frame_number, 0, _UINT64_MAX),
-                  _check_int("precoder_version", message.precoder_version, 0, _UINT64_MAX),
+                  _check_int("frame_number", message.frame_number, 0, MAX_COUNTER),
+                  _check_int("precoder_version", message.precoder_version, 0, MAX_COUNTER),
+                  _check_int("precoder_id", message.precoder_id, 0, MAX_COUNTER),
                   _check_int("tx_time_ns", message.tx_time_ns, _INT64_MIN, _INT64_MAX),
                   _check_int("rx_time_ns", message.rx_time_ns, _INT64_MIN, _INT64_MAX))
         arrays = {"Y": message.snapshot}
     elif isinstance(message, PrecoderMessage):
         mtype = PRECODERS
-        values = (_check_int("version", message.version, 0, _UINT64_MAX),)
+        values = (_check_int("version", message.version, 0, MAX_COUNTER),
+                  _check_int("precoder_id", message.precoder_id, 0, MAX_COUNTER))
         arrays = {"W_c": message.comm_precoders, "W_r": message.radar_precoders}
     elif isinstance(message, EstimateMessage):
         mtype = ESTIMATE
@@ -192,8 +218,9 @@ def _message_fields(message):
             residual = float(message.residual)
         except (TypeError, ValueError):
             raise WireError(f"residual = {message.residual!r}: expected a number") from None
-        values = (_check_int("frame_number", message.frame_number, 0, _UINT64_MAX),
-                  _check_int("precoder_version", message.precoder_version, 0, _UINT64_MAX), residual)
+        values = (_check_int("frame_number", message.frame_number, 0, MAX_COUNTER),
+                  _check_int("precoder_version", message.precoder_version, 0, MAX_COUNTER),
+                  _check_int("precoder_id", message.precoder_id, 0, MAX_COUNTER), residual)
         arrays = {"positions_m": message.positions_m, "crb_m2": message.crb_m2,
                   "nodes": message.contributing_nodes}
     else:
@@ -228,6 +255,8 @@ def encode(message):
         parts.append(arr.tobytes())
         checked[name] = arr
     _validate(mtype, checked)
+    if mtype == PRECODERS:
+        _check_identity(values[1], checked)
     total = _COMMON.size + sum(len(p) for p in parts)
     if total > MAX_MESSAGE_BYTES:
         raise WireError(f"message of {total} bytes: the limit is {MAX_MESSAGE_BYTES}")
@@ -358,16 +387,43 @@ def _validate(mtype, arrays):
                                 f"{_TYPE_NAMES[mtype]} messages must be finite")
 
 
+def _check_identity(precoder_id, arrays):
+    try:
+        verify_precoder_id(precoder_id, arrays["W_c"], arrays["W_r"])
+    except PrecoderIdentityError as exc:
+        raise WireError(f"PRECODERS message: {exc}") from None
+
+
+def _check_counters(mtype, **fields):
+    for name, value in fields.items():
+        if value > MAX_COUNTER:
+            raise WireError(f"{_TYPE_NAMES[mtype]} {name} = {value}: expected at most {MAX_COUNTER} (2^63 − 1)")
+
+
 def _build(mtype, values, arrays):
     required = _REQUIRED[mtype]
     extras = {name: arr for name, arr in arrays.items() if name not in required}
     if mtype == SNAPSHOT:
-        node_id, _reserved, frame, version, tx_ns, rx_ns = values
+        node_id, _reserved, frame, version, precoder_id, tx_ns, rx_ns = values
         if _reserved != 0:
             raise WireError(f"SNAPSHOT reserved field {_reserved}, expected 0")
-        return SnapshotMessage(node_id, frame, version, tx_ns, rx_ns, arrays["Y"], extras)
+        _check_counters(mtype, frame_number=frame, precoder_version=version, precoder_id=precoder_id)
+        return SnapshotMessage(node_id, frame, version, tx_ns, rx_ns, arrays["Y"], extras, precoder_id)
     if mtype == PRECODERS:
-        return PrecoderMessage(values[0], arrays["W_c"], arrays["W_r"], extras)
-    frame, version, residual = values
+        version, precoder_id = values
+        _check_counters(mtype, version=version, precoder_id=precoder_id)
+        _check_identity(precoder_id, arrays)
+        return PrecoderMessage(version, arrays["W_c"], arrays["W_r"], extras, precoder_id)
+    frame, version, precoder_id, residual = values
+    _check_counters(mtype, frame_number=frame, precoder_version=version, precoder_id=precoder_id)
     return EstimateMessage(frame, version, arrays["positions_m"], arrays["crb_m2"], residual,
-                           arrays["nodes"], extras)
+                           arrays["nodes"], extras, precoder_id)
+
+
+def snapshot_message_bytes(rx_antennas, subcarriers, symbols, extra_bytes=0):
+    """The size in bytes of a SNAPSHOT message of one (Mr, L, P) frame without extras (what snapshot_push
+    sends), plus ``extra_bytes``: the largest message a central unit of that scenario needs to accept."""
+    shape = (int(rx_antennas), int(subcarriers), int(symbols))
+    data = shape[0] * shape[1] * shape[2] * DTYPE_CODES[1].itemsize
+    return (_COMMON.size + _TYPE_HEADERS[SNAPSHOT].size + _ENTRY.size + 4 * len(shape) + len("Y") + data
+            + int(extra_bytes))

@@ -11,6 +11,7 @@ force (messages, and optionally a precoder_sub on a beamformer server's PUB sock
 from gnuradio import gr
 
 from ..blocks.central_unit import ESTIMATE_PORT, PRECODERS_PORT, SNAPSHOT_PORT, STATUS_PORT, central_unit
+from ..core import fusion
 from ..blocks.precoder_sub import PRECODERS_PORT as SUB_PORT, precoder_sub
 
 
@@ -38,14 +39,14 @@ class central_node(gr.hier_block2):
                  address="tcp://*:5555", bind=True, pattern="pull", estimate_address="", estimate_bind=True,
                  status_interval_s=1.0, num_targets=0, keep_estimates=1000, precoders_address="",
                  security="open", secret_key_file="", server_public_key="", allowed_keys_file="",
-                 precoders_server_public_key=""):
+                 precoders_server_public_key="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file=""):
         gr.hier_block2.__init__(self, "disac_central_node", gr.io_signature(0, 0, 0), gr.io_signature(0, 0, 0))
         self.cu = central_unit(scenario, seed, wc, wr, timeout_s=timeout_s, queue_depth=queue_depth, search=search,
                                address=address, bind=bind, pattern=pattern, estimate_address=estimate_address,
                                estimate_bind=estimate_bind, status_interval_s=status_interval_s,
                                num_targets=num_targets, keep_estimates=keep_estimates, security=security,
                                secret_key_file=secret_key_file, server_public_key=server_public_key,
-                               allowed_keys_file=allowed_keys_file)
+                               allowed_keys_file=allowed_keys_file, frame_window=frame_window, state_file=state_file)
         self.precoder_sub = None
         if precoders_address:
             self.precoder_sub = precoder_sub(precoders_address, self.cu.scenario, -1, security, secret_key_file,
