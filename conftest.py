@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """pytest from the source tree: make `gnuradio.disac` resolve to python/disac.
 
 GNU Radio's own `gnuradio/__init__.py` extends its package path (pkgutil.extend_path), so an

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """SDR beamformer timing (issue 3 benchmark): paper problem (18) with cvxpy, Clarabel and SCS.
 
 Prints, in one run:

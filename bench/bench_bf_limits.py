@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What an inline scenario costs the beamformer server: build, compile, solve time and peak memory.
 
 Each size runs in a process of its own (peak RSS, VmHWM, is per process) and prints one JSON line with

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Central-unit benchmarks (issue 6): localisation latency per frame, MSE/CRB, and ZeroMQ snapshot throughput.
 
 1. Latency: core.fusion.FrameEstimator — what the central unit's worker does per frame: regenerate every

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Redraw cost of the live map (disac_live_map), headless: a full draw (axes, ticks, layout: what every
 refresh cost before blitting) against a live refresh (blit of the estimates, tracks, ellipses and titles
 over the cached background), side by side in one run, after each of --frames synthetic estimates.

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Localisation latency per frame (issue 6 benchmark): the ML localiser on one core.
 
 Prints milliseconds per frame (median and minimum over the frames) for the paper scenario (N = 2, Mr = 16,

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Throughput of the gr-disac PHY blocks, samples per second per antenna on one core, each against a GNU Radio
 C++ chain doing comparable work measured in the same run (issue 16 benchmark; issue 5 before it).
 

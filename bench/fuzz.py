@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fuzzing benchmark (issue 8): at least 100 000 hostile inputs to the wire decoder and every message
 handler, with allocation tracing; prints one row per target and the totals.
 

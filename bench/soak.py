@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Soak benchmark (issues 8, 11): a multi-process run on loopback for a long time, with and without faults.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--frame-rate 10] [--faults-every 30] [--scenario paper]

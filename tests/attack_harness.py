@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared by tests/test_attack_*.py (issue 11): a `disac cu` process under attack, and a hostile peer.
 
 The central unit runs as its own process (as in the attacks of the issue), started through the same

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tests/: make the shared test helpers (fuzz_harness) importable."""
 import os
 import sys

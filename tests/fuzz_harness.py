@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fuzzing of every input that can come from outside: the wire decoder and every message handler.
 
 Shared by tests/test_fuzz.py (a short run in every test run) and bench/fuzz.py (the 100 000-input

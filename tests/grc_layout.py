@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Overlap check of GRC flowgraphs with GRC's own block sizes: loads each .grc with GRC's Gtk canvas
 classes (so a block's box is what GRC draws: title, visible parameters, ports; its comment too) and lists
 every pair of boxes that intersect. Needs a display (tests run it under xvfb-run).

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Issue 11, attacks on the frame window (multi-process, loopback) and the rules behind them (core.fusion).
 
 * the first snapshot a fresh central unit sees claims frame 2^63 − 1: every later good snapshot was late;

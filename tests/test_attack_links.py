@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Issue 11, attacks on the snapshot link (multi-process, loopback): message size, node identity, restart.
 
 * 60 messages of 62.5 MiB to the central unit (a snapshot is 2 KiB): +1516 MiB RSS, good snapshots

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Issue 11, attacks on precoder sets (multi-process, loopback): a `disac cu` process, a hostile peer here.
 
 * a PRECODERS message with version 2^64−1, then a snapshot pair of that version: the localiser thread

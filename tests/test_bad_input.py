@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Bad input the other tests do not cover yet (issue 8, item 1; docs/reliability.md has the whole table).
 
 * Every block's constructor, given one bad parameter (as GRC or Python passes it), raises ValueError

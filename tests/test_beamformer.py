@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The SDR beamformer of paper problem (18) and the rank-1 extraction of eq. (19) (core/beamformer.py).
 
 What is proved (issue 3, "Done when"), on the paper scenario unless said otherwise:

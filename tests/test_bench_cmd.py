@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac bench`: one table of every benchmark's figures against its target.
 
 Runs real bench scripts on a short setting (--quick --only …) and checks the table's rows: which figures,

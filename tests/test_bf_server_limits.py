@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Bounded cost per request at the beamformer server (issue 11, item 3).
 
 The attack of the issue: one small (462-byte) what-if request whose inline scenario is within the per-size

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The beamformer service (core.bf_service, pure) and the `disac bf-server` / `disac bf-request` commands.
 
 What is checked: a good request puts a design in force under version 1, 2, … with the numbers of the

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """docs/blocks.md documents every GRC block of grc/: its section, and in it every parameter and message port."""
 
 import pathlib

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """core.channels and core.user_metrics: phases, exact fractional-delay echoes (eq. 3/5), comm channel (eq. 2),
 AWGN, eq. (6) as the phase average of the per-frame SINR, preamble synchronisation."""
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The `disac` command as a user runs it: a separate process, its exit code, stdout and stderr.
 
 How the subprocess finds this checkout: `python -c WRAPPER ARGS…`, where WRAPPER does what the

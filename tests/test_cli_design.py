@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac crb` and `disac design`: the JSON contracts of issue 3, run in-process through cli.main.
 
 Numbers are checked against the core (which tests/test_fim.py and tests/test_beamformer.py prove);

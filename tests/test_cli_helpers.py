@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The helpers of apps/cli.py that every subcommand uses to follow docs/cli.md.
 
 * add_option(..., old_names=...): the old spelling sets the same value (typed, choices checked, a

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What `disac … --json` puts on stdout, and how it ends when the reader goes away (issue 11 item 7).
 
 * `--json` stdout is one JSON document and nothing else: Debian's gnuradio-runtime.conf logs at level

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every registered `disac` subcommand against the rules of docs/cli.md (issue 12 item 5).
 
 The parser is built as `disac` builds it (cli.build_parser: every module of cli.COMMAND_MODULES) and

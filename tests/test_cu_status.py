@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac cu --status-interval S` prints periodic status lines without an error in its log.
 
 Found by the soak benchmark: the status printer's message handler was a lambda, which GNU Radio 3.10's

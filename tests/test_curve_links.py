@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ZeroMQ CURVE on every link of gr-disac (issue 8, item 4), with the blocks' and apps' own socket code.
 
 For each kind of link — snapshots (snapshot_push → central_unit), estimates (central_unit PUB →

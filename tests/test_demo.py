@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac demo`: the whole system end to end on the synthetic channels (issue 7).
 
 One short run in one process and the same run as separate processes: the estimates must be within

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Faults injected into running processes on loopback (issue 8, item 3): the central unit and the node
 side keep running, say what happened (log lines and counters on the status message) and recover.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac figures --quick`: every file written, plots that are images, and the paper's Sec. V claims on the data.
 
 One quick run (module fixture, in-process through cli.main, two worker processes) writes the files;

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The localisation FIM and CRBs (core/fim.py, paper eq. 7–13; derivation in docs/fim-derivation.md).
 
 Proved here against the noiseless model of eq. (3)/(5) (core/model.py), not against fim.py itself:

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The CLI rules (docs/cli.md) on the flowgraph subcommands — node, cu, demo, loopback, localize — and the
 house rules of issue 12 for their modules:
 

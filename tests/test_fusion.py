@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """core.fusion: frame alignment (complete, newer, timeout, overflow, flush, late, duplicate, implausible),
 the precoder version table, regenerated frames, and the estimator on PHY-exact synthetic snapshots.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fuzzing in every test run (issue 8): the wire decoder and every message handler, a few hundred
 hostile inputs each (tests/fuzz_harness.py; bench/fuzz.py runs 100 000), with zero uncaught exceptions
 and no input that makes a handler allocate beyond its bound. The central unit's worker path (issue 11:

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """GRC flowgraphs (issue 7, item 4): every examples/*.grc compiles with grcc, and the generated loopback
 flowgraph (QT GUI, run headless with QT_QPA_PLATFORM=offscreen) runs a few hundred frames end to end
 and localises them.

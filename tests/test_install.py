@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The CMake install of gr-disac, checked from outside the source tree (issue 2, "Done when").
 
 One module-scoped fixture configures, builds and installs this checkout into a temporary prefix, the

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac keys` (issue 11, item 4): an existing key pair is never silently overwritten, and the secret key
 file has mode 0600 from the moment it exists.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """grc/disac_live_map.block.yml in GRC: a QT GUI flowgraph with the live map compiles with grcc without
 warnings about the block, the generated code places the block's widget with its GUI hint, and the
 generated top block builds headless (QT_QPA_PLATFORM=offscreen) with the widget in its grid layout.

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Monte-Carlo of the whole sensing chain (GNU Radio PHY → ZeroMQ → central unit → ML) against the CRB,
 and the `disac localize` JSON contract.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The ML localiser (core/localizer.py) on synthetic data from the paper's model, eq. (3)/(5)/(9).
 
 Frames are random complex matrices with i.i.d. unit-power entries (the PHY's real frames come later);

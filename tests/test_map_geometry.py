@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """core.map_geometry: per-target CRB covariances agree with the per-target CRB of core.fim/core.fusion;
 n-σ ellipses lie on the n-σ contour and hold 1 − exp(−n²/2) of Gaussian draws; estimates are assigned to
 the true targets as the best permutation does; RMSE equals numpy's over the assigned errors; track

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Separate processes: two `disac node` and one `disac cu` over tcp://127.0.0.1 (a port the system chose).
 
 The nodes run the synthetic radio on a shared frame clock (10 frames/s from a common epoch) and push

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ZeroMQ links (python/disac/net.py): address checks and CURVE authentication on loopback.
 
 A server with an allowed-keys file must deliver messages from a listed client and nothing from a

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac node --radio usrp` without a radio: the flowgraph construction with stand-in source/sink blocks.
 
 What is tested here (no USRP on this machine): the wiring of build_usrp_node (channel counts, the

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """core.ofdm: frame layout, radar-stream orthogonality, the S_c S_rᴴ bound, OFDM modulation, determinism, eq. (1)."""
 
 import numpy as np

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Precoder set identity (issue 11, item 1): core.precoder_identity, and its path frame tag → snapshot → wire.
 
 A set's identity is a 63-bit content hash (0 is the start-up set); isac_tx fixes it in each frame's tag

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Scenario files and presets (issue 2, items 6 and 7).
 
 What is checked:

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The SDR optima of today's formulation, recorded before issue 16 changed the build, and asserted since.
 
 RECORDED holds, per preset, objective and Γ_c, the bound of the objective's own metric (fim.py's CRB at the

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Noncoherent CoMP SINR (core/sinr.py): paper eq. (6) from beamformers, eq. (17) from covariances.
 
 Checks: a hand-computed single-node value; eq. (6) = eq. (17) for rank-1 communication covariances built

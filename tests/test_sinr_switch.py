@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Γ_c changed while the loopback flowgraph runs (issue 7, "Done when"): the GRC-generated loopback
 (examples/disac_loopback.grc, headless) starts at Γ_c = 5 dB; once the users have decoded a stretch of
 frames of that design, the test calls the generated set_sinr_db(15) — what the QT slider calls — and

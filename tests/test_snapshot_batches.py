@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """node_rx's batched snapshot messages reach the central unit frame by frame (blocks.central_unit).
 
 The node receiver may pack the frames it finishes in one call into one PDU (frames_per_message); the

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """user_rx's messages after the fast path (blocks/_fast_pmt.py): the per-frame metrics dict and symbols PDU
 are the very PMTs the plain dict_add construction gives (the GUI's contract), frames_per_message > 1
 batches the same numbers, an unconnected port costs nothing and loses nothing that was wanted."""

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Warnings only where the user can act, and once (issue 12 item 5).
 
 * The echo past L/B: nothing to act on (d(τ) wraps and the geometry resolves it; the paper's own

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The wire codec (core/wire.py): round trips, and every malformed input rejected with WireError only.
 
 Malformed inputs are checked two ways: as they arrive (the CRC-32 rejects most corruption early) and

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Screenshot of the live map (disac_live_map) on the loopback system, for docs/figures/loopback-gui.png.
 
 Builds the synthetic D-ISAC system from the very blocks GRC shows: the precoders designed by the SDR

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """gr-disac: noncoherent distributed integrated sensing and communication (D-ISAC) for GNU Radio 3.10.
 
 ``from gnuradio import disac`` gives the GNU Radio blocks by name (``disac.isac_tx`` …). Blocks are

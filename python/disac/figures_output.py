@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The files of `disac figures`: the paper's Fig. 3(a), 3(b), 3(c), 4 and 5 (Sec. V) as plots and data.
 
 core/figures.py computes (sweeps, Monte-Carlo, the claims checked against the data) and returns dicts;

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ZeroMQ links of gr-disac: address checks, socket set-up and optional CURVE security, in one place.
 
 Every link between processes (node → central unit snapshots, beamformer server ↔ clients, precoder

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Package checks for gnuradio.disac, run by ctest from the build tree's copy of the package.
 
 What it checks: `from gnuradio import disac` resolves to the copy ctest is meant to test (the build

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac bench [--quick] [--only NAME …] [--json]`: every benchmark of the project, each figure against its anchor.
 
 Runs each bench/ script in its own process (OPENBLAS_NUM_THREADS=1, as DESIGN.md §7 measures) and prints

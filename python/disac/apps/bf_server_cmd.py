@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac bf-server`: the beamformer server as a process (`disac bf-request`, bf_request_cmd.py, asks it).
 
     disac bf-server SCENARIO --bind ADDR [--pub ADDR] [--sinr-db G] [--objective ...] [--solver ...]

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The `disac` command: one entry point, one subcommand per job.
 
 Each subcommand lives in its own module of this package with a ``register(subparsers)`` function

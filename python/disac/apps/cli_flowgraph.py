@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared options and set-up of the flowgraph subcommands (node, cu, demo, loopback, localize), re-exported
 by cli.py (the subcommands import them from there). The rules are docs/cli.md's.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac crb [SCENARIO]`: the localisation Cramér–Rao bounds of a scenario (paper eq. 10–13).
 
 JSON keys (a contract other tools read): crb_position_m2, crb_position_per_target_m2, crb_paper,

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac cu [SCENARIO] --bind ADDR …`: the central unit as its own process.
 
 Receives core.wire snapshots from `disac node` processes on a ZeroMQ PULL (or SUB) socket, aligns them

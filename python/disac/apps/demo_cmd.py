@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac demo [SCENARIO]`: the whole D-ISAC system on synthetic channels, end to end.
 
 The flowgraph is hier.system.run_synthetic_system (hier.synthetic_node for every node, hier.central_node,

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac design [SCENARIO] --sinr-db G`: SDR transmit beamforming, paper problem (18) and eq. (19).
 
 JSON keys (a contract other tools read): status, objective, solver, sinr_threshold_db, solve_time_s,

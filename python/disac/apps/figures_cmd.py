@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac figures`: reproduce the paper's Fig. 3(a), 3(b), 3(c), 4 and 5 (Sec. V) with plots and data.
 
 For each figure it writes FIG.png, FIG.pdf, FIG.csv and FIG.json (the data, every curve's scenario and

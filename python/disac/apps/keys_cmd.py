@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac keys NAME`: make a CURVE key pair for one peer of a gr-disac link (docs/deployment.md).
 
 Writes NAME.key (public, give it to the peers) and NAME.key_secret (keep it on this host; created with

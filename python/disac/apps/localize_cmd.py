@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac localize [SCENARIO] --trials N --snr-db S [--sinr-db G] [--seed] --json`: Monte-Carlo of the whole
 sensing chain against the position CRB.
 

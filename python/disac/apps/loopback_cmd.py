@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac loopback [SCENARIO] --sinr-db G --frames N [--seed S] --json`: a link-level check of the PHY.
 
 Designs the precoders (core.beamformer.design at Γ_c = G, --objective), runs them through the GNU Radio chain

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac node [SCENARIO] --node-number N --connect ADDR …`: one ISAC node as its own process.
 
 Synthetic radio (--radio synthetic, the default): hier.system.add_synthetic_nodes with this node receiving

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`disac scenario show [SCENARIO]` and `disac scenario list`: a resolved scenario with its derived
 quantities, and the presets.
 

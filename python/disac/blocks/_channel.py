@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The work() body shared by the synthetic channel blocks: model, then AWGN, on whole OFDM symbols."""
 
 import numpy as np

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Many PMT dicts of one fixed layout, fast: a serialised template patched with numpy, then one
 pmt.deserialize_str per message.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Half-band shift: every sample n of each stream multiplied by (−1)^n (a B/2 frequency shift).
 
 The core's delay steering d(τ) puts subcarrier l at l·B/L ("low-if"); a radio's baseband at rate B spans

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Beamformer server block: core.bf_service behind a ZeroMQ ROUTER socket, solving off the scheduler thread.
 
 Two threads of the block's own: the socket thread owns both sockets, answers every request that needs no

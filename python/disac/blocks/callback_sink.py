@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A message sink block that hands every message of its input port to a Python callable.
 
 The apps use it to print the status messages of the central unit and the beamformer server. The

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Central unit: fuses every node's snapshots by frame number and localises the targets (ML, paper eq. 9).
 
 The maths is core's: core.fusion (alignment, precoder table, regenerated frames X_m, estimator) and

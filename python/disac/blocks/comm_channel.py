@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Synthetic CoMP comm channel: every node's transmit streams → each user's antenna (eq. 2 + AWGN).
 
 y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n + z_u: the maths is core.channels.CommChannel; the oscillator phases are

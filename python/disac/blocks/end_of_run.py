@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """End of run: ends a finite flowgraph once the central unit is through its frames, so that a GRC flowgraph
 run with a frame count (``--frames 300``) exits by itself, a Qt one by closing its window.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Frame clock of the synthetic radio: a pass-through stream that lets frame f out no earlier than
 epoch_s + f/frame_rate_hz (Unix seconds), as a radio's frame counter driven by a shared time reference.
 

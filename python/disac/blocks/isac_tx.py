@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ISAC node transmitter: frames X_n = W_c,n S_c + W_r,n S_r,n (paper eq. 1) as Mt time-domain streams.
 
 The frame layout, the symbols and the OFDM modulation are core.ofdm's (see its docstring); this block

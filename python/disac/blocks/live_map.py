@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Live map (QT GUI): the scene in metres (nodes with their arrays, users, true targets), the central unit's
 recent estimates and a track per target, the CRB ellipse of every target, and live readouts of the
 per-target RMSE against √CRB, every user's measured SINR against the designed one (eq. 6) and BER.

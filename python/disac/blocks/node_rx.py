@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Node receiver: Mr streams → frame alignment from tags → CP removal → FFT → snapshot Y_s,n per frame (message).
 
 The snapshot holds only the P sensing/data symbols of a frame (core.ofdm: the preamble and pilot symbols

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Node side of the beamformer server: ZeroMQ SUB of wire PrecoderMessages → isac_tx's precoder messages.
 
 The peer is untrusted: a frame that does not decode (core.wire), is not a PrecoderMessage, has shapes

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for band_shift: every stream multiplied by (−1)^n from its first sample (numpy reference), so a tone
 at bin l of an L-point FFT moves to bin l + L/2; bad stream counts named."""
 

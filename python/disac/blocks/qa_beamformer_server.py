@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for beamformer_server (with precoder_sub on its PUB socket), in a running flowgraph.
 
 A real pyzmq REQ client on tcp://127.0.0.1 (ports chosen by the system, read back from the block) asks

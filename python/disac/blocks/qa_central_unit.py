@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for central_unit, fed by a real pyzmq PUSH peer on tcp://127.0.0.1 (a port the system chose):
 
 * noise-free, PHY-exact snapshots (eq. 3/5 with the regenerated frames and the channels' oscillator

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for comm_channel: y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n (eq. 2) with the shared per-frame phases, tags
 forwarded to every user, AWGN of variance σ_c², deterministic with seeds."""
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for end_of_run: the run ends (done set, top block stopped) on the estimate of the last frame, on a
 status that shows every frame through, or on the last frame's snapshot PDU (single or batched) — and not
 before; frames = 0 never ends; other messages are ignored, never raised; bad parameters named."""

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for frame_clock: samples and tags pass unchanged in whole frames; frames whose time has passed go at
 once; a frame is never released before epoch + f/rate (checked against the host clock at arrival); bad
 parameters are named."""

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for isac_tx: frame tags, eq. (1) samples, precoder switching at frame boundaries, bad precoders, determinism."""
 
 import numpy as np

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for live_map, headless (QT_QPA_PLATFORM=offscreen, set here): messages posted through a running
 flowgraph reach the model; the per-target RMSE equals numpy's over the assigned errors (estimates in any
 order); tracks follow the message's track ids (or the position index without them); a precoder set gives

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for node_rx: noise-off snapshots of the whole sensing chain equal the core model (eq. 3/5) at
 non-integer-sample delays; snapshot metadata; frames before the first tag are dropped."""
 

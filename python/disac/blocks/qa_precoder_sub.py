@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for precoder_sub: a raw pyzmq PUB on tcp://127.0.0.1 (random port) feeds the block in a running
 flowgraph. Good PrecoderMessages become isac_tx precoder messages (one per node, or one node's), once per
 version; garbage, wrong message types, wrong shapes, NaN, truncated and multi-frame messages are counted

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for rx_frame_tagger: a frame tag at offset + f·frame_len for every frame f with the version from the
 transmit log (or 0 without one), other tags dropped, samples unchanged on every stream, the stream ended
 after max_frames; bad parameters named."""

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for sensing_channel: echoes equal core.channels on whole streams, tags forwarded from the receiving
 node's own transmitter, AWGN of variance σ², deterministic with seeds."""
 

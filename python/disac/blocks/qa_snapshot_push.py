@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for snapshot_push: node_rx PDUs arrive at a real pyzmq peer (tcp://127.0.0.1, a port the system
 chose) as core.wire SNAPSHOT messages with the same node id, frame, precoder version and samples, bit
 for bit; PUSH and PUB, bind and connect; a malformed PDU is counted and never raised; bad parameters

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for tx_frame_log: the precoder version of every frame from isac_tx-style frame tags (change points
 only), None for a frame not reached while running, the last version after the end; bad capacity named."""
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for user_rx: over 1000 frames the measured SINR matches eq. (6) within 0.5 dB at three operating
 points (strong radar interference included); BER is that of QPSK at the per-frame SINR; preamble sync at an
 unknown delay gives the very metrics of tag sync; deterministic with seeds."""

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Receive frame timing of a USRP node: frame tags put on the received streams by sample count.
 
 Both USRP streams start at the same device time (the common epoch), so frame f starts at received

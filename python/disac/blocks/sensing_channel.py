@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Synthetic sensing channel: every node's transmit streams → the Mr receive streams of one node (eq. 3/5 + AWGN).
 
 All the maths is core.channels.SensingChannel (see its docstring for the exact fractional delays and the

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Node side of the fusion link: node_rx snapshot PDUs → core.wire SNAPSHOT messages on a ZeroMQ socket."""
 
 import threading

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Stream tag keys, message ports and message keys of the gr-disac PHY blocks, and their PMT codecs.
 
 Frame tags: every frame's first sample carries one tag ``FRAME_TAG_KEY`` on stream 0 whose value is the

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Transmit frame log: which precoder version each frame left with, from isac_tx's frame tags.
 
 A USRP node's receiver learns its frames from the clock, not from tags (the radio drops them): the rx

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """User receiver: one stream → frame start (tags, or the preamble) → CP removal, FFT → pilot gain estimate →
 equalise → QPSK decisions; per frame: measured SINR, EVM, bit errors against the known data (message), and
 the equalised data symbols (a PDU, e.g. for a QT constellation sink through pdu_to_tagged_stream).

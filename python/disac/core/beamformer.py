@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """SDR transmit beamforming for noncoherent D-ISAC: paper problem (18), rank-1 extraction (19).
 
     minimise    tr(E^T F(Θ)^{-1} E)                            (18a/18b; E = I: the paper's objective,

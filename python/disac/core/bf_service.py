@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Beamformer service: requests for precoders (paper problem 18 / eq. 19) answered, and the set in force kept.
 
 Pure Python (no GNU Radio): the GNU Radio block ``blocks.beamformer_server`` and the ``disac bf-server``

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Synthetic channels of the D-ISAC PHY: oscillator phases, sensing echoes (eq. 3/5), CoMP comm channel (eq. 2), AWGN.
 
 Noncoherence: node n's oscillator phase φ_n is drawn anew every frame by ONE function,

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The report of `disac demo`: the summary dict (its JSON keys are a contract, see apps/demo_cmd.py), the
 table printed on a terminal and the map (PNG): nodes, users, targets, every frame's estimates and the
 3-σ CRB ellipses. Pure numpy/matplotlib on the results of a run; matplotlib is imported only to draw.

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The choices of the SDR beamformer (core/beamformer.py), in a module that loads no solver.
 
 Command-line parsers and request validators read these without importing cvxpy (which costs about a

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The paper's Sec. V results as data: CRB–SINR sweeps (Fig. 3a, 3b, 4, 5) and the Monte-Carlo of Fig. 3(c).
 
 Pure computation: this module returns dicts and arrays; plotting, files and processes are the job of

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fisher information and Cramér–Rao bounds of TOF/AOA target localisation (paper eq. 7–13).
 
 The derivation is in docs/fim-derivation.md. In short: the snapshots of eq. (5) are a deterministic

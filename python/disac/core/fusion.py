@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fusion at the central unit: align the nodes' snapshots by frame number, know every node's frame X_m,
 and build the ML localiser's inputs (paper eq. 9). Pure Python (no GNU Radio); the central_unit block
 wraps it.

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Geometry, array and delay steering of the paper's signal model (eq. 3, 4a, 4b).
 
 Conventions (docs/conventions.md, DESIGN.md §3):

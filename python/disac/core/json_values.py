@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Values made ready for JSON: numpy scalars and arrays to Python ones, non-finite floats to null.
 
 One definition for every JSON the project writes (the commands' --json, the figures' data files);

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Maximum-likelihood localisation of K targets from all nodes' snapshots, paper eq. (9).
 
 The log-likelihood (eq. 9) is, up to a constant, minus the residual energy

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What a live map of the localisation draws and reads out, as plain numpy: per-target CRB ellipses, the
 assignment of a frame's estimates to the true targets, running RMSE, and bounded per-track histories.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The noiseless sensing model, paper eq. (3)/(5): what every node receives from every node's frame.
 
     Y_n = Σ_m Σ_k b_{n,m}^k a_r(θ_n^k) (a_t^T(θ_m^k) X_m ⊙ d^T(τ_{n,m}^k))        (eq. 3, summed as eq. 5)

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """OFDM ISAC frames: layout, QPSK data, pilots, preamble, radar streams, IFFT + cyclic prefix (paper eq. 1).
 
 Frame layout (one frame = ``frame_symbols`` OFDM symbols of ``cyclic_prefix + L`` samples each)::

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The identity of a precoder set: one 63-bit integer computed from the set's content.
 
 A precoder set is every node's (W_c,n, W_r,n) of eq. (1). Frames carry the identity of the set that made

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The initial precoders of a run, by kind: every process of one system (nodes, central unit, users) must
 start from the same set, so each builds it from the same kind, seed and Γ_c.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Scenarios: the geometry, radios and noise of one D-ISAC set-up, loaded from TOML and validated.
 
 A scenario file has four tables (every key is optional unless marked *):

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Noncoherent CoMP SINR of every user: paper eq. (6) from beamformers, eq. (17) from covariances.
 
 Shapes (N nodes, U users, Mt transmit antennas):

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Statistics of localisation trials against the position CRB (what `disac localize` and `disac demo`
 report): estimates matched to the targets, MSE, failures beyond a gate, the expected and the conditional
 CRB. Pure maths on core.fusion.Estimate-like objects (anything with ``frame`` and ``positions_m``).

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """User receiver maths: frame sync from the preamble, gain estimation from pilots, equalisation, SINR/EVM/BER.
 
 A user's channel is flat (eq. 2) and its oscillator phases are constant over a frame, so within a frame

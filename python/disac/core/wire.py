@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Wire format between nodes, central unit and beamformer server: a versioned header plus raw arrays.
 
 One message is one byte string (one ZeroMQ frame). Layout (all integers little-endian; docs/wire-format.md

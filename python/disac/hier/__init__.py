@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Hierarchical blocks of gr-disac: the pieces a system is made of, as GRC shows them and as the `disac`
 apps compose them (gr-satellites' hier/ layout). Each is a gr.hier_block2 around the blocks of
 ``gnuradio.disac.blocks``; its qa file sits beside it and its YAML is grc/disac_<name>.block.yml.

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The central unit with its links: snapshots in from the nodes (ZeroMQ PULL/SUB, or in-flowgraph
 messages), estimates out (messages, and core.wire ESTIMATE on a PUB socket), and the precoder sets in
 force (messages, and optionally a precoder_sub on a beamformer server's PUB socket).

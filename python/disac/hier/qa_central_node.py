@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for central_node: snapshots from two synthetic nodes over ZeroMQ (inproc) come out as one estimate per
 frame near the targets; a precoder set published by a real pyzmq PUB peer reaches the central unit through
 the node's own precoder_sub (version in its table, subscriber counters in status()); bad parameters named."""

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for synthetic_node: two nodes wired as a mesh give, noise off, the snapshots of core.model (eq. 3/5)
 for the frames regenerated from the seeds; their outputs are their transmitters' streams (frame tags on
 stream 0); the snapshots also leave over ZeroMQ to a real pyzmq peer, frame by frame; a clocked node runs

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for user_side: the hier block gives every user exactly the metrics of a hand-wired comm_channel →
 user_rx chain on the same streams and seeds (the same blocks inside), on its merged ports and per user;
 port counts checked against the scenario."""

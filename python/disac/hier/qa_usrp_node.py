@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """qa for usrp_node without a radio (a stand-in radio object, as tests/test_node_usrp.py does in depth):
 the hier block opens the sink and source on the scenario's channels, wires transmitter → band shift →
 sink and source → band shift → rx frame tagger → node_rx, and gives one snapshot per frame on its message

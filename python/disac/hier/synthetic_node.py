@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A D-ISAC node on synthetic air: its transmitter, the sensing channel into its receiver (the echoes of
 every node's transmission), an optional frame clock, its receiver and the snapshot link to the central unit.
 

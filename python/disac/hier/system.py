@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Compositions of the hier blocks that the `disac` apps run: every node's transmitter on one synthetic air,
 the receiving nodes' chains, the comm side, and a run that ends when a number of frames are through.
 

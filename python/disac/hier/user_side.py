@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The comm side of a D-ISAC system on synthetic air: the comm channel from every node to every user, and
 each user's receiver (frame sync, equalisation, QPSK decisions, SINR/EVM/BER per frame).
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A D-ISAC node on a USRP (gr-uhd): its own transmitter and receiver on one (multi-channel) radio.
 
     isac_tx (node n) → [band_shift] → radio sink (Mt channels)
