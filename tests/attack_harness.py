@@ -16,7 +16,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 import zlib
 
 import numpy as np
@@ -24,6 +23,7 @@ import zmq
 
 from gnuradio.disac.core import channels, model, ofdm, wire
 from gnuradio.disac.core.scenario import load_scenario
+from waiting import wait_for  # used here and by the attack tests
 
 try:
     from gnuradio.disac.core.precoder_identity import precoder_set_id
@@ -190,14 +190,6 @@ class Peer:
         self.sock.close()
 
 
-def wait_for(condition, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def send_good_frames(peer, frames, wc, wr, version=0, precoder_id=0, nodes=None):

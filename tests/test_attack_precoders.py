@@ -13,6 +13,7 @@ it (its identity, core.precoder_identity), sets come only from the beamformer se
 worker loop survives any exception (counted, logged once).
 """
 
+import errno
 import struct
 import time
 import zlib
@@ -97,7 +98,16 @@ class FakeServer:
     def start(self):
         self.sock = zmq.Context.instance().socket(zmq.PUB)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(f"tcp://127.0.0.1:{self.port}")
+
+        def bound():  # a restart: ZeroMQ closes the old socket (and frees its port) on its I/O thread, later
+            try:
+                self.sock.bind(f"tcp://127.0.0.1:{self.port}")
+                return True
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                return False
+        wait_for(bound, 30.0, f"port {self.port} free again for the restarted server")
 
     def publish_until(self, message, condition, what):
         data = wire.encode(message)

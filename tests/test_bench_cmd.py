@@ -11,7 +11,6 @@ is exercised by `disac bench` without --only), and a failing script must give a 
 
 import json
 import math
-import textwrap
 
 import pytest
 
@@ -92,38 +91,6 @@ def test_table_output_has_one_line_per_row(capsys):
 
 
 # bench_phy.py's table as it printed it on two dates (its columns are being reworked): every version has
-# a 'block  L' header, the block name, L, and last the ratio to 10 MS/s
-PHY_SAMPLES = [textwrap.dedent("""\
-    gr-disac PHY throughput on one core (core 0), samples/s per antenna; target 10 MS/s …
-    block                                       L  MS/s wall  MS/s cpu  cpu/10MS/s
-    isac_tx (Mt=6)                             16      12.50     20.00        2.00
-    node_rx (Mr=16, 1 frame/msg)               16       4.00      5.00        0.50
-    sensing_channel (12->16, K=2)              64       8.00      9.99        0.999
-    """), textwrap.dedent("""\
-      other processes share the core); ratio = block / 10 MS/s.
-    block                                       L    block  flowgraph     wall  ratio
-    isac_tx (Mt=6)                             16    20.00       5.46     2.62   2.00
-    node_rx (Mr=16, 1 frame/msg)               16     5.00       0.36     0.12   0.50
-    sensing_channel (12->16, K=2)              64     9.99       1.34     0.22   0.999
-    """)]
-
-
-@pytest.mark.parametrize("text", PHY_SAMPLES)
-def test_phy_table_is_parsed_into_rows_with_a_floor_target(text):
-    rows = [bench_cmd.finish_row(r, "bench_phy.py") for r in bench_cmd.parse_phy_table(text)]
-    assert [r["figure"] for r in rows] == ["isac_tx (Mt=6), L = 16, per antenna",
-                                           "node_rx (Mr=16, 1 frame/msg), L = 16, per antenna",
-                                           "sensing_channel (12->16, K=2), L = 64, per antenna"]
-    assert [r["value"] for r in rows] == pytest.approx([20.0, 5.0, 9.99])
-    assert [r["meets"] for r in rows] == [True, False, False]  # rates: the target is a floor
-    assert [r["ratio"] for r in rows] == pytest.approx([2.0, 0.5, 0.999])
-
-
-def test_phy_output_without_a_table_is_an_error():
-    with pytest.raises(RuntimeError, match="no table"):
-        bench_cmd.parse_phy_table("Traceback …\nImportError: x\n")
-
-
 def test_a_failing_script_gives_a_row_and_exit_status_1(tmp_path, capsys):
     for script, _ in bench_cmd.BENCHES.values():
         (tmp_path / script).write_text("def bench_rows(quick=False):\n    return []\n")

@@ -19,12 +19,12 @@ import sys
 
 import pytest
 
-from gnuradio.disac.apps import cli
+from gnuradio.disac.apps import cli, cli_options
 
 
 @pytest.fixture
 def fresh_notes(monkeypatch):
-    monkeypatch.setattr(cli, "_deprecation_notes_given", set())
+    monkeypatch.setattr(cli_options, "_deprecation_notes_given", set())
 
 
 def _parser():

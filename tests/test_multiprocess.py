@@ -26,6 +26,7 @@ import pytest
 
 from gnuradio.disac.apps import localize_cmd, node_cmd
 from gnuradio.disac.core import scenario
+from waiting import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WRAPPER = ("import runpy, sys, gnuradio; "
@@ -72,14 +73,6 @@ class Processes:
                 handle.close()
 
 
-def wait_for(condition, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def estimates(procs):

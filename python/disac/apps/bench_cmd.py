@@ -13,7 +13,7 @@ target, "meets" says whether the value meets it (a time when ≤ target, a rate 
     localizer     bench/bench_localizer.py     bench_rows(quick): ML localiser ms/frame (issue 6: ≤ 20 ms)
     central-unit  bench/bench_central_unit.py  bench_rows(quick): CU ms/frame, snapshot throughput
     phy           bench/bench_phy.py           `--json` rows: each PHY block against its C++ chain and the
-                                               radio's rate (an older script's table is parsed instead)
+                                               radio's rate
 
 --json prints a JSON list of rows, each with (a contract) name, value, unit, anchor, anchor_value, ratio;
 besides: target, goal, meets, source, and the load averages before/after the whole run. --quick shortens
@@ -41,7 +41,6 @@ BENCHES = {  # name: (script, how its rows are read)
 CONTRACT_KEYS = ("name", "value", "unit", "anchor", "anchor_value", "ratio")  # every --json row has these
 ROWS_PREFIX = "DISAC-BENCH-ROWS "
 PHY_SAMPLES = {True: 100_000, False: 1_000_000}  # bench_phy.py --samples (per antenna per run)
-PHY_TARGET_MS_S = 10.0  # issue 5: ≥ 10 MS/s per antenna (a radio at the paper's 10 MHz)
 TIMEOUT_S = {True: 900, False: 3600}
 
 
@@ -142,45 +141,9 @@ def _bench_rows(bench_dir, script, quick):
     raise RuntimeError(f"exit status {done.returncode}: {_last_line(done.stderr or done.stdout)}")
 
 
-def parse_phy_table(text):
-    """Rows from bench_phy.py's table. Its columns are changing (it is being reworked); what every version
-    prints: a header line starting `block  L`, then one line per block: the block's name, L, rates, and
-    last the ratio of the block's rate to the 10 MS/s target. The row's value is that ratio × 10 MS/s,
-    the figure the script itself holds to the target."""
-    lines = text.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["block", "L"])
-    except StopIteration:
-        raise RuntimeError("bench_phy.py printed no table (no header line 'block  L …')") from None
-    l_end = lines[start].index(" L ") + 2  # L is right-aligned under its header: the name is left of it
-    rows = []
-    for line in lines[start + 1:]:
-        left, tokens = line[:l_end].split(), line.split()
-        if len(left) < 2 or not left[-1].isdigit() or len(tokens) < len(left) + 1:
-            continue
-        try:
-            ratio = float(tokens[-1])
-        except ValueError:
-            continue
-        name, subcarriers = " ".join(left[:-1]), int(left[-1])
-        rows.append({"figure": f"{name}, L = {subcarriers}, per antenna", "value": ratio * PHY_TARGET_MS_S,
-                     "unit": "MS/s", "target": PHY_TARGET_MS_S, "goal": "min"})
-    if not rows:
-        raise RuntimeError("bench_phy.py's table has no rows")
-    return rows
-
-
 def run_phy(bench_dir, quick):
-    """bench_phy.py's --json rows (each block against its C++ chain and the radio's rate); an older script
-    without --json: its table, parsed."""
-    if supports_json(bench_dir, "bench_phy.py"):
-        return run_json_script(bench_dir, "bench_phy.py", ["--samples", str(PHY_SAMPLES[bool(quick)])])
-    done = subprocess.run([sys.executable, str(bench_dir / "bench_phy.py"), "--samples", str(PHY_SAMPLES[bool(quick)])],
-                          capture_output=True, text=True, env=_environment(), timeout=TIMEOUT_S[bool(quick)],
-                          cwd=str(bench_dir.parent))
-    if done.returncode != 0:
-        raise RuntimeError(f"exit status {done.returncode}: {_last_line(done.stderr or done.stdout)}")
-    return parse_phy_table(done.stdout)
+    """bench_phy.py's --json rows: each block against its C++ chain and the radio's rate."""
+    return run_json_script(bench_dir, "bench_phy.py", ["--samples", str(PHY_SAMPLES[bool(quick)])])
 
 
 def finish_row(row, source):

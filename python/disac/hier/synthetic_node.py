@@ -35,6 +35,17 @@ FRAMES_PER_MESSAGE = 64
 CLOCKED_BUFFER_FRAMES = 4
 
 
+
+def connect_node_messages(node, transmitter, receiver, push):
+    """A node hier block's message ports: `precoder` in (to its transmitter) and `snapshot` out (from its
+    receiver, also into its snapshot link when it has one). Shared by the synthetic and the USRP node."""
+    node.message_port_register_hier_in(tags.PRECODER_PORT)
+    node.message_port_register_hier_out(tags.SNAPSHOT_PORT)
+    node.msg_connect(node, tags.PRECODER_PORT, transmitter, tags.PRECODER_PORT)
+    node.msg_connect(receiver, tags.SNAPSHOT_PORT, node, tags.SNAPSHOT_PORT)
+    if push is not None:
+        node.msg_connect(receiver, tags.SNAPSHOT_PORT, push, tags.SNAPSHOT_PORT)
+
 class synthetic_node(gr.hier_block2):
     """One node on synthetic air (module docstring).
 
@@ -105,12 +116,7 @@ class synthetic_node(gr.hier_block2):
         for r in range(1, s.rx_antennas):
             self.connect((self.channel, r), (self.receiver, r))
 
-        self.message_port_register_hier_in(tags.PRECODER_PORT)
-        self.message_port_register_hier_out(tags.SNAPSHOT_PORT)
-        self.msg_connect(self, tags.PRECODER_PORT, self.transmitter, tags.PRECODER_PORT)
-        self.msg_connect(self.receiver, tags.SNAPSHOT_PORT, self, tags.SNAPSHOT_PORT)
-        if self.push is not None:
-            self.msg_connect(self.receiver, tags.SNAPSHOT_PORT, self.push, tags.SNAPSHOT_PORT)
+        connect_node_messages(self, self.transmitter, self.receiver, self.push)
 
     def set_frames_per_message(self, frames_per_message):
         self.receiver.set_frames_per_message(frames_per_message)

@@ -38,7 +38,7 @@ from ..blocks.rx_frame_tagger import rx_frame_tagger
 from ..blocks.snapshot_push import snapshot_push
 from ..blocks.tx_frame_log import tx_frame_log
 from ..core import ofdm
-from .synthetic_node import FRAMES_PER_MESSAGE
+from .synthetic_node import FRAMES_PER_MESSAGE, connect_node_messages
 
 REFERENCE_SOURCES = ("internal", "external", "gpsdo")  # UHD's names for 10 MHz / PPS sources
 MIN_EPOCH_LEAD_S = 3.0  # epoch must be this far ahead at start: PPS wait (≤ 1 s) + time set (1 s) + margin
@@ -249,12 +249,7 @@ class usrp_node(gr.hier_block2):
             else:
                 self.connect((self.source, r), (self.tagger, r))
             self.connect((self.tagger, r), (self.receiver, r))
-        self.message_port_register_hier_in(tags.PRECODER_PORT)
-        self.message_port_register_hier_out(tags.SNAPSHOT_PORT)
-        self.msg_connect(self, tags.PRECODER_PORT, self.transmitter, tags.PRECODER_PORT)
-        self.msg_connect(self.receiver, tags.SNAPSHOT_PORT, self, tags.SNAPSHOT_PORT)
-        if self.push is not None:
-            self.msg_connect(self.receiver, tags.SNAPSHOT_PORT, self.push, tags.SNAPSHOT_PORT)
+        connect_node_messages(self, self.transmitter, self.receiver, self.push)
         if self.precoder_sub is not None:
             self.msg_connect(self.precoder_sub, SUB_PORT, self.transmitter, tags.PRECODER_PORT)
 
