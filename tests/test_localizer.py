@@ -240,3 +240,20 @@ def test_localizer_construction_is_checked(paper):
         localizer.Localizer.from_scenario(paper, grid_step_m=0.0)
     with pytest.raises(ValueError, match="at most 4 000 000"):
         localizer.Localizer.from_scenario(paper, grid_step_m=0.01)
+
+
+def test_default_region_starts_at_the_arrays_front_and_excludes_the_mirror_images(paper):
+    """Every ULA lies along y with broadside +x, so a target and its mirror image across the nodes' line
+    x = −141.4 m give the same snapshots (a(θ) depends on sin θ only): the loopback's 1-in-2 failure of
+    issue 11 was frame 95 estimated at the mirror [−216.8, 25.1] of the target at [−65, 25]. The default
+    region holds every target and none of their mirrors, and comes from the arrays' geometry, not from
+    where the targets are: moving a target behind the arrays does not move the region's front."""
+    x_min, x_max, y_min, y_max = localizer.default_search_region(paper)
+    front = float(np.min(paper.node_positions_m[:, 0]))
+    assert x_min == pytest.approx(front)
+    for x, y in paper.target_positions_m:
+        assert x_min <= x <= x_max and y_min <= y <= y_max
+        mirror_x = 2 * front - x
+        assert mirror_x < x_min  # the mirror is outside the search
+    behind = paper.replace(target_positions_m=np.array([[-300.0, 25.0], [50.0, 5.0]]))
+    assert localizer.default_search_region(behind)[0] == pytest.approx(front)

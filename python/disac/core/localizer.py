@@ -85,21 +85,21 @@ class BaselineResult:
 def default_search_region(scenario, margin_fraction=0.25):
     """(x_min, x_max, y_min, y_max) in metres: the box around the scenario's nodes, users and targets,
     widened by margin_fraction of its span on every side (the area a deployment would watch), and
-    starting at the arrays' front when no target is behind them.
+    starting at the arrays' front.
 
     Every array is a ULA along y whose steering depends on sin θ only (DESIGN.md §3), so it cannot tell a
     point from its mirror image across its own axis: for nodes on one line x = x0 (the paper's scenario)
     a target in front and its mirror behind give exactly the same snapshots and likelihood, whatever the
     precoders. A region holding both lets noise pick either (issue 11: the loopback's frame 95 at
-    [−216.8, 25.1], the mirror of the target at [−65, 25] across x = −141.4); the region therefore ends
-    at the westmost node unless a target of the scenario lies behind it."""
+    [−216.8, 25.1], the mirror of the target at [−65, 25] across x = −141.4); the region therefore starts
+    at the westmost node: every array's broadside is +x (θ = 0), so the half-plane behind all of them is
+    not watched. The rule uses the arrays' geometry only, never where the targets are."""
     points = np.vstack([scenario.node_positions_m, scenario.user_positions_m, scenario.target_positions_m])
     low, high = points.min(axis=0), points.max(axis=0)
     pad = margin_fraction * np.maximum(high - low, 1.0)
     x_min = float(low[0] - pad[0])
-    front = float(np.min(np.asarray(scenario.node_positions_m)[:, 0]))
-    if np.min(np.asarray(scenario.target_positions_m)[:, 0]) >= front:
-        x_min = max(x_min, front)
+    front = float(np.min(np.asarray(scenario.node_positions_m)[:, 0]))  # behind every array: x < front
+    x_min = max(x_min, front)
     return (x_min, float(high[0] + pad[0]), float(low[1] - pad[1]), float(high[1] + pad[1]))
 
 
