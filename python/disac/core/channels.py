@@ -179,14 +179,83 @@ class SensingChannel:
 
 
 class CommChannel:
-    """Every node's transmit streams to each user's antenna: y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n (eq. 2), flat."""
+    """Every node's transmit streams to each user's antenna: y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n (eq. 2), each node
+    seen at its own delay (SPEC13 §2 "Users").
 
-    def __init__(self, scenario, channel_seed):
+    Delays: user u sees node n's signal delayed by D_{n,u} = δ_n + (user_delays ? |p_n − q_u|/c : 0)
+    (δ_n the node's clock offset, ``scenario.impairments``), applied as a true band-limited delay by
+    core.delay_line (the one delay operator of the air). The user's own sample clock is its own: a user
+    receiver synchronises to its first arrival, so the delays are taken relative to floor(min_n D_{n,u})
+    (``delays_samples``; ``alignment_samples`` holds the integer part removed). The frame tags the block
+    forwards then mark the user's frame start, the delays it sees are in [0, spread + 1) samples, and the
+    combined channel is frequency-selective, g_u[l] = Σ_n e^{jφ_n} h_{n,u}ᴴ w_{c,n,u} e^{−j2π f_l D_{n,u}}:
+    the per-subcarrier pilots of core.ofdm (``[ofdm] pilot_symbols ≥ U + 1``) estimate it for any spread
+    up to the cyclic prefix. ``pilot_warning()`` says when a scenario's pilots cannot. With no delays
+    (the ideal or absent ``[impairments]`` table) the channel is flat and ``write_time`` is today's, sample
+    for sample. x_n already carries the node's tx gains and CFO (the synthetic radio's, before this channel).
+    """
+
+    def __init__(self, scenario, channel_seed, grid=ofdm.DEFAULT_FREQUENCY_GRID):
         self.scenario = scenario
         self.layout = ofdm.layout_from_scenario(scenario)
         self.channel_seed = int(channel_seed)
+        self.grid = grid
         self._h_conj = np.conj(scenario.user_channels())  # (N, U, Mt): row h_{n,u}^H
         self._h_block = None  # the complex64 matrix of write_time, made on first use
+        delays = self.true_delays_samples(scenario)  # (N, U)
+        self.alignment_samples = np.floor(delays.min(axis=0)).astype(np.int64) if delays.size else np.zeros(0, int)
+        self.delays_samples = delays - self.alignment_samples[None, :]  # (N, U), ≥ 0
+        self.frequency_selective = bool(np.any(self.delays_samples != 0))
+        self._delay_line = None  # core.delay_line operator over the N·U node-user streams, made on first use
+
+    @staticmethod
+    def true_delays_samples(scenario):
+        """D_{n,u}·B, (N, U): node n's clock offset δ_n plus, with ``user_delays``, its propagation delay to
+        user u (SPEC13 §2), in samples at the sample rate B (the air's truth: never read by a receiver)."""
+        imp = scenario.impairments
+        delays = np.repeat(np.asarray(imp.clock_offset_s, dtype=float)[:, None], scenario.num_users, axis=1)
+        if imp.user_delays:
+            distance = np.linalg.norm(scenario.node_positions_m[:, None, :] - scenario.user_positions_m[None], axis=-1)
+            delays = delays + distance / geometry.SPEED_OF_LIGHT_M_S
+        return delays * scenario.bandwidth_hz
+
+    @property
+    def delay_spread_samples(self):
+        """Each user's delay spread max_n D_{n,u} − min_n D_{n,u} (samples), (U,)."""
+        return np.ptp(self.delays_samples, axis=0)
+
+    def pilot_warning(self):
+        """None, or a sentence saying why the users' pilots cannot follow this channel (for the block's log)."""
+        lay = self.layout
+        worst = int(np.argmax(np.max(self.delays_samples, axis=0))) if self.frequency_selective else 0
+        if self.frequency_selective and np.max(self.delays_samples) > lay.cyclic_prefix:
+            return (f"user {worst} sees the nodes up to {np.max(self.delays_samples[:, worst]):.2f} samples after its "
+                    f"first arrival, beyond the cyclic prefix of {lay.cyclic_prefix}: inter-symbol interference")
+        if self.frequency_selective and lay.pilot_design != ofdm.PILOT_PER_SUBCARRIER:
+            return (f"the users' channels are frequency-selective (delay spread up to "
+                    f"{np.max(self.delay_spread_samples):.2f} samples: [impairments] user_delays / clock offsets) "
+                    f"but the layout has pilot_symbols = {lay.pilot_symbols} (one flat gain per frame): "
+                    f"set [ofdm] pilot_symbols ≥ U + 1 = {lay.num_users + 1} for per-subcarrier channel estimates")
+        return None
+
+    def frequency_response(self, frames):
+        """The per-subcarrier combiners C[f, l, u, n·Mt + i] = e^{jφ_n} e^{−j2π f_l D_{n,u}} [h_{n,u}^H]_i,
+        (F, L, U, N·Mt): y_u[l] = C[f, l, u] · x[l] on every RE of frame f (eq. 2 with the delays)."""
+        lay = self.layout
+        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
+        delay = ofdm.delay_phases(self.delays_samples / self.scenario.bandwidth_hz, lay.subcarriers,
+                                  self.scenario.bandwidth_hz, self.grid)  # (N, U, L)
+        c = (np.exp(1j * phases)[:, None, :, None, None] * np.moveaxis(delay, -1, 0)[None, :, :, :, None]
+             * self._h_conj[None, None])  # (F, L, N, U, Mt)
+        return np.moveaxis(c, 3, 2).reshape(len(phases), lay.subcarriers, self.scenario.num_users, -1)
+
+    def apply_frequency(self, x_freq, frames):
+        """The reference in the frequency domain: x_freq (S, N·Mt, L) symbols of every node, frames (S,) their
+        frame numbers → (S, U, L). Exact for the FFT window of a receiver at the user's frame timing when every
+        delay is within the cyclic prefix."""
+        unique, inverse = np.unique(np.asarray(frames), return_inverse=True)
+        comb = self.frequency_response(unique)[inverse]  # (S, L, U, N·Mt)
+        return np.einsum("slui,sil->sul", comb, x_freq)
 
     def combiners(self, frames):
         """C[f, u, n·Mt + i] = e^{jφ_n} [h_{n,u}^H]_i, (F, U, N·Mt)."""
