@@ -41,7 +41,7 @@ The noise-off channels (the loopback's sensing path) are not limited by this.
 import numpy as np
 import scipy.fft
 
-from . import geometry, ofdm
+from . import delay_line, geometry, ofdm
 
 _STREAM_PHASE = 0x0F1A5E
 _STREAM_SENSING_NOISE = 0x5E45
@@ -242,7 +242,7 @@ class CommChannel:
         """The per-subcarrier combiners C[f, l, u, n·Mt + i] = e^{jφ_n} e^{−j2π f_l D_{n,u}} [h_{n,u}^H]_i,
         (F, L, U, N·Mt): y_u[l] = C[f, l, u] · x[l] on every RE of frame f (eq. 2 with the delays)."""
         lay = self.layout
-        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
+        phases = self.node_phases(frames)  # (F, N)
         delay = ofdm.delay_phases(self.delays_samples / self.scenario.bandwidth_hz, lay.subcarriers,
                                   self.scenario.bandwidth_hz, self.grid)  # (N, U, L)
         c = (np.exp(1j * phases)[:, None, :, None, None] * np.moveaxis(delay, -1, 0)[None, :, :, :, None]
@@ -257,11 +257,26 @@ class CommChannel:
         comb = self.frequency_response(unique)[inverse]  # (S, L, U, N·Mt)
         return np.einsum("slui,sil->sul", comb, x_freq)
 
+    def node_phases(self, frames):
+        """φ_n of every node in each frame, (F, N): the sensing channel's phases (same channel_seed)."""
+        return node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)
+
     def combiners(self, frames):
         """C[f, u, n·Mt + i] = e^{jφ_n} [h_{n,u}^H]_i, (F, U, N·Mt)."""
-        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
+        phases = self.node_phases(frames)  # (F, N)
         c = np.exp(1j * phases)[:, :, None, None] * self._h_conj[None]  # (F, N, U, Mt)
         return np.moveaxis(c, 2, 1).reshape(len(phases), self.scenario.num_users, -1)
+
+    def _node_user_block(self):
+        """The complex64 (N·U, N·Mt) matrix whose row n·U + u is h_{n,u}ᴴ on node n's inputs."""
+        if self._h_block is None:
+            lay = self.layout
+            n, u, mt = lay.num_nodes, lay.num_users, lay.tx_antennas
+            block = np.zeros((n, u, n, mt), dtype=np.complex128)
+            for m in range(n):
+                block[m, :, m, :] = self._h_conj[m]
+            self._h_block = block.reshape(n * u, n * mt).astype(np.complex64)
+        return self._h_block
 
     def write_time(self, x_time, first_sample, outputs):
         """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 → writes
@@ -269,34 +284,63 @@ class CommChannel:
 
         z_{n,u} = h_{n,u}ᴴ x_n for every node and user as one matrix product (block-diagonal in n), then
         y_u = Σ_n e^{jφ_n} z_{n,u} with the phase of each symbol's frame (N small: a loop over nodes).
+        With delays, each z_{n,u} (its phase applied at transmission) goes through core.delay_line's
+        DelayLine at D_{n,u} before the sum: the line keeps its history, so consecutive calls must continue
+        one stream from its first sample (as the block's do).
         """
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
         n, u = self.scenario.num_nodes, self.scenario.num_users
-        if self._h_block is None:
-            mt = lay.tx_antennas
-            block = np.zeros((n, u, n, mt), dtype=np.complex128)
-            for m in range(n):
-                block[m, :, m, :] = self._h_conj[m]
-            self._h_block = block.reshape(n * u, n * mt).astype(np.complex64)
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
-        phase = np.exp(1j * node_phases_rad(self.channel_seed, unique, n)).astype(np.complex64)[inverse]  # (S, N)
-        z = (self._h_block @ x_time).reshape(n, u, symbols, lay.symbol_len)
+        phase = np.exp(1j * self.node_phases(unique)).astype(np.complex64)[inverse]  # (S, N)
+        z = (self._node_user_block() @ x_time).reshape(n, u, symbols, lay.symbol_len)
+        if self.frequency_selective:
+            z = self._delayed(z, phase)
+            for user, out in enumerate(outputs):
+                np.sum(z[:, user], axis=0, out=out[:count])
+            return
         for user, out in enumerate(outputs):
             y = out[:count].reshape(symbols, lay.symbol_len)
             np.multiply(z[0, user], phase[:, 0, None], out=y)
             for m in range(1, n):
                 y += z[m, user] * phase[:, m, None]
 
+    def _delayed(self, z, phase):
+        """z (N, U, S, CP+L) node-user streams, phase (S, N) → e^{jφ_n}·z_{n,u} delayed by D_{n,u}, (N, U, S·(CP+L))."""
+        lay = self.layout
+        n, u, symbols, _ = z.shape
+        if self._delay_line is None:
+            self._delay_line = delay_line.DelayLine(lay.subcarriers, lay.cyclic_prefix, self.scenario.bandwidth_hz,
+                                                    self.delays_samples.reshape(-1), self.grid)
+        spectra = scipy.fft.fft(z[..., lay.cyclic_prefix:], axis=-1, norm="ortho")  # (N, U, S, L)
+        spectra *= phase.T[:, None, :, None]  # the phase of the transmitting node's frame (constant per symbol)
+        delayed = self._delay_line.delay_spectra(spectra.reshape(n * u, symbols, lay.subcarriers))
+        return delayed.reshape(n, u, -1)
+
     def apply_time(self, x_time, first_sample):
-        """x_time (N·Mt, S·(CP+L)) from absolute sample ``first_sample`` (a symbol start) → (U, S·(CP+L))."""
+        """x_time (N·Mt, S·(CP+L)) from absolute sample ``first_sample`` (a symbol start) → (U, S·(CP+L)).
+
+        With delays, the given samples are the whole stream (nothing before them: core.delay_line's
+        reference equations, sample by sample, float64)."""
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
+        if self.frequency_selective:
+            n, u = self.scenario.num_nodes, self.scenario.num_users
+            phase = np.exp(1j * self.node_phases(unique))[inverse]  # (S, N)
+            x = x_time.reshape(n, lay.tx_antennas, symbols, lay.symbol_len)
+            z = np.einsum("nui,nisj->nusj", self._h_conj, x) * phase.T[:, None, :, None]
+            y = np.zeros((u, count), dtype=complex)
+            for m in range(n):
+                for user in range(u):
+                    y[user] += delay_line.delay_reference(z[m, user].reshape(-1), self.delays_samples[m, user],
+                                                          lay.subcarriers, lay.cyclic_prefix,
+                                                          self.scenario.bandwidth_hz, self.grid)
+            return y
         comb = self.combiners(unique).astype(np.complex64)[inverse]  # (S, U, N·Mt)
         x = x_time.reshape(streams, symbols, lay.symbol_len)
         y = np.matmul(comb, np.moveaxis(x, 1, 0))  # (S, U, CP+L)
