@@ -250,3 +250,12 @@ def test_flat_pilots_cannot_follow_user_delays():
     wc, wr = designed(20.0, 15.0)
     errors = [abs(rx.measured_sinr_db() - 15.0) for rx in run_users(s, wc, wr, FRAMES)]
     assert max(errors) > 3.0, errors
+
+
+def test_phases_are_the_sensing_channels_in_both_oscillator_models():
+    """The comm channel's φ_n are the sensing channel's (one function, same seed), per_frame and per_run."""
+    frames = np.arange(50)
+    for table in ({}, {"node_phase": "per_run", "phase_drift_deg_per_s": [10.0, -3.0]}):
+        s = PAPER.with_impairments(table) if table else PAPER
+        np.testing.assert_array_equal(channels.CommChannel(s, 3).node_phases(frames),
+                                      channels.SensingChannel(s, 0, 3).oscillator_phases(frames))

@@ -400,8 +400,10 @@ class CommChannel:
         return np.einsum("slui,sil->sul", comb, x_freq)
 
     def node_phases(self, frames):
-        """φ_n of every node in each frame, (F, N): the sensing channel's phases (same channel_seed)."""
-        return node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)
+        """φ_n of every node in each frame, (F, N): the sensing channel's phases (same channel_seed and
+        oscillator model, ``oscillator_phases_rad``)."""
+        return oscillator_phases_rad(self.channel_seed, frames, self.scenario.impairments, self.layout.frame_len,
+                                     self.scenario.bandwidth_hz)
 
     def combiners(self, frames):
         """C[f, u, n·Mt + i] = e^{jφ_n} [h_{n,u}^H]_i, (F, U, N·Mt)."""
