@@ -442,8 +442,11 @@ class CommChannel:
         z = (self._node_user_block() @ x_time).reshape(n, u, symbols, lay.symbol_len)
         if self.frequency_selective:
             z = self._delayed(z, phase)
-            for user, out in enumerate(outputs):
-                np.sum(z[:, user], axis=0, out=out[:count])
+            for user, out in enumerate(outputs):  # Σ_n (N small: plain adds, cheaper than a reduction)
+                y = out[:count]
+                y[:] = z[0, user]
+                for m in range(1, n):
+                    y += z[m, user]
             return
         for user, out in enumerate(outputs):
             y = out[:count].reshape(symbols, lay.symbol_len)
