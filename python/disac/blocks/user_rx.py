@@ -34,6 +34,9 @@ class user_rx(gr.sync_block):
                   of samples with the users' known preambles (core.user_metrics.find_frame_start); the
                   frames then follow every frame_len samples (time-synchronised, no drift) and the first
                   one found is frame number ``first_frame`` (a real link would signal it in a header).
+                  With per-subcarrier pilots the search correlates with the whole front (preamble and
+                  pilots) and collects the energy of a delay spread up to CP/2, so the frames start at
+                  the first path (core.user_metrics.sync_front); tag sync takes any spread up to the CP.
 
     Metrics message (a dict): user, frame, precoder_version (−1 without tags), sinr_db (this frame:
     |ĝ|² / mean |y − ĝ s|²; with the "per-subcarrier" pilot design, K ≥ U + 1 pilot symbols, ĝ is
@@ -81,6 +84,9 @@ class user_rx(gr.sync_block):
         self._metrics_template = _fast_pmt.DictTemplate(METRICS_ENTRIES)
         self._symbols_template = _fast_pmt.DictTemplate(SYMBOLS_META_ENTRIES, payload_c32=self.layout.data_res)
         self._gen = ofdm.frame_generator(self.layout, int(seed))
+        self._sync_front, self._sync_spread = user_metrics.sync_front(self.layout, self._gen)
+        self._search_len = (self.layout.frame_len + self._sync_front.shape[1] * self.layout.symbol_len
+                            + self._sync_spread - 1)  # samples a preamble search needs
         self.accumulator = user_metrics.SinrAccumulator()
         self.frame_sinr_db = []  # per frame, in order (for tests and apps)
         self.frame_numbers = []
@@ -125,7 +131,7 @@ class user_rx(gr.sync_block):
         keep_from = self._queue[0][0] if self._queue else buf_end
         if self.sync == "preamble":
             if self.frame_start_found is None:  # keep the last search window's worth
-                keep_from = max(self._buf_start, buf_end - lay.frame_len - lay.symbol_len)
+                keep_from = max(self._buf_start, buf_end - self._search_len)
             else:  # keep the frame that has started but not yet ended
                 keep_from = min(keep_from, self._next_start)
         keep_from = max(keep_from, self._buf_start)
@@ -138,9 +144,9 @@ class user_rx(gr.sync_block):
         lay = self.layout
         buf_end = self._buf_start + len(self._buf)
         if self.frame_start_found is None:
-            if len(self._buf) < lay.frame_len + lay.symbol_len:
+            if len(self._buf) < self._search_len:
                 return
-            offset = user_metrics.find_frame_start(self._buf, lay, self._gen.preamble)
+            offset = user_metrics.find_frame_start(self._buf, lay, self._sync_front, self._sync_spread)
             self.frame_start_found = self._buf_start + offset
             self._next_start = self.frame_start_found
         while self._next_start + lay.frame_len <= buf_end:

@@ -72,32 +72,68 @@ def equalise(data, gain):
 
 
 def preamble_metric(samples, layout, preamble):
-    """Σ_u |Σ_i r[t + i] conj(p_u[i])|² for every start t of a preamble symbol (len(samples) − (CP+L) + 1,).
+    """Σ_u |Σ_i r[t + i] conj(p_u[i])|² / Σ_i |r[t + i]|² for every start t of the template
+    (len(samples) − T + 1,), T the template's length.
 
-    ``preamble`` (U, 1+, L) frequency domain; the template is the first preamble symbol with its cyclic
-    prefix (CP + L samples: with CP ≥ L the prefix holds a whole copy of the core, so a template of the
-    core alone would also peak one period early). The metric peaks at the frame start whatever the
-    users' gains, since every user stream's preamble is correlated separately.
+    ``preamble`` (U, S, L) frequency domain: the template of user u is its first S front symbols with their
+    cyclic prefixes, (CP + L)·S samples: with CP ≥ L the prefix holds a whole copy of the core, so a template
+    of the core alone would also peak one period early. Give ``FrameGenerator.preamble`` (S = 1, today's
+    template) or the whole front, preamble and pilots (``sync_front``). The metric peaks at the frame start
+    whatever the users' gains, since every user stream's template is correlated separately. It is normalised
+    by the window's energy (decided in issue 13): unnormalised, the strong radar streams of the sensing
+    symbols (e.g. half of P_T against a user's zero-forced beam) outweighed the preamble's peak; normalised,
+    a window of the right template reaches the Cauchy–Schwarz bound and random data stay far below it.
     """
-    templates = ofdm.modulate(preamble[:, 0, :], layout.cyclic_prefix)  # (U, CP + L)
-    metric = np.zeros(len(samples) - layout.symbol_len + 1)
+    samples = np.asarray(samples)
+    templates = ofdm.modulate(np.asarray(preamble), layout.cyclic_prefix).reshape(len(preamble), -1)  # (U, T)
+    length = templates.shape[1]
+    metric = np.zeros(len(samples) - length + 1)
     for template in templates:  # U correlations over one search window (acquisition only, not per sample)
         metric += np.abs(np.correlate(samples, template, mode="valid")) ** 2
-    return metric
+    power = np.abs(samples) ** 2
+    energy = np.convolve(power, np.ones(length), mode="valid")  # Σ_i |r[t + i]|² per start t
+    return metric / np.maximum(energy, np.finfo(float).tiny)
 
 
-def find_frame_start(samples, layout, preamble):
-    """Index of the first frame start in ``samples`` (at least one frame + one symbol long), from the preamble.
+def sync_front(layout, generator):
+    """The known front a preamble-synchronised receiver correlates with, (U, S, L), and how many samples of
+    delay spread it collects (``find_frame_start``'s ``spread_samples``).
 
-    The strongest correlation peak among the first frame_len candidate starts is the preamble.
+    "flat" pilots: the first preamble symbol and 1 (today's search). "per-subcarrier": the whole front
+    (preamble and the K pilot symbols: K + 1 symbols of processing gain, and no fixed pattern of the pilots
+    left to mimic the preamble) and CP // 2 + 1 samples: the energy of every path of a delay spread up to
+    CP // 2 is collected, so the frame is placed at (or just before) the first path and every path stays
+    inside the prefix; the per-subcarrier estimate absorbs the phase ramp of an early window. Measured on the
+    paper with user delays: the first preamble symbol alone lost the peak to cross-correlations with the
+    pilots when two equal paths shared a user's energy (zero-forcing beams).
+    """
+    if layout.pilot_design == ofdm.PILOT_PER_SUBCARRIER:
+        return np.concatenate([generator.preamble, generator.pilots], axis=1), layout.cyclic_prefix // 2 + 1
+    return generator.preamble[:, :1], 1
+
+
+def find_frame_start(samples, layout, preamble, spread_samples=1):
+    """Index of the first frame start in ``samples`` (at least one frame + the template + spread_samples − 1
+    long), from the preamble (or the whole front, ``sync_front``).
+
+    The strongest correlation among the first frame_len candidate starts is the preamble; with
+    ``spread_samples`` = W > 1 the metric is first summed over W consecutive starts (the energy of a
+    multipath channel's paths, collected) and the earliest start of the best window is returned: candidates
+    t = −(W − 1) … frame_len − W (one per position in the frame; samples before ``samples`` count as
+    nothing), a negative best start clamped to 0 (the first path is then within W − 1 samples after 0).
     """
     if layout.preamble_symbols < 1:
         raise ofdm.FrameError("frame layout has no preamble symbol: a receiver without tags needs one")
-    need = layout.frame_len + layout.symbol_len
+    template_len = np.asarray(preamble).shape[1] * layout.symbol_len
+    need = layout.frame_len + template_len + spread_samples - 1
     if len(samples) < need:
         raise ofdm.FrameError(f"preamble search needs {need} samples, got {len(samples)}")
     metric = preamble_metric(np.asarray(samples[:need]), layout, preamble)
-    return int(np.argmax(metric[:layout.frame_len]))
+    if spread_samples == 1:
+        return int(np.argmax(metric[:layout.frame_len]))
+    padded = np.concatenate([np.zeros(spread_samples - 1), metric])
+    collected = np.convolve(padded, np.ones(spread_samples), mode="valid")  # [i] = Σ_{d<W} metric[i − (W−1) + d]
+    return max(0, int(np.argmax(collected[:layout.frame_len])) - (spread_samples - 1))
 
 
 @dataclasses.dataclass
