@@ -287,3 +287,21 @@ def test_preamble_sync_with_user_delays(late_samples):
 
 def layout_half_prefix(scenario):
     return ofdm.layout_from_scenario(scenario).cyclic_prefix // 2
+
+
+def test_sensing_snapshots_do_not_depend_on_the_pilot_count():
+    """isac_tx → sensing_channel → node_rx with the per-subcarrier layout (K = 4 pilot symbols: a longer
+    frame): every snapshot is still eq. (3)/(5)'s model to 1e-4 (the issue's bound) and equals the default
+    layout's snapshot of the same frame to 1e-6 (float32 streams): the front symbols are users only, and the
+    data and radar draws are functions of (seed, frame) alone."""
+    from gnuradio.disac.blocks import qa_node_rx
+    wc, wr = qa_node_rx.precoders(1)
+    frames = 8
+    longer = qa_node_rx.run_chain(PAPER.replace(pilot_symbols=PILOTS), frames, wc, wr, seed=2, channel_seed=3)
+    today = qa_node_rx.run_chain(PAPER, frames, wc, wr, seed=2, channel_seed=3)
+    mu = qa_node_rx.model_snapshots(PAPER, np.arange(frames), wc, wr, 2, 3)
+    for n in range(PAPER.num_nodes):
+        assert [snap.frame for snap in longer[n]] == list(range(frames))
+        for f, (a, b) in enumerate(zip(longer[n], today[n])):
+            assert np.linalg.norm(a.samples - mu[f, n]) / np.linalg.norm(mu[f, n]) < 1e-4
+            assert np.linalg.norm(a.samples - b.samples) / np.linalg.norm(b.samples) < 1e-6
