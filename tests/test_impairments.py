@@ -273,3 +273,25 @@ def test_direct_path_delays(paper):
     np.testing.assert_allclose(tau[0, 1], 282.8 / 299_792_458.0, rtol=1e-12)
     assert tau[0, 0] == tau[1, 1] == 0
     assert np.all(tau[..., None] <= paper.bistatic_delays_s())
+
+
+def test_messages_quoted_in_the_docs_are_the_real_ones(paper):
+    """docs/scenarios.md quotes three [impairments] messages, "…" standing for a cut; each matches what the
+    code prints."""
+    import os
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "scenarios.md"), encoding="utf-8") as handle:
+        text = handle.read().split("### `[impairments]`", 1)[1].split("### `[calibration]`", 1)[0]
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # code blocks are examples, not quotes
+    quoted = [q for q in re.findall(r"`([^`]+)`", text) if q.startswith("impairments.") and " = " in q]
+    assert len(quoted) == 3
+    produced = []
+    for table in ({"latency_samples": {"min": 165, "max": 46}}, {"rx_gain_db": [[0.0] * 15] * 2},
+                  {"phase_drift_deg_per_s": 1.0}):
+        with pytest.raises(ScenarioError) as info:
+            paper.with_impairments(table)
+        produced.append(str(info.value))
+    for message in quoted:
+        pattern = ".*".join(re.escape(part) for part in message.split("…"))
+        assert any(re.fullmatch(pattern, p) for p in produced), message
