@@ -213,10 +213,9 @@ class SensingChannel:
         unique, inverse = np.unique(frames, return_inverse=True)
         coef = self.path_coefficients(unique).astype(np.complex64)  # (F, P)
         beams = (self._tx_beams @ x_time).reshape(-1, symbols, lay.symbol_len)  # (P, S, CP+L)
-        spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho", overwrite_x=True)  # (P, S, L)
+        spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho")  # (P, S, L)
         spectra *= coef.T[:, inverse, None]
-        delayed = beams.reshape(len(self._tx_beams), count)  # the beams' buffer is free again: reused
-        self._delay_line.delay_spectra(spectra, out=delayed)
+        delayed = self._delay_line.delay_spectra(spectra)  # (P, count), a view of the delay line's buffer
         for r, out in enumerate(outputs):
             np.matmul(self._rx_steer[r], delayed, out=out[:count])
 
