@@ -137,6 +137,8 @@ class DelayLine:
         symbols = x.shape[1] // self.symbol_len
         cores = x.reshape(self.paths, symbols, self.symbol_len)[..., self.cyclic_prefix:]
         spectra = scipy.fft.fft(cores.astype(np.complex64, copy=False), axis=-1, norm="ortho")
+        if out is None:
+            out = np.empty((self.paths, x.shape[1]), dtype=np.complex64)  # a new array: the caller keeps it
         return self.delay_spectra(spectra, out)
 
     def delay_spectra(self, spectra, out=None):
