@@ -300,3 +300,13 @@ def test_messages_quoted_in_the_docs_are_the_real_ones(paper):
     for message in quoted:
         pattern = ".*".join(re.escape(part) for part in message.split("…"))
         assert any(re.fullmatch(pattern, p) for p in produced), message
+
+
+def test_delays_are_bounded(paper):
+    """Offsets and latencies beyond 1 ms / 10⁶ samples are refused (a delay line keeps that much history per
+    path): far beyond any radio, and the air's memory stays bounded."""
+    with pytest.raises(ScenarioError, match=r"impairments.timing_offset_ns = 2000000.0: .*at most 1e\+06"):
+        paper.with_impairments({"timing_offset_ns": 2e6})
+    with pytest.raises(ScenarioError, match=r"impairments.latency_samples.max = 10000000.0: expected a number from 0 to 1e\+06"):
+        paper.with_impairments({"latency_samples": {"min": 0, "max": 1e7}})
+    assert paper.with_impairments({"timing_offset_ns": 1e6, "latency_samples": 1e6}).impairments.num_nodes == 2
