@@ -259,7 +259,7 @@ def test_reflector_amplitude_and_checks(paper):
         ({"reflector_snr_db": 20.0}, "calibration.reflector_snr_db = 20.0: needs calibration.reflector_m"),
         ({"reflector_m": [[0.0, 60.0]]}, "calibration.reflector_m = [[0.0, 60.0]]: expected one [x, y] position"),
         ({"reflector_m": [0.0, 60.0], "reflector_snr_db": 1.0, "reflector_amplitude": 1.0}, "not both"),
-        ({"reflector_m": [-141.4, 141.4]}, "calibration.reflector_m: the reflector 1 at [-141.4, 141.4] is on node 1"),
+        ({"reflector_m": [-141.4, 141.4]}, "calibration.reflector_m: reflector 1 at [-141.4, 141.4] is on node 1"),
         ({"reflector_m": [300.0, 0.0]}, "beyond the cyclic prefix ofdm.cyclic_prefix = 20"),
         ({"reflector_m": [0.0, 60.0], "size": 1}, "calibration.size = 1: unknown key"),
     ]:
