@@ -252,12 +252,14 @@ def test_reflector_amplitude_and_checks(paper):
     assert with_calibration({"reflector_m": [0.0, 60.0], "reflector_amplitude": 0.5}).reflector_amplitude == 0.5
     tau = s.reflector_delays_s()
     p, q = paper.node_positions_m, np.array([0.0, 60.0])
+    np.testing.assert_allclose(s.reflector_angles_rad(), np.arctan2(q[1] - p[:, 1], q[0] - p[:, 0]), rtol=1e-15)
+    assert paper.reflector_angles_rad() is None and paper.reflector_delays_s() is None
     assert tau[0, 1] == pytest.approx((np.linalg.norm(q - p[0]) + np.linalg.norm(q - p[1])) / 299_792_458.0)
     for table, message in [
         ({"reflector_snr_db": 20.0}, "calibration.reflector_snr_db = 20.0: needs calibration.reflector_m"),
         ({"reflector_m": [[0.0, 60.0]]}, "calibration.reflector_m = [[0.0, 60.0]]: expected one [x, y] position"),
         ({"reflector_m": [0.0, 60.0], "reflector_snr_db": 1.0, "reflector_amplitude": 1.0}, "not both"),
-        ({"reflector_m": [-141.4, 141.4]}, "calibration.reflector_m: the reflector 1 at [-141.4, 141.4] is on node 1"),
+        ({"reflector_m": [-141.4, 141.4]}, "calibration.reflector_m: reflector 1 at [-141.4, 141.4] is on node 1"),
         ({"reflector_m": [300.0, 0.0]}, "beyond the cyclic prefix ofdm.cyclic_prefix = 20"),
         ({"reflector_m": [0.0, 60.0], "size": 1}, "calibration.size = 1: unknown key"),
     ]:
@@ -272,4 +274,39 @@ def test_direct_path_delays(paper):
     tau = paper.direct_path_delays_s()
     np.testing.assert_allclose(tau[0, 1], 282.8 / 299_792_458.0, rtol=1e-12)
     assert tau[0, 0] == tau[1, 1] == 0
+    angles = paper.node_angles_rad()  # [n, m]: node m seen from node n (the paper's pair: one above the other)
+    np.testing.assert_allclose(angles[0, 1], -np.pi / 2, rtol=1e-15)
+    np.testing.assert_allclose(angles[1, 0], np.pi / 2, rtol=1e-15)
     assert np.all(tau[..., None] <= paper.bistatic_delays_s())
+
+
+def test_messages_quoted_in_the_docs_are_the_real_ones(paper):
+    """docs/scenarios.md quotes three [impairments] messages, "…" standing for a cut; each matches what the
+    code prints."""
+    import os
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "scenarios.md"), encoding="utf-8") as handle:
+        text = handle.read().split("### `[impairments]`", 1)[1].split("### `[calibration]`", 1)[0]
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # code blocks are examples, not quotes
+    quoted = [q for q in re.findall(r"`([^`]+)`", text) if q.startswith("impairments.") and " = " in q]
+    assert len(quoted) == 3
+    produced = []
+    for table in ({"latency_samples": {"min": 165, "max": 46}}, {"rx_gain_db": [[0.0] * 15] * 2},
+                  {"phase_drift_deg_per_s": 1.0}):
+        with pytest.raises(ScenarioError) as info:
+            paper.with_impairments(table)
+        produced.append(str(info.value))
+    for message in quoted:
+        pattern = ".*".join(re.escape(part) for part in message.split("…"))
+        assert any(re.fullmatch(pattern, p) for p in produced), message
+
+
+def test_delays_are_bounded(paper):
+    """Offsets and latencies beyond 1 ms / 10⁶ samples are refused (a delay line keeps that much history per
+    path): far beyond any radio, and the air's memory stays bounded."""
+    with pytest.raises(ScenarioError, match=r"impairments.timing_offset_ns = 2000000.0: .*at most 1e\+06"):
+        paper.with_impairments({"timing_offset_ns": 2e6})
+    with pytest.raises(ScenarioError, match=r"impairments.latency_samples.max = 10000000.0: expected a number from 0 to 1e\+06"):
+        paper.with_impairments({"latency_samples": {"min": 0, "max": 1e7}})
+    assert paper.with_impairments({"timing_offset_ns": 1e6, "latency_samples": 1e6}).impairments.num_nodes == 2
