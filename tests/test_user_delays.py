@@ -305,3 +305,27 @@ def test_sensing_snapshots_do_not_depend_on_the_pilot_count():
         for f, (a, b) in enumerate(zip(longer[n], today[n])):
             assert np.linalg.norm(a.samples - mu[f, n]) / np.linalg.norm(mu[f, n]) < 1e-4
             assert np.linalg.norm(a.samples - b.samples) / np.linalg.norm(b.samples) < 1e-6
+
+
+def print_figures(frames=FRAMES):
+    """The issue's figures: measured SINR against eq. (6) at the operating points, with the conditional SINR of
+    the same frames and the BER. From the repository root::
+
+        OPENBLAS_NUM_THREADS=1 python -c "import conftest, sys; sys.path.insert(0, 'tests');
+            import test_user_delays as t; t.print_figures(200)"
+    """
+    s = delayed_scenario()
+    model = channels.CommChannel(s, CHANNEL_SEED)
+    print(f"paper scenario, {DELAYS}, [ofdm] pilot_symbols = {PILOTS}, {frames} frames, data seed {DATA_SEED}, "
+          f"channel seed {CHANNEL_SEED}")
+    print("delays seen (samples after each user's first arrival) [node][user]:", model.delays_samples.round(3).tolist())
+    for snr_db, gamma_db in OPERATING_POINTS + ((20.0, None),):
+        s = delayed_scenario(snr_db)
+        wc, wr = zero_forcing(s) if gamma_db is None else designed(snr_db, gamma_db)
+        eq6 = sinr.to_db(sinr.sinr_from_beamformers(s.user_channels(), wc, wr, s.user_noise_power))
+        label = "zero forcing" if gamma_db is None else f"designed, Γc {gamma_db:g} dB"
+        for u, rx in enumerate(run_users(s, wc, wr, frames)):
+            print(f"user SNR {snr_db:4.0f} dB, {label:20s} user {u}: measured {rx.measured_sinr_db():7.3f} dB, "
+                  f"eq. (6) {eq6[u]:7.3f} dB, difference {rx.measured_sinr_db() - eq6[u]:+.3f} dB "
+                  f"(these frames' own SINR {conditional_sinr_db(s, wc, wr, frames, u):7.3f} dB), BER {rx.ber():.2e}")
+
