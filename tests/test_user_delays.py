@@ -7,6 +7,7 @@ SINR matches eq. (6) within 0.5 dB over ≥ 200 frames at three operating points
 ``scenario.without_impairments()`` (they read no impairments, SPEC13 §0) and give the same metrics."""
 
 import functools
+import re
 
 import numpy as np
 import pytest
@@ -329,3 +330,14 @@ def print_figures(frames=FRAMES):
                   f"eq. (6) {eq6[u]:7.3f} dB, difference {rx.measured_sinr_db() - eq6[u]:+.3f} dB "
                   f"(these frames' own SINR {conditional_sinr_db(s, wc, wr, frames, u):7.3f} dB), BER {rx.ber():.2e}")
 
+
+
+def test_a_spread_past_the_prefix_is_named():
+    """Node 1's clock 2.5 µs late (25 samples of spread > CP = 20; the paper's node spacing alone cannot
+    exceed 283 m = 9.4 samples): the comm channel names a user and the inter-symbol interference; the paper's
+    own users with GPSDO-class offsets are well inside."""
+    far = PAPER.replace(pilot_symbols=PILOTS, impairments_table={"user_delays": True, "timing_offset_ns": [0.0, 2500.0]})
+    warning = channels.CommChannel(far, 1).pilot_warning()
+    assert warning is not None and re.search(r"user \d sees the nodes up to 2\d\.\d\d samples", warning)
+    assert "inter-symbol interference" in warning
+    assert channels.CommChannel(delayed_scenario(), 1).pilot_warning() is None
