@@ -72,7 +72,7 @@ _CLARABEL_PRIMAL = _ClarabelPrimalOnly()
 # Accepted by BeamformerDesigner besides the public FORMULATIONS, so that bench/bench_beamformer.py can measure
 # old against new in one run and the tests can compare their optima:
 # "decomposed_dense": the decomposed formulation exactly as it was built before issue 16 (dense einsum F(Θ) map;
-#   the full Σ_l S_l in every amplitude LMI);
+#   the full Σ_l S_l in every amplitude LMI; and the warm path below);
 # "decomposed_free_psd": the decomposed formulation and warm path as they were before the position objective's
 #   warm solve was sped up (issue 16): R_n ⪰ 0 through a free 2Mt × 2Mt PSD variable tied to R_n by Mt²
 #   equalities, cvxpy's recovery of every dual value, and the two bounds from two inverses of the dense
@@ -144,7 +144,8 @@ class BeamformerDesigner:
         self.scenario, self.objective, self.solver, self.formulation = scenario, objective, solver, formulation
         self.user_subspace = bool(user_subspace)
         self.transmit_subspace = bool(transmit_subspace)
-        self._legacy_warm_path = formulation == "decomposed_free_psd"
+        # the reference builds keep the warm path they had (free PSD variable for R_n ⪰ 0, duals, dense CRBs)
+        self._legacy_warm_path = formulation in REFERENCE_FORMULATIONS
         self.geometry = fim_mod.SensingGeometry.from_scenario(scenario)
         self.fim_map = fim_mod.FimMap(self.geometry)
         self.channels = _checked_channels(scenario, channels)  # (N, U, Mt)
