@@ -13,6 +13,12 @@ Prints, in one run:
     and warm re-solve for both objectives, the decomposed formulation (NEW) against the same formulation as
     built before issue 16 (OLD, formulation "decomposed_dense": dense einsum F(Θ) map, the full Σ_l S_l in every
     amplitude LMI), side by side in the same run, with the ratios OLD / NEW;
+ 6. (--warm-path only) the warm re-solve of the decomposed formulation against the same formulation before the
+    transmit frame (PREV, formulation "decomposed_free_psd": R_n ⪰ 0 through a free PSD variable, Y_m an auxiliary
+    variable, cvxpy's dual recovery, the CRBs from the dense J F J^T), taken in turn in one run, with the CPU time of
+    Clarabel's setup, of its iterations and of the rest;
+ 7. (--kkt-fill only) an estimate of the fill of Clarabel's KKT factor (no timing), with and without the R_n ⪰ 0
+    cones, NEW and PREV, at N = 8;
 and the ratio of each measured time to the issue's target (≤ 1 meets it; for the literal comparison the
 target is a speed-up of ≥ 10, and the ratio printed is 10 / speed-up). Times are the wall time of
 BeamformerDesigner.solve() (solver, cvxpy's parameter update, extraction and the CRB reports); the
@@ -21,6 +27,8 @@ solver-only time (result.solve_time_s) is printed next to it.
     .venv/bin/python bench/bench_beamformer.py [--quick] [--repeats N]
     .venv/bin/python bench/bench_beamformer.py --scaling [--nodes 2 4 6 8] [--old-up-to 8] [--quick]
     .venv/bin/python bench/bench_beamformer.py --json [--quick]
+    .venv/bin/python bench/bench_beamformer.py --warm-path [--nodes 8] [--repeats 7]
+    .venv/bin/python bench/bench_beamformer.py --kkt-fill
 
 --scaling prints only table 5. --json prints only a JSON list of rows, each {"name", "value", "unit", "anchor",
 "anchor_value", "ratio"} with ratio = value / anchor_value (the anchor is the OLD formulation measured in the
@@ -287,6 +295,146 @@ def scaling_table(measured):
           f"{TARGET_SCALING_WARM_S['paper']} s (paper), build ≤ {TARGET_SCALING_BUILD_S} s")
 
 
+# ---- 6. the warm path, side by side (issue 16: position objective ≤ 0.3 s at N = 8) -------------------------
+
+PREV = "decomposed_free_psd"  # the decomposed build and warm path before the transmit frame (same run)
+
+
+class _ClarabelTimer:
+    """Wraps clarabel.DefaultSolver to add up the CPU time of its constructor (setup: presolve, chordal
+    decomposition, KKT ordering and symbolic factorisation) and of solve() (the interior-point iterations)."""
+
+    def __init__(self):
+        import clarabel
+        self.module, self.original = clarabel, clarabel.DefaultSolver
+        self.setup_cpu_s = self.solve_cpu_s = 0.0
+        self.iterations = 0
+        timer = self
+
+        class Timed:
+            def __init__(self, *args, **kwargs):
+                start = time.process_time()
+                self._solver = timer.original(*args, **kwargs)
+                timer.setup_cpu_s += time.process_time() - start
+
+            def solve(self):
+                start = time.process_time()
+                solution = self._solver.solve()
+                timer.solve_cpu_s += time.process_time() - start
+                timer.iterations = solution.iterations
+                return solution
+
+            def __getattr__(self, name):
+                return getattr(self._solver, name)
+        self.timed = Timed
+
+    def __enter__(self):
+        self.module.DefaultSolver = self.timed
+        return self
+
+    def __exit__(self, *exc):
+        self.module.DefaultSolver = self.original
+
+
+def warm_path_measurements(nodes, repeats, objectives=beamformer.OBJECTIVES, log=print):
+    """Per (N, objective): NEW and PREV built on the same circle, then `repeats` warm re-solves at 20 dB taken in
+    turn (NEW, PREV, NEW, ...) so that both see the same load. Each: median wall and CPU of solve(), and the CPU of
+    its parts (Clarabel setup, Clarabel iterations, the rest: cvxpy's parameter update and unpacking, extraction
+    and the CRB reports)."""
+    out = {}
+    for num_nodes in nodes:
+        scn = circle_scenario(num_nodes)
+        for objective in objectives:
+            designers = {}
+            for formulation in (NEW, PREV):
+                designers[formulation] = beamformer.BeamformerDesigner(scn, objective=objective, formulation=formulation)
+                designers[formulation].solve(FIRST_SOLVE_DB)
+            samples = {formulation: [] for formulation in designers}
+            for _ in range(repeats):
+                for formulation, designer in designers.items():
+                    with _ClarabelTimer() as timer:
+                        result, wall, cpu = _timed_cpu(designer.solve, SCALING_GAMMA_DB)
+                    samples[formulation].append((wall, cpu, timer.setup_cpu_s, timer.solve_cpu_s, timer.iterations,
+                                                 result))
+            for formulation, rows in samples.items():
+                result = rows[-1][5]
+                bound = result.crb_position_bound_m2 if objective == "position" else result.crb_paper_bound
+                m = {key: statistics.median(row[i] for row in rows)
+                     for i, key in enumerate(("warm_s", "warm_cpu_s", "setup_cpu_s", "iterations_cpu_s"))}
+                m.update(iterations=rows[-1][4], status=result.status, bound=bound,
+                         rest_cpu_s=m["warm_cpu_s"] - m["setup_cpu_s"] - m["iterations_cpu_s"])
+                out[(num_nodes, objective, formulation)] = m
+                log(f"  measured N = {num_nodes} {objective:8} {formulation:19} warm {m['warm_s']:6.3f} s "
+                    f"cpu {m['warm_cpu_s']:6.3f} s  {m['status']}")
+    return out
+
+
+def warm_path_table(measured):
+    print(f"\n## Warm re-solve side by side: circle of N nodes, Mt = Mr = 8, K = 2, U = 3, Clarabel, Γ_c = "
+          f"{SCALING_GAMMA_DB:g} dB; NEW = {NEW}, PREV = {PREV} (before the transmit frame), taken in turn")
+    print("wall/cpu = median of solve(); CPU parts: Clarabel setup, its iterations, the rest (cvxpy, extraction, "
+          "CRBs); PREV/NEW = CPU speed-up; /target = NEW CPU / issue target")
+    print(f"{'N':>2} {'objective':9} {'form':4} {'wall s':>7} {'cpu s':>7} {'setup':>6} {'iters s':>7} {'#it':>3} "
+          f"{'rest':>6} {'PREV/NEW':>8} {'/target':>7} {'bound':>11} {'rel. diff':>9}")
+    for (num_nodes, objective, formulation), m in sorted(measured.items()):
+        prev = measured[(num_nodes, objective, PREV)]
+        new = formulation == NEW
+        ratio = f"{prev['warm_cpu_s'] / m['warm_cpu_s']:8.2f}" if new else "-".rjust(8)
+        target = f"{m['warm_cpu_s'] / TARGET_SCALING_WARM_S[objective]:7.2f}" if new else "-".rjust(7)
+        diff = (f"{abs(m['bound'] / prev['bound'] - 1):9.1e}" if new and m["bound"] and prev["bound"]
+                else "-".rjust(9))
+        print(f"{num_nodes:2d} {objective:9} {'NEW' if new else 'PREV':4} {m['warm_s']:7.3f} {m['warm_cpu_s']:7.3f} "
+              f"{m['setup_cpu_s']:6.3f} {m['iterations_cpu_s']:7.3f} {m['iterations']:3d} {m['rest_cpu_s']:6.3f} "
+              f"{ratio} {target} {m['bound'] if m['bound'] is not None else float('nan'):11.6g} {diff}", flush=True)
+
+
+# ---- 7. where the interior-point iterations go: fill of the KKT factor (no timing) -----------------------------
+
+def kkt_fill(problem, drop_psd_size=None):
+    """An estimate of the work of one factorisation of Clarabel's KKT system for this problem, independent of the
+    machine's load: the pattern [[I, A^T], [A, H]] with H dense on each PSD cone (Clarabel's Hessian blocks in
+    svec form) and diagonal elsewhere, factored by SuperLU with a minimum-degree ordering (Clarabel uses AMD and
+    QDLDL: other orderings, comparable fill). Returns (variables, rows, nnz(L), Σ_j nnz(L_j)² ≈ flops).
+    drop_psd_size: leave out every PSD cone of this size (to see what those cones cost)."""
+    import numpy as np
+    from scipy import sparse
+    from scipy.sparse import linalg as sparse_linalg
+    data = problem.get_problem_data(cp.CLARABEL)[0]
+    A = sparse.csr_matrix(data["A"])
+    dims = data["dims"]
+    keep, blocks, row = [np.arange(dims.zero + dims.nonneg)], [sparse.identity(dims.zero + dims.nonneg)], dims.zero + dims.nonneg
+    for size in dims.psd:
+        count = size * (size + 1) // 2
+        if size != drop_psd_size:
+            keep.append(np.arange(row, row + count))
+            blocks.append(sparse.csr_matrix(np.ones((count, count))))
+        row += count
+    A = A[np.concatenate(keep)]
+    m, n = A.shape
+    K = sparse.bmat([[sparse.identity(n), A.T], [A, sparse.block_diag(blocks)]]).tocsc()
+    K.data = np.random.default_rng(0).uniform(0.1, 1.0, K.nnz) * 1e-3  # the pattern, diagonally dominant values
+    K = (K + K.T + sparse.identity(K.shape[0]) * 1e3).tocsc()
+    lu = sparse_linalg.splu(K, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
+    counts = np.diff(lu.L.tocsc().indptr).astype(float)
+    return n, m, int(lu.L.nnz), float(np.sum(counts ** 2))
+
+
+def kkt_fill_table(num_nodes=8):
+    scn = circle_scenario(num_nodes)
+    print(f"\n## KKT factor fill, circle N = {num_nodes}, Mt = Mr = 8, K = 2, U = 3 (an estimate of the work per "
+          "interior-point iteration; no timing)")
+    print(f"{'objective':9} {'formulation':19} {'variables':>9} {'rows':>6} {'nnz(L)':>8} {'flops':>8} "
+          f"{'flops w/o R_n cones':>19} {'share of R_n cones':>18}")
+    for objective in beamformer.OBJECTIVES:
+        for formulation in (NEW, PREV):
+            designer = beamformer.BeamformerDesigner(scn, objective=objective, formulation=formulation)
+            designer._set_threshold(SCALING_GAMMA_DB)
+            n, m, nnz, flops = kkt_fill(designer.problem)
+            _, _, _, without = kkt_fill(designer.problem, drop_psd_size=2 * scn.tx_antennas)
+            print(f"{objective:9} {formulation:19} {n:9d} {m:6d} {nnz:8d} {flops / 1e6:7.2f}M {without / 1e6:18.2f}M "
+                  f"{1 - without / flops:18.0%}", flush=True)
+
+
 def _load_line():
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
@@ -301,6 +449,10 @@ def main():
     parser.add_argument("--json", action="store_true",
                         help="only the scaling figures, as a JSON list of rows (name, value, unit, anchor, "
                              "anchor_value, ratio) on stdout")
+    parser.add_argument("--warm-path", action="store_true",
+                        help=f"only the warm re-solve side by side, {NEW} against {PREV} (table 6; default N = 8)")
+    parser.add_argument("--kkt-fill", action="store_true",
+                        help="only the estimated fill of Clarabel's KKT factor at N = 8 (table 7, no timing)")
     parser.add_argument("--nodes", type=int, nargs="+", default=None,
                         help=f"N of the scaling table (default {' '.join(map(str, SCALING_NODES))}; "
                              f"{' '.join(map(str, SCALING_QUICK_NODES))} with --quick)")
@@ -308,6 +460,14 @@ def main():
                         help="run the OLD formulation up to this N (default all; 4 with --quick)")
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 5)
+    if args.kkt_fill:
+        kkt_fill_table()
+        return
+    if args.warm_path:
+        print(f"{_load_line()} at start; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+        warm_path_table(warm_path_measurements(args.nodes or (8,), args.repeats or 7))
+        print(f"{_load_line()} at end")
+        return
     if args.scaling or args.json:
         nodes = args.nodes or (SCALING_QUICK_NODES if args.quick else SCALING_NODES)
         old_up_to = args.old_up_to if args.old_up_to is not None else (4 if args.quick else max(nodes))

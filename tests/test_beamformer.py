@@ -327,7 +327,9 @@ def test_formulations_agree(paper, position_sweep, paper_objective_sweep, object
 
 
 # New against old decomposed build (issue 16): the same SDP up to exact reformulations (an auxiliary variable
-# for F_pp − Σ S_l, F(Θ) read through Y_m = Q^H R_m Q), so their optima differ by the solver's tolerance only:
+# for F_pp − Σ S_l, F(Θ) read through Y_m = Q^H R_m Q, R_n held in a unitary frame whose leading block is Y_m and
+# R_n ⪰ 0 on its own real embedding instead of a free PSD variable), so their optima differ by the solver's
+# tolerance only:
 # Clarabel's 1e-7 relative gap gives ≤ ~3e-7 on the objective (observed ≤ 1e-8 here), hence 1e-6.
 EQUIVALENT_RTOL = 1e-6
 
@@ -339,7 +341,8 @@ def test_decomposed_equals_the_build_it_replaced(objective, case):
     key = "crb_position_bound_m2" if objective == "position" else "crb_paper_bound"
     values = {}
     for label, kwargs in (("new", {}), ("old", dict(formulation="decomposed_dense")),
-                          ("new, no transmit subspace", dict(transmit_subspace=False))):
+                          ("new, no transmit subspace", dict(transmit_subspace=False)),
+                          ("before the transmit frame", dict(formulation="decomposed_free_psd"))):
         designer = beamformer.BeamformerDesigner(scn, objective=objective, **kwargs)
         assert designer.problem.is_dpp()
         result = designer.solve(20.0)

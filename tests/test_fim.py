@@ -284,6 +284,29 @@ def test_structured_theta_map_equals_the_dense_einsum(scn):
         fmap.theta_map(method="dense")
 
 
+def test_structured_fim_theta_and_one_inverse_bounds_equal_the_dense_ones(scn):
+    """fim_theta() through J's structure (eq. 13: identity on the amplitudes) = the dense J F(Ψ) J^T, and
+    crbs_from_fim_theta (one inverse) = position_crb_from_fim_theta and paper_crb_from_fim_theta (issue 16: the
+    design's warm path evaluates these twice per solve). Same products, other summation order: rounding only."""
+    geom = fim.SensingGeometry.from_scenario(scn)
+    fmap = fim.FimMap(geom)
+    rng = np.random.default_rng(33)
+    R = random_covariances(rng, scn)
+    J = fmap.jacobian
+    dense = J @ fmap.fim_psi(R) @ J.T
+    structured = fmap.fim_theta(R)
+    d = np.sqrt(np.diag(dense))
+    assert np.max(np.abs(structured - dense) / np.outer(d, d)) < STRUCTURED_RTOL
+    position, per_target, paper = fim.crbs_from_fim_theta(structured, scn.num_targets)
+    expected_position, expected_per_target = fim.position_crb_from_fim_theta(dense, scn.num_targets)
+    # inverses of the two matrices: their 1e-15 difference times the condition number (≲ 1e6 here)
+    assert position == pytest.approx(expected_position, rel=1e-9)
+    assert per_target == pytest.approx(expected_per_target, rel=1e-9)
+    assert paper == pytest.approx(fim.paper_crb_from_fim_theta(dense), rel=1e-9)
+    singular = np.zeros_like(dense)  # no information: every bound None, as from the two functions
+    assert fim.crbs_from_fim_theta(singular, scn.num_targets) == (None, None, None)
+
+
 # ---- the CRB report ------------------------------------------------------------------------------
 
 def reparametrised_position_crb(F_psi, geom, keep):

@@ -9,7 +9,8 @@ as the code at commit 1dc5f48 (before issue 16) computed them with Clarabel, pro
     cd <tree at 1dc5f48> && OPENBLAS_NUM_THREADS=1 /work/main/.venv/bin/python tests/test_sdr_optima.py --record
 
 (this file's `record()` uses only the public API that existed then). The test re-solves the same points
-with today's default formulation and asserts both to 1e-6 relative (issue 16, Done when).
+with today's default formulation and asserts both to 1e-6 relative (issue 16, Done when). CIRCLE_RECORDED: the
+same for the issue's N = 8 case, `tests/test_sdr_optima.py --record-circle` at e82f3a7.
 """
 
 import json
@@ -38,7 +39,39 @@ RECORDED = {
     "four-nodes/paper/20": {"status": "optimal", "bound": 0.12724288323184207, "value": 0.12724301485572123},
     "four-nodes/paper/30": {"status": "optimal_inaccurate", "bound": 0.13376779912649314, "value": 0.13377030780523042},
 }
+# The issue's N = 8 case (bench/bench_beamformer.py's circle_scenario(8): N = 8 nodes on a 200 m circle,
+# Mt = Mr = 8, K = 2, U = 3), recorded with the tree at e82f3a7 (before the position objective's warm solve was
+# sped up: R_n ⪰ 0 through a free PSD variable, Y_m an auxiliary variable) by `record_circle()` below.
+CIRCLE_NODES = 8
+CIRCLE_RECORDED = {
+    "circle-8/position/20": {"status": "optimal", "bound": 0.046687593234508364, "value": 0.04668770753107657},
+    "circle-8/paper/20": {"status": "optimal", "bound": 0.0557509983956785, "value": 0.05575105741376659},
+}
 # fmt: on
+
+
+def _bench_module():
+    """bench/bench_beamformer.py (it defines the circle case; it imports the package from this tree's python/)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "bench_beamformer.py")
+    spec = importlib.util.spec_from_file_location("bench_beamformer_optima", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def record_circle():
+    """Solve the circle case at 20 dB with the tree's default formulation and print CIRCLE_RECORDED as JSON."""
+    bench = _bench_module()
+    scn = bench.circle_scenario(CIRCLE_NODES)
+    out = {}
+    for objective in OBJECTIVES:
+        designer = bench.beamformer.BeamformerDesigner(scn, objective=objective, solver="clarabel")
+        result = designer.solve(20.0)
+        bound = result.crb_position_bound_m2 if objective == "position" else result.crb_paper_bound
+        out[f"circle-{CIRCLE_NODES}/{objective}/20"] = {"status": result.status, "bound": bound,
+                                                         "value": designer.problem.value / scn.per_antenna_power}
+    print(json.dumps(out, indent=1))
 
 
 def record():
@@ -94,5 +127,22 @@ def test_optima_equal_the_recorded_ones(preset, objective):
         assert value == pytest.approx(recorded["value"], rel=rtol), (preset, objective, gamma_db)
 
 
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_circle_of_eight_optima_equal_the_recorded_ones(objective):
+    """The N = 8 case of issue 16's Done when, whose warm solve the transmit frame and the direct R_n ⪰ 0 LMI sped
+    up: the same optimum (bound and value) as before that change, to OPTIMUM_RTOL (observed ≤ 2e-8)."""
+    bench = _bench_module()
+    scn = bench.circle_scenario(CIRCLE_NODES)
+    designer = bench.beamformer.BeamformerDesigner(scn, objective=objective, solver="clarabel")
+    result = designer.solve(20.0)
+    recorded = CIRCLE_RECORDED[f"circle-{CIRCLE_NODES}/{objective}/20"]
+    assert result.status == recorded["status"] == "optimal", result.message
+    bound = result.crb_position_bound_m2 if objective == "position" else result.crb_paper_bound
+    assert bound == pytest.approx(recorded["bound"], rel=OPTIMUM_RTOL)
+    assert designer.problem.value / scn.per_antenna_power == pytest.approx(recorded["value"], rel=OPTIMUM_RTOL)
+
+
 if __name__ == "__main__" and "--record" in sys.argv:
     record()
+if __name__ == "__main__" and "--record-circle" in sys.argv:
+    record_circle()

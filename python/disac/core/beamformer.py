@@ -21,7 +21,10 @@ import math
 import time
 
 import cvxpy as cp
+import cvxpy.settings as cvxpy_settings
 import numpy as np
+from cvxpy.reductions.solution import Solution, failure_solution
+from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import CLARABEL as _ClarabelConif
 from scipy import sparse
 
 from . import fim as fim_mod
@@ -45,10 +48,36 @@ _SOLVER_OPTIONS = {
     "scs": dict(solver=cp.SCS, max_iters=50_000, eps_abs=1e-7, eps_rel=1e-7),
 }
 _OK = ("optimal", "optimal_inaccurate")
-# Accepted by BeamformerDesigner besides the public FORMULATIONS: the decomposed formulation exactly as it was
-# built before issue 16 (dense einsum F(Θ) map; the full Σ_l S_l in every amplitude LMI). It exists so that
-# bench/bench_beamformer.py can measure old against new in one run, and the tests can compare their optima.
-REFERENCE_FORMULATIONS = ("decomposed_dense",)
+
+
+class _ClarabelPrimalOnly(_ClarabelConif):
+    """cvxpy's Clarabel interface without the recovery of dual values, which nothing here reads: it rebuilt a
+    full matrix from every PSD cone's dual after each solve (~5 % of a warm solve at N = 8). Same solver, same
+    settings, same primal solution. (cvxpy accepts a solver instance whose name is not one of its own.)"""
+
+    def name(self):
+        return "CLARABEL_PRIMAL_ONLY"
+
+    def invert(self, solution, inverse_data):
+        status = self.STATUS_MAP[str(solution.status)]
+        attr = {cvxpy_settings.SOLVE_TIME: solution.solve_time, cvxpy_settings.NUM_ITERS: solution.iterations}
+        if status in cvxpy_settings.SOLUTION_PRESENT:
+            primal_vars = {inverse_data[_ClarabelConif.VAR_ID]: solution.x}
+            # dual_vars None: cvxpy's own matrix-stuffing step then passes on an empty dict of duals
+            return Solution(status, solution.obj_val + inverse_data[cvxpy_settings.OFFSET], primal_vars, None, attr)
+        return failure_solution(status, attr)
+
+
+_CLARABEL_PRIMAL = _ClarabelPrimalOnly()
+# Accepted by BeamformerDesigner besides the public FORMULATIONS, so that bench/bench_beamformer.py can measure
+# old against new in one run and the tests can compare their optima:
+# "decomposed_dense": the decomposed formulation exactly as it was built before issue 16 (dense einsum F(Θ) map;
+#   the full Σ_l S_l in every amplitude LMI; and the warm path below);
+# "decomposed_free_psd": the decomposed formulation and warm path as they were before the position objective's
+#   warm solve was sped up (issue 16): R_n ⪰ 0 through a free 2Mt × 2Mt PSD variable tied to R_n by Mt²
+#   equalities, cvxpy's recovery of every dual value, and the two bounds from two inverses of the dense
+#   J F(Ψ) J^T each.
+REFERENCE_FORMULATIONS = ("decomposed_dense", "decomposed_free_psd")
 
 
 @dataclasses.dataclass
@@ -115,6 +144,8 @@ class BeamformerDesigner:
         self.scenario, self.objective, self.solver, self.formulation = scenario, objective, solver, formulation
         self.user_subspace = bool(user_subspace)
         self.transmit_subspace = bool(transmit_subspace)
+        # the reference builds keep the warm path they had (free PSD variable for R_n ⪰ 0, duals, dense CRBs)
+        self._legacy_warm_path = formulation in REFERENCE_FORMULATIONS
         self.geometry = fim_mod.SensingGeometry.from_scenario(scenario)
         self.fim_map = fim_mod.FimMap(self.geometry)
         self.channels = _checked_channels(scenario, channels)  # (N, U, Mt)
@@ -135,10 +166,21 @@ class BeamformerDesigner:
         diag[diag <= 0] = 1.0
         self._D = 1.0 / np.sqrt(diag)
 
-        # R_n as variables of their own (real and imaginary parts; equalities below tie them to the PSD
-        # variables): F(Θ) then reads N·Mt² numbers, keeping its rows sparse in the solver's matrix.
-        self.R = [(cp.Variable((mt, mt), symmetric=True, name=f"ReR_{n}"),
-                   _antisymmetric_variable(mt, f"ImR_{n}")) for n in range(N)]
+        # R_n as variables of their own (real and imaginary parts): F(Θ) then reads N·Mt² numbers, keeping its
+        # rows sparse in the solver's matrix. In the decomposed formulation with the transmit subspace, the
+        # variables are R'_n = B_n^H R_n B_n in a unitary frame B_n whose first r_n columns are the transmit basis
+        # Q_n (see _transmit_reduction), so that Y_n = Q_n^H R_n Q_n is R'_n's leading block: no auxiliary Y_n,
+        # no equality, and R_n = B_n R'_n B_n^H an expression (every constraint on R_n reads it unchanged).
+        self._frames = [None] * N  # B_n, or None where R'_n = R_n
+        if self.formulation == "decomposed" and self.transmit_subspace and not self._legacy_warm_path:
+            for n in range(N):
+                basis = self._transmit_basis(n)
+                if basis is not None:
+                    self._frames[n] = _unitary_completion(basis)
+        self._R_frame = [(cp.Variable((mt, mt), symmetric=True, name=f"ReR_{n}"),
+                          _antisymmetric_variable(mt, f"ImR_{n}")) for n in range(N)]
+        self.R = [pair if frame is None else _congruence(frame.conj().T, pair)
+                  for pair, frame in zip(self._R_frame, self._frames)]
         # (18f) is held as a·signal − b·(interference + σ_c²) ≥ 0 with a = c/Γ_c, b = c, c = min(1, Γ_c):
         # the same constraint for every Γ_c, with coefficients of order one at both ends of a sweep.
         self._signal_coef = cp.Parameter(nonneg=True, value=1.0, name="signal_coef")
@@ -146,7 +188,7 @@ class BeamformerDesigner:
 
         position = np.arange(2 * K)
         fim_constraints = []  # equalities that tie auxiliary variables to the covariances
-        if self.formulation == "decomposed":
+        if self.formulation in ("decomposed", "decomposed_free_psd"):
             sensing, objective = self._decomposed_lmis(fim_constraints)
         else:
             block = self._dense_blocks()
@@ -230,8 +272,11 @@ class BeamformerDesigner:
                 basis = _orthonormal_basis(h[n].T)  # Q_n, (Mt, r)
                 vectors = basis.conj().T @ h[n].T  # t_{n,u} = Q_n^H h_{n,u}, columns
                 size = basis.shape[1]
-                Z_R = cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"ZR_{n}")
-                constraints += _hermitian_equal(self.R[n], _complexify(Z_R, mt))  # R_n ⪰ 0
+                if self._legacy_warm_path:
+                    Z_R = cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"ZR_{n}")
+                    constraints += _hermitian_equal(self.R[n], _complexify(Z_R, mt))  # R_n ⪰ 0
+                else:  # R_n ⪰ 0 as the LMI on the real embedding of R'_n = B_n^H R_n B_n (B_n unitary):
+                    constraints.append(_real_embedding(self._R_frame[n]) >> 0)  # no auxiliary variable, no equality
                 reduced_R = _congruence(basis, self.R[n])  # Q_n^H R_n Q_n
             else:
                 basis, vectors, size = None, h[n].T, mt
@@ -247,7 +292,7 @@ class BeamformerDesigner:
                 v = vectors[:, u]
                 signal[u] += _quadratic(v, comm[u])
                 interference[u] += _quadratic(v, radar) + sum(_quadratic(v, comm[i]) for i in range(U) if i != u)
-            recover.append((basis, comm))
+            recover.append((basis, Zc))
         for u in range(U):  # (18f), as signal/Γ_c ≥ interference + σ_c²
             constraints.append(self._signal_coef * signal[u] - self._interference_coef * (interference[u] + noise) >= 0)
         self._recover = recover
@@ -271,8 +316,8 @@ class BeamformerDesigner:
         subspace (Q_n = I) the solver's R_c are used, clipped, with the same R_n⁺.
         """
         out, consistent = [], []
-        for n, (basis, comm) in enumerate(self._recover):
-            values = [psd_part(_value(c)) for c in comm]
+        for n, (basis, Zc) in enumerate(self._recover):
+            values = list(psd_part(np.array([_complexify_value(Z.value) for Z in Zc])))
             R_n = psd_part(R[n])
             if basis is None:
                 consistent.append(R_n + psd_part(sum(values) - R_n))
@@ -346,6 +391,18 @@ class BeamformerDesigner:
                 objective = objective + cp.trace(T_l)
         return sensing, objective
 
+    def _transmit_basis(self, m):
+        """Q_m: an orthonormal basis of conj([a_t(θ_m^k), ȧ_t(θ_m^k)]_k) (see _transmit_reduction), or None when it
+        spans every antenna (or the reduction is off)."""
+        if not self.transmit_subspace:
+            return None
+        mt = self.scenario.tx_antennas
+        theta = self.geometry.angles_rad()[m]
+        steering = np.concatenate([geometry.ula_steering(theta, mt),
+                                   geometry.ula_steering_derivative(theta, mt)]).conj().T  # (Mt, 2K)
+        basis = _orthonormal_basis(steering)
+        return basis if basis.shape[1] < mt else None
+
     def _transmit_reduction(self, equalities):
         """Per node m: the variable vector the FIM blocks read, and the basis they are expressed in.
 
@@ -357,20 +414,14 @@ class BeamformerDesigner:
         numbers per node instead of Mt²; otherwise it reads R_m directly (basis None).
         Returns ([vector of Fortran vec(Re), vec(Im)] per node, [basis or None] per node).
         """
-        s = self.scenario
-        mt = s.tx_antennas
-        theta = self.geometry.angles_rad()  # (N, K)
         vectors, bases = [], []
-        for m in range(s.num_nodes):
-            basis = None
-            if self.transmit_subspace:
-                steering = np.concatenate([geometry.ula_steering(theta[m], mt),
-                                           geometry.ula_steering_derivative(theta[m], mt)]).conj().T  # (Mt, 2K)
-                candidate = _orthonormal_basis(steering)
-                if candidate.shape[1] < mt:
-                    basis = candidate
+        for m in range(self.scenario.num_nodes):
+            basis = self._transmit_basis(m)
             if basis is None:
                 vectors.append(cp.hstack([cp.vec(part, order="F") for part in self.R[m]]))
+            elif self._frames[m] is not None:  # Y_m is the leading r_m × r_m block of the variable R'_m
+                r = basis.shape[1]
+                vectors.append(cp.hstack([cp.vec(part[:r, :r], order="F") for part in self._R_frame[m]]))
             else:
                 r = basis.shape[1]
                 Y = (cp.Variable((r, r), symmetric=True, name=f"ReY_{m}"), _antisymmetric_variable(r, f"ImY_{m}"))
@@ -431,6 +482,8 @@ class BeamformerDesigner:
         options = dict(_SOLVER_OPTIONS[self.solver])
         if self.time_limit_s is not None:
             options["time_limit" if self.solver == "clarabel" else "time_limit_secs"] = float(self.time_limit_s)
+        if self.solver == "clarabel" and not self._legacy_warm_path:
+            options["solver"] = _CLARABEL_PRIMAL
         start = time.perf_counter()
         try:
             problem.solve(**options)
@@ -476,9 +529,9 @@ class BeamformerDesigner:
         return result
 
     def _fill_solution(self, result, extraction):
-        s, N, U, mt = self.scenario, self.scenario.num_nodes, self.scenario.num_users, self.scenario.tx_antennas
+        s, N = self.scenario, self.scenario.num_nodes
         pt = s.per_antenna_power
-        R_units = np.array([_value(self.R[n]) for n in range(N)])
+        R_units = np.array([self._R_value(n) for n in range(N)])
         if not np.all(np.isfinite(R_units)):
             result.status, result.message = "solver_error", "the solver returned non-finite values"
             return
@@ -494,13 +547,24 @@ class BeamformerDesigner:
         result.Rc, result.R, result.Wc, result.Wr, result.R_extracted = Rc, R, Wc, Wr, extracted_R
         J = self.fim_map.jacobian
         for label, cov in (("bound", R), ("extracted", extracted_R)):
-            F_theta = J @ self.fim_map.fim_psi(cov) @ J.T
-            setattr(result, f"crb_position_{label}_m2", fim_mod.position_crb_from_fim_theta(F_theta, s.num_targets)[0])
-            setattr(result, f"crb_paper_{label}", fim_mod.paper_crb_from_fim_theta(F_theta))
+            if self._legacy_warm_path:  # as before: the dense J F(Ψ) J^T, one inverse per bound
+                F_theta = J @ self.fim_map.fim_psi(cov) @ J.T
+                position = fim_mod.position_crb_from_fim_theta(F_theta, s.num_targets)[0]
+                paper = fim_mod.paper_crb_from_fim_theta(F_theta)
+            else:  # F(Θ) through J's structure and both bounds from one inverse: the same numbers to rounding
+                position, _, paper = fim_mod.crbs_from_fim_theta(self.fim_map.fim_theta(cov), s.num_targets)
+            setattr(result, f"crb_position_{label}_m2", position)
+            setattr(result, f"crb_paper_{label}", paper)
         sinr = sinr_from_beamformers(self.channels, Wc, Wr, s.user_noise_power)
         result.sinr_extracted_db = [float(v) for v in to_db(sinr)]
         result.sinr_bound_db = [float(v) for v in to_db(sinr_from_covariances(self.channels, Rc, R, s.user_noise_power))]
         result.max_antenna_power = float(np.max(np.real(np.einsum("nii->ni", extracted_R))))
+
+    def _R_value(self, n):
+        """R_n (units of P_T) after a solve, from the variables R'_n (numpy: cvxpy's evaluation is slower)."""
+        value = _value(self._R_frame[n])
+        frame = self._frames[n]
+        return value if frame is None else frame @ value @ frame.conj().T
 
     def max_common_sinr_db(self, tolerance_db=0.01):
         """The largest Γ_c that every user can share (bisection on the SINR/power feasibility problem).
@@ -540,6 +604,13 @@ def _orthonormal_basis(matrix, rcond=1e-10):
     left, sing, _ = np.linalg.svd(matrix, full_matrices=False)
     rank = int(np.sum(sing > rcond * max(sing[0], 1e-300))) if sing.size else 0
     return left[:, :max(rank, 1)]
+
+
+def _unitary_completion(basis):
+    """A unitary matrix whose first columns are the given orthonormal ones (the rest: an orthonormal basis of
+    their orthogonal complement, from the full SVD)."""
+    left = np.linalg.svd(basis, full_matrices=True)[0]
+    return np.hstack([basis, left[:, basis.shape[1]:]])
 
 
 def _congruence(C, pair):
@@ -595,6 +666,19 @@ def _complexify(Z, size):
     return (top + bottom) / 2, (Z[size:, :size] - Z[:size, size:]) / 2
 
 
+def _complexify_value(Z):
+    """The complex value of _complexify(Z) from Z's value (numpy; cvxpy's expression evaluation is slower)."""
+    size = Z.shape[0] // 2
+    return (Z[:size, :size] + Z[size:, size:]) / 2 + 1j * ((Z[size:, :size] - Z[:size, size:]) / 2)
+
+
+def _real_embedding(pair):
+    """[[A, −B], [B, A]] for a Hermitian matrix A + jB (A symmetric, B antisymmetric): PSD exactly when A + jB is,
+    since v^H (A + jB) v = [a; b]^T [[A, −B], [B, A]] [a; b] for v = a + jb."""
+    A, B = pair
+    return cp.bmat([[A, -B], [B, A]])
+
+
 def _antisymmetric_variable(size, name):
     """A size×size antisymmetric matrix expression with size(size−1)/2 free entries."""
     rows, cols = np.triu_indices(size, 1)
@@ -641,7 +725,7 @@ def extract_beamformers(h, Rc, R, extraction="paper", per_antenna_power=None):
     """
     _check_choice("extraction", extraction, EXTRACTIONS)
     N, U, mt, _ = Rc.shape
-    Rc = np.array([[psd_part(Rc[n, u]) for u in range(U)] for n in range(N)]).reshape(Rc.shape)
+    Rc = psd_part(Rc)
     Wc = np.zeros((N, mt, U), complex)
     for n in range(N):
         for u in range(U):
@@ -654,7 +738,7 @@ def extract_beamformers(h, Rc, R, extraction="paper", per_antenna_power=None):
         radar = R - Rc.sum(axis=1)
     else:
         radar = R - np.einsum("niu,nju->nij", Wc, Wc.conj())
-    Wr = np.stack([psd_factor(radar[n]) for n in range(N)])
+    Wr = psd_factor(radar)
     if per_antenna_power is not None:
         power = np.real(np.einsum("niu,niu->ni", Wc, Wc.conj()) + np.einsum("nij,nij->ni", Wr, Wr.conj()))
         peak = power.max(axis=1)
@@ -665,19 +749,22 @@ def extract_beamformers(h, Rc, R, extraction="paper", per_antenna_power=None):
 
 
 def psd_part(matrix):
-    """The projection of a Hermitian matrix onto the PSD cone: U diag(max(λ, 0)) U^H (eigen-clip)."""
-    herm = 0.5 * (matrix + matrix.conj().T)
+    """The projection of a Hermitian matrix onto the PSD cone: U diag(max(λ, 0)) U^H (eigen-clip). A stack
+    (..., n, n) is projected matrix by matrix (one numpy call)."""
+    matrix = np.asarray(matrix)
+    herm = 0.5 * (matrix + np.swapaxes(matrix, -1, -2).conj())
     eigval, eigvec = np.linalg.eigh(herm)
-    return (eigvec * np.clip(eigval, 0.0, None)) @ eigvec.conj().T
+    return (eigvec * np.clip(eigval, 0.0, None)[..., None, :]) @ np.swapaxes(eigvec, -1, -2).conj()
 
 
 def psd_factor(matrix):
     """W with W W^H = the PSD part of a Hermitian matrix (negative eigenvalues, from solver round-off,
     are set to zero): the Cholesky factor of the paper, made to survive singular and slightly
-    indefinite R_{r,n}."""
-    herm = 0.5 * (matrix + matrix.conj().T)
+    indefinite R_{r,n}. A stack (..., n, n) is factored matrix by matrix (one numpy call)."""
+    matrix = np.asarray(matrix)
+    herm = 0.5 * (matrix + np.swapaxes(matrix, -1, -2).conj())
     eigval, eigvec = np.linalg.eigh(herm)
-    return eigvec * np.sqrt(np.clip(eigval, 0.0, None))[None, :]
+    return eigvec * np.sqrt(np.clip(eigval, 0.0, None))[..., None, :]
 
 
 def design(scenario, sinr_threshold_db, objective="position", solver=None, extraction="paper",

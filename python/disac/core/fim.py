@@ -216,6 +216,7 @@ class FimMap:
         self.jacobian = jacobian_theta(geom)
         self._coefficients = None
         self._theta_blocks = None
+        self._psi_stacks = None  # per transmitter: (flat indices into F(Ψ), stacked flattened Q), built on first use
 
     @property
     def coefficients(self):
@@ -230,18 +231,32 @@ class FimMap:
         return self._coefficients
 
     def fim_psi(self, covariances):
-        """F(Ψ) for per-node covariances R (N, Mt, Mt)."""
+        """F(Ψ) for per-node covariances R (N, Mt, Mt).
+
+        Evaluated per transmitter m as one matrix-vector product of all its links' Q (stacked, flattened) with
+        vec(R_m^T), scattered into F by precomputed flat indices (the sum of the link-by-link einsum, in one
+        pass: the design's warm path evaluates it twice per solve)."""
         R = np.asarray(covariances)
         N, K = self.geom.num_nodes, self.geom.num_targets
         dim = psi_size(N, K)
-        F = np.zeros((dim, dim))
-        for _, m, idx, Q in self.links:
-            F[np.ix_(idx, idx)] += np.real(np.einsum("ijac,ca->ij", Q, R[m]))
-        return F
+        if self._psi_stacks is None:
+            stacks = []
+            for m in range(N):
+                mine = [(idx, Q) for _, tx, idx, Q in self.links if tx == m]
+                flat = np.concatenate([(idx[:, None] * dim + idx[None, :]).ravel() for idx, _ in mine])
+                coeff = np.concatenate([Q.reshape(len(idx) ** 2, -1) for idx, Q in mine])  # [(i, j), a·Mt + c]
+                stacks.append((flat, coeff))
+            self._psi_stacks = stacks
+        F = np.zeros(dim * dim)
+        for m, (flat, coeff) in enumerate(self._psi_stacks):
+            # Σ_ac Q[i, j, a, c] R_m[c, a] = Q[(i, j), a·Mt + c] · (R_m^T)[a, c]
+            F += np.bincount(flat, weights=np.real(coeff @ R[m].T.ravel()), minlength=dim * dim)
+        return F.reshape(dim, dim)
 
     def fim_theta(self, covariances):
-        """F(Θ) = J F(Ψ) J^T (eq. 11)."""
-        return self.jacobian @ self.fim_psi(covariances) @ self.jacobian.T
+        """F(Θ) = J F(Ψ) J^T (eq. 11), using J's structure (eq. 13): the identity on the amplitudes, so only the
+        angle/delay rows are multiplied (the same numbers as the dense product, to rounding)."""
+        return theta_from_psi(self.fim_psi(covariances), self.jacobian, self.geom.num_nodes, self.geom.num_targets)
 
     def theta_blocks(self):
         """F(Θ) = J F(Ψ) J^T as the blocks of its arrow structure (ThetaBlocks), built link by link.
@@ -298,6 +313,22 @@ class FimMap:
         return np.real(C), np.imag(C)
 
 
+def theta_from_psi(F_psi, jacobian, num_nodes, num_targets):
+    """J F(Ψ) J^T (eq. 11) for J of eq. (13): [[J_g, 0], [0, I]] with J_g = ∂(θ, τ)/∂(x, y) (2K × 2KN), so
+    F(Θ) = [[J_g F_gg J_g^T, J_g F_ga], [F_ag J_g^T, F_aa]]: O(K·N·dim Ψ) work instead of O(dim Θ · dim Ψ²)."""
+    K = num_targets
+    g = 2 * K * num_nodes  # angles and delays come first in Ψ
+    Jg = jacobian[:2 * K, :g]
+    top = Jg @ F_psi[:g]  # (2K, dim Ψ)
+    dim = 2 * K + F_psi.shape[0] - g
+    F = np.empty((dim, dim))
+    F[:2 * K, :2 * K] = top[:, :g] @ Jg.T
+    F[:2 * K, 2 * K:] = top[:, g:]
+    F[2 * K:, :2 * K] = (F_psi[g:, :g] @ Jg.T)
+    F[2 * K:, 2 * K:] = F_psi[g:, g:]
+    return F
+
+
 # ---- bounds -------------------------------------------------------------------------------------
 
 def _inverse_or_none(F):
@@ -344,6 +375,18 @@ def paper_crb_from_fim_theta(F_theta):
     """tr(F(Θ)^{-1}), eq. (12)."""
     inv = _inverse_or_none(F_theta)
     return None if inv is None else float(np.trace(inv))
+
+
+def crbs_from_fim_theta(F_theta, num_targets):
+    """(position CRB m², per-target list, tr F(Θ)^{-1} of eq. 12) from ONE inverse of F(Θ): the same numbers as
+    position_crb_from_fim_theta and paper_crb_from_fim_theta, each None where F(Θ) is singular."""
+    inv = _inverse_or_none(F_theta)
+    if inv is None:
+        return None, None, None
+    K = num_targets
+    diag = np.diag(inv)
+    per_target = diag[:K] + diag[K:2 * K]
+    return float(per_target.sum()), [float(v) for v in per_target], float(np.trace(inv))
 
 
 def _single_parameter_position_crb(F_psi, J, keep, num_targets):
