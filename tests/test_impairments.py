@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gnuradio.disac.core import impairments as imp
-from gnuradio.disac.core.scenario import ScenarioError, load_scenario, scenario_from_dict, scenario_to_toml
+from gnuradio.disac.core.scenario import PRESETS, ScenarioError, load_scenario, scenario_from_dict, scenario_to_toml
 
 N, MT, MR = 2, 6, 16
 
@@ -310,3 +310,18 @@ def test_delays_are_bounded(paper):
     with pytest.raises(ScenarioError, match=r"impairments.latency_samples.max = 10000000.0: expected a number from 0 to 1e\+06"):
         paper.with_impairments({"latency_samples": {"min": 0, "max": 1e7}})
     assert paper.with_impairments({"timing_offset_ns": 1e6, "latency_samples": 1e6}).impairments.num_nodes == 2
+
+
+def test_user_delays_bring_per_subcarrier_pilots_that_the_receivers_copy_keeps():
+    """A frequency-selective user channel needs ≥ U + 1 pilot symbols (core.ofdm): the lab preset's
+    user_delays raise a left-out or flat pilot count to U + 1, an explicit larger count stays, and the copy
+    without [impairments] (the receivers') frames the same way."""
+    paper = load_scenario("paper")
+    assert paper.pilot_symbols == 1
+    lab = paper.with_impairments("lab")
+    assert lab.pilot_symbols == paper.num_users + 1
+    assert lab.without_impairments().pilot_symbols == lab.pilot_symbols
+    assert paper.with_impairments({"user_delays": False, "timing_offset_ns": 10.0}).pilot_symbols == 1
+    assert paper.replace(pilot_symbols=6).with_impairments("lab").pilot_symbols == 6
+    data = dict(PRESETS["paper"], impairments={"preset": "lab"})
+    assert scenario_from_dict(data).pilot_symbols == paper.num_users + 1

@@ -7,7 +7,7 @@ A scenario file has four tables, and two optional ones (every key is optional un
     name = "my-setup"                       # optional, shown in outputs
     [nodes]   positions_m*  tx_antennas*  rx_antennas*  per_antenna_power (P_T, 1.0)
     [ofdm]    bandwidth_hz*  subcarriers*  cyclic_prefix*  symbols_per_frame (1)
-              pilot_symbols (1: one flat gain per user; ≥ U + 1: per-subcarrier pilots, core.ofdm)
+              pilot_symbols (1, or U + 1 with [impairments] user_delays: ≥ U + 1 = per-subcarrier pilots, core.ofdm)
     [targets] positions_m*  snr_db (0.0) | amplitude  amplitude_phase ("zero"|"random")  seed (0)
               noise_power (σ², 1.0)
     [users]   positions_m*  snr_db (20.0) | noise_power (σ_c²)  channel ("los"|"rayleigh")  seed (0)
@@ -161,7 +161,12 @@ class Scenario:
         if isinstance(table, str):
             from . import impairments
             table = impairments.load_impairments_table(table)
-        return self.replace(impairments_table=table)
+        from . import impairments
+        changes = dict(impairments_table=table)
+        if impairments.resolve_impairments_table(impairments.validate_impairments_table(dict(table))).get(
+                "user_delays") and self.pilot_symbols <= self.num_users:
+            changes["pilot_symbols"] = self.num_users + 1  # per-subcarrier pilots: build_scenario's rule
+        return self.replace(**changes)
 
     def without_impairments(self):
         """A copy with the [impairments] table removed (what the receive side may be given: SPEC13 §0)."""
@@ -358,8 +363,13 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
                    bandwidth_hz, subcarriers, cyclic_prefix, symbols_per_frame, target_positions_m,
                    target_amplitude, target_amplitude_phase, target_seed, noise_power,
                    user_positions_m, user_noise_power, user_channel, user_seed,
-                   impairments_table=None, reflector_m=None, reflector_amplitude=0.0, pilot_symbols=1):
-    """Validate resolved values and return a Scenario (keys in messages are the TOML keys)."""
+                   impairments_table=None, reflector_m=None, reflector_amplitude=0.0, pilot_symbols=None):
+    """Validate resolved values and return a Scenario (keys in messages are the TOML keys).
+
+    pilot_symbols None (the key absent): 1 (one flat gain per user, today's frame), or U + 1 per-subcarrier pilots
+    when the air has user delays (a frequency-selective user channel, which a flat pilot cannot follow): the
+    resolved count is a field of the layout, so a copy without the [impairments] table frames the same way.
+    """
     from . import impairments
     nodes = _positions("nodes.positions_m", node_positions_m)
     targets = _positions("targets.positions_m", target_positions_m)
@@ -371,7 +381,8 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
     nsub = _integer("ofdm.subcarriers", subcarriers, 1, 1 << 16)
     cp = _integer("ofdm.cyclic_prefix", cyclic_prefix, 0, 1 << 16)
     nsym = _integer("ofdm.symbols_per_frame", symbols_per_frame, 1, 1 << 12)
-    npilot = _integer("ofdm.pilot_symbols", pilot_symbols, 1, 1 << 12)
+    if pilot_symbols is not None:
+        npilot = _integer("ofdm.pilot_symbols", pilot_symbols, 1, 1 << 12)
     beta = _number("targets.amplitude", target_amplitude, allow_zero=True)
     phase = _choice("targets.amplitude_phase", target_amplitude_phase, ("zero", "random"))
     tseed = _integer("targets.seed", target_seed, 0)
@@ -386,6 +397,8 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
     _check_not_on_nodes("users.positions_m", "user", users, nodes)
     table = impairments.validate_impairments_table({} if impairments_table is None else dict(impairments_table),
                                                    len(nodes), mt, mr)
+    if pilot_symbols is None:
+        npilot = len(users) + 1 if impairments.resolve_impairments_table(table).get("user_delays") else 1
     reflector, reflector_beta = None, 0.0
     if reflector_m is not None:
         value = reflector_m.tolist() if isinstance(reflector_m, np.ndarray) else reflector_m
@@ -526,7 +539,7 @@ def scenario_from_dict(data, name="scenario"):
         subcarriers=ofdm["subcarriers"],
         cyclic_prefix=ofdm["cyclic_prefix"],
         symbols_per_frame=ofdm.get("symbols_per_frame", 1),
-        pilot_symbols=ofdm.get("pilot_symbols", 1),
+        pilot_symbols=ofdm.get("pilot_symbols"),
         target_positions_m=targets["positions_m"],
         target_amplitude=beta,
         target_amplitude_phase=targets.get("amplitude_phase", "zero"),
