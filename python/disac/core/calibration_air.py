@@ -62,3 +62,26 @@ def synthetic_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid
         y *= imp.rx_gains[n][:, None] * synthetic_radio.cfo_phasor(imp.cfo_hz[n], first_label, count, fs, -1)[None]
         captures[n] = ReceivedCapture(y, int(first_label))
     return captures
+
+
+def truth_errors(scenario, calibration):
+    """How far a calibration is from the air's truth (synthetic runs and tests only: it reads the impairments).
+
+    Gauges removed as the file defines them: each node's gains compared up to one complex factor (the
+    mean ratio), delays through the link sums t_m + r_n, CFOs through differences to node 0 (a per_run phase
+    drift counts as CFO: it turns the links alike). RMS over channels / links / nodes (dB, degrees, ns, Hz)."""
+    imp = scenario.impairments
+    fs = float(scenario.bandwidth_hz)
+
+    def gain_errors(estimate, truth):
+        ratio = np.asarray(estimate) / np.asarray(truth)
+        ratio = ratio / np.mean(ratio, axis=1, keepdims=True)
+        return (float(np.degrees(np.sqrt(np.mean(np.angle(ratio) ** 2)))),
+                float(np.sqrt(np.mean((20 * np.log10(np.abs(ratio))) ** 2))))
+    rx_deg, rx_db = gain_errors(calibration.rx_gains, imp.rx_gains)
+    tx_deg, tx_db = gain_errors(calibration.tx_gains, imp.tx_gains)
+    timing = (calibration.link_delay_samples() - imp.link_delay_samples(fs)) / fs * 1e9
+    rate = imp.cfo_hz + (imp.phase_drift_deg_per_s / 360.0 if imp.node_phase == "per_run" else 0.0)
+    cfo = (calibration.cfo_hz - calibration.cfo_hz[0]) - (rate - rate[0])
+    return {"rx_phase_deg_rms": rx_deg, "tx_phase_deg_rms": tx_deg, "rx_gain_db_rms": rx_db, "tx_gain_db_rms": tx_db,
+            "timing_ns_rms": float(np.sqrt(np.mean(timing ** 2))), "cfo_hz_rms": float(np.sqrt(np.mean(cfo ** 2)))}

@@ -213,6 +213,9 @@ def _refusal(scenario, links, method):
         why = (f"with N = {n} node{'s' if n > 1 else ''} the direct paths determine only the sums of the "
                "other nodes' delays (t_m + r_n for m ≠ n), never a node's own monostatic delay t_n + r_n; "
                "add a reference reflector ([calibration] reflector_m = [x, y]) whose monostatic echoes give them")
+    elif not links:
+        why = ("accepted: direct paths between N ≥ 3 nodes that see each other (on the synthetic air: [impairments] "
+               "direct_path = true), or a reference reflector ([calibration] reflector_m)")
     else:
         why = ("they do not connect every transmitter to every receiver, so some t_m + r_n are not determined; "
                "accepted: direct paths between N ≥ 3 nodes, or a reference reflector ([calibration] reflector_m)")
@@ -389,6 +392,9 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
     if method in ("reflector", "direct_path+reflector") and not has_reflector:
         raise CalibrationError(f"calibration method {method!r} needs a reference reflector: the scenario has no "
                                "[calibration] reflector_m")
+    if n_nodes <= 2 and not has_reflector:  # the direct paths alone can never identify N ≤ 2: say so at once
+        raise _refusal(scenario, {(m, n) for m in range(n_nodes) for n in range(n_nodes) if m != n},
+                       "direct path" if method == "auto" else method.replace("_", " "))
     layout = ofdm.layout_from_scenario(scenario)
     fs = float(scenario.bandwidth_hz)
     freq_norm = ofdm.bin_frequencies_hz(layout.subcarriers, fs, frequency_grid) / fs
