@@ -68,14 +68,15 @@ def truth_errors(scenario, calibration):
     """How far a calibration is from the air's truth (synthetic runs and tests only: it reads the impairments).
 
     Gauges removed as the file defines them: each node's gains compared up to one complex factor (the
-    mean ratio), delays through the link sums t_m + r_n, CFOs through differences to node 0 (a per_run phase
+    ratios' mean magnitude and the phase of their mean), delays through the link sums t_m + r_n, CFOs through differences to node 0 (a per_run phase
     drift counts as CFO: it turns the links alike). RMS over channels / links / nodes (dB, degrees, ns, Hz)."""
     imp = scenario.impairments
     fs = float(scenario.bandwidth_hz)
 
     def gain_errors(estimate, truth):
         ratio = np.asarray(estimate) / np.asarray(truth)
-        ratio = ratio / np.mean(ratio, axis=1, keepdims=True)
+        common = np.mean(ratio, axis=1, keepdims=True)  # the per-node gauge: mean magnitude, phase of the mean
+        ratio = ratio / (np.mean(np.abs(ratio), axis=1, keepdims=True) * np.exp(1j * np.angle(common)))
         return (float(np.degrees(np.sqrt(np.mean(np.angle(ratio) ** 2)))),
                 float(np.sqrt(np.mean((20 * np.log10(np.abs(ratio))) ** 2))))
     rx_deg, rx_db = gain_errors(calibration.rx_gains, imp.rx_gains)
