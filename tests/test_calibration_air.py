@@ -63,3 +63,26 @@ def test_two_nodes_without_reflector_are_refused():
     captures = air.synthetic_capture(s, schedule, 0)
     with pytest.raises(CalibrationError, match=r"N = 2 nodes.*\[calibration\] reflector_m"):
         est.estimate_calibration(s.without_impairments(), captures, schedule, 0, max_lag_samples=MAX_LAG)
+
+
+def test_the_blocks_chain_captures_what_the_core_air_captures():
+    """hier/calibration_capture.py (synthetic_radio_tx → sensing_channel → synthetic_radio_rx, rx_time labels)
+    delivers the samples of core/calibration_air.py to complex64 rounding (the blocks stream complex64:
+    ~1e-7 relative), with the same first label; a negative link delay is calibrated from it."""
+    from gnuradio.disac.hier.calibration_capture import blocks_capture
+    table = {"preset": "lab", "seed": 3, "node_phase": "per_run", "cfo_hz": 100.0, "timing_offset_ns": [0.0, -900.0],
+             "latency_samples": 0.0}
+    s = load_scenario("paper").with_impairments(table).replace(**REFLECTOR)
+    schedule = est.CalibrationSchedule.for_search(s, 6, MAX_LAG)
+    core = air.synthetic_capture(s, schedule, 0, channel_seed=1)
+    chain = blocks_capture(s, schedule, 0, channel_seed=1)
+    for n in range(2):
+        assert chain[n].first_index == core[n].first_index
+        assert chain[n].samples.shape == core[n].samples.shape
+        scale = np.max(np.abs(core[n].samples))
+        np.testing.assert_allclose(chain[n].samples, core[n].samples, atol=1e-6 * scale)
+    assert core[0].first_index < 0  # node 2's clock 900 ns early makes a link delay negative: the air's A > 0
+    fit = est.estimate_calibration(s.without_impairments(), chain, schedule, 0, max_lag_samples=MAX_LAG)
+    assert fit.link_delays_samples[(1, 0)] < 0  # D_10 = δ_1 − δ_0 + λ_0 = −9 samples, found
+    truth = air.truth_errors(s, fit.calibration)
+    assert truth["timing_ns_rms"] <= 0.1 and truth["rx_phase_deg_rms"] <= 2 and truth["tx_phase_deg_rms"] <= 2

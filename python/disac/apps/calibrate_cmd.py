@@ -3,8 +3,9 @@
 """`disac calibrate [SCENARIO]`: a calibration capture on the synthetic air, fitted and written to a file.
 
 The nodes take turns sending calibration frames (core/calibration_estimator.py, CalibrationSchedule), the
-synthetic air plays them with the scenario's [impairments] (or --impairments) at core level
-(core/calibration_air.py), and the estimator — given the scenario without its impairments — fits every
+synthetic node's blocks play them with the scenario's [impairments] (or --impairments):
+hier/calibration_capture.py (synthetic_radio_tx → sensing_channel → synthetic_radio_rx; --chain core: the
+same physics in numpy, core/calibration_air.py), and the estimator — given the scenario without its impairments — fits every
 channel's gain and phase, every link's delay and the CFOs. The calibration file (SPEC13 §3) goes to
 --output; the residuals of the fit are printed (with --truth also the errors against the air's truth,
 which only a synthetic run has).
@@ -23,6 +24,7 @@ from .cli import (UsageError, add_progress_option, add_scenario_argument, finite
                   whole_number)
 
 METHODS = ("auto", "direct_path", "reflector", "direct_path+reflector")
+CHAINS = ("blocks", "core")
 
 
 def register(subparsers):
@@ -51,6 +53,9 @@ def register(subparsers):
                         help=f"the timing search: |link delay| ≤ this (default {est.DEFAULT_MAX_LAG_SAMPLES})")
     parser.add_argument("--frequency-grid", choices=FREQUENCY_GRIDS, default=DEFAULT_FREQUENCY_GRID,
                         help=f"the band's frequency grid (default {DEFAULT_FREQUENCY_GRID})")
+    parser.add_argument("--chain", choices=CHAINS, default="blocks",
+                        help="blocks: the synthetic node's GNU Radio blocks (synthetic_radio_tx, sensing_channel, "
+                             "synthetic_radio_rx); core: the same physics in numpy (default blocks)")
     parser.add_argument("--seed", type=int, default=0, help="data seed of the calibration frames (default 0)")
     parser.add_argument("--channel-seed", type=int, default=None, help="channel and noise seed (default: seed + 1)")
     parser.add_argument("--output", metavar="FILE", default="calibration.json",
@@ -87,8 +92,12 @@ def run(args):
     try:
         with bar:
             bar.set_postfix_str("capture")
-            captures = calibration_air.synthetic_capture(scenario, schedule, args.seed, channel_seed,
-                                                         grid=args.frequency_grid)
+            if args.chain == "blocks":
+                from ..hier.calibration_capture import blocks_capture  # loads GNU Radio: only when it is used
+                captures = blocks_capture(scenario, schedule, args.seed, channel_seed, grid=args.frequency_grid)
+            else:
+                captures = calibration_air.synthetic_capture(scenario, schedule, args.seed, channel_seed,
+                                                             grid=args.frequency_grid)
             bar.update()
             bar.set_postfix_str("fit")
             fit = est.estimate_calibration(scenario.without_impairments(), captures, schedule, args.seed,
