@@ -120,3 +120,41 @@ def test_nothing_to_track_is_none_and_bad_input_is_refused(calibrated):
         tracker.update(3, {0: snaps[0][:3]}, frames)
     with pytest.raises(CalibrationError, match="confirm_frames = 11"):
         trk.CalibrationTracker(s, cal, confirm_frames=11)
+
+
+def test_on_the_air_a_latency_step_is_flagged_and_a_steady_run_is_not():
+    """The air engineer's channel (core/calibration_air.air_capture: tx chain, SensingChannel, rx chain): the
+    calibration estimated on it, an operating run calibrated as SPEC13 §3 says, and a restart's latency step
+    of node 2 (0.3 sample, every other impairment drawn the same) from frame JUMP_AT on."""
+    from gnuradio.disac.core import calibration_air as air
+    base = load_scenario("examples/scenarios/three-nodes.toml").with_impairments({"preset": "lab", "seed": 4})
+    lat = base.impairments.latency_samples
+    stepped = base.with_impairments({"preset": "lab", "seed": 4, "latency_samples": (lat + [0.0, 0.3, 0.0]).tolist()})
+    schedule = est.CalibrationSchedule.for_search(base, 8, 300)
+    caps = air.synthetic_capture(base, schedule, SEED)
+    cal = est.estimate_calibration(base.without_impairments(), caps, schedule, SEED, max_lag_samples=300).calibration
+    lay = ofdm.layout_from_scenario(base)
+    wc, wr = ofdm.default_precoders(lay, base.per_antenna_power)
+    total = FRAMES + 4
+    frames = np.arange(total)
+    x = np.concatenate([est.transmitted_samples(base, SEED, frames, m, (wc / cal.tx_gains[m][:, None],
+                                                                          wr / cal.tx_gains[m][:, None]))
+                        for m in range(3)])  # isac_tx divides by the calibrated tx gains (cfo_hz = 0 here)
+
+    def snapshots(scenario):
+        runs = air.air_capture(scenario, x, channel_seed=9)
+        out = {}
+        for f in range(2, 2 + FRAMES):
+            snaps = {n: est.frame_snapshots(runs[n], lay, [f], cal.window_offset_samples(n))[0]
+                     * cal.rx_correction(n, base.subcarriers)[..., None] for n in range(3)}
+            model = {m: ofdm.transmitted_frames(lay, SEED, [f], m, wc, wr)[0]
+                     * cal.tx_delay_phases(base.subcarriers)[m][:, None] for m in range(3)}
+            out[f] = (snaps, model)
+        return out
+    good, bad = snapshots(base), snapshots(stepped)
+    quiet = trk.CalibrationTracker(base.without_impairments(), cal)
+    assert run(quiet, good) == ["ok"] * FRAMES and quiet.jumps == 0
+    tracker = trk.CalibrationTracker(base.without_impairments(), cal)
+    states = run(tracker, good, bad)
+    first = states.index("jump")
+    assert states[:JUMP_AT] == ["ok"] * JUMP_AT and JUMP_AT <= first < JUMP_AT + 10 and tracker.jumps == 1

@@ -38,14 +38,20 @@ def schedule_streams(scenario, schedule, seed, frames):
 def synthetic_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=ofdm.DEFAULT_FREQUENCY_GRID):
     """{node: ReceivedCapture} of the schedule through the synthetic air (module docstring)."""
     lay = ofdm.layout_from_scenario(scenario)
-    imp = scenario.impairments
-    fs = float(scenario.bandwidth_hz)
-    n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
     air_latency = channels.sensing_air_latency_samples(scenario)
     # enough frames that the receivers' labels cover the whole schedule after the air latency A
     frames = schedule.total_frames + int(np.ceil(air_latency / lay.frame_len)) + 1
-    count = frames * lay.frame_len
-    x = schedule_streams(scenario, schedule, seed, frames)
+    return air_capture(scenario, schedule_streams(scenario, schedule, seed, frames), channel_seed, noise, grid)
+
+
+def air_capture(scenario, transmitted, channel_seed=1, noise=True, grid=ofdm.DEFAULT_FREQUENCY_GRID):
+    """{node: ReceivedCapture}: every node's transmitted samples (N·Mt, T) from label 0 (what its isac_tx sends,
+    whole frames) through TX chain → air → noise → RX chain (module docstring)."""
+    imp = scenario.impairments
+    fs = float(scenario.bandwidth_hz)
+    n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
+    x = np.array(transmitted, dtype=np.complex128)
+    count = x.shape[1]
     for m in range(n_nodes):  # the TX chain: gains per antenna, the node's CFO on its labels
         rows = slice(m * mt, (m + 1) * mt)
         x[rows] *= imp.tx_gains[m][:, None] * synthetic_radio.cfo_phasor(imp.cfo_hz[m], 0, count, fs, +1)[None]
