@@ -166,25 +166,23 @@ def transmitted_samples(scenario, seed, frames, node, precoders=None):
 
 def known_paths(scenario, direct_path=True, reflector=True):
     """The known paths of every link: the direct path m ≠ n (line of sight) and the reference reflector's
-    echo (every link, when the scenario has a reflector). Geometry only (SPEC13 §0)."""
-    nodes = np.asarray(scenario.node_positions_m, dtype=float)
-    n_nodes = len(nodes)
+    echo (every link, when the scenario has a reflector). Geometry only (SPEC13 §0), from the scenario's
+    own geometry functions (the ones the air uses)."""
+    n_nodes = scenario.num_nodes
     paths = []
     if direct_path:
-        dist = geometry.distances_m(nodes, nodes)
-        ang = geometry.angles_rad(nodes, nodes)  # [a, b] = angle of node b seen from node a
+        tau = scenario.direct_path_delays_s()  # [n, m]
+        ang = scenario.node_angles_rad()  # [a, b] = angle of node b seen from node a
         for n in range(n_nodes):
             for m in range(n_nodes):
                 if m != n:
-                    paths.append(KnownPath(m, n, "direct_path", dist[m, n] / geometry.SPEED_OF_LIGHT_M_S,
-                                           ang[m, n], ang[n, m]))
+                    paths.append(KnownPath(m, n, "direct_path", float(tau[n, m]), float(ang[m, n]), float(ang[n, m])))
     if reflector and getattr(scenario, "reflector_m", None) is not None:
-        q = np.asarray(scenario.reflector_m, dtype=float).reshape(1, 2)
-        one_way = geometry.one_way_delays_s(nodes, q)[:, 0]
-        ang = geometry.angles_rad(nodes, q)[:, 0]
+        tau = scenario.reflector_delays_s()  # [n, m]
+        ang = scenario.reflector_angles_rad()  # [n]
         for n in range(n_nodes):
             for m in range(n_nodes):
-                paths.append(KnownPath(m, n, "reflector", one_way[m] + one_way[n], ang[m], ang[n]))
+                paths.append(KnownPath(m, n, "reflector", float(tau[n, m]), float(ang[m]), float(ang[n])))
     return paths
 
 
