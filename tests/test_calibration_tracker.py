@@ -17,7 +17,7 @@ import pytest
 from gnuradio.disac.core import calibration_estimator as est
 from gnuradio.disac.core import calibration_tracker as trk
 from gnuradio.disac.core import ofdm
-from gnuradio.disac.core.calibration import CalibrationError
+from gnuradio.disac.core.calibration import CalibrationError, identity_calibration
 from gnuradio.disac.core.scenario import load_scenario
 from test_calibration_estimator import LAB_PER_RUN, SEED, calibration_capture, spec_air_capture
 
@@ -79,14 +79,15 @@ def test_quiet_on_a_calibrated_run(calibrated):
     assert max(abs(c.delay_samples) for c in tracker.last_checks) < 0.01
 
 
-def test_a_timing_jump_is_flagged_within_10_frames(calibrated):
+@pytest.mark.parametrize("every", [1, 2])
+def test_a_timing_jump_is_flagged_within_10_frames(calibrated, every):
     s, cal = calibrated
     good = operating_frames(s, cal)
     step = np.zeros((3, 3))
     step[:, 1] = 0.3  # node 2's clock slips by 30 ns: every link from node 2 moves
     step[1, :] -= 0.3
     bad = operating_frames(s, cal, extra_delay_samples=step)
-    tracker = trk.CalibrationTracker(s.without_impairments(), cal)
+    tracker = trk.CalibrationTracker(s.without_impairments(), cal, every_frames=every)
     states = run(tracker, good, bad)
     assert states[:JUMP_AT] == ["ok"] * JUMP_AT
     first = states.index("jump")
@@ -120,6 +121,11 @@ def test_nothing_to_track_is_none_and_bad_input_is_refused(calibrated):
         tracker.update(3, {0: snaps[0][:3]}, frames)
     with pytest.raises(CalibrationError, match="confirm_frames = 11"):
         trk.CalibrationTracker(s, cal, confirm_frames=11)
+    with pytest.raises(CalibrationError, match="every_frames × confirm_frames = 12"):
+        trk.CalibrationTracker(s, cal, confirm_frames=4, every_frames=3)
+    # nothing was estimated: nothing to check
+    identity = trk.CalibrationTracker(s, identity_calibration(s))
+    assert identity.update(2, *good[2]) == "none" and identity.status()["calibration"] == "none"
 
 
 def test_on_the_air_a_latency_step_is_flagged_and_a_steady_run_is_not():
