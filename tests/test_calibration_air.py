@@ -86,3 +86,18 @@ def test_the_blocks_chain_captures_what_the_core_air_captures():
     assert fit.link_delays_samples[(1, 0)] < 0  # D_10 = δ_1 − δ_0 + λ_0 = −9 samples, found
     truth = air.truth_errors(s, fit.calibration)
     assert truth["timing_ns_rms"] <= 0.1 and truth["rx_phase_deg_rms"] <= 2 and truth["tx_phase_deg_rms"] <= 2
+
+
+def test_one_node_with_reflector():
+    """N = 1 (paper Fig. 5's single node): only the monostatic link, which the reflector gives (t_0 = 0 gauge)."""
+    s = load_scenario("fig5-single-m6").with_impairments({"preset": "lab", "seed": 6})
+    s = s.replace(reflector_m=[-60.0, -20.0], reflector_amplitude=np.sqrt(100.0))  # 20 dB on its one link
+    _, _, fit = _fit(s)
+    assert fit.calibration.method == "reflector" and len(fit.calibration.residuals.links) == 1
+    truth = air.truth_errors(s, fit.calibration)
+    assert truth["rx_phase_deg_rms"] <= 2 and truth["tx_phase_deg_rms"] <= 2 and truth["timing_ns_rms"] <= 0.1
+    without = load_scenario("fig5-single-m6").with_impairments({"preset": "lab", "seed": 6})
+    schedule = est.CalibrationSchedule.for_search(without, 4, MAX_LAG)
+    with pytest.raises(CalibrationError, match=r"single node has no direct path.*reflector_m"):
+        est.estimate_calibration(without.without_impairments(), air.synthetic_capture(without, schedule, 0),
+                                 schedule, 0, max_lag_samples=MAX_LAG)

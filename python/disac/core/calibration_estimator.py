@@ -207,7 +207,10 @@ def _refusal(scenario, links, method):
         seen = "no direct path and no reflector echo was found in the capture"
     else:
         seen = "the measured links " + ", ".join(f"{m + 1}→{k + 1}" for m, k in sorted(links))
-    if n <= 2 and not have_reflector:
+    if n == 1 and not have_reflector:
+        why = ("a single node has no direct path, and its own monostatic delay t_1 + r_1 needs an echo of known "
+               "geometry: add a reference reflector ([calibration] reflector_m = [x, y])")
+    elif n <= 2 and not have_reflector:
         why = (f"with N = {n} node{'s' if n > 1 else ''} the direct paths determine only the sums of the "
                "other nodes' delays (t_m + r_n for m ≠ n), never a node's own monostatic delay t_n + r_n; "
                "add a reference reflector ([calibration] reflector_m = [x, y]) whose monostatic echoes give them")
@@ -384,6 +387,9 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
         if captures[n].samples.shape[0] != mr:
             raise CalibrationError(f"calibration capture of node {n + 1}: {captures[n].samples.shape[0]} receive "
                                    f"channels: accepted: Mr = {mr}")
+        if not np.all(np.isfinite(captures[n].samples)):
+            raise CalibrationError(f"calibration capture of node {n + 1}: non-finite samples (NaN or infinity): "
+                                   "accepted: finite complex samples")
     if isinstance(max_lag_samples, bool) or not isinstance(max_lag_samples, (int, np.integer)) or max_lag_samples < 1:
         raise CalibrationError(f"max_lag_samples = {max_lag_samples!r}: accepted: a whole number ≥ 1")
     has_reflector = getattr(scenario, "reflector_m", None) is not None

@@ -154,6 +154,10 @@ class CalibrationTracker:
             y = self._array(f"snapshot of node {n + 1}", y, self.scenario.rx_antennas)
             x = {m: self._array(f"frame of node {m + 1}", frames[m], self.scenario.tx_antennas)
                  for m in {p.tx for p in paths}}
+            bad = [m for m, v in x.items() if v.shape[2] != y.shape[2]]
+            if bad:
+                raise CalibrationError(f"tracker: frame of node {bad[0] + 1} has {x[bad[0]].shape[2]} symbols, the "
+                                       f"snapshot of node {n + 1} {y.shape[2]}: accepted: the same P")
             if not self.frames_tx_delay_applied:
                 x = {m: v * self._tx_delay[m][:, None] for m, v in x.items()}
             checks.extend(self._check_node(n, y, x, paths))
