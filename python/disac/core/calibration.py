@@ -130,6 +130,13 @@ def _real_array(key, value, shape, bound):
     return arr
 
 
+def gain_gauge(gains):
+    """Each row (a node's channels) scaled to mean |g| = 1 with element 0 at phase 0: the file's gain gauge."""
+    gains = np.asarray(gains, dtype=complex)
+    ref = gains[:, :1] / np.abs(gains[:, :1])
+    return gains / (ref * np.mean(np.abs(gains), axis=1, keepdims=True))
+
+
 @dataclasses.dataclass(frozen=True)
 class LinkResidual:
     """The fit's timing residual of one link tx m → rx n (node ids from 0), in ns."""
@@ -326,12 +333,9 @@ class Calibration:
     def normalised(self):
         """The same corrections in the file's gauges: each node's gains mean |g| = 1 with antenna 0 at phase 0,
         tx_delay_samples[0] = 0 (the rest moved to every rx delay), cfo_hz[0] = 0 (differences kept)."""
-        def gauge(g):
-            ref = g[:, :1] / np.abs(g[:, :1])
-            return g / (ref * np.mean(np.abs(g), axis=1, keepdims=True))
         shift = float(self.tx_delay_samples[0])
         return dataclasses.replace(
-            self, rx_gains=gauge(self.rx_gains), tx_gains=gauge(self.tx_gains),
+            self, rx_gains=gain_gauge(self.rx_gains), tx_gains=gain_gauge(self.tx_gains),
             tx_delay_samples=self.tx_delay_samples - shift, rx_delay_samples=self.rx_delay_samples + shift,
             cfo_hz=self.cfo_hz - self.cfo_hz[0])
 

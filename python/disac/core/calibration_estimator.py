@@ -81,7 +81,7 @@ import math
 import numpy as np
 
 from . import geometry, ofdm
-from .calibration import Calibration, CalibrationError, CalibrationResiduals, LinkResidual, utc_now
+from .calibration import Calibration, CalibrationError, CalibrationResiduals, LinkResidual, gain_gauge, utc_now
 
 DEFAULT_FRAMES = 20
 DEFAULT_MAX_LAG_SAMPLES = 1000
@@ -358,12 +358,6 @@ def _delay_phase(freq_norm, delay_samples, symbols):
     return np.repeat(d, symbols, axis=-1)
 
 
-def _gauge(g):
-    """Each row: mean |g| = 1, element 0 at phase 0 (the file's gauges)."""
-    ref = g[:, :1] / np.abs(g[:, :1])
-    return g / (ref * np.mean(np.abs(g), axis=1, keepdims=True))
-
-
 def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
                          frequency_grid=ofdm.DEFAULT_FREQUENCY_GRID, max_lag_samples=DEFAULT_MAX_LAG_SAMPLES,
                          radio="synthetic", serials=None, center_freq_hz=None, tx_gain_db=None, rx_gain_db=None):
@@ -607,7 +601,7 @@ def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
             g_rx[node] = np.linalg.svd(np.concatenate(rx_blocks, axis=1), full_matrices=False)[0][:, 0]
         if tx_blocks:
             g_tx[node] = np.linalg.svd(np.concatenate(tx_blocks, axis=0), full_matrices=False)[2][0]
-    g_rx, g_tx = _gauge(g_rx), _gauge(g_tx)
+    g_rx, g_tx = gain_gauge(g_rx), gain_gauge(g_tx)
 
     # ---- alternating least squares on the structured model --------------------------------------------
     def columns(link):
@@ -650,7 +644,7 @@ def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
                 z = np.einsum("fq,qr,fqk->frk", beta, link.a_r, s)
                 num[link.rx] += np.sum(np.conj(z) * link.y, axis=(0, 2))
                 den[link.rx] += np.sum(np.abs(z) ** 2, axis=(0, 2))
-            g_rx = _gauge(np.where(den > 0, num / np.where(den > 0, den, 1), g_rx))
+            g_rx = gain_gauge(np.where(den > 0, num / np.where(den > 0, den, 1), g_rx))
             lhs = np.zeros((n_nodes, mt, mt), dtype=complex)
             rhs = np.zeros((n_nodes, mt), dtype=complex)
             for link in links:  # tx gains: one LS per transmitter over its links
@@ -661,7 +655,7 @@ def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
                 rhs[link.tx] += np.einsum("fak,fk->a", np.conj(big), link.y.reshape(link.y.shape[0], -1))
             for node in {link.tx for link in links}:
                 g_tx[node] = np.linalg.solve(lhs[node], rhs[node])
-            g_tx = _gauge(g_tx)
+            g_tx = gain_gauge(g_tx)
             largest = 0.0
             for link in links:  # link delay: one Gauss–Newton step on the phase slope over the subcarriers
                 s = columns(link)
