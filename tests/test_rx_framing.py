@@ -49,10 +49,11 @@ def same_snapshot(a, b):
     return np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(b))
 
 
-def run_mesh(scenario, frames):
+def run_mesh(scenario, frames, offsets=(None, None)):
     """Two synthetic nodes wired to each other (noise on, seeded); ({node: {frame: samples}}, nodes)."""
     tb = gr.top_block()
-    nodes = [synthetic_node(scenario, n, SEED, CHANNEL_SEED, max_frames=frames) for n in range(2)]
+    nodes = [synthetic_node(scenario, n, SEED, CHANNEL_SEED, max_frames=frames, offset_samples=offsets[n])
+             for n in range(2)]
     for i in range(scenario.tx_antennas):
         tb.connect((nodes[0], i), (nodes[1], i))
         tb.connect((nodes[1], i), (nodes[0], i))
@@ -86,6 +87,20 @@ def test_overflows_every_50_frames_drop_and_count_only_the_frames_they_cut(base,
         assert node.radio_rx.overflows == overflows
         assert tagger.rx_time_jumps == overflows and tagger.overflow_partial >= overflows
         assert node.radio_rx.samples_lost == 1000 * overflows
+
+
+def test_a_finite_lab_run_receives_every_frame_at_a_calibrated_offset():
+    """"lab": every link delayed by 45–166 samples; with each receiver's frames starting at its smallest link
+    delay (what a calibration's window offset gives; taken from the truth here), the radios' silence after
+    the last frame lets every receiver get all its frames, the last one whole."""
+    lab = PAPER.with_impairments(dict(preset="lab", seed=9))
+    delays = lab.impairments.link_delay_samples(lab.bandwidth_hz)  # [n, m]: link m → n on node n's labels
+    offsets = [int(np.floor(delays[n].min())) for n in range(2)]
+    assert min(offsets) > 40
+    got, nodes = run_mesh(lab, 12, offsets)
+    for n in range(2):
+        assert sorted(got[n]) == list(range(12)), n
+        assert nodes[n].tagger.frames_accounted == nodes[n].tagger.frames_tagged == 12
 
 
 def test_the_receive_chain_never_reads_the_impairments():

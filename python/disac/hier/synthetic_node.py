@@ -123,11 +123,12 @@ class synthetic_node(gr.hier_block2):
             offset_samples = 0 if calibration is None else calibration.window_offset_samples(node_id)
         radio_epoch = tags.SYNTHETIC_EPOCH_S if epoch_s is None else epoch_s
         self.transmitter = isac_tx(node_side, node_id, seed, wc, wr, max_frames, **calibrated)
-        self.radio_tx = synthetic_radio_tx(s, node_id, radio_epoch)
+        self.radio_tx = synthetic_radio_tx(s, node_id, radio_epoch, 0.0, 0, max_frames)  # + the silent tail
         self.channel = sensing_channel(s, node_id, channel_seed, noise, frequency_grid)
         self.radio_rx = synthetic_radio_rx(s, node_id, radio_epoch, 0.0, self.channel.label_offset_samples)
         self.tx_log = tx_frame_log()
-        self.tagger = rx_frame_tagger(node_side, node_id, 0, self.tx_log, 0, offset_samples, radio_epoch,
+        # the receiver takes the transmitter's frames: not the silence the radios send after them
+        self.tagger = rx_frame_tagger(node_side, node_id, 0, self.tx_log, max_frames, offset_samples, radio_epoch,
                                       log_wait_s=LOG_WAIT_S)
         self.receiver = node_rx(node_side, node_id, frames_per_message=frames_per_message, **calibrated)
         self.clock = None

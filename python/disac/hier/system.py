@@ -53,7 +53,7 @@ def add_synthetic_nodes(tb, scenario, receiving_nodes, wc, wr, frames, seed, cha
             sources.append(nodes[m])
             continue
         transmitter = isac_tx(s.without_impairments(), m, seed, wc[m], wr[m], frames)
-        radio = synthetic_radio_tx(s, m, tags.SYNTHETIC_EPOCH_S if epoch_s is None else epoch_s)
+        radio = synthetic_radio_tx(s, m, tags.SYNTHETIC_EPOCH_S if epoch_s is None else epoch_s, 0.0, 0, frames)
         for i in range(mt):
             tb.connect((transmitter, i), (radio, i))
         transmitters.append(transmitter)
