@@ -62,3 +62,30 @@ def test_keep_marks_do_not_depend_on_the_windows(cuts):
     # a re-tag exactly where a kept sample follows a lost one
     expected = keep & np.concatenate([[False], ~keep[:-1]])
     assert np.array_equal(after, expected)
+
+
+def test_rx_time_labels_keep_whole_seconds_apart_from_the_fraction():
+    """tags' time arithmetic: the label of sample n after a Unix epoch and back, exact to the sample where one
+    float64 of Unix seconds (~0.2 µs resolution) would be two samples off at 10 MHz; gr-uhd's tag format
+    round trip; malformed tags rejected with a message naming the value."""
+    import pmt
+
+    from gnuradio.disac.blocks import tags
+
+    epoch = tags.split_seconds(tags.SYNTHETIC_EPOCH_S, 0.123456789)
+    for n in (0, 1, -1, 9_999_999, 10**7, 86_400 * 10**7 + 3, -(10**9) - 7):
+        label = tags.label_time(epoch, n, FS)
+        assert 0.0 <= label[1] < 1.0
+        assert tags.samples_since(epoch, label, FS) == (n, pytest.approx(0.0, abs=1e-6))
+        assert tags.parse_rx_time(tags.rx_time_value(label)) == label
+    one_float = float(epoch[0]) + epoch[1] + 1 / FS  # what a single float64 would hold for sample 1
+    assert abs((one_float - float(epoch[0]) - epoch[1]) * FS - 1) > 1e-3  # already off by > 1e-3 sample
+    assert tags.split_seconds(1767225600.75) == (1767225600, 0.75)
+    assert tags.split_seconds(5, 1.5) == (6, 0.5) and tags.split_seconds((3, 0.25)) == (3, 0.25)
+    for bad in (pmt.from_double(1.0), pmt.make_tuple(pmt.from_double(1.0), pmt.from_double(0.5)),
+                pmt.make_tuple(pmt.from_long(-1), pmt.from_double(0.5)),
+                pmt.make_tuple(pmt.from_uint64(1), pmt.from_double(1.5))):
+        with pytest.raises(ValueError, match="rx_time"):
+            tags.parse_rx_time(bad)
+    with pytest.raises(ValueError, match="time"):
+        tags.split_seconds(float("inf"))

@@ -4,7 +4,8 @@
 """qa for synthetic_radio_tx: each TX chain's gain and phase and the node's CFO e^{+j2π ε t} (t = j/fs since the
 epoch) applied as SPEC13 §2 says, against numpy from the table's values (not the block's maths); the same
 output however the stream is cut into work calls; the ideal table passes the samples unchanged; frame tags
-go on one to one and a tx_time (the epoch) marks sample 0; bad parameters named."""
+go on one to one and a tx_time (the epoch) marks sample 0; told its transmitter's frame count, it sends
+silence after them for the links' delays (none on the ideal air); bad parameters named."""
 
 import numpy as np
 import pmt
@@ -12,6 +13,7 @@ from gnuradio import blocks, gr, gr_unittest
 
 from gnuradio.disac.blocks import tags
 from gnuradio.disac.blocks.synthetic_radio_tx import synthetic_radio_tx
+from gnuradio.disac.core import ofdm
 from gnuradio.disac.core.scenario import load_scenario
 
 PAPER = load_scenario("paper")  # N = 2, Mt = 6, B = 10 MHz
@@ -22,9 +24,9 @@ IMPAIRED = PAPER.with_impairments({"tx_gain_db": TX_GAIN_DB, "tx_phase_deg": TX_
 SAMPLES = 20000
 
 
-def transmit(scenario, node, x, chunk=0, epoch_s=None, frame_tags=()):
+def transmit(scenario, node, x, chunk=0, epoch_s=None, frame_tags=(), transmit_frames=0):
     tb = gr.top_block()
-    radio = synthetic_radio_tx(scenario, node, epoch_s)
+    radio = synthetic_radio_tx(scenario, node, epoch_s, 0.0, 0, transmit_frames)
     if chunk:
         radio.set_max_noutput_items(chunk)
     sinks = [blocks.vector_sink_c() for _ in x]
@@ -74,6 +76,18 @@ class qa_synthetic_radio_tx(gr_unittest.TestCase):
             tx_time = [t for t in sink.tags() if pmt.symbol_to_string(t.key) == "tx_time"]
             self.assertEqual([tags.parse_rx_time(t.value) for t in tx_time], [(1767225600, 0.5)])
 
+    def test_silence_after_the_last_frame_for_the_links_delays(self):
+        """Latencies of 46–165 samples: after 3 frames, zeros for whole frames covering the longest link delay
+        (so every receiver's last frame arrives whole), then the end; the ideal air adds nothing."""
+        frame_len = ofdm.layout_from_scenario(PAPER).frame_len
+        delayed = PAPER.with_impairments({"latency_samples": [46.0, 165.5]})
+        x = streams(4)[:, :3 * frame_len]
+        y, _ = transmit(delayed, 0, x, transmit_frames=3)
+        tail = y.shape[1] - 3 * frame_len
+        np.testing.assert_array_equal(y[:, :3 * frame_len], x)
+        self.assertTrue(tail % frame_len == 0 and tail >= 165.5 and not np.any(y[:, 3 * frame_len:]))
+        self.assertEqual(transmit(PAPER, 0, x, transmit_frames=3)[0].shape, x.shape)
+
     def test_bad_parameters_are_named(self):
         with self.assertRaisesRegex(ValueError, "node_id"):
             synthetic_radio_tx(PAPER, 2)
@@ -81,6 +95,8 @@ class qa_synthetic_radio_tx(gr_unittest.TestCase):
             synthetic_radio_tx(PAPER, 0, None, 0.0, 4)
         with self.assertRaisesRegex(ValueError, "epoch_s"):
             synthetic_radio_tx(PAPER, 0, -5)
+        with self.assertRaisesRegex(ValueError, "transmit_frames"):
+            synthetic_radio_tx(PAPER, 0, None, 0.0, 0, -1)
 
 
 if __name__ == "__main__":

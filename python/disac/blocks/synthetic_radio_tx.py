@@ -7,19 +7,22 @@ scenario's drawn ``impairments`` (the ideal table: unit gains, no CFO, the strea
 is core.synthetic_radio (a function of each sample's label, so any cut of the stream gives the same output).
 
 It transmits once per node, before every path: the sensing channels of all receivers and the users' comm
-channel all take its outputs, so every path sees the same TX impairments, as on air.
+channel all take its outputs, so every path sees the same TX impairments, as on air. Given the number of
+frames its transmitter sends, it keeps the air going after the last one, silent (zeros, no tags), for
+core.synthetic_radio.transmit_tail_samples (the links' delays: every receiver then gets its last frame
+whole; none on the ideal air).
 """
 
 import numpy as np
 from gnuradio import gr
 
 from . import tags
-from ..core import synthetic_radio
+from ..core import channels, ofdm, synthetic_radio
 
 OUTPUT_BUFFER_SAMPLES = 65536
 
 
-class synthetic_radio_tx(gr.sync_block):
+class synthetic_radio_tx(gr.basic_block):
     """Mt complex streams in (a node's isac_tx) and out (to the air), x_i ← tx_gains[m, i]·e^{j2π ε_m t}·x_i.
 
     Tags pass one to one (the transmitter's frame tags on stream 0 go on to the air); a gr-uhd ``tx_time``
@@ -32,9 +35,11 @@ class synthetic_radio_tx(gr.sync_block):
                     tags.SYNTHETIC_EPOCH_S (a run without a wall-clock epoch)
       epoch_frac_s  the epoch's fractional second
       tx_antennas   port count GRC draws; 0 or the scenario's Mt (checked)
+      transmit_frames  the frames the transmitter sends (0: endless): after them, ``tail_samples`` zeros
     """
 
-    def __init__(self, scenario="paper", node_id=0, epoch_s=None, epoch_frac_s=0.0, tx_antennas=0):
+    def __init__(self, scenario="paper", node_id=0, epoch_s=None, epoch_frac_s=0.0, tx_antennas=0,
+                 transmit_frames=0):
         self.scenario = tags.as_scenario(scenario)
         tags.check_sizes(self.scenario, tx_antennas=tx_antennas)
         n = self.scenario.num_nodes
@@ -49,15 +54,42 @@ class synthetic_radio_tx(gr.sync_block):
         self.cfo_hz = float(impairments.cfo_hz[self.node_id])
         self.sample_rate_hz = float(self.scenario.bandwidth_hz)
         self.identity = bool(np.all(self.gains == 1) and self.cfo_hz == 0)
+        if isinstance(transmit_frames, bool) or int(transmit_frames) != transmit_frames or transmit_frames < 0:
+            raise ValueError(f"transmit_frames = {transmit_frames!r}: accepted: 0 (endless) or a number of frames")
+        frame_len = ofdm.layout_from_scenario(self.scenario).frame_len
+        self.transmit_samples = int(transmit_frames) * frame_len  # 0: endless
+        self.tail_samples = 0 if not transmit_frames else synthetic_radio.transmit_tail_samples(
+            impairments.link_delay_samples(self.sample_rate_hz), channels.sensing_air_latency_samples(self.scenario),
+            frame_len)
+        self._tail_sent = 0
         mt = self.scenario.tx_antennas
-        gr.sync_block.__init__(self, name="disac_synthetic_radio_tx", in_sig=[np.complex64] * mt,
-                               out_sig=[np.complex64] * mt)
+        gr.basic_block.__init__(self, name="disac_synthetic_radio_tx", in_sig=[np.complex64] * mt,
+                                out_sig=[np.complex64] * mt)
         self.set_tag_propagation_policy(gr.TPP_ONE_TO_ONE)
         self.set_min_output_buffer(OUTPUT_BUFFER_SAMPLES)
 
-    def work(self, input_items, output_items):
-        count = len(output_items[0])
-        first = self.nitems_written(0)
+    def _in_tail(self):
+        return bool(self.transmit_samples) and self.nitems_read(0) >= self.transmit_samples
+
+    def forecast(self, noutput_items, ninputs):
+        """One input sample per output sample; none in the silent tail."""
+        return [0 if self._in_tail() else noutput_items] * ninputs
+
+    def general_work(self, input_items, output_items):
+        if self._in_tail():
+            count = min(len(output_items[0]), self.tail_samples - self._tail_sent)
+            if count <= 0:
+                return -1  # WORK_DONE: the transmitter's frames and the silence after them are out
+            for out in output_items:
+                out[:count] = 0
+            self._tail_sent += count
+            return count
+        count = min(len(output_items[0]), min(len(x) for x in input_items))
+        if self.transmit_samples:
+            count = min(count, self.transmit_samples - self.nitems_read(0))
+        if count <= 0:
+            return 0
+        first = self.nitems_read(0)
         if first == 0 and count:
             value = tags.rx_time_value(self.epoch)
             for i in range(len(output_items)):
@@ -65,8 +97,9 @@ class synthetic_radio_tx(gr.sync_block):
         if self.identity:
             for x, out in zip(input_items, output_items):
                 out[:count] = x[:count]
-            return count
-        phasor = synthetic_radio.cfo_phasor(self.cfo_hz, first, count, self.sample_rate_hz, +1)
-        for gain, x, out in zip(self.gains, input_items, output_items):
-            out[:count] = x[:count] * (gain * phasor)
+        else:
+            phasor = synthetic_radio.cfo_phasor(self.cfo_hz, first, count, self.sample_rate_hz, +1)
+            for gain, x, out in zip(self.gains, input_items, output_items):
+                out[:count] = x[:count] * (gain * phasor)
+        self.consume_each(count)
         return count

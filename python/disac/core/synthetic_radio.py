@@ -15,7 +15,12 @@ into work calls (each sample's value is computed from its own label, never carri
   radio loses S samples from a position inside that frame, u_f·frame_len (u_f uniform from the seed, the node
   and the frame: core.ofdm.hash_uniform), and labels the next sample it keeps (gr-uhd re-tags it with its
   rx_time). S may exceed a frame: the loss then runs into the following frames; overlapping losses merge.
+* Silence after the last frame: a finite run's echoes of its last frame reach the receivers after the
+  transmitters stop (by the links' delays D and the air's latency A), so a transmitting radio keeps the air
+  going, silent, for transmit_tail_samples after its transmitter's last sample (none on the ideal air).
 """
+
+import math
 
 import numpy as np
 
@@ -99,3 +104,14 @@ class OverflowSchedule:
             if first_label <= b < first_label + count:
                 after[b - first_label] = True
         return keep, after & keep
+
+
+def transmit_tail_samples(link_delay_samples, air_latency_samples, frame_len):
+    """Silent samples a radio sends after its transmitter's last frame so that every receiver's last frame is
+    received whole: 0 when no link has a delay and the air none (the ideal air: today's streams exactly),
+    else whole frames covering A plus the longest link delay D (which bounds a calibrated frame-start offset,
+    the smallest D of a receiver's links) plus one frame."""
+    longest = max(float(np.max(link_delay_samples)), 0.0) if np.size(link_delay_samples) else 0.0
+    if air_latency_samples <= 0 and longest <= 0:
+        return 0
+    return (math.ceil((float(air_latency_samples) + longest) / frame_len) + 1) * int(frame_len)
