@@ -259,7 +259,7 @@ def test_reflector_amplitude_and_checks(paper):
         ({"reflector_snr_db": 20.0}, "calibration.reflector_snr_db = 20.0: needs calibration.reflector_m"),
         ({"reflector_m": [[0.0, 60.0]]}, "calibration.reflector_m = [[0.0, 60.0]]: expected one [x, y] position"),
         ({"reflector_m": [0.0, 60.0], "reflector_snr_db": 1.0, "reflector_amplitude": 1.0}, "not both"),
-        ({"reflector_m": [-141.4, 141.4]}, "calibration.reflector_m: the reflector 1 at [-141.4, 141.4] is on node 1"),
+        ({"reflector_m": [-141.4, 141.4]}, "calibration.reflector_m: reflector 1 at [-141.4, 141.4] is on node 1"),
         ({"reflector_m": [300.0, 0.0]}, "beyond the cyclic prefix ofdm.cyclic_prefix = 20"),
         ({"reflector_m": [0.0, 60.0], "size": 1}, "calibration.size = 1: unknown key"),
     ]:
@@ -300,3 +300,13 @@ def test_messages_quoted_in_the_docs_are_the_real_ones(paper):
     for message in quoted:
         pattern = ".*".join(re.escape(part) for part in message.split("…"))
         assert any(re.fullmatch(pattern, p) for p in produced), message
+
+
+def test_delays_are_bounded(paper):
+    """Offsets and latencies beyond 1 ms / 10⁶ samples are refused (a delay line keeps that much history per
+    path): far beyond any radio, and the air's memory stays bounded."""
+    with pytest.raises(ScenarioError, match=r"impairments.timing_offset_ns = 2000000.0: .*at most 1e\+06"):
+        paper.with_impairments({"timing_offset_ns": 2e6})
+    with pytest.raises(ScenarioError, match=r"impairments.latency_samples.max = 10000000.0: expected a number from 0 to 1e\+06"):
+        paper.with_impairments({"latency_samples": {"min": 0, "max": 1e7}})
+    assert paper.with_impairments({"timing_offset_ns": 1e6, "latency_samples": 1e6}).impairments.num_nodes == 2

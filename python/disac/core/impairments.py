@@ -65,9 +65,10 @@ KEYS = ("preset",) + tuple(PRESETS["ideal"])
 # one random stream per drawn quantity (arbitrary distinct constants)
 _STREAMS = {"timing_offset_ns": 0x7141, "latency_samples": 0x1A7E, "rx_phase_deg": 0x9A51, "tx_phase_deg": 0x7A51,
             "rx_gain_db": 0x96A1, "tx_gain_db": 0x76A1, "cfo_hz": 0xCF0, "phase_drift_deg_per_s": 0xD81F}
-# bounds that keep a value physical and the arithmetic finite (far beyond any radio)
-MAX_TIMING_OFFSET_NS = 1e9  # 1 s
-MAX_LATENCY_SAMPLES = 1e9
+# bounds that keep a value physical and the arithmetic finite (far beyond any radio); the two delays also
+# bound the air's memory (a delay line keeps D samples of history per path)
+MAX_TIMING_OFFSET_NS = 1e6  # 1 ms (GPSDO-class: 50 ns; B200 start offsets: µs)
+MAX_LATENCY_SAMPLES = 1e6  # (a B210: 46–165)
 MAX_PHASE_DEG = 1e6
 MAX_GAIN_DB = 100.0
 MAX_CFO_HZ = 1e9
@@ -197,12 +198,13 @@ def _per_channel(key, value, num_nodes, antennas, maximum, unit, allow_uniform):
 
 def _latency(key, value, num_nodes):
     forms = (f"a number ≥ 0 (samples, all nodes), a list of N = {num_nodes or 'N'} numbers ≥ 0, "
-             "or {min = a, max = b} with 0 ≤ a ≤ b (a uniform draw)")
+             f"or {{min = a, max = b}} with 0 ≤ a ≤ b (a uniform draw), at most {MAX_LATENCY_SAMPLES:g}")
     if isinstance(value, dict):
         if set(value) != {"min", "max"}:
             raise ScenarioError(f"{_key(key)} = {value!r}: expected {forms}")
-        lo = _bounded(key + ".min", value["min"], MAX_LATENCY_SAMPLES, "a number ≥ 0 (samples)")
-        hi = _bounded(key + ".max", value["max"], MAX_LATENCY_SAMPLES, "a number ≥ 0 (samples)")
+        each = f"a number from 0 to {MAX_LATENCY_SAMPLES:g} (samples)"
+        lo = _bounded(key + ".min", value["min"], MAX_LATENCY_SAMPLES, each)
+        hi = _bounded(key + ".max", value["max"], MAX_LATENCY_SAMPLES, each)
         if hi < lo:
             raise ScenarioError(f"{_key(key)} = {value!r}: expected min ≤ max ({forms})")
         return {"min": lo, "max": hi}

@@ -386,7 +386,7 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
     if reflector_m is not None:
         value = reflector_m.tolist() if isinstance(reflector_m, np.ndarray) else reflector_m
         reflector = _positions("calibration.reflector_m", [value])
-        _check_not_on_nodes("calibration.reflector_m", "the reflector", reflector, nodes)
+        _check_not_on_nodes("calibration.reflector_m", "reflector", reflector, nodes)
         reflector_beta = _number("calibration.reflector_amplitude", reflector_amplitude, allow_zero=True)
         tau_ref = geometry.bistatic_delays_s(geometry.one_way_delays_s(nodes, reflector))[..., 0]
         n, m = np.unravel_index(np.argmax(tau_ref), tau_ref.shape)
