@@ -12,7 +12,8 @@ USRP (--radio usrp, gr-uhd): hier.usrp_node — the node's transmitter and recei
 shift, rx framing from the common --epoch; docs/deployment.md has the whole set-up.
 
 --frames F stops the node after frame F−1; it then prints one JSON line of counters (sent, dropped,
-rejected, bytes_sent, node (0-based), node_number, frames). Precoders: --precoders (placeholder, random,
+rejected, bytes_sent, node (0-based), node_number, frames, and the rx framing's: overflow_partial (frames cut
+by an overflow, dropped), overflow_lost, frames_before_start, rx_time_jumps). Precoders: --precoders (placeholder, random,
 designed or a wire PRECODERS file; the central unit must use the same) and --precoders-from ADDR (a
 beamformer server's PUB socket). Security: --curve-secret … (python/disac/net.py, docs/deployment.md).
 """
@@ -28,6 +29,7 @@ from .cli import (UsageError, add_chain_arguments, add_curve_arguments, add_link
                   link_parameters, security_from_args, security_parameters)
 
 RADIOS = ("synthetic", "usrp")
+FRAMING_COUNTERS = ("overflow_partial", "overflow_lost", "frames_before_start", "rx_time_jumps")  # in the JSON
 DEFAULT_FRAME_RATE_HZ = 10.0  # frames per second of the synthetic radio's frame clock
 usrp_settings = usrp.usrp_settings  # the names tests and scripts use (tests/test_node_usrp.py)
 
@@ -157,7 +159,8 @@ def run_command(args):
     receiver, progress = nodes[node].receiver, Progress(args.frames, f"disac node {node + 1}", args)
     system.run_to_end(tb, lambda: receiver.frames_received, progress.callback)
     progress.close()
-    print_json(dict(push.counters(), node=node, node_number=node + 1, frames=args.frames))
+    print_json(dict(push.counters(), node=node, node_number=node + 1, frames=args.frames,
+                    **{key: getattr(nodes[node].tagger, key) for key in FRAMING_COUNTERS}))
     sys.stdout.flush()
     return 0
 
@@ -200,9 +203,10 @@ def run_usrp(args, scenario, node, radio=None):
           file=sys.stderr, flush=True)
     # the receive stream never ends by itself: stop once the tagger has passed the last frame
     progress = Progress(args.frames, f"disac node {node + 1}", args)
-    system.run_to_end(tb, lambda: built.tagger.frames_tagged, progress.callback, finished=built.frames_done)
+    system.run_to_end(tb, lambda: built.tagger.frames_accounted, progress.callback, finished=built.frames_done)
     progress.close()
     print_json(dict(built.push.counters(), node=node, node_number=node + 1, frames=args.frames,
-                    frames_received=built.receiver.frames_received, versions_guessed=built.tagger.versions_guessed))
+                    frames_received=built.receiver.frames_received, versions_guessed=built.tagger.versions_guessed,
+                    **{key: getattr(built.tagger, key) for key in FRAMING_COUNTERS}))
     sys.stdout.flush()
     return 0

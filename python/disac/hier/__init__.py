@@ -10,4 +10,6 @@ apps compose them (gr-satellites' hier/ layout). Each is a gr.hier_block2 around
   user_side        the comm side: the synthetic comm channel and every user's receiver
 
 ``system`` composes them for the apps (every node's transmitter on one air, runs until N frames).
+``calibration_capture`` runs the synthetic node's radio and air blocks for a calibration capture (disac
+calibrate: the nodes take turns, the raw labelled receive streams come back).
 """

@@ -12,8 +12,11 @@ Sample rate = the scenario's bandwidth B, tuned to center_freq_hz on every chann
 synchronisation: the model absorbs every node's oscillator phase). configure() sets the device time at
 a PPS edge to the host's (NTP) second and starts both streams at epoch_s (Unix seconds, the same on
 every node), so frame f leaves and is expected at epoch + f·frame_len/B on every node: the rx frame
-tagger marks frame f at received sample f·frame_len + rx_offset_samples, with the precoder version the
-transmitter used for frame f.
+tagger marks frame f at the received sample the radio's rx_time labels epoch + (f·frame_len +
+rx_offset_samples)/B, with the precoder version and set identity the transmitter used for frame f. After
+an overflow gr-uhd re-tags rx_time: the frames it cut are dropped and counted (tagger.overflow_partial,
+overflow_lost), the later ones placed exactly. The epoch is split into whole seconds and a fraction once
+(tags.split_seconds), the same way for the device's start time and for the framing.
 
 Frequency grid: with "low-if" (default) band_shift multiplies the transmit and receive samples by (−1)^n
 (a B/2 shift, exact for even L) so the radio's centred band carries the model's d(τ) (blocks/band_shift.py);
@@ -24,7 +27,6 @@ injects stand-ins (tests/test_node_usrp.py). Errors are RadioSetupError (a Value
 """
 
 import dataclasses
-import math
 import time
 
 from gnuradio import gr
@@ -128,8 +130,8 @@ class UhdRadio:
         return self._open(self.uhd.usrp_source, "receiver", device_args, channels)
 
     def time_spec(self, seconds):
-        whole = math.floor(seconds)
-        return self.uhd.time_spec(int(whole), float(seconds - whole))
+        whole, fraction = tags.split_seconds(seconds)  # the rx framing splits the epoch the same way
+        return self.uhd.time_spec(whole, fraction)
 
 
 def _seconds(time_spec):
@@ -226,7 +228,8 @@ class usrp_node(gr.hier_block2):
         self.sink = self.radio.sink(self.settings.device_args, self.settings.tx_channels)
         self.source = self.radio.source(self.settings.device_args, self.settings.rx_channels)
         self.tx_log = tx_frame_log()
-        self.tagger = rx_frame_tagger(s, node_id, s.rx_antennas, self.tx_log, max_frames, rx_offset_samples)
+        self.tagger = rx_frame_tagger(s.without_impairments(), node_id, s.rx_antennas, self.tx_log, max_frames,
+                                      rx_offset_samples, tags.split_seconds(self.settings.epoch_s))
         self.receiver = node_rx(s, node_id, frames_per_message=frames_per_message)
         self.push = snapshot_push(address, bind, pattern, hwm, security, secret_key_file, server_public_key,
                                   allowed_keys_file) if address else None
@@ -258,5 +261,6 @@ class usrp_node(gr.hier_block2):
         return configure_usrp(self.sink, self.source, self.settings, self.radio, now=now, sleep=sleep)
 
     def frames_done(self):
-        """True once the receiver has passed the last frame asked for (the rx stream never ends by itself)."""
-        return bool(self.tagger.max_frames) and self.tagger.frames_tagged >= self.tagger.max_frames
+        """True once the rx framing has passed the last frame asked for, tagged or dropped after an overflow (the
+        rx stream never ends by itself)."""
+        return bool(self.tagger.max_frames) and self.tagger.frames_accounted >= self.tagger.max_frames
