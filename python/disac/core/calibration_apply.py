@@ -169,3 +169,16 @@ def calibration_summary(calibration, jumps=0, state=None):
     return {"method": getattr(calibration, "method", None), "residuals": residuals, "jumps": int(jumps),
             "state": "ok" if state is None else state,
             "frames_used": getattr(calibration, "frames_used", None)}
+
+
+def make_tracker(calibration, scenario):
+    """The central unit's on-the-fly calibration tracker (engineer cal's core.calibration tracker, fed with
+    each localised frame's snapshots and model frames), or None without a calibration."""
+    if calibration is None:
+        return None
+    from . import calibration as calibration_mod
+
+    factory = getattr(calibration_mod, "CalibrationTracker", None)
+    if factory is None:
+        return None
+    return factory(calibration, scenario)
