@@ -35,10 +35,7 @@ SNAPSHOT_EXTRA_BYTES = 1024
 # How often the service thread writes the state file (seconds), when it has changed
 _STATE_EVERY_S = 0.2
 _MAX_WIRE_INT = wire.MAX_COUNTER
-# which known paths the localiser projects out (core.localizer.known_paths); "auto": the direct paths when a
-# calibration is in use (radios that calibrate from them see each other), the reference reflector when the
-# scenario has one ([calibration] reflector_m: geometry the receive side may read)
-KNOWN_PATHS = ("auto", "none", "direct_path", "reflector", "direct_path+reflector")
+KNOWN_PATHS = calibration_apply.KNOWN_PATHS
 
 
 def estimate_to_pmt(estimate, num_nodes):
@@ -96,19 +93,6 @@ def status_to_dict(msg):
         out[pmt.symbol_to_string(pmt.car(pair))] = (pmt.symbol_to_string(value) if pmt.is_symbol(value)
                                                     else pmt.to_long(value))
     return out
-
-
-def known_path_flags(known_paths, calibration, scenario):
-    """(direct_paths, reflector) for the localiser from the ``known_paths`` parameter (KNOWN_PATHS)."""
-    if known_paths not in KNOWN_PATHS:
-        raise ValueError(f"known_paths = {known_paths!r}: accepted: {', '.join(KNOWN_PATHS)}")
-    has_reflector = getattr(scenario, "reflector_m", None) is not None
-    if known_paths == "auto":
-        return calibration is not None and scenario.num_nodes > 1, has_reflector
-    if "reflector" in known_paths and not has_reflector:
-        raise ValueError(f"known_paths = {known_paths!r}: scenario {scenario.name!r} has no reference reflector "
-                         "([calibration] reflector_m)")
-    return "direct_path" in known_paths, "reflector" in known_paths
 
 
 class central_unit(gr.basic_block):
@@ -222,7 +206,7 @@ class central_unit(gr.basic_block):
                 self.logger.warn(f"central unit: no key of {self.security.allowed_keys_file} is bound to a node id "
                                  "(KEY node=N): any allowed key may send snapshots of any node")
         self.calibration = calibration_apply.as_calibration(calibration, s)
-        direct_paths, reflector = known_path_flags(known_paths, self.calibration, s)
+        direct_paths, reflector = calibration_apply.known_path_flags(known_paths, self.calibration, s)
         self.known_paths = known_paths
         tx_delays = None if self.calibration is None else calibration_apply.model_tx_delay_phases(
             self.calibration, s.subcarriers, s.bandwidth_hz)

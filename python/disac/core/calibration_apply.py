@@ -31,6 +31,10 @@ import numpy as np
 from . import ofdm
 
 CALIBRATION_STATES = ("ok", "jump", "none")  # the central unit's status field ``calibration``
+# which known paths the localiser projects out (core.localizer.known_paths); "auto": the direct paths when a
+# calibration is in use (radios that calibrate from them see each other), the reference reflector when the
+# scenario has one ([calibration] reflector_m: geometry the receive side may read)
+KNOWN_PATHS = ("auto", "none", "direct_path", "reflector", "direct_path+reflector")
 
 
 class CalibrationMismatch(ValueError):
@@ -182,3 +186,16 @@ def make_tracker(calibration, scenario):
     if factory is None:
         return None
     return factory(calibration, scenario)
+
+
+def known_path_flags(known_paths, calibration, scenario):
+    """(direct_paths, reflector) for the localiser from the ``known_paths`` parameter (KNOWN_PATHS)."""
+    if known_paths not in KNOWN_PATHS:
+        raise ValueError(f"known_paths = {known_paths!r}: accepted: {', '.join(KNOWN_PATHS)}")
+    has_reflector = getattr(scenario, "reflector_m", None) is not None
+    if known_paths == "auto":
+        return calibration is not None and scenario.num_nodes > 1, has_reflector
+    if "reflector" in known_paths and not has_reflector:
+        raise ValueError(f"known_paths = {known_paths!r}: scenario {scenario.name!r} has no reference reflector "
+                         "([calibration] reflector_m)")
+    return "direct_path" in known_paths, "reflector" in known_paths
