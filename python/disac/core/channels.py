@@ -2,19 +2,23 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Synthetic channels of the D-ISAC PHY: oscillator phases, sensing echoes (eq. 3/5), CoMP comm channel (eq. 2), AWGN.
 
-Noncoherence: node n's oscillator phase φ_n is drawn anew every frame by ONE function,
-``node_phases_rad(channel_seed, frames, N)``, which both the sensing and the comm channels call, so all
-channels agree. A bistatic echo tx m → target k → rx n carries e^{j(φ_m − φ_n)} (absorbed by the unknown
-b_{n,m}^k of the model); user u receives Σ_n e^{jφ_n} h_{n,u}ᴴ x_n + z (eq. 2 with the phases).
+Noncoherence: node n's oscillator phase φ_n is drawn by ONE function, ``oscillator_phases_rad`` (per frame:
+``node_phases_rad(channel_seed, frames, N)``, a fresh phase every frame; or per run with a drift, from the
+scenario's [impairments] node_phase), which both the sensing and the comm channels call, so all channels
+agree. A bistatic echo tx m → target k → rx n carries e^{j(φ_m − φ_n)} (absorbed by the unknown b_{n,m}^k of
+the model); user u receives Σ_n e^{jφ_n} h_{n,u}ᴴ x_n + z (eq. 2 with the phases).
 
 Sample streams are frames of core.ofdm.FrameLayout; a channel counts samples from its first input
 sample, which must be the first sample of frame 0 (the transmitters start there), so the frame of
-sample t is t // frame_len. Delays are applied per OFDM symbol in the frequency domain: each received
-symbol is the circular shift, by τ, of the periodic transmitted symbol, i.e. its bins are multiplied by
-exp(−j2π f_l τ) with f_l on the chosen frequency grid (core.ofdm.bin_frequencies_hz). This is exact
-("band-limited") for the samples the receiver keeps after dropping the cyclic prefix, for any
-fractional delay up to the cyclic prefix (the scenario validates τ ≤ CP); the first τ samples of each
-output prefix would, on a real channel, hold the previous symbol's tail — the receiver discards them.
+input sample t is t // frame_len. The sensing channel delays every path (target echoes; with the
+[impairments] table also the clock offsets and latencies of every link, D = Impairments.link_delay_samples,
+the direct paths between nodes, and the [calibration] reference reflector) by core.delay_line's true
+band-limited delay: each symbol's trigonometric polynomial on the chosen frequency grid
+(core.ofdm.bin_frequencies_hz), delayed, with the previous symbol's waveform where a delayed time falls
+before a symbol's start. For delays within the cyclic prefix (the ideal air: the scenario validates τ ≤ CP)
+the samples the receiver keeps after dropping the prefix are exactly the per-symbol circular shift of
+eq. (3)/(5), bins multiplied by exp(−j2π f_l τ); the first τ samples of each prefix hold the previous
+symbol's tail, as on a real channel. Past the prefix: inter-symbol interference, as on air.
 
 ``apply_time`` is the reference (float64, written as the equations); ``write_time`` is the blocks' fast
 complex64 path (batched matrix products, scipy.fft single precision), tested equal to it. AWGN draws
@@ -38,10 +42,12 @@ and rejected for what they do to the statistics a paper reports:
 The noise-off channels (the loopback's sensing path) are not limited by this.
 """
 
+import dataclasses
+
 import numpy as np
 import scipy.fft
 
-from . import geometry, ofdm
+from . import delay_line, geometry, ofdm
 
 _STREAM_PHASE = 0x0F1A5E
 _STREAM_SENSING_NOISE = 0x5E45
@@ -51,6 +57,22 @@ _STREAM_COMM_NOISE = 0xC0AA
 def node_phases_rad(channel_seed, frames, num_nodes):
     """Oscillator phase φ_n of every node in each frame, (F, N), uniform on [0, 2π), from (seed, frame)."""
     return 2 * np.pi * ofdm.hash_uniform(channel_seed, _STREAM_PHASE, frames, num_nodes)
+
+
+def oscillator_phases_rad(channel_seed, frames, impairments, frame_len, sample_rate_hz):
+    """φ_n of every node in each frame, (F, N), under the impairments' oscillator model (SPEC13 §2); the one
+    function the sensing and the comm channels call.
+
+    "per_frame" (today, and the ideal air): ``node_phases_rad``, a fresh uniform φ_n every frame. "per_run":
+    φ_n(f) = φ_n,0 + 2π·(drift_n/360)·(f·frame_len/fs), constant within a frame, with φ_n,0 = the per-frame
+    draw of frame 0 (uniform; so frame 0 is the same in both models) and drift_n = phase_drift_deg_per_s.
+    """
+    num_nodes = impairments.num_nodes
+    if impairments.node_phase != "per_run":
+        return node_phases_rad(channel_seed, frames, num_nodes)
+    start = node_phases_rad(channel_seed, [0], num_nodes)[0]  # φ_n,0
+    seconds = np.asarray(frames, dtype=float).reshape(-1, 1) * (frame_len / float(sample_rate_hz))
+    return start[None, :] + 2 * np.pi * (impairments.phase_drift_deg_per_s[None, :] / 360.0) * seconds
 
 
 def noise_rng(channel_seed, kind, index=0):
@@ -87,10 +109,31 @@ def linked_amplitudes(amplitudes, phases_rad):
 
 
 class SensingChannel:
-    """Echoes of K point targets from every node's transmit streams into the Mr antennas of rx node n (eq. 3/5).
+    """Every node's transmit streams into the Mr antennas of rx node n: the sum of point paths (eq. 3/5 + the air).
 
-    ``apply_frequency`` works on OFDM symbols in the frequency domain; ``apply_time`` on sample streams
-    (whole symbols). Noise is added by the caller (``awgn``) so that noise-off runs are exact.
+    A path p leaves transmitter m_p's array at angle θ_dep, arrives at node n from θ_arr, with a total delay
+    d_p = τ_p·B + D[n, m_p] + A samples and the per-frame coefficient β_p·e^{j(φ_m(f) − φ_n(f))}:
+
+        y_n(t) = Σ_p a_r(θ_arr,p) · delay_{d_p}[ β_p e^{j(φ_m − φ_n)} · a_t^T(θ_dep,p) x_{m_p} ](t)
+
+    The paths (``self.paths``): every target k from every transmitter m (τ_{n,m}^k, b_{n,m}^k: eq. 3/5); with
+    ``direct_path`` the line of sight m → n for m ≠ n (|p_m − p_n|/c, departing toward p_n, arriving from p_m,
+    β_dp = sqrt(10^(SNR/10)·σ²/P_T) from direct_path_snr_db); with a [calibration] reflector, one more point
+    target at reflector_m on every link (β = reflector_amplitude). D = Impairments.link_delay_samples (clock
+    offsets and latencies) and A = ``air_latency_samples`` (the smallest integer making every d_p ≥ 0; 0 unless
+    some D < 0) are from the scenario's impairments; the delay is core.delay_line's true band-limited delay, so
+    a delay past the cyclic prefix gives inter-symbol interference as on air. The coefficient of a path goes with
+    the transmitted symbol (the frame of the input sample), so one frame's echo carries one phase whatever its
+    delay. Noise, rx gains, CFO and overflows are not here (the caller's ``awgn``; the radio blocks).
+
+    Output sample j of this channel is what node n's antennas hold at label time epoch + (j − A)/B on node n's
+    ``rx_time`` labels: ``label_offset_samples`` = −A is the label of output sample 0 relative to the epoch (in
+    samples), what the receiving radio puts in its first ``rx_time``. With the ideal (or absent) table, A = 0,
+    D = 0, no extra paths: the kept samples (after each prefix) are eq. (3)/(5) exactly, as before.
+
+    ``apply_frequency`` is eq. (3)/(5) itself for the targets (the ideal air, frequency domain, for tests);
+    ``apply_time`` the time-domain reference (float64, the delay operator's equations sample by sample);
+    ``write_time`` the blocks' fast complex64 path, streaming (history across calls), tested equal to it.
     """
 
     def __init__(self, scenario, rx_node, channel_seed, grid=ofdm.DEFAULT_FREQUENCY_GRID):
@@ -100,82 +143,181 @@ class SensingChannel:
         self.layout = ofdm.layout_from_scenario(scenario)
         self.rx_node = int(rx_node)
         self.channel_seed = int(channel_seed)
+        self.grid = grid
+        n = self.rx_node
         theta = scenario.target_angles_rad()  # (N, K)
         self._a_t = geometry.ula_steering(theta, scenario.tx_antennas)  # (N_tx, K, Mt)
-        self._a_r = geometry.ula_steering(theta[self.rx_node], scenario.rx_antennas)  # (K, Mr)
-        delays = scenario.bistatic_delays_s()[self.rx_node]  # (N_tx, K)
+        self._a_r = geometry.ula_steering(theta[n], scenario.rx_antennas)  # (K, Mr)
+        delays = scenario.bistatic_delays_s()[n]  # (N_tx, K)
         self._d = ofdm.delay_phases(delays, scenario.subcarriers, scenario.bandwidth_hz, grid)  # (N_tx, K, L)
-        self._b = scenario.target_amplitudes()[self.rx_node]  # (N_tx, K)
-        self._tx_beams = None  # the complex64 matrices of write_time, made on first use
+        self._b = scenario.target_amplitudes()[n]  # (N_tx, K)
+        self.impairments = impairments = scenario.impairments  # the air's truth (SPEC13 §0: never the receiver's)
+        self.paths = sensing_paths(scenario, n)
+        fs = scenario.bandwidth_hz
+        self.air_latency_samples = sensing_air_latency_samples(scenario)
+        link = impairments.link_delay_samples(fs)[n]  # D[n, m] per transmitter m
+        self.path_delays_samples = self.paths.delay_s * fs + link[self.paths.tx_node] + self.air_latency_samples
+        self.label_offset_samples = -self.air_latency_samples
+        self._delay_line = None  # the fast path's DelayLine (state across write_time calls), made on first use
+        self._next_sample = None
 
+    # ---- the model ---------------------------------------------------------------------------------
     def apply_frequency(self, x_freq, frames):
-        """x_freq (S, N, Mt, L) symbols of every node, frames (S,) their frame numbers → (S, Mr, L)."""
+        """Eq. (3)/(5) for the targets: x_freq (S, N, Mt, L) symbols of every node, frames (S,) → (S, Mr, L).
+        The ideal air's snapshot model (no impairments, no direct path, no reflector)."""
         coef = self.link_coefficients(frames)  # (S, N_tx, K)
         beam = np.einsum("mki,smil->smkl", self._a_t, x_freq)  # a_t^T(θ_m^k) X_m
         echo = np.einsum("smk,mkl,smkl->skl", coef, self._d, beam)
         return np.einsum("kr,skl->srl", self._a_r, echo)
 
+    def oscillator_phases(self, frames):
+        """φ (F, N) of every node in these frames (per_frame or per_run, core.channels.oscillator_phases_rad)."""
+        return oscillator_phases_rad(self.channel_seed, frames, self.impairments, self.layout.frame_len,
+                                     self.scenario.bandwidth_hz)
+
     def link_coefficients(self, frames):
         """b[n, m, k]·e^{j(φ_m − φ_n)} of rx node n per frame, (F, N_tx, K) (eq. 3/5 with the oscillator phases)."""
-        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
+        phases = self.oscillator_phases(frames)  # (F, N)
         link = np.exp(1j * (phases - phases[:, self.rx_node:self.rx_node + 1]))  # e^{j(φ_m − φ_n)}
         return self._b[None] * link[..., None]
 
-    def write_time(self, x_time, first_sample, outputs):
-        """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 →
-        writes (S·(CP+L),) into each of the Mr ``outputs``. Same values as apply_time to float32 rounding.
+    def path_coefficients(self, frames):
+        """β_p·e^{j(φ_{m_p} − φ_n)} of every path per frame, (F, P)."""
+        phases = self.oscillator_phases(frames)  # (F, N)
+        link = np.exp(1j * (phases[:, self.paths.tx_node] - phases[:, self.rx_node:self.rx_node + 1]))
+        return self.paths.amplitude[None] * link
 
-        The echo is rank N·K (one beam per transmitting node and target), so every step but the last works
-        on the N·K beams, not on the N·Mt inputs or the Mr outputs: per call, the K beams a_t^T(θ_m^k) x_m
-        of every node as one matrix product on the time samples (linear per sample, so it commutes with
-        the FFT); one FFT of each beam's symbols; the per-frame link coefficient times d(τ) on each bin;
-        one IFFT, cyclic prefix copied from the tail; last the Mr antennas' sum over beams, a_r(θ_n^k),
-        one matrix-vector product written straight into each output buffer.
+    # ---- time domain ----------------------------------------------------------------------------------
+    def write_time(self, x_time, first_sample, outputs):
+        """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 from input
+        sample ``first_sample`` (a symbol start) → writes (S·(CP+L),) into each of the Mr ``outputs``. Same values
+        as apply_time to float32 rounding. Streaming: a call continuing the last one (first_sample = the last
+        call's end) continues its delayed paths; any other first_sample starts a new stream (nothing before it).
+
+        Every step but the last works on the P paths (rank P: one beam per transmitter and target, plus the
+        direct paths and the reflector), not on the N·Mt inputs or the Mr outputs: per call, the P beams
+        a_t^T(θ_dep,p) x_{m_p} as one matrix product on the time samples (linear per sample, so it commutes with
+        the FFT); one FFT of each beam's symbol cores; the per-frame path coefficient on each symbol; the delay
+        line (fractional part as a phase ramp, one IFFT, integer part a shift with history); last the Mr
+        antennas' sum over paths, a_r(θ_arr,p), one matrix-vector product written straight into each output.
         """
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
-        cp, length = lay.cyclic_prefix, lay.subcarriers
-        if self._tx_beams is None:
+        if self._delay_line is None:
             self._prepare_fast_path()
+        if first_sample != self._next_sample:
+            self._delay_line.reset()
+        self._next_sample = first_sample + count
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
-        coef = self.link_coefficients(unique).reshape(len(unique), -1).astype(np.complex64)  # (F, N·K)
-        beams_time = self._tx_beams @ x_time  # (N·K, S·(CP+L))
-        beams = beams_time.reshape(-1, symbols, lay.symbol_len)
-        beams_freq = scipy.fft.fft(beams[..., cp:], axis=-1, norm="ortho")  # (N·K, S, L)
-        beams_freq *= coef.T[:, inverse, None]
-        beams_freq *= self._delay_c64[:, None, :]
-        beams[..., cp:] = scipy.fft.ifft(beams_freq, axis=-1, norm="ortho", overwrite_x=True)
-        end = cp  # cyclic prefix: sample t < CP equals sample t + L (periodic, also when CP > L)
-        while end > 0:
-            begin = max(0, end - length)
-            beams[..., begin:end] = beams[..., begin + length:end + length]
-            end = begin
+        coef = self.path_coefficients(unique).astype(np.complex64)  # (F, P)
+        beams = (self._tx_beams @ x_time).reshape(-1, symbols, lay.symbol_len)  # (P, S, CP+L)
+        spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho", overwrite_x=True)  # (P, S, L)
+        spectra *= coef.T[:, inverse, None]
+        delayed = beams.reshape(len(self._tx_beams), count)  # the beams' buffer is free again: reused
+        self._delay_line.delay_spectra(spectra, out=delayed)
         for r, out in enumerate(outputs):
-            np.matmul(self._rx_steer[r], beams_time, out=out[:count])
+            np.matmul(self._rx_steer[r], delayed, out=out[:count])
 
     def _prepare_fast_path(self):
+        self._tx_beams = self._tx_rows().astype(np.complex64)  # (P, N·Mt)
+        self._rx_steer = geometry.ula_steering(self.paths.arrival_rad, self.scenario.rx_antennas).T.astype(np.complex64)
+        self._rx_steer = np.ascontiguousarray(self._rx_steer)  # (Mr, P): column p = a_r(θ_arr,p)
         lay = self.layout
-        n, k, mt = lay.num_nodes, self._a_t.shape[1], lay.tx_antennas
-        tx_beams = np.zeros((n, k, n, mt), dtype=np.complex128)  # row (m, k): a_t(θ_m^k)^T on node m's inputs
-        for m in range(n):
-            tx_beams[m, :, m, :] = self._a_t[m]
-        self._tx_beams = tx_beams.reshape(n * k, n * mt).astype(np.complex64)
-        self._rx_steer = np.tile(self._a_r.T, (1, n)).astype(np.complex64)  # (Mr, N·K): column (m, k) = a_r(θ_n^k)
-        self._delay_c64 = self._d.reshape(n * k, -1).astype(np.complex64)  # (N·K, L)
+        self._delay_line = delay_line.DelayLine(lay.subcarriers, lay.cyclic_prefix, self.scenario.bandwidth_hz,
+                                                self.path_delays_samples, self.grid)
+
+    def _tx_rows(self):
+        """(P, N·Mt): row p = a_t^T(θ_dep,p) on transmitter m_p's inputs, zero elsewhere."""
+        mt, n = self.scenario.tx_antennas, self.scenario.num_nodes
+        rows = np.zeros((self.paths.count, n, mt), dtype=np.complex128)
+        rows[np.arange(self.paths.count), self.paths.tx_node] = geometry.ula_steering(self.paths.departure_rad, mt)
+        return rows.reshape(self.paths.count, n * mt)
 
     def apply_time(self, x_time, first_sample):
-        """x_time (N·Mt, S·(CP+L)) samples starting at absolute sample ``first_sample`` (a symbol start) → (Mr, S·(CP+L))."""
+        """The reference, float64: x_time (N·Mt, S·(CP+L)) from input sample ``first_sample`` (a symbol start;
+        nothing before it) → (Mr, S·(CP+L)), every path's beam scaled per symbol by its frame's coefficient
+        and delayed by core.delay_line.delay_reference (the delayed trigonometric polynomial, sample by sample)."""
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
         frames = lay.frame_of_symbols(first_sample, symbols)
-        x = x_time.reshape(lay.num_nodes, lay.tx_antennas, symbols, lay.symbol_len)
-        x_freq = ofdm.demodulate(np.moveaxis(x, 2, 0), lay.cyclic_prefix)  # (S, N, Mt, L)
-        y_freq = self.apply_frequency(x_freq, frames)  # (S, Mr, L)
-        y = ofdm.modulate(y_freq, lay.cyclic_prefix)  # (S, Mr, CP+L)
-        return np.moveaxis(y, 1, 0).reshape(-1, symbols * lay.symbol_len)
+        coef = self.path_coefficients(frames)  # (S, P): each input symbol's frame
+        beams = self._tx_rows() @ np.asarray(x_time, dtype=complex)  # (P, count)
+        beams = (beams.reshape(-1, symbols, lay.symbol_len) * coef.T[:, :, None]).reshape(-1, count)
+        a_r = geometry.ula_steering(self.paths.arrival_rad, self.scenario.rx_antennas)  # (P, Mr)
+        y = np.zeros((self.scenario.rx_antennas, count), dtype=complex)
+        for p in range(self.paths.count):
+            delayed = delay_line.delay_reference(beams[p], self.path_delays_samples[p], lay.subcarriers,
+                                                 lay.cyclic_prefix, self.scenario.bandwidth_hz, self.grid)
+            y += np.outer(a_r[p], delayed)
+        return y
+
+
+@dataclasses.dataclass(frozen=True)
+class SensingPaths:
+    """The point paths into one rx node (arrays of length P; see SensingChannel)."""
+
+    kind: tuple  # "target" | "direct" | "reflector" per path
+    tx_node: np.ndarray  # m_p
+    departure_rad: np.ndarray  # θ at the transmitter's array
+    arrival_rad: np.ndarray  # θ at the receiver's array
+    delay_s: np.ndarray  # geometric delay τ_p
+    amplitude: np.ndarray  # complex β_p (without the oscillator phases)
+
+    @property
+    def count(self):
+        return len(self.kind)
+
+
+def direct_path_amplitude(scenario):
+    """β_dp with P_T·β_dp²/σ² = direct_path_snr_db (per RE, per antenna)."""
+    snr = 10 ** (scenario.impairments.direct_path_snr_db / 10)
+    return float(np.sqrt(snr * scenario.noise_power / scenario.per_antenna_power))
+
+
+def sensing_paths(scenario, rx_node):
+    """The paths into rx node n, in this order: targets (m, k) row m·K + k (as eq. 3/5), then the direct paths
+    from every m ≠ n (when impairments.direct_path), then the reflector from every m (when [calibration] has one)."""
+    n = int(rx_node)
+    nodes, num = scenario.node_positions_m, scenario.num_nodes
+    theta = scenario.target_angles_rad()  # (N, K)
+    k = scenario.num_targets
+    tx = [np.repeat(np.arange(num), k)]
+    dep = [theta.reshape(-1)]
+    arr = [np.tile(theta[n], num)]
+    delay = [scenario.bistatic_delays_s()[n].reshape(-1)]
+    amp = [scenario.target_amplitudes()[n].reshape(-1).astype(complex)]
+    kind = ["target"] * (num * k)
+    if scenario.impairments.direct_path and num > 1:
+        others = np.array([m for m in range(num) if m != n])
+        node_angles = geometry.angles_rad(nodes, nodes)  # [a, b]: node b seen from node a
+        tx.append(others)
+        dep.append(node_angles[others, n])  # from m toward p_n
+        arr.append(node_angles[n, others])  # at n from p_m
+        delay.append(scenario.direct_path_delays_s()[n, others])
+        amp.append(np.full(others.size, direct_path_amplitude(scenario), dtype=complex))
+        kind += ["direct"] * others.size
+    if scenario.reflector_m is not None:
+        ref = geometry.angles_rad(nodes, scenario.reflector_m)[:, 0]  # (N,)
+        tx.append(np.arange(num))
+        dep.append(ref)
+        arr.append(np.full(num, ref[n]))
+        delay.append(scenario.reflector_delays_s()[n])
+        amp.append(np.full(num, scenario.reflector_amplitude, dtype=complex))
+        kind += ["reflector"] * num
+    arrays = [np.concatenate(a) for a in (tx, dep, arr, delay, amp)]
+    for a in arrays:
+        a.setflags(write=False)
+    return SensingPaths(tuple(kind), *arrays)
+
+
+def sensing_air_latency_samples(scenario):
+    """A: the constant latency (integer samples ≥ 0) every sensing channel of the scenario adds so that every
+    link's delay is ≥ 0 (core.delay_line.air_latency_samples of all link delays D; geometric delays are ≥ 0).
+    The same for every rx node; 0 unless some clock offset makes a D negative."""
+    return delay_line.air_latency_samples(scenario.impairments.link_delay_samples(scenario.bandwidth_hz))
 
 
 class CommChannel:
