@@ -1,0 +1,252 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Issue 13's localisation "done when": each impairment alone and "lab" all together, on the paper scenario
+(with a reference reflector: N = 2 needs it, SPEC13 §3) and on tests/scenarios/three_nodes_calibration.toml
+(N = 3, calibrated from the direct paths alone):
+
+* with calibration (engineer cal's estimator on a 20-frame calibration capture of the same run, applied as
+  SPEC13 §3 by core.calibration_apply: node_rx, isac_tx, the central unit), the localisation RMSE is
+  ≤ 1.10 × the ideal-channel RMSE of the same seeds (or of √CRB when that is higher: a reference run below
+  the bound is luck), with 0 failed frames;
+* without calibration the same run fails or degrades, and the test prints by how much;
+* the ideal preset gives today's results; the receive side given scenario.without_impairments() gives the
+  same result (it never reads the impairments, SPEC13 §0);
+* the corrections themselves (node_rx, isac_tx, the localiser's known paths) against numpy expectations;
+* one flowgraph-level run of the whole chain (isac_tx → sensing channel → node_rx → ZeroMQ → central unit).
+
+The trials are core-level (core.impairment_trials: the same transmitter, channel, delay operator and
+correction code as the blocks; faster than flowgraphs). Target SNR 20 dB: at the paper's 0 dB a channel
+gain error of 1 dB costs the uncalibrated localiser nothing measurable (the noise dominates the model
+error), at 20 dB it does, so the comparison shows what calibration is for. Every run is seeded.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from gnuradio.disac.core import (calibration_apply, channels, impairment_trials as trials, localizer, model,
+                                 ofdm)
+from gnuradio.disac.core.calibration import Calibration
+from gnuradio.disac.core.scenario import load_scenario
+
+HERE = __import__("os").path.dirname(__file__)
+THREE_NODES = __import__("os").path.join(HERE, "scenarios", "three_nodes_calibration.toml")
+SNR_DB = 20.0
+FRAMES = 60  # trial frames per run; with the noise shared by the runs the ratio scatters by ~±4 %
+SEED = 3
+# Each impairment alone at the "lab" figure (the issue's), and "lab" all together. The CFO case runs
+# per-run oscillator phases, the only ones from which a CFO can be measured (core.calibration_estimator).
+CASES = {
+    "timing_offset": {"timing_offset_ns": 50.0},
+    "latency": {"latency_samples": {"min": 46.0, "max": 165.0}},
+    "rx_phase": {"rx_phase_deg": "uniform"},
+    "tx_phase": {"tx_phase_deg": "uniform"},
+    "rx_gain": {"rx_gain_db": 1.0},
+    "tx_gain": {"tx_gain_db": 1.0},
+    "cfo": {"cfo_hz": 5.0, "node_phase": "per_run"},
+    "direct_path": {"direct_path": True},
+    "lab": {"preset": "lab"},
+}
+# What "degrade" means without calibration: the RMSE grows by at least this factor or frames fail. The
+# CFO of a shared reference (5 Hz) turns a 10.8 µs frame by 3·10⁻⁴ rad: the unknown per-frame amplitudes
+# absorb it, nothing degrades (its correction matters across frames, for the tracker and the users).
+MIN_DEGRADATION = {"rx_gain": 1.1, "cfo": None}
+
+
+def _with_reflector(scenario, position_m, snr_db=20.0):
+    """The scenario with a [calibration] reference reflector at position_m, SNR P_T·N²·β²/σ² = snr_db."""
+    beta = math.sqrt(10 ** (snr_db / 10) * scenario.noise_power / (scenario.per_antenna_power * scenario.num_nodes ** 2))
+    return scenario.replace(reflector_m=np.asarray(position_m, float), reflector_amplitude=beta)
+
+
+def paper_with_reflector():
+    """The paper scenario with a reference reflector at [−100, 0] m (9.8 samples monostatic from both nodes,
+    next to the 9.4-sample direct path: every known path inside the prefix)."""
+    return _with_reflector(load_scenario("paper"), [-100.0, 0.0])
+
+
+SCENARIOS = {"paper": paper_with_reflector, "three-nodes": lambda: load_scenario(THREE_NODES)}
+
+
+@pytest.fixture(scope="module", params=list(SCENARIOS))
+def scenario(request):
+    return SCENARIOS[request.param]()
+
+
+# ---- the done-when ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_calibrated_localisation_matches_the_ideal_channel(scenario, case):
+    table = dict(CASES[case], seed=SEED)
+    calibrated = trials.run_trials(scenario, table, "estimated", FRAMES, SEED, snr_db=SNR_DB, search="track")
+    none = trials.run_trials(scenario, table, "none", FRAMES, SEED, snr_db=SNR_DB, search="track", with_ideal=False)
+    ideal, crb = calibrated["rmse_ideal_m"], calibrated["crb_m"]
+    # the transmit-gain pre-compensation backs the node off so that its weakest chain stays within P_T
+    # (SPEC13 §3): the reference for the calibration's accuracy is the ideal air at that back-off (equal to
+    # the ideal air when no node backs off); the back-off itself is reported and bounded below
+    reference = calibrated["rmse_ideal_backoff_m"]
+    print(f"\n{scenario.name} {case}: RMSE calibrated {calibrated['rmse_m']:.4f} m, ideal {ideal:.4f} m "
+          f"(at the tx back-off {reference:.4f} m, tx_scale {calibrated['tx_scale']}), √CRB {crb:.4f} m; "
+          f"uncalibrated {none['rmse_m']:.4f} m = {none['rmse_m'] / ideal:.2f} × ideal, failed {none['failed']}/"
+          f"{FRAMES}; residuals {calibrated['calibration']['residuals']}")
+    assert calibrated["failed"] == 0 and calibrated["failed_ideal"] == 0
+    assert calibrated["rmse_m"] <= 1.10 * max(reference, crb), calibrated
+    if calibrated["tx_scale"] is not None:  # the back-off is what equalising ±1 dB chains costs, no more
+        assert min(calibrated["tx_scale"]) > 10 ** (-4 / 20)
+    minimum = MIN_DEGRADATION.get(case, 2.0)
+    if minimum is None:
+        assert none["rmse_m"] <= 1.10 * ideal  # nothing to undo within a frame (see MIN_DEGRADATION)
+    else:
+        assert none["failed"] > 0 or none["rmse_m"] >= minimum * ideal, none
+
+
+def test_the_ideal_preset_gives_todays_results(scenario):
+    """"ideal" (and no table) = today's air: noise-off snapshots equal eq. (3)/(5) with the channel's phases
+    to ≤ 1e-4 (complex64 arithmetic), and the trials are bit-identical with and without the table."""
+    frames = np.arange(5, 9)
+    wc, wr = ofdm.default_precoders(ofdm.layout_from_scenario(scenario), scenario.per_antenna_power)
+    wc, wr = [wc] * scenario.num_nodes, [wr] * scenario.num_nodes
+    s = scenario.replace(reflector_m=None, reflector_amplitude=0.0)  # eq. 3/5 has the targets only
+    snaps = trials.receive_snapshots(s.with_impairments("ideal"), wc, wr, frames, 0, 1, noise=False)
+    lay = ofdm.layout_from_scenario(s)
+    x = np.stack([ofdm.transmitted_frames(lay, 0, frames, m, wc[m], wr[m]) for m in range(s.num_nodes)], axis=1)
+    amps = channels.linked_amplitudes(s.target_amplitudes(), channels.node_phases_rad(1, frames, s.num_nodes))
+    for i in range(len(frames)):
+        mu = model.scenario_sensing_mean(s, x[i], amps[i])
+        assert np.linalg.norm(snaps[i] - mu) / np.linalg.norm(mu) <= 1e-4
+    a = trials.run_trials(scenario, {"preset": "ideal"}, "none", 6, SEED, with_ideal=False)
+    b = trials.run_trials(scenario, None, "none", 6, SEED, with_ideal=False)
+    np.testing.assert_array_equal(a["errors_m"], b["errors_m"])
+
+
+def test_the_receive_side_never_reads_the_impairments(scenario):
+    """The node receivers' processing and the central unit's estimator given the scenario with the "lab"
+    table or without it: the same estimates, to the last bit."""
+    air = scenario.with_impairments({"preset": "lab", "seed": SEED})
+    cal = trials.truth_calibration(air)
+    lay = ofdm.layout_from_scenario(scenario)
+    wc, wr = ofdm.default_precoders(lay, scenario.per_antenna_power)
+    wc, wr = [wc] * scenario.num_nodes, [wr] * scenario.num_nodes
+    frames = np.arange(40, 44)
+    snaps = trials.receive_snapshots(air, wc, wr, frames, SEED, SEED + 1, cal)
+    with_table = trials.localise_frames(air, snaps, frames, wc, wr, SEED, cal)
+    without = trials.localise_frames(air.without_impairments(), snaps, frames, wc, wr, SEED, cal)
+    np.testing.assert_array_equal(with_table.positions_m, without.positions_m)
+
+
+# ---- the corrections, against numpy ------------------------------------------------------------------
+
+def random_calibration(scenario, seed=0, cfo_hz=(0.0, 40.0, -25.0)):
+    rng = np.random.default_rng(seed)
+    n, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
+
+    def gains(m):
+        return 10 ** (rng.normal(0, 1, (n, m)) / 20) * np.exp(2j * np.pi * rng.random((n, m)))
+    return Calibration(rx_gains=gains(mr), tx_gains=gains(mt), rx_delay_samples=rng.uniform(40, 160, n),
+                       tx_delay_samples=np.r_[0.0, rng.uniform(-1, 1, n - 1)], cfo_hz=np.array(cfo_hz[:n]),
+                       sample_rate_hz=scenario.bandwidth_hz)
+
+
+def test_node_rx_applies_the_receive_corrections():
+    """node_rx with a calibration = numpy: per frame f, the samples × e^{+j2π ε t} (t = (f·frame_len + w_n +
+    index)/fs) before the FFT, then Y / ĝ_rx · e^{+j2π f_l (r_n − w_n)/fs}; without one, today's snapshot."""
+    from gnuradio import blocks, gr
+
+    from gnuradio.disac.blocks import tags
+    from gnuradio.disac.blocks.node_rx import node_rx
+
+    s = load_scenario("paper")
+    lay = ofdm.layout_from_scenario(s)
+    cal = random_calibration(s)
+    node, frames = 1, [7, 8, 9]
+    rng = np.random.default_rng(5)
+    samples = (rng.standard_normal((s.rx_antennas, 3 * lay.frame_len))
+               + 1j * rng.standard_normal((s.rx_antennas, 3 * lay.frame_len))).astype(np.complex64)
+    results = {}
+    for key, calibration in (("none", ""), ("cal", cal)):
+        tb = gr.top_block()
+        rx = node_rx(s, node, calibration=calibration)
+        store = blocks.message_debug()
+        frame_tags = [gr.tag_utils.python_to_tag((i * lay.frame_len, tags.frame_tag_key(),
+                                                  tags.frame_tag_value(f, node, 0), pmt_nil()))
+                      for i, f in enumerate(frames)]
+        sources = [blocks.vector_source_c(samples[r].tolist(), False, 1, frame_tags if r == 0 else [])
+                   for r in range(s.rx_antennas)]
+        for r, src in enumerate(sources):
+            tb.connect(src, (rx, r))
+        tb.msg_connect((rx, tags.SNAPSHOT_PORT), (store, "store"))
+        tb.run()
+        snaps = [snap for i in range(store.num_messages()) for snap in tags.snapshots_from_pmt(store.get_message(i))]
+        results[key] = np.stack([snap.samples for snap in snaps])
+    core = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
+            + lay.symbol_len * np.arange(lay.data_symbols)[None, :])
+    w = cal.window_offset_samples(node)
+    freq = ofdm.bin_frequencies_hz(lay.subcarriers, s.bandwidth_hz)
+    for i, f in enumerate(frames):
+        y = samples[:, i * lay.frame_len + core].astype(complex)  # (Mr, L, P)
+        np.testing.assert_allclose(results["none"][i], np.fft.fft(y, axis=1, norm="ortho"), atol=1e-5)
+        t = (f * lay.frame_len + w + core) / s.bandwidth_hz
+        expected = np.fft.fft(y * np.exp(2j * np.pi * cal.cfo_hz[node] * t), axis=1, norm="ortho")
+        expected *= (np.exp(2j * np.pi * freq * (cal.rx_delay_samples[node] - w) / s.bandwidth_hz)[None, :]
+                     / cal.rx_gains[node][:, None])[:, :, None]
+        # complex64 samples and FFT: ~1e-6 relative on values of order 1–3
+        np.testing.assert_allclose(results["cal"][i], expected, atol=2e-5)
+
+
+def pmt_nil():
+    import pmt
+    return pmt.PMT_NIL
+
+
+def test_isac_tx_applies_the_transmit_corrections_within_the_power_limit():
+    """isac_tx with a calibration = numpy: x_i · scale / ĝ_tx[m, i] · e^{−j2π ε_m j/fs}, the scale the
+    largest ≤ 1 keeping every antenna's power ≤ P_T; frame tags unchanged."""
+    from gnuradio import blocks, gr
+
+    from gnuradio.disac.blocks.isac_tx import isac_tx
+
+    s = load_scenario("paper")
+    lay = ofdm.layout_from_scenario(s)
+    cal = random_calibration(s, 1)
+    node, frames = 1, 5
+    wc, wr = ofdm.default_precoders(lay, s.per_antenna_power)
+    outputs = {}
+    for key, calibration in (("none", ""), ("cal", cal)):
+        tb = gr.top_block()
+        tx = isac_tx(s, node, 0, wc, wr, frames, calibration=calibration)
+        sinks = [blocks.vector_sink_c() for _ in range(s.tx_antennas)]
+        for i, sink in enumerate(sinks):
+            tb.connect((tx, i), sink)
+        tb.run()
+        outputs[key] = np.array([sink.data() for sink in sinks])
+    d, scale = calibration_apply.tx_precompensation(cal, node, wc, wr, s.per_antenna_power)
+    j = np.arange(frames * lay.frame_len)
+    expected = d[:, None] * outputs["none"] * np.exp(-2j * np.pi * cal.cfo_hz[node] * j / s.bandwidth_hz)[None]
+    np.testing.assert_allclose(outputs["cal"], expected, atol=2e-5)  # complex64 path
+    power = (np.sum(np.abs(wc) ** 2, axis=1) + np.sum(np.abs(wr) ** 2, axis=1)) * np.abs(d) ** 2
+    assert np.max(power) == pytest.approx(s.per_antenna_power) and scale <= 1.0
+    assert scale == pytest.approx(np.min(np.abs(cal.tx_gains[node])))  # every antenna at P_T in the design
+
+
+def test_the_localiser_projects_out_direct_paths_and_the_reflector():
+    """A frame with strong direct paths (30 dB per RE) and a reflector (20 dB): the search without known
+    paths locks on to them; with them projected out (core.localizer.known_paths) the targets are found
+    within 1 m (5·√CRB here), and with no known paths the result is today's bit for bit."""
+    s = _with_reflector(trials.trial_stats.scenario_at_snr(load_scenario("paper"), 20.0), [-100.0, 0.0])
+    air = s.with_impairments({"direct_path": True})
+    lay = ofdm.layout_from_scenario(s)
+    wc, wr = ofdm.default_precoders(lay, s.per_antenna_power)
+    wc, wr = [wc] * s.num_nodes, [wr] * s.num_nodes
+    frames = np.array([3])
+    snaps = trials.receive_snapshots(air, wc, wr, frames, 0, 1)
+    x = {m: ofdm.transmitted_frames(lay, 0, frames, m, wc[m], wr[m])[0] for m in range(s.num_nodes)}
+    y = {n: snaps[0, n] for n in range(s.num_nodes)}
+    plain = localizer.Localizer.from_scenario(s).localize(y, x, 2)
+    known = localizer.Localizer.from_scenario(s, direct_paths=True, reflector=True).localize(y, x, 2)
+    err_plain = np.linalg.norm(trials.trial_stats.matched_errors(plain.positions_m, s.target_positions_m), axis=1)
+    err_known = np.linalg.norm(trials.trial_stats.matched_errors(known.positions_m, s.target_positions_m), axis=1)
+    assert err_plain.max() > 7.5 and err_known.max() < 1.0, (err_plain, err_known)
+    empty = localizer.Localizer(s.node_positions_m, s.tx_antennas, s.rx_antennas, s.subcarriers, s.bandwidth_hz,
+                                localizer.default_search_region(s), paths=())
+    np.testing.assert_array_equal(empty.localize(y, x, 2).positions_m, plain.positions_m)
