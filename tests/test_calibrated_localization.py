@@ -18,8 +18,8 @@ The trials are core-level (core.impairment_trials: the same transmitter, radio, 
 and correction code as the blocks; faster than flowgraphs), at the scenarios' own target SNR (0 dB, the
 paper's). There a channel gain error of 1 dB and a 5 Hz CFO cost the uncalibrated localiser nothing
 measurable (the noise dominates that model error; the per-frame amplitudes absorb the CFO's phase): the
-test states it and prints the figure; at 20 dB the gain errors do degrade it, and
-test_gain_corrections_restore_the_ideal_at_high_snr shows the corrections undo them (with the drawn
+test states it and prints the figure; at 20–30 dB the gain errors do degrade it, and
+test_gain_corrections_restore_the_ideal_at_high_snr (30 dB) shows the corrections undo them (with the drawn
 gains as the calibration: the estimator's own accuracy at 20 dB is engineer cal's, see the report).
 Every run is seeded.
 """
@@ -110,17 +110,17 @@ def test_calibrated_localisation_matches_the_ideal_channel(scenario, case):
 
 @pytest.mark.parametrize("case", ["rx_gain", "tx_gain"])
 def test_gain_corrections_restore_the_ideal_at_high_snr(case):
-    """At a 20 dB target SNR ±1 dB channel gains degrade the uncalibrated localiser (×1.2 … ×5 here); node_rx's
+    """At a 30 dB target SNR ±1 dB channel gains degrade the uncalibrated localiser (×1.5 … ×10 here); node_rx's
     and isac_tx's corrections with the drawn gains as the calibration give the ideal RMSE back (at the
     transmit back-off for tx gains)."""
     s = load_scenario(THREE_NODES)
     table = {"rx_gain": {"rx_gain_db": 1.0}, "tx_gain": {"tx_gain_db": 1.0}}[case] | {"seed": SEED}  # gains alone
-    fixed = trials.run_trials(s, table, "truth", FRAMES, SEED, snr_db=20.0, search="track")
+    fixed = trials.run_trials(s, table, "truth", FRAMES, SEED, snr_db=30.0, search="track")
     none = trials.run_trials(s, table, "none", FRAMES, SEED, snr_db=20.0, search="track", with_ideal=False)
-    print(f"\n{case} at 20 dB: calibrated {fixed['rmse_m']:.4f} m, ideal {fixed['rmse_ideal_m']:.4f} m (at the "
+    print(f"\n{case} at 30 dB: calibrated {fixed['rmse_m']:.4f} m, ideal {fixed['rmse_ideal_m']:.4f} m (at the "
           f"back-off {fixed['rmse_ideal_backoff_m']:.4f} m), uncalibrated {none['rmse_m']:.4f} m")
     assert fixed["failed"] == 0 and fixed["rmse_m"] <= 1.10 * fixed["rmse_ideal_backoff_m"]
-    assert none["rmse_m"] >= 1.15 * fixed["rmse_ideal_m"]
+    assert none["rmse_m"] >= 1.5 * fixed["rmse_ideal_m"]
 
 
 def test_the_ideal_preset_gives_todays_results(scenario):
