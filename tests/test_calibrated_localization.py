@@ -363,3 +363,85 @@ def test_the_whole_chain_as_a_flowgraph_localises_on_the_lab_air():
                             for e in uncalibrated.values()])
     assert status_none["calibration"] == "none"
     assert np.all(np.linalg.norm(errors_none, axis=2).max(axis=1) > trials.trial_stats.default_gate_m(s))
+
+
+# ---- the central unit's tracker, the apps ------------------------------------------------------------
+
+def test_the_central_unit_flags_a_calibration_jump_within_10_frames():
+    """The central unit with a calibration, fed frames whose air matches it ("ok", no jump), then frames from
+    an air whose latencies changed (a radio restart after the calibration): calibration_jumps counts one
+    jump and the status field says "jump" within 10 frames."""
+    from gnuradio.disac.blocks.central_unit import central_unit
+    from gnuradio.disac.core import fusion
+
+    s = load_scenario(THREE_NODES)
+    air = s.with_impairments({"preset": "lab", "seed": SEED})
+    cal = trials.truth_calibration(air)
+    restarted = s.with_impairments({"preset": "lab", "seed": SEED, "latency_samples": list(
+        air.impairments.latency_samples + [0.0, 0.37, -0.21])})  # new latencies on nodes 2 and 3
+    cu = central_unit(s, SEED, calibration=cal, status_interval_s=0)
+    lay = ofdm.layout_from_scenario(s)
+    wc, wr = ofdm.default_precoders(lay, s.per_antenna_power)
+    wc, wr = [wc] * s.num_nodes, [wr] * s.num_nodes
+    assert cu.status()["calibration"] == "none"  # no frame checked yet
+
+    def feed(scenario_air, frames):
+        snaps = trials.receive_snapshots(scenario_air, wc, wr, frames, SEED, SEED + 1, cal)
+        states = []
+        for i, f in enumerate(frames):
+            frame_set = fusion.FrameSet(int(f), {n: snaps[i, n] for n in range(s.num_nodes)},
+                                        {n: 0 for n in range(s.num_nodes)}, 0.0,
+                                        precoder_ids={n: 0 for n in range(s.num_nodes)})
+            cu.process_frame(frame_set, None)
+            states.append(cu.status()["calibration"])
+        return states
+
+    assert feed(air, np.arange(10, 16)) == ["ok"] * 6 and cu.status()["calibration_jumps"] == 0
+    states = feed(restarted, np.arange(16, 26))
+    assert "jump" in states and states.index("jump") < 10, states
+    status = cu.status()
+    assert status["calibration_jumps"] == 1 and status["frames_localised"] == 16 and status["worker_errors"] == 0
+
+
+def run_cli(*argv):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(HERE)
+    wrapper = ("import runpy, sys, gnuradio; "
+               f"gnuradio.__path__.insert(0, {os.path.join(root, 'python')!r}); "
+               f"sys.argv[0] = 'disac'; runpy.run_path({os.path.join(root, 'apps', 'disac')!r}, run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", wrapper, *argv], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    if "--json" not in argv:
+        return proc
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_localize_and_loopback_take_impairments_and_report_the_calibration(tmp_path):
+    """`disac localize --impairments lab --calibration auto` and `disac loopback --impairments ideal
+    --calibration FILE` run and report the calibration object (method, residuals from the fit, jumps,
+    state); `--impairments ideal` gives today's numbers exactly; a bad value is a usage error naming it."""
+    auto = run_cli("localize", THREE_NODES, "--trials", "3", "--snr-db", "10", "--precoders", "random",
+                   "--impairments", "lab", "--calibration", "auto", "--json")
+    cal = auto["calibration"]
+    assert cal["method"] == "direct_path" and cal["residuals"]["timing_ns_rms"] < 0.1, cal
+    # the state is the tracker's; "none" while hier.synthetic_node's air has no radio blocks yet (engineer
+    # radio's wiring: its receivers are not framed at the calibrated offset, so no known path fits)
+    assert cal["state"] in calibration_apply.CALIBRATION_STATES and isinstance(cal["jumps"], int)
+    plain = run_cli("localize", THREE_NODES, "--trials", "3", "--snr-db", "10", "--precoders", "random", "--json")
+    ideal = run_cli("localize", THREE_NODES, "--trials", "3", "--snr-db", "10", "--precoders", "random",
+                    "--impairments", "ideal", "--json")
+    assert ideal["mse_m2"] == plain["mse_m2"] and plain["calibration"]["state"] == "none"
+    path = tmp_path / "cal.json"
+    trials.truth_calibration(load_scenario(THREE_NODES).with_impairments("ideal")).save(str(path))
+    loop = run_cli("loopback", THREE_NODES, "--frames", "4", "--precoders", "random", "--impairments", "ideal",
+                   "--calibration", str(path), "--json")
+    assert loop["calibration"]["method"] == "identity" and loop["snapshot_model_error_rel"] <= 1e-4
+    bad = run_cli("localize", THREE_NODES, "--trials", "1", "--snr-db", "10", "--impairments", "lab-ish")
+    assert bad.returncode != 0 and "--impairments lab-ish" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run_cli("loopback", THREE_NODES, "--frames", "1", "--calibration", str(tmp_path / "missing.json"))
+    assert bad.returncode != 0 and "--calibration" in bad.stderr and "Traceback" not in bad.stderr
