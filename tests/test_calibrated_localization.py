@@ -431,9 +431,7 @@ def test_localize_and_loopback_take_impairments_and_report_the_calibration(tmp_p
                    "--impairments", "lab", "--calibration", "auto", "--json")
     cal = auto["calibration"]
     assert cal["method"] == "direct_path" and cal["residuals"]["timing_ns_rms"] < 0.1, cal
-    # the state is the tracker's; "none" while hier.synthetic_node's air has no radio blocks yet (engineer
-    # radio's wiring: its receivers are not framed at the calibrated offset, so no known path fits)
-    assert cal["state"] in calibration_apply.CALIBRATION_STATES and isinstance(cal["jumps"], int)
+    assert cal["state"] == "ok" and cal["jumps"] == 0 and auto["failures"] == 0, auto
     plain = run_cli("localize", THREE_NODES, "--trials", "3", "--snr-db", "10", "--precoders", "random", "--json")
     ideal = run_cli("localize", THREE_NODES, "--trials", "3", "--snr-db", "10", "--precoders", "random",
                     "--impairments", "ideal", "--json")
