@@ -61,7 +61,9 @@ CASES = {name: dict(table, direct_path=True) for name, table in CASES.items()}
 # noise at 0 dB on the targets' echoes (×1.0 on three-nodes), but not on the paper's 20 dB reflector, whose
 # mismodelled echo then leaks (×1.5 rx, frames fail for tx); test_gain_corrections_restore_the_ideal_at_high_snr
 # asserts the gains' degradation where it is clear.
-MIN_DEGRADATION = {"rx_gain": None, "tx_gain": None, "cfo": None}
+# A GPSDO-class timing offset (50 ns RMS, 0.5 sample) keeps every echo inside the prefix: on three-nodes it
+# costs +57 % RMSE without failing a frame (on the paper scenario the mismodelled reflector fails every frame).
+MIN_DEGRADATION = {"rx_gain": None, "tx_gain": None, "cfo": None, "timing_offset": 1.3}
 
 
 def _with_reflector(scenario, position_m, snr_db=20.0):
