@@ -40,7 +40,7 @@ from ..blocks.snapshot_push import snapshot_push
 from ..blocks.synthetic_radio_rx import synthetic_radio_rx
 from ..blocks.synthetic_radio_tx import synthetic_radio_tx
 from ..blocks.tx_frame_log import tx_frame_log
-from ..core import ofdm
+from ..core import calibration_apply, ofdm
 
 # node_rx batches the frames it finishes in one call into one message (snapshot_push still sends one wire
 # message per frame): the per-message cost (~10 µs) is what kept L = 16 from real time (docs/blocks.md,
@@ -95,7 +95,7 @@ class synthetic_node(gr.hier_block2):
       num_nodes, tx_antennas, rx_antennas   port counts GRC draws; 0 or the scenario's (checked)
       offset_samples                   the rx framing's frame-start shift (rx_frame_tagger); None: the
                                        calibration's window_offset_samples(node_id), 0 without one
-      calibration                      a core.calibration.Calibration (or None): given to the transmitter
+      calibration                      a core.calibration.Calibration, a calibration file, or None / "" (none): given to the transmitter
                                        and the receiver (their ``calibration`` parameter) and the framing
 
     Attributes: transmitter, radio_tx, channel, radio_rx, tx_log, tagger, clock (or None), receiver, push
@@ -118,6 +118,7 @@ class synthetic_node(gr.hier_block2):
                                 gr.io_signature(mt, mt, gr.sizeof_gr_complex))
         self.scenario, self.node_id = s, node_id
         node_side = s.without_impairments()  # what the node's own processing may know (SPEC13 §0)
+        calibration = calibration_apply.as_calibration(calibration, node_side)  # also "" (none) or a file path
         calibrated = {} if calibration is None else {"calibration": calibration}
         if offset_samples is None:
             offset_samples = 0 if calibration is None else calibration.window_offset_samples(node_id)

@@ -14,6 +14,7 @@ import threading
 import time
 
 from ..blocks import tags
+from ..core import ofdm
 from ..blocks.isac_tx import isac_tx
 from ..blocks.precoder_sub import PRECODERS_PORT, precoder_sub
 from ..blocks.synthetic_radio_tx import synthetic_radio_tx
@@ -52,7 +53,8 @@ def add_synthetic_nodes(tb, scenario, receiving_nodes, wc, wr, frames, seed, cha
             transmitters.append(nodes[m])
             sources.append(nodes[m])
             continue
-        transmitter = isac_tx(s.without_impairments(), m, seed, wc[m], wr[m], frames)
+        transmitter = isac_tx(s.without_impairments(), m, seed, wc[m], wr[m], frames,
+                              calibration=node_parameters.get("calibration", ""))
         radio = synthetic_radio_tx(s, m, tags.SYNTHETIC_EPOCH_S if epoch_s is None else epoch_s, 0.0, 0, frames)
         for i in range(mt):
             tb.connect((transmitter, i), (radio, i))
@@ -119,24 +121,36 @@ def run_until_released(tb, central, frames, seconds_per_frame_limit=2.0, on_prog
 
 def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None,
                          timeout_s=3600.0, with_users=False, on_progress=None, seconds_per_frame_limit=2.0,
-                         require_all=True):
+                         require_all=True, calibration=""):
     """The whole system in one flowgraph for ``frames`` frames: every node's transmitter, the receiving
     ``nodes`` (default all; 0-based) with AWGN, their snapshot links over ZeroMQ inproc to a central_node
     (full ML search per frame), and with ``with_users`` the comm side. With some nodes missing each frame
     goes after ``timeout_s`` (the default suits complete runs, where it never fires).
 
+    ``scenario`` is the air's (its [impairments] too); the central unit gets it without them (SPEC13 §0);
+    ``calibration`` (a Calibration, a file or "") goes to every node and the central unit.
     Returns (estimates {frame: core.fusion.Estimate}, central unit status dict, user_side or None);
     with ``require_all``, RuntimeError when fewer than ``frames`` frames were released before the deadline."""
     from gnuradio import blocks, gr
 
     from .central_node import central_node
 
+    from ..core import calibration_apply
+
     address = f"inproc://disac-system-{id(object())}-{time.monotonic_ns()}"
     tb = gr.top_block("disac_system")
-    central = central_node(scenario.without_impairments(), seed, wc, wr, timeout_s=timeout_s, queue_depth=frames + 1, search=search,
-                           address=address, bind=True, status_interval_s=0, keep_estimates=frames)
+    calibration = calibration_apply.as_calibration(calibration, scenario.without_impairments())
+    # a calibrated receiver frames later by its window offset (the link latencies): the transmitters run
+    # that many frames more, so that frames 0 … frames − 1 arrive whole; only those are returned
+    lead = 0 if calibration is None else 1 + max(
+        0, -(-max(calibration.window_offset_samples(n) for n in range(scenario.num_nodes))
+             // ofdm.layout_from_scenario(scenario).frame_len))
+    central = central_node(scenario.without_impairments(), seed, wc, wr, timeout_s=timeout_s,
+                           queue_depth=frames + lead + 1, search=search, address=address, bind=True,
+                           status_interval_s=0, keep_estimates=frames + lead, calibration=calibration or "")
     sources, _, _ = add_synthetic_nodes(tb, scenario, range(scenario.num_nodes) if nodes is None else nodes, wc, wr,
-                                        frames, seed, channel_seed, address=address, hwm=frames + 16)
+                                        frames + lead, seed, channel_seed, address=address, hwm=frames + lead + 16,
+                                        calibration=calibration)
     users = add_user_side(tb, scenario, sources, seed, channel_seed) if with_users else None
     sink = blocks.message_debug()  # the estimates are read from the central unit; this puts it in the flowgraph
     tb.msg_connect((central, "estimate"), (sink, "store"))
@@ -145,7 +159,7 @@ def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, searc
     status = central.status()
     if require_all and status["frames_released"] < frames:
         raise RuntimeError(f"the chain released {status['frames_released']} of {frames} frames in time: {status}")
-    return {e.frame: e for e in central.estimates}, status, users
+    return {e.frame: e for e in central.estimates if e.frame < frames}, status, users
 
 
 def run_to_end(tb, frames_done=None, on_progress=None, finished=None, poll_s=0.1, settle_s=0.2):
