@@ -313,15 +313,18 @@ def test_delays_are_bounded(paper):
 
 
 def test_user_delays_bring_per_subcarrier_pilots_that_the_receivers_copy_keeps():
-    """A frequency-selective user channel needs ≥ U + 1 pilot symbols (core.ofdm): the lab preset's
-    user_delays raise a left-out or flat pilot count to U + 1, an explicit larger count stays, and the copy
-    without [impairments] (the receivers') frames the same way."""
+    """A frequency-selective user channel needs ≥ U + 1 pilot symbols (core.ofdm): a scenario file whose
+    [impairments] has user_delays (the lab preset) gets U + 1 when it leaves pilot_symbols out, and so does
+    `--impairments` (with_user_pilots); an explicit larger count stays, the copy without [impairments] (the
+    receivers') frames the same way, and with_impairments alone never changes the layout."""
     paper = load_scenario("paper")
     assert paper.pilot_symbols == 1
-    lab = paper.with_impairments("lab")
+    assert paper.with_impairments("lab").pilot_symbols == 1  # with_impairments keeps the frame layout
+    lab = paper.with_impairments("lab").with_user_pilots()
     assert lab.pilot_symbols == paper.num_users + 1
     assert lab.without_impairments().pilot_symbols == lab.pilot_symbols
-    assert paper.with_impairments({"user_delays": False, "timing_offset_ns": 10.0}).pilot_symbols == 1
-    assert paper.replace(pilot_symbols=6).with_impairments("lab").pilot_symbols == 6
+    assert paper.with_impairments({"user_delays": False, "timing_offset_ns": 10.0}).with_user_pilots() \
+        .pilot_symbols == 1
+    assert paper.replace(pilot_symbols=6).with_impairments("lab").with_user_pilots().pilot_symbols == 6
     data = dict(PRESETS["paper"], impairments={"preset": "lab"})
     assert scenario_from_dict(data).pilot_symbols == paper.num_users + 1

@@ -199,7 +199,7 @@ def impaired_scenario(scenario, args):
     if getattr(args, "impairments", None) in (None, ""):
         return scenario
     try:
-        return scenario.with_impairments(impairments.load_impairments_table(args.impairments))
+        return scenario.with_impairments(impairments.load_impairments_table(args.impairments)).with_user_pilots()
     except (ScenarioError, ValueError) as exc:
         raise UsageError(f"--impairments {args.impairments}: {exc}") from None
 

@@ -43,8 +43,10 @@ from . import ofdm
 FORMAT = "gr-disac-calibration"
 VERSION = 1
 # How the calibration was obtained. "identity" (not an estimate: unit gains, zero delays and CFOs) is
-# this module's addition to SPEC13's three methods, for a receiver that runs uncalibrated.
-METHODS = ("direct_path", "reflector", "direct_path+reflector", "identity")
+# this module's addition to SPEC13's three methods, for a receiver that runs uncalibrated; "truth" (the
+# synthetic air's drawn values, core.impairment_trials.truth_calibration) is a test device, checked by the
+# tracker like an estimate.
+METHODS = ("direct_path", "reflector", "direct_path+reflector", "identity", "truth")
 RADIOS = ("synthetic", "usrp")
 FREQUENCY_GRIDS = ofdm.FREQUENCY_GRIDS
 RESIDUAL_KEYS = ("rx_phase_deg_rms", "tx_phase_deg_rms", "rx_gain_db_rms", "tx_gain_db_rms",

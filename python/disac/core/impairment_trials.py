@@ -85,7 +85,7 @@ def truth_calibration(scenario):
     delta = imp.clock_offset_s * fs
     return Calibration(rx_gains=imp.rx_gains, tx_gains=imp.tx_gains, rx_delay_samples=-delta + imp.latency_samples,
                        tx_delay_samples=delta, cfo_hz=imp.cfo_hz, sample_rate_hz=fs, scenario=scenario.name,
-                       method="identity").normalised()
+                       method="truth").normalised()
 
 
 def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_count, calibration, on_air=None):

@@ -161,12 +161,17 @@ class Scenario:
         if isinstance(table, str):
             from . import impairments
             table = impairments.load_impairments_table(table)
+        return self.replace(impairments_table=table)  # the frame layout stays: see with_user_pilots
+
+    def with_user_pilots(self):
+        """A copy with U + 1 per-subcarrier pilot symbols when the air has user delays and the pilots are flat
+        (core.ofdm; what `--impairments` does, and a scenario file with such a table gets by default), else
+        this scenario. with_impairments never changes the frame layout, so that a receiver made from the
+        scenario before it frames as the air does."""
         from . import impairments
-        changes = dict(impairments_table=table)
-        if impairments.resolve_impairments_table(impairments.validate_impairments_table(dict(table))).get(
-                "user_delays") and self.pilot_symbols <= self.num_users:
-            changes["pilot_symbols"] = self.num_users + 1  # per-subcarrier pilots: build_scenario's rule
-        return self.replace(**changes)
+        delays = impairments.resolve_impairments_table(self.impairments_table).get("user_delays")
+        return self.replace(pilot_symbols=self.num_users + 1) if delays and self.pilot_symbols <= self.num_users \
+            else self
 
     def without_impairments(self):
         """A copy with the [impairments] table removed (what the receive side may be given: SPEC13 §0)."""
