@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""qa for sigmf_record: the data file holds every input sample, channels interleaved (nothing lost, nothing
+changed); every rx_time tag is a capture segment with its exact time and global index, an overflow an
+annotation with the samples lost; the metadata carries the rate, the centre frequency, the gains, the
+scenario (as TOML, without impairments) and the calibration file; a bad directory, an existing recording
+and a bad rx_time value are named."""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+import pmt
+from gnuradio import blocks, gr, gr_unittest
+
+from gnuradio.disac.blocks.sigmf_record import sigmf_record
+from gnuradio.disac.blocks.sigmf_replay import rx_time_value
+from gnuradio.disac.core import recording
+from gnuradio.disac.core.scenario import load_scenario, scenario_from_dict, scenario_to_toml
+
+SCENARIO = load_scenario("paper")  # Mr = 16, B = 10 MHz
+MR, FS = SCENARIO.rx_antennas, SCENARIO.bandwidth_hz
+EPOCH = (1_800_000_000, 0.25)  # a Unix time: its integer and fraction must both survive exactly
+
+
+def rx_time_tag(offset, full, frac):
+    return gr.tag_utils.python_to_tag((offset, pmt.intern("rx_time"), rx_time_value(full, frac)))
+
+
+def streams(count, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((MR, count)) + 1j * rng.standard_normal((MR, count))).astype(np.complex64)
+
+
+def record(directory, x, tag_lists, **kw):
+    tb = gr.top_block()
+    recorder = sigmf_record(SCENARIO, 1, directory, rx_antennas=MR, **kw)
+    for r in range(MR):
+        tb.connect(blocks.vector_source_c(x[r], False, 1, tag_lists[r]), (recorder, r))
+    tb.run()
+    return recorder
+
+
+class qa_sigmf_record(gr_unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = os.path.join(self.tmp.name, "captures", "run1")  # created by the recorder
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_samples_interleaved_and_rx_time_as_captures_with_the_overflow_annotated(self):
+        x = streams(70_000)  # more than one scheduler call
+        lost, resume = 1000, 40_000  # an overflow: 1000 samples dropped before sample 40 000
+        later = recording.split_time(EPOCH[0], EPOCH[1] + (resume + lost) / FS)
+        tag_lists = [[rx_time_tag(0, *EPOCH), rx_time_tag(resume, *later)] for _ in range(MR)]  # gr-uhd: all channels
+        recorder = record(self.dir, x, tag_lists, radio="usrp", center_freq_hz=3.5e9, tx_gain_db=10.0,
+                          rx_gain_db=20.0, epoch_s=EPOCH[0] + EPOCH[1])
+        self.assertEqual(recorder.meta_path.name, "node-2.sigmf-meta")  # node_id 1 = --node-number 2
+        data = np.fromfile(recorder.data_path, np.complex64).reshape(-1, MR).T
+        np.testing.assert_array_equal(data, x)  # bit-exact: complex64 in, cf32_le out
+        meta = json.loads(recorder.meta_path.read_text())
+        info, captures = meta["global"], meta["captures"]
+        self.assertEqual((info["core:datatype"], info["core:num_channels"], info["core:sample_rate"]), ("cf32_le", MR, FS))
+        self.assertEqual((info["disac:tx_gain_db"], info["disac:rx_gain_db"], info["disac:radio"]), (10.0, 20.0, "usrp"))
+        self.assertEqual(info["disac:epoch_s"], [EPOCH[0], EPOCH[1]])
+        self.assertEqual([c["core:sample_start"] for c in captures], [0, resume])
+        self.assertEqual([c["core:global_index"] for c in captures], [0, resume + lost])  # the lost samples counted
+        self.assertEqual([c["disac:rx_time"] for c in captures], [list(EPOCH), list(later)])  # exact, not one float
+        self.assertEqual({c["core:frequency"] for c in captures}, {3.5e9})
+        self.assertTrue(captures[0]["core:datetime"].startswith("2027-01-15T08:00:00.25"), captures[0]["core:datetime"])
+        self.assertEqual([(a["core:sample_start"], a["core:label"], a["disac:samples_lost"]) for a in meta["annotations"]],
+                         [(resume, "overflow", lost)])
+        self.assertEqual(recorder.captures, 2)
+        self.assertIsNone(recorder.error)
+
+    def test_the_scenario_is_written_without_impairments_and_the_calibration_embedded(self):
+        calibration = {"format": "gr-disac-calibration", "version": 1, "method": "direct_path", "nodes": []}
+        path = os.path.join(self.tmp.name, "cal.json")
+        with open(path, "w") as handle:
+            json.dump(calibration, handle)
+        recorder = record(self.dir, streams(100), [[] for _ in range(MR)], calibration_file=path)
+        info = json.loads(recorder.meta_path.read_text())["global"]
+        self.assertEqual(info["disac:calibration"], calibration)
+        import tomllib
+        table = tomllib.loads(info["disac:scenario"])
+        self.assertNotIn("impairments", table)
+        self.assertEqual(scenario_to_toml(scenario_from_dict(table, SCENARIO.name)), info["disac:scenario"])
+        self.assertNotIn(recording.GROUND_TRUTH_KEY, info)  # not asked for
+
+    def test_samples_without_any_rx_time_are_one_capture_without_a_time(self):
+        recorder = record(self.dir, streams(500), [[] for _ in range(MR)])
+        captures = json.loads(recorder.meta_path.read_text())["captures"]
+        self.assertEqual(captures, [{"core:sample_start": 0, "core:global_index": 0}])
+        self.assertEqual(recorder.samples_recorded, 500)
+
+    def test_a_bad_rx_time_value_is_counted_and_skipped(self):
+        bad = gr.tag_utils.python_to_tag((10, pmt.intern("rx_time"), pmt.from_double(1.5)))
+        recorder = record(self.dir, streams(100), [[rx_time_tag(0, *EPOCH), bad]] + [[] for _ in range(MR - 1)])
+        self.assertEqual((recorder.bad_time_tags, recorder.captures), (1, 1))
+
+    def test_bad_directories_and_an_existing_recording_are_named(self):
+        a_file = os.path.join(self.tmp.name, "file")
+        open(a_file, "w").close()
+        with self.assertRaisesRegex(ValueError, "is a file"):
+            sigmf_record(SCENARIO, 0, a_file)
+        with self.assertRaisesRegex(ValueError, "cannot be created"):
+            sigmf_record(SCENARIO, 0, os.path.join(a_file, "below"))
+        with self.assertRaisesRegex(ValueError, "give a directory"):
+            sigmf_record(SCENARIO, 0, "")
+        record(self.dir, streams(10), [[] for _ in range(MR)])
+        with self.assertRaisesRegex(ValueError, "never overwritten"):
+            sigmf_record(SCENARIO, 1, self.dir)
+        sigmf_record(SCENARIO, 0, self.dir).stop()  # another node's recording in the same directory is fine
+        with self.assertRaisesRegex(ValueError, "node_id"):
+            sigmf_record(SCENARIO, 5, self.dir)
+        with self.assertRaisesRegex(ValueError, "radio"):
+            sigmf_record(SCENARIO, 0, self.dir, radio="b210")
+        with self.assertRaisesRegex(ValueError, "not JSON"):
+            sigmf_record(SCENARIO, 0, os.path.join(self.tmp.name, "x"), calibration_file=a_file)
+        with open(a_file, "w") as handle:
+            json.dump({"format": "something else"}, handle)
+        with self.assertRaisesRegex(ValueError, "not a gr-disac calibration"):
+            sigmf_record(SCENARIO, 0, os.path.join(self.tmp.name, "x"), calibration_file=a_file)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "x")))  # refused before anything was made
+
+
+if __name__ == "__main__":
+    gr_unittest.run(qa_sigmf_record)
