@@ -272,10 +272,10 @@ class RecordingReader:
     def __init__(self, path, node_id=None):
         from sigmf import sigmffile
         base = pathlib.Path(path)
-        if node_id is not None and base.is_dir():
-            base = recording_base(base, node_id)
-        elif base.suffix in (META_SUFFIX, DATA_SUFFIX):
+        if base.suffix in (META_SUFFIX, DATA_SUFFIX):
             base = base.with_suffix("")
+        elif node_id is not None:  # a directory (written by RecordingWriter)
+            base = recording_base(base, node_id)
         self.meta_path, self.data_path = base.with_suffix(META_SUFFIX), base.with_suffix(DATA_SUFFIX)
         if not self.meta_path.is_file():
             where = f" (node {int(node_id) + 1} of directory {str(path)!r})" if node_id is not None else ""
