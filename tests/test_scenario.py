@@ -400,7 +400,7 @@ THREE_NODES_M = [[-141.4, 141.4], [-141.4, -141.4], [-141.4, 141.4]]
 BAD_INPUTS = [
     # unknown key, top level and in a table: named with the accepted keys
     ("unknown top-level key", _set(None, "colour", "red"),
-     ["colour = 'red'", "unknown key", "accepted: description, name, nodes, ofdm, targets, users"]),
+     ["colour = 'red'", "unknown key", "accepted: calibration, description, impairments, name, nodes, ofdm, targets, users"]),
     ("unknown key in a table", _set("nodes", "tx_antenna", 6),
      ["nodes.tx_antenna = 6", "unknown key", "accepted in [nodes]:", "tx_antennas"]),
     ("unknown key in [users]", _set("users", "snr", 20),

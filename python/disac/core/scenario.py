@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Scenarios: the geometry, radios and noise of one D-ISAC set-up, loaded from TOML and validated.
 
-A scenario file has four tables (every key is optional unless marked *):
+A scenario file has four tables, and two optional ones (every key is optional unless marked *):
 
     name = "my-setup"                       # optional, shown in outputs
     [nodes]   positions_m*  tx_antennas*  rx_antennas*  per_antenna_power (P_T, 1.0)
@@ -10,15 +10,23 @@ A scenario file has four tables (every key is optional unless marked *):
     [targets] positions_m*  snr_db (0.0) | amplitude  amplitude_phase ("zero"|"random")  seed (0)
               noise_power (σ², 1.0)
     [users]   positions_m*  snr_db (20.0) | noise_power (σ_c²)  channel ("los"|"rayleigh")  seed (0)
+    [impairments]  (optional) what real radios do to the synthetic air: preset ("ideal"|"lab"), seed,
+              timing_offset_ns, latency_samples, rx/tx_phase_deg, rx/tx_gain_db, cfo_hz, node_phase,
+              phase_drift_deg_per_s, overflow_every_frames, overflow_samples, user_delays, direct_path,
+              direct_path_snr_db — see core.impairments; absent = the ideal air (today's model)
+    [calibration]  (optional) reflector_m ([x, y], a reference reflector at a known position: an extra
+              point target of the air on every link)  reflector_snr_db (20.0) | reflector_amplitude
 
 The target SNR is the paper's P_T·Σ_{k,n,m}|b_{n,m}^k|²/σ² (Sec. V); with every |b| equal to β it
-fixes β = sqrt(SNR·σ² / (P_T·K·N²)). The user SNR is P_T/σ_c². Presets reproduce the paper's Sec. V
+fixes β = sqrt(SNR·σ² / (P_T·K·N²)). The user SNR is P_T/σ_c². The reflector's SNR has the same
+definition for one target: β_ref = sqrt(SNR·σ² / (P_T·N²)). Presets reproduce the paper's Sec. V
 set-ups by name (see PRESETS). Every problem raises ScenarioError with a one-line message that names
 the key, the value and what is accepted; problems that are legal but need the user's attention are
 warnings, and facts that need no action (an echo past L/B) are notes.
 """
 
 import dataclasses
+import functools
 import math
 import tomllib
 
@@ -66,6 +74,11 @@ class Scenario:
     user_channel: str  # "los" | "rayleigh"
     user_seed: int
     warnings: tuple = ()
+    # the validated [impairments] table as written (preset not expanded); {} = absent (the ideal air).
+    # Read by the synthetic air and tests' truth checks only, never by the receive side (SPEC13 §0).
+    impairments_table: dict = dataclasses.field(default_factory=dict)
+    reflector_m: object = None  # None or (2,) read-only: the [calibration] reference reflector (geometry)
+    reflector_amplitude: float = 0.0  # |b| of the reflector's echo on every link (0 when there is none)
 
     # ---- sizes ------------------------------------------------------------------------------
     @property
@@ -130,6 +143,47 @@ class Scenario:
             return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
         return np.conj(geometry.ula_steering(self.user_angles_rad(), self.tx_antennas))
 
+    # ---- impairments and the reference reflector (issue 13) ----------------------------------------
+    @functools.cached_property
+    def impairments(self):
+        """The run's drawn core.impairments.Impairments (ideal when the table is absent); drawn once and kept.
+
+        Truth of the synthetic air: the receive side never reads it (SPEC13 §0)."""
+        from . import impairments
+        return impairments.draw_impairments(self.impairments_table, self.num_nodes, self.tx_antennas,
+                                            self.rx_antennas)
+
+    def with_impairments(self, table_or_preset_name):
+        """A copy with this [impairments] table (a dict) or preset ("ideal", "lab"), validated."""
+        table = table_or_preset_name
+        if isinstance(table, str):
+            from . import impairments
+            table = impairments.load_impairments_table(table)
+        return self.replace(impairments_table=table)
+
+    def without_impairments(self):
+        """A copy with the [impairments] table removed (what the receive side may be given: SPEC13 §0)."""
+        return self.replace(impairments_table={})
+
+    @property
+    def reflector_snr_db(self):
+        """The reference reflector's SNR, P_T·N²·β_ref²/σ² in dB (None without a reflector)."""
+        if self.reflector_m is None:
+            return None
+        total = self.per_antenna_power * self.num_nodes**2 * self.reflector_amplitude**2
+        return 10 * math.log10(total / self.noise_power) if total > 0 else -math.inf
+
+    def reflector_delays_s(self):
+        """τ[n, m]: time of flight tx m → reference reflector → rx n, (N, N) (None without a reflector)."""
+        if self.reflector_m is None:
+            return None
+        one_way = geometry.one_way_delays_s(self.node_positions_m, self.reflector_m[None])  # (N, 1)
+        return geometry.bistatic_delays_s(one_way)[..., 0]
+
+    def direct_path_delays_s(self):
+        """τ[n, m] = |p_m − p_n|/c, (N, N): the line-of-sight delay between every pair of nodes (0 on the diagonal)."""
+        return geometry.distances_m(self.node_positions_m, self.node_positions_m) / geometry.SPEED_OF_LIGHT_M_S
+
     @property
     def unambiguous_delay_s(self):
         """L/B: the period of the delay steering vector d(τ)."""
@@ -191,7 +245,9 @@ class Scenario:
             },
             "warnings": list(self.warnings),
             "notes": list(self.notes),
-        }
+        } | ({"impairments": dict(self.impairments_table)} if self.impairments_table else {}) | (
+            {"calibration": {"reflector_m": self.reflector_m.tolist(), "reflector_amplitude": self.reflector_amplitude,
+                             "reflector_snr_db": self.reflector_snr_db}} if self.reflector_m is not None else {})
 
 
 def _delay_ambiguity_notes(tau, unambiguous):
@@ -287,8 +343,10 @@ def _check_not_on_nodes(key, what, points, nodes):
 def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_antenna_power,
                    bandwidth_hz, subcarriers, cyclic_prefix, symbols_per_frame, target_positions_m,
                    target_amplitude, target_amplitude_phase, target_seed, noise_power,
-                   user_positions_m, user_noise_power, user_channel, user_seed):
+                   user_positions_m, user_noise_power, user_channel, user_seed,
+                   impairments_table=None, reflector_m=None, reflector_amplitude=0.0):
     """Validate resolved values and return a Scenario (keys in messages are the TOML keys)."""
+    from . import impairments
     nodes = _positions("nodes.positions_m", node_positions_m)
     targets = _positions("targets.positions_m", target_positions_m)
     users = _positions("users.positions_m", user_positions_m)
@@ -311,6 +369,22 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
     _check_distinct("targets.positions_m", targets)
     _check_not_on_nodes("targets.positions_m", "target", targets, nodes)
     _check_not_on_nodes("users.positions_m", "user", users, nodes)
+    table = impairments.validate_impairments_table({} if impairments_table is None else dict(impairments_table),
+                                                   len(nodes), mt, mr)
+    reflector, reflector_beta = None, 0.0
+    if reflector_m is not None:
+        value = reflector_m.tolist() if isinstance(reflector_m, np.ndarray) else reflector_m
+        reflector = _positions("calibration.reflector_m", [value])
+        _check_not_on_nodes("calibration.reflector_m", "the reflector", reflector, nodes)
+        reflector_beta = _number("calibration.reflector_amplitude", reflector_amplitude, allow_zero=True)
+        tau_ref = geometry.bistatic_delays_s(geometry.one_way_delays_s(nodes, reflector))[..., 0]
+        n, m = np.unravel_index(np.argmax(tau_ref), tau_ref.shape)
+        if tau_ref[n, m] * bw > cp:
+            raise ScenarioError(
+                f"calibration.reflector_m = {reflector[0].tolist()}: the reflector's echo node {m + 1} → node {n + 1} "
+                f"arrives after {tau_ref[n, m] * bw:.2f} samples, beyond the cyclic prefix ofdm.cyclic_prefix = {cp}; "
+                f"expected a reflector closer to the nodes or a cyclic prefix of at least {math.ceil(tau_ref[n, m] * bw)}")
+        reflector = reflector[0]
 
     warnings = []
     tau = geometry.bistatic_delays_s(geometry.one_way_delays_s(nodes, targets))
@@ -323,14 +397,17 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
             f"expected a cyclic prefix of at least {math.ceil(longest_samples)} samples")
     # an echo past L/B is no warning (nothing to act on: d(τ) wraps, the geometry resolves it, and the
     # paper's own set-up has one by design): Scenario.notes names it
-    for arr in (nodes, targets, users):
+    # the direct path m → n needs no check of its own: by the triangle inequality it is never longer than the
+    # echo of any target on the same link, which the prefix holds
+    for arr in (nodes, targets, users) + ((reflector,) if reflector is not None else ()):
         arr.setflags(write=False)
     return Scenario(name=str(name), node_positions_m=nodes, tx_antennas=mt, rx_antennas=mr,
                     per_antenna_power=pt, bandwidth_hz=bw, subcarriers=nsub, cyclic_prefix=cp,
                     symbols_per_frame=nsym, target_positions_m=targets, target_amplitude=beta,
                     target_amplitude_phase=phase, target_seed=tseed, noise_power=sigma2,
                     user_positions_m=users, user_noise_power=sigma_c2, user_channel=channel,
-                    user_seed=useed, warnings=tuple(warnings))
+                    user_seed=useed, warnings=tuple(warnings), impairments_table=table,
+                    reflector_m=reflector, reflector_amplitude=reflector_beta)
 
 
 _SCHEMA = {
@@ -338,7 +415,11 @@ _SCHEMA = {
     "ofdm": {"bandwidth_hz", "subcarriers", "cyclic_prefix", "symbols_per_frame"},
     "targets": {"positions_m", "snr_db", "amplitude", "amplitude_phase", "seed", "noise_power"},
     "users": {"positions_m", "snr_db", "noise_power", "channel", "seed"},
+    "calibration": {"reflector_m", "reflector_snr_db", "reflector_amplitude"},
 }
+# validated by core.impairments (its own key list and messages)
+_OPTIONAL_TABLES = {"impairments"}
+REFLECTOR_SNR_DB_DEFAULT = 20.0
 _TOP_LEVEL = {"name", "description"}
 _REQUIRED = {
     "nodes": ("positions_m", "tx_antennas", "rx_antennas"),
@@ -361,9 +442,13 @@ def scenario_from_dict(data, name="scenario"):
                 bad = sorted(unknown)[0]
                 raise ScenarioError(
                     f"{key}.{bad} = {value[bad]!r}: unknown key; accepted in [{key}]: {', '.join(sorted(_SCHEMA[key]))}")
+        elif key in _OPTIONAL_TABLES:
+            if not isinstance(value, dict):
+                raise ScenarioError(f"{key} = {value!r}: expected a table [{key}]")
         elif key not in _TOP_LEVEL:
             raise ScenarioError(
-                f"{key} = {data[key]!r}: unknown key; accepted: {', '.join(sorted(_TOP_LEVEL | set(_SCHEMA)))}")
+                f"{key} = {data[key]!r}: unknown key; accepted: "
+                f"{', '.join(sorted(_TOP_LEVEL | set(_SCHEMA) | _OPTIONAL_TABLES))}")
     for table, keys in _REQUIRED.items():
         if table not in data:
             raise ScenarioError(f"[{table}]: missing table; it needs {', '.join(keys)}")
@@ -397,6 +482,25 @@ def scenario_from_dict(data, name="scenario"):
         snr_db = _snr_db("users.snr_db", users.get("snr_db", 20.0))
         sigma_c2 = pt / 10 ** (snr_db / 10)
 
+    calibration = data.get("calibration", {})
+    reflector, reflector_beta = None, 0.0
+    if calibration and "reflector_m" not in calibration:
+        bad = sorted(calibration)[0]
+        raise ScenarioError(f"calibration.{bad} = {calibration[bad]!r}: needs calibration.reflector_m (the reflector's position)")
+    if "reflector_m" in calibration:
+        reflector = calibration["reflector_m"]
+        if not (isinstance(reflector, list) and len(reflector) == 2 and not any(isinstance(v, list) for v in reflector)):
+            raise ScenarioError(f"calibration.reflector_m = {reflector!r}: expected one [x, y] position in metres")
+        if "reflector_snr_db" in calibration and "reflector_amplitude" in calibration:
+            raise ScenarioError(
+                f"calibration.reflector_amplitude = {calibration['reflector_amplitude']!r}: give either "
+                "calibration.reflector_snr_db or calibration.reflector_amplitude, not both")
+        if "reflector_amplitude" in calibration:
+            reflector_beta = _number("calibration.reflector_amplitude", calibration["reflector_amplitude"], allow_zero=True)
+        else:
+            snr_db = _snr_db("calibration.reflector_snr_db", calibration.get("reflector_snr_db", REFLECTOR_SNR_DB_DEFAULT))
+            reflector_beta = amplitude_for_target_snr(snr_db, pt, sigma2, 1, node_count)
+
     return build_scenario(
         name=scenario_name,
         node_positions_m=nodes["positions_m"],
@@ -416,6 +520,9 @@ def scenario_from_dict(data, name="scenario"):
         user_noise_power=sigma_c2,
         user_channel=users.get("channel", "los"),
         user_seed=users.get("seed", 0),
+        impairments_table=data.get("impairments", {}),
+        reflector_m=reflector,
+        reflector_amplitude=reflector_beta,
     )
 
 
@@ -515,6 +622,8 @@ def _toml_string(text):
 
 def scenario_to_toml(scenario: Scenario) -> str:
     """The scenario as a TOML document that load_scenario reads back to the same values."""
+    from . import impairments
+
     def pos(arr):
         return "[" + ", ".join(f"[{x!r}, {y!r}]" for x, y in np.asarray(arr).tolist()) + "]"
     s = scenario
@@ -528,5 +637,9 @@ def scenario_to_toml(scenario: Scenario) -> str:
         f'amplitude_phase = "{s.target_amplitude_phase}"', f"seed = {s.target_seed}",
         f"noise_power = {s.noise_power!r}",
         "[users]", f"positions_m = {pos(s.user_positions_m)}", f"noise_power = {s.user_noise_power!r}",
-        f'channel = "{s.user_channel}"', f"seed = {s.user_seed}", ""])
+        f'channel = "{s.user_channel}"', f"seed = {s.user_seed}"]
+        + (["[impairments]"] + impairments.table_to_toml(s.impairments_table) if s.impairments_table else [])
+        + (["[calibration]", f"reflector_m = [{s.reflector_m[0]!r}, {s.reflector_m[1]!r}]",
+            f"reflector_amplitude = {s.reflector_amplitude!r}"] if s.reflector_m is not None else [])
+        + [""])
 
