@@ -91,6 +91,22 @@ class qa_sigmf_record(gr_unittest.TestCase):
         self.assertEqual(scenario_to_toml(scenario_from_dict(table, SCENARIO.name)), info["disac:scenario"])
         self.assertNotIn(recording.GROUND_TRUTH_KEY, info)  # not asked for
 
+    def test_impairments_never_reach_the_scenario_text_only_the_separate_ground_truth(self):
+        lab = SCENARIO.with_impairments("lab")
+        tb = gr.top_block()
+        recorder = sigmf_record(lab, 0, self.dir, ground_truth=True)
+        for r in range(MR):
+            tb.connect(blocks.vector_source_c(np.zeros(10, np.complex64)), (recorder, r))
+        tb.run()
+        info = json.loads(recorder.meta_path.read_text())["global"]
+        self.assertEqual(info["disac:scenario"], scenario_to_toml(lab.without_impairments()))
+        self.assertNotIn("impairments", info["disac:scenario"])
+        self.assertEqual(info[recording.GROUND_TRUTH_KEY], {"impairments": json.loads(json.dumps(
+            lab.impairments_table))})
+        usrp = sigmf_record(lab, 1, self.dir, radio="usrp", ground_truth=True)  # a real radio has no truth to give
+        usrp.stop()
+        self.assertNotIn(recording.GROUND_TRUTH_KEY, json.loads(usrp.meta_path.read_text())["global"])
+
     def test_samples_without_any_rx_time_are_one_capture_without_a_time(self):
         recorder = record(self.dir, streams(500), [[] for _ in range(MR)])
         captures = json.loads(recorder.meta_path.read_text())["captures"]

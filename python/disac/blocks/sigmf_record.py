@@ -41,9 +41,8 @@ def parse_rx_time(value):
 def scenario_metadata(scenario):
     """(TOML without the impairments, ground-truth table or None) of a Scenario: the receive side is never
     told the impairments (SPEC13 §0); the truth goes only under core.recording.GROUND_TRUTH_KEY."""
-    clean = scenario.without_impairments() if hasattr(scenario, "without_impairments") else scenario
-    table = getattr(scenario, "impairments_table", None) or None
-    return scenario_to_toml(clean), (None if table is None else {"impairments": dict(table)})
+    table = scenario.impairments_table
+    return scenario_to_toml(scenario.without_impairments()), ({"impairments": dict(table)} if table else None)
 
 
 def read_calibration_json(path):
