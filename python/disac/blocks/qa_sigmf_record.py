@@ -18,6 +18,7 @@ from gnuradio import blocks, gr, gr_unittest
 from gnuradio.disac.blocks.sigmf_record import sigmf_record
 from gnuradio.disac.blocks.sigmf_replay import rx_time_value
 from gnuradio.disac.core import recording
+from gnuradio.disac.core.calibration import identity_calibration, load_calibration
 from gnuradio.disac.core.scenario import load_scenario, scenario_from_dict, scenario_to_toml
 
 SCENARIO = load_scenario("paper")  # Mr = 16, B = 10 MHz
@@ -78,13 +79,12 @@ class qa_sigmf_record(gr_unittest.TestCase):
         self.assertIsNone(recorder.error)
 
     def test_the_scenario_is_written_without_impairments_and_the_calibration_embedded(self):
-        calibration = {"format": "gr-disac-calibration", "version": 1, "method": "direct_path", "nodes": []}
-        path = os.path.join(self.tmp.name, "cal.json")
-        with open(path, "w") as handle:
-            json.dump(calibration, handle)
+        path = identity_calibration(SCENARIO).save(os.path.join(self.tmp.name, "cal.json"))
         recorder = record(self.dir, streams(100), [[] for _ in range(MR)], calibration_file=path)
         info = json.loads(recorder.meta_path.read_text())["global"]
-        self.assertEqual(info["disac:calibration"], calibration)
+        self.assertEqual(info["disac:calibration"], json.loads(open(path).read()))
+        self.assertEqual(recording.RecordingReader(self.dir, 1).calibration_object().to_dict(),
+                         load_calibration(path).to_dict())
         import tomllib
         table = tomllib.loads(info["disac:scenario"])
         self.assertNotIn("impairments", table)
@@ -135,11 +135,11 @@ class qa_sigmf_record(gr_unittest.TestCase):
             sigmf_record(SCENARIO, 5, self.dir)
         with self.assertRaisesRegex(ValueError, "radio"):
             sigmf_record(SCENARIO, 0, self.dir, radio="b210")
-        with self.assertRaisesRegex(ValueError, "not JSON"):
+        with self.assertRaisesRegex(ValueError, "calibration_file"):
             sigmf_record(SCENARIO, 0, os.path.join(self.tmp.name, "x"), calibration_file=a_file)
         with open(a_file, "w") as handle:
             json.dump({"format": "something else"}, handle)
-        with self.assertRaisesRegex(ValueError, "not a gr-disac calibration"):
+        with self.assertRaisesRegex(ValueError, "format"):
             sigmf_record(SCENARIO, 0, os.path.join(self.tmp.name, "x"), calibration_file=a_file)
         self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "x")))  # refused before anything was made
 

@@ -8,14 +8,12 @@ shift or framing, so a replay (sigmf_replay) feeds the same receive chain as the
 ``rx_time`` tag (on any channel; gr-uhd tags all channels at the same sample) starts a capture segment.
 """
 
-import json
-
 import numpy as np
 import pmt
 from gnuradio import gr
 
 from . import tags
-from ..core import recording
+from ..core import calibration, recording
 from ..core.scenario import scenario_to_toml
 
 RX_TIME_KEY = "rx_time"  # gr-uhd's key: value (uint64 full seconds, double fractional seconds)
@@ -45,19 +43,13 @@ def scenario_metadata(scenario):
     return scenario_to_toml(scenario.without_impairments()), ({"impairments": dict(table)} if table else None)
 
 
-def read_calibration_json(path):
-    """The calibration file's JSON object (embedded in the metadata, so a recording is self-contained)."""
+def read_calibration_json(path, scenario=None):
+    """The calibration file's JSON object, validated by core.calibration.load_calibration (and against the
+    scenario's sizes and rate), embedded in the metadata so a recording is self-contained."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise ValueError(f"calibration_file = {path!r}: cannot be read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise ValueError(f"calibration_file = {path!r}: not JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != "gr-disac-calibration":
-        raise ValueError(f"calibration_file = {path!r}: not a gr-disac calibration file (\"format\": "
-                         "\"gr-disac-calibration\", written by `disac calibrate`)")
-    return data
+        return calibration.load_calibration(path, scenario).to_dict()
+    except calibration.CalibrationError as exc:
+        raise ValueError(f"calibration_file = {path!r}: {exc}") from None
 
 
 class sigmf_record(gr.sync_block):
@@ -96,7 +88,7 @@ class sigmf_record(gr.sync_block):
         toml_text, truth = scenario_metadata(s)
         if not ground_truth or radio != "synthetic":
             truth = None
-        calibration = read_calibration_json(calibration_file) if calibration_file else None
+        embedded = read_calibration_json(calibration_file, s) if calibration_file else None
         epoch = None
         if epoch_s:
             whole = int(np.floor(float(epoch_s)))
@@ -106,7 +98,7 @@ class sigmf_record(gr.sync_block):
             directory, node_id, s.rx_antennas, float(s.bandwidth_hz), toml_text, radio,
             center_freq_hz=float(center_freq_hz) if center_freq_hz else None,
             tx_gain_db=float(tx_gain_db) if usrp else None, rx_gain_db=float(rx_gain_db) if usrp else None,
-            frequency_grid=frequency_grid, epoch=epoch, calibration=calibration, ground_truth=truth,
+            frequency_grid=frequency_grid, epoch=epoch, calibration=embedded, ground_truth=truth,
             hardware="USRP (gr-uhd)" if usrp else "gr-disac synthetic air")
         gr.sync_block.__init__(self, name="disac_sigmf_record", in_sig=[np.complex64] * s.rx_antennas, out_sig=None)
         self.scenario, self.node_id, self.rx_antennas = s, int(node_id), s.rx_antennas

@@ -321,6 +321,13 @@ class RecordingReader:
         captures = self.metadata.get("captures", [])
         self.center_freq_hz = captures[0].get("core:frequency") if captures else None
 
+    def calibration_object(self):
+        """The embedded calibration as a core.calibration.Calibration (validated), or None."""
+        if self.calibration is None:
+            return None
+        from . import calibration
+        return calibration.Calibration.from_json(json.dumps(self.calibration))
+
     def read(self, start, count):
         """(Mr, count) complex64 from sample ``start`` (count clipped at the end of the data)."""
         count = min(int(count), self.num_samples - int(start))
