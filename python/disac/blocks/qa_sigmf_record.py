@@ -118,6 +118,46 @@ class qa_sigmf_record(gr_unittest.TestCase):
         recorder = record(self.dir, streams(100), [[rx_time_tag(0, *EPOCH), bad]] + [[] for _ in range(MR - 1)])
         self.assertEqual((recorder.bad_time_tags, recorder.captures), (1, 1))
 
+    def test_a_running_recording_is_on_disk_and_readable_before_the_end(self):
+        """Flushed as it goes: mid-run, the files hold at least every sample counted so far and read back as a
+        valid recording (what a killed run leaves)."""
+        import time
+        from gnuradio import analog
+        tb = gr.top_block()
+        recorder = sigmf_record(SCENARIO, 0, self.dir)
+        noise = analog.fastnoise_source_c(analog.GR_GAUSSIAN, 1.0, 0, 8192)  # endless
+        for r in range(MR):
+            tb.connect(noise, (recorder, r))
+        tb.start()
+        try:
+            deadline = time.monotonic() + 60  # generous on a loaded machine; the event is what is waited for
+            while recorder.samples_recorded < 200_000 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            counted = recorder.samples_recorded
+            self.assertGreaterEqual(counted, 200_000)
+            reader = recording.RecordingReader(self.dir, 0)
+            self.assertGreaterEqual(reader.num_samples, counted)  # on disk already, not in a buffer
+            block = reader.read(counted - 10, 10)
+            np.testing.assert_array_equal(block[0], block[MR - 1])  # one source fanned out: channels equal
+        finally:
+            tb.stop()
+            tb.wait()
+        self.assertEqual(recording.RecordingReader(self.dir, 0).num_samples, recorder.samples_recorded)
+
+    def test_a_failed_write_is_counted_and_logged_and_the_flowgraph_runs_on(self):
+        x = streams(5000)
+        tb = gr.top_block()
+        recorder = sigmf_record(SCENARIO, 0, self.dir)
+
+        def disk_full(samples):
+            raise OSError(28, "No space left on device")
+        recorder.writer.append = disk_full
+        for r in range(MR):
+            tb.connect(blocks.vector_source_c(x[r]), (recorder, r))
+        tb.run()  # ends by itself: nothing raised in work()
+        self.assertIn("No space left", recorder.error)
+        self.assertEqual((recorder.samples_recorded, recorder.samples_dropped), (0, 5000))
+
     def test_bad_directories_and_an_existing_recording_are_named(self):
         a_file = os.path.join(self.tmp.name, "file")
         open(a_file, "w").close()

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """qa for sigmf_replay: a recording played back gives exactly the recorded samples on every channel and an
 rx_time tag, with the recorded value, at every recorded label on every channel (what gr-uhd hands the
-receive chain); the stream ends after the last sample; a missing recording and one that does not fit the
+receive chain); the stream ends after the last sample; a trailing partial sample is left out; a missing recording and one that does not fit the
 scenario (channels, rate) are named."""
 
 import os
@@ -72,10 +72,13 @@ class qa_sigmf_replay(gr_unittest.TestCase):
         writer.close()
         with self.assertRaisesRegex(ValueError, "recorded at 5000000 S/s"):
             sigmf_replay(SCENARIO, 1, self.dir)
-        with open(os.path.join(self.dir, "node-1.sigmf-data"), "ab") as handle:
-            handle.write(b"\0" * 4)  # a torn sample
-        with self.assertRaisesRegex(ValueError, "not a whole number"):
-            sigmf_replay(SCENARIO, 0, self.dir)
+        torn = recording.RecordingWriter(os.path.join(self.dir, "torn"), 0, MR, FS, "")
+        torn.append(np.ones((MR, 3)))
+        torn.close()
+        with open(torn.data_path, "ab") as handle:
+            handle.write(b"\0" * 4)  # a run killed in the middle of a sample
+        replay = sigmf_replay(SCENARIO, 0, os.path.join(self.dir, "torn"))
+        self.assertEqual((replay.reader.num_samples, replay.reader.partial_bytes), (3, 4))  # whole samples only
 
 
 if __name__ == "__main__":

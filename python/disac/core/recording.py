@@ -39,6 +39,7 @@ import json
 import math
 import os
 import pathlib
+import warnings
 
 import numpy as np
 
@@ -263,7 +264,8 @@ def _validate(metadata):
 class RecordingReader:
     """A node recording read back (DIR + node_id, or the path of a .sigmf-meta / .sigmf-data / base name).
 
-    Attributes: meta_path, data_path, metadata (dict), num_channels, sample_rate_hz, num_samples,
+    Attributes: meta_path, data_path, metadata (dict), num_channels, sample_rate_hz, num_samples (whole
+    samples; partial_bytes: the bytes of a trailing partial sample, left out),
     labels (list of (sample_start, (full, frac)) for the captures that carry a time), scenario_toml (or
     None), calibration (dict or None), epoch ((full, frac) or None), radio, frequency_grid,
     center_freq_hz, node_id. read(start, count) → (Mr, count) complex64.
@@ -299,13 +301,17 @@ class RecordingReader:
             raise RecordingError(f"{str(self.meta_path)!r}: core:datatype {info['core:datatype']!r} is not a SigMF "
                                  "datatype (e.g. cf32_le, ci16_le)") from None
         size = self.data_path.stat().st_size
-        if size % sample_bytes:
-            raise RecordingError(f"{str(self.data_path)!r}: {size} bytes is not a whole number of "
-                                 f"{self.num_channels}-channel {info['core:datatype']} samples")
-        # (sigmf cannot map an empty data file: a recording with no samples yet reads as empty)
-        self._file = None if size == 0 else sigmffile.SigMFFile(metadata=self.metadata, data_file=str(self.data_path),
-                                                                 skip_checksum=True)
+        # A trailing partial sample (a run killed in the middle of a write, or a recording still being
+        # written) is not a sample: it is left out and its size kept in partial_bytes.
+        self.partial_bytes = size % sample_bytes
         self.num_samples = size // sample_bytes
+        # (sigmf cannot map an empty data file: a recording with no samples yet reads as empty)
+        self._file = None
+        if self.num_samples:
+            with warnings.catch_warnings():  # sigmf warns about the partial sample said above
+                warnings.simplefilter("ignore", UserWarning)
+                self._file = sigmffile.SigMFFile(metadata=self.metadata, data_file=str(self.data_path),
+                                                 skip_checksum=True)
         self.labels = []
         for capture in self.metadata.get("captures", []):
             label = _capture_label(capture)
