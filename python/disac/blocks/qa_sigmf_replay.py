@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """qa for sigmf_replay: a recording played back gives exactly the recorded samples on every channel and an
 rx_time tag, with the recorded value, at every recorded label on every channel (what gr-uhd hands the
-receive chain); the stream ends after the last sample; a trailing partial sample is left out; a missing recording and one that does not fit the
-scenario (channels, rate) are named."""
+receive chain); the stream ends after the last sample; a trailing partial sample is left out; a missing
+recording and one that does not fit the scenario (channels, rate) are named."""
 
 import os
 import tempfile
