@@ -184,7 +184,7 @@ def drive(module_dir, frames, frame_rate, first_sinr_db, switch_sinr_db, frames_
                        "positions_m": np.asarray(e.positions_m).tolist(), "nodes": list(map(int, e.nodes)),
                        "crb_m2": np.asarray(e.crb_m2, float).tolist()}
                       for e in cu.estimates],
-        "cu_status": {k: int(v) for k, v in cu.status().items()},
+        "cu_status": {k: v if isinstance(v, str) else int(v) for k, v in cu.status().items()},
         "cu_versions": list(cu.precoders.versions),
         "switch": switch,
     }

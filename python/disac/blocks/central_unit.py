@@ -18,7 +18,7 @@ from gnuradio import gr
 
 from . import tags
 from .. import net
-from ..core import fusion, localizer, ofdm, wire
+from ..core import calibration_apply, fusion, localizer, ofdm, wire
 
 SNAPSHOT_PORT = tags.SNAPSHOT_PORT  # PDUs of node_rx
 PRECODERS_PORT = "precoders"  # the isac_tx precoder dict (tags.precoder_to_pmt)
@@ -35,6 +35,7 @@ SNAPSHOT_EXTRA_BYTES = 1024
 # How often the service thread writes the state file (seconds), when it has changed
 _STATE_EVERY_S = 0.2
 _MAX_WIRE_INT = wire.MAX_COUNTER
+KNOWN_PATHS = calibration_apply.KNOWN_PATHS
 
 
 def estimate_to_pmt(estimate, num_nodes):
@@ -83,12 +84,14 @@ def estimate_from_pmt(msg):
 
 
 def status_to_dict(msg):
-    """A plain dict of ints from a status message."""
+    """A plain dict from a status message: ints, and the ``calibration`` field as a string."""
     out = {}
     items = pmt.dict_items(msg)
     for i in range(pmt.length(items)):
         pair = pmt.nth(i, items)
-        out[pmt.symbol_to_string(pmt.car(pair))] = pmt.to_long(pmt.cdr(pair))
+        value = pmt.cdr(pair)
+        out[pmt.symbol_to_string(pmt.car(pair))] = (pmt.symbol_to_string(value) if pmt.is_symbol(value)
+                                                    else pmt.to_long(value))
     return out
 
 
@@ -153,13 +156,25 @@ class central_unit(gr.basic_block):
                       started with an existing file carries on from it (frames that no unit finished in
                       between are counted lost, so sent = localised + skipped + lost over the whole run)
       start_frame     the first frame number of the run (the nodes' start epoch; default 0)
+      calibration     a core.calibration.Calibration, a calibration file path, or "" (none): its transmit
+                      delays go on the model's X_m (X_m ⊙ e^{−j2π f_l t_m/fs}, SPEC13 §3), and the
+                      on-the-fly tracker (core.calibration) re-estimates the links from the direct paths of
+                      every localised frame: status counter ``calibration_jumps`` and field ``calibration``
+                      ("ok", "jump" while the last frames disagree with the file, "none" without one)
+      known_paths     echoes of known geometry projected out before the targets are searched (their
+                      amplitudes are unknown per frame): "auto" (default: the direct paths between the
+                      nodes when a calibration is given, the scenario's reference reflector when it has
+                      one), "none", "direct_path", "reflector", "direct_path+reflector"
+
+    The unit reads nothing of the scenario's [impairments] (SPEC13 §0).
     """
 
     def __init__(self, scenario="paper", seed=0, wc=None, wr=None, timeout_s=0.5, queue_depth=4,
                  search="full", address="", bind=True, pattern="pull", estimate_address="",
                  estimate_bind=True, status_interval_s=1.0, num_targets=0, drain_on_stop=True,
                  keep_estimates=1000, security="open", secret_key_file="", server_public_key="",
-                 allowed_keys_file="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file="", start_frame=0):
+                 allowed_keys_file="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file="", start_frame=0,
+                 calibration="", known_paths="auto"):
         gr.basic_block.__init__(self, name="disac_central_unit", in_sig=None, out_sig=None)
         self.scenario = tags.as_scenario(scenario)
         s = self.scenario
@@ -190,8 +205,15 @@ class central_unit(gr.basic_block):
             if not self._bindings:
                 self.logger.warn(f"central unit: no key of {self.security.allowed_keys_file} is bound to a node id "
                                  "(KEY node=N): any allowed key may send snapshots of any node")
-        self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(s),
-                                               num_targets=int(num_targets) or None, search=search)
+        self.calibration = calibration_apply.as_calibration(calibration, s)
+        direct_paths, reflector = calibration_apply.known_path_flags(known_paths, self.calibration, s)
+        self.known_paths = known_paths
+        tx_delays = None if self.calibration is None else calibration_apply.model_tx_delay_phases(
+            self.calibration, s.subcarriers, s.bandwidth_hz)
+        self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(
+            s, direct_paths=direct_paths, reflector=reflector), num_targets=int(num_targets) or None, search=search,
+            tx_delay_phases=tx_delays)
+        self.tracker = calibration_apply.make_tracker(self.calibration, s)
         self.estimator.crb_m2(self.precoders, 0)  # the bound of version 0, before the first frame
         self.queue_depth = int(queue_depth)
         self.address, self.bind, self.pattern = address, bool(bind), pattern
@@ -204,7 +226,7 @@ class central_unit(gr.basic_block):
             {key: 0 for key in ("decode_errors", "rejected_snapshots", "rejected_precoders", "precoder_updates",
                                 "frames_localised", "skipped_busy", "skipped_unknown_version", "unknown_precoders",
                                 "localisation_errors", "estimates_published", "worker_errors", "service_errors",
-                                "identity_mismatch", "restored")})
+                                "identity_mismatch", "restored", "calibration_jumps")})
         self._done_upto = self.aligner.start_frame - 1  # every frame up to this one is finished
         self._restored_lost = 0
         if self._state is not None:  # a restart: carry on the accounting of the unit before
@@ -261,7 +283,14 @@ class central_unit(gr.basic_block):
         # CURVE clients refused by the ZAP handler (keys not allowed), closed sockets included
         out["auth_refused"] = self._refused_closed + net.refused(self._socket_in) + net.refused(self._socket_out)
         out["frames_skipped"] = out["skipped_busy"] + out["unknown_precoders"] + out["localisation_errors"]
+        out["calibration"] = self.calibration_state()
         return out
+
+    def calibration_state(self):
+        """"none" without a calibration, else the tracker's "ok" or "jump"."""
+        if self.calibration is None:
+            return "none"
+        return "ok" if self.tracker is None else self.tracker.state
 
     def _supervised(self, loop, exc):
         """Count an exception of a worker loop and log it once per cause (type, text, place)."""
@@ -559,6 +588,13 @@ class central_unit(gr.basic_block):
             self._count("localisation_errors", f"frame {frame_set.frame}: {exc}", done=frame_set.frame)
             return
         message_pmt = estimate_to_pmt(estimate, self.layout.num_nodes)  # may raise: supervised, counted
+        if self.tracker is not None:  # on-the-fly re-estimation from the direct paths (never stops the unit)
+            try:
+                if self.tracker.update(prepared[0]):
+                    self._count("calibration_jumps", f"frame {frame_set.frame}: the links' delays or phases "
+                                "moved away from the calibration file (recalibrate: disac calibrate)")
+            except Exception as exc:  # noqa: BLE001
+                self._supervised("worker", exc)
         self._count("frames_localised", done=frame_set.frame)
         self.estimates.append(estimate)
         for listener in list(self.listeners):
@@ -581,5 +617,6 @@ class central_unit(gr.basic_block):
     def _publish_status(self):
         msg = pmt.make_dict()
         for key, value in sorted(self.status().items()):
-            msg = pmt.dict_add(msg, pmt.intern(key), pmt.from_long(int(value)))
+            msg = pmt.dict_add(msg, pmt.intern(key),
+                               pmt.intern(value) if isinstance(value, str) else pmt.from_long(int(value)))
         self.message_port_pub(pmt.intern(STATUS_PORT), msg)

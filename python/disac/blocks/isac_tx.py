@@ -14,7 +14,7 @@ import pmt
 from gnuradio import gr
 
 from . import tags
-from ..core import ofdm, precoder_identity
+from ..core import calibration_apply, ofdm, precoder_identity
 
 # Output buffer of each antenna stream, in samples: large buffers cut the per-call overhead of a Python
 # block (DESIGN.md §7); rounded up to whole frames.
@@ -33,6 +33,12 @@ class isac_tx(gr.sync_block):
       tx_antennas port count GRC draws; 0 or the scenario's Mt (checked)
       precoder_id identity of the initial set (core.precoder_identity); 0 (default): the start-up set, the
                   precoders every process of the system was given at start (the central unit knows it as 0)
+    calibration   a core.calibration.Calibration, a calibration file path, or "" (none: today's samples
+                  exactly). Applied as SPEC13 §3 (core.calibration_apply): antenna i sends x_i / ĝ_tx[m, i],
+                  the whole node rescaled so that no antenna exceeds P_T (done on the precoders, so the fast
+                  path is unchanged; ``tx_scale`` is the factor, ≤ 1), and × e^{−j2π ε_m t} (t = j/fs, j the
+                  local sample index since the epoch): the users get the designed beams too. Frame tags
+                  and precoder identities are those of the designed (uncompensated) precoders.
 
     Message input ``precoder``: see tags.precoder_from_pmt. A good message is applied at the next frame
     boundary (the next frame this block generates), never mid-frame; a bad one (wrong shape, non-finite,
@@ -43,7 +49,7 @@ class isac_tx(gr.sync_block):
     """
 
     def __init__(self, scenario="paper", node_id=0, seed=0, wc=None, wr=None, max_frames=0, tx_antennas=0,
-                 precoder_id=0):
+                 precoder_id=0, calibration=""):
         self.scenario = tags.as_scenario(scenario)
         tags.check_sizes(self.scenario, tx_antennas=tx_antennas)
         self.layout = ofdm.layout_from_scenario(self.scenario)
@@ -57,11 +63,13 @@ class isac_tx(gr.sync_block):
         if self.max_frames < 0:
             raise ValueError(f"max_frames = {max_frames!r}: accepted: 0 (endless) or a positive number")
         self._gen = ofdm.frame_generator(self.layout, self.seed)
+        self.calibration = calibration_apply.as_calibration(calibration, self.scenario)
+        self.tx_scale = 1.0
+        self._cfo = self.calibration is not None and calibration_apply.has_cfo(self.calibration, self.node_id)
         default_wc, default_wr = ofdm.default_precoders(self.layout, self.scenario.per_antenna_power)
         wc = default_wc if wc is None else wc
         wr = default_wr if wr is None else wr
-        self._precoder = (ofdm.NodeModulator(self._gen, self.node_id, wc, wr), 0,
-                          precoder_identity.check_precoder_id(precoder_id))
+        self._precoder = (self._modulator(wc, wr), 0, precoder_identity.check_precoder_id(precoder_id))
         self._pending = None
         self._lock = threading.Lock()
         self._next_frame = 0
@@ -80,7 +88,7 @@ class isac_tx(gr.sync_block):
             wc, wr, version, node = tags.precoder_from_pmt(msg, self.layout.tx_antennas, self.layout.num_users)
             if node is not None and node != self.node_id:
                 return
-            modulator = ofdm.NodeModulator(self._gen, self.node_id, wc, wr)  # checks shapes and finiteness
+            modulator = self._modulator(wc, wr)  # checks shapes and finiteness
             identity = tags.precoder_id_from_pmt(msg, wc, wr, self.layout.num_nodes)
             if not 0 <= version <= precoder_identity.MAX_PRECODER_ID:
                 raise ValueError(f"precoder version {version}: accepted: 0 … {precoder_identity.MAX_PRECODER_ID}")
@@ -91,6 +99,17 @@ class isac_tx(gr.sync_block):
             return
         with self._lock:
             self._pending = (modulator, int(version), identity)
+
+    def _modulator(self, wc, wr):
+        """The NodeModulator of a designed pair, with the transmit chains' gains pre-compensated (calibration)."""
+        if self.calibration is None:
+            return ofdm.NodeModulator(self._gen, self.node_id, wc, wr)
+        wc, wr = ofdm.check_precoders(self.layout, wc, wr)
+        wc, wr, scale = calibration_apply.tx_precompensated_precoders(self.calibration, self.node_id, wc, wr,
+                                                                      self.scenario.per_antenna_power)
+        modulator = ofdm.NodeModulator(self._gen, self.node_id, wc, wr)
+        modulator.tx_scale = scale
+        return modulator
 
     def precoder_version(self):
         """The version of the precoder in use (the one in the frame tags)."""
@@ -116,6 +135,14 @@ class isac_tx(gr.sync_block):
         modulator, version, identity = self._precoder
         frames = np.arange(self._next_frame, self._next_frame + count)
         modulator.write(frames, output_items)  # x = W_c s_c + W_r s_r (eq. 1), OFDM-modulated
+        self.tx_scale = getattr(modulator, "tx_scale", 1.0)
+        if self._cfo:  # transmit CFO pre-rotated: × e^{−j2π ε_m t}, t = local sample index / fs
+            first = self._next_frame * lay.frame_len
+            phasor = calibration_apply.tx_cfo_phasor(self.calibration, self.node_id,
+                                                     np.arange(first, first + count * lay.frame_len),
+                                                     self.scenario.bandwidth_hz).astype(np.complex64)
+            for out in output_items:
+                out[:count * lay.frame_len] *= phasor
         start = self.nitems_written(0)
         key = tags.frame_tag_key()
         add_item_tag = self.gateway.add_item_tag  # bound once: self.add_item_tag passes through gr's __getattr__

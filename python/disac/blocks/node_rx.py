@@ -12,7 +12,7 @@ import scipy.fft
 from gnuradio import gr
 
 from . import tags
-from ..core import ofdm
+from ..core import calibration_apply, ofdm
 
 
 class node_rx(gr.sync_block):
@@ -38,14 +38,26 @@ class node_rx(gr.sync_block):
       node_id             this node (written in the snapshot; the tag's node id is the transmitter's)
       rx_antennas         port count GRC draws; 0 or the scenario's Mr (checked)
       frames_per_message  1: one single-frame PDU per frame; K > 1: batched PDUs of up to K frames
+      calibration         a core.calibration.Calibration, a calibration file path, or "" (none: today's
+                          snapshots exactly). Applied as SPEC13 §3 (core.calibration_apply): the receive
+                          CFO ε_n undone in the time domain before the FFT (samples × e^{+j2π ε_n t}, t the
+                          sample's local time (f·frame_len + w_n + index in the frame)/fs, w_n the framing's
+                          window offset), then Y[r, l, p] / ĝ_rx[n, r] · e^{+j2π f_l (r_n − w_n)/fs}
+
+    The receiver reads nothing of the scenario's [impairments] (SPEC13 §0): give it the scenario without
+    them (scenario.without_impairments()) or with them, the snapshots are the same.
     """
 
-    def __init__(self, scenario="paper", node_id=0, rx_antennas=0, frames_per_message=1):
+    def __init__(self, scenario="paper", node_id=0, rx_antennas=0, frames_per_message=1, calibration=""):
         self.scenario = tags.as_scenario(scenario)
         tags.check_sizes(self.scenario, rx_antennas=rx_antennas)
         if not isinstance(frames_per_message, (int, np.integer)) or frames_per_message < 1:
             raise ValueError(f"frames_per_message = {frames_per_message!r}: accepted: an integer ≥ 1")
         self.layout = ofdm.layout_from_scenario(self.scenario)
+        self.calibration = calibration_apply.as_calibration(calibration, self.scenario)
+        if self.calibration is not None and not 0 <= int(node_id) < self.layout.num_nodes:
+            raise ValueError(f"node_id = {node_id!r}: a calibrated receiver is one of the scenario's nodes, "
+                             f"accepted: 0 … {self.layout.num_nodes - 1}")
         gr.sync_block.__init__(self, name="disac_node_rx",
                                in_sig=[np.complex64] * self.scenario.rx_antennas, out_sig=None)
         self.node_id = int(node_id)
@@ -59,6 +71,16 @@ class node_rx(gr.sync_block):
                               + lay.symbol_len * np.arange(lay.data_symbols)[None, :])
         self._port = pmt.intern(tags.SNAPSHOT_PORT)
         self.message_port_register_out(self._port)
+        # calibration (None: the fast path of before, untouched): the per-(antenna, bin) factor on the
+        # snapshot, and for a CFO the sample offsets of the snapshot's samples in local time
+        self._correction = self._cfo_offsets = None
+        cal = self.calibration
+        if cal is not None:
+            n = self.node_id
+            self._correction = calibration_apply.rx_snapshot_correction(
+                cal, n, lay.subcarriers, self.scenario.bandwidth_hz).astype(np.complex64)[:, :, None]  # (Mr, L, 1)
+            if calibration_apply.has_cfo(cal, n):
+                self._cfo_offsets = calibration_apply.window_offset_samples(cal, n) + self._core_offsets  # (L, P)
 
     def set_frames_per_message(self, frames_per_message):
         if int(frames_per_message) < 1:
@@ -97,7 +119,13 @@ class node_rx(gr.sync_block):
             index = offsets[:, None, None] + self._core_offsets[None]  # (F, L, P)
             for r, samples in enumerate(input_items):
                 np.take(samples, index, out=snapshots[:, r], mode="clip")
+        if self._cfo_offsets is not None:  # receive CFO undone in the time domain, before the FFT
+            index = np.asarray(frames, dtype=np.int64)[:, None, None] * lay.frame_len + self._cfo_offsets[None]
+            phasor = calibration_apply.rx_cfo_phasor(self.calibration, self.node_id, index, self.scenario.bandwidth_hz)
+            snapshots *= phasor.astype(np.complex64)[:, None]
         snapshots = scipy.fft.fft(snapshots, axis=2, norm="ortho", overwrite_x=True)  # Y_s,n (eq. 5)
+        if self._correction is not None:  # rx gains and the fractional rx delay (SPEC13 §3)
+            snapshots *= self._correction
         self._publish(frames, versions, identities, snapshots)
         self.frames_received += len(offsets)
         return consumed

@@ -459,13 +459,24 @@ def frame_precoder_id(frame_set):
     return max(counts, key=lambda v: (counts[v], v))
 
 
-def localiser_inputs(frame_set, table, seed):
+def localiser_inputs(frame_set, table, seed, tx_delay_phases=None):
     """Snapshots of the contributing nodes and every node's regenerated X_m (eq. 1) for one frame.
 
     Node m's frame uses the precoder set m named when it reported (by identity), else the frame's
     majority set. Raises UnknownPrecoders when a needed set is not in the table. A FrameSet without
     identities (callers of before issue 11) is looked up by version (UnknownPrecoderVersion).
+    tx_delay_phases (N, L) or None: the calibration's transmit delays on the model, X_m[:, l, :] ×
+    e^{−j2π f_l t_m/fs} (SPEC13 §3, core.calibration_apply.model_tx_delay_phases).
     """
+    inputs = _localiser_inputs(frame_set, table, seed)
+    if tx_delay_phases is not None:
+        phases = np.asarray(tx_delay_phases)
+        frames = {m: x * phases[m][None, :, None] for m, x in inputs.frames.items()}
+        inputs = dataclasses.replace(inputs, frames=frames)
+    return inputs
+
+
+def _localiser_inputs(frame_set, table, seed):
     if not frame_set.snapshots:
         raise ValueError(f"frame {frame_set.frame}: no snapshot to localise from")
     layout = table.layout
@@ -547,7 +558,7 @@ class FrameEstimator:
     """
 
     def __init__(self, scenario, seed, localizer, num_targets=None, search="full", residual_sigmas=5.0,
-                 track_iterations=3):
+                 track_iterations=3, tx_delay_phases=None):
         if search not in SEARCH_MODES:
             raise ValueError(f"search = {search!r}: accepted: {', '.join(SEARCH_MODES)}")
         self.scenario = scenario
@@ -557,6 +568,7 @@ class FrameEstimator:
         _check_whole("num_targets", self.num_targets, 1)
         self.search = search
         self.residual_sigmas = float(residual_sigmas)
+        self.tx_delay_phases = None if tx_delay_phases is None else np.asarray(tx_delay_phases)
         _check_whole("track_iterations", track_iterations, 1)
         # the tracker: the same localiser (grid arrays shared) with fewer LM iterations
         self._tracker = copy.copy(localizer)
@@ -589,7 +601,7 @@ class FrameEstimator:
     def prepare(self, frame_set, table):
         """(LocaliserInputs, per-target CRB) of one frame: the part that reads the precoder table (a
         caller that updates the table from another thread holds its lock around this call only)."""
-        inputs = localiser_inputs(frame_set, table, self.seed)
+        inputs = localiser_inputs(frame_set, table, self.seed, self.tx_delay_phases)
         return inputs, self.crb_m2(table, inputs.precoder_version, inputs.precoder_id)
 
     def localise(self, inputs, crb_m2):
@@ -606,7 +618,8 @@ class FrameEstimator:
             s = self.scenario
             limit = noise_residual_threshold(s.noise_power, len(inputs.rx_nodes),
                                              s.rx_antennas * s.subcarriers * s.symbols_per_frame,
-                                             len(inputs.tx_nodes) * self.num_targets, self.residual_sigmas)
+                                             len(inputs.tx_nodes) * self.num_targets + self._known_per_node(inputs),
+                                             self.residual_sigmas)
             if not (np.isfinite(result.residual) and result.residual <= limit):
                 result = None
         if result is None:
@@ -621,6 +634,12 @@ class FrameEstimator:
         return Estimate(inputs.frame, inputs.precoder_version, positions, np.asarray(crb_m2, float),
                         float(result.residual), inputs.rx_nodes, full, bool(result.converged),
                         START_SET_ID if inputs.precoder_id is None else int(inputs.precoder_id))
+
+    def _known_per_node(self, inputs):
+        """Unknown amplitudes per rx node of the localiser's known paths (direct paths, reflector)."""
+        rx, tx = set(inputs.rx_nodes), set(inputs.tx_nodes)
+        paths = [p for p in getattr(self.localizer, "paths", ()) if p.rx in rx and p.tx in tx]
+        return len(paths) / max(len(rx), 1)
 
     def estimate(self, frame_set, table):
         """The Estimate of one released frame; UnknownPrecoderVersion or ValueError if it cannot be made."""

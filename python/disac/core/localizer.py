@@ -24,6 +24,13 @@ known) contribute columns to A_n. An echo of a transmitter whose frame is unknow
 unmodelled interference (small when the radar streams are orthogonal between nodes, as they are in the
 PHY): localising with fewer frames works but is biased by that residue.
 
+Known paths (issue 13): echoes whose geometry is known but whose amplitude is not — the direct (line-of-
+sight) paths between the nodes and a reference reflector at a known position (SPEC13 §2/§3) — are extra
+known columns of A_n, a_r(θ_rx) ⊗ (a_t^T(θ_tx) X_m ⊙ d^T(τ)), with their own unknown amplitudes per frame:
+the concentrated cost projects them out with the targets' columns (the variable projection takes any
+number of columns), and the grid search runs on y_n with them projected out. Without known paths every
+result is exactly what it was.
+
 Delays past the unambiguous L/B need no special care: every delay here is the geometric one and d(τ) is
 evaluated at it, so its periodicity is a property of the cost surface, which the other links and the
 angles disambiguate.
@@ -103,16 +110,54 @@ def default_search_region(scenario, margin_fraction=0.25):
     return (x_min, float(high[0] + pad[0]), float(low[1] - pad[1]), float(high[1] + pad[1]))
 
 
+@dataclasses.dataclass(frozen=True)
+class KnownPath:
+    """A path of known geometry and unknown complex amplitude: tx node → rx node, departing the transmitter
+    at theta_tx_rad, arriving at theta_rx_rad, delay_s (a direct path or a reference reflector's echo)."""
+
+    rx: int
+    tx: int
+    theta_rx_rad: float
+    theta_tx_rad: float
+    delay_s: float
+    kind: str = ""
+
+
+def known_paths(node_positions_m, direct_paths=False, reflector_m=None):
+    """The KnownPath list of a deployment: with ``direct_paths`` the line of sight m → n for every m ≠ n
+    (delay |p_m − p_n|/c, leaving m at the angle of p_n, arriving at n from the angle of p_m: SPEC13 §2);
+    with ``reflector_m`` (x, y) its echo on every link n, m (as a target's). Geometry only."""
+    nodes = np.asarray(node_positions_m, dtype=float)
+    out = []
+    if direct_paths:
+        between = geometry.angles_rad(nodes, nodes)  # [n, m]: angle of p_m seen from p_n
+        distance = geometry.distances_m(nodes, nodes)
+        for n in range(len(nodes)):
+            for m in range(len(nodes)):
+                if m != n:
+                    out.append(KnownPath(n, m, float(between[n, m]), float(between[m, n]),
+                                         float(distance[n, m] / C_M_S), "direct_path"))
+    if reflector_m is not None:
+        point = np.asarray(reflector_m, dtype=float).reshape(1, 2)
+        theta = geometry.angles_rad(nodes, point)[:, 0]
+        tau = geometry.one_way_delays_s(nodes, point)[:, 0]
+        for n in range(len(nodes)):
+            for m in range(len(nodes)):
+                out.append(KnownPath(n, m, float(theta[n]), float(theta[m]), float(tau[n] + tau[m]), "reflector"))
+    return tuple(out)
+
+
 class Localizer:
     """ML localiser for a fixed deployment (nodes, arrays, OFDM numerology) and search region.
 
     The grid's steering vectors are computed once here; ``localize`` then costs a few matrix products per
     frame. region_m = (x_min, x_max, y_min, y_max); grid_step_m defaults to c/(4B), half the monostatic
     range resolution, fine enough that the best grid point lies in the basin of the true minimum.
+    paths: KnownPath echoes projected out of every frame (module docstring; default none).
     """
 
     def __init__(self, node_positions_m, tx_antennas, rx_antennas, subcarriers, bandwidth_hz, region_m,
-                 grid_step_m=None, max_iterations=50):
+                 grid_step_m=None, max_iterations=50, paths=()):
         nodes = np.asarray(node_positions_m, dtype=float)
         if nodes.ndim != 2 or nodes.shape[1] != 2 or len(nodes) < 1 or not np.all(np.isfinite(nodes)):
             raise ValueError(f"node_positions_m = {node_positions_m!r}: expected finite (N, 2) positions, N ≥ 1")
@@ -145,6 +190,10 @@ class Localizer:
         self.subcarriers, self.bandwidth_hz = int(subcarriers), float(bandwidth_hz)
         self.region_m, self.grid_step_m = tuple(region.tolist()), float(step)
         self.max_iterations = int(max_iterations)
+        self.paths = tuple(paths)
+        for path in self.paths:
+            if not (isinstance(path, KnownPath) and 0 <= path.rx < len(nodes) and 0 <= path.tx < len(nodes)):
+                raise ValueError(f"known path {path!r}: expected a KnownPath between nodes 0 … {len(nodes) - 1}")
         self.grid_m = grid
         theta = geometry.angles_rad(nodes, grid)  # (N, G)
         tau = geometry.one_way_delays_s(nodes, grid)  # (N, G)
@@ -154,11 +203,16 @@ class Localizer:
         self._grid_d_conj = np.conj(self._grid_d)
 
     @classmethod
-    def from_scenario(cls, scenario, region_m=None, grid_step_m=None, max_iterations=50):
-        """A Localizer for a Scenario's nodes and numerology; region defaults to default_search_region."""
+    def from_scenario(cls, scenario, region_m=None, grid_step_m=None, max_iterations=50, direct_paths=False,
+                      reflector=False):
+        """A Localizer for a Scenario's nodes and numerology; region defaults to default_search_region.
+        direct_paths / reflector: project out the direct paths between the nodes / the echoes of the
+        scenario's [calibration] reference reflector (known_paths; geometry only, SPEC13 §3)."""
         region = default_search_region(scenario) if region_m is None else region_m
+        point = getattr(scenario, "reflector_m", None) if reflector else None
         return cls(scenario.node_positions_m, scenario.tx_antennas, scenario.rx_antennas,
-                   scenario.subcarriers, scenario.bandwidth_hz, region, grid_step_m, max_iterations)
+                   scenario.subcarriers, scenario.bandwidth_hz, region, grid_step_m, max_iterations,
+                   known_paths(scenario.node_positions_m, direct_paths, point))
 
     @property
     def num_nodes(self):
@@ -177,7 +231,7 @@ class Localizer:
             raise ValueError(f"num_targets = {num_targets!r}: expected a whole number ≥ 1")
         problem = self._problem(snapshots, frames, rx_nodes, tx_nodes)
         found = np.zeros((0, 2))
-        work = problem.y
+        work = problem.y if problem.known is None else problem.project_known(problem.y)
         for k in range(num_targets):
             start = self.grid_m[np.argmax(self._grid_explained_energy(problem, work))]
             if k == num_targets - 1:
@@ -263,7 +317,31 @@ class Localizer:
         tx, x = self._stack("frames", frames, tx_nodes, self.tx_antennas)
         if y.shape[3] != x.shape[3]:
             raise ValueError(f"snapshots have {y.shape[3]} OFDM symbols but frames {x.shape[3]}")
-        return _Problem(rx, tx, y, x)
+        return _Problem(rx, tx, y, x, self._known_columns(rx, tx, x))
+
+    def _known_columns(self, rx, tx, x):
+        """(R, D, J) columns of the known paths between the used nodes (zero columns pad the rx nodes with
+        fewer paths), or None without known paths."""
+        columns = [[] for _ in rx]
+        slot = {j: i for i, j in enumerate(rx)}
+        frame = {j: i for i, j in enumerate(tx)}
+        for path in self.paths:
+            if path.rx not in slot or path.tx not in frame:
+                continue
+            ar = geometry.ula_steering(np.array(path.theta_rx_rad), self.rx_antennas)  # (Mr,)
+            at = geometry.ula_steering(np.array(path.theta_tx_rad), self.tx_antennas)  # (Mt,)
+            d = geometry.delay_steering(np.array(path.delay_s), self.subcarriers, self.bandwidth_hz)  # (L,)
+            signal = np.einsum("i,ilp->lp", at, x[frame[path.tx]]) * d[:, None]
+            columns[slot[path.rx]].append((ar[:, None, None] * signal[None]).reshape(-1))
+        width = max(len(c) for c in columns)
+        if width == 0:
+            return None
+        dim = self.rx_antennas * x.shape[2] * x.shape[3]
+        known = np.zeros((len(rx), dim, width), dtype=complex)
+        for i, cols in enumerate(columns):
+            if cols:
+                known[i, :, :len(cols)] = np.stack(cols, axis=1)
+        return known
 
     # ---- coarse search (one target) -------------------------------------------------------------
 
@@ -322,11 +400,13 @@ class Localizer:
         atoms = ar[:, None, :, :, None, None] * signal[:, :, :, None]  # (R, T, K, Mr, L, P)
         dim = atoms[0, 0, 0].size
         atoms = atoms.reshape(n_rx, n_tx * k_count, dim).transpose(0, 2, 1)
+        if problem.known is not None:  # the known paths' columns, amplitudes fitted with the targets'
+            atoms = np.concatenate([atoms, problem.known_loaded], axis=2)
         yv = y.reshape(n_rx, dim)
         q, r_tri = np.linalg.qr(atoms)  # (R, D, TK), (R, TK, TK)
         coef = (np.conj(q).transpose(0, 2, 1) @ yv[..., None])[..., 0]
         residual = yv - (q @ coef[..., None])[..., 0]
-        b = np.linalg.solve(r_tri, coef[..., None])[..., 0].reshape(n_rx, n_tx, k_count)
+        b = np.linalg.solve(r_tri, coef[..., None])[..., 0][:, :n_tx * k_count].reshape(n_rx, n_tx, k_count)
         if not want_jacobian:
             return residual, b, None
         rx, tx = list(problem.rx), list(problem.tx)
@@ -452,9 +532,31 @@ class _Problem:
     tx: tuple  # transmitting nodes whose frames are known
     y: np.ndarray  # (R, Mr, L, P) snapshots of the rx nodes
     x: np.ndarray  # (T, Mt, L, P) frames of the tx nodes
+    known: object = None  # (R, D, J) columns of the known paths (zero-padded), or None
 
     def with_y(self, y):
         return dataclasses.replace(self, y=y)
+
+    @property
+    def known_loaded(self):
+        """The known columns with the zero padding (an rx node with fewer known paths, when some transmitters'
+        frames are not used) replaced by a tiny unit vector, which keeps the QR's triangle invertible; each
+        padding column removes one coordinate (one sample) of that node's data from the fit."""
+        known = self.known
+        empty = np.all(known == 0, axis=1)  # (R, J)
+        if not np.any(empty):
+            return known
+        known = known.copy()
+        for i, j in zip(*np.nonzero(empty)):
+            known[i, j, j] = 1e-150
+        return known
+
+    def project_known(self, y):
+        """y (R, Mr, L, P) with the known columns projected out per rx node (P⊥_K y)."""
+        q, _ = np.linalg.qr(self.known_loaded)
+        yv = y.reshape(len(self.rx), -1)
+        yv = yv - (q @ (np.conj(q).transpose(0, 2, 1) @ yv[..., None]))[..., 0]
+        return yv.reshape(y.shape)
 
 
 def _hermitian_quadratic(gram, rhs):

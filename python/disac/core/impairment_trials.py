@@ -1,0 +1,303 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Localisation trials on an impaired air, with and without calibration (issue 13's "done when"): the core of
+tests/test_calibrated_localization.py and of bench/impairment_curves.py.
+
+``run_trials(scenario, impairments_table, calibration_mode, frames, seed)`` runs, at core level, the chain a
+flowgraph runs (SPEC13 §2's signal flow), through the same code:
+
+    transmitter (core.ofdm.NodeModulator; with a calibration the precoders pre-compensated and the CFO
+    pre-rotated: core.calibration_apply) → transmit radio (tx gains, CFO: transmit_radio) → air
+    (core.channels.SensingChannel: paths, true band-limited delays of core.delay_line, oscillator phases,
+    direct paths, reflector) → noise → receive radio (rx gains, CFO: receive_radio) → framing from the
+    labels (frame f at label f·frame_len + w_n) → node receiver (CP removal, CFO derotation, FFT, rx
+    corrections: core.calibration_apply, as blocks/node_rx.py) → central unit (core.fusion.FrameEstimator:
+    tx delays on X_m, known paths projected out, ML of eq. 9)
+
+for three calibration modes: "none" (the receivers as today), "estimated" (engineer cal's
+core.calibration_estimator.estimate_calibration on a short calibration capture of the same run, as
+`disac calibrate` does) and "truth" (the drawn impairments as a perfect calibration: a test device that
+isolates the application of the corrections from the estimation). It runs the same frames, data and noise
+through the ideal air (the scenario without [impairments]; its reflector stays, it is geometry) as the
+reference, and reports the RMSE of both, √CRB, failures and the calibration's residuals.
+
+The receive side is given ``scenario.without_impairments()`` only (SPEC13 §0); the air and the "truth"
+calibration read the impairments.
+
+Noise (decided here): white CN(0, σ²) drawn per receiving node and frame from (seed, node, frame) on the
+receiver's frame window (label f·frame_len + w_n … + frame_len; the windows of consecutive frames tile
+the stream), so that the impaired and the ideal runs see the very same noise in every kept sample, and
+their RMSE differ only by what the impairments and the calibration do (a comparison of two independent
+30-frame RMSE would itself scatter by ~10 %). Added at the antennas, before the receive radio's gains.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from . import calibration_apply, channels, fim, fusion, localizer, ofdm, trial_stats
+
+CALIBRATION_MODES = ("none", "estimated", "truth")
+DEFAULT_CALIBRATION_FRAMES = 20
+_NOISE_STREAM = 0x7E1A15
+# frames run before the first trial frame: the air's delays (latencies up to a few frames) fill the
+# receiver's first window with the previous frames' waveform, as on a running radio
+_LEAD_FRAMES = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """Per-frame estimates of one chain run: positions (F, K, 2), the frame numbers, the CRB (m², sum over
+    targets) and the localiser's residuals."""
+
+    frames: np.ndarray
+    positions_m: np.ndarray
+    crb_m2: float
+    residuals: np.ndarray
+
+
+def transmit_radio(x, node, impairments, first_index, sample_rate_hz):
+    """SPEC13 §2, node m's transmit radio: antenna i radiates tx_gains[m, i]·x_i·e^{j2π ε_m t} (t = local index
+    / fs). x (Mt, T) from local index ``first_index``. The air's truth (never the receive side's)."""
+    rot = calibration_apply.cfo_phasor(impairments.cfo_hz[node], first_index + np.arange(x.shape[1]),
+                                       sample_rate_hz, +1)
+    return (impairments.tx_gains[node][:, None] * x) * rot[None, :]
+
+
+def receive_radio(y, node, impairments, first_label, sample_rate_hz):
+    """SPEC13 §2, node n's receive radio: antenna r delivers rx_gains[n, r]·y_r·e^{−j2π ε_n t} (t = label index
+    / fs). y (Mr, T) with label index ``first_label`` for column 0. The air's truth."""
+    rot = calibration_apply.cfo_phasor(impairments.cfo_hz[node], first_label + np.arange(y.shape[1]),
+                                       sample_rate_hz, -1)
+    return (impairments.rx_gains[node][:, None] * y) * rot[None, :]
+
+
+def truth_calibration(scenario):
+    """The drawn impairments as a Calibration (a test device: the receive side never builds this). Gains as
+    drawn, t_m = δ_m·fs, r_n = −δ_n·fs + λ_n (so t_m + r_n = D_mn), ε_n as drawn; SPEC13 gauges applied."""
+    from .calibration import Calibration
+
+    imp, fs = scenario.impairments, scenario.bandwidth_hz
+    delta = imp.clock_offset_s * fs
+    return Calibration(rx_gains=imp.rx_gains, tx_gains=imp.tx_gains, rx_delay_samples=-delta + imp.latency_samples,
+                       tx_delay_samples=delta, cfo_hz=imp.cfo_hz, sample_rate_hz=fs, scenario=scenario.name,
+                       method="identity").normalised()
+
+
+def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_count, calibration):
+    """Every node's transmit samples through its radio, then the air into every rx node (noise-free).
+    Returns (streams {n: (Mr, T) at the antennas}, first label index of column 0 {n})."""
+    lay = ofdm.layout_from_scenario(scenario_air)
+    gen = ofdm.frame_generator(lay, int(seed))
+    fs = scenario_air.bandwidth_hz
+    frames = np.arange(first_frame, first_frame + frame_count)
+    first_index = int(first_frame) * lay.frame_len
+    imp = scenario_air.impairments
+    tx = []
+    for m in range(scenario_air.num_nodes):
+        w_c, w_r = wc[m], wr[m]
+        if calibration is not None:
+            w_c, w_r, _ = calibration_apply.tx_precompensated_precoders(calibration, m, w_c, w_r,
+                                                                        scenario_air.per_antenna_power)
+        x = ofdm.NodeModulator(gen, m, w_c, w_r).samples(frames).astype(complex)
+        if calibration is not None and calibration_apply.has_cfo(calibration, m):
+            x = x * calibration_apply.tx_cfo_phasor(calibration, m, first_index + np.arange(x.shape[1]), fs)[None]
+        tx.append(transmit_radio(x, m, imp, first_index, fs))
+    x_time = np.concatenate(tx).astype(np.complex64)
+    streams, labels = {}, {}
+    for n in range(scenario_air.num_nodes):
+        channel = channels.SensingChannel(scenario_air, n, channel_seed)
+        out = np.zeros((scenario_air.rx_antennas, x_time.shape[1]), dtype=np.complex64)
+        channel.write_time(x_time, first_index, list(out))
+        streams[n] = out
+        labels[n] = first_index + int(getattr(channel, "label_offset_samples", 0))
+    return streams, labels
+
+
+def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True):
+    """Snapshots (F, N, Mr, L, P) of consecutive ``frames`` as every node_rx makes them (calibration applied;
+    None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only)."""
+    lay = ofdm.layout_from_scenario(scenario_air)
+    frames = np.asarray(frames, dtype=np.int64)
+    fs = scenario_air.bandwidth_hz
+    n_nodes, mr = scenario_air.num_nodes, scenario_air.rx_antennas
+    offsets = {n: 0 if calibration is None else calibration_apply.window_offset_samples(calibration, n)
+               for n in range(n_nodes)}
+    latency = np.max(np.abs(scenario_air.impairments.link_delay_samples(fs))) + max(abs(v) for v in offsets.values())
+    lead = _LEAD_FRAMES + int(math.ceil(latency / lay.frame_len))
+    first = max(0, int(frames[0]) - lead)
+    count = int(frames[-1]) + 1 + lead - first
+    streams, labels = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count, calibration)
+    core = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
+            + lay.symbol_len * np.arange(lay.data_symbols)[None, :])  # node_rx's _core_offsets (L, P)
+    out = np.empty((len(frames), n_nodes, mr, lay.subcarriers, lay.data_symbols), dtype=np.complex64)
+    sigma = math.sqrt(scenario_air.noise_power / 2)
+    for n in range(n_nodes):
+        start = frames * lay.frame_len + offsets[n]  # label of each frame's window start
+        column = start - labels[n]
+        if column[0] < 0 or column[-1] + lay.frame_len > streams[n].shape[1]:
+            raise RuntimeError(f"node {n}: frame windows outside the simulated stream")  # a bug of this module
+        window = streams[n][:, column[:, None] + np.arange(lay.frame_len)[None, :]]  # (Mr, F, frame_len)
+        window = np.moveaxis(window, 1, 0).astype(complex)  # (F, Mr, frame_len)
+        if noise:
+            for i, f in enumerate(frames):
+                rng = np.random.default_rng([int(seed), _NOISE_STREAM, n, int(f)])
+                window[i] += sigma * (rng.standard_normal((mr, lay.frame_len))
+                                      + 1j * rng.standard_normal((mr, lay.frame_len)))
+        labels_f = start[:, None] + np.arange(lay.frame_len)[None, :]  # (F, frame_len)
+        for i in range(len(frames)):
+            window[i] = receive_radio(window[i], n, scenario_air.impairments, int(labels_f[i, 0]), fs)
+        samples = window[:, :, core]  # (F, Mr, L, P): the node receiver's gather
+        if calibration is not None and calibration_apply.has_cfo(calibration, n):
+            index = frames[:, None, None] * lay.frame_len + offsets[n] + core[None]
+            samples = samples * calibration_apply.rx_cfo_phasor(calibration, n, index, fs)[:, None]
+        snap = np.fft.fft(samples, axis=2, norm="ortho")
+        if calibration is not None:
+            snap = snap * calibration_apply.rx_snapshot_correction(calibration, n, lay.subcarriers, fs)[:, :, None]
+        out[:, n] = snap
+    return out
+
+
+def calibration_capture(scenario_air, seed, channel_seed, frames, max_lag_samples):
+    """Every node's raw received samples of calibration frames (core.calibration_estimator's capture: W_c = 0,
+    W_r = √P_T·I, uncalibrated transmitters), covering ``frames`` ± max_lag_samples, with noise."""
+    from . import calibration_estimator as est
+
+    lay = ofdm.layout_from_scenario(scenario_air)
+    wc, wr = est.calibration_precoders(scenario_air)
+    n_nodes = scenario_air.num_nodes
+    pad = int(math.ceil(max_lag_samples / lay.frame_len)) + 1
+    first = max(0, int(frames[0]) - pad)
+    count = int(frames[-1]) + 1 + pad - first
+    streams, labels = _air_streams(scenario_air, [wc] * n_nodes, [wr] * n_nodes, seed, channel_seed, first, count,
+                                   None)
+    rng = channels.noise_rng(channel_seed + 7919, "sensing", 0)
+    captures = {}
+    for n in range(n_nodes):
+        y = streams[n].astype(complex)
+        y = y + math.sqrt(scenario_air.noise_power / 2) * (rng.standard_normal(y.shape) + 1j * rng.standard_normal(y.shape))
+        captures[n] = est.ReceivedCapture(receive_radio(y, n, scenario_air.impairments, labels[n],
+                                                        scenario_air.bandwidth_hz), labels[n])
+    return captures
+
+
+def estimate_calibration(scenario_air, seed, channel_seed=1, frames=DEFAULT_CALIBRATION_FRAMES, first_frame=0,
+                         max_lag_samples=None):
+    """engineer cal's estimator on a calibration capture of this air (the receive side gets the scenario
+    without impairments): its CalibrationFit."""
+    from . import calibration_estimator as est
+
+    lay = ofdm.layout_from_scenario(scenario_air)
+    if max_lag_samples is None:  # the capture covers the link delays of a B210-class radio with margin
+        max_lag_samples = max(4 * lay.frame_len, 400)
+    numbers = np.arange(first_frame, first_frame + frames)
+    captures = calibration_capture(scenario_air, seed, channel_seed, numbers, max_lag_samples)
+    return est.estimate_calibration(scenario_air.without_impairments(), captures, numbers, seed,
+                                    max_lag_samples=int(max_lag_samples))
+
+
+def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=None, known_paths="auto"):
+    """The central unit's estimator (core.fusion.FrameEstimator, full search) on snapshots (F, N, Mr, L, P):
+    a RunResult. scenario_rx: the receive side's scenario (no impairments)."""
+    direct, reflector = calibration_apply.known_path_flags(known_paths, calibration, scenario_rx)
+    lay = ofdm.layout_from_scenario(scenario_rx)
+    table = fusion.PrecoderTable(lay)
+    table.set_start(0, wc, wr)
+    phases = None if calibration is None else calibration_apply.model_tx_delay_phases(
+        calibration, scenario_rx.subcarriers, scenario_rx.bandwidth_hz)
+    loc = localizer.Localizer.from_scenario(scenario_rx, direct_paths=direct, reflector=reflector)
+    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, tx_delay_phases=phases)
+    positions, residuals = [], []
+    crb = float(np.sum(estimator.crb_m2(table, 0)))
+    for i, f in enumerate(frames):
+        frame_set = fusion.FrameSet(int(f), {n: snapshots[i, n] for n in range(scenario_rx.num_nodes)},
+                                    {n: 0 for n in range(scenario_rx.num_nodes)}, 0.0,
+                                    precoder_ids={n: 0 for n in range(scenario_rx.num_nodes)})
+        estimate = estimator.estimate(frame_set, table)
+        positions.append(estimate.positions_m)
+        residuals.append(estimate.residual)
+    return RunResult(np.asarray(frames), np.array(positions), crb, np.array(residuals))
+
+
+def rmse_m(result, truth_m):
+    """√(mean over frames of Σ_k ‖q̂_k − q_k‖²) (estimates matched to the targets) and the per-frame errors."""
+    errors = np.array([trial_stats.matched_errors(p, truth_m) for p in result.positions_m])
+    return float(np.sqrt(np.mean(np.sum(errors ** 2, axis=(1, 2))))), errors
+
+
+def _calibration_residuals(calibration):
+    if calibration is None:
+        return None
+    res = calibration.residuals
+    return res.to_dict() if hasattr(res, "to_dict") else dict(vars(res))
+
+
+def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, channel_seed=None, wc=None, wr=None,
+               first_frame=100, gate_m=None, calibration=None, with_ideal=True):
+    """Localisation RMSE on the air ``scenario.with_impairments(impairments_table)`` for ``frames`` frames
+    (one trial each, frame numbers first_frame …) with calibration_mode "none" | "estimated" | "truth",
+    against the same frames on the ideal air. A dict:
+
+      rmse_m, rmse_ideal_m      √(mean Σ_k ‖q̂_k − q_k‖²) with the mode's receivers / on the ideal air
+      crb_m                     √ of the position CRB (sum over targets, expected FIM, eq. 10–13)
+      failed, failed_ideal      frames with some target's error above gate_m (default c/(4B))
+      ratio_to_ideal            rmse_m / rmse_ideal_m
+      calibration               {method, residuals, frames_used} of the calibration used (None for "none")
+      tx_scale                  per node, the power back-off of the transmit gain pre-compensation
+      errors_m                  per-frame matched errors (F, K, 2) with the mode's receivers
+
+    impairments_table: a dict, a preset name or None/{} (ideal). wc, wr: every node's precoders (N, Mt, U),
+    (N, Mt, Mt); default isac_tx's placeholder. ``calibration``: a Calibration to use instead of the mode's.
+    """
+    if calibration_mode not in CALIBRATION_MODES:
+        raise ValueError(f"calibration_mode = {calibration_mode!r}: accepted: {', '.join(CALIBRATION_MODES)}")
+    channel_seed = int(seed) + 1 if channel_seed is None else int(channel_seed)
+    table = impairments_table or {}
+    air = scenario.with_impairments(table) if table else scenario.without_impairments()
+    rx_scenario = scenario.without_impairments()
+    lay = ofdm.layout_from_scenario(scenario)
+    if wc is None or wr is None:
+        wc0, wr0 = ofdm.default_precoders(lay, scenario.per_antenna_power)
+        wc = np.broadcast_to(wc0, (scenario.num_nodes,) + wc0.shape) if wc is None else wc
+        wr = np.broadcast_to(wr0, (scenario.num_nodes,) + wr0.shape) if wr is None else wr
+    numbers = np.arange(first_frame, first_frame + int(frames))
+    fit = None
+    if calibration is None and calibration_mode == "estimated":
+        fit = estimate_calibration(air, seed, channel_seed)
+        calibration = fit.calibration
+    elif calibration is None and calibration_mode == "truth":
+        calibration = truth_calibration(air)
+    if calibration_mode == "none":
+        calibration = None
+    gate = trial_stats.default_gate_m(scenario) if gate_m is None else float(gate_m)
+    truth = scenario.target_positions_m
+
+    snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration)
+    result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration)
+    rmse, errors = rmse_m(result, truth)
+    out = {"scenario": scenario.name, "impairments": dict(table) if isinstance(table, dict) else table,
+           "calibration_mode": calibration_mode, "frames": int(frames), "seed": int(seed),
+           "rmse_m": rmse, "crb_m": math.sqrt(result.crb_m2), "gate_m": gate,
+           "failed": int(np.sum(np.any(np.linalg.norm(errors, axis=2) > gate, axis=1))),
+           "errors_m": errors,
+           "calibration": None if calibration is None else {
+               "method": calibration.method, "residuals": _calibration_residuals(calibration),
+               "frames_used": int(getattr(calibration, "frames_used", 0))},
+           "calibration_notes": list(fit.notes) if fit is not None else [],
+           "tx_scale": None if calibration is None else [
+               calibration_apply.tx_precompensation(calibration, m, wc[m], wr[m], scenario.per_antenna_power)[1]
+               for m in range(scenario.num_nodes)]}
+    if with_ideal:
+        ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None)
+        ideal = localise_frames(rx_scenario, ideal_snaps, numbers, wc, wr, seed, None)
+        rmse_ideal, errors_ideal = rmse_m(ideal, truth)
+        out.update(rmse_ideal_m=rmse_ideal, ratio_to_ideal=rmse / rmse_ideal,
+                   failed_ideal=int(np.sum(np.any(np.linalg.norm(errors_ideal, axis=2) > gate, axis=1))))
+    return out
+
+
+def position_crb_m(scenario, wc, wr):
+    """√ of the position CRB (m), expected FIM of these precoders at the scenario's targets."""
+    return math.sqrt(float(np.sum(fusion.position_crb_per_target_m2(fim.SensingGeometry.from_scenario(scenario),
+                                                                     wc, wr))))
