@@ -1,7 +1,7 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""User receiver: one stream → frame start (tags, or the preamble) → CP removal, FFT → pilot gain estimate →
-equalise → QPSK decisions; per frame: measured SINR, EVM, bit errors against the known data (message), and
+"""User receiver: one stream → frame start (tags, or the preamble) → CP removal, FFT → pilot channel estimate
+(one gain, or one per subcarrier: the layout's pilot design, core.ofdm) → equalise → QPSK decisions; per frame: measured SINR, EVM, bit errors against the known data (message), and
 the equalised data symbols (a PDU, e.g. for a QT constellation sink through pdu_to_tagged_stream).
 
 The maths is core.user_metrics; the known data come from core.ofdm (same seed as the transmitters).
@@ -36,12 +36,15 @@ class user_rx(gr.sync_block):
                   one found is frame number ``first_frame`` (a real link would signal it in a header).
 
     Metrics message (a dict): user, frame, precoder_version (−1 without tags), sinr_db (this frame:
-    |ĝ|² / mean |y − ĝ s|²), signal_power, interference_noise_power, evm_rms, bit_errors, bits.
+    |ĝ|² / mean |y − ĝ s|²; with the "per-subcarrier" pilot design, K ≥ U + 1 pilot symbols, ĝ is
+    estimated per subcarrier and both powers are corrected for the estimate's noise, see
+    core.user_metrics), signal_power, interference_noise_power, evm_rms, bit_errors, bits. The receiver
+    learns its channel from the pilots only; it never reads the scenario's [impairments].
     measured_sinr_db() is the ratio of mean signal power to mean interference+noise power over all frames
     so far (what eq. 6 is, see core.user_metrics); ber() the bit error rate so far.
 
     Symbols message (a PDU): meta {user, frame, precoder_version} . c32vector of the frame's L·P data
-    symbols divided by the pilot gain estimate ĝ (subcarrier-major, (L, P) in C order): QPSK points at
+    symbols divided by the pilot channel estimate ĝ (per subcarrier in the "per-subcarrier" design; subcarrier-major, (L, P) in C order): QPSK points at
     (±1 ± j)/√2 plus the interference and noise the metrics measure. Feed a QT constellation sink
     through pdu.pdu_to_tagged_stream(complex).
 
@@ -165,8 +168,9 @@ class user_rx(gr.sync_block):
         if _fast_pmt.has_subscribers(self, self._port):
             self._publish_metrics(frames, versions, metrics)
         if _fast_pmt.has_subscribers(self, self._symbols_port):
-            # the equalisation of core.user_metrics.frame_metrics (data / ĝ), (F, L, P)
-            equalised = (np.swapaxes(freq[:, lay.front_symbols:], -1, -2) / metrics.gain[:, None, None]).astype(np.complex64)
+            # the equalisation of core.user_metrics.frame_metrics (data / ĝ, per subcarrier when the layout says so), (F, L, P)
+            data = np.swapaxes(freq[:, lay.front_symbols:], -1, -2)
+            equalised = user_metrics.equalise(data, metrics.gain).astype(np.complex64)
             self._publish_symbols(frames, versions, equalised)
 
     def _publish_metrics(self, frames, versions, metrics):

@@ -2,19 +2,23 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Synthetic channels of the D-ISAC PHY: oscillator phases, sensing echoes (eq. 3/5), CoMP comm channel (eq. 2), AWGN.
 
-Noncoherence: node n's oscillator phase φ_n is drawn anew every frame by ONE function,
-``node_phases_rad(channel_seed, frames, N)``, which both the sensing and the comm channels call, so all
-channels agree. A bistatic echo tx m → target k → rx n carries e^{j(φ_m − φ_n)} (absorbed by the unknown
-b_{n,m}^k of the model); user u receives Σ_n e^{jφ_n} h_{n,u}ᴴ x_n + z (eq. 2 with the phases).
+Noncoherence: node n's oscillator phase φ_n is drawn by ONE function, ``oscillator_phases_rad`` (per frame:
+``node_phases_rad(channel_seed, frames, N)``, a fresh phase every frame; or per run with a drift, from the
+scenario's [impairments] node_phase), which both the sensing and the comm channels call, so all channels
+agree. A bistatic echo tx m → target k → rx n carries e^{j(φ_m − φ_n)} (absorbed by the unknown b_{n,m}^k of
+the model); user u receives Σ_n e^{jφ_n} h_{n,u}ᴴ x_n + z (eq. 2 with the phases).
 
 Sample streams are frames of core.ofdm.FrameLayout; a channel counts samples from its first input
 sample, which must be the first sample of frame 0 (the transmitters start there), so the frame of
-sample t is t // frame_len. Delays are applied per OFDM symbol in the frequency domain: each received
-symbol is the circular shift, by τ, of the periodic transmitted symbol, i.e. its bins are multiplied by
-exp(−j2π f_l τ) with f_l on the chosen frequency grid (core.ofdm.bin_frequencies_hz). This is exact
-("band-limited") for the samples the receiver keeps after dropping the cyclic prefix, for any
-fractional delay up to the cyclic prefix (the scenario validates τ ≤ CP); the first τ samples of each
-output prefix would, on a real channel, hold the previous symbol's tail — the receiver discards them.
+input sample t is t // frame_len. The sensing channel delays every path (target echoes; with the
+[impairments] table also the clock offsets and latencies of every link, D = Impairments.link_delay_samples,
+the direct paths between nodes, and the [calibration] reference reflector) by core.delay_line's true
+band-limited delay: each symbol's trigonometric polynomial on the chosen frequency grid
+(core.ofdm.bin_frequencies_hz), delayed, with the previous symbol's waveform where a delayed time falls
+before a symbol's start. For delays within the cyclic prefix (the ideal air: the scenario validates τ ≤ CP)
+the samples the receiver keeps after dropping the prefix are exactly the per-symbol circular shift of
+eq. (3)/(5), bins multiplied by exp(−j2π f_l τ); the first τ samples of each prefix hold the previous
+symbol's tail, as on a real channel. Past the prefix: inter-symbol interference, as on air.
 
 ``apply_time`` is the reference (float64, written as the equations); ``write_time`` is the blocks' fast
 complex64 path (batched matrix products, scipy.fft single precision), tested equal to it. AWGN draws
@@ -38,10 +42,12 @@ and rejected for what they do to the statistics a paper reports:
 The noise-off channels (the loopback's sensing path) are not limited by this.
 """
 
+import dataclasses
+
 import numpy as np
 import scipy.fft
 
-from . import geometry, ofdm
+from . import delay_line, geometry, ofdm
 
 _STREAM_PHASE = 0x0F1A5E
 _STREAM_SENSING_NOISE = 0x5E45
@@ -51,6 +57,22 @@ _STREAM_COMM_NOISE = 0xC0AA
 def node_phases_rad(channel_seed, frames, num_nodes):
     """Oscillator phase φ_n of every node in each frame, (F, N), uniform on [0, 2π), from (seed, frame)."""
     return 2 * np.pi * ofdm.hash_uniform(channel_seed, _STREAM_PHASE, frames, num_nodes)
+
+
+def oscillator_phases_rad(channel_seed, frames, impairments, frame_len, sample_rate_hz):
+    """φ_n of every node in each frame, (F, N), under the impairments' oscillator model (SPEC13 §2); the one
+    function the sensing and the comm channels call.
+
+    "per_frame" (today, and the ideal air): ``node_phases_rad``, a fresh uniform φ_n every frame. "per_run":
+    φ_n(f) = φ_n,0 + 2π·(drift_n/360)·(f·frame_len/fs), constant within a frame, with φ_n,0 = the per-frame
+    draw of frame 0 (uniform; so frame 0 is the same in both models) and drift_n = phase_drift_deg_per_s.
+    """
+    num_nodes = impairments.num_nodes
+    if impairments.node_phase != "per_run":
+        return node_phases_rad(channel_seed, frames, num_nodes)
+    start = node_phases_rad(channel_seed, [0], num_nodes)[0]  # φ_n,0
+    seconds = np.asarray(frames, dtype=float).reshape(-1, 1) * (frame_len / float(sample_rate_hz))
+    return start[None, :] + 2 * np.pi * (impairments.phase_drift_deg_per_s[None, :] / 360.0) * seconds
 
 
 def noise_rng(channel_seed, kind, index=0):
@@ -87,10 +109,31 @@ def linked_amplitudes(amplitudes, phases_rad):
 
 
 class SensingChannel:
-    """Echoes of K point targets from every node's transmit streams into the Mr antennas of rx node n (eq. 3/5).
+    """Every node's transmit streams into the Mr antennas of rx node n: the sum of point paths (eq. 3/5 + the air).
 
-    ``apply_frequency`` works on OFDM symbols in the frequency domain; ``apply_time`` on sample streams
-    (whole symbols). Noise is added by the caller (``awgn``) so that noise-off runs are exact.
+    A path p leaves transmitter m_p's array at angle θ_dep, arrives at node n from θ_arr, with a total delay
+    d_p = τ_p·B + D[n, m_p] + A samples and the per-frame coefficient β_p·e^{j(φ_m(f) − φ_n(f))}:
+
+        y_n(t) = Σ_p a_r(θ_arr,p) · delay_{d_p}[ β_p e^{j(φ_m − φ_n)} · a_t^T(θ_dep,p) x_{m_p} ](t)
+
+    The paths (``self.paths``): every target k from every transmitter m (τ_{n,m}^k, b_{n,m}^k: eq. 3/5); with
+    ``direct_path`` the line of sight m → n for m ≠ n (|p_m − p_n|/c, departing toward p_n, arriving from p_m,
+    β_dp = sqrt(10^(SNR/10)·σ²/P_T) from direct_path_snr_db); with a [calibration] reflector, one more point
+    target at reflector_m on every link (β = reflector_amplitude). D = Impairments.link_delay_samples (clock
+    offsets and latencies) and A = ``air_latency_samples`` (the smallest integer making every d_p ≥ 0; 0 unless
+    some D < 0) are from the scenario's impairments; the delay is core.delay_line's true band-limited delay, so
+    a delay past the cyclic prefix gives inter-symbol interference as on air. The coefficient of a path goes with
+    the transmitted symbol (the frame of the input sample), so one frame's echo carries one phase whatever its
+    delay. Noise, rx gains, CFO and overflows are not here (the caller's ``awgn``; the radio blocks).
+
+    Output sample j of this channel is what node n's antennas hold at label time epoch + (j − A)/B on node n's
+    ``rx_time`` labels: ``label_offset_samples`` = −A is the label of output sample 0 relative to the epoch (in
+    samples), what the receiving radio puts in its first ``rx_time``. With the ideal (or absent) table, A = 0,
+    D = 0, no extra paths: the kept samples (after each prefix) are eq. (3)/(5) exactly, as before.
+
+    ``apply_frequency`` is eq. (3)/(5) itself for the targets (the ideal air, frequency domain, for tests);
+    ``apply_time`` the time-domain reference (float64, the delay operator's equations sample by sample);
+    ``write_time`` the blocks' fast complex64 path, streaming (history across calls), tested equal to it.
     """
 
     def __init__(self, scenario, rx_node, channel_seed, grid=ofdm.DEFAULT_FREQUENCY_GRID):
@@ -100,99 +143,284 @@ class SensingChannel:
         self.layout = ofdm.layout_from_scenario(scenario)
         self.rx_node = int(rx_node)
         self.channel_seed = int(channel_seed)
+        self.grid = grid
+        n = self.rx_node
         theta = scenario.target_angles_rad()  # (N, K)
         self._a_t = geometry.ula_steering(theta, scenario.tx_antennas)  # (N_tx, K, Mt)
-        self._a_r = geometry.ula_steering(theta[self.rx_node], scenario.rx_antennas)  # (K, Mr)
-        delays = scenario.bistatic_delays_s()[self.rx_node]  # (N_tx, K)
+        self._a_r = geometry.ula_steering(theta[n], scenario.rx_antennas)  # (K, Mr)
+        delays = scenario.bistatic_delays_s()[n]  # (N_tx, K)
         self._d = ofdm.delay_phases(delays, scenario.subcarriers, scenario.bandwidth_hz, grid)  # (N_tx, K, L)
-        self._b = scenario.target_amplitudes()[self.rx_node]  # (N_tx, K)
-        self._tx_beams = None  # the complex64 matrices of write_time, made on first use
+        self._b = scenario.target_amplitudes()[n]  # (N_tx, K)
+        self.impairments = impairments = scenario.impairments  # the air's truth (SPEC13 §0: never the receiver's)
+        self.paths = sensing_paths(scenario, n)
+        fs = scenario.bandwidth_hz
+        self.air_latency_samples = sensing_air_latency_samples(scenario)
+        link = impairments.link_delay_samples(fs)[n]  # D[n, m] per transmitter m
+        self.path_delays_samples = self.paths.delay_s * fs + link[self.paths.tx_node] + self.air_latency_samples
+        self.label_offset_samples = -self.air_latency_samples
+        self._delay_line = None  # the fast path's DelayLine (state across write_time calls), made on first use
+        self._next_sample = None
 
+    # ---- the model ---------------------------------------------------------------------------------
     def apply_frequency(self, x_freq, frames):
-        """x_freq (S, N, Mt, L) symbols of every node, frames (S,) their frame numbers → (S, Mr, L)."""
+        """Eq. (3)/(5) for the targets: x_freq (S, N, Mt, L) symbols of every node, frames (S,) → (S, Mr, L).
+        The ideal air's snapshot model (no impairments, no direct path, no reflector)."""
         coef = self.link_coefficients(frames)  # (S, N_tx, K)
         beam = np.einsum("mki,smil->smkl", self._a_t, x_freq)  # a_t^T(θ_m^k) X_m
         echo = np.einsum("smk,mkl,smkl->skl", coef, self._d, beam)
         return np.einsum("kr,skl->srl", self._a_r, echo)
 
+    def oscillator_phases(self, frames):
+        """φ (F, N) of every node in these frames (per_frame or per_run, core.channels.oscillator_phases_rad)."""
+        return oscillator_phases_rad(self.channel_seed, frames, self.impairments, self.layout.frame_len,
+                                     self.scenario.bandwidth_hz)
+
     def link_coefficients(self, frames):
         """b[n, m, k]·e^{j(φ_m − φ_n)} of rx node n per frame, (F, N_tx, K) (eq. 3/5 with the oscillator phases)."""
-        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
+        phases = self.oscillator_phases(frames)  # (F, N)
         link = np.exp(1j * (phases - phases[:, self.rx_node:self.rx_node + 1]))  # e^{j(φ_m − φ_n)}
         return self._b[None] * link[..., None]
 
-    def write_time(self, x_time, first_sample, outputs):
-        """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 →
-        writes (S·(CP+L),) into each of the Mr ``outputs``. Same values as apply_time to float32 rounding.
+    def path_coefficients(self, frames):
+        """β_p·e^{j(φ_{m_p} − φ_n)} of every path per frame, (F, P)."""
+        phases = self.oscillator_phases(frames)  # (F, N)
+        link = np.exp(1j * (phases[:, self.paths.tx_node] - phases[:, self.rx_node:self.rx_node + 1]))
+        return self.paths.amplitude[None] * link
 
-        The echo is rank N·K (one beam per transmitting node and target), so every step but the last works
-        on the N·K beams, not on the N·Mt inputs or the Mr outputs: per call, the K beams a_t^T(θ_m^k) x_m
-        of every node as one matrix product on the time samples (linear per sample, so it commutes with
-        the FFT); one FFT of each beam's symbols; the per-frame link coefficient times d(τ) on each bin;
-        one IFFT, cyclic prefix copied from the tail; last the Mr antennas' sum over beams, a_r(θ_n^k),
-        one matrix-vector product written straight into each output buffer.
+    # ---- time domain ----------------------------------------------------------------------------------
+    def write_time(self, x_time, first_sample, outputs):
+        """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 from input
+        sample ``first_sample`` (a symbol start) → writes (S·(CP+L),) into each of the Mr ``outputs``. Same values
+        as apply_time to float32 rounding. Streaming: a call continuing the last one (first_sample = the last
+        call's end) continues its delayed paths; any other first_sample starts a new stream (nothing before it).
+
+        Every step but the last works on the P paths (rank P: one beam per transmitter and target, plus the
+        direct paths and the reflector), not on the N·Mt inputs or the Mr outputs: per call, the P beams
+        a_t^T(θ_dep,p) x_{m_p} as one matrix product on the time samples (linear per sample, so it commutes with
+        the FFT); one FFT of each beam's symbol cores; the per-frame path coefficient on each symbol; the delay
+        line (fractional part as a phase ramp, one IFFT, integer part a shift with history); last the Mr
+        antennas' sum over paths, a_r(θ_arr,p), one matrix-vector product written straight into each output.
         """
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
-        cp, length = lay.cyclic_prefix, lay.subcarriers
-        if self._tx_beams is None:
+        if self._delay_line is None:
             self._prepare_fast_path()
+        if first_sample != self._next_sample:
+            self._delay_line.reset()
+        self._next_sample = first_sample + count
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
-        coef = self.link_coefficients(unique).reshape(len(unique), -1).astype(np.complex64)  # (F, N·K)
-        beams_time = self._tx_beams @ x_time  # (N·K, S·(CP+L))
-        beams = beams_time.reshape(-1, symbols, lay.symbol_len)
-        beams_freq = scipy.fft.fft(beams[..., cp:], axis=-1, norm="ortho")  # (N·K, S, L)
-        beams_freq *= coef.T[:, inverse, None]
-        beams_freq *= self._delay_c64[:, None, :]
-        beams[..., cp:] = scipy.fft.ifft(beams_freq, axis=-1, norm="ortho", overwrite_x=True)
-        end = cp  # cyclic prefix: sample t < CP equals sample t + L (periodic, also when CP > L)
-        while end > 0:
-            begin = max(0, end - length)
-            beams[..., begin:end] = beams[..., begin + length:end + length]
-            end = begin
+        coef = self.path_coefficients(unique).astype(np.complex64)  # (F, P)
+        beams = (self._tx_beams @ x_time).reshape(-1, symbols, lay.symbol_len)  # (P, S, CP+L)
+        spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho", overwrite_x=True)  # (P, S, L)
+        spectra *= coef.T[:, inverse, None]
+        delayed = beams.reshape(len(self._tx_beams), count)  # the beams' buffer is free again: reused
+        self._delay_line.delay_spectra(spectra, out=delayed)
         for r, out in enumerate(outputs):
-            np.matmul(self._rx_steer[r], beams_time, out=out[:count])
+            np.matmul(self._rx_steer[r], delayed, out=out[:count])
 
     def _prepare_fast_path(self):
+        self._tx_beams = self._tx_rows().astype(np.complex64)  # (P, N·Mt)
+        self._rx_steer = geometry.ula_steering(self.paths.arrival_rad, self.scenario.rx_antennas).T.astype(np.complex64)
+        self._rx_steer = np.ascontiguousarray(self._rx_steer)  # (Mr, P): column p = a_r(θ_arr,p)
         lay = self.layout
-        n, k, mt = lay.num_nodes, self._a_t.shape[1], lay.tx_antennas
-        tx_beams = np.zeros((n, k, n, mt), dtype=np.complex128)  # row (m, k): a_t(θ_m^k)^T on node m's inputs
-        for m in range(n):
-            tx_beams[m, :, m, :] = self._a_t[m]
-        self._tx_beams = tx_beams.reshape(n * k, n * mt).astype(np.complex64)
-        self._rx_steer = np.tile(self._a_r.T, (1, n)).astype(np.complex64)  # (Mr, N·K): column (m, k) = a_r(θ_n^k)
-        self._delay_c64 = self._d.reshape(n * k, -1).astype(np.complex64)  # (N·K, L)
+        self._delay_line = delay_line.DelayLine(lay.subcarriers, lay.cyclic_prefix, self.scenario.bandwidth_hz,
+                                                self.path_delays_samples, self.grid)
+
+    def _tx_rows(self):
+        """(P, N·Mt): row p = a_t^T(θ_dep,p) on transmitter m_p's inputs, zero elsewhere."""
+        mt, n = self.scenario.tx_antennas, self.scenario.num_nodes
+        rows = np.zeros((self.paths.count, n, mt), dtype=np.complex128)
+        rows[np.arange(self.paths.count), self.paths.tx_node] = geometry.ula_steering(self.paths.departure_rad, mt)
+        return rows.reshape(self.paths.count, n * mt)
 
     def apply_time(self, x_time, first_sample):
-        """x_time (N·Mt, S·(CP+L)) samples starting at absolute sample ``first_sample`` (a symbol start) → (Mr, S·(CP+L))."""
+        """The reference, float64: x_time (N·Mt, S·(CP+L)) from input sample ``first_sample`` (a symbol start;
+        nothing before it) → (Mr, S·(CP+L)), every path's beam scaled per symbol by its frame's coefficient
+        and delayed by core.delay_line.delay_reference (the delayed trigonometric polynomial, sample by sample)."""
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
         frames = lay.frame_of_symbols(first_sample, symbols)
-        x = x_time.reshape(lay.num_nodes, lay.tx_antennas, symbols, lay.symbol_len)
-        x_freq = ofdm.demodulate(np.moveaxis(x, 2, 0), lay.cyclic_prefix)  # (S, N, Mt, L)
-        y_freq = self.apply_frequency(x_freq, frames)  # (S, Mr, L)
-        y = ofdm.modulate(y_freq, lay.cyclic_prefix)  # (S, Mr, CP+L)
-        return np.moveaxis(y, 1, 0).reshape(-1, symbols * lay.symbol_len)
+        coef = self.path_coefficients(frames)  # (S, P): each input symbol's frame
+        beams = self._tx_rows() @ np.asarray(x_time, dtype=complex)  # (P, count)
+        beams = (beams.reshape(-1, symbols, lay.symbol_len) * coef.T[:, :, None]).reshape(-1, count)
+        a_r = geometry.ula_steering(self.paths.arrival_rad, self.scenario.rx_antennas)  # (P, Mr)
+        y = np.zeros((self.scenario.rx_antennas, count), dtype=complex)
+        for p in range(self.paths.count):
+            delayed = delay_line.delay_reference(beams[p], self.path_delays_samples[p], lay.subcarriers,
+                                                 lay.cyclic_prefix, self.scenario.bandwidth_hz, self.grid)
+            y += np.outer(a_r[p], delayed)
+        return y
+
+
+@dataclasses.dataclass(frozen=True)
+class SensingPaths:
+    """The point paths into one rx node (arrays of length P; see SensingChannel)."""
+
+    kind: tuple  # "target" | "direct" | "reflector" per path
+    tx_node: np.ndarray  # m_p
+    departure_rad: np.ndarray  # θ at the transmitter's array
+    arrival_rad: np.ndarray  # θ at the receiver's array
+    delay_s: np.ndarray  # geometric delay τ_p
+    amplitude: np.ndarray  # complex β_p (without the oscillator phases)
+
+    @property
+    def count(self):
+        return len(self.kind)
+
+
+def direct_path_amplitude(scenario):
+    """β_dp with P_T·β_dp²/σ² = direct_path_snr_db (per RE, per antenna)."""
+    snr = 10 ** (scenario.impairments.direct_path_snr_db / 10)
+    return float(np.sqrt(snr * scenario.noise_power / scenario.per_antenna_power))
+
+
+def sensing_paths(scenario, rx_node):
+    """The paths into rx node n, in this order: targets (m, k) row m·K + k (as eq. 3/5), then the direct paths
+    from every m ≠ n (when impairments.direct_path), then the reflector from every m (when [calibration] has one)."""
+    n = int(rx_node)
+    nodes, num = scenario.node_positions_m, scenario.num_nodes
+    theta = scenario.target_angles_rad()  # (N, K)
+    k = scenario.num_targets
+    tx = [np.repeat(np.arange(num), k)]
+    dep = [theta.reshape(-1)]
+    arr = [np.tile(theta[n], num)]
+    delay = [scenario.bistatic_delays_s()[n].reshape(-1)]
+    amp = [scenario.target_amplitudes()[n].reshape(-1).astype(complex)]
+    kind = ["target"] * (num * k)
+    if scenario.impairments.direct_path and num > 1:
+        others = np.array([m for m in range(num) if m != n])
+        node_angles = geometry.angles_rad(nodes, nodes)  # [a, b]: node b seen from node a
+        tx.append(others)
+        dep.append(node_angles[others, n])  # from m toward p_n
+        arr.append(node_angles[n, others])  # at n from p_m
+        delay.append(scenario.direct_path_delays_s()[n, others])
+        amp.append(np.full(others.size, direct_path_amplitude(scenario), dtype=complex))
+        kind += ["direct"] * others.size
+    if scenario.reflector_m is not None:
+        ref = geometry.angles_rad(nodes, scenario.reflector_m)[:, 0]  # (N,)
+        tx.append(np.arange(num))
+        dep.append(ref)
+        arr.append(np.full(num, ref[n]))
+        delay.append(scenario.reflector_delays_s()[n])
+        amp.append(np.full(num, scenario.reflector_amplitude, dtype=complex))
+        kind += ["reflector"] * num
+    arrays = [np.concatenate(a) for a in (tx, dep, arr, delay, amp)]
+    for a in arrays:
+        a.setflags(write=False)
+    return SensingPaths(tuple(kind), *arrays)
+
+
+def sensing_air_latency_samples(scenario):
+    """A: the constant latency (integer samples ≥ 0) every sensing channel of the scenario adds so that every
+    link's delay is ≥ 0 (core.delay_line.air_latency_samples of all link delays D; geometric delays are ≥ 0).
+    The same for every rx node; 0 unless some clock offset makes a D negative."""
+    return delay_line.air_latency_samples(scenario.impairments.link_delay_samples(scenario.bandwidth_hz))
 
 
 class CommChannel:
-    """Every node's transmit streams to each user's antenna: y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n (eq. 2), flat."""
+    """Every node's transmit streams to each user's antenna: y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n (eq. 2), each node
+    seen at its own delay (SPEC13 §2 "Users").
 
-    def __init__(self, scenario, channel_seed):
+    Delays: user u sees node n's signal delayed by D_{n,u} = δ_n + (user_delays ? |p_n − q_u|/c : 0)
+    (δ_n the node's clock offset, ``scenario.impairments``), applied as a true band-limited delay by
+    core.delay_line (the one delay operator of the air). The user's own sample clock is its own: a user
+    receiver synchronises to its first arrival, so the delays are taken relative to floor(min_n D_{n,u})
+    (``delays_samples``; ``alignment_samples`` holds the integer part removed). The frame tags the block
+    forwards then mark the user's frame start, the delays it sees are in [0, spread + 1) samples, and the
+    combined channel is frequency-selective, g_u[l] = Σ_n e^{jφ_n} h_{n,u}ᴴ w_{c,n,u} e^{−j2π f_l D_{n,u}}:
+    the per-subcarrier pilots of core.ofdm (``[ofdm] pilot_symbols ≥ U + 1``) estimate it for any spread
+    up to the cyclic prefix. ``pilot_warning()`` says when a scenario's pilots cannot. With no delays
+    (the ideal or absent ``[impairments]`` table) the channel is flat and ``write_time`` is today's, sample
+    for sample. x_n already carries the node's tx gains and CFO (the synthetic radio's, before this channel).
+    """
+
+    def __init__(self, scenario, channel_seed, grid=ofdm.DEFAULT_FREQUENCY_GRID):
         self.scenario = scenario
         self.layout = ofdm.layout_from_scenario(scenario)
         self.channel_seed = int(channel_seed)
+        self.grid = grid
         self._h_conj = np.conj(scenario.user_channels())  # (N, U, Mt): row h_{n,u}^H
         self._h_block = None  # the complex64 matrix of write_time, made on first use
+        delays = self.true_delays_samples(scenario)  # (N, U)
+        self.alignment_samples = np.floor(delays.min(axis=0)).astype(np.int64) if delays.size else np.zeros(0, int)
+        self.delays_samples = delays - self.alignment_samples[None, :]  # (N, U), ≥ 0
+        self.frequency_selective = bool(np.any(self.delays_samples != 0))
+        self._delay_line = None  # core.delay_line operator over the N·U node-user streams, made on first use
+
+    @staticmethod
+    def true_delays_samples(scenario):
+        """D_{n,u}·B, (N, U): node n's clock offset δ_n plus, with ``user_delays``, its propagation delay to
+        user u (SPEC13 §2), in samples at the sample rate B (the air's truth: never read by a receiver)."""
+        imp = scenario.impairments
+        delays = np.repeat(np.asarray(imp.clock_offset_s, dtype=float)[:, None], scenario.num_users, axis=1)
+        if imp.user_delays:
+            distance = np.linalg.norm(scenario.node_positions_m[:, None, :] - scenario.user_positions_m[None], axis=-1)
+            delays = delays + distance / geometry.SPEED_OF_LIGHT_M_S
+        return delays * scenario.bandwidth_hz
+
+    @property
+    def delay_spread_samples(self):
+        """Each user's delay spread max_n D_{n,u} − min_n D_{n,u} (samples), (U,)."""
+        return np.ptp(self.delays_samples, axis=0)
+
+    def pilot_warning(self):
+        """None, or a sentence saying why the users' pilots cannot follow this channel (for the block's log)."""
+        lay = self.layout
+        worst = int(np.argmax(np.max(self.delays_samples, axis=0))) if self.frequency_selective else 0
+        if self.frequency_selective and np.max(self.delays_samples) > lay.cyclic_prefix:
+            return (f"user {worst} sees the nodes up to {np.max(self.delays_samples[:, worst]):.2f} samples after its "
+                    f"first arrival, beyond the cyclic prefix of {lay.cyclic_prefix}: inter-symbol interference")
+        if self.frequency_selective and lay.pilot_design != ofdm.PILOT_PER_SUBCARRIER:
+            return (f"the users' channels are frequency-selective (delay spread up to "
+                    f"{np.max(self.delay_spread_samples):.2f} samples: [impairments] user_delays / clock offsets) "
+                    f"but the layout has pilot_symbols = {lay.pilot_symbols} (one flat gain per frame): "
+                    f"set [ofdm] pilot_symbols ≥ U + 1 = {lay.num_users + 1} for per-subcarrier channel estimates")
+        return None
+
+    def frequency_response(self, frames):
+        """The per-subcarrier combiners C[f, l, u, n·Mt + i] = e^{jφ_n} e^{−j2π f_l D_{n,u}} [h_{n,u}^H]_i,
+        (F, L, U, N·Mt): y_u[l] = C[f, l, u] · x[l] on every RE of frame f (eq. 2 with the delays)."""
+        lay = self.layout
+        phases = self.node_phases(frames)  # (F, N)
+        delay = ofdm.delay_phases(self.delays_samples / self.scenario.bandwidth_hz, lay.subcarriers,
+                                  self.scenario.bandwidth_hz, self.grid)  # (N, U, L)
+        c = (np.exp(1j * phases)[:, None, :, None, None] * np.moveaxis(delay, -1, 0)[None, :, :, :, None]
+             * self._h_conj[None, None])  # (F, L, N, U, Mt)
+        return np.moveaxis(c, 3, 2).reshape(len(phases), lay.subcarriers, self.scenario.num_users, -1)
+
+    def apply_frequency(self, x_freq, frames):
+        """The reference in the frequency domain: x_freq (S, N·Mt, L) symbols of every node, frames (S,) their
+        frame numbers → (S, U, L). Exact for the FFT window of a receiver at the user's frame timing when every
+        delay is within the cyclic prefix."""
+        unique, inverse = np.unique(np.asarray(frames), return_inverse=True)
+        comb = self.frequency_response(unique)[inverse]  # (S, L, U, N·Mt)
+        return np.einsum("slui,sil->sul", comb, x_freq)
+
+    def node_phases(self, frames):
+        """φ_n of every node in each frame, (F, N): the sensing channel's phases (same channel_seed and
+        oscillator model, ``oscillator_phases_rad``)."""
+        return oscillator_phases_rad(self.channel_seed, frames, self.scenario.impairments, self.layout.frame_len,
+                                     self.scenario.bandwidth_hz)
 
     def combiners(self, frames):
         """C[f, u, n·Mt + i] = e^{jφ_n} [h_{n,u}^H]_i, (F, U, N·Mt)."""
-        phases = node_phases_rad(self.channel_seed, frames, self.scenario.num_nodes)  # (F, N)
+        phases = self.node_phases(frames)  # (F, N)
         c = np.exp(1j * phases)[:, :, None, None] * self._h_conj[None]  # (F, N, U, Mt)
         return np.moveaxis(c, 2, 1).reshape(len(phases), self.scenario.num_users, -1)
+
+    def _node_user_block(self):
+        """The complex64 (N·U, N·Mt) matrix whose row n·U + u is h_{n,u}ᴴ on node n's inputs."""
+        if self._h_block is None:
+            lay = self.layout
+            n, u, mt = lay.num_nodes, lay.num_users, lay.tx_antennas
+            block = np.zeros((n, u, n, mt), dtype=np.complex128)
+            for m in range(n):
+                block[m, :, m, :] = self._h_conj[m]
+            self._h_block = block.reshape(n * u, n * mt).astype(np.complex64)
+        return self._h_block
 
     def write_time(self, x_time, first_sample, outputs):
         """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 → writes
@@ -200,34 +428,63 @@ class CommChannel:
 
         z_{n,u} = h_{n,u}ᴴ x_n for every node and user as one matrix product (block-diagonal in n), then
         y_u = Σ_n e^{jφ_n} z_{n,u} with the phase of each symbol's frame (N small: a loop over nodes).
+        With delays, each z_{n,u} (its phase applied at transmission) goes through core.delay_line's
+        DelayLine at D_{n,u} before the sum: the line keeps its history, so consecutive calls must continue
+        one stream from its first sample (as the block's do).
         """
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
         n, u = self.scenario.num_nodes, self.scenario.num_users
-        if self._h_block is None:
-            mt = lay.tx_antennas
-            block = np.zeros((n, u, n, mt), dtype=np.complex128)
-            for m in range(n):
-                block[m, :, m, :] = self._h_conj[m]
-            self._h_block = block.reshape(n * u, n * mt).astype(np.complex64)
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
-        phase = np.exp(1j * node_phases_rad(self.channel_seed, unique, n)).astype(np.complex64)[inverse]  # (S, N)
-        z = (self._h_block @ x_time).reshape(n, u, symbols, lay.symbol_len)
+        phase = np.exp(1j * self.node_phases(unique)).astype(np.complex64)[inverse]  # (S, N)
+        z = (self._node_user_block() @ x_time).reshape(n, u, symbols, lay.symbol_len)
+        if self.frequency_selective:
+            z = self._delayed(z, phase)
+            for user, out in enumerate(outputs):
+                np.sum(z[:, user], axis=0, out=out[:count])
+            return
         for user, out in enumerate(outputs):
             y = out[:count].reshape(symbols, lay.symbol_len)
             np.multiply(z[0, user], phase[:, 0, None], out=y)
             for m in range(1, n):
                 y += z[m, user] * phase[:, m, None]
 
+    def _delayed(self, z, phase):
+        """z (N, U, S, CP+L) node-user streams, phase (S, N) → e^{jφ_n}·z_{n,u} delayed by D_{n,u}, (N, U, S·(CP+L))."""
+        lay = self.layout
+        n, u, symbols, _ = z.shape
+        if self._delay_line is None:
+            self._delay_line = delay_line.DelayLine(lay.subcarriers, lay.cyclic_prefix, self.scenario.bandwidth_hz,
+                                                    self.delays_samples.reshape(-1), self.grid)
+        spectra = scipy.fft.fft(z[..., lay.cyclic_prefix:], axis=-1, norm="ortho")  # (N, U, S, L)
+        spectra *= phase.T[:, None, :, None]  # the phase of the transmitting node's frame (constant per symbol)
+        delayed = self._delay_line.delay_spectra(spectra.reshape(n * u, symbols, lay.subcarriers))
+        return delayed.reshape(n, u, -1)
+
     def apply_time(self, x_time, first_sample):
-        """x_time (N·Mt, S·(CP+L)) from absolute sample ``first_sample`` (a symbol start) → (U, S·(CP+L))."""
+        """x_time (N·Mt, S·(CP+L)) from absolute sample ``first_sample`` (a symbol start) → (U, S·(CP+L)).
+
+        With delays, the given samples are the whole stream (nothing before them: core.delay_line's
+        reference equations, sample by sample, float64)."""
         lay = self.layout
         streams, count = x_time.shape
         symbols = count // lay.symbol_len
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
+        if self.frequency_selective:
+            n, u = self.scenario.num_nodes, self.scenario.num_users
+            phase = np.exp(1j * self.node_phases(unique))[inverse]  # (S, N)
+            x = x_time.reshape(n, lay.tx_antennas, symbols, lay.symbol_len)
+            z = np.einsum("nui,nisj->nusj", self._h_conj, x) * phase.T[:, None, :, None]
+            y = np.zeros((u, count), dtype=complex)
+            for m in range(n):
+                for user in range(u):
+                    y[user] += delay_line.delay_reference(z[m, user].reshape(-1), self.delays_samples[m, user],
+                                                          lay.subcarriers, lay.cyclic_prefix,
+                                                          self.scenario.bandwidth_hz, self.grid)
+            return y
         comb = self.combiners(unique).astype(np.complex64)[inverse]  # (S, U, N·Mt)
         x = x_time.reshape(streams, symbols, lay.symbol_len)
         y = np.matmul(comb, np.moveaxis(x, 1, 0))  # (S, U, CP+L)

@@ -116,7 +116,6 @@ class DelayLine:
         cycles = _frequency_per_sample(self.subcarriers, bandwidth_hz, grid)
         self._ramp = np.exp(-2j * np.pi * np.multiply.outer(fraction, cycles)).astype(np.complex64)  # (P, L)
         self._fractional = np.flatnonzero(fraction > 0)  # paths whose sample t = 0 is the previous symbol's
-        self._gather = (np.arange(self.symbol_len) - self.cyclic_prefix) % self.subcarriers
         self._history_len = int(self._shift.max()) if self._shift.size else 0
         self._buffer = np.zeros((self.paths, 0), dtype=np.complex64)
         self.reset()
@@ -154,7 +153,15 @@ class DelayLine:
         z = self._buffer[:, :hist + count]
         z[:, :hist] = self._history
         delayed = z[:, hist:].reshape(self.paths, symbols, self.symbol_len)
-        delayed[...] = cores[..., self._gather]  # fractional delay of every sample t ≥ 1 (and t = 0 when μ = 0)
+        # fractional delay of every sample t ≥ 1 (and t = 0 when μ = 0): the core after the prefix, the prefix
+        # (t < CP) the core's periodic extension, copied from the tail (slices: much faster than a gather)
+        cp, length = self.cyclic_prefix, self.subcarriers
+        delayed[..., cp:] = cores
+        end = cp
+        while end > 0:
+            begin = max(0, end - length)
+            delayed[..., begin:end] = delayed[..., begin + length:end + length]
+            end = begin
         if self._fractional.size and symbols:
             frac = self._fractional
             # t = 0 is at time −μ: the previous symbol's waveform (ISI of the fractional part), across calls too

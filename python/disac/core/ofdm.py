@@ -9,11 +9,28 @@ Frame layout (one frame = ``frame_symbols`` OFDM symbols of ``cyclic_prefix + L`
 
 * **Front symbols** (``preamble_symbols`` + ``pilot_symbols``, one each by default) carry only the users'
   streams, precoded by W_c,n, with the radar streams off. The preamble lets a user receiver find the
-  frame start without tags (cross-correlation with every user stream's known preamble); the pilots
-  (user u on subcarrier l: c_l·e^{j2π u l / L}, |c_l| = 1, orthogonal between users over the L
-  subcarriers, so U ≤ L) let user u estimate its effective gain g_u = Σ_n e^{jφ_n} h_{n,u}^H w_{c,n,u}.
-  The front symbols are **not** part of the sensing snapshot: the node receiver and the central unit
-  use only the P sensing/data symbols.
+  frame start without tags (cross-correlation with every user stream's known preamble); the pilots let
+  user u estimate its effective channel. The front symbols are **not** part of the sensing snapshot:
+  the node receiver and the central unit use only the P sensing/data symbols.
+* **Pilot designs** (``FrameLayout.pilot_design``, decided by the layout's ``pilot_symbols`` K, which
+  the scenario fixes: ``[ofdm] pilot_symbols``, so transmitters, channels, receivers and the central unit
+  agree):
+  - "flat" (K ≤ U; the default K = 1 is today's layout): user u on subcarrier l of pilot symbol k:
+    c_{k,l}·e^{j2π u l / L}, |c| = 1, orthogonal between users over the L subcarriers (U ≤ L). User u
+    estimates ONE gain per frame, g_u = Σ_n e^{jφ_n} h_{n,u}^H w_{c,n,u}, averaged over the L·K pilot
+    REs (noise σ_c²/(L·K)). Valid for a flat channel only: every node seen at the same delay (to a
+    small fraction of a sample), as in the ideal air.
+  - "per-subcarrier" (K ≥ U + 1): user u on pilot symbol k, subcarrier l: c_{k,l}·e^{j2π u k / K}, an
+    orthogonal (DFT) cover over the K pilot symbols, so on EVERY subcarrier the users' pilots are
+    orthogonal. User u estimates its channel per subcarrier, g_u[l] = Σ_n e^{jφ_n} h_{n,u}^H w_{c,n,u}
+    e^{−j2π f_l D_{n,u}} (noise σ_c²/K), for ANY per-node delay D_{n,u} ≥ 0 up to the cyclic prefix
+    (beyond it the FFT window takes the previous symbol: inter-symbol interference, as on air), i.e. any
+    delay spread the CP allows, with no assumption on how the delays are spaced. The K − U unused codes
+    carry noise only: the receiver's σ_c² estimate. Limits: the channel must hold still over the frame
+    (oscillator phases are per frame; a residual CFO ε rotates it by 2π·ε·frame_len/B over the frame, 5.6e-4
+    rad at 5 Hz for the paper's frame), and the K pilot symbols cost K·(CP + L) samples per frame.
+    Scenarios whose air is frequency-selective (``[impairments] user_delays`` or node clock offsets)
+    should set ``pilot_symbols ≥ U + 1``; the comm channel warns when they do not.
 * **Sensing/data symbols**: on every resource element (RE) (subcarrier l, symbol p) node n sends
   x = W_c,n s_c + W_r,n s_r,n (eq. 1), with E[s sᴴ] = I per RE, so that the per-subcarrier transmit
   covariance is R_n = W_c W_cᴴ + W_r W_rᴴ (the matrix the SDR designs; the per-antenna power
@@ -60,6 +77,8 @@ import scipy.fft
 QPSK_SCALE = 1 / np.sqrt(2)
 RADAR_CODEBOOK_SIZE = 64
 FREQUENCY_GRIDS = ("low-if", "centred")
+PILOT_FLAT = "flat"
+PILOT_PER_SUBCARRIER = "per-subcarrier"
 DEFAULT_FREQUENCY_GRID = "low-if"
 _QUARTER_TURNS = np.array([1, 1j, -1, -1j])
 # the same two tables in complex64 for the fast transmitter path (NodeModulator): QPSK by 2-bit code
@@ -129,7 +148,7 @@ class FrameLayout:
     tx_antennas: int  # Mt
     num_nodes: int  # N
     preamble_symbols: int = 1
-    pilot_symbols: int = 1
+    pilot_symbols: int = 1  # K; K ≥ U + 1 selects the per-subcarrier pilot design (module docstring)
 
     def __post_init__(self):
         for name in ("subcarriers", "data_symbols", "num_users", "tx_antennas", "num_nodes", "pilot_symbols"):
@@ -150,6 +169,12 @@ class FrameLayout:
                 f"{self.num_nodes * self.tx_antennas} rows cannot be orthogonal over L·P = "
                 f"{self.subcarriers}·{self.data_symbols} = {self.data_res} resource elements; accepted: "
                 "L·P ≥ N·Mt (raise symbols_per_frame or subcarriers)")
+
+    @property
+    def pilot_design(self):
+        """"flat" (one gain per frame; K ≤ U) or "per-subcarrier" (orthogonal cover over K ≥ U + 1 pilot
+        symbols: a channel per subcarrier for any delay spread up to the cyclic prefix); module docstring."""
+        return PILOT_PER_SUBCARRIER if self.pilot_symbols > self.num_users else PILOT_FLAT
 
     @property
     def symbol_len(self):
@@ -186,8 +211,11 @@ class FrameLayout:
         return (first_sample // self.symbol_len + np.arange(symbols)) // self.frame_symbols
 
 
-def layout_from_scenario(scenario, preamble_symbols=1, pilot_symbols=1):
-    """The FrameLayout of a core.scenario.Scenario (P = scenario.symbols_per_frame)."""
+def layout_from_scenario(scenario, preamble_symbols=1, pilot_symbols=None):
+    """The FrameLayout of a core.scenario.Scenario (P = scenario.symbols_per_frame; K = the scenario's
+    ``pilot_symbols``, 1 when it has none, unless ``pilot_symbols`` is given)."""
+    if pilot_symbols is None:
+        pilot_symbols = getattr(scenario, "pilot_symbols", 1)
     return FrameLayout(
         subcarriers=scenario.subcarriers, cyclic_prefix=scenario.cyclic_prefix,
         data_symbols=scenario.symbols_per_frame, num_users=scenario.num_users,
@@ -260,9 +288,7 @@ class FrameGenerator:
         pil = hash_uint64(_FIXED_SEQUENCE_SEED, _STREAM_PILOT, [0], lay.pilot_symbols * lay.subcarriers)
         cover = qpsk(np.stack([pil & np.uint64(1), (pil >> np.uint64(1)) & np.uint64(1)], axis=-1))
         cover = cover.reshape(lay.pilot_symbols, lay.subcarriers)
-        users, sub = np.arange(lay.num_users), np.arange(lay.subcarriers)
-        # |pilot| = 1; user u's pilot is the cover times e^{j2π u l / L}: orthogonal between users over l
-        self.pilots = cover[None] * np.exp(2j * np.pi * np.outer(users, sub) / lay.subcarriers)[:, None, :]
+        self.pilots = user_pilots(lay, cover)
         front = np.concatenate([self.preamble, self.pilots], axis=1)  # (U, front, L)
         self.front_time = modulate(front, lay.cyclic_prefix).reshape(lay.num_users, lay.front_len).astype(np.complex64)
         # radar codebook: Haar unitaries' first N·Mt columns, (C, L·P, N·Mt)
@@ -441,6 +467,21 @@ class NodeModulator:
         out = np.empty((self.layout.tx_antennas, f * self.layout.frame_len), dtype=np.complex64)
         self.write(frames, list(out))
         return out
+
+
+def user_pilots(layout, cover):
+    """The users' pilots (U, K, L), |pilot| = 1, from the unit-modulus scrambling ``cover`` (K, L):
+
+    "flat" design: user u's pilot is cover·e^{j2π u l / L}, orthogonal between users over the L subcarriers
+    of each pilot symbol; "per-subcarrier": cover·e^{j2π u k / K}, orthogonal between users over the K pilot
+    symbols on every subcarrier (module docstring).
+    """
+    users = np.arange(layout.num_users)
+    if layout.pilot_design == PILOT_PER_SUBCARRIER:
+        k = np.arange(layout.pilot_symbols)
+        return cover[None] * np.exp(2j * np.pi * np.outer(users, k) / layout.pilot_symbols)[:, :, None]
+    sub = np.arange(layout.subcarriers)
+    return cover[None] * np.exp(2j * np.pi * np.outer(users, sub) / layout.subcarriers)[:, None, :]
 
 
 @functools.lru_cache(maxsize=16)

@@ -7,6 +7,7 @@ A scenario file has four tables, and two optional ones (every key is optional un
     name = "my-setup"                       # optional, shown in outputs
     [nodes]   positions_m*  tx_antennas*  rx_antennas*  per_antenna_power (P_T, 1.0)
     [ofdm]    bandwidth_hz*  subcarriers*  cyclic_prefix*  symbols_per_frame (1)
+              pilot_symbols (1: one flat gain per user; ≥ U + 1: per-subcarrier pilots, core.ofdm)
     [targets] positions_m*  snr_db (0.0) | amplitude  amplitude_phase ("zero"|"random")  seed (0)
               noise_power (σ², 1.0)
     [users]   positions_m*  snr_db (20.0) | noise_power (σ_c²)  channel ("los"|"rayleigh")  seed (0)
@@ -79,6 +80,7 @@ class Scenario:
     impairments_table: dict = dataclasses.field(default_factory=dict)
     reflector_m: object = None  # None or (2,) read-only: the [calibration] reference reflector (geometry)
     reflector_amplitude: float = 0.0  # |b| of the reflector's echo on every link (0 when there is none)
+    pilot_symbols: int = 1  # the users' pilot OFDM symbols per frame (core.ofdm: ≥ U + 1 = per-subcarrier pilots)
 
     # ---- sizes ------------------------------------------------------------------------------
     @property
@@ -217,6 +219,7 @@ class Scenario:
                 "subcarriers": self.subcarriers,
                 "cyclic_prefix": self.cyclic_prefix,
                 "symbols_per_frame": self.symbols_per_frame,
+                "pilot_symbols": self.pilot_symbols,
             },
             "targets": {
                 "positions_m": self.target_positions_m.tolist(),
@@ -344,7 +347,7 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
                    bandwidth_hz, subcarriers, cyclic_prefix, symbols_per_frame, target_positions_m,
                    target_amplitude, target_amplitude_phase, target_seed, noise_power,
                    user_positions_m, user_noise_power, user_channel, user_seed,
-                   impairments_table=None, reflector_m=None, reflector_amplitude=0.0):
+                   impairments_table=None, reflector_m=None, reflector_amplitude=0.0, pilot_symbols=1):
     """Validate resolved values and return a Scenario (keys in messages are the TOML keys)."""
     from . import impairments
     nodes = _positions("nodes.positions_m", node_positions_m)
@@ -357,6 +360,7 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
     nsub = _integer("ofdm.subcarriers", subcarriers, 1, 1 << 16)
     cp = _integer("ofdm.cyclic_prefix", cyclic_prefix, 0, 1 << 16)
     nsym = _integer("ofdm.symbols_per_frame", symbols_per_frame, 1, 1 << 12)
+    npilot = _integer("ofdm.pilot_symbols", pilot_symbols, 1, 1 << 12)
     beta = _number("targets.amplitude", target_amplitude, allow_zero=True)
     phase = _choice("targets.amplitude_phase", target_amplitude_phase, ("zero", "random"))
     tseed = _integer("targets.seed", target_seed, 0)
@@ -407,12 +411,12 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
                     target_amplitude_phase=phase, target_seed=tseed, noise_power=sigma2,
                     user_positions_m=users, user_noise_power=sigma_c2, user_channel=channel,
                     user_seed=useed, warnings=tuple(warnings), impairments_table=table,
-                    reflector_m=reflector, reflector_amplitude=reflector_beta)
+                    reflector_m=reflector, reflector_amplitude=reflector_beta, pilot_symbols=npilot)
 
 
 _SCHEMA = {
     "nodes": {"positions_m", "tx_antennas", "rx_antennas", "per_antenna_power"},
-    "ofdm": {"bandwidth_hz", "subcarriers", "cyclic_prefix", "symbols_per_frame"},
+    "ofdm": {"bandwidth_hz", "subcarriers", "cyclic_prefix", "symbols_per_frame", "pilot_symbols"},
     "targets": {"positions_m", "snr_db", "amplitude", "amplitude_phase", "seed", "noise_power"},
     "users": {"positions_m", "snr_db", "noise_power", "channel", "seed"},
     "calibration": {"reflector_m", "reflector_snr_db", "reflector_amplitude"},
@@ -511,6 +515,7 @@ def scenario_from_dict(data, name="scenario"):
         subcarriers=ofdm["subcarriers"],
         cyclic_prefix=ofdm["cyclic_prefix"],
         symbols_per_frame=ofdm.get("symbols_per_frame", 1),
+        pilot_symbols=ofdm.get("pilot_symbols", 1),
         target_positions_m=targets["positions_m"],
         target_amplitude=beta,
         target_amplitude_phase=targets.get("amplitude_phase", "zero"),
@@ -632,7 +637,8 @@ def scenario_to_toml(scenario: Scenario) -> str:
         "[nodes]", f"positions_m = {pos(s.node_positions_m)}", f"tx_antennas = {s.tx_antennas}",
         f"rx_antennas = {s.rx_antennas}", f"per_antenna_power = {s.per_antenna_power!r}",
         "[ofdm]", f"bandwidth_hz = {s.bandwidth_hz!r}", f"subcarriers = {s.subcarriers}",
-        f"cyclic_prefix = {s.cyclic_prefix}", f"symbols_per_frame = {s.symbols_per_frame}",
+        f"cyclic_prefix = {s.cyclic_prefix}", f"symbols_per_frame = {s.symbols_per_frame}"]
+        + ([f"pilot_symbols = {s.pilot_symbols}"] if s.pilot_symbols != 1 else []) + [
         "[targets]", f"positions_m = {pos(s.target_positions_m)}", f"amplitude = {s.target_amplitude!r}",
         f'amplitude_phase = "{s.target_amplitude_phase}"', f"seed = {s.target_seed}",
         f"noise_power = {s.noise_power!r}",
