@@ -11,8 +11,9 @@ Each impairment alone on top of the ideal air (the `[impairments]` table of docs
     cfo        cfo_hz std 0 … 1 kHz (per node)
     overflow   overflow_every_frames: an overflow (overflow_samples lost, rx_time re-tagged) every k frames
 
-and each point run twice on the same seeds: uncalibrated (identity calibration: the receive chain as
-before issue 13) and calibrated (`disac calibrate`'s estimate applied where SPEC13 §3 says). The direct
+and each point run twice on the same seeds: uncalibrated (the identity calibration: the receivers know
+the geometry, so the direct paths are projected out at their geometric delays, but nothing of the
+impairments) and calibrated (`disac calibrate`'s estimate applied where SPEC13 §3 says). The direct
 paths are on in every run (calibration is estimated from them; the localiser projects them out in both
 runs, so the comparison is calibration alone). Per point: localisation RMSE over frames (m) against √CRB
 (the achievable bound of the same seeds), failed frames, and the users' measured SINR against eq. (6).
@@ -32,6 +33,7 @@ change them; it only changes how long the sweep takes).
 """
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -39,9 +41,11 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+importlib.import_module("conftest")  # gnuradio.disac from this source tree, as bench/bench_phy.py
 FIGURES = os.path.join(ROOT, "docs", "figures")
 DOC = os.path.join(ROOT, "docs", "calibration.md")
 TABLE_START, TABLE_END = "<!-- impairment-table -->", "<!-- /impairment-table -->"
@@ -67,22 +71,76 @@ def impairment_table(name, value, seed):
     return table
 
 
-def trials_function():
-    """Engineer "apply"'s trials function (merged from issue13-apply), or a clear error."""
-    try:
-        from gnuradio.disac.core.calibrated_trials import run_trials
-    except ImportError as exc:
-        raise SystemExit(f"impairment_curves: the trials function is not in this tree ({exc}); merge "
-                         "issue13-apply (\"SPEC13 trials function in\")") from None
-    return run_trials
+def trials_module():
+    """Engineer "apply"'s trials (core.impairment_trials, "SPEC13 trials function in")."""
+    from gnuradio.disac.core import impairment_trials
+    return impairment_trials
 
 
-def measure(run_trials, scenario, name, value, calibrated, trials, seed):
-    """One point: a dict of rmse_m, sqrt_crb_m, failed_frames, frames, sinr_measured_db, sinr_eq6_db."""
+def identity_calibration(scenario):
+    from gnuradio.disac.core.calibration import identity_calibration as identity
+    return identity(scenario)
+
+
+def calibration_for(trials, air, mode, seed):
+    """The calibration the calibrated run uses: "estimated" (engineer cal's estimator on a calibration
+    capture of this air, as `disac calibrate`) or "truth" (the drawn values: what the corrections do,
+    without the estimator's error)."""
+    if mode == "truth":
+        return trials.truth_calibration(air)
+    return trials.estimate_calibration(air, seed, seed + 1).calibration
+
+
+def measure(trials, scenario, precoders, name, value, calibration_mode, frames, seed, sinr_frames):
+    """One point, uncalibrated and calibrated: {"uncalibrated": row, "calibrated": row}, a row holding rmse_m,
+    rmse_ideal_m, sqrt_crb_m, failed_frames, frames, sinr_measured_db, sinr_eq6_db, calibration."""
+    wc, wr = precoders
     table = impairment_table(name, value, seed)
-    result = run_trials(scenario.with_impairments(table), trials, seed=seed, calibrate=calibrated)
-    return {key: result.get(key) for key in ("rmse_m", "sqrt_crb_m", "failed_frames", "frames",
-                                             "sinr_measured_db", "sinr_eq6_db", "calibration")}
+    air = scenario.with_impairments(table)
+    calibration = calibration_for(trials, air, calibration_mode, seed)
+    # uncalibrated = the identity calibration: the receivers know the geometry (the direct paths are projected
+    # out at their geometric delays and angles) but nothing of the impairments
+    identity = identity_calibration(scenario.without_impairments())
+    rows = {}
+    for kind, cal in (("uncalibrated", identity), ("calibrated", calibration)):
+        result = trials.run_trials(scenario, table, calibration_mode, frames, seed, wc=wc, wr=wr, calibration=cal)
+        row = {"rmse_m": result["rmse_m"], "rmse_ideal_m": result.get("rmse_ideal_m"),
+               "sqrt_crb_m": result["crb_m"], "failed_frames": result["failed"], "frames": result["frames"],
+               "calibration": result["calibration"], "sinr_measured_db": None, "sinr_eq6_db": None}
+        if sinr_frames:
+            row["sinr_measured_db"], row["sinr_eq6_db"] = user_sinr_db(air, wc, wr, None if cal is identity else cal,
+                                                                       sinr_frames, seed)
+        rows[kind] = row
+    return rows
+
+
+def user_sinr_db(air, wc, wr, calibration, frames, seed):
+    """The users' measured SINR (dB, per user) through the GNU Radio chain isac_tx (with the calibration) →
+    synthetic_radio_tx (the air's tx gains and CFO) → comm_channel → user_rx, and eq. (6) of (wc, wr)."""
+    from gnuradio import gr
+
+    from gnuradio.disac.blocks.comm_channel import comm_channel
+    from gnuradio.disac.blocks.isac_tx import isac_tx
+    from gnuradio.disac.blocks.synthetic_radio_tx import synthetic_radio_tx
+    from gnuradio.disac.blocks.user_rx import user_rx
+    from gnuradio.disac.core import sinr
+
+    rx = air.without_impairments()
+    tb = gr.top_block()
+    mt = air.tx_antennas
+    channel = comm_channel(air, seed + 1)
+    receivers = [user_rx(rx, u, seed) for u in range(air.num_users)]
+    for n in range(air.num_nodes):
+        tx = isac_tx(rx, n, seed, wc[n], wr[n], frames, calibration=calibration if calibration is not None else "")
+        radio = synthetic_radio_tx(air, n)
+        for i in range(mt):
+            tb.connect((tx, i), (radio, i), (channel, mt * n + i))
+    for u, receiver in enumerate(receivers):
+        tb.connect((channel, u), receiver)
+    tb.run()
+    measured = [float(r.measured_sinr_db()) for r in receivers]
+    eq6 = sinr.to_db(sinr.sinr_from_beamformers(air.user_channels(), wc, wr, air.user_noise_power))
+    return measured, [float(v) for v in np.atleast_1d(eq6)]
 
 
 def mean_db(values):
@@ -93,24 +151,29 @@ def mean_db(values):
     return 10 * math.log10(sum(10 ** (v / 10) for v in values) / len(values)) if values else None
 
 
-def sweep(names, quick, trials, seed, scenario_name, log=print):
+def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, sinr_frames, log=print):
+    from gnuradio.disac.core import precoder_sets
     from gnuradio.disac.core.scenario import load_scenario
 
-    run_trials = trials_function()
-    scenario = load_scenario(scenario_name)
-    results = {"scenario": scenario_name, "trials": trials, "seed": seed, "quick": quick, "sweeps": {}}
+    trials = trials_module()
+    # users' pilots: K = U + 1 per-subcarrier pilot symbols, enough for the delay spread of these sweeps
+    # (issue 13 item 4); the same layout for localisation, so both curves are of one system
+    base = load_scenario(scenario_name)
+    scenario = base.replace(pilot_symbols=base.num_users + 1)
+    wc, wr = precoder_sets.designed_precoders(scenario, sinr_db)[:2]
+    results = {"scenario": scenario_name, "trials": frames, "seed": seed, "quick": quick, "sweeps": {},
+               "calibration_mode": calibration_mode, "sinr_db": sinr_db, "sinr_frames": sinr_frames,
+               "pilot_symbols": scenario.pilot_symbols}
     for name in names:
         values = SWEEPS[name][2] if quick else SWEEPS[name][1]
         points = []
         for value in values:
+            started = time.monotonic()
             point = {"value": value}
-            for calibrated in (False, True):
-                started = time.monotonic()
-                point["calibrated" if calibrated else "uncalibrated"] = measure(
-                    run_trials, scenario, name, value, calibrated, trials, seed)
-                log(f"  {name} = {value:g}, {'calibrated' if calibrated else 'uncalibrated'}: "
-                    f"{_summary(point['calibrated' if calibrated else 'uncalibrated'])} "
-                    f"({time.monotonic() - started:.0f} s)")
+            point.update(measure(trials, scenario, (wc, wr), name, value, calibration_mode, frames, seed, sinr_frames))
+            for kind in ("uncalibrated", "calibrated"):
+                log(f"  {name} = {value:g}, {kind}: {_summary(point[kind])}")
+            log(f"  ({time.monotonic() - started:.0f} s)")
             points.append(point)
         results["sweeps"][name] = points
     return results
@@ -123,6 +186,10 @@ def _summary(row):
 
 def _fmt(value, digits=3):
     return "—" if value is None else f"{value:.{digits}g}"
+
+
+def _nan(value):
+    return float("nan") if value is None else value
 
 
 def plot(results, out_dir):
@@ -138,10 +205,11 @@ def plot(results, out_dir):
         x = [x_of(p["value"]) for p in points]
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
         for kind, style in (("uncalibrated", "o--"), ("calibrated", "s-")):
-            left.plot(x, [p[kind]["rmse_m"] for p in points], style, label=f"RMSE, {kind}")
-            right.plot(x, [mean_db(p[kind]["sinr_measured_db"]) for p in points], style, label=f"measured, {kind}")
-        left.plot(x, [p["calibrated"]["sqrt_crb_m"] for p in points], "k:", label="√CRB (achievable)")
-        right.plot(x, [mean_db(p["calibrated"]["sinr_eq6_db"]) for p in points], "k:", label="eq. (6)")
+            left.plot(x, [_nan(p[kind]["rmse_m"]) for p in points], style, label=f"RMSE, {kind}")
+            right.plot(x, [_nan(mean_db(p[kind]["sinr_measured_db"])) for p in points], style, label=f"measured, {kind}")
+        left.plot(x, [_nan(p["calibrated"]["rmse_ideal_m"]) for p in points], "g-.", label="RMSE, ideal air (same seeds)")
+        left.plot(x, [_nan(p["calibrated"]["sqrt_crb_m"]) for p in points], "k:", label="√CRB")
+        right.plot(x, [_nan(mean_db(p["calibrated"]["sinr_eq6_db"])) for p in points], "k:", label="eq. (6)")
         left.set_yscale("log")
         left.set_xlabel(label)
         left.set_ylabel("localisation RMSE (m)")
@@ -162,17 +230,21 @@ def plot(results, out_dir):
 
 def table(results, command):
     lines = [f"Command: `{command}` ({results['trials']} frames per point, scenario {results['scenario']}, seed "
-             f"{results['seed']}). RMSE over frames, √CRB the achievable bound of the same seeds, SINR the mean over "
-             "users of the measured SINR (eq. (6) alongside).", "",
-             "| impairment | size | RMSE uncal. (m) | RMSE cal. (m) | √CRB (m) | cal./√CRB | failed uncal. | failed cal. "
-             "| SINR uncal. (dB) | SINR cal. (dB) | eq. (6) (dB) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"{results['seed']}, calibrated runs: {results.get('calibration_mode', 'estimated')} calibration, precoders "
+             f"designed at Γ_c = {results.get('sinr_db', 10):g} dB). RMSE over frames; the ideal air's RMSE is of the same "
+             "frames, data and noise; √CRB the position bound of the precoders; failed = frames with a target error above "
+             "c/(4B); SINR the mean over users of the measured SINR, eq. (6) alongside.", "",
+             "| impairment | size | RMSE uncal. (m) | RMSE cal. (m) | RMSE ideal air (m) | cal./ideal | √CRB (m) "
+             "| failed uncal. | failed cal. | SINR uncal. (dB) | SINR cal. (dB) | eq. (6) (dB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, points in results["sweeps"].items():
         for p in points:
             u, c = p["uncalibrated"], p["calibrated"]
-            ratio = (c["rmse_m"] / c["sqrt_crb_m"]) if c.get("rmse_m") is not None and c.get("sqrt_crb_m") else None
-            lines.append(f"| {name} | {p['value']:g} | {_fmt(u['rmse_m'])} | {_fmt(c['rmse_m'])} | {_fmt(c['sqrt_crb_m'])} "
-                         f"| {_fmt(ratio)} | {u['failed_frames']}/{u['frames']} | {c['failed_frames']}/{c['frames']} "
+            ideal = c.get("rmse_ideal_m")
+            ratio = c["rmse_m"] / ideal if c.get("rmse_m") is not None and ideal else None
+            lines.append(f"| {name} | {p['value']:g} | {_fmt(u['rmse_m'])} | {_fmt(c['rmse_m'])} | {_fmt(ideal)} "
+                         f"| {_fmt(ratio)} | {_fmt(c['sqrt_crb_m'])} | {u['failed_frames']}/{u['frames']} "
+                         f"| {c['failed_frames']}/{c['frames']} "
                          f"| {_fmt(mean_db(u['sinr_measured_db']))} | {_fmt(mean_db(c['sinr_measured_db']))} "
                          f"| {_fmt(mean_db(c['sinr_eq6_db']))} |")
     return "\n".join(lines)
@@ -196,6 +268,12 @@ def main(argv=None):
     parser.add_argument("--trials", type=int, default=None, help="frames per point (default 200; --quick 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenario", default="paper")
+    parser.add_argument("--calibration", choices=("estimated", "truth"), default="estimated",
+                        help="the calibrated runs' calibration: estimated (as `disac calibrate`, default) or truth "
+                             "(the drawn values: the corrections alone)")
+    parser.add_argument("--sinr-db", type=float, default=10.0, help="Γ_c of the designed precoders (default 10)")
+    parser.add_argument("--sinr-frames", type=int, default=None,
+                        help="frames of the users' SINR run per point (default 200; --quick 50; 0: skip)")
     parser.add_argument("--only", nargs="+", choices=list(SWEEPS), default=list(SWEEPS), help="sweeps to run")
     parser.add_argument("--json-out", default=os.path.join(FIGURES, "impairment-curves.json"))
     parser.add_argument("--plot-only", action="store_true", help="re-plot and re-tabulate from --json-out")
@@ -211,8 +289,9 @@ def main(argv=None):
             results = json.load(handle)
         command = results.get("command", command)
     else:
-        results = sweep(args.only, args.quick, trials, args.seed, args.scenario,
-                        log=lambda text: print(text, file=sys.stderr, flush=True))
+        sinr_frames = args.sinr_frames if args.sinr_frames is not None else (50 if args.quick else 200)
+        results = sweep(args.only, args.quick, trials, args.seed, args.scenario, args.calibration, args.sinr_db,
+                        sinr_frames, log=lambda text: print(text, file=sys.stderr, flush=True))
         results["command"] = command.strip()
         os.makedirs(os.path.dirname(args.json_out), exist_ok=True)
         with open(args.json_out, "w", encoding="utf-8") as handle:
