@@ -173,6 +173,8 @@ class qa_sigmf_record(gr_unittest.TestCase):
         sigmf_record(SCENARIO, 0, self.dir).stop()  # another node's recording in the same directory is fine
         with self.assertRaisesRegex(ValueError, "node_id"):
             sigmf_record(SCENARIO, 5, self.dir)
+        with self.assertRaisesRegex(ValueError, "frequency_grid = 'centered'"):
+            sigmf_record(SCENARIO, 0, self.dir, frequency_grid="centered")
         with self.assertRaisesRegex(ValueError, "radio"):
             sigmf_record(SCENARIO, 0, self.dir, radio="b210")
         with self.assertRaisesRegex(ValueError, "calibration_file"):

@@ -13,7 +13,7 @@ import pmt
 from gnuradio import gr
 
 from . import tags
-from ..core import calibration, recording
+from ..core import calibration, ofdm, recording
 from ..core.scenario import scenario_to_toml
 
 RX_TIME_KEY = "rx_time"  # gr-uhd's key: value (uint64 full seconds, double fractional seconds)
@@ -85,6 +85,8 @@ class sigmf_record(gr.sync_block):
             raise ValueError(f"node_id = {node_id!r}: accepted: 0 … {s.num_nodes - 1}")
         if radio not in recording.RADIOS:
             raise ValueError(f"radio = {radio!r}: accepted: {', '.join(recording.RADIOS)}")
+        if frequency_grid not in ofdm.FREQUENCY_GRIDS:
+            raise ValueError(f"frequency_grid = {frequency_grid!r}: accepted: {', '.join(ofdm.FREQUENCY_GRIDS)}")
         toml_text, truth = scenario_metadata(s)
         if not ground_truth or radio != "synthetic":
             truth = None
