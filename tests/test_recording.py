@@ -180,3 +180,23 @@ def test_record_into_a_file_is_one_line_naming_it(tmp_path, capsys):
         code = exc.code
     assert code == 2
     assert f"--record {target}: recording directory '{target}' is a file" in capsys.readouterr().err
+
+
+def test_a_recording_written_by_the_sigmf_package_reads_with_its_datetime_captures(tmp_path):
+    """Any SigMF recording replays: one written with the sigmf package (no disac keys) gives its samples and
+    its core:datetime captures as time labels (to the microsecond its ISO string holds)."""
+    import sigmf
+    from sigmf import SigMFFile
+
+    samples = (np.arange(2 * 300) * (1 + 1j)).astype(np.complex64).reshape(300, 2)
+    samples.tofile(tmp_path / "node-1.sigmf-data")
+    meta = SigMFFile(data_file=str(tmp_path / "node-1.sigmf-data"), global_info={
+        "core:datatype": "cf32_le", "core:sample_rate": 1e7, "core:num_channels": 2,
+        "core:version": sigmf.__specification__})
+    meta.add_capture(0, {"core:datetime": "2027-01-15T08:00:00.250000Z"})
+    meta.add_capture(120, {"core:datetime": "2027-01-15T08:00:01.000001Z"})
+    meta.tofile(str(tmp_path / "node-1"))
+    reader = recording.RecordingReader(tmp_path, 0)
+    assert reader.labels == [(0, (1_800_000_000, 0.25)), (120, (1_800_000_001, 0.000001))]
+    np.testing.assert_array_equal(reader.read(0, 300), samples.T)
+    assert reader.scenario_toml is None and reader.calibration is None and reader.radio is None
