@@ -1,0 +1,748 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Calibration estimators (SPEC13 §3, issue 13 item 2): per-channel gains, link delays and CFOs from samples.
+
+What the estimator is given, and only that (SPEC13 §0): each node's received samples of a calibration
+capture, the geometry of the scenario (node positions, arrays, OFDM layout, the reference reflector's
+position), the data seed and the calibration precoders. It never reads ``scenario.impairments``
+(tests give it ``scenario.without_impairments()`` and get the same result).
+
+The calibration capture (decided here)
+--------------------------------------
+The nodes take turns (``CalibrationSchedule``): node m sends ``frames_per_node`` consecutive calibration
+frames with W_c = 0 and W_r = √P_T·I (``calibration_precoders``: the front symbols are silent and each
+transmit antenna sends its own radar stream, orthogonal to the others over a frame, core/ofdm.py, at full
+power) while every other node is silent, and silent gaps longer than the timing search separate the
+turns. Why turns: a direct path is 30–50 dB stronger than a reference reflector's echo (SPEC13: 30 dB per
+RE and antenna against 20 dB over all N² links); with every node on air at once, the other node's direct
+path masked the monostatic reflector echoes in the timing search (measured on the paper scenario: the
+reflector's correlation peak 20× its median, below a sidelobe of the direct path; alone, it stands out
+clearly). A turn of 20 frames is 216 µs of the paper's numerology: N turns cost nothing. The frames are
+those of the common schedule (frame f starts at local index f·frame_len), regenerated here from (seed,
+node, frame) by core.ofdm. Each receiver hands over its raw received stream (``ReceivedCapture``: Mr × T
+samples and the local label index of the first one, i.e. round((rx_time − epoch)·fs)) covering the turns
+± ``max_lag_samples``: the link delays D_mn are tens to hundreds of samples (a B210's TX→RX latency), more
+than a frame of the paper (108 samples), so framing at offset 0 would not even put the right frame in the
+window.
+
+The estimation, in four steps
+-----------------------------
+1. **Coarse timing (integer samples)**, per link m→n: node n's samples of m's turn correlated with m's known
+   transmitted streams over lags |k| ≤ max_lag_samples, each frame on its own and added in power over the
+   frames and the Mr×Mt antenna pairs (unknown channel and per-frame oscillator phases do not cancel it);
+   the peak is the link's strongest path: the direct path for m ≠ n when the nodes see each other (the
+   earliest and by far the strongest), the reflector for m = n.
+2. **Framing**: per link an integer window offset that puts its known paths' delays τ + D_mn − o inside the
+   cyclic prefix (centred in it), then each frame's P data symbols → snapshots (Mr, L, P) by the
+   orthonormal FFT (the node receiver's own framing, core.ofdm).
+3. **The fit** (least squares, pure numpy): the known paths of every link (the direct path m ≠ n with its
+   geometric delay and angles, the reflector on every link) with the model of SPEC13 §2
+
+       Y_mn^f = Σ_q β_q^f · diag(g_rx,n) a_r(θ_q^rx) · [(g_tx,m ⊙ a_t(θ_q^tx))^T X_m^f ⊙ d(τ_q + D_mn − o)]
+
+   (eq. 3 with the channel gains; β_q^f is each path's complex amplitude in frame f, which carries the
+   oscillator phases e^{j(φ_m − φ_n)}, free per frame). The initial link channel is the per-frame least
+   squares of the whole Mr × Mt matrix on the orthogonal radar streams at the strongest path's delay,
+   searched on a 0.05-sample grid; its rank-one factors give initial rx and tx gains. Then alternating
+   least squares: rx gains (per antenna over every link into the node), tx gains (per transmitter over its
+   links), the amplitudes, and a Gauss–Newton step of every link delay D_mn (the phase slope over the
+   subcarriers), until the delays move < 1e-7 sample.
+   The targets' echoes are in the data too. They are weaker (0 dB over all links in the paper) but
+   coherent with the known paths of their link (the same oscillator phases, and E[X Xᴴ] ∝ I does not
+   decorrelate two point paths): left as interference they biased the reflector's delay by 0.005 sample
+   (0.5 ns) on the paper scenario. So after a first fit, each link's residual is searched for its strongest
+   unknown point echoes (rx angle × tx angle × delay on a grid, one amplitude over the frames once the
+   link's per-frame phase is removed; up to 4 per link, while ≥ 15 dB above the noise), which are then
+   fitted as nuisance paths with free per-frame amplitudes, and everything is fitted again: the bias fell
+   to ≤ 0.0015 sample. What the targets leave sets the residual noise level σ̂² of the fit.
+4. **Over all links**: D_mn = t_m + r_n by weighted least squares (weights 1/var from step 3), gauge
+   t_0 = 0. Identifiable when the measured links connect every tx to every rx node (SPEC13 §3): N ≥ 3
+   with direct paths only; N ≤ 2 need the reflector's monostatic echoes. Otherwise CalibrationError.
+   CFO: per bistatic link the phase progression of β_q^f across consecutive frames (a frame is
+   frame_len/fs = 10.8 µs in the paper: 5 Hz turns a link by 3.4·10⁻⁴ rad within a frame, far below what
+   one frame can measure; across a 20-frame turn of 216 µs the straight-line fit of the phases measures
+   it to ≈ 0.5 Hz). This needs oscillator phases that continue from frame to frame, as real radios' do
+   (the air's node_phase = "per_run"; a phase drift is then part of the measured CFO, as on air). With the
+   paper's per-frame random phases (node_phase = "per_frame") the frame-to-frame phase is random: the
+   estimator detects this (the coherence |Σ β^{f+1} β^{f*}| / Σ |β^{f+1} β^f| of a link below
+   COHERENCE_THRESHOLD), reports the CFO as not measured (cfo_hz = 0, residual None) and says so in
+   ``notes``; within such a frame a CFO of a few Hz (even 1 kHz: 0.07 rad over the frame) changes nothing
+   the localiser sees beyond the per-frame phase that b absorbs.
+
+Residuals (what the fit sees, never the truth): rx/tx phase and gain = the RMS over channels of each
+channel's standard error from the final LS (σ̂² of the fit's residual over the information of that
+channel); timing_ns_rms and cfo_hz_rms = the RMS of the links' residuals after step 4; links = each
+measured link's timing residual.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from . import geometry, ofdm
+from .calibration import Calibration, CalibrationError, CalibrationResiduals, LinkResidual, utc_now
+
+DEFAULT_FRAMES = 20
+DEFAULT_MAX_LAG_SAMPLES = 1000
+# A path counts as present when its fitted SNR (|β|²·‖column‖²/σ̂², per frame, median over frames) is at
+# least this: a direct path of SPEC13 is ~60 dB here, the reflector ~45 dB, a column that fits target or
+# noise leakage only ≲ 15 dB.
+PRESENT_SNR_DB = 25.0
+# Frame-to-frame coherence of the link amplitudes above which the phase progression is a CFO (per_run
+# phases give ≈ 1; per-frame random phases give ≈ 1/√(F − 1), 0.23 for 20 frames).
+COHERENCE_THRESHOLD = 0.8
+_FINE_GRID_SAMPLES = np.arange(-1.5, 1.5001, 0.05)
+_MAX_ITERATIONS = 60
+_DELAY_TOLERANCE_SAMPLES = 1e-7
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceivedCapture:
+    """Node n's raw received samples: ``samples`` (Mr, T) complex, ``first_index`` the local label index of
+    column 0 (samples since the epoch on node n's rx_time labels; frame f starts at f·frame_len)."""
+
+    samples: np.ndarray
+    first_index: int
+
+    def __post_init__(self):
+        arr = np.asarray(self.samples)
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+            raise CalibrationError(f"capture samples of shape {arr.shape}: accepted: (Mr, T) complex samples")
+        if isinstance(self.first_index, bool) or not isinstance(self.first_index, (int, np.integer)):
+            raise CalibrationError(f"capture first_index = {self.first_index!r}: accepted: an integer sample index")
+        object.__setattr__(self, "samples", arr)
+        object.__setattr__(self, "first_index", int(self.first_index))
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownPath:
+    """A path whose geometry the receiver knows: kind "direct_path" (m ≠ n) or "reflector"."""
+
+    tx: int
+    rx: int
+    kind: str
+    delay_s: float
+    theta_tx_rad: float  # departure angle at node tx's array
+    theta_rx_rad: float  # arrival angle at node rx's array
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationFit:
+    """The estimate and what the fit saw.
+
+    calibration: the Calibration (normalised gauges); link_delays_samples: {(tx, rx): measured D}
+    (samples); link_std_samples: their standard errors; path_snr_db: {(tx, rx, kind): fitted SNR (dB,
+    median over frames)}; coarse_lags: {(tx, rx): integer lag of the correlation peak}; window_offsets:
+    {(tx, rx): the link's window offset o}; cfo_measured: bool; notes: sentences for the user.
+    """
+
+    calibration: Calibration
+    link_delays_samples: dict
+    link_std_samples: dict
+    path_snr_db: dict
+    coarse_lags: dict
+    window_offsets: dict
+    cfo_measured: bool
+    notes: tuple
+
+
+def calibration_precoders(scenario):
+    """W_c = 0 (Mt × U), W_r = √P_T·I: every transmit antenna sends its own orthogonal radar stream."""
+    mt = scenario.tx_antennas
+    return (np.zeros((mt, scenario.num_users), dtype=complex),
+            np.sqrt(scenario.per_antenna_power) * np.eye(mt, dtype=complex))
+
+
+def transmitted_samples(scenario, seed, frames, node, precoders=None):
+    """Node's transmitted samples of consecutive ``frames`` (Mt, F·frame_len) complex128 (before any radio)."""
+    layout = ofdm.layout_from_scenario(scenario)
+    wc, wr = calibration_precoders(scenario) if precoders is None else precoders
+    wc, wr = ofdm.check_precoders(layout, wc, wr)
+    streams = ofdm.frame_generator(layout, int(seed)).stream_time(np.asarray(frames), node).astype(np.complex128)
+    x = np.einsum("ik,fkt->ift", np.concatenate([wc, wr], axis=1), streams)
+    return x.reshape(layout.tx_antennas, -1)
+
+
+def known_paths(scenario, direct_path=True, reflector=True):
+    """The known paths of every link: the direct path m ≠ n (line of sight) and the reference reflector's
+    echo (every link, when the scenario has a reflector). Geometry only (SPEC13 §0)."""
+    nodes = np.asarray(scenario.node_positions_m, dtype=float)
+    n_nodes = len(nodes)
+    paths = []
+    if direct_path:
+        dist = geometry.distances_m(nodes, nodes)
+        ang = geometry.angles_rad(nodes, nodes)  # [a, b] = angle of node b seen from node a
+        for n in range(n_nodes):
+            for m in range(n_nodes):
+                if m != n:
+                    paths.append(KnownPath(m, n, "direct_path", dist[m, n] / geometry.SPEED_OF_LIGHT_M_S,
+                                           ang[m, n], ang[n, m]))
+    if reflector and getattr(scenario, "reflector_m", None) is not None:
+        q = np.asarray(scenario.reflector_m, dtype=float).reshape(1, 2)
+        one_way = geometry.one_way_delays_s(nodes, q)[:, 0]
+        ang = geometry.angles_rad(nodes, q)[:, 0]
+        for n in range(n_nodes):
+            for m in range(n_nodes):
+                paths.append(KnownPath(m, n, "reflector", one_way[m] + one_way[n], ang[m], ang[n]))
+    return paths
+
+
+def links_identifiable(links, num_nodes):
+    """True when the links {(tx, rx)} determine every t_m + r_n (the bipartite tx/rx graph is connected)."""
+    parent = list(range(2 * num_nodes))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+    for m, n in links:
+        parent[find(m)] = find(num_nodes + n)
+    return len({find(a) for a in range(2 * num_nodes)}) == 1
+
+
+def _refusal(scenario, links, method):
+    n = scenario.num_nodes
+    have_reflector = getattr(scenario, "reflector_m", None) is not None
+    if not links:
+        seen = "no direct path and no reflector echo was found in the capture"
+    else:
+        seen = "the measured links " + ", ".join(f"{m + 1}→{k + 1}" for m, k in sorted(links))
+    if n <= 2 and not have_reflector:
+        why = (f"with N = {n} node{'s' if n > 1 else ''} the direct paths determine only the sums of the "
+               "other nodes' delays (t_m + r_n for m ≠ n), never a node's own monostatic delay t_n + r_n; "
+               "add a reference reflector ([calibration] reflector_m = [x, y]) whose monostatic echoes give them")
+    else:
+        why = ("they do not connect every transmitter to every receiver, so some t_m + r_n are not determined; "
+               "accepted: direct paths between N ≥ 3 nodes, or a reference reflector ([calibration] reflector_m)")
+    return CalibrationError(f"calibration by {method} not identifiable: {seen}; {why}")
+
+
+# ---- step 1: coarse timing ------------------------------------------------------------------------
+
+def _correlation_metric(y, x, lag_first, lag_count, frame_len):
+    """Σ_f Σ_{r,i} |Σ_s y[r, f·frame_len + s + u] x*[i, f·frame_len + s]|² for u = lag_first … lag_first +
+    lag_count − 1: each frame correlated on its own (FFT) and the frames added in power, because the
+    oscillator phases may change from frame to frame (per-frame phases would cancel a coherent sum)."""
+    frames = x.shape[1] // frame_len
+    span = lag_count + frame_len - 1
+    size = 1 << int(math.ceil(math.log2(span + frame_len)))
+    starts = lag_first + frame_len * np.arange(frames)
+    seg = y[:, starts[:, None] + np.arange(span)[None, :]]  # (Mr, F, span)
+    fy = np.fft.fft(seg, size, axis=-1)
+    fx = np.conj(np.fft.fft(x.reshape(x.shape[0], frames, frame_len), size, axis=-1))  # (Mt, F, size)
+    metric = np.zeros(lag_count)
+    for i in range(x.shape[0]):  # the Mt streams, every antenna and frame at once
+        corr = np.fft.ifft(fy * fx[i][None], axis=-1)[..., :lag_count]
+        metric += np.sum(np.abs(corr) ** 2, axis=(0, 1))
+    return metric
+
+
+# ---- step 2: framing ------------------------------------------------------------------------------
+
+def frame_snapshots(capture, layout, frames, offset_samples):
+    """Snapshots (F, Mr, L, P) of ``frames``' data symbols with the frame start shifted by offset_samples."""
+    frames = np.asarray(frames).reshape(-1)
+    starts = (frames[:, None] * layout.frame_len + layout.front_len + offset_samples
+              + np.arange(layout.data_symbols)[None, :] * layout.symbol_len) - capture.first_index
+    index = starts[..., None] + np.arange(layout.symbol_len)  # (F, P, CP + L)
+    if index.min() < 0 or index.max() >= capture.samples.shape[1]:
+        raise CalibrationError(f"calibration capture: frames {int(frames[0])} … {int(frames[-1])} at offset "
+                               f"{offset_samples} fall outside the capture of {capture.samples.shape[1]} samples")
+    sym = capture.samples[:, index]  # (Mr, F, P, CP + L)
+    freq = ofdm.demodulate(sym, layout.cyclic_prefix)  # (Mr, F, P, L)
+    return np.transpose(freq, (1, 0, 3, 2))
+
+
+# ---- step 3: the fit ------------------------------------------------------------------------------
+
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationSchedule:
+    """Who transmits when in a calibration capture: the nodes take turns (decided here, see the module
+    docstring). Node m sends frames_per_node consecutive calibration frames starting at
+    first_frame + gap_frames + m·(frames_per_node + gap_frames); the gap_frames between the turns are silent
+    for everybody, so no node's turn is masked by another's delayed signal within the timing search."""
+
+    num_nodes: int
+    frames_per_node: int = DEFAULT_FRAMES
+    gap_frames: int = 10
+    first_frame: int = 0
+
+    def __post_init__(self):
+        for key, low in (("num_nodes", 1), ("frames_per_node", 2), ("gap_frames", 0), ("first_frame", 0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise CalibrationError(f"calibration schedule {key} = {value!r}: accepted: a whole number ≥ {low}")
+
+    @classmethod
+    def for_search(cls, scenario, frames_per_node=DEFAULT_FRAMES, max_lag_samples=DEFAULT_MAX_LAG_SAMPLES,
+                   first_frame=0):
+        """A schedule whose silent gaps outlast the timing search ±max_lag_samples (plus a symbol)."""
+        layout = ofdm.layout_from_scenario(scenario)
+        gap = int(math.ceil((max_lag_samples + layout.symbol_len) / layout.frame_len))
+        return cls(scenario.num_nodes, frames_per_node, gap, first_frame)
+
+    def frames_of(self, node):
+        """The frame numbers node ``node`` transmits, (frames_per_node,)."""
+        start = self.first_frame + self.gap_frames + node * (self.frames_per_node + self.gap_frames)
+        return np.arange(start, start + self.frames_per_node)
+
+    @property
+    def total_frames(self):
+        """Frames from frame 0 to the end of the last gap: a capture of labels 0 … total_frames·frame_len
+        covers every turn with its search margin."""
+        return self.first_frame + self.gap_frames + self.num_nodes * (self.frames_per_node + self.gap_frames)
+
+    def transmitter_of(self, frame):
+        """The node transmitting in ``frame``, or None (a gap)."""
+        rel = int(frame) - self.first_frame - self.gap_frames
+        if rel < 0:
+            return None
+        node, within = divmod(rel, self.frames_per_node + self.gap_frames)
+        return node if node < self.num_nodes and within < self.frames_per_node else None
+
+    def precoders(self, scenario, node, frame):
+        """(W_c, W_r) of ``node`` in ``frame``: the calibration set in its turn, zero (silent) otherwise."""
+        wc, wr = calibration_precoders(scenario)
+        return (wc, wr) if self.transmitter_of(frame) == node else (wc, np.zeros_like(wr))
+
+
+def coarse_lag(capture, x, tx_first_index, max_lag_samples, frame_len):
+    """(lag, peak / median metric): the integer delay of the strongest path of transmitted samples x (Mt, S),
+    sent from local index tx_first_index, in this capture (lags |k| ≤ max_lag_samples)."""
+    y = capture.samples
+    lag_first = tx_first_index - max_lag_samples - capture.first_index
+    count = 2 * max_lag_samples + 1
+    if lag_first < 0 or lag_first + count - 1 + x.shape[1] > y.shape[1]:
+        raise CalibrationError(
+            f"calibration capture of labels {capture.first_index} … {capture.first_index + y.shape[1] - 1}: "
+            f"accepted: a capture covering labels {tx_first_index - max_lag_samples} … "
+            f"{tx_first_index + x.shape[1] + max_lag_samples - 1} (the fitted frames ± max_lag_samples = {max_lag_samples})")
+    metric = _correlation_metric(y, x, lag_first, count, frame_len)
+    best = int(np.argmax(metric))
+    floor = float(np.median(metric)) or 1e-300
+    return best - max_lag_samples, float(metric[best] / floor)
+
+
+class _Link:
+    """One link m → n of the fit: its frames' snapshots and transmitted frames, its known paths."""
+
+    def __init__(self, tx, rx, paths, window, y, x, mt, mr):
+        self.tx, self.rx, self.paths, self.window = tx, rx, paths, window
+        self.y = y.reshape(y.shape[0], y.shape[1], -1)  # (F, Mr, L·P)
+        self.x = x  # (F, Mt, L·P)
+        self.a_r = np.stack([geometry.ula_steering(p.theta_rx_rad, mr) for p in paths])  # (Q, Mr)
+        self.a_t = np.stack([geometry.ula_steering(p.theta_tx_rad, mt) for p in paths])  # (Q, Mt)
+        self.strongest = min(range(len(paths)), key=lambda q: (paths[q].kind != "direct_path", paths[q].delay_s))
+        self.fixed_delay = [None] * len(paths)  # window delay (samples) of a fitted scatterer; None: τ + D_mn
+        self.known = len(paths)  # paths[:known] are the known ones, the rest fitted scatterers
+
+    def add_scatterer(self, theta_rx_rad, theta_tx_rad, window_delay_samples, mt, mr):
+        """An unknown echo (a target or clutter) found in the residual, fitted as a nuisance path."""
+        self.paths = self.paths + [KnownPath(self.tx, self.rx, "scatterer", float("nan"), theta_tx_rad, theta_rx_rad)]
+        self.a_r = np.vstack([self.a_r, geometry.ula_steering(theta_rx_rad, mr)[None]])
+        self.a_t = np.vstack([self.a_t, geometry.ula_steering(theta_tx_rad, mt)[None]])
+        self.fixed_delay.append(float(window_delay_samples))
+
+
+def _delay_phase(freq_norm, delay_samples, symbols):
+    """d(τ) on the grid, repeated for the P symbols: (…, L·P) with RE order l·P + p."""
+    d = np.exp(-2j * np.pi * np.multiply.outer(delay_samples, freq_norm))
+    return np.repeat(d, symbols, axis=-1)
+
+
+def _gauge(g):
+    """Each row: mean |g| = 1, element 0 at phase 0 (the file's gauges)."""
+    ref = g[:, :1] / np.abs(g[:, :1])
+    return g / (ref * np.mean(np.abs(g), axis=1, keepdims=True))
+
+
+def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
+                         frequency_grid=ofdm.DEFAULT_FREQUENCY_GRID, max_lag_samples=DEFAULT_MAX_LAG_SAMPLES,
+                         radio="synthetic", serials=None, center_freq_hz=None, tx_gain_db=None, rx_gain_db=None):
+    """A CalibrationFit from every node's calibration capture (see the module docstring).
+
+    scenario: geometry only is read (pass scenario.without_impairments()); captures: {node: ReceivedCapture}
+    for every node, covering the schedule's turns ± max_lag_samples; schedule: the CalibrationSchedule the
+    nodes followed; seed: the transmitters' data seed; method: "auto" (the direct paths when they are
+    found, the reflector when the scenario has one), "direct_path", "reflector" or "direct_path+reflector".
+    """
+    methods = ("auto", "direct_path", "reflector", "direct_path+reflector")
+    if method not in methods:
+        raise CalibrationError(f"calibration method {method!r}: accepted: {', '.join(methods)}")
+    n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
+    if not isinstance(schedule, CalibrationSchedule) or schedule.num_nodes != n_nodes:
+        raise CalibrationError(f"calibration schedule {schedule!r}: accepted: a CalibrationSchedule of N = {n_nodes} nodes")
+    missing = [n for n in range(n_nodes) if n not in captures]
+    if missing:
+        raise CalibrationError(f"calibration captures of nodes {[n + 1 for n in missing]} missing: accepted: one per node")
+    for n in range(n_nodes):
+        if captures[n].samples.shape[0] != mr:
+            raise CalibrationError(f"calibration capture of node {n + 1}: {captures[n].samples.shape[0]} receive "
+                                   f"channels: accepted: Mr = {mr}")
+    if isinstance(max_lag_samples, bool) or not isinstance(max_lag_samples, (int, np.integer)) or max_lag_samples < 1:
+        raise CalibrationError(f"max_lag_samples = {max_lag_samples!r}: accepted: a whole number ≥ 1")
+    has_reflector = getattr(scenario, "reflector_m", None) is not None
+    if method in ("reflector", "direct_path+reflector") and not has_reflector:
+        raise CalibrationError(f"calibration method {method!r} needs a reference reflector: the scenario has no "
+                               "[calibration] reflector_m")
+    layout = ofdm.layout_from_scenario(scenario)
+    fs = float(scenario.bandwidth_hz)
+    freq_norm = ofdm.bin_frequencies_hz(layout.subcarriers, fs, frequency_grid) / fs
+    wc, wr = calibration_precoders(scenario)
+    turns = {m: schedule.frames_of(m) for m in range(n_nodes)}
+    x_freq = {m: ofdm.transmitted_frames(layout, seed, turns[m], m, wc, wr).reshape(turns[m].size, mt, -1)
+              for m in range(n_nodes)}  # (F, Mt, L·P)
+    lags, peaks = {}, {}
+    for m in range(n_nodes):
+        x = transmitted_samples(scenario, seed, turns[m], m, (wc, wr))
+        for n in range(n_nodes):
+            lags[(m, n)], peaks[(m, n)] = coarse_lag(captures[n], x, int(turns[m][0]) * layout.frame_len,
+                                                     int(max_lag_samples), layout.frame_len)
+
+    def run(paths):
+        return _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths)
+
+    notes = []
+    use_direct = n_nodes > 1 and method in ("auto", "direct_path", "direct_path+reflector")
+    use_reflector = has_reflector and method in ("auto", "reflector", "direct_path+reflector")
+    fit = None
+    if use_direct:
+        fit = run(known_paths(scenario, True, use_reflector))
+        weak = [p for p in fit["paths"] if p.kind == "direct_path" and fit["snr_db"][(p.tx, p.rx, p.kind)] < PRESENT_SNR_DB]
+        if weak and method == "auto":
+            notes.append(f"{len(weak)} of {n_nodes * (n_nodes - 1)} direct paths not found in the capture "
+                         f"(fitted SNR < {PRESENT_SNR_DB:g} dB): calibrating without the direct paths")
+            fit, use_direct = None, False
+        elif weak:
+            p = weak[0]
+            raise CalibrationError(
+                f"calibration by {method}: the direct path node {p.tx + 1} → node {p.rx + 1} was not found in the "
+                f"capture (fitted SNR {fit['snr_db'][(p.tx, p.rx, p.kind)]:.1f} dB < {PRESENT_SNR_DB:g} dB): do the "
+                "nodes see each other?")
+    if fit is None:
+        if not use_reflector:
+            raise _refusal(scenario, set(), "direct paths" if method == "auto" else method.replace("_", " "))
+        fit = run(known_paths(scenario, False, True))
+    weak = [p for p in fit["paths"] if p.kind == "reflector" and fit["snr_db"][(p.tx, p.rx, p.kind)] < PRESENT_SNR_DB]
+    if weak:
+        p = weak[0]
+        raise CalibrationError(
+            f"calibration: the reflector's echo node {p.tx + 1} → node {p.rx + 1} was not found in the capture "
+            f"(fitted SNR {fit['snr_db'][(p.tx, p.rx, p.kind)]:.1f} dB < {PRESENT_SNR_DB:g} dB): is the reflector at "
+            f"{np.asarray(scenario.reflector_m).tolist()} m?")
+    used = "direct_path+reflector" if use_direct and use_reflector else "direct_path" if use_direct else "reflector"
+
+    # ---- step 4: over all links --------------------------------------------------------------------
+    link_d, link_var = fit["delays"], fit["delay_var"]
+    links = sorted(link_d)
+    if not links_identifiable(links, n_nodes):
+        raise _refusal(scenario, set(links), used.replace("_", " "))
+    rows = np.zeros((len(links), 2 * n_nodes))
+    for j, (m, n) in enumerate(links):
+        rows[j, m] = 1.0
+        rows[j, n_nodes + n] = 1.0
+    weights = 1.0 / np.sqrt(np.array([link_var[k] for k in links]))
+    d = np.array([link_d[k] for k in links])
+    sol, *_ = np.linalg.lstsq(rows[:, 1:] * weights[:, None], d * weights, rcond=None)  # gauge t_0 = 0
+    sol = np.concatenate([[0.0], sol])
+    t, r = sol[:n_nodes], sol[n_nodes:]
+    timing_ns = (d - rows @ sol) / fs * 1e9
+
+    # ---- CFO from the frame-to-frame phase progression of the bistatic links -------------------------
+    cfo, cfo_rms, cfo_measured = np.zeros(n_nodes), None, False
+    frame_s = layout.frame_len / fs
+    progress, coherence = {}, []
+    for (m, n), per_path in fit["amplitudes"].items():
+        if m == n:
+            continue
+        rho = sum(np.sum(b[1:] * np.conj(b[:-1])) for b in per_path)
+        mag = sum(np.sum(np.abs(b[1:] * b[:-1])) for b in per_path)
+        coherence.append(abs(rho) / mag if mag > 0 else 0.0)
+        progress[(m, n)] = (_phase_rate(per_path, float(np.angle(rho))) / (2 * np.pi * frame_s), float(mag))
+    if n_nodes == 1:
+        cfo_measured, cfo_rms = True, 0.0  # only differences are seen, and cfo_hz[0] = 0 is the gauge
+    elif progress and min(coherence) >= COHERENCE_THRESHOLD and _nodes_connected(progress, n_nodes):
+        keys = sorted(progress)
+        a = np.zeros((len(keys), n_nodes))
+        for j, (m, n) in enumerate(keys):
+            a[j, m] += 1.0
+            a[j, n] -= 1.0
+        w = np.sqrt(np.array([progress[k][1] for k in keys]))
+        b = np.array([progress[k][0] for k in keys])
+        sol_cfo, *_ = np.linalg.lstsq((a * w[:, None])[:, 1:], b * w, rcond=None)
+        cfo = np.concatenate([[0.0], sol_cfo])
+        cfo_rms = float(np.sqrt(np.mean((b - a @ cfo) ** 2)))
+        cfo_measured = True
+    elif progress:
+        notes.append(f"CFO not measured: the link phases do not continue from frame to frame (coherence "
+                     f"{min(coherence):.2f} < {COHERENCE_THRESHOLD}: per-frame oscillator phases), and one frame of "
+                     f"{frame_s * 1e6:.1f} µs cannot resolve a few Hz; cfo_hz = 0")
+    else:
+        notes.append("CFO not measured: no link between two different nodes was fitted")
+
+    def rms_deg(std):
+        return float(np.degrees(np.sqrt(np.mean(std ** 2))))
+
+    def rms_db(std):
+        return float(20 / np.log(10) * np.sqrt(np.mean(std ** 2)))
+
+    residuals = CalibrationResiduals(
+        rx_phase_deg_rms=rms_deg(fit["rx_rel_std"]), tx_phase_deg_rms=rms_deg(fit["tx_rel_std"]),
+        rx_gain_db_rms=rms_db(fit["rx_rel_std"]), tx_gain_db_rms=rms_db(fit["tx_rel_std"]),
+        timing_ns_rms=float(np.sqrt(np.mean(timing_ns ** 2))), cfo_hz_rms=cfo_rms,
+        links=tuple(LinkResidual(m, n, float(v)) for (m, n), v in zip(links, timing_ns)))
+    calibration = Calibration(
+        rx_gains=fit["g_rx"], tx_gains=fit["g_tx"], rx_delay_samples=r, tx_delay_samples=t, cfo_hz=cfo,
+        sample_rate_hz=fs, scenario=scenario.name, method=used, radio=radio, serials=serials,
+        center_freq_hz=center_freq_hz, tx_gain_db=tx_gain_db, rx_gain_db=rx_gain_db,
+        frequency_grid=frequency_grid, frames_used=int(schedule.frames_per_node * n_nodes), created_utc=utc_now(),
+        residuals=residuals).normalised()
+    return CalibrationFit(
+        calibration=calibration, link_delays_samples=dict(link_d),
+        link_std_samples={k: float(np.sqrt(v)) for k, v in link_var.items()}, path_snr_db=dict(fit["snr_db"]),
+        coarse_lags=dict(lags), window_offsets=dict(fit["windows"]), cfo_measured=cfo_measured, notes=tuple(notes))
+
+
+def _phase_rate(amplitudes, coarse_rad_per_frame):
+    """The phase progression (rad per frame) of a link's per-frame amplitudes: the coarse rate from the
+    consecutive products, then the weighted straight-line fit of the remaining (unwrapped) phases, which
+    uses every frame (variance ∝ 12/F³ rather than 2/F² for the end-to-end difference)."""
+    frames = np.arange(len(amplitudes[0]), dtype=float)
+    slope_num = slope_den = 0.0
+    for b in amplitudes:
+        rest = np.unwrap(np.angle(b * np.exp(-1j * coarse_rad_per_frame * frames)))
+        w = np.abs(b) ** 2
+        fc = frames - np.sum(w * frames) / np.sum(w)
+        slope_num += float(np.sum(w * fc * rest))
+        slope_den += float(np.sum(w * fc ** 2))
+    return coarse_rad_per_frame + slope_num / slope_den
+
+
+def _nodes_connected(pairs, num_nodes):
+    """True when the pairs (m, n) connect every node (only CFO differences ε_m − ε_n are seen)."""
+    parent = list(range(num_nodes))
+
+    def find(a):
+        while parent[a] != a:
+            a = parent[a]
+        return a
+    for m, n in pairs:
+        parent[find(m)] = find(n)
+    return len({find(a) for a in range(num_nodes)}) == 1
+
+
+def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
+    """Steps 2 and 3 for a set of known paths: windows, snapshots, initial and final least squares."""
+    n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
+    fs = float(scenario.bandwidth_hz)
+    cp, symbols = layout.cyclic_prefix, layout.data_symbols
+    by_link = {}
+    for p in paths:
+        by_link.setdefault((p.tx, p.rx), []).append(p)
+    links, delays, windows = [], {}, {}
+    for (m, n), link_paths in sorted(by_link.items()):
+        strongest = min(link_paths, key=lambda p: (p.kind != "direct_path", p.delay_s))
+        delays[(m, n)] = lags[(m, n)] - strongest.delay_s * fs  # D_mn from the coarse peak (samples)
+        total = np.array([p.delay_s * fs for p in link_paths]) + delays[(m, n)]
+        spread = float(total.max() - total.min())
+        if spread > cp - 3:
+            raise CalibrationError(
+                f"calibration: the known paths of link node {m + 1} → node {n + 1} spread over {spread:.1f} samples; "
+                f"accepted: at most the cyclic prefix − 3 = {cp - 3} samples (a longer cyclic_prefix, or a reflector "
+                "nearer the nodes)")
+        window = int(math.floor(total.min() - (cp - spread) / 2))  # the paths centred in the prefix
+        windows[(m, n)] = window
+        y = frame_snapshots(captures[n], layout, turns[m], window)
+        links.append(_Link(m, n, link_paths, window, y, x_freq[m], mt, mr))
+
+    def d_of(link, q):
+        if link.fixed_delay[q] is not None:
+            return _delay_phase(freq_norm, link.fixed_delay[q], symbols)
+        return _delay_phase(freq_norm, link.paths[q].delay_s * fs + delays[(link.tx, link.rx)] - link.window, symbols)
+
+    # ---- initial fine delay and link matrix: per-frame LS of the whole Mr × Mt matrix at the strongest path
+    mats = {}
+    for link in links:
+        gram = link.x @ np.conj(np.swapaxes(link.x, 1, 2))  # (F, Mt, Mt): d(τ) has unit modulus per RE
+        base = delays[(link.tx, link.rx)]
+        tau = link.paths[link.strongest].delay_s * fs - link.window
+        scores, coefs = [], []
+        for step in _FINE_GRID_SAMPLES:
+            cols = link.x * _delay_phase(freq_norm, tau + base + step, symbols)[None, None, :]
+            proj = link.y @ np.conj(np.swapaxes(cols, 1, 2))  # (F, Mr, Mt)
+            coef = np.swapaxes(np.linalg.solve(np.conj(gram), np.swapaxes(proj, 1, 2)), 1, 2)  # (F, Mr, Mt)
+            scores.append(float(np.real(np.sum(np.conj(coef) * proj))))
+            coefs.append(coef)
+        best = int(np.argmax(scores))
+        delays[(link.tx, link.rx)] = base + _FINE_GRID_SAMPLES[best]
+        mats[(link.tx, link.rx)] = coefs[best]
+
+    # ---- initial gains: rank-one factors of the link matrices over the strongest path's steering
+    g_rx = np.ones((n_nodes, mr), dtype=complex)
+    g_tx = np.ones((n_nodes, mt), dtype=complex)
+    for node in range(n_nodes):
+        rx_blocks, tx_blocks = [], []
+        for link in links:
+            q = link.strongest
+            steer = np.outer(link.a_r[q], link.a_t[q])
+            if link.rx == node:
+                rx_blocks.append(np.swapaxes(mats[(link.tx, link.rx)] / steer, 0, 1).reshape(mr, -1))
+            if link.tx == node:
+                tx_blocks.append((mats[(link.tx, link.rx)] / steer).reshape(-1, mt))
+        if rx_blocks:
+            g_rx[node] = np.linalg.svd(np.concatenate(rx_blocks, axis=1), full_matrices=False)[0][:, 0]
+        if tx_blocks:
+            g_tx[node] = np.linalg.svd(np.concatenate(tx_blocks, axis=0), full_matrices=False)[2][0]
+    g_rx, g_tx = _gauge(g_rx), _gauge(g_tx)
+
+    # ---- alternating least squares on the structured model --------------------------------------------
+    def columns(link):
+        """s_q^f (F, Q, L·P) = (g_tx ⊙ a_t,q)^T X_m^f ⊙ d(T_q)."""
+        beams = np.einsum("qi,fik->fqk", g_tx[link.tx][None, :] * link.a_t, link.x)
+        return beams * np.stack([d_of(link, q) for q in range(len(link.paths))])[None]
+
+    def amplitudes(link, s):
+        """β (F, Q) by LS given gains and delays, and u_q = g_rx ⊙ a_r,q (Q, Mr): Y^f = Σ_q β_q u_q s_q^T."""
+        u = g_rx[link.rx][None, :] * link.a_r
+        gram = (np.conj(u) @ u.T)[None] * (np.conj(s) @ np.swapaxes(s, 1, 2))  # ⟨u_q s_q, u_q' s_q'⟩
+        rhs = np.einsum("qr,frk,fqk->fq", np.conj(u), link.y, np.conj(s))
+        return np.linalg.solve(gram, rhs[..., None])[..., 0], u
+
+    def model(beta, u, s):
+        return np.einsum("fq,qr,fqk->frk", beta, u, s)
+
+    def delay_jacobian(link, beta, u, s):
+        """∂model/∂D_mn: the known paths move with the link delay, fitted scatterers do not."""
+        ds = s * np.repeat(-2j * np.pi * freq_norm, symbols)[None, None, :]
+        ds[:, link.known:] = 0
+        return model(beta, u, ds).reshape(-1)
+
+    def tx_columns(link, beta, u):
+        """The model's derivative by g_tx[m, i]: Σ_q β_q u_q ⊗ (a_t,q[i] X_m[i] ⊙ d_q), (F, Mt, Mr·L·P)."""
+        out = 0
+        for q in range(len(link.paths)):
+            out = out + (beta[:, q, None, None, None] * u[q][None, None, :, None]
+                         * (link.a_t[q][None, :, None] * link.x * d_of(link, q)[None, None, :])[:, :, None, :])
+        return out.reshape(link.x.shape[0], mt, -1)
+
+    def alternate():
+        nonlocal g_rx, g_tx
+        for iteration in range(_MAX_ITERATIONS):
+            num = np.zeros((n_nodes, mr), dtype=complex)
+            den = np.zeros((n_nodes, mr))
+            for link in links:  # rx gains: per antenna, y_r = g_r Σ_q β_q a_r,q[r] s_q
+                s = columns(link)
+                beta, _ = amplitudes(link, s)
+                z = np.einsum("fq,qr,fqk->frk", beta, link.a_r, s)
+                num[link.rx] += np.sum(np.conj(z) * link.y, axis=(0, 2))
+                den[link.rx] += np.sum(np.abs(z) ** 2, axis=(0, 2))
+            g_rx = _gauge(np.where(den > 0, num / np.where(den > 0, den, 1), g_rx))
+            lhs = np.zeros((n_nodes, mt, mt), dtype=complex)
+            rhs = np.zeros((n_nodes, mt), dtype=complex)
+            for link in links:  # tx gains: one LS per transmitter over its links
+                s = columns(link)
+                beta, u = amplitudes(link, s)
+                big = tx_columns(link, beta, u)
+                lhs[link.tx] += np.einsum("fak,fbk->ab", np.conj(big), big)
+                rhs[link.tx] += np.einsum("fak,fk->a", np.conj(big), link.y.reshape(link.y.shape[0], -1))
+            for node in {link.tx for link in links}:
+                g_tx[node] = np.linalg.solve(lhs[node], rhs[node])
+            g_tx = _gauge(g_tx)
+            largest = 0.0
+            for link in links:  # link delay: one Gauss–Newton step on the phase slope over the subcarriers
+                s = columns(link)
+                beta, u = amplitudes(link, s)
+                resid = (link.y - model(beta, u, s)).reshape(-1)
+                jac = delay_jacobian(link, beta, u, s)
+                step = float(np.clip(np.real(np.vdot(jac, resid)) / np.real(np.vdot(jac, jac)), -0.5, 0.5))
+                delays[(link.tx, link.rx)] += step
+                largest = max(largest, abs(step))
+            if largest < _DELAY_TOLERANCE_SAMPLES and iteration >= 3:
+                break
+
+    alternate()
+    # the targets' echoes are coherent with the known paths of the same link (the same oscillator phases),
+    # so they would bias them: the strongest unknown echoes of each link are found in the residual and
+    # fitted as nuisance paths, then everything is fitted again
+    for link in links:
+        _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr)
+    if any(len(link.paths) > link.known for link in links):
+        alternate()
+
+    # ---- final amplitudes, noise level, SNRs and standard errors -----------------------------------------
+    snr_db, amps, delay_var = {}, {}, {}
+    rx_info = np.zeros((n_nodes, mr))
+    tx_info = np.zeros((n_nodes, mt, mt), dtype=complex)
+    for link in links:
+        s = columns(link)
+        beta, u = amplitudes(link, s)
+        resid = link.y - model(beta, u, s)
+        # unknowns of this link's data: β per frame and path, its delay, its share of the gains
+        dof = resid.size - beta.size - 1 - mr - mt
+        sigma2 = float(np.sum(np.abs(resid) ** 2) / max(dof, 1))
+        energy = np.sum(np.abs(u) ** 2, axis=1)[None, :] * np.sum(np.abs(s) ** 2, axis=2)  # (F, Q)
+        for q, p in enumerate(link.paths[:link.known]):
+            snr = np.abs(beta[:, q]) ** 2 * energy[:, q] / sigma2
+            snr_db[(p.tx, p.rx, p.kind)] = float(10 * np.log10(max(float(np.median(snr)), 1e-30)))
+        amps[(link.tx, link.rx)] = [beta[:, q] for q in range(link.known)]
+        jac = delay_jacobian(link, beta, u, s)
+        delay_var[(link.tx, link.rx)] = sigma2 / (2 * float(np.real(np.vdot(jac, jac))))
+        z = np.einsum("fq,qr,fqk->frk", beta, link.a_r, s)
+        rx_info[link.rx] += np.sum(np.abs(z) ** 2, axis=(0, 2)) / sigma2
+        big = tx_columns(link, beta, u)
+        tx_info[link.tx] += np.einsum("fak,fbk->ab", np.conj(big), big) / sigma2
+    rx_nodes = sorted({link.rx for link in links})
+    tx_nodes = sorted({link.tx for link in links})
+    # a complex estimate of variance v: phase std √(v/2)/|g| rad, relative magnitude std √(v/2)/|g|
+    rx_rel = np.concatenate([np.sqrt(1 / (2 * rx_info[n])) / np.abs(g_rx[n]) for n in rx_nodes])
+    tx_rel = np.concatenate([np.sqrt(np.real(np.diag(np.linalg.inv(tx_info[m]))) / 2) / np.abs(g_tx[m])
+                             for m in tx_nodes])
+    return {"paths": paths, "delays": {k: delays[k] for k in by_link}, "delay_var": delay_var, "snr_db": snr_db,
+            "amplitudes": amps, "windows": windows, "g_rx": g_rx, "g_tx": g_tx, "rx_rel_std": rx_rel,
+            "tx_rel_std": tx_rel}
+
+
+# the nuisance search: sin θ grids of the rx and tx arrays, window delays, and when to stop
+_SCATTERER_SIN_GRID = np.linspace(-1, 1, 129)
+_SCATTERER_DELAY_STEP_SAMPLES = 0.125
+_SCATTERER_MAX_PER_LINK = 4
+_SCATTERER_SNR_DB = 15.0
+
+
+def _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr):
+    """Greedy search of the link's residual for point echoes (rx angle, tx angle, window delay), each with one
+    amplitude across the frames after the link's per-frame phase (that of its strongest known path) is
+    removed; those above _SCATTERER_SNR_DB are added to the link as nuisance paths."""
+    s = columns(link)
+    beta, u = amplitudes(link, s)
+    resid = link.y - model(beta, u, s)
+    frames = resid.shape[0]
+    dof = resid.size - beta.size - 1 - mr - mt
+    sigma2 = float(np.sum(np.abs(resid) ** 2) / max(dof, 1))
+    rot = np.exp(-1j * np.angle(beta[:, link.strongest]))
+    work = resid * rot[:, None, None]
+    delays = np.arange(0.0, cp + 1e-9, _SCATTERER_DELAY_STEP_SAMPLES)
+    d_conj = np.conj(_delay_phase(freq_norm, delays, symbols))  # (T, L·P)
+    theta = np.arcsin(_SCATTERER_SIN_GRID)
+    ur = g_rx[link.rx][None, :] * geometry.ula_steering(theta, mr)  # (G, Mr)
+    vt = g_tx[link.tx][None, :] * geometry.ula_steering(theta, mt)  # (G, Mt)
+    gram = np.einsum("fik,fjk->ij", link.x, np.conj(link.x))  # Σ_f X_f X_fᴴ
+    norm = (np.sum(np.abs(ur) ** 2, axis=1)[:, None]
+            * np.real(np.einsum("gi,ij,gj->g", vt, gram, np.conj(vt)))[None, :])  # (G_r, G_t) ‖c‖²
+    for _ in range(_SCATTERER_MAX_PER_LINK):
+        w = np.einsum("frk,fik->rik", work, np.conj(link.x))  # (Mr, Mt, L·P)
+        z = np.moveaxis(w @ d_conj.T, 2, 0)  # (T, Mr, Mt)
+        stat = np.abs((np.conj(ur) @ z) @ np.conj(vt).T) ** 2 / norm[None]  # (T, G_r, G_t)
+        t, gr, gt = np.unravel_index(int(np.argmax(stat)), stat.shape)
+        if stat[t, gr, gt] / sigma2 < 10 ** (_SCATTERER_SNR_DB / 10):
+            break
+        link.add_scatterer(theta[gr], theta[gt], delays[t], mt, mr)
+        # remove it from the work residual (one amplitude over the frames) before the next search
+        col = ur[gr][None, :, None] * ((vt[gt] @ link.x) * np.conj(d_conj[t]))[:, None, :]  # (F, Mr, L·P)
+        alpha = np.vdot(col, work) / np.vdot(col, col)
+        work = work - alpha * col
+    return frames
