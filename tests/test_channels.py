@@ -3,11 +3,13 @@
 """core.channels and core.user_metrics: phases, exact fractional-delay echoes (eq. 3/5), comm channel (eq. 2),
 AWGN, eq. (6) as the phase average of the per-frame SINR, preamble synchronisation."""
 
+import tomllib
+
 import numpy as np
 import pytest
 
 from gnuradio.disac.core import channels, geometry, model, ofdm, sinr, user_metrics
-from gnuradio.disac.core.scenario import load_scenario
+from gnuradio.disac.core.scenario import load_scenario, scenario_from_dict, scenario_to_toml
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +164,184 @@ def test_fast_channel_paths_equal_apply_time(paper, first_frame_symbol):
         model.write_time(x, first, list(out))
         expected = model.apply_time(x.astype(complex), first)
         assert np.max(np.abs(out - expected)) < 1e-5 * np.max(np.abs(expected))
+
+
+# ---- the air's impairments in the sensing channel (issue 13, SPEC13 §2) ---------------------------------
+
+def _ofdm_streams(scenario, frames, seed=1, silent_nodes=()):
+    """Exact OFDM transmit streams of every node with random precoders, (N·Mt, F·frame_len) complex64, and
+    the frequency-domain frames X (F, N, Mt, L, P); nodes in ``silent_nodes`` send nothing."""
+    layout = ofdm.layout_from_scenario(scenario)
+    gen = ofdm.FrameGenerator(layout, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    n, mt, u = scenario.num_nodes, scenario.tx_antennas, scenario.num_users
+    wc = rng.standard_normal((n, mt, u)) + 1j * rng.standard_normal((n, mt, u))
+    wr = rng.standard_normal((n, mt, mt)) + 1j * rng.standard_normal((n, mt, mt))
+    for m in silent_nodes:
+        wc[m], wr[m] = 0, 0
+    x = np.stack([np.concatenate([wc[m], wr[m]], axis=1) @ gen.stream_time(frames, m).astype(complex)
+                  for m in range(n)], axis=1)  # (F, N, Mt, frame_len)
+    x = np.moveaxis(x.reshape(len(frames), n * mt, -1), 0, 1).reshape(n * mt, -1).astype(np.complex64)
+    x_freq = np.stack([ofdm.transmitted_frames(layout, seed, frames, m, wc[m], wr[m]) for m in range(n)], axis=1)
+    return x, x_freq
+
+
+def _fast(channel, x, cuts=None):
+    """write_time over the whole stream (in calls of whole symbols at ``cuts``, streaming), (Mr, count)."""
+    count = x.shape[1]
+    out = np.zeros((channel.scenario.rx_antennas, count), dtype=np.complex64)
+    cuts = [0, count] if cuts is None else cuts
+    for a, b in zip(cuts, cuts[1:]):
+        part = np.zeros((out.shape[0], b - a), dtype=np.complex64)
+        channel.write_time(np.ascontiguousarray(x[:, a:b]), a, list(part))
+        out[:, a:b] = part
+    return out
+
+
+def _snapshots(y, layout, window_start):
+    """The data symbols' spectra (F, Mr, L, P) of frames placed from sample ``window_start`` (as a receiver
+    framing from its labels would), CP dropped."""
+    frames = (y.shape[1] - window_start) // layout.frame_len
+    y = y[:, window_start:window_start + frames * layout.frame_len].reshape(y.shape[0], frames, layout.frame_len)
+    data = y[..., layout.front_len:].reshape(y.shape[0], frames, layout.data_symbols, layout.symbol_len)
+    return np.moveaxis(np.swapaxes(ofdm.demodulate(data, layout.cyclic_prefix), -1, -2), 0, 1)
+
+
+def _eq3_with_extra_delay(scenario, n, x_freq, phases, extra_samples):
+    """Eq. (3)/(5) into rx node n with each link's delay τ_{n,m}^k + extra_samples[m]/B, (F, Mr, L, P)."""
+    theta = scenario.target_angles_rad()
+    a_t = geometry.ula_steering(theta, scenario.tx_antennas)  # (N, K, Mt)
+    a_r = geometry.ula_steering(theta[n], scenario.rx_antennas)  # (K, Mr)
+    tau = scenario.bistatic_delays_s()[n] + np.asarray(extra_samples)[:, None] / scenario.bandwidth_hz  # (N, K)
+    d = geometry.delay_steering(tau, scenario.subcarriers, scenario.bandwidth_hz)  # (N, K, L)
+    b = scenario.target_amplitudes()[n] * np.exp(1j * (phases[:, :, None] - phases[:, n, None, None]))  # (F, N, K)
+    beam = np.einsum("mki,fmilp->fmklp", a_t, x_freq)
+    return np.einsum("fmk,kr,mkl,fmklp->frlp", b, a_r, d, beam)
+
+
+def test_integer_clock_offset_is_the_ideal_echo_delayed(paper):
+    """δ_1 = 2.9 µs (29 samples, the B200 start offsets of the issue), δ_0 = 0: the echoes of node 1's signal
+    at node 0 are today's echoes delayed by D = (δ_1 − δ_0)·B = 29 samples plus the air's latency A = 29 (it
+    realises D[1, 0] = −29 causally; label_offset −29): a sample shift of the ideal output, to float32
+    rounding (an integer delay adds nothing fractional). Noise off, node 0 silent."""
+    s = paper.with_impairments({"timing_offset_ns": [0.0, 2900.0]})
+    assert channels.sensing_air_latency_samples(s) == 29
+    x, _ = _ofdm_streams(s, np.arange(6), silent_nodes=(0,))
+    impaired = channels.SensingChannel(s, 0, channel_seed=3)
+    assert impaired.label_offset_samples == -29
+    y = _fast(impaired, x)
+    ideal = _fast(channels.SensingChannel(paper, 0, channel_seed=3), x)
+    shift = 29 + 29
+    peak = np.max(np.abs(ideal))
+    assert np.max(np.abs(y[:, shift:] - ideal[:, :-shift])) < 1e-5 * peak
+    assert np.max(np.abs(y[:, :shift])) < 1e-5 * peak  # nothing arrives before the first delayed sample
+
+
+def test_fractional_offsets_and_latency_are_link_delays_in_the_snapshot(paper):
+    """δ = [0, 30 ns] and λ = [46, 100.25] samples: on node n's labels (the window placed from its rx_time,
+    i.e. output sample A + label) the link m → n is eq. (3) with τ + D[n, m], D = (δ_m − δ_n)·B + λ_n. With
+    the receiver's integer window offset ⌊min_m D[n, m]⌋ (SPEC13 §3) the residual delays stay inside the
+    prefix, so the kept samples are exactly eq. (3) with the residual delays: 1e-5 relative (float32)."""
+    s = paper.with_impairments({"timing_offset_ns": [0.0, 30.0], "latency_samples": [46.0, 100.25]})
+    layout = ofdm.layout_from_scenario(s)
+    frames = np.arange(8)
+    x, x_freq = _ofdm_streams(s, frames)
+    D = s.impairments.link_delay_samples(s.bandwidth_hz)
+    np.testing.assert_allclose(D, [[46.0, 46.3], [99.95, 100.25]], atol=1e-9)
+    for n in range(2):
+        channel = channels.SensingChannel(s, n, channel_seed=4)
+        y = _fast(channel, x)
+        window = int(np.floor(D[n].min()))
+        start = channel.air_latency_samples + window  # output index of label epoch + window
+        got = _snapshots(y, layout, start)
+        phases = channels.node_phases_rad(4, frames[:got.shape[0]], 2)
+        expected = _eq3_with_extra_delay(s, n, x_freq[:got.shape[0]], phases, D[n] - window)
+        assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-5
+
+
+def test_fast_path_equals_the_reference_with_every_impairment(paper):
+    """The "lab" preset (clock offsets, 46–165 samples of latency, direct paths) plus a reference reflector and
+    per_run phases with drift, on a 3-node scenario of ours: write_time in calls cut anywhere on symbol
+    boundaries equals apply_time (float64, the delayed trigonometric polynomials sample by sample) to 1e-5 of
+    the peak (float32 rounding). Delays reach ≈ 190 samples, far past the prefix: ISI on every path."""
+    s = load_scenario("paper").replace(
+        node_positions_m=[[-141.4, 141.4], [-141.4, -141.4], [160.0, 0.0]], tx_antennas=4, rx_antennas=5)
+    data = tomllib.loads(scenario_to_toml(s))
+    data["calibration"] = {"reflector_m": [20.0, 30.0]}
+    s = scenario_from_dict(data).with_impairments(
+        {"preset": "lab", "seed": 5, "node_phase": "per_run", "phase_drift_deg_per_s": 2000.0,
+         "timing_offset_ns": [0.0, 150.0, -80.0]})
+    layout = ofdm.layout_from_scenario(s)
+    x, _ = _ofdm_streams(s, np.arange(7))
+    L = layout.symbol_len
+    for n in range(3):
+        channel = channels.SensingChannel(s, n, channel_seed=2)
+        assert channel.paths.kind.count("direct") == 2 and channel.paths.kind.count("reflector") == 3
+        assert np.max(channel.path_delays_samples) > 2 * layout.symbol_len
+        expected = channel.apply_time(x.astype(complex), 0)
+        got = _fast(channel, x, cuts=[0, 3 * L, 4 * L, 11 * L, x.shape[1]])
+        assert np.max(np.abs(got - expected)) < 1e-5 * np.max(np.abs(expected))
+
+
+def test_direct_path_geometry_and_amplitude(paper):
+    """Targets off (β = 0), direct_path on: node 0 receives node 1's signal from the angle of p_1, sent toward
+    p_0, delayed |p_1 − p_0|/c (9.8 samples, inside the prefix), with β_dp² = 10^(30/10)·σ²/P_T and the
+    phase e^{j(φ_1 − φ_0)} of an echo: the kept samples are that one-path eq. (3), 1e-5 relative; node 0's
+    own transmitter has no direct path into itself."""
+    # nodes not on one vertical: the paper's pair sees each other at ±90°, where a(θ) = a(−θ) for a
+    # half-wavelength ULA, which would hide a swapped departure/arrival angle
+    s = paper.replace(target_amplitude=0.0, node_positions_m=[[-141.4, 141.4], [-60.0, -141.4]]).with_impairments(
+        {"direct_path": True})
+    layout = ofdm.layout_from_scenario(s)
+    frames = np.arange(5)
+    x, x_freq = _ofdm_streams(s, frames)
+    channel = channels.SensingChannel(s, 0, channel_seed=8)
+    assert channel.paths.kind.count("direct") == 1 and channels.direct_path_amplitude(s) == pytest.approx(np.sqrt(1000))
+    got = _snapshots(_fast(channel, x), layout, 0)
+    p0, p1 = s.node_positions_m
+    toward_0 = np.arctan2(*(p0 - p1)[::-1])  # departure from node 1 toward node 0
+    from_1 = np.arctan2(*(p1 - p0)[::-1])  # arrival at node 0 from node 1
+    tau = np.linalg.norm(p1 - p0) / geometry.SPEED_OF_LIGHT_M_S
+    phases = channels.node_phases_rad(8, frames, 2)
+    beam = np.einsum("i,filp->flp", geometry.ula_steering(toward_0, 6), x_freq[:, 1])
+    d = geometry.delay_steering(tau, 16, s.bandwidth_hz)
+    expected = np.sqrt(1000) * np.exp(1j * (phases[:, 1] - phases[:, 0]))[:, None, None, None] * \
+        geometry.ula_steering(from_1, 16)[None, :, None, None] * (d[:, None] * beam)[:, None]
+    assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-5
+
+
+def test_reference_reflector_is_an_extra_point_target(paper):
+    """The [calibration] reflector at q_ref with β_ref is, on every link, the echo of a target at q_ref with
+    amplitude β_ref: with the scenario's targets off, the channel's output equals that of a scenario whose only
+    target is the reflector (float32 rounding)."""
+    data = tomllib.loads(scenario_to_toml(paper.replace(target_amplitude=0.0)))
+    data["calibration"] = {"reflector_m": [10.0, 40.0], "reflector_snr_db": 10.0}
+    s = scenario_from_dict(data)
+    as_target = paper.replace(target_positions_m=[[10.0, 40.0]], target_amplitude=s.reflector_amplitude)
+    x, _ = _ofdm_streams(s, np.arange(4))
+    for n in range(2):
+        got = _fast(channels.SensingChannel(s, n, channel_seed=1), x)
+        expected = _fast(channels.SensingChannel(as_target, n, channel_seed=1), x)
+        assert np.max(np.abs(got - expected)) < 1e-5 * np.max(np.abs(expected))
+
+
+def test_per_run_phases_are_continuous_with_their_drift():
+    """per_run: φ_n(f) = φ_n,0 + 2π·drift_n/360·f·frame_len/fs, φ_n,0 = the per-frame draw of frame 0; without a
+    drift the phase never changes (one oscillator for the run); per_frame is node_phases_rad unchanged."""
+    from gnuradio.disac.core import impairments
+    frames = np.arange(50)
+    per_frame = impairments.draw_impairments({}, 3, 2, 2)
+    np.testing.assert_array_equal(channels.oscillator_phases_rad(7, frames, per_frame, 108, 10e6),
+                                  channels.node_phases_rad(7, frames, 3))
+    run = impairments.draw_impairments({"node_phase": "per_run", "phase_drift_deg_per_s": [0.0, 360.0, -1800.0]},
+                                       3, 2, 2)
+    phi = channels.oscillator_phases_rad(7, frames, run, 108, 10e6)
+    np.testing.assert_array_equal(phi[0], channels.node_phases_rad(7, [0], 3)[0])
+    np.testing.assert_array_equal(phi[:, 0], phi[0, 0])  # no drift: constant
+    seconds = frames * 108 / 10e6
+    np.testing.assert_allclose(phi[:, 1] - phi[0, 1], 2 * np.pi * seconds, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(phi[:, 2] - phi[0, 2], -5 * 2 * np.pi * seconds, rtol=0, atol=1e-12)
+    # the channel's link coefficients follow it: a monostatic echo has none, a bistatic one the difference
+    s = load_scenario("paper").with_impairments({"node_phase": "per_run"})
+    coef = channels.SensingChannel(s, 0, channel_seed=7).link_coefficients(frames)
+    np.testing.assert_allclose(coef, coef[:1].repeat(50, axis=0), rtol=0, atol=1e-15)

@@ -74,6 +74,7 @@ def print_json(value, stream=None):
 # the shared options and set-up of the flowgraph subcommands live in cli_flowgraph.py (this module stays the
 # one the subcommands import: `from .cli import add_chain_arguments, …`)
 from .cli_flowgraph import (PRECODER_HELP, Progress, add_chain_arguments, add_curve_arguments,  # noqa: E402,F401
+                            add_impairment_arguments, calibration_report, impaired_scenario, resolve_calibration,
                             add_link_arguments, add_node_number_argument, add_precoder_arguments,
                             link_parameters, load_checked_scenario, node_index_from_args,
                             print_scenario_warnings, resolve_precoders,

@@ -174,3 +174,62 @@ def print_scenario_warnings(scenario):
     for warning in scenario.warnings:
         print(f"disac: warning: {warning}", file=sys.stderr)
 
+
+
+IMPAIRMENTS_HELP = ("the synthetic air's [impairments]: a preset (ideal, lab) or a TOML file holding an "
+                    "[impairments] table (default: the scenario's own table, ideal without one)")
+CALIBRATION_HELP = ("the receivers' calibration: a `disac calibrate` file, or auto (estimate it first from a "
+                    "short calibration capture of this air, as `disac calibrate` does); default none")
+
+
+def add_impairment_arguments(parser):
+    """--impairments PRESET|FILE and --calibration FILE|auto (loopback, localize)."""
+    parser.add_argument("--impairments", metavar="PRESET|FILE", default=None, help=IMPAIRMENTS_HELP)
+    parser.add_argument("--calibration", metavar="FILE|auto", default="", help=CALIBRATION_HELP)
+
+
+def impaired_scenario(scenario, args):
+    """The air's scenario: ``scenario`` with --impairments applied (UsageError naming a bad value). The
+    receive side is given scenario.without_impairments() (SPEC13 §0)."""
+    from .cli import UsageError
+
+    from ..core import impairments
+    from ..core.scenario import ScenarioError
+
+    if getattr(args, "impairments", None) in (None, ""):
+        return scenario
+    try:
+        return scenario.with_impairments(impairments.load_impairments_table(args.impairments))
+    except (ScenarioError, ValueError) as exc:
+        raise UsageError(f"--impairments {args.impairments}: {exc}") from None
+
+
+def resolve_calibration(air_scenario, args, seed, channel_seed):
+    """The Calibration of --calibration FILE|auto (None without): a file is loaded and checked against the
+    scenario; auto runs engineer cal's estimator (core.calibration_estimator) on a short calibration capture
+    of this air (core.impairment_trials.estimate_calibration). UsageError naming a bad value."""
+    from .cli import UsageError
+
+    from ..core import calibration_apply
+
+    value = getattr(args, "calibration", "") or ""
+    if value == "":
+        return None
+    try:
+        if value == "auto":
+            from ..core import impairment_trials
+
+            return impairment_trials.estimate_calibration(air_scenario, seed, channel_seed).calibration
+        return calibration_apply.as_calibration(value, air_scenario.without_impairments())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--calibration {value}: {exc}") from None
+
+
+def calibration_report(calibration, status=None):
+    """The apps' JSON ``calibration`` object: method, residuals, jumps and state (the central unit's status
+    when there is one), frames_used."""
+    from ..core import calibration_apply
+
+    status = status or {}
+    return calibration_apply.calibration_summary(calibration, status.get("calibration_jumps", 0),
+                                                 status.get("calibration"))

@@ -24,7 +24,10 @@ frames: isac_tx (every node) → sensing_channel (every rx node, AWGN) → node_
                               than that has left the main lobe of the likelihood
 
 and, besides: crb_conditional_m2, mse_m2_without_failures, gate_m, snr_db, sinr_db, seed, frames_skipped,
-elapsed_s.
+elapsed_s, and ``calibration`` {method, residuals, jumps, state, frames_used} (issue 13: ``--impairments
+PRESET|FILE`` puts the [impairments] on the synthetic air; ``--calibration FILE|auto`` gives every node and
+the central unit a calibration, jumps and state from the central unit's on-the-fly tracker). The receive
+side (node receivers, central unit) is given the scenario without its [impairments] (SPEC13 §0).
 """
 
 import time
@@ -32,8 +35,9 @@ import time
 from ..core import trial_stats
 from ..core.trial_stats import conditional_crbs_m2, matched_errors, scenario_at_snr  # noqa: F401 (the names scripts use)
 from ..hier import system
-from .cli import (UsageError, add_precoder_arguments, add_progress_option, add_scenario_argument, finite_float,
-                  load_checked_scenario, print_json, print_scenario_warnings, Progress, quiet_gnuradio_info,
+from .cli import (UsageError, add_impairment_arguments, add_precoder_arguments, add_progress_option,
+                  add_scenario_argument, calibration_report, finite_float, impaired_scenario, load_checked_scenario,
+                  print_json, print_scenario_warnings, Progress, quiet_gnuradio_info, resolve_calibration,
                   resolve_precoders)
 
 
@@ -50,30 +54,34 @@ def register(subparsers):
     add_precoder_arguments(parser, default="designed")
     parser.add_argument("--gate-m", type=finite_float("--gate-m", 0.0), default=None,
                         help="failure gate per target in metres (default c/(4B))")
+    add_impairment_arguments(parser)
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_command)
 
 
 def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None, timeout_s=3600.0,
-              on_progress=None):
+              on_progress=None, calibration=None):
     """Run the GNU Radio chain for `frames` frames in one process; returns (estimates by frame, status).
 
     nodes: the receiving nodes that report (0-based; default all); with some missing, each frame goes
     after timeout_s (the central unit's timeout: the default suits complete runs, where it never fires).
     """
     estimates, status, _ = system.run_synthetic_system(scenario, wc, wr, frames, seed, channel_seed, search, nodes,
-                                                       timeout_s, on_progress=on_progress)
+                                                       timeout_s, on_progress=on_progress,
+                                                       calibration=calibration if calibration else "")
     return estimates, status
 
 
-def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None):
+def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None, calibration=None):
     """The chain for `trials` frames and the statistics of the module docstring (a dict)."""
     started = time.perf_counter()
-    estimates, status = run_chain(scenario, wc, wr, trials, seed, channel_seed, on_progress=on_progress)
-    result = trial_stats.trial_statistics(scenario, wc, wr, estimates, seed, channel_seed, gate_m)
+    estimates, status = run_chain(scenario, wc, wr, trials, seed, channel_seed, on_progress=on_progress,
+                                  calibration=calibration)
+    result = trial_stats.trial_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
+                                          gate_m)
     result.update(frames_skipped=status["frames_skipped"], seed=seed, channel_seed=channel_seed,
-                  elapsed_s=time.perf_counter() - started)
+                  elapsed_s=time.perf_counter() - started, calibration=calibration_report(calibration, status))
     return result
 
 
@@ -81,12 +89,14 @@ def run_command(args):
     if args.trials < 1:
         raise UsageError(f"--trials {args.trials!r}: accepted: a positive number of trials")
     quiet_gnuradio_info()
-    scenario = scenario_at_snr(load_checked_scenario(args.scenario), args.snr_db)
+    scenario = impaired_scenario(scenario_at_snr(load_checked_scenario(args.scenario), args.snr_db), args)
     print_scenario_warnings(scenario)
-    wc, wr = resolve_precoders(scenario, args.precoders, args.sinr_db, args.seed, args.objective)
+    calibration = resolve_calibration(scenario, args, args.seed, args.seed + 1)
+    wc, wr = resolve_precoders(scenario.without_impairments(), args.precoders, args.sinr_db, args.seed, args.objective)
     progress = Progress(args.trials, "disac localize", args)
     try:
-        result = monte_carlo(scenario, wc, wr, args.trials, args.seed, args.seed + 1, args.gate_m, progress.callback)
+        result = monte_carlo(scenario, wc, wr, args.trials, args.seed, args.seed + 1, args.gate_m, progress.callback,
+                             calibration)
     finally:
         progress.close()
     result["sinr_db"] = args.sinr_db if args.precoders == "designed" else None

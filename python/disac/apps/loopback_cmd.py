@@ -13,7 +13,11 @@ hier.synthetic_node (every node: isac_tx → sensing channel, noise off → node
     snapshot_model_error_rel  max over nodes and frames of ‖Y_n − μ_n‖/‖μ_n‖: noise-off node snapshots
                               against core.model.sensing_mean (eq. 3/5) with the channel's phases
 
-(the keys are a contract). ``--precoders random`` skips the solver: random beamformers scaled to the
+(the keys are a contract), and ``calibration`` {method, residuals, jumps, state, frames_used} (issue 13:
+``--impairments PRESET|FILE`` puts the [impairments] on the synthetic air, ``--calibration FILE|auto`` gives
+the nodes a calibration; with a calibration the model's X_m carry its transmit delays, as the central
+unit's do; the direct paths and reflector of an impaired air are not in eq. 3/5, so they count as model
+error here). ``--precoders random`` skips the solver: random beamformers scaled to the
 per-antenna power (a fraction ``--comm-fraction`` to the users), for checking the chain alone.
 """
 
@@ -21,12 +25,13 @@ import time
 
 import numpy as np
 
-from ..core import channels, model, ofdm, sinr
+from ..core import calibration_apply, channels, model, ofdm, sinr
 from ..core.precoder_sets import DEFAULT_COMM_FRACTION, designed_precoders, random_precoders  # noqa: F401
 from ..hier import system
 from ..core.design_options import DEFAULT_OBJECTIVE, OBJECTIVES
-from .cli import (UsageError, Progress, add_progress_option, add_scenario_argument, finite_float,
-                  load_checked_scenario, print_json, print_scenario_warnings, resolve_precoders)
+from .cli import (UsageError, Progress, add_impairment_arguments, add_progress_option, add_scenario_argument,
+                  calibration_report, finite_float, impaired_scenario, load_checked_scenario, print_json,
+                  print_scenario_warnings, resolve_calibration, resolve_precoders)
 
 
 def register(subparsers):
@@ -46,13 +51,15 @@ def register(subparsers):
     parser.add_argument("--comm-fraction", type=finite_float("--comm-fraction", 0.0, 1.0),
                         default=DEFAULT_COMM_FRACTION,
                         help="with --precoders random: share of each antenna's power given to the users (default 0.5)")
+    add_impairment_arguments(parser)
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_command)
 
 
-def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=None):
-    """Run the chain for ``frames`` frames with per-node precoders wc (N, Mt, U), wr (N, Mt, Mt); a dict."""
+def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=None, calibration=None):
+    """Run the chain for ``frames`` frames with per-node precoders wc (N, Mt, U), wr (N, Mt, Mt); a dict.
+    ``scenario`` is the air's; ``calibration`` (None: none) goes to every node."""
     from gnuradio import blocks, gr
 
     from ..blocks import tags
@@ -61,7 +68,7 @@ def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=N
     layout = ofdm.layout_from_scenario(s)
     tb = gr.top_block("disac_loopback")
     sources, nodes, _ = system.add_synthetic_nodes(tb, s, range(s.num_nodes), wc, wr, frames, seed, channel_seed,
-                                                   noise=False)
+                                                   noise=False, calibration=calibration if calibration else "")
     users = system.add_user_side(tb, s, sources, seed, channel_seed, noise=True)
     stores = [blocks.message_debug() for _ in range(s.num_nodes)]
     for n, store in enumerate(stores):
@@ -77,6 +84,8 @@ def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=N
     if received:
         numbers = np.array([snap.frame for snap in snaps[0][:received]])
         x = np.stack([ofdm.transmitted_frames(layout, seed, numbers, m, wc[m], wr[m]) for m in range(s.num_nodes)], axis=1)
+        if calibration is not None:  # the model's X_m with the calibration's transmit delays (SPEC13 §3)
+            x = x * calibration_apply.model_tx_delay_phases(calibration, s.subcarriers, s.bandwidth_hz)[None, :, None, :, None]
         amps = channels.linked_amplitudes(s.target_amplitudes(), channels.node_phases_rad(channel_seed, numbers, s.num_nodes))
         for f in range(received):
             mu = model.sensing_mean(s.target_angles_rad(), s.target_delays_s(), amps[f], x[f], s.rx_antennas, s.bandwidth_hz)
@@ -93,22 +102,24 @@ def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=N
         "ber": users.ber(),
         "snapshot_frames": int(received),
         "snapshot_model_error_rel": error if received else None,
+        "calibration": calibration_report(calibration),
     }
 
 
 def run_command(args):
     if args.frames < 1:
         raise UsageError(f"--frames {args.frames!r}: accepted: a positive number of frames")
-    scenario = load_checked_scenario(args.scenario)
+    scenario = impaired_scenario(load_checked_scenario(args.scenario), args)
     print_scenario_warnings(scenario)
     started = time.perf_counter()
+    calibration = resolve_calibration(scenario, args, args.seed, args.seed + 1)
     if args.precoders == "random":
         wc, wr = random_precoders(scenario, args.comm_fraction, args.seed)  # the fraction is checked by argparse
     else:
         wc, wr = resolve_precoders(scenario, "designed", args.sinr_db, args.seed, args.objective)
     progress = Progress(args.frames, "disac loopback", args)
     try:
-        result = run_loopback(scenario, wc, wr, args.frames, args.seed, args.seed + 1, progress.callback)
+        result = run_loopback(scenario, wc, wr, args.frames, args.seed, args.seed + 1, progress.callback, calibration)
     finally:
         progress.close()
     result["sinr_threshold_db"] = args.sinr_db if args.precoders == "designed" else None

@@ -66,6 +66,7 @@ class isac_tx(gr.sync_block):
         self.calibration = calibration_apply.as_calibration(calibration, self.scenario)
         self.tx_scale = 1.0
         self._cfo = self.calibration is not None and calibration_apply.has_cfo(self.calibration, self.node_id)
+        self._cfo_ramp = None
         default_wc, default_wr = ofdm.default_precoders(self.layout, self.scenario.per_antenna_power)
         wc = default_wc if wc is None else wc
         wr = default_wr if wr is None else wr
@@ -137,12 +138,15 @@ class isac_tx(gr.sync_block):
         modulator.write(frames, output_items)  # x = W_c s_c + W_r s_r (eq. 1), OFDM-modulated
         self.tx_scale = getattr(modulator, "tx_scale", 1.0)
         if self._cfo:  # transmit CFO pre-rotated: × e^{−j2π ε_m t}, t = local sample index / fs
-            first = self._next_frame * lay.frame_len
-            phasor = calibration_apply.tx_cfo_phasor(self.calibration, self.node_id,
-                                                     np.arange(first, first + count * lay.frame_len),
-                                                     self.scenario.bandwidth_hz).astype(np.complex64)
+            samples = count * lay.frame_len
+            if self._cfo_ramp is None or len(self._cfo_ramp) < samples:  # e^{−j2π ε i/fs}, i from the call's start
+                self._cfo_ramp = calibration_apply.tx_cfo_phasor(
+                    self.calibration, self.node_id, np.arange(samples), self.scenario.bandwidth_hz).astype(np.complex64)
+            start = calibration_apply.tx_cfo_phasor(self.calibration, self.node_id, self._next_frame * lay.frame_len,
+                                                    self.scenario.bandwidth_hz)  # the call's first sample, exact
+            phasor = self._cfo_ramp[:samples] * np.complex64(start)
             for out in output_items:
-                out[:count * lay.frame_len] *= phasor
+                out[:samples] *= phasor
         start = self.nitems_written(0)
         key = tags.frame_tag_key()
         add_item_tag = self.gateway.add_item_tag  # bound once: self.add_item_tag passes through gr's __getattr__

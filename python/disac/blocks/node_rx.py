@@ -79,8 +79,10 @@ class node_rx(gr.sync_block):
             n = self.node_id
             self._correction = calibration_apply.rx_snapshot_correction(
                 cal, n, lay.subcarriers, self.scenario.bandwidth_hz).astype(np.complex64)[:, :, None]  # (Mr, L, 1)
-            if calibration_apply.has_cfo(cal, n):
-                self._cfo_offsets = calibration_apply.window_offset_samples(cal, n) + self._core_offsets  # (L, P)
+            if calibration_apply.has_cfo(cal, n):  # e^{+j2π ε_n (w_n + offset)/fs} of the snapshot's samples (L, P)
+                self._cfo_offsets = calibration_apply.rx_cfo_phasor(
+                    cal, n, calibration_apply.window_offset_samples(cal, n) + self._core_offsets,
+                    self.scenario.bandwidth_hz).astype(np.complex64)
 
     def set_frames_per_message(self, frames_per_message):
         if int(frames_per_message) < 1:
@@ -120,9 +122,12 @@ class node_rx(gr.sync_block):
             for r, samples in enumerate(input_items):
                 np.take(samples, index, out=snapshots[:, r], mode="clip")
         if self._cfo_offsets is not None:  # receive CFO undone in the time domain, before the FFT
-            index = np.asarray(frames, dtype=np.int64)[:, None, None] * lay.frame_len + self._cfo_offsets[None]
-            phasor = calibration_apply.rx_cfo_phasor(self.calibration, self.node_id, index, self.scenario.bandwidth_hz)
-            snapshots *= phasor.astype(np.complex64)[:, None]
+            # e^{+j2π ε t} at t = (f·frame_len + w_n + offset)/fs: a per-frame phase (exact, from the frame
+            # number) times the fixed phases of the snapshot's samples within the frame
+            start = calibration_apply.rx_cfo_phasor(self.calibration, self.node_id,
+                                                    np.asarray(frames, dtype=np.int64) * lay.frame_len,
+                                                    self.scenario.bandwidth_hz).astype(np.complex64)
+            snapshots *= start[:, None, None, None] * self._cfo_offsets[None, None]
         snapshots = scipy.fft.fft(snapshots, axis=2, norm="ortho", overwrite_x=True)  # Y_s,n (eq. 5)
         if self._correction is not None:  # rx gains and the fractional rx delay (SPEC13 §3)
             snapshots *= self._correction

@@ -18,9 +18,11 @@ LAYOUT = ofdm.layout_from_scenario(SCENARIO)
 FRAMES = 40
 
 
-def run(rx_node, noise, channel_seed=0, amplitude_scale=1.0):
+def run(rx_node, noise, channel_seed=0, amplitude_scale=1.0, impairments=None):
     """Random input streams (tagged like two transmitters) through one sensing channel; (input, output, tags out)."""
     scenario = SCENARIO.replace(target_amplitude=SCENARIO.target_amplitude * amplitude_scale)
+    if impairments is not None:
+        scenario = scenario.with_impairments(impairments)
     rng = np.random.default_rng(1)
     count = FRAMES * LAYOUT.frame_len
     x = (rng.standard_normal((12, count)) + 1j * rng.standard_normal((12, count))).astype(np.complex64)
@@ -52,6 +54,25 @@ class qa_sensing_channel(gr_unittest.TestCase):
         expected = channels.SensingChannel(scenario, 1, 0).apply_time(x.astype(complex), 0)
         self.assertLess(np.max(np.abs(out - expected)), 1e-5 * np.max(np.abs(expected)))
         self.assertEqual(found, [(f * LAYOUT.frame_len, (f, 1, 0)) for f in range(FRAMES)])
+        self.assertEqual(others, 0)
+
+    def test_impaired_air_streams_and_labels(self):
+        """"lab" with node 1's clock 400 ns early and 2 samples of latency (D[0, 1] = −4 + 2 < 0: the air adds
+        A = 2 samples of latency, on every rx node):
+        the block's output (GNU Radio's arbitrary call sizes, history across calls) is apply_time of the whole
+        input (1e-5 relative), label_offset_samples = −A, and the forwarded frame tags sit at f·frame_len + A
+        (the same label as the transmitter's frame start)."""
+        table = {"preset": "lab", "seed": 2, "timing_offset_ns": [0.0, -400.0], "latency_samples": 2.0}
+        scenario, x, out, found, others = run(rx_node=1, noise=False, impairments=table)
+        block = sensing_channel(scenario, 1, 0, False)
+        shift = block.air_latency_samples
+        self.assertEqual(shift, channels.sensing_air_latency_samples(scenario))
+        self.assertEqual(shift, 2)
+        self.assertEqual(block.label_offset_samples, -shift)
+        expected = channels.SensingChannel(scenario, 1, 0).apply_time(x.astype(complex), 0)
+        self.assertLess(np.max(np.abs(out - expected)), 1e-5 * np.max(np.abs(expected)))
+        frames_seen = [f for f in range(FRAMES) if f * LAYOUT.frame_len + shift < out.shape[1]]
+        self.assertEqual(found, [(f * LAYOUT.frame_len + shift, (f, 1, 0)) for f in frames_seen])
         self.assertEqual(others, 0)
 
     def test_noise_variance_and_determinism(self):

@@ -166,8 +166,8 @@ def calibration_summary(calibration, jumps=0, state=None):
     if calibration is None:
         return {"method": None, "residuals": None, "jumps": int(jumps), "state": "none" if state is None else state}
     residuals = getattr(calibration, "residuals", None)
-    if hasattr(residuals, "as_dict"):
-        residuals = residuals.as_dict()
+    if hasattr(residuals, "to_dict"):
+        residuals = residuals.to_dict()
     elif residuals is not None and not isinstance(residuals, dict):
         residuals = dict(vars(residuals))
     return {"method": getattr(calibration, "method", None), "residuals": residuals, "jumps": int(jumps),

@@ -24,11 +24,15 @@ reference, and reports the RMSE of both, √CRB, failures and the calibration's 
 The receive side is given ``scenario.without_impairments()`` only (SPEC13 §0); the air and the "truth"
 calibration read the impairments.
 
-Noise (decided here): white CN(0, σ²) drawn per receiving node and frame from (seed, node, frame) on the
-receiver's frame window (label f·frame_len + w_n … + frame_len; the windows of consecutive frames tile
-the stream), so that the impaired and the ideal runs see the very same noise in every kept sample, and
-their RMSE differ only by what the impairments and the calibration do (a comparison of two independent
-30-frame RMSE would itself scatter by ~10 %). Added at the antennas, before the receive radio's gains.
+Noise (decided here): thermal noise at the antennas is white CN(0, σ²) before the receive radio's gain
+g_r; through the receiver (CFO rotation, orthonormal FFT, the delay ramp: all unit-modulus or unitary) and
+the calibration's 1/ĝ_r it reaches the snapshot as i.i.d. CN(0, σ²·|g_r/ĝ_r|²) on every kept resource
+element — exactly, whatever the rotations. The trials draw it there: Z (Mr, L, P) per receiving node and
+frame from (seed, node, frame), times g_r/ĝ_r (g_r without calibration), added to the noise-free
+snapshot. So the impaired and the ideal runs of the same seeds see the very same noise realisation, and
+their RMSE differ only by what the impairments and the calibration do (two independent 30-frame RMSE would
+themselves scatter by ~10 %, more than the 10 % the issue allows). ``receive_snapshots(noise="antenna")``
+adds the noise at the antennas instead (sample by sample, as the flowgraph does), for checks.
 """
 
 import dataclasses
@@ -115,9 +119,12 @@ def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_co
     return streams, labels
 
 
-def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True):
+def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True,
+                      tx_scale=None):
     """Snapshots (F, N, Mr, L, P) of consecutive ``frames`` as every node_rx makes them (calibration applied;
-    None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only)."""
+    None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only).
+    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas) or False.
+    tx_scale (N,) or None: every transmitter's samples scaled (the ideal air at a calibrated power back-off)."""
     lay = ofdm.layout_from_scenario(scenario_air)
     frames = np.asarray(frames, dtype=np.int64)
     fs = scenario_air.bandwidth_hz
@@ -128,6 +135,9 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
     lead = _LEAD_FRAMES + int(math.ceil(latency / lay.frame_len))
     first = max(0, int(frames[0]) - lead)
     count = int(frames[-1]) + 1 + lead - first
+    if tx_scale is not None:
+        wc = [np.asarray(wc[m]) * tx_scale[m] for m in range(n_nodes)]
+        wr = [np.asarray(wr[m]) * tx_scale[m] for m in range(n_nodes)]
     streams, labels = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count, calibration)
     core = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
             + lay.symbol_len * np.arange(lay.data_symbols)[None, :])  # node_rx's _core_offsets (L, P)
@@ -140,7 +150,7 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
             raise RuntimeError(f"node {n}: frame windows outside the simulated stream")  # a bug of this module
         window = streams[n][:, column[:, None] + np.arange(lay.frame_len)[None, :]]  # (Mr, F, frame_len)
         window = np.moveaxis(window, 1, 0).astype(complex)  # (F, Mr, frame_len)
-        if noise:
+        if noise == "antenna":
             for i, f in enumerate(frames):
                 rng = np.random.default_rng([int(seed), _NOISE_STREAM, n, int(f)])
                 window[i] += sigma * (rng.standard_normal((mr, lay.frame_len))
@@ -155,6 +165,14 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
         snap = np.fft.fft(samples, axis=2, norm="ortho")
         if calibration is not None:
             snap = snap * calibration_apply.rx_snapshot_correction(calibration, n, lay.subcarriers, fs)[:, :, None]
+        if noise and noise != "antenna":  # the antennas' noise as it reaches the snapshot (module docstring)
+            gain = scenario_air.impairments.rx_gains[n]
+            if calibration is not None:
+                gain = gain / np.asarray(calibration.rx_gains, complex)[n]
+            for i, f in enumerate(frames):
+                rng = np.random.default_rng([int(seed), _NOISE_STREAM, n, int(f)])
+                z = rng.standard_normal((2, mr, lay.subcarriers, lay.data_symbols))
+                snap[i] += sigma * gain[:, None, None] * (z[0] + 1j * z[1])
         out[:, n] = snap
     return out
 
@@ -197,9 +215,10 @@ def estimate_calibration(scenario_air, seed, channel_seed=1, frames=DEFAULT_CALI
                                     max_lag_samples=int(max_lag_samples))
 
 
-def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=None, known_paths="auto"):
-    """The central unit's estimator (core.fusion.FrameEstimator, full search) on snapshots (F, N, Mr, L, P):
-    a RunResult. scenario_rx: the receive side's scenario (no impairments)."""
+def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=None, known_paths="auto",
+                    search="full"):
+    """The central unit's estimator (core.fusion.FrameEstimator, ``search`` "full" or "track") on snapshots
+    (F, N, Mr, L, P): a RunResult. scenario_rx: the receive side's scenario (no impairments)."""
     direct, reflector = calibration_apply.known_path_flags(known_paths, calibration, scenario_rx)
     lay = ofdm.layout_from_scenario(scenario_rx)
     table = fusion.PrecoderTable(lay)
@@ -207,7 +226,7 @@ def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=No
     phases = None if calibration is None else calibration_apply.model_tx_delay_phases(
         calibration, scenario_rx.subcarriers, scenario_rx.bandwidth_hz)
     loc = localizer.Localizer.from_scenario(scenario_rx, direct_paths=direct, reflector=reflector)
-    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, tx_delay_phases=phases)
+    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, search=search, tx_delay_phases=phases)
     positions, residuals = [], []
     crb = float(np.sum(estimator.crb_m2(table, 0)))
     for i, f in enumerate(frames):
@@ -234,7 +253,7 @@ def _calibration_residuals(calibration):
 
 
 def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, channel_seed=None, wc=None, wr=None,
-               first_frame=100, gate_m=None, calibration=None, with_ideal=True):
+               first_frame=100, gate_m=None, calibration=None, with_ideal=True, snr_db=None, search="full"):
     """Localisation RMSE on the air ``scenario.with_impairments(impairments_table)`` for ``frames`` frames
     (one trial each, frame numbers first_frame …) with calibration_mode "none" | "estimated" | "truth",
     against the same frames on the ideal air. A dict:
@@ -245,11 +264,21 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
       ratio_to_ideal            rmse_m / rmse_ideal_m
       calibration               {method, residuals, frames_used} of the calibration used (None for "none")
       tx_scale                  per node, the power back-off of the transmit gain pre-compensation
+      rmse_ideal_backoff_m      the ideal air with every transmitter at that back-off (same frames): what a
+                                perfect calibration can reach, the back-off being the price of equalising
+                                the weakest transmit chain under the per-antenna limit (= rmse_ideal_m when
+                                no transmitter backs off)
+      ratio_to_ideal_backoff    rmse_m / rmse_ideal_backoff_m
       errors_m                  per-frame matched errors (F, K, 2) with the mode's receivers
 
     impairments_table: a dict, a preset name or None/{} (ideal). wc, wr: every node's precoders (N, Mt, U),
     (N, Mt, Mt); default isac_tx's placeholder. ``calibration``: a Calibration to use instead of the mode's.
+    snr_db: the paper's target SNR (trial_stats.scenario_at_snr; default the scenario's). search: the central
+    unit's "full" (grid + refinement every frame) or "track" (refinement from the last frame, a full search
+    when its residual says the track is lost: core.fusion.FrameEstimator), the same for every run.
     """
+    if snr_db is not None:
+        scenario = trial_stats.scenario_at_snr(scenario, snr_db)
     if calibration_mode not in CALIBRATION_MODES:
         raise ValueError(f"calibration_mode = {calibration_mode!r}: accepted: {', '.join(CALIBRATION_MODES)}")
     channel_seed = int(seed) + 1 if channel_seed is None else int(channel_seed)
@@ -274,10 +303,10 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     truth = scenario.target_positions_m
 
     snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration)
-    result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration)
+    result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration, search=search)
     rmse, errors = rmse_m(result, truth)
     out = {"scenario": scenario.name, "impairments": dict(table) if isinstance(table, dict) else table,
-           "calibration_mode": calibration_mode, "frames": int(frames), "seed": int(seed),
+           "calibration_mode": calibration_mode, "frames": int(frames), "seed": int(seed), "search": search,
            "rmse_m": rmse, "crb_m": math.sqrt(result.crb_m2), "gate_m": gate,
            "failed": int(np.sum(np.any(np.linalg.norm(errors, axis=2) > gate, axis=1))),
            "errors_m": errors,
@@ -290,10 +319,19 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
                for m in range(scenario.num_nodes)]}
     if with_ideal:
         ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None)
-        ideal = localise_frames(rx_scenario, ideal_snaps, numbers, wc, wr, seed, None)
+        ideal = localise_frames(rx_scenario, ideal_snaps, numbers, wc, wr, seed, None, search=search)
         rmse_ideal, errors_ideal = rmse_m(ideal, truth)
         out.update(rmse_ideal_m=rmse_ideal, ratio_to_ideal=rmse / rmse_ideal,
                    failed_ideal=int(np.sum(np.any(np.linalg.norm(errors_ideal, axis=2) > gate, axis=1))))
+        scale = out["tx_scale"]
+        if scale is not None and min(scale) < 1.0:
+            backoff_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed,
+                                              None, tx_scale=scale)
+            rmse_backoff, _ = rmse_m(localise_frames(rx_scenario, backoff_snaps, numbers, wc, wr, seed, None,
+                                                     search=search), truth)
+        else:
+            rmse_backoff = rmse_ideal
+        out.update(rmse_ideal_backoff_m=rmse_backoff, ratio_to_ideal_backoff=rmse / rmse_backoff)
     return out
 
 

@@ -70,6 +70,9 @@ class synthetic_node(gr.hier_block2):
       frames_per_message               node_rx batching
       security, secret_key_file, server_public_key, allowed_keys_file   the link's security (net.py)
       num_nodes, tx_antennas, rx_antennas   port counts GRC draws; 0 or the scenario's (checked)
+      calibration                      a Calibration, a calibration file or "" (none): passed to the
+                                       transmitter and the receiver (SPEC13 §3); the receiver gets the
+                                       scenario without its [impairments] (SPEC13 §0), the channel with them
 
     Attributes: transmitter, channel, clock (or None), receiver, push (or None).
     """
@@ -78,7 +81,7 @@ class synthetic_node(gr.hier_block2):
                  noise=True, frequency_grid=ofdm.DEFAULT_FREQUENCY_GRID, frame_rate_hz=0.0, epoch_s=None,
                  address="", bind=False, pattern="push", hwm=1000, frames_per_message=FRAMES_PER_MESSAGE,
                  security="open", secret_key_file="", server_public_key="", allowed_keys_file="",
-                 num_nodes=0, tx_antennas=0, rx_antennas=0):
+                 num_nodes=0, tx_antennas=0, rx_antennas=0, calibration=""):
         s = tags.as_scenario(scenario)
         tags.check_sizes(s, num_nodes=num_nodes, tx_antennas=tx_antennas, rx_antennas=rx_antennas)
         n, mt = s.num_nodes, s.tx_antennas
@@ -89,9 +92,10 @@ class synthetic_node(gr.hier_block2):
                                 gr.io_signature((n - 1) * mt, (n - 1) * mt, gr.sizeof_gr_complex),
                                 gr.io_signature(mt, mt, gr.sizeof_gr_complex))
         self.scenario, self.node_id = s, node_id
-        self.transmitter = isac_tx(s, node_id, seed, wc, wr, max_frames)
+        self.transmitter = isac_tx(s, node_id, seed, wc, wr, max_frames, calibration=calibration)
         self.channel = sensing_channel(s, node_id, channel_seed, noise, frequency_grid)
-        self.receiver = node_rx(s, node_id, frames_per_message=frames_per_message)
+        self.receiver = node_rx(s.without_impairments(), node_id, frames_per_message=frames_per_message,
+                                calibration=calibration)
         self.clock = None
         if frame_rate_hz and float(frame_rate_hz) > 0:
             self.clock = frame_clock(s, frame_rate_hz, time.time() if epoch_s is None else epoch_s)

@@ -42,7 +42,9 @@ def add_synthetic_nodes(tb, scenario, receiving_nodes, wc, wr, frames, seed, cha
     if any(not 0 <= m < n for m in receiving):
         raise ValueError(f"receiving nodes {receiving}: accepted: node ids 0 … {n - 1}")
     nodes = {m: synthetic_node(s, m, seed, channel_seed, wc[m], wr[m], frames, **node_parameters) for m in receiving}
-    sources = [nodes[m] if m in nodes else isac_tx(s, m, seed, wc[m], wr[m], frames) for m in range(n)]
+    sources = [nodes[m] if m in nodes else isac_tx(s, m, seed, wc[m], wr[m], frames,
+                                                   calibration=node_parameters.get("calibration", ""))
+               for m in range(n)]
     for m, node in nodes.items():
         for j, other in enumerate(k for k in range(n) if k != m):
             for i in range(mt):
@@ -103,12 +105,14 @@ def run_until_released(tb, central, frames, seconds_per_frame_limit=2.0, on_prog
 
 def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None,
                          timeout_s=3600.0, with_users=False, on_progress=None, seconds_per_frame_limit=2.0,
-                         require_all=True):
+                         require_all=True, calibration=""):
     """The whole system in one flowgraph for ``frames`` frames: every node's transmitter, the receiving
     ``nodes`` (default all; 0-based) with AWGN, their snapshot links over ZeroMQ inproc to a central_node
     (full ML search per frame), and with ``with_users`` the comm side. With some nodes missing each frame
     goes after ``timeout_s`` (the default suits complete runs, where it never fires).
 
+    ``scenario`` is the air's (its [impairments] too); the central unit gets it without them (SPEC13 §0);
+    ``calibration`` (a Calibration, a file or "") goes to every node and the central unit.
     Returns (estimates {frame: core.fusion.Estimate}, central unit status dict, user_side or None);
     with ``require_all``, RuntimeError when fewer than ``frames`` frames were released before the deadline."""
     from gnuradio import blocks, gr
@@ -117,10 +121,12 @@ def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, searc
 
     address = f"inproc://disac-system-{id(object())}-{time.monotonic_ns()}"
     tb = gr.top_block("disac_system")
-    central = central_node(scenario, seed, wc, wr, timeout_s=timeout_s, queue_depth=frames + 1, search=search,
-                           address=address, bind=True, status_interval_s=0, keep_estimates=frames)
+    central = central_node(scenario.without_impairments(), seed, wc, wr, timeout_s=timeout_s, queue_depth=frames + 1,
+                           search=search, address=address, bind=True, status_interval_s=0, keep_estimates=frames,
+                           calibration=calibration)
     sources, _, _ = add_synthetic_nodes(tb, scenario, range(scenario.num_nodes) if nodes is None else nodes, wc, wr,
-                                        frames, seed, channel_seed, address=address, hwm=frames + 16)
+                                        frames, seed, channel_seed, address=address, hwm=frames + 16,
+                                        calibration=calibration)
     users = add_user_side(tb, scenario, sources, seed, channel_seed) if with_users else None
     sink = blocks.message_debug()  # the estimates are read from the central unit; this puts it in the flowgraph
     tb.msg_connect((central, "estimate"), (sink, "store"))
