@@ -252,6 +252,8 @@ def test_reflector_amplitude_and_checks(paper):
     assert with_calibration({"reflector_m": [0.0, 60.0], "reflector_amplitude": 0.5}).reflector_amplitude == 0.5
     tau = s.reflector_delays_s()
     p, q = paper.node_positions_m, np.array([0.0, 60.0])
+    np.testing.assert_allclose(s.reflector_angles_rad(), np.arctan2(q[1] - p[:, 1], q[0] - p[:, 0]), rtol=1e-15)
+    assert paper.reflector_angles_rad() is None and paper.reflector_delays_s() is None
     assert tau[0, 1] == pytest.approx((np.linalg.norm(q - p[0]) + np.linalg.norm(q - p[1])) / 299_792_458.0)
     for table, message in [
         ({"reflector_snr_db": 20.0}, "calibration.reflector_snr_db = 20.0: needs calibration.reflector_m"),
@@ -272,4 +274,29 @@ def test_direct_path_delays(paper):
     tau = paper.direct_path_delays_s()
     np.testing.assert_allclose(tau[0, 1], 282.8 / 299_792_458.0, rtol=1e-12)
     assert tau[0, 0] == tau[1, 1] == 0
+    angles = paper.node_angles_rad()  # [n, m]: node m seen from node n (the paper's pair: one above the other)
+    np.testing.assert_allclose(angles[0, 1], -np.pi / 2, rtol=1e-15)
+    np.testing.assert_allclose(angles[1, 0], np.pi / 2, rtol=1e-15)
     assert np.all(tau[..., None] <= paper.bistatic_delays_s())
+
+
+def test_messages_quoted_in_the_docs_are_the_real_ones(paper):
+    """docs/scenarios.md quotes three [impairments] messages, "…" standing for a cut; each matches what the
+    code prints."""
+    import os
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "scenarios.md"), encoding="utf-8") as handle:
+        text = handle.read().split("### `[impairments]`", 1)[1].split("### `[calibration]`", 1)[0]
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # code blocks are examples, not quotes
+    quoted = [q for q in re.findall(r"`([^`]+)`", text) if q.startswith("impairments.") and " = " in q]
+    assert len(quoted) == 3
+    produced = []
+    for table in ({"latency_samples": {"min": 165, "max": 46}}, {"rx_gain_db": [[0.0] * 15] * 2},
+                  {"phase_drift_deg_per_s": 1.0}):
+        with pytest.raises(ScenarioError) as info:
+            paper.with_impairments(table)
+        produced.append(str(info.value))
+    for message in quoted:
+        pattern = ".*".join(re.escape(part) for part in message.split("…"))
+        assert any(re.fullmatch(pattern, p) for p in produced), message

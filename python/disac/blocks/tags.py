@@ -22,10 +22,19 @@ Messages:
   (F, Mr, L, P) in C order. A snapshot without "precoder_id(s)" reads as id 0 (the start-up set).
   ``snapshots_from_pmt`` decodes either kind into a list of Snapshots.
 * user metrics (out of user_rx, port ``METRICS_PORT``): a dict per frame (see user_rx).
+
+Radio time tags (gr-uhd's format): ``RX_TIME_KEY`` ("rx_time") on a receive stream's sample gives that
+sample's time label as the PMT tuple (full seconds: uint64, fractional seconds: double in [0, 1)); a USRP
+source puts one on every channel at the first sample and after every overflow, and so does the synthetic
+radio (synthetic_radio_rx). ``TX_TIME_KEY`` ("tx_time", same value format) on a transmit stream's sample
+asks a USRP sink to send it at that time (synthetic_radio_tx puts one at its first sample). Times are kept
+as (whole seconds, fraction) pairs: a Unix time in one float64 resolves only ~0.2 µs, two samples at 10
+MHz. A run with no wall-clock epoch labels its synthetic radios from ``SYNTHETIC_EPOCH_S``.
 """
 
 import ctypes
 import dataclasses
+import math
 
 import numpy as np
 import pmt
@@ -52,7 +61,16 @@ KEY_PRECODER_ID = "precoder_id"  # precoder messages and snapshots: the set's id
 KEY_PRECODER_IDS = "precoder_ids"  # batched snapshots: precoder ids (s64vector)
 KEY_USER = "user"
 
+RX_TIME_KEY = "rx_time"  # gr-uhd's receive time tag
+TX_TIME_KEY = "tx_time"  # gr-uhd's transmit time tag
+# The virtual epoch (whole Unix seconds: 2026-01-01T00:00:00Z) of a synthetic run that has no wall-clock
+# epoch: its radios label sample j of frame-schedule time epoch + j/fs from here. Large on purpose, so that
+# the labels exercise the (seconds, fraction) arithmetic as a real Unix time does.
+SYNTHETIC_EPOCH_S = 1767225600
+
 _FRAME_TAG_PMT = pmt.intern(FRAME_TAG_KEY)
+_RX_TIME_PMT = pmt.intern(RX_TIME_KEY)
+_TX_TIME_PMT = pmt.intern(TX_TIME_KEY)
 
 
 def frame_tag_key():
@@ -92,6 +110,92 @@ def parse_frame_tag(value):
 def frame_tag_precoder_id(value):
     """The precoder set identity of a frame tag value (START_SET_ID for a 3-element tag of before issue 11)."""
     return pmt.to_long(pmt.tuple_ref(value, 3)) if pmt.length(value) > 3 else START_SET_ID
+
+
+# ---- radio time tags (gr-uhd format) -------------------------------------------------------------
+
+def rx_time_key():
+    return _RX_TIME_PMT
+
+
+def tx_time_key():
+    return _TX_TIME_PMT
+
+
+def split_seconds(seconds, frac_s=0.0):
+    """(whole seconds: int, fraction: float in [0, 1)) of ``seconds`` + ``frac_s``.
+
+    ``seconds`` may be an int (kept exact), a float (split at its floor, as UHD's time_spec does) or a
+    (whole, fraction) pair. ValueError for a value that is not finite."""
+    if isinstance(seconds, (tuple, list)) and len(seconds) == 2:
+        seconds, frac_s = seconds[0], float(seconds[1]) + float(frac_s)
+    if isinstance(seconds, (bool, np.bool_)) or not np.isfinite(float(seconds)) or not np.isfinite(float(frac_s)):
+        raise ValueError(f"time {seconds!r} + {frac_s!r} s: accepted: finite seconds (an int, a float or a "
+                         "(whole, fraction) pair)")
+    if isinstance(seconds, (int, np.integer)):
+        whole, frac = int(seconds), 0.0
+    else:
+        whole = math.floor(float(seconds))
+        frac = float(seconds) - whole
+    extra = math.floor(float(frac_s))
+    whole, frac = whole + extra, frac + (float(frac_s) - extra)
+    if frac >= 1.0:
+        whole, frac = whole + 1, frac - 1.0
+    return whole, frac
+
+
+def label_time(epoch, samples, sample_rate_hz):
+    """The time label (whole s, fraction) of the sample ``samples`` (an integer, may be negative) after
+    ``epoch`` (a (whole, fraction) pair) at ``sample_rate_hz``: epoch + samples/fs, seconds kept apart from
+    the fraction (exact for an integer rate: the whole seconds come from an integer division)."""
+    whole, frac = epoch
+    samples = int(samples)
+    rate = float(sample_rate_hz)
+    if rate.is_integer():
+        seconds, rest = divmod(samples, int(rate))
+        return split_seconds(int(whole) + seconds, float(frac) + rest / rate)
+    offset = samples / rate
+    seconds = math.floor(offset)
+    return split_seconds(int(whole) + seconds, float(frac) + (offset - seconds))
+
+
+def samples_since(epoch, label, sample_rate_hz):
+    """(n, residual): the sample index n (an int) whose label is ``label`` after ``epoch`` (both (whole,
+    fraction) pairs) at ``sample_rate_hz`` — the nearest one — and how far from n the label is (samples).
+    The inverse of label_time: samples_since(e, label_time(e, n, fs), fs) = (n, ~0)."""
+    rate = float(sample_rate_hz)
+    whole = int(label[0]) - int(epoch[0])
+    frac = (float(label[1]) - float(epoch[1])) * rate
+    if rate.is_integer():  # whole seconds × rate exactly in integers, the rounding only on the fraction
+        nearest = round(frac)
+        return whole * int(rate) + int(nearest), frac - nearest
+    exact = whole * rate + frac
+    nearest = round(exact)
+    return int(nearest), exact - nearest
+
+
+def rx_time_value(label):
+    """The gr-uhd time tag value of a (whole s, fraction) label: PMT tuple (uint64, double)."""
+    whole, frac = label
+    if int(whole) < 0 or not 0.0 <= float(frac) < 1.0:
+        raise ValueError(f"time label ({whole!r}, {frac!r}): accepted: whole seconds ≥ 0 and a fraction in [0, 1)")
+    return pmt.make_tuple(pmt.from_uint64(int(whole)), pmt.from_double(float(frac)))
+
+
+def parse_rx_time(value):
+    """(whole s: int, fraction: float) from a gr-uhd rx_time/tx_time tag value; ValueError naming it when it
+    is not a PMT tuple (integer ≥ 0, real in [0, 1)). Tags come from radios: never trusted."""
+    if pmt.is_tuple(value) and pmt.length(value) == 2:
+        whole, frac = pmt.tuple_ref(value, 0), pmt.tuple_ref(value, 1)
+        try:
+            seconds = pmt.to_uint64(whole) if pmt.is_uint64(whole) else pmt.to_long(whole)
+            fraction = pmt.to_double(frac)
+        except (RuntimeError, TypeError, ValueError):
+            seconds, fraction = -1, math.nan
+        if seconds >= 0 and np.isfinite(fraction) and 0.0 <= fraction < 1.0:
+            return int(seconds), float(fraction)
+    raise ValueError(f"rx_time {pmt.write_string(value)[:60]!r}: accepted: a PMT tuple (uint64 full seconds, "
+                     "double fractional seconds in [0, 1)), gr-uhd's format")
 
 
 # ---- fast uniform vectors <-> numpy -------------------------------------------------------------

@@ -213,10 +213,9 @@ class SensingChannel:
         unique, inverse = np.unique(frames, return_inverse=True)
         coef = self.path_coefficients(unique).astype(np.complex64)  # (F, P)
         beams = (self._tx_beams @ x_time).reshape(-1, symbols, lay.symbol_len)  # (P, S, CP+L)
-        spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho", overwrite_x=True)  # (P, S, L)
+        spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho")  # (P, S, L)
         spectra *= coef.T[:, inverse, None]
-        delayed = beams.reshape(len(self._tx_beams), count)  # the beams' buffer is free again: reused
-        self._delay_line.delay_spectra(spectra, out=delayed)
+        delayed = self._delay_line.delay_spectra(spectra)  # (P, count), a view of the delay line's buffer
         for r, out in enumerate(outputs):
             np.matmul(self._rx_steer[r], delayed, out=out[:count])
 
@@ -278,10 +277,12 @@ def direct_path_amplitude(scenario):
 
 
 def sensing_paths(scenario, rx_node):
-    """The paths into rx node n, in this order: targets (m, k) row m·K + k (as eq. 3/5), then the direct paths
-    from every m ≠ n (when impairments.direct_path), then the reflector from every m (when [calibration] has one)."""
+    """The air's paths into rx node n, in this order: targets (m, k) row m·K + k (as eq. 3/5), then the direct
+    paths from every m ≠ n (when impairments.direct_path), then the reflector from every m (when [calibration]
+    has one). Truth of the air (it reads the impairments and the targets): a receiver takes the geometry it may
+    know from Scenario.node_angles_rad / direct_path_delays_s / reflector_angles_rad / reflector_delays_s."""
     n = int(rx_node)
-    nodes, num = scenario.node_positions_m, scenario.num_nodes
+    num = scenario.num_nodes
     theta = scenario.target_angles_rad()  # (N, K)
     k = scenario.num_targets
     tx = [np.repeat(np.arange(num), k)]
@@ -292,7 +293,7 @@ def sensing_paths(scenario, rx_node):
     kind = ["target"] * (num * k)
     if scenario.impairments.direct_path and num > 1:
         others = np.array([m for m in range(num) if m != n])
-        node_angles = geometry.angles_rad(nodes, nodes)  # [a, b]: node b seen from node a
+        node_angles = scenario.node_angles_rad()  # [a, b]: node b seen from node a
         tx.append(others)
         dep.append(node_angles[others, n])  # from m toward p_n
         arr.append(node_angles[n, others])  # at n from p_m
@@ -300,7 +301,7 @@ def sensing_paths(scenario, rx_node):
         amp.append(np.full(others.size, direct_path_amplitude(scenario), dtype=complex))
         kind += ["direct"] * others.size
     if scenario.reflector_m is not None:
-        ref = geometry.angles_rad(nodes, scenario.reflector_m)[:, 0]  # (N,)
+        ref = scenario.reflector_angles_rad()  # (N,)
         tx.append(np.arange(num))
         dep.append(ref)
         arr.append(np.full(num, ref[n]))

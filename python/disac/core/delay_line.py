@@ -115,7 +115,7 @@ class DelayLine:
         fraction = self.delays_samples - whole  # μ per path
         cycles = _frequency_per_sample(self.subcarriers, bandwidth_hz, grid)
         self._ramp = np.exp(-2j * np.pi * np.multiply.outer(fraction, cycles)).astype(np.complex64)  # (P, L)
-        self._fractional = np.flatnonzero(fraction > 0)  # paths whose sample t = 0 is the previous symbol's
+        self._fractional_mask = fraction > 0  # paths whose sample t = 0 is the previous symbol's
         self._history_len = int(self._shift.max()) if self._shift.size else 0
         self._buffer = np.zeros((self.paths, 0), dtype=np.complex64)
         self.reset()
@@ -137,10 +137,14 @@ class DelayLine:
         symbols = x.shape[1] // self.symbol_len
         cores = x.reshape(self.paths, symbols, self.symbol_len)[..., self.cyclic_prefix:]
         spectra = scipy.fft.fft(cores.astype(np.complex64, copy=False), axis=-1, norm="ortho")
+        if out is None:
+            out = np.empty((self.paths, x.shape[1]), dtype=np.complex64)  # a new array: the caller keeps it
         return self.delay_spectra(spectra, out)
 
     def delay_spectra(self, spectra, out=None):
-        """spectra (P, symbols, L) complex64 (overwritten) → the delayed samples (P, symbols·S) complex64."""
+        """spectra (P, symbols, L) complex64 (overwritten) → the delayed samples (P, symbols·S) complex64: into
+        ``out`` when given, else a view of a working array, valid until the next call (a matrix product can read
+        it as it is: rows of one stride)."""
         paths, symbols, length = spectra.shape
         if paths != self.paths or length != self.subcarriers:
             raise ValueError(f"spectra of shape {spectra.shape}: accepted: ({self.paths}, symbols, {self.subcarriers})")
@@ -148,31 +152,35 @@ class DelayLine:
         spectra *= self._ramp[:, None, :]
         cores = scipy.fft.ifft(spectra, axis=-1, norm="ortho", overwrite_x=True)  # c_s[i] = x_s(CP + i − μ)
         hist = self._history_len
-        if self._buffer.shape[1] < hist + count:
-            self._buffer = np.empty((self.paths, hist + count), dtype=np.complex64)
-        z = self._buffer[:, :hist + count]
-        z[:, :hist] = self._history
-        delayed = z[:, hist:].reshape(self.paths, symbols, self.symbol_len)
-        # fractional delay of every sample t ≥ 1 (and t = 0 when μ = 0): the core after the prefix, the prefix
-        # (t < CP) the core's periodic extension, copied from the tail (slices: much faster than a gather)
-        cp, length = self.cyclic_prefix, self.subcarriers
-        delayed[..., cp:] = cores
-        end = cp
-        while end > 0:
-            begin = max(0, end - length)
-            delayed[..., begin:end] = delayed[..., begin + length:end + length]
-            end = begin
-        if self._fractional.size and symbols:
-            frac = self._fractional
-            # t = 0 is at time −μ: the previous symbol's waveform (ISI of the fractional part), across calls too
-            delayed[frac, 0, 0] = self._last_first_sample[frac]
-            delayed[frac, 1:, 0] = cores[frac, :-1, 0]
-            self._last_first_sample[frac] = cores[frac, -1, 0]
+        if self._buffer.shape[1] < count + hist:
+            self._buffer = np.empty((self.paths, count + hist), dtype=np.complex64)
+        z = self._buffer
+        cp, sym_len = self.cyclic_prefix, self.symbol_len
+        fractional = self._fractional_mask
+        # path p's output sample j is its fractionally delayed sample j − D_p: written at column D_p + j' for
+        # the new samples j', its history (the last D_p samples of the previous call) in columns 0 … D_p − 1, so
+        # that the output is z[:, :count] for every path at once
+        for p in range(paths):
+            shift = self._shift[p]
+            row = z[p]
+            if shift:
+                row[:shift] = self._history[p, hist - shift:]
+            delayed = row[shift:shift + count].reshape(symbols, sym_len)
+            delayed[:, cp:] = cores[p]
+            end = cp  # the prefix: the core's periodic extension, copied from the tail (also when CP > L)
+            while end > 0:
+                begin = max(0, end - length)
+                delayed[:, begin:end] = delayed[:, begin + length:end + length]
+                end = begin
+            if fractional[p] and symbols:
+                # t = 0 is at time −μ: the previous symbol's waveform (ISI of the fractional part), across calls
+                delayed[0, 0] = self._last_first_sample[p]
+                delayed[1:, 0] = cores[p, :-1, 0]
+                self._last_first_sample[p] = cores[p, -1, 0]
+            if shift:
+                self._history[p, hist - shift:] = row[count:count + shift]
+        result = z[:, :count]
         if out is None:
-            out = np.empty((self.paths, count), dtype=np.complex64)
-        for p in range(self.paths):  # integer part: a shift with history
-            start = hist - self._shift[p]
-            out[p] = z[p, start:start + count]
-        if hist:
-            self._history[...] = z[:, count:count + hist]
+            return result
+        out[...] = result
         return out

@@ -182,6 +182,17 @@ class Scenario:
         one_way = geometry.one_way_delays_s(self.node_positions_m, self.reflector_m[None])  # (N, 1)
         return geometry.bistatic_delays_s(one_way)[..., 0]
 
+    def node_angles_rad(self):
+        """θ[n, m]: angle of node m seen from node n (eq. 4b): a direct path m → n leaves node m at θ[m, n] and
+        arrives at node n from θ[n, m] (geometry: the receive side may use it)."""
+        return geometry.angles_rad(self.node_positions_m, self.node_positions_m)
+
+    def reflector_angles_rad(self):
+        """θ[n]: angle of the reference reflector seen from node n, (N,) (None without a reflector)."""
+        if self.reflector_m is None:
+            return None
+        return geometry.angles_rad(self.node_positions_m, self.reflector_m)[:, 0]
+
     def direct_path_delays_s(self):
         """τ[n, m] = |p_m − p_n|/c, (N, N): the line-of-sight delay between every pair of nodes (0 on the diagonal)."""
         return geometry.distances_m(self.node_positions_m, self.node_positions_m) / geometry.SPEED_OF_LIGHT_M_S
