@@ -16,7 +16,7 @@ import pmt
 from gnuradio import blocks, gr, gr_unittest
 
 from gnuradio.disac.blocks.sigmf_record import sigmf_record
-from gnuradio.disac.blocks.sigmf_replay import rx_time_value
+from gnuradio.disac.blocks import tags
 from gnuradio.disac.core import recording
 from gnuradio.disac.core.calibration import identity_calibration, load_calibration
 from gnuradio.disac.core.scenario import load_scenario, scenario_from_dict, scenario_to_toml
@@ -27,7 +27,7 @@ EPOCH = (1_800_000_000, 0.25)  # a Unix time: its integer and fraction must both
 
 
 def rx_time_tag(offset, full, frac):
-    return gr.tag_utils.python_to_tag((offset, pmt.intern("rx_time"), rx_time_value(full, frac)))
+    return gr.tag_utils.python_to_tag((offset, pmt.intern("rx_time"), tags.rx_time_value((full, frac))))
 
 
 def streams(count, seed=0):

@@ -13,8 +13,9 @@ import numpy as np
 import pmt
 from gnuradio import blocks, gr, gr_unittest
 
-from gnuradio.disac.blocks.sigmf_record import parse_rx_time, sigmf_record
-from gnuradio.disac.blocks.sigmf_replay import rx_time_value, sigmf_replay
+from gnuradio.disac.blocks import tags
+from gnuradio.disac.blocks.sigmf_record import sigmf_record
+from gnuradio.disac.blocks.sigmf_replay import sigmf_replay
 from gnuradio.disac.core import recording
 from gnuradio.disac.core.scenario import load_scenario
 
@@ -25,7 +26,7 @@ MR, FS = SCENARIO.rx_antennas, SCENARIO.bandwidth_hz
 def tagged_streams(count, labels, seed=3):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal((MR, count)) + 1j * rng.standard_normal((MR, count))).astype(np.complex64)
-    tag_lists = [[gr.tag_utils.python_to_tag((offset, pmt.intern("rx_time"), rx_time_value(*label)))
+    tag_lists = [[gr.tag_utils.python_to_tag((offset, pmt.intern("rx_time"), tags.rx_time_value(label)))
                   for offset, label in labels] for _ in range(MR)]
     return x, tag_lists
 
@@ -57,7 +58,7 @@ class qa_sigmf_replay(gr_unittest.TestCase):
         self.assertTrue(replay.done)
         for r, sink in enumerate(sinks):
             np.testing.assert_array_equal(np.asarray(sink.data(), np.complex64), x[r])
-            found = [(t.offset, pmt.symbol_to_string(t.key), parse_rx_time(t.value)) for t in sink.tags()]
+            found = [(t.offset, pmt.symbol_to_string(t.key), tags.parse_rx_time(t.value)) for t in sink.tags()]
             self.assertEqual(found, [(offset, "rx_time", label) for offset, label in labels])  # exact values
 
     def test_a_missing_or_mismatched_recording_is_named(self):

@@ -230,6 +230,10 @@ class rx_frame_tagger(gr.basic_block):
 
     def forecast(self, noutput_items, ninputs):
         """Look a frame ahead: passing sample k on needs samples up to k + frame_len − 1 in sight."""
+        if self.max_frames and self._next_frame >= self.max_frames:
+            # every frame asked for is placed: the rest up to the end needs no look-ahead (a finite stream,
+            # e.g. a SigMF replay ending with the last frame, would otherwise never pass that frame's tail)
+            return [noutput_items] * ninputs
         return [noutput_items + self.layout.frame_len - 1] * ninputs
 
     def general_work(self, input_items, output_items):

@@ -5,36 +5,16 @@
 
 Tap it on what the radio delivers (the USRP source's outputs, or the synthetic radio's), before any band
 shift or framing, so a replay (sigmf_replay) feeds the same receive chain as the radio did. Every
-``rx_time`` tag (on any channel; gr-uhd tags all channels at the same sample) starts a capture segment.
+``rx_time`` tag (on any channel; gr-uhd tags all channels at the same sample; blocks.tags decodes it)
+starts a capture segment.
 """
 
 import numpy as np
-import pmt
 from gnuradio import gr
 
 from . import tags
 from ..core import calibration, ofdm, recording
 from ..core.scenario import scenario_to_toml
-
-RX_TIME_KEY = "rx_time"  # gr-uhd's key: value (uint64 full seconds, double fractional seconds)
-_RX_TIME_PMT = pmt.intern(RX_TIME_KEY)
-
-
-def parse_rx_time(value):
-    """(full_s, frac_s) of a gr-uhd rx_time value, or None when it is not a (integer, real) pair."""
-    if not (pmt.is_tuple(value) and pmt.length(value) == 2):
-        return None
-    full, frac = pmt.tuple_ref(value, 0), pmt.tuple_ref(value, 1)
-    if pmt.is_uint64(full):
-        full_s = pmt.to_uint64(full)
-    elif pmt.is_integer(full):
-        full_s = pmt.to_long(full)
-    else:
-        return None
-    if not pmt.is_real(frac):
-        return None
-    return int(full_s), float(pmt.to_double(frac))
-
 
 def scenario_metadata(scenario):
     """(TOML without the impairments, ground-truth table or None) of a Scenario: the receive side is never
@@ -122,16 +102,14 @@ class sigmf_record(gr.sync_block):
         """{offset: (full, frac)} of the rx_time tags in [start, start + count) on any input."""
         found = {}
         for r in range(self.rx_antennas):
-            for tag in self.get_tags_in_range(r, start, start + count, _RX_TIME_PMT):
+            for tag in self.get_tags_in_range(r, start, start + count, tags.rx_time_key()):
                 if tag.offset in found:
                     continue
-                label = parse_rx_time(tag.value)
-                if label is None:
+                try:
+                    found[tag.offset] = tags.parse_rx_time(tag.value)
+                except ValueError as exc:  # a radio's tag: never trusted
                     self.bad_time_tags += 1
-                    self.logger.warn(f"rx_time tag at sample {tag.offset} is not (uint64 s, double s): "
-                                     f"{pmt.write_string(tag.value)[:80]}; skipped")
-                    continue
-                found[tag.offset] = label
+                    self.logger.warn(f"rx_time tag at sample {tag.offset} skipped: {exc}")
         return found
 
     def _write(self, samples):

@@ -6,20 +6,12 @@ node receiver) as the radio that made it.
 """
 
 import numpy as np
-import pmt
 from gnuradio import gr
 
 from . import tags
 from ..core import recording
 
-RX_TIME_KEY = "rx_time"
-_RX_TIME_PMT = pmt.intern(RX_TIME_KEY)
 SAMPLE_RATE_TOLERANCE = 1e-9  # relative: the recording's rate must be the scenario's bandwidth
-
-
-def rx_time_value(full_s, frac_s):
-    """gr-uhd's rx_time value: the PMT tuple (uint64 full seconds, double fractional seconds)."""
-    return pmt.make_tuple(pmt.from_uint64(int(full_s)), pmt.from_double(float(frac_s)))
 
 
 class sigmf_replay(gr.sync_block):
@@ -51,7 +43,7 @@ class sigmf_replay(gr.sync_block):
                              "scenario it was recorded with")
         gr.sync_block.__init__(self, name="disac_sigmf_replay", in_sig=None, out_sig=[np.complex64] * s.rx_antennas)
         self.rx_antennas = s.rx_antennas
-        self._labels = [(start, rx_time_value(*label)) for start, label in reader.labels]
+        self._labels = [(start, tags.rx_time_value(label)) for start, label in reader.labels]
         self._next_label = 0
         self.samples_replayed = 0
         self.done = False
@@ -68,7 +60,7 @@ class sigmf_replay(gr.sync_block):
         while self._next_label < len(self._labels) and self._labels[self._next_label][0] < start + count:
             offset, value = self._labels[self._next_label]
             for r in range(self.rx_antennas):
-                self.add_item_tag(r, offset, _RX_TIME_PMT, value)
+                self.add_item_tag(r, offset, tags.rx_time_key(), value)
             self._next_label += 1
         self.samples_replayed += count
         return count
