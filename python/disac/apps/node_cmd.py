@@ -194,9 +194,12 @@ def run_command(args):
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     recorder = None
-    if args.record:  # the receive streams as the synthetic radio hands them to the receiver
-        recorder = add_recorder(tb, scenario, node, nodes[node].channel, args.record, "synthetic",
-                                frequency_grid=args.frequency_grid, epoch_s=args.epoch_s or 0.0,
+    if args.record:  # the receive streams as the synthetic radio hands them to the receiver (with rx_time)
+        radio_rx = getattr(nodes[node], "radio_rx", None)  # issue 13's synthetic radio; before it, the channel
+        epoch = getattr(radio_rx, "epoch", None)  # its (whole s, fraction) labels' epoch
+        recorder = add_recorder(tb, scenario, node, nodes[node].channel if radio_rx is None else radio_rx,
+                                args.record, "synthetic", frequency_grid=args.frequency_grid,
+                                epoch_s=(epoch[0] + epoch[1]) if epoch is not None else (args.epoch_s or 0.0),
                                 calibration_file=getattr(args, "calibration", None) or "", ground_truth=True)
     push = nodes[node].push
     print(f"disac node {node + 1}: {scenario.name}, sending to {push.endpoint} ({args.pattern}, "

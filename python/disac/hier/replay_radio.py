@@ -23,8 +23,9 @@ class ReplayRadio:
     """A radio object for usrp_node that replays DIR/node-<node_id + 1> (module docstring).
 
     Attributes: replay (the sigmf_replay block), reader (its core.recording.RecordingReader),
-    band_shift (whether usrp_node must apply the B/2 shift on the receive side), epoch_s (frame 0's Unix
-    time from the recording, 0.0 when it has none), center_freq_hz (or 0.0), frequency_grid.
+    band_shift (whether usrp_node must apply the B/2 shift on the receive side), epoch ((whole s, fraction)
+    of frame 0: the recorded epoch, else the first time label, else None) and epoch_s (the same as one
+    float, 0.0 for none), center_freq_hz (or 0.0), frequency_grid.
     """
 
     all_mboards = "ALL"
@@ -36,7 +37,10 @@ class ReplayRadio:
         self.tx_antennas = s.tx_antennas
         self.frequency_grid = reader.frequency_grid or "low-if"
         self.band_shift = reader.radio == "usrp" and self.frequency_grid == "low-if"
-        self.epoch_s = 0.0 if reader.epoch is None else reader.epoch[0] + reader.epoch[1]
+        # frame 0's time: the recorded epoch, else (a foreign recording) the first time label, else none (0.0)
+        epoch = reader.epoch if reader.epoch is not None else (reader.labels[0][1] if reader.labels else None)
+        self.epoch = epoch
+        self.epoch_s = 0.0 if epoch is None else epoch[0] + epoch[1]
         self.center_freq_hz = float(reader.center_freq_hz or 0.0)
 
     def sink(self, device_args, channels):
