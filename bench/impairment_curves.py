@@ -11,7 +11,9 @@ Each impairment alone on top of the ideal air (the `[impairments]` table of docs
     cfo        cfo_hz std 0 … 1 kHz (per node)
     overflow   overflow_every_frames: an overflow (overflow_samples lost, rx_time re-tagged) every k frames
 
-and each point run twice on the same seeds: uncalibrated (the identity calibration: the receivers know
+(the overflow sweep is a framing question, not a calibration one: overflow_point frames one node's stream
+with and without the rx_time re-tags and counts placed, misplaced and dropped frames against the
+no-overflow run), and each other point run twice on the same seeds: uncalibrated (the identity calibration: the receivers know
 the geometry, so the direct paths are projected out at their geometric delays, but nothing of the
 impairments) and calibrated (`disac calibrate`'s estimate applied where SPEC13 §3 says). The direct
 paths are on in every run (calibration is estimated from them; the localiser projects them out in both
@@ -57,7 +59,7 @@ SWEEPS = {
     "phase": (("rx_phase_deg", "tx_phase_deg"), [0.0, 10.0, 30.0, 90.0, 180.0], [0.0, 90.0, 180.0],
               "channel phase std (°)", lambda v: v),
     "cfo": (("cfo_hz",), [0.0, 10.0, 100.0, 300.0, 1000.0], [0.0, 100.0, 1000.0], "CFO std (Hz)", lambda v: v),
-    "overflow": (("overflow_every_frames",), [0, 100, 50, 20, 10], [0, 50, 10], "overflows per 100 frames",
+    "overflow": (("overflow_every_frames",), [0, 100, 50, 20, 10], [0, 50, 20], "overflows per 100 frames",
                  lambda k: 0.0 if k == 0 else 100.0 / k),
 }
 BASE_TABLE = {"preset": "ideal", "direct_path": True}  # the direct paths in every run (module docstring)
@@ -115,24 +117,43 @@ def measure(trials, scenario, precoders, name, value, calibration_mode, frames, 
 
 
 def user_sinr_db(air, wc, wr, calibration, frames, seed):
-    """The users' measured SINR (dB, per user) through the GNU Radio chain isac_tx (with the calibration) →
-    synthetic_radio_tx (the air's tx gains and CFO) → comm_channel → user_rx, and eq. (6) of (wc, wr)."""
+    """The users' measured SINR (dB, per user) through the GNU Radio chain isac_tx (given the calibration)
+    → the transmit radio (the air's tx gains and CFO: core.impairment_trials.transmit_radio, SPEC13 §2) →
+    comm_channel (per-node delays, oscillator phases, noise) → user_rx; and eq. (6) of (wc, wr)."""
     from gnuradio import gr
 
     from gnuradio.disac.blocks.comm_channel import comm_channel
     from gnuradio.disac.blocks.isac_tx import isac_tx
-    from gnuradio.disac.blocks.synthetic_radio_tx import synthetic_radio_tx
     from gnuradio.disac.blocks.user_rx import user_rx
-    from gnuradio.disac.core import sinr
+    from gnuradio.disac.core import impairment_trials, sinr
 
-    rx = air.without_impairments()
+    class transmit_radio(gr.sync_block):
+        """Node m's transmit radio of the synthetic air (tx gains, CFO on the local sample index)."""
+
+        def __init__(self, node):
+            gr.sync_block.__init__(self, name="bench_transmit_radio", in_sig=[np.complex64] * air.tx_antennas,
+                                   out_sig=[np.complex64] * air.tx_antennas)
+            self.node = node
+
+        def work(self, input_items, output_items):
+            count = len(output_items[0])
+            x = np.stack([item[:count] for item in input_items])
+            y = impairment_trials.transmit_radio(x, self.node, air.impairments, self.nitems_read(0),
+                                                 air.bandwidth_hz)
+            for i, out in enumerate(output_items):
+                out[:count] = y[i]
+            return count
+
+    rx = air.without_impairments()  # what every node and user knows
     tb = gr.top_block()
     mt = air.tx_antennas
     channel = comm_channel(air, seed + 1)
     receivers = [user_rx(rx, u, seed) for u in range(air.num_users)]
+    keep = []
     for n in range(air.num_nodes):
         tx = isac_tx(rx, n, seed, wc[n], wr[n], frames, calibration=calibration if calibration is not None else "")
-        radio = synthetic_radio_tx(air, n)
+        radio = transmit_radio(n)
+        keep += [tx, radio]
         for i in range(mt):
             tb.connect((tx, i), (radio, i), (channel, mt * n + i))
     for u, receiver in enumerate(receivers):
@@ -141,6 +162,92 @@ def user_sinr_db(air, wc, wr, calibration, frames, seed):
     measured = [float(r.measured_sinr_db()) for r in receivers]
     eq6 = sinr.to_db(sinr.sinr_from_beamformers(air.user_channels(), wc, wr, air.user_noise_power))
     return measured, [float(v) for v in np.atleast_1d(eq6)]
+
+
+OVERFLOW_SAMPLES = 1000  # samples lost per overflow (the [impairments] default)
+OVERFLOW_FRAMES = 100  # frames framed per overflow point (at least)
+
+
+def overflow_point(scenario, every_frames, frames, seed):
+    """Overflows every ``every_frames`` frames: one node's receive stream (the synthetic air, noise on),
+    OVERFLOW_SAMPLES samples dropped in the middle of every every_frames-th frame, framed twice through
+    rx_frame_tagger → node_rx: with the radio's rx_time re-tag after each drop (gr-uhd; issue 13's framing)
+    and without it (sample counting, the framing before issue 13). Each framed frame's snapshot is compared
+    with the no-overflow run's: equal = placed exactly, different = misplaced; missing = dropped (counted as
+    overflow_partial/overflow_lost). A dict per framing: placed, misplaced, dropped, frames, and the
+    tagger's counters."""
+    from gnuradio import blocks, gr
+
+    from gnuradio.disac.blocks import tags
+    from gnuradio.disac.blocks.sensing_channel import sensing_channel
+    from gnuradio.disac.blocks.isac_tx import isac_tx
+    from gnuradio.disac.core import ofdm
+
+    lay = ofdm.layout_from_scenario(scenario)
+    n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
+    # the air into node 0 for all frames, and the reference snapshots (frame tags forwarded by the channel)
+    # the air runs on past the framed frames (the samples an overflow drops, and the tagger's one-frame
+    # look-ahead): the stream then ends after the last framed frame, as a radio's never does
+    extra = -(-OVERFLOW_SAMPLES // lay.frame_len) * (frames // every_frames if every_frames else 0) + 2
+    tb = gr.top_block()
+    channel = sensing_channel(scenario, 0, seed + 1, True)
+    for n in range(n_nodes):
+        tx = isac_tx(scenario, n, seed, None, None, frames + extra)
+        for i in range(mt):
+            tb.connect((tx, i), (channel, n * mt + i))
+    sinks = [blocks.vector_sink_c() for _ in range(mr)]
+    for r in range(mr):
+        tb.connect((channel, r), sinks[r])
+    tb.run()
+    air = np.array([np.asarray(sink.data(), np.complex64) for sink in sinks])
+    reference = _framed_snapshots(scenario, air, [tags.rx_time_value((tags.SYNTHETIC_EPOCH_S, 0.0))], [0], frames)
+
+    keep = np.ones(air.shape[1], bool)
+    drops = []  # (first sample dropped, label index of the first sample after the drop)
+    if every_frames:
+        for f in range(every_frames - 1, frames - 1, every_frames):  # overflows inside the framed frames
+            start = f * lay.frame_len + lay.frame_len // 2
+            keep[start:start + OVERFLOW_SAMPLES] = False
+            drops.append(start + OVERFLOW_SAMPLES)
+    kept = air[:, keep]
+    retag_offsets, retag_values = [0], [tags.rx_time_value((tags.SYNTHETIC_EPOCH_S, 0.0))]
+    for label_index in drops:
+        if label_index < air.shape[1]:
+            retag_offsets.append(int(np.sum(keep[:label_index])))  # where that sample is in the kept stream
+            retag_values.append(tags.rx_time_value(tags.label_time((tags.SYNTHETIC_EPOCH_S, 0.0), label_index,
+                                                                   scenario.bandwidth_hz)))
+    out = {}
+    for framing, offsets, values in (("rx_time", retag_offsets, retag_values),
+                                     ("sample_count", retag_offsets[:1], retag_values[:1])):
+        framed = _framed_snapshots(scenario, kept, values, offsets, frames)
+        placed = sum(1 for f, y in framed.items() if f in reference and np.array_equal(y, reference[f]))
+        out[framing] = {"frames": frames, "placed": placed, "misplaced": len(framed) - placed,
+                        "dropped": frames - len(framed)}
+    return out
+
+
+def _framed_snapshots(scenario, samples, tag_values, tag_offsets, frames):
+    """{frame: Y} of samples (Mr, T) with rx_time tags, through rx_frame_tagger → node_rx."""
+    from gnuradio import blocks, gr
+
+    from gnuradio.disac.blocks import tags
+    from gnuradio.disac.blocks.node_rx import node_rx
+    from gnuradio.disac.blocks.rx_frame_tagger import rx_frame_tagger
+
+    tb = gr.top_block()
+    tagger = rx_frame_tagger(scenario, 0, scenario.rx_antennas, None, frames, 0, tags.SYNTHETIC_EPOCH_S)
+    receiver = node_rx(scenario, 0)
+    debug = blocks.message_debug()
+    for r in range(scenario.rx_antennas):
+        stream_tags = [gr.tag_utils.python_to_tag((int(o), tags.rx_time_key(), v)) for o, v in zip(tag_offsets, tag_values)]
+        tb.connect(blocks.vector_source_c(samples[r].tolist(), False, 1, stream_tags), (tagger, r), (receiver, r))
+    tb.msg_connect((receiver, tags.SNAPSHOT_PORT), (debug, "store"))
+    tb.run()
+    found = {}
+    for i in range(debug.num_messages()):
+        for snapshot in tags.snapshots_from_pmt(debug.get_message(i)):
+            found[int(snapshot.frame)] = np.array(snapshot.samples)
+    return found
 
 
 def mean_db(values):
@@ -170,6 +277,12 @@ def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, 
         for value in values:
             started = time.monotonic()
             point = {"value": value}
+            if name == "overflow":  # a framing question, not a calibration one (overflow_point)
+                point.update(overflow_point(base, int(value), max(OVERFLOW_FRAMES, frames), seed))
+                log(f"  overflow every {value} frames: {point}")
+                log(f"  ({time.monotonic() - started:.0f} s)")
+                points.append(point)
+                continue
             point.update(measure(trials, scenario, (wc, wr), name, value, calibration_mode, frames, seed, sinr_frames))
             for kind in ("uncalibrated", "calibrated"):
                 log(f"  {name} = {value:g}, {kind}: {_summary(point[kind])}")
@@ -204,6 +317,27 @@ def plot(results, out_dir):
         label, x_of = SWEEPS[name][3], SWEEPS[name][4]
         x = [x_of(p["value"]) for p in points]
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+        if name == "overflow":
+            for framing, style in (("sample_count", "o--"), ("rx_time", "s-")):
+                left.plot(x, [100.0 * p[framing]["misplaced"] / p[framing]["frames"] for p in points], style,
+                          label=f"framed by {framing.replace('_', ' ')}")
+                right.plot(x, [100.0 * p[framing]["dropped"] / p[framing]["frames"] for p in points], style,
+                           label=f"framed by {framing.replace('_', ' ')}")
+            left.set_ylabel("frames misplaced (%)")
+            right.set_ylabel("frames dropped, partial or lost (%)")
+            for axis in (left, right):
+                axis.set_xlabel(label)
+                axis.grid(True, alpha=0.3)
+                axis.legend(fontsize=8)
+            fig.suptitle(f"{results['scenario']}: an overflow ({OVERFLOW_SAMPLES} samples lost) every k frames, "
+                         f"{points[0]['rx_time']['frames']} frames; placed frames are bit-identical to the "
+                         "no-overflow run", fontsize=9)
+            fig.tight_layout()
+            path = os.path.join(out_dir, f"impairment-{name}.png")
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            written.append(path)
+            continue
         for kind, style in (("uncalibrated", "o--"), ("calibrated", "s-")):
             left.plot(x, [_nan(p[kind]["rmse_m"]) for p in points], style, label=f"RMSE, {kind}")
             right.plot(x, [_nan(mean_db(p[kind]["sinr_measured_db"])) for p in points], style, label=f"measured, {kind}")
@@ -237,7 +371,10 @@ def table(results, command):
              "| impairment | size | RMSE uncal. (m) | RMSE cal. (m) | RMSE ideal air (m) | cal./ideal | √CRB (m) "
              "| failed uncal. | failed cal. | SINR uncal. (dB) | SINR cal. (dB) | eq. (6) (dB) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    overflow = results["sweeps"].get("overflow")
     for name, points in results["sweeps"].items():
+        if name == "overflow":
+            continue
         for p in points:
             u, c = p["uncalibrated"], p["calibrated"]
             ideal = c.get("rmse_ideal_m")
@@ -247,6 +384,16 @@ def table(results, command):
                          f"| {c['failed_frames']}/{c['frames']} "
                          f"| {_fmt(mean_db(u['sinr_measured_db']))} | {_fmt(mean_db(c['sinr_measured_db']))} "
                          f"| {_fmt(mean_db(c['sinr_eq6_db']))} |")
+    if overflow:
+        lines += ["", f"Overflows ({OVERFLOW_SAMPLES} samples lost each, rx_time re-tagged as gr-uhd does; "
+                  f"{overflow[0]['rx_time']['frames']} frames of one node; a placed frame is bit-identical to the "
+                  "no-overflow run's, so localisation over the placed frames is the no-overflow run's):", "",
+                  "| overflow every | placed (rx_time framing) | misplaced | dropped | placed (sample counting) "
+                  "| misplaced | dropped |", "|---|---|---|---|---|---|---|"]
+        for p in overflow:
+            a, b = p["rx_time"], p["sample_count"]
+            lines.append(f"| {p['value'] or 'never'} frames | {a['placed']} | {a['misplaced']} | {a['dropped']} "
+                         f"| {b['placed']} | {b['misplaced']} | {b['dropped']} |")
     return "\n".join(lines)
 
 
