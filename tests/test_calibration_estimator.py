@@ -65,11 +65,13 @@ def spec_paths(scenario, imp):
 
 
 def spec_air_capture(scenario, total_frames, first_index, length, noise=True, noise_seed=3, precoders=None,
-                     imp=None, extra_delay_samples=None, schedule=None):
+                     imp=None, extra_delay_samples=None, schedule=None, tx_cfo_correction_hz=None):
     """Every node's received samples (labels first_index … first_index + length − 1) of a run whose nodes
-    send frames 0 … total_frames − 1 with ``precoders`` (default: the calibration set), per SPEC13 §2; with
+    send frames 0 … total_frames − 1 with ``precoders`` (default: the calibration set; or {node: (W_c, W_r)}),
+    per SPEC13 §2; with
     a ``schedule`` (est.CalibrationSchedule) node m is silent outside its turn.
-    extra_delay_samples: optional (N_rx, N_tx) added to D (a timing jump for the tracker tests)."""
+    extra_delay_samples: optional (N_rx, N_tx) added to D (a timing jump for the tracker tests);
+    tx_cfo_correction_hz: a calibrated transmitter's e^{−j2πε̂_m t} (N,)."""
     imp = scenario.impairments if imp is None else imp
     lay = ofdm.layout_from_scenario(scenario)
     fs = scenario.bandwidth_hz
@@ -82,7 +84,8 @@ def spec_air_capture(scenario, total_frames, first_index, length, noise=True, no
         d_link = d_link + extra_delay_samples
     spectra = []
     for m in range(scenario.num_nodes):
-        x = est.transmitted_samples(scenario, SEED, frames, m, precoders)  # (Mt, T)
+        pre = precoders.get(m) if isinstance(precoders, dict) else precoders
+        x = est.transmitted_samples(scenario, SEED, frames, m, pre)  # (Mt, T)
         if schedule is not None:
             silent = np.array([schedule.transmitter_of(f) != m for f in frames])
             x = x.reshape(scenario.tx_antennas, total_frames, -1)
@@ -109,7 +112,8 @@ def spec_air_capture(scenario, total_frames, first_index, length, noise=True, no
             value[ok] = np.sum(beam[sv] * np.exp(2j * np.pi * np.outer(local[ok], fn)), axis=1) / np.sqrt(L)
             frame_of = np.clip(s, 0, total_frames * lay.frame_symbols - 1) // lay.frame_symbols
             value *= np.exp(1j * (phases[frame_of, m] - phases[frame_of, n]))  # the tx symbol's frame
-            value *= np.exp(2j * np.pi * imp.cfo_hz[m] * u / fs)  # tx CFO at the transmitter's local time
+            tx_cfo = imp.cfo_hz[m] - (0.0 if tx_cfo_correction_hz is None else tx_cfo_correction_hz[m])
+            value *= np.exp(2j * np.pi * tx_cfo * u / fs)  # tx CFO at the transmitter's local time
             field += amp * np.outer(geometry.ula_steering(th_r, scenario.rx_antennas), value)
         if noise:
             field += np.sqrt(scenario.noise_power / 2) * (rng.standard_normal(field.shape)

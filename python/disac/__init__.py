@@ -18,6 +18,8 @@ _BLOCKS = {
     "isac_tx": "blocks.isac_tx",
     "sensing_channel": "blocks.sensing_channel",
     "comm_channel": "blocks.comm_channel",
+    "synthetic_radio_tx": "blocks.synthetic_radio_tx",
+    "synthetic_radio_rx": "blocks.synthetic_radio_rx",
     "node_rx": "blocks.node_rx",
     "user_rx": "blocks.user_rx",
     "snapshot_push": "blocks.snapshot_push",

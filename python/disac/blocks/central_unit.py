@@ -590,9 +590,12 @@ class central_unit(gr.basic_block):
         message_pmt = estimate_to_pmt(estimate, self.layout.num_nodes)  # may raise: supervised, counted
         if self.tracker is not None:  # on-the-fly re-estimation from the direct paths (never stops the unit)
             try:
-                if self.tracker.update(prepared[0]):
+                inputs = prepared[0]
+                jumps = self.tracker.jumps
+                self.tracker.update(inputs.frame, inputs.snapshots, inputs.frames)  # X_m with the tx delays
+                if self.tracker.jumps > jumps:
                     self._count("calibration_jumps", f"frame {frame_set.frame}: the links' delays or phases "
-                                "moved away from the calibration file (recalibrate: disac calibrate)")
+                                "moved away from the calibration (recalibrate: disac calibrate)")
             except Exception as exc:  # noqa: BLE001
                 self._supervised("worker", exc)
         self._count("frames_localised", done=frame_set.frame)

@@ -173,9 +173,11 @@ class qa_rx_frame_tagger(gr_unittest.TestCase):
 
     def test_without_an_epoch_the_first_label_continues_the_count(self):
         """epoch None: only a later jump moves frames (here 30 samples lost across the end of frame 2: frames 2
-        and 3 cut, the later ones placed from the new label)."""
+        and 3 cut, the later ones placed from the new label); a last frame that ends the stream goes out whole
+        (node_rx needs all of it)."""
         x, labels, stream_tags = radio_stream(8 * FRAME_LEN, 12345, [(12345 + 2 * FRAME_LEN + 90, 30)])
-        found, _, tagger = run_radio(x, stream_tags, 0, epoch=None)
+        found, sinks, tagger = run_radio(x, stream_tags, 0, epoch=None)
+        self.assertEqual(len(sinks[0].data()), x.shape[1])  # the last frame ends the stream: passed on whole
         self.assertEqual(found, {0: 0, 1: FRAME_LEN, 4: 4 * FRAME_LEN - 30, 5: 5 * FRAME_LEN - 30,
                                  6: 6 * FRAME_LEN - 30, 7: 7 * FRAME_LEN - 30})
         self.assertEqual((tagger.overflow_partial, tagger.overflow_lost), (2, 0))

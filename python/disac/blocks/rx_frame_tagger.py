@@ -12,10 +12,9 @@ same samples on every channel) and marks every frame it received whole with the 
 log). Other tags are dropped.
 
 A frame is tagged only once all of its frame_len samples are in sight with no label jump inside: the block
-looks frame_len − 1 samples ahead of what it passes on (its forecast; its input buffer must hold at least a
-frame, the blocks the nodes put before it hold many), so the last frame_len − 1 samples of a finite stream
-are not passed on (they cannot hold a whole frame). A frame it cannot tag is dropped and counted, never
-silently:
+passes samples on up to the start of the next frame it has not decided, and asks (its forecast) for that
+frame's samples before it passes more (its input buffer must hold at least a frame; the blocks the nodes put
+before it hold many). A frame it cannot tag is dropped and counted, never silently:
   overflow_partial     frames cut by an rx_time jump (an overflow): some of their samples are missing
   overflow_lost        frames lying wholly inside the samples an overflow lost
   frames_before_start  frames that started before the stream's first sample (a negative offset_samples, a
@@ -102,6 +101,7 @@ class rx_frame_tagger(gr.basic_block):
         self._implicit = True  # the first anchor is the implicit one (no rx_time seen yet)
         self._tags_read_to = -1  # rx_time tags at offsets ≤ this were read
         self._stop_at = None  # with max_frames: the stream offset where the output ends
+        self._pending = self.offset_samples  # stream offset of the next frame to decide (None: none pending)
         self._warned = set()
 
     @property
@@ -171,6 +171,7 @@ class rx_frame_tagger(gr.basic_block):
         frame_len = self.layout.frame_len
         while True:
             if self.max_frames and self._next_frame >= self.max_frames:
+                self._pending = None
                 return self._stop_at, False
             anchor_offset, anchor_label = self._anchors[0]
             next_offset = self._anchors[1][0] if len(self._anchors) > 1 else None
@@ -201,9 +202,11 @@ class rx_frame_tagger(gr.basic_block):
                 self._stop_at = next_offset
                 continue
             if position + frame_len > end:  # not all here yet
+                self._pending = position
                 return position, False
             version, identity = self._precoder_of(self._next_frame)
             if version is None:
+                self._pending = position
                 return position, True
             self.add_item_tag(0, position, tags.frame_tag_key(),
                               tags.frame_tag_value(self._next_frame, self.node_id, version, identity))
@@ -229,12 +232,13 @@ class rx_frame_tagger(gr.basic_block):
         return version, identity
 
     def forecast(self, noutput_items, ninputs):
-        """Look a frame ahead: passing sample k on needs samples up to k + frame_len − 1 in sight."""
-        if self.max_frames and self._next_frame >= self.max_frames:
-            # every frame asked for is placed: the rest up to the end needs no look-ahead (a finite stream,
-            # e.g. a SigMF replay ending with the last frame, would otherwise never pass that frame's tail)
-            return [noutput_items] * ninputs
-        return [noutput_items + self.layout.frame_len - 1] * ninputs
+        """Passing samples on beyond the next undecided frame's start needs that whole frame in sight."""
+        need = noutput_items
+        if self._pending is not None:
+            start = self.nitems_read(0)
+            if start + noutput_items > self._pending:
+                need = max(need, self._pending + self.layout.frame_len - start)
+        return [need] * ninputs
 
     def general_work(self, input_items, output_items):
         seen = min(len(samples) for samples in input_items)

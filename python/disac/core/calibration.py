@@ -295,6 +295,19 @@ class Calibration:
             raise CalibrationError(f"node {n!r}: accepted: a node id 0 … {self.num_nodes - 1}")
         return int(math.floor(float(np.min(self.tx_delay_samples + self.rx_delay_samples[n]))))
 
+    def tx_delay_phases(self, subcarriers):
+        """(N, L): e^{−j2π f_l tx_delay_samples[m]/fs} on this calibration's frequency grid, the factor the
+        central unit's model puts on X_m (SPEC13 §3)."""
+        f = ofdm.bin_frequencies_hz(subcarriers, self.sample_rate_hz, self.frequency_grid) / self.sample_rate_hz
+        return np.exp(-2j * np.pi * np.outer(self.tx_delay_samples, f))
+
+    def rx_correction(self, n, subcarriers):
+        """(Mr, L): what node_rx of node n multiplies each snapshot Y[r, l, p] by (SPEC13 §3):
+        e^{+j2π f_l (rx_delay_samples[n] − window_offset_samples(n))/fs} / rx_gains[n, r]."""
+        f = ofdm.bin_frequencies_hz(subcarriers, self.sample_rate_hz, self.frequency_grid) / self.sample_rate_hz
+        residual = self.rx_delay_samples[n] - self.window_offset_samples(n)
+        return np.exp(2j * np.pi * f * residual)[None, :] / self.rx_gains[n][:, None]
+
     def check_scenario(self, scenario):
         """CalibrationError unless this calibration fits the scenario's sizes and sample rate."""
         if self.num_nodes != scenario.num_nodes:

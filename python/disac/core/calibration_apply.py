@@ -99,7 +99,9 @@ def window_offset_samples(calibration, node):
 
 def rx_snapshot_correction(calibration, node, subcarriers, bandwidth_hz):
     """(Mr, L) complex: 1/ĝ_rx[n, r] · e^{+j2π f_l (r_n − w_n)/fs}, the factor node n's snapshot Y[r, l, p]
-    is multiplied by (SPEC13 §3)."""
+    is multiplied by (SPEC13 §3): the Calibration's own rx_correction (core.calibration) when it has one."""
+    if hasattr(calibration, "rx_correction"):
+        return calibration.rx_correction(node, subcarriers)
     gains = np.asarray(calibration.rx_gains, complex)[node]
     residual = float(calibration.rx_delay_samples[node]) - window_offset_samples(calibration, node)
     f = ofdm.bin_frequencies_hz(subcarriers, bandwidth_hz, frequency_grid(calibration))
@@ -110,8 +112,9 @@ def rx_snapshot_correction(calibration, node, subcarriers, bandwidth_hz):
 def cfo_phasor(cfo_hz, sample_index, sample_rate_hz, sign):
     """e^{sign·j2π ε t} at t = sample_index / fs (local sample times since the epoch; integer indices kept
     exact: the phase is reduced modulo one cycle in float64 before the exponential)."""
-    cycles = np.mod(np.asarray(sample_index, dtype=np.float64) * (float(cfo_hz) / float(sample_rate_hz)), 1.0)
-    return np.exp(sign * 2j * np.pi * cycles)
+    from . import synthetic_radio  # the radio's own phasor: one formula for the air and the corrections
+
+    return synthetic_radio.cfo_phasor_at(cfo_hz, np.asarray(sample_index, dtype=np.int64), sample_rate_hz, sign)
 
 
 def rx_cfo_phasor(calibration, node, sample_index, sample_rate_hz):
@@ -155,7 +158,10 @@ def tx_precompensated_precoders(calibration, node, wc, wr, per_antenna_power):
 
 
 def model_tx_delay_phases(calibration, subcarriers, bandwidth_hz):
-    """(N, L): e^{−j2π f_l t_m/fs}, the factor the central unit's model multiplies X_m[:, l, :] by."""
+    """(N, L): e^{−j2π f_l t_m/fs}, the factor the central unit's model multiplies X_m[:, l, :] by (the
+    Calibration's own tx_delay_phases, core.calibration, when it has one)."""
+    if hasattr(calibration, "tx_delay_phases"):
+        return calibration.tx_delay_phases(subcarriers)
     t = np.asarray(calibration.tx_delay_samples, float)
     f = ofdm.bin_frequencies_hz(subcarriers, bandwidth_hz, frequency_grid(calibration))
     return np.exp(-2j * np.pi * np.multiply.outer(t, f) / bandwidth_hz)
@@ -180,12 +186,9 @@ def make_tracker(calibration, scenario):
     each localised frame's snapshots and model frames), or None without a calibration."""
     if calibration is None:
         return None
-    from . import calibration as calibration_mod
+    from .calibration_tracker import CalibrationTracker
 
-    factory = getattr(calibration_mod, "CalibrationTracker", None)
-    if factory is None:
-        return None
-    return factory(calibration, scenario)
+    return CalibrationTracker(scenario, calibration)
 
 
 def known_path_flags(known_paths, calibration, scenario):

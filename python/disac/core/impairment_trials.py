@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from . import calibration_apply, channels, fim, fusion, localizer, ofdm, trial_stats
+from . import calibration_apply, channels, fim, fusion, localizer, ofdm, synthetic_radio, trial_stats
 
 CALIBRATION_MODES = ("none", "estimated", "truth")
 DEFAULT_CALIBRATION_FRAMES = 20
@@ -63,17 +63,16 @@ class RunResult:
 
 def transmit_radio(x, node, impairments, first_index, sample_rate_hz):
     """SPEC13 §2, node m's transmit radio: antenna i radiates tx_gains[m, i]·x_i·e^{j2π ε_m t} (t = local index
-    / fs). x (Mt, T) from local index ``first_index``. The air's truth (never the receive side's)."""
-    rot = calibration_apply.cfo_phasor(impairments.cfo_hz[node], first_index + np.arange(x.shape[1]),
-                                       sample_rate_hz, +1)
+    / fs; core.synthetic_radio's phasor, as the synthetic_radio_tx block). x (Mt, T) from local index
+    ``first_index``. The air's truth (never the receive side's)."""
+    rot = synthetic_radio.cfo_phasor(impairments.cfo_hz[node], first_index, x.shape[1], sample_rate_hz, +1)
     return (impairments.tx_gains[node][:, None] * x) * rot[None, :]
 
 
 def receive_radio(y, node, impairments, first_label, sample_rate_hz):
     """SPEC13 §2, node n's receive radio: antenna r delivers rx_gains[n, r]·y_r·e^{−j2π ε_n t} (t = label index
     / fs). y (Mr, T) with label index ``first_label`` for column 0. The air's truth."""
-    rot = calibration_apply.cfo_phasor(impairments.cfo_hz[node], first_label + np.arange(y.shape[1]),
-                                       sample_rate_hz, -1)
+    rot = synthetic_radio.cfo_phasor(impairments.cfo_hz[node], first_label, y.shape[1], sample_rate_hz, -1)
     return (impairments.rx_gains[node][:, None] * y) * rot[None, :]
 
 
@@ -89,8 +88,9 @@ def truth_calibration(scenario):
                        method="identity").normalised()
 
 
-def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_count, calibration):
+def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_count, calibration, on_air=None):
     """Every node's transmit samples through its radio, then the air into every rx node (noise-free).
+    on_air: None, or {m: (frame_count,) bool}: the frames node m transmits (silent otherwise).
     Returns (streams {n: (Mr, T) at the antennas}, first label index of column 0 {n})."""
     lay = ofdm.layout_from_scenario(scenario_air)
     gen = ofdm.frame_generator(lay, int(seed))
@@ -105,6 +105,8 @@ def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_co
             w_c, w_r, _ = calibration_apply.tx_precompensated_precoders(calibration, m, w_c, w_r,
                                                                         scenario_air.per_antenna_power)
         x = ofdm.NodeModulator(gen, m, w_c, w_r).samples(frames).astype(complex)
+        if on_air is not None:
+            x = (x.reshape(len(x), frame_count, lay.frame_len) * on_air[m][None, :, None]).reshape(len(x), -1)
         if calibration is not None and calibration_apply.has_cfo(calibration, m):
             x = x * calibration_apply.tx_cfo_phasor(calibration, m, first_index + np.arange(x.shape[1]), fs)[None]
         tx.append(transmit_radio(x, m, imp, first_index, fs))
@@ -177,41 +179,19 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
     return out
 
 
-def calibration_capture(scenario_air, seed, channel_seed, frames, max_lag_samples):
-    """Every node's raw received samples of calibration frames (core.calibration_estimator's capture: W_c = 0,
-    W_r = √P_T·I, uncalibrated transmitters), covering ``frames`` ± max_lag_samples, with noise."""
-    from . import calibration_estimator as est
-
-    lay = ofdm.layout_from_scenario(scenario_air)
-    wc, wr = est.calibration_precoders(scenario_air)
-    n_nodes = scenario_air.num_nodes
-    pad = int(math.ceil(max_lag_samples / lay.frame_len)) + 1
-    first = max(0, int(frames[0]) - pad)
-    count = int(frames[-1]) + 1 + pad - first
-    streams, labels = _air_streams(scenario_air, [wc] * n_nodes, [wr] * n_nodes, seed, channel_seed, first, count,
-                                   None)
-    rng = channels.noise_rng(channel_seed + 7919, "sensing", 0)
-    captures = {}
-    for n in range(n_nodes):
-        y = streams[n].astype(complex)
-        y = y + math.sqrt(scenario_air.noise_power / 2) * (rng.standard_normal(y.shape) + 1j * rng.standard_normal(y.shape))
-        captures[n] = est.ReceivedCapture(receive_radio(y, n, scenario_air.impairments, labels[n],
-                                                        scenario_air.bandwidth_hz), labels[n])
-    return captures
-
-
-def estimate_calibration(scenario_air, seed, channel_seed=1, frames=DEFAULT_CALIBRATION_FRAMES, first_frame=0,
+def estimate_calibration(scenario_air, seed, channel_seed=1, frames_per_node=DEFAULT_CALIBRATION_FRAMES,
                          max_lag_samples=None):
-    """engineer cal's estimator on a calibration capture of this air (the receive side gets the scenario
-    without impairments): its CalibrationFit."""
-    from . import calibration_estimator as est
+    """engineer cal's estimator (core.calibration_estimator.estimate_calibration) on a calibration capture of
+    this air, as `disac calibrate` runs it; the receive side gets the scenario without impairments. Its
+    CalibrationFit."""
+    from . import calibration_air, calibration_estimator as est
 
     lay = ofdm.layout_from_scenario(scenario_air)
-    if max_lag_samples is None:  # the capture covers the link delays of a B210-class radio with margin
-        max_lag_samples = max(4 * lay.frame_len, 400)
-    numbers = np.arange(first_frame, first_frame + frames)
-    captures = calibration_capture(scenario_air, seed, channel_seed, numbers, max_lag_samples)
-    return est.estimate_calibration(scenario_air.without_impairments(), captures, numbers, seed,
+    if max_lag_samples is None:  # covers a B210-class TX→RX latency (≤ 165 samples) and GPSDO offsets with margin
+        max_lag_samples = max(3 * lay.frame_len, 300)
+    schedule = est.CalibrationSchedule.for_search(scenario_air, frames_per_node, max_lag_samples)
+    captures = calibration_air.synthetic_capture(scenario_air, schedule, seed, channel_seed + 7919)  # its own noise
+    return est.estimate_calibration(scenario_air.without_impairments(), captures, schedule, seed,
                                     max_lag_samples=int(max_lag_samples))
 
 

@@ -4,9 +4,9 @@
 the receiving nodes' chains, the comm side, and a run that ends when a number of frames are through.
 
 add_synthetic_nodes is the `disac node` / `disac localize` / `disac demo` / `disac loopback` air: node m is a
-synthetic_node when it receives (its transmitter, echo channel, receiver and link) and a bare isac_tx
-otherwise (its echoes are not received here, but it still transmits: the other nodes see its echoes and the
-users its data). The frames, oscillator phases and noise are functions of the seeds and frame numbers
+synthetic_node when it receives (its transmitter and TX radio, echo channel, RX radio, rx framing, receiver
+and link) and a bare isac_tx into its synthetic_radio_tx otherwise (its echoes are not received here, but it
+still transmits: the other nodes see its echoes and the users its data, both through its TX radio). The frames, oscillator phases and noise are functions of the seeds and frame numbers
 only, so any split of the nodes over processes gives the same snapshots.
 """
 
@@ -14,8 +14,10 @@ import threading
 import time
 
 from ..blocks import tags
+from ..core import ofdm
 from ..blocks.isac_tx import isac_tx
 from ..blocks.precoder_sub import PRECODERS_PORT, precoder_sub
+from ..blocks.synthetic_radio_tx import synthetic_radio_tx
 from .synthetic_node import synthetic_node
 from .user_side import user_side
 
@@ -34,7 +36,9 @@ def add_synthetic_nodes(tb, scenario, receiving_nodes, wc, wr, frames, seed, cha
     one air; with ``precoders_address`` one precoder_sub feeding every transmitter.
 
     wc, wr: every node's initial precoders, (N, Mt, U) and (N, Mt, Mt). Returns (sources, nodes, sub):
-    sources[m] is the block whose outputs 0 … Mt−1 are node m's transmit streams, nodes {m: synthetic_node}.
+    sources[m] is the block whose outputs 0 … Mt−1 are node m's transmit streams on the air (its TX radio's:
+    what the other nodes' sensing channels and the users' comm channel take), nodes {m: synthetic_node}.
+    ``node_parameters`` may hold epoch_s (it labels the TX radios too).
     """
     s = scenario
     n, mt = s.num_nodes, s.tx_antennas
@@ -42,9 +46,21 @@ def add_synthetic_nodes(tb, scenario, receiving_nodes, wc, wr, frames, seed, cha
     if any(not 0 <= m < n for m in receiving):
         raise ValueError(f"receiving nodes {receiving}: accepted: node ids 0 … {n - 1}")
     nodes = {m: synthetic_node(s, m, seed, channel_seed, wc[m], wr[m], frames, **node_parameters) for m in receiving}
-    sources = [nodes[m] if m in nodes else isac_tx(s, m, seed, wc[m], wr[m], frames,
-                                                   calibration=node_parameters.get("calibration", ""))
-               for m in range(n)]
+    transmitters, sources = [], []  # the block with node m's precoder port; the one with its air streams
+    epoch_s = node_parameters.get("epoch_s")
+    for m in range(n):
+        if m in nodes:
+            transmitters.append(nodes[m])
+            sources.append(nodes[m])
+            continue
+        transmitter = isac_tx(s.without_impairments(), m, seed, wc[m], wr[m], frames,
+                              calibration=node_parameters.get("calibration", ""))
+        radio = synthetic_radio_tx(s, m, tags.SYNTHETIC_EPOCH_S if epoch_s is None else epoch_s)
+        for i in range(mt):
+            tb.connect((transmitter, i), (radio, i))
+        transmitters.append(transmitter)
+        sources.append(radio)
+        keep(tb, transmitter)
     for m, node in nodes.items():
         for j, other in enumerate(k for k in range(n) if k != m):
             for i in range(mt):
@@ -56,8 +72,8 @@ def add_synthetic_nodes(tb, scenario, receiving_nodes, wc, wr, frames, seed, cha
     sub = None
     if precoders_address:
         sub = precoder_sub(precoders_address, s, -1, *precoder_security)
-        for source in sources:
-            tb.msg_connect((sub, PRECODERS_PORT), (source, tags.PRECODER_PORT))
+        for transmitter in transmitters:
+            tb.msg_connect((sub, PRECODERS_PORT), (transmitter, tags.PRECODER_PORT))
     keep(tb, *sources, sub)
     return sources, nodes, sub
 
@@ -119,13 +135,21 @@ def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, searc
 
     from .central_node import central_node
 
+    from ..core import calibration_apply
+
     address = f"inproc://disac-system-{id(object())}-{time.monotonic_ns()}"
     tb = gr.top_block("disac_system")
-    central = central_node(scenario.without_impairments(), seed, wc, wr, timeout_s=timeout_s, queue_depth=frames + 1,
-                           search=search, address=address, bind=True, status_interval_s=0, keep_estimates=frames,
-                           calibration=calibration)
+    calibration = calibration_apply.as_calibration(calibration, scenario.without_impairments())
+    # a calibrated receiver frames later by its window offset (the link latencies): the transmitters run
+    # that many frames more, so that frames 0 … frames − 1 arrive whole; only those are returned
+    lead = 0 if calibration is None else 1 + max(
+        0, -(-max(calibration.window_offset_samples(n) for n in range(scenario.num_nodes))
+             // ofdm.layout_from_scenario(scenario).frame_len))
+    central = central_node(scenario.without_impairments(), seed, wc, wr, timeout_s=timeout_s,
+                           queue_depth=frames + lead + 1, search=search, address=address, bind=True,
+                           status_interval_s=0, keep_estimates=frames + lead, calibration=calibration or "")
     sources, _, _ = add_synthetic_nodes(tb, scenario, range(scenario.num_nodes) if nodes is None else nodes, wc, wr,
-                                        frames, seed, channel_seed, address=address, hwm=frames + 16,
+                                        frames + lead, seed, channel_seed, address=address, hwm=frames + lead + 16,
                                         calibration=calibration)
     users = add_user_side(tb, scenario, sources, seed, channel_seed) if with_users else None
     sink = blocks.message_debug()  # the estimates are read from the central unit; this puts it in the flowgraph
@@ -135,7 +159,7 @@ def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, searc
     status = central.status()
     if require_all and status["frames_released"] < frames:
         raise RuntimeError(f"the chain released {status['frames_released']} of {frames} frames in time: {status}")
-    return {e.frame: e for e in central.estimates}, status, users
+    return {e.frame: e for e in central.estimates if e.frame < frames}, status, users
 
 
 def run_to_end(tb, frames_done=None, on_progress=None, finished=None, poll_s=0.1, settle_s=0.2):
