@@ -62,7 +62,8 @@ SWEEPS = {
     "overflow": (("overflow_every_frames",), [0, 100, 50, 20, 10], [0, 50, 20], "overflows per 100 frames",
                  lambda k: 0.0 if k == 0 else 100.0 / k),
 }
-BASE_TABLE = {"preset": "ideal", "direct_path": True}  # the direct paths in every run (module docstring)
+BASE_TABLE = {"preset": "ideal", "direct_path": True}
+REFLECTOR_M = (-60.0, -20.0)  # the reference reflector of an N ≤ 2 scenario without one (sweep)  # the direct paths in every run (module docstring)
 
 
 def impairment_table(name, value, seed):
@@ -267,10 +268,16 @@ def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, 
     # (issue 13 item 4); the same layout for localisation, so both curves are of one system
     base = load_scenario(scenario_name)
     scenario = base.replace(pilot_symbols=base.num_users + 1)
+    if scenario.num_nodes <= 2 and scenario.reflector_m is None:
+        # N ≤ 2 needs a reference reflector to calibrate (SPEC13 §3): engineer cal's placement for the paper
+        # scenario (tests/test_calibration_estimator.py), 20 dB over its 4 links (P_T·4·|b|²/σ² = 100)
+        scenario = scenario.replace(reflector_m=list(REFLECTOR_M), reflector_amplitude=math.sqrt(
+            100.0 * scenario.noise_power / (scenario.per_antenna_power * scenario.num_nodes ** 2)))
     wc, wr = precoder_sets.designed_precoders(scenario, sinr_db)[:2]
     results = {"scenario": scenario_name, "trials": frames, "seed": seed, "quick": quick, "sweeps": {},
                "calibration_mode": calibration_mode, "sinr_db": sinr_db, "sinr_frames": sinr_frames,
-               "pilot_symbols": scenario.pilot_symbols}
+               "pilot_symbols": scenario.pilot_symbols,
+               "reflector_m": None if scenario.reflector_m is None else [float(v) for v in scenario.reflector_m]}
     for name in names:
         values = SWEEPS[name][2] if quick else SWEEPS[name][1]
         points = []
@@ -430,6 +437,8 @@ def main(argv=None):
     if trials < 1:
         parser.error(f"--trials {trials}: accepted: a positive number of frames")
     print(f"load average: {open('/proc/loadavg').read().split()[:3]}", file=sys.stderr, flush=True)
+    from gnuradio import gr
+    gr.logging().set_default_level(gr.log_levels.warn)  # the blocks' buffer notes would fill stdout
     command = "python bench/impairment_curves.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.plot_only:
         with open(args.json_out, encoding="utf-8") as handle:

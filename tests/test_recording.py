@@ -41,8 +41,8 @@ def live_node_with_recorder(scenario, node, directory):
     tb = gr.top_block()
     _, nodes, _ = system.add_synthetic_nodes(tb, scenario, [node], wc, wr, FRAMES, 0, 1, address="")
     recorder = sigmf_record(scenario, node, directory, "synthetic", ground_truth=True)
-    for r in range(scenario.rx_antennas):
-        tb.connect((nodes[node].channel, r), (recorder, r))
+    for r in range(scenario.rx_antennas):  # what the synthetic radio hands the receiver, rx_time tags included
+        tb.connect((nodes[node].radio_rx, r), (recorder, r))
     debug = blocks.message_debug()
     tb.msg_connect((nodes[node], tags.SNAPSHOT_PORT), (debug, "store"))
     tb.run()
