@@ -399,7 +399,8 @@ def table(results, command):
                   "| misplaced | dropped |", "|---|---|---|---|---|---|---|"]
         for p in overflow:
             a, b = p["rx_time"], p["sample_count"]
-            lines.append(f"| {p['value'] or 'never'} frames | {a['placed']} | {a['misplaced']} | {a['dropped']} "
+            every = f"{p['value']} frames" if p["value"] else "never"
+            lines.append(f"| {every} | {a['placed']} | {a['misplaced']} | {a['dropped']} "
                          f"| {b['placed']} | {b['misplaced']} | {b['dropped']} |")
     return "\n".join(lines)
 
