@@ -150,6 +150,7 @@ def test_cli_record_then_replay_sends_the_same_snapshots(tmp_path, capsys):
     finally:
         sock.close(0)
     assert report["replay"]["radio"] == "synthetic" and report["frames"] == frames
+    assert (report["overflow_partial"], report["overflow_lost"], report["rx_time_jumps"]) == (0, 0, 0)
     assert sorted(live) == sorted(replayed) == list(range(frames))
     for frame in live:
         np.testing.assert_array_equal(replayed[frame], live[frame])

@@ -17,7 +17,8 @@ core.recording has the format). Replay (--radio replay:DIR): that recording in p
 the USRP node's receive chain (hier.replay_radio), as fast as it runs; the JSON then has "replay".
 
 --frames F stops the node after frame F−1; it then prints one JSON line of counters (sent, dropped,
-rejected, bytes_sent, node (0-based), node_number, frames). Precoders: --precoders (placeholder, random,
+rejected, bytes_sent, node (0-based), node_number, frames, and the rx framing's: overflow_partial (frames cut
+by an overflow, dropped), overflow_lost, frames_before_start, rx_time_jumps). Precoders: --precoders (placeholder, random,
 designed or a wire PRECODERS file; the central unit must use the same) and --precoders-from ADDR (a
 beamformer server's PUB socket). Security: --curve-secret … (python/disac/net.py, docs/deployment.md).
 """
@@ -34,6 +35,7 @@ from .cli import (UsageError, add_chain_arguments, add_curve_arguments, add_link
 
 RADIOS = ("synthetic", "usrp")  # and "replay:DIR" (radio_choice)
 REPLAY_PREFIX = "replay:"
+FRAMING_COUNTERS = ("overflow_partial", "overflow_lost", "frames_before_start", "rx_time_jumps")  # in the JSON
 DEFAULT_FRAME_RATE_HZ = 10.0  # frames per second of the synthetic radio's frame clock
 usrp_settings = usrp.usrp_settings  # the names tests and scripts use (tests/test_node_usrp.py)
 
@@ -208,7 +210,8 @@ def run_command(args):
     receiver, progress = nodes[node].receiver, Progress(args.frames, f"disac node {node + 1}", args)
     system.run_to_end(tb, lambda: receiver.frames_received, progress.callback)
     progress.close()
-    report = dict(push.counters(), node=node, node_number=node + 1, frames=args.frames)
+    report = dict(push.counters(), node=node, node_number=node + 1, frames=args.frames,
+                  **{key: getattr(nodes[node].tagger, key) for key in FRAMING_COUNTERS})
     if recorder is not None:
         report["recording"] = recording_report(recorder)
     print_json(report)
@@ -260,10 +263,11 @@ def run_usrp(args, scenario, node, radio=None):
           file=sys.stderr, flush=True)
     # the receive stream never ends by itself: stop once the tagger has passed the last frame
     progress = Progress(args.frames, f"disac node {node + 1}", args)
-    system.run_to_end(tb, lambda: built.tagger.frames_tagged, progress.callback, finished=built.frames_done)
+    system.run_to_end(tb, lambda: built.tagger.frames_accounted, progress.callback, finished=built.frames_done)
     progress.close()
     result = dict(built.push.counters(), node=node, node_number=node + 1, frames=args.frames,
-                  frames_received=built.receiver.frames_received, versions_guessed=built.tagger.versions_guessed)
+                  frames_received=built.receiver.frames_received, versions_guessed=built.tagger.versions_guessed,
+                  **{key: getattr(built.tagger, key) for key in FRAMING_COUNTERS})
     if recorder is not None:
         result["recording"] = recording_report(recorder)
     print_json(result)
@@ -316,10 +320,11 @@ def run_replay(args, scenario, node):
     # every stream ends by itself (the recording, the transmitter's frame count); a precoder subscriber
     # (a message source) would not, so then stop once the last frame has been framed
     finished = built.frames_done if args.precoders_from else None
-    system.run_to_end(tb, lambda: built.tagger.frames_tagged, progress.callback, finished=finished)
+    system.run_to_end(tb, lambda: built.tagger.frames_accounted, progress.callback, finished=finished)
     progress.close()
     print_json(dict(built.push.counters(), node=node, node_number=node + 1, frames=frames,
                     frames_received=built.receiver.frames_received, versions_guessed=built.tagger.versions_guessed,
+                    **{key: getattr(built.tagger, key) for key in FRAMING_COUNTERS},
                     replay={"meta": str(radio.reader.meta_path), "radio": radio.reader.radio,
                             "samples_replayed": radio.replay.samples_replayed}))
     sys.stdout.flush()
