@@ -49,7 +49,7 @@ def register(subparsers):
     add_node_number_argument(parser)
     add_link_arguments(parser, "the central unit's snapshot address")
     parser.add_argument("--pattern", choices=("push", "pub"), default="push", help="ZeroMQ pattern (default push)")
-    parser.add_argument("--radio", type=radio_choice, default="synthetic", metavar="RADIO",
+    parser.add_argument("--radio", type=radio_choice, choices=RadioChoices(), default="synthetic",
                         help="synthetic (default), usrp (gr-uhd) or replay:DIR (a SigMF recording made with --record)")
     parser.add_argument("--record", metavar="DIR", default="",
                         help="record the node's receive streams (SigMF, DIR/node-<number>.sigmf-meta/-data; DIR is "
@@ -87,6 +87,17 @@ def register(subparsers):
     group.add_argument("--rx-offset-samples", type=int, default=0, metavar="S",
                        help="receive samples to skip before frame 0: the measured tx→rx latency (default 0)")
     parser.set_defaults(func=run_command)
+
+
+class RadioChoices(tuple):
+    """argparse choices of --radio: listed as synthetic, usrp, replay:DIR; "replay:<any directory>" is in it."""
+
+    def __new__(cls):
+        return super().__new__(cls, RADIOS + (REPLAY_PREFIX + "DIR",))
+
+    def __contains__(self, value):
+        return value in RADIOS or (isinstance(value, str) and value.startswith(REPLAY_PREFIX)
+                                   and len(value) > len(REPLAY_PREFIX))
 
 
 def radio_choice(text):
