@@ -32,6 +32,8 @@ _BLOCKS = {
     "rx_frame_tagger": "blocks.rx_frame_tagger",
     "band_shift": "blocks.band_shift",
     "end_of_run": "blocks.end_of_run",
+    "sigmf_record": "blocks.sigmf_record",
+    "sigmf_replay": "blocks.sigmf_replay",
     # hier blocks (gr.hier_block2 compositions of the blocks above, python/disac/hier)
     "synthetic_node": "hier.synthetic_node",
     "usrp_node": "hier.usrp_node",

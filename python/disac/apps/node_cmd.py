@@ -11,6 +11,11 @@ leaves at --epoch + f/R (Unix seconds; default: now); a late node catches up at 
 USRP (--radio usrp, gr-uhd): hier.usrp_node — the node's transmitter and receiver on one USRP, band
 shift, rx framing from the common --epoch; docs/deployment.md has the whole set-up.
 
+Recording (--record DIR): the node's receive streams as the radio delivers them (the synthetic radio's or
+the USRP source's, with their rx_time tags) go to DIR/node-<number>.sigmf-{data,meta} (blocks.sigmf_record;
+core.recording has the format). Replay (--radio replay:DIR): that recording in place of the radio, through
+the USRP node's receive chain (hier.replay_radio), as fast as it runs; the JSON then has "replay".
+
 --frames F stops the node after frame F−1; it then prints one JSON line of counters (sent, dropped,
 rejected, bytes_sent, node (0-based), node_number, frames, and the rx framing's: overflow_partial (frames cut
 by an overflow, dropped), overflow_lost, frames_before_start, rx_time_jumps). Precoders: --precoders (placeholder, random,
@@ -28,7 +33,8 @@ from .cli import (UsageError, add_chain_arguments, add_curve_arguments, add_link
                   node_index_from_args, print_json, Progress, quiet_gnuradio_info, resolve_precoders,
                   link_parameters, security_from_args, security_parameters)
 
-RADIOS = ("synthetic", "usrp")
+RADIOS = ("synthetic", "usrp")  # and "replay:DIR" (radio_choice)
+REPLAY_PREFIX = "replay:"
 FRAMING_COUNTERS = ("overflow_partial", "overflow_lost", "frames_before_start", "rx_time_jumps")  # in the JSON
 DEFAULT_FRAME_RATE_HZ = 10.0  # frames per second of the synthetic radio's frame clock
 usrp_settings = usrp.usrp_settings  # the names tests and scripts use (tests/test_node_usrp.py)
@@ -43,7 +49,11 @@ def register(subparsers):
     add_node_number_argument(parser)
     add_link_arguments(parser, "the central unit's snapshot address")
     parser.add_argument("--pattern", choices=("push", "pub"), default="push", help="ZeroMQ pattern (default push)")
-    parser.add_argument("--radio", choices=RADIOS, default="synthetic", help="synthetic (default) or usrp (gr-uhd)")
+    parser.add_argument("--radio", type=radio_choice, choices=RadioChoices(), default="synthetic",
+                        help="synthetic (default), usrp (gr-uhd) or replay:DIR (a SigMF recording made with --record)")
+    parser.add_argument("--record", metavar="DIR", default="",
+                        help="record the node's receive streams (SigMF, DIR/node-<number>.sigmf-meta/-data; DIR is "
+                             "created; an existing recording is never overwritten)")
     add_chain_arguments(parser)
     parser.add_argument("--precoders-from", metavar="ADDR", default="",
                         help="also take precoder sets from a beamformer server's PUB socket (tcp://host:5561)")
@@ -77,6 +87,48 @@ def register(subparsers):
     group.add_argument("--rx-offset-samples", type=int, default=0, metavar="S",
                        help="receive samples to skip before frame 0: the measured tx→rx latency (default 0)")
     parser.set_defaults(func=run_command)
+
+
+class RadioChoices(tuple):
+    """argparse choices of --radio: listed as synthetic, usrp, replay:DIR; "replay:<any directory>" is in it."""
+
+    def __new__(cls):
+        return super().__new__(cls, RADIOS + (REPLAY_PREFIX + "DIR",))
+
+    def __contains__(self, value):
+        return value in RADIOS or (isinstance(value, str) and value.startswith(REPLAY_PREFIX)
+                                   and len(value) > len(REPLAY_PREFIX))
+
+
+def radio_choice(text):
+    """An argparse type: "synthetic", "usrp" or "replay:DIR", else a message naming the value."""
+    import argparse
+
+    if text in RADIOS or (text.startswith(REPLAY_PREFIX) and len(text) > len(REPLAY_PREFIX)):
+        return text
+    raise argparse.ArgumentTypeError(f"--radio {text!r}: accepted: synthetic, usrp or replay:DIR (a directory "
+                                     "written by --record)")
+
+
+def add_recorder(tb, scenario, node, source, directory, radio, **metadata):
+    """A sigmf_record of node ``node``'s receive streams (outputs 0 … Mr−1 of ``source``) in ``tb``."""
+    from ..blocks.sigmf_record import sigmf_record
+
+    try:
+        recorder = sigmf_record(scenario, node, directory, radio, rx_antennas=scenario.rx_antennas, **metadata)
+    except ValueError as exc:
+        raise UsageError(f"--record {directory}: {exc}") from None
+    for r in range(scenario.rx_antennas):
+        tb.connect((source, r), (recorder, r))
+    system.keep(tb, recorder)
+    return recorder
+
+
+def recording_report(recorder):
+    """The "recording" object of the node's JSON line."""
+    return {"meta": str(recorder.meta_path), "samples": recorder.samples_recorded, "captures": recorder.captures,
+            "samples_dropped": recorder.samples_dropped, "bad_time_tags": recorder.bad_time_tags,
+            "error": recorder.error}
 
 
 def channel_list(name):
@@ -132,6 +184,8 @@ def run_command(args):
         raise UsageError(f"--frames {args.frames}: accepted: 0 (no end) or a positive number of frames")
     if args.radio == "usrp":
         return run_usrp(args, scenario, node)
+    if args.radio.startswith(REPLAY_PREFIX):
+        return run_replay(args, scenario, node)
     usrp_only = [name for name, value in (("--device-args", args.device_args), ("--tx-channels", args.tx_channels),
                                           ("--rx-channels", args.rx_channels), ("--center-freq-hz", args.center_freq_hz))
                  if value]
@@ -152,6 +206,14 @@ def run_command(args):
             **link_parameters(security))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    recorder = None
+    if args.record:  # the receive streams as the synthetic radio hands them to the receiver (with rx_time)
+        radio_rx = getattr(nodes[node], "radio_rx", None)  # issue 13's synthetic radio; before it, the channel
+        epoch = getattr(radio_rx, "epoch", None)  # its (whole s, fraction) labels' epoch
+        recorder = add_recorder(tb, scenario, node, nodes[node].channel if radio_rx is None else radio_rx,
+                                args.record, "synthetic", frequency_grid=args.frequency_grid,
+                                epoch_s=(epoch[0] + epoch[1]) if epoch is not None else (args.epoch_s or 0.0),
+                                calibration_file=getattr(args, "calibration", None) or "", ground_truth=True)
     push = nodes[node].push
     print(f"disac node {node + 1}: {scenario.name}, sending to {push.endpoint} ({args.pattern}, "
           f"{security.mode}), {args.frames or 'endless'} frames at {frame_rate:g} frames/s", file=sys.stderr,
@@ -159,8 +221,11 @@ def run_command(args):
     receiver, progress = nodes[node].receiver, Progress(args.frames, f"disac node {node + 1}", args)
     system.run_to_end(tb, lambda: receiver.frames_received, progress.callback)
     progress.close()
-    print_json(dict(push.counters(), node=node, node_number=node + 1, frames=args.frames,
-                    **{key: getattr(nodes[node].tagger, key) for key in FRAMING_COUNTERS}))
+    report = dict(push.counters(), node=node, node_number=node + 1, frames=args.frames,
+                  **{key: getattr(nodes[node].tagger, key) for key in FRAMING_COUNTERS})
+    if recorder is not None:
+        report["recording"] = recording_report(recorder)
+    print_json(report)
     sys.stdout.flush()
     return 0
 
@@ -196,6 +261,12 @@ def run_usrp(args, scenario, node, radio=None):
                                 precoder_security=precoder_security)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    recorder = None
+    if args.record:  # what the USRP delivers, before the band shift
+        recorder = add_recorder(tb, scenario, node, built.source, args.record, "usrp",
+                                center_freq_hz=settings.center_freq_hz, tx_gain_db=settings.tx_gain_db,
+                                rx_gain_db=settings.rx_gain_db, frequency_grid=settings.frequency_grid,
+                                epoch_s=settings.epoch_s, calibration_file=getattr(args, "calibration", None) or "")
     report = configure_usrp(built.sink, built.source, settings, radio)
     print(f"disac node {node + 1}: {scenario.name} on USRP {settings.device_args!r}, tx {settings.tx_channels}, "
           f"rx {settings.rx_channels}, {settings.sample_rate_hz:g} S/s at {settings.center_freq_hz:g} Hz, "
@@ -205,8 +276,67 @@ def run_usrp(args, scenario, node, radio=None):
     progress = Progress(args.frames, f"disac node {node + 1}", args)
     system.run_to_end(tb, lambda: built.tagger.frames_accounted, progress.callback, finished=built.frames_done)
     progress.close()
-    print_json(dict(built.push.counters(), node=node, node_number=node + 1, frames=args.frames,
+    result = dict(built.push.counters(), node=node, node_number=node + 1, frames=args.frames,
+                  frames_received=built.receiver.frames_received, versions_guessed=built.tagger.versions_guessed,
+                  **{key: getattr(built.tagger, key) for key in FRAMING_COUNTERS})
+    if recorder is not None:
+        result["recording"] = recording_report(recorder)
+    print_json(result)
+    sys.stdout.flush()
+    return 0
+
+
+def run_replay(args, scenario, node):
+    """`disac node --radio replay:DIR`: the recording of this node through the USRP node's receive chain, as
+    fast as it runs, until the recording (or --frames) ends."""
+    from gnuradio import gr
+
+    from ..core import ofdm as ofdm_layout
+    from ..hier.replay_radio import ReplayRadio
+
+    directory = args.radio[len(REPLAY_PREFIX):]
+    refused = [name for name, value in (("--record", args.record), ("--device-args", args.device_args),
+                                        ("--tx-channels", args.tx_channels), ("--rx-channels", args.rx_channels),
+                                        ("--center-freq-hz", args.center_freq_hz), ("--epoch-s", args.epoch_s),
+                                        ("--frame-rate-hz", args.frame_rate_hz)) if value]
+    if refused:
+        raise UsageError(f"{', '.join(refused)}: not with --radio replay:DIR (the recording has its own settings)")
+    try:
+        radio = ReplayRadio(directory, scenario, node)
+    except ValueError as exc:
+        raise UsageError(f"--radio {args.radio}: {exc}") from None
+    frame_len = ofdm_layout.layout_from_scenario(scenario).frame_len
+    in_recording = max(0, (radio.reader.num_samples - args.rx_offset_samples) // frame_len)
+    frames = min(args.frames, in_recording) if args.frames else in_recording
+    if frames == 0:
+        raise UsageError(f"--radio {args.radio}: the recording holds {radio.reader.num_samples} samples, not one "
+                         f"whole frame of {frame_len}")
+    grid = radio.frequency_grid
+    settings = usrp.usrp_settings(scenario, "replay", None, None, radio.center_freq_hz, 0.0, 0.0, "internal",
+                                  "internal", radio.epoch_s, grid, args.rx_offset_samples)
+    security, precoder_security = security_from_args(args)
+    wc, wr = resolve_precoders(scenario, args.precoders, args.sinr_db, args.seed, args.objective)
+    tb = gr.top_block(f"disac_node_{node + 1}_replay")
+    try:
+        built = build_usrp_node(tb, scenario, node, wc[node], wr[node], frames, args.seed, args.bind or args.connect,
+                                settings, radio, bind=bool(args.bind), pattern=args.pattern,
+                                precoder_address=args.precoders_from, security=security,
+                                precoder_security=precoder_security)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"disac node {node + 1}: {scenario.name}, replaying {radio.reader.meta_path} ({radio.reader.radio or 'unknown'}"
+          f" radio, {radio.reader.num_samples} samples, {frames} frames); sending to {built.push.endpoint}",
+          file=sys.stderr, flush=True)
+    progress = Progress(frames, f"disac node {node + 1}", args)
+    # every stream ends by itself (the recording, the transmitter's frame count); a precoder subscriber
+    # (a message source) would not, so then stop once the last frame has been framed
+    finished = built.frames_done if args.precoders_from else None
+    system.run_to_end(tb, lambda: built.tagger.frames_accounted, progress.callback, finished=finished)
+    progress.close()
+    print_json(dict(built.push.counters(), node=node, node_number=node + 1, frames=frames,
                     frames_received=built.receiver.frames_received, versions_guessed=built.tagger.versions_guessed,
-                    **{key: getattr(built.tagger, key) for key in FRAMING_COUNTERS}))
+                    **{key: getattr(built.tagger, key) for key in FRAMING_COUNTERS},
+                    replay={"meta": str(radio.reader.meta_path), "radio": radio.reader.radio,
+                            "samples_replayed": radio.replay.samples_replayed}))
     sys.stdout.flush()
     return 0

@@ -238,8 +238,9 @@ class usrp_node(gr.hier_block2):
             self.precoder_sub = precoder_sub(precoders_address, s, node_id, security, secret_key_file,
                                              precoders_server_public_key or server_public_key, allowed_keys_file)
         shift = frequency_grid == "low-if"  # (−1)^n: subcarrier l on the air at f_c + (l − L/2)·B/L
+        rx_shift = shift and getattr(self.radio, "band_shift", True)  # a replay of synthetic air: no shift
         self.tx_shift = band_shift(s.tx_antennas) if shift else None
-        self.rx_shift = band_shift(s.rx_antennas) if shift else None
+        self.rx_shift = band_shift(s.rx_antennas) if rx_shift else None
         self.connect((self.transmitter, 0), self.tx_log)
         for i in range(s.tx_antennas):
             if shift:
@@ -247,7 +248,7 @@ class usrp_node(gr.hier_block2):
             else:
                 self.connect((self.transmitter, i), (self.sink, i))
         for r in range(s.rx_antennas):
-            if shift:
+            if rx_shift:
                 self.connect((self.source, r), (self.rx_shift, r), (self.tagger, r))
             else:
                 self.connect((self.source, r), (self.tagger, r))
