@@ -75,8 +75,11 @@ def test_separate_processes_give_the_same_table(single):
     for a, b in zip(summary["targets"], processes["targets"]):
         assert np.allclose(a["estimate_m"], b["estimate_m"], rtol=0, atol=1e-6)
         assert a["rmse_m"] == pytest.approx(b["rmse_m"], abs=1e-6)
+    # same samples, but the user path's complex64 arithmetic (BLAS products over the chunks GNU Radio hands
+    # each process) rounds differently: ~1e-7 relative per sample, seen as 1.2e-8 dB on the measured SINR; 1e-6 dB
+    # is 100x that and 10^5 below the 0.1 dB a table shows, so another frame set or precoder cannot pass
     for a, b in zip(summary["users"], processes["users"]):
-        assert a["sinr_measured_db"] == pytest.approx(b["sinr_measured_db"], abs=1e-9)
+        assert a["sinr_measured_db"] == pytest.approx(b["sinr_measured_db"], abs=1e-6)
     assert processes["frames_localised"] == FRAMES
 
 
