@@ -157,7 +157,8 @@ class central_unit(gr.basic_block):
                       between are counted lost, so sent = localised + skipped + lost over the whole run)
       start_frame     the first frame number of the run (the nodes' start epoch; default 0)
       calibration     a core.calibration.Calibration, a calibration file path, or "" (none): its transmit
-                      delays go on the model's X_m (X_m ⊙ e^{−j2π f_l t_m/fs}, SPEC13 §3), and the
+                      delays and chain magnitudes go on the model's X_m (X_m[i, l, :] · |ĝ_tx[m, i]| ·
+                      e^{−j2π f_l t_m/fs}: isac_tx undoes the chains' phases only, SPEC13 §3), and the
                       on-the-fly tracker (core.calibration) re-estimates the links from the direct paths of
                       every localised frame: status counter ``calibration_jumps`` and field ``calibration``
                       ("ok", "jump" while the last frames disagree with the file, "none" without one)
@@ -208,11 +209,12 @@ class central_unit(gr.basic_block):
         self.calibration = calibration_apply.as_calibration(calibration, s)
         direct_paths, reflector = calibration_apply.known_path_flags(known_paths, self.calibration, s)
         self.known_paths = known_paths
-        tx_delays = None if self.calibration is None else calibration_apply.model_tx_delay_phases(
+        # the model's X_m: the calibration's tx delays and the transmit chains' magnitudes (SPEC13 §3 as applied)
+        tx_factors = None if self.calibration is None else calibration_apply.model_tx_factors(
             self.calibration, s.subcarriers, s.bandwidth_hz)
         self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(
             s, direct_paths=direct_paths, reflector=reflector), num_targets=int(num_targets) or None, search=search,
-            tx_delay_phases=tx_delays)
+            tx_model_factors=tx_factors)
         self.tracker = calibration_apply.make_tracker(self.calibration, s)
         self.estimator.crb_m2(self.precoders, 0)  # the bound of version 0, before the first frame
         self.queue_depth = int(queue_depth)

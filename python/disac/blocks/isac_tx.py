@@ -34,11 +34,15 @@ class isac_tx(gr.sync_block):
       precoder_id identity of the initial set (core.precoder_identity); 0 (default): the start-up set, the
                   precoders every process of the system was given at start (the central unit knows it as 0)
     calibration   a core.calibration.Calibration, a calibration file path, or "" (none: today's samples
-                  exactly). Applied as SPEC13 §3 (core.calibration_apply): antenna i sends x_i / ĝ_tx[m, i],
-                  the whole node rescaled so that no antenna exceeds P_T (done on the precoders, so the fast
-                  path is unchanged; ``tx_scale`` is the factor, ≤ 1), and × e^{−j2π ε_m t} (t = j/fs, j the
-                  local sample index since the epoch): the users get the designed beams too. Frame tags
-                  and precoder identities are those of the designed (uncompensated) precoders.
+                  exactly). Applied as SPEC13 §3 (core.calibration_apply): antenna i sends
+                  x_i · ĝ*_tx[m, i]/|ĝ_tx[m, i]|, the chains' phases undone (done on the precoders, so the
+                  fast path is unchanged), and × e^{−j2π ε_m t} (t = j/fs, j the local sample index since
+                  the epoch). Unit modulus: every antenna is driven with exactly the design's power (the
+                  P_T of eq. 18d), nothing is backed off (``tx_scale``, kept for compatibility, is 1.0). The
+                  chains' magnitudes stay in the radiated field: the central unit's model carries them
+                  (core.calibration_apply.model_tx_factors); the users get the designed beams with
+                  amplitudes off by the chains' gain spread (±1 dB on the lab preset). Frame tags and
+                  precoder identities are those of the designed (uncompensated) precoders.
 
     Message input ``precoder``: see tags.precoder_from_pmt. A good message is applied at the next frame
     boundary (the next frame this block generates), never mid-frame; a bad one (wrong shape, non-finite,
@@ -102,7 +106,7 @@ class isac_tx(gr.sync_block):
             self._pending = (modulator, int(version), identity)
 
     def _modulator(self, wc, wr):
-        """The NodeModulator of a designed pair, with the transmit chains' gains pre-compensated (calibration)."""
+        """The NodeModulator of a designed pair, with the transmit chains' phases pre-compensated (calibration)."""
         if self.calibration is None:
             return ofdm.NodeModulator(self._gen, self.node_id, wc, wr)
         wc, wr = ofdm.check_precoders(self.layout, wc, wr)

@@ -12,14 +12,25 @@ window_offset_samples(n) = ⌊min_m (t_m + r_n)⌋ the integer frame-start shift
                                     (rx_cfo_phasor);
   node receiver n (on the snapshot) Y[r, l, p] ← Y[r, l, p] / ĝ_rx[n, r] · e^{+j2π f_l (r_n − w_n)/fs}
                                     (rx_snapshot_correction);
-  transmitter m                     x_i ← x_i / ĝ_tx[m, i], rescaled so that no antenna exceeds P_T
+  transmitter m                     x_i ← x_i · ĝ*_tx[m, i]/|ĝ_tx[m, i]|, the chains' PHASES only
                                     (tx_precompensated_precoders: the precoders are pre-multiplied, so the
                                     transmitter's fast path is unchanged), and × e^{−j2π ε_m t}
                                     (tx_cfo_phasor);
-  central unit                      X_m ← X_m ⊙ e^{−j2π f_l t_m/fs} in the model (model_tx_delay_phases).
+  central unit                      X_m[i, l, :] ← |ĝ_tx[m, i]| · e^{−j2π f_l t_m/fs} · X_m[i, l, :] in the
+                                    model (model_tx_factors: the chains' MAGNITUDES and the transmit delays,
+                                    one factor per antenna and subcarrier; model_tx_delay_phases the delays).
 
 After these every link m → n carries its echoes at the geometric delays plus a residual t_m + r_n − w_n
-that the two ramps remove, with flat channels and no CFO: what the localiser's eq. (3)/(5) assumes.
+that the two ramps remove, with flat channels and no CFO, and radiates diag(|ĝ_tx[m]|)·x_m, which the model
+carries: what the localiser's eq. (3)/(5) assumes.
+
+Why the transmitter undoes the phases only (decided with the integrator): dividing by the whole ĝ_tx[m, i]
+and then backing the node off so that its weakest chain stays within P_T (eq. 18d, a per-antenna limit on
+what the DAC/PA chain is driven with) cost 1.3–3.5 dB of transmit power at the lab preset's ±1 dB chains,
+and the localisation RMSE with it (1.15–1.22 × the ideal air's). A unit-modulus pre-compensation drives
+every antenna with exactly the design's power, and the chains' magnitudes are a known part of the radiated
+field that the central unit simply models. The price: the users see the designed beams with amplitudes off
+by the chains' ±1 dB (the phases, which make the beams, are right), which their SINR pays slightly.
 The frequencies f_l are on the calibration's ``frequency_grid`` (core.ofdm.bin_frequencies_hz: the grid
 the air's band-limited delays act on), fs = the scenario's bandwidth (the sample rate).
 
@@ -131,30 +142,36 @@ def has_cfo(calibration, node):
     return float(calibration.cfo_hz[node]) != 0.0
 
 
-def tx_precompensation(calibration, node, wc, wr, per_antenna_power):
-    """(diagonal d (Mt,), scale): antenna i of node m sends x_i·d_i with d_i = scale/ĝ_tx[m, i], scale the
-    largest ≤ 1 such that no antenna's power [R]_ii·|d_i|² (R = W_c W_cᴴ + W_r W_rᴴ, eq. 1) exceeds P_T.
-
-    scale ≤ 1 always (never more than the design's power); with every antenna at P_T in the design it is
-    min_i |ĝ_i| (≤ 1 in the mean-|ĝ| = 1 gauge): the price of equalising the weakest chain, a per-node factor
-    that the unknown amplitudes b absorb in the localiser (and the users' SINR pays)."""
-    wc, wr = np.asarray(wc, complex), np.asarray(wr, complex)
+def tx_precompensation(calibration, node, wc=None, wr=None, per_antenna_power=None):
+    """(diagonal d (Mt,), scale): antenna i of node m sends x_i·d_i with d_i = ĝ*_tx[m, i]/|ĝ_tx[m, i]|, the
+    transmit chains' phases undone and nothing else (|d_i| = 1: every antenna's power [R]_ii, R = W_c W_cᴴ +
+    W_r W_rᴴ of eq. 1, is the design's, so the per-antenna limit P_T of eq. 18d holds as designed and
+    nothing is backed off); scale = 1.0 always (kept for callers of the earlier gain-inverting version).
+    The chains' magnitudes |ĝ_tx| stay in the radiated field: the central unit's model carries them
+    (model_tx_factors). wc, wr, per_antenna_power: unused (the old signature)."""
     gains = np.asarray(calibration.tx_gains, complex)[node]
-    power = np.real(np.sum(np.abs(wc) ** 2, axis=1) + np.sum(np.abs(wr) ** 2, axis=1))  # [R]_ii
-    inverse = 1.0 / gains
-    after = power * np.abs(inverse) ** 2
-    used = after > 0
-    scale = 1.0
-    if np.any(used):
-        scale = float(min(1.0, np.sqrt(per_antenna_power / np.max(after[used]))))
-    return inverse * scale, scale
+    return np.conj(gains) / np.abs(gains), 1.0
 
 
-def tx_precompensated_precoders(calibration, node, wc, wr, per_antenna_power):
-    """(W_c', W_r', scale) = (D W_c, D W_r, scale) with D = diag(tx_precompensation): the transmitter's
-    frames x' = D x (eq. 1 with the transmit chains' gains undone), made by its unchanged fast path."""
-    d, scale = tx_precompensation(calibration, node, wc, wr, per_antenna_power)
+def tx_precompensated_precoders(calibration, node, wc, wr, per_antenna_power=None):
+    """(W_c', W_r', scale) = (D W_c, D W_r, 1.0) with D = diag(tx_precompensation): the transmitter's frames
+    x' = D x (eq. 1 with the transmit chains' phases undone), made by its unchanged fast path."""
+    d, scale = tx_precompensation(calibration, node)
     return d[:, None] * np.asarray(wc, complex), d[:, None] * np.asarray(wr, complex), scale
+
+
+def model_tx_gain_magnitudes(calibration):
+    """(N, Mt): |ĝ_tx[m, i]|, the transmit chains' magnitudes the radiated field keeps (the transmitter
+    undoes their phases only: tx_precompensation)."""
+    return np.abs(np.asarray(calibration.tx_gains, complex))
+
+
+def model_tx_factors(calibration, subcarriers, bandwidth_hz):
+    """(N, Mt, L): |ĝ_tx[m, i]| · e^{−j2π f_l t_m/fs}, the one factor the central unit's model multiplies
+    X_m[i, l, :] by (SPEC13 §3 as applied here: the chains' magnitudes and the transmit delays;
+    core.fusion.localiser_inputs' ``tx_model_factors``)."""
+    phases = model_tx_delay_phases(calibration, subcarriers, bandwidth_hz)  # (N, L)
+    return model_tx_gain_magnitudes(calibration)[:, :, None] * phases[:, None, :]
 
 
 def model_tx_delay_phases(calibration, subcarriers, bandwidth_hz):

@@ -459,19 +459,27 @@ def frame_precoder_id(frame_set):
     return max(counts, key=lambda v: (counts[v], v))
 
 
-def localiser_inputs(frame_set, table, seed, tx_delay_phases=None):
+def localiser_inputs(frame_set, table, seed, tx_delay_phases=None, tx_model_factors=None):
     """Snapshots of the contributing nodes and every node's regenerated X_m (eq. 1) for one frame.
 
     Node m's frame uses the precoder set m named when it reported (by identity), else the frame's
     majority set. Raises UnknownPrecoders when a needed set is not in the table. A FrameSet without
     identities (callers of before issue 11) is looked up by version (UnknownPrecoderVersion).
-    tx_delay_phases (N, L) or None: the calibration's transmit delays on the model, X_m[:, l, :] ×
-    e^{−j2π f_l t_m/fs} (SPEC13 §3, core.calibration_apply.model_tx_delay_phases).
+    tx_model_factors (N, Mt, L) or None: the calibration's factor on the model, X_m[i, l, :] ×
+    |ĝ_tx[m, i]|·e^{−j2π f_l t_m/fs} (the transmit chains' magnitudes, which the transmitter leaves in the
+    radiated field, and the transmit delays: SPEC13 §3, core.calibration_apply.model_tx_factors).
+    tx_delay_phases (N, L) or None: the delays alone, X_m[:, l, :] × e^{−j2π f_l t_m/fs}
+    (core.calibration_apply.model_tx_delay_phases; the earlier spelling, applied when no tx_model_factors).
+    None of them: X_m as regenerated, bit for bit.
     """
     inputs = _localiser_inputs(frame_set, table, seed)
-    if tx_delay_phases is not None:
-        phases = np.asarray(tx_delay_phases)
-        frames = {m: x * phases[m][None, :, None] for m, x in inputs.frames.items()}
+    factors = None
+    if tx_model_factors is not None:
+        factors = np.asarray(tx_model_factors)  # (N, Mt, L)
+    elif tx_delay_phases is not None:
+        factors = np.asarray(tx_delay_phases)[:, None, :]  # (N, 1, L)
+    if factors is not None:
+        frames = {m: x * factors[m][:, :, None] for m, x in inputs.frames.items()}
         inputs = dataclasses.replace(inputs, frames=frames)
     return inputs
 
@@ -558,7 +566,7 @@ class FrameEstimator:
     """
 
     def __init__(self, scenario, seed, localizer, num_targets=None, search="full", residual_sigmas=5.0,
-                 track_iterations=3, tx_delay_phases=None):
+                 track_iterations=3, tx_delay_phases=None, tx_model_factors=None):
         if search not in SEARCH_MODES:
             raise ValueError(f"search = {search!r}: accepted: {', '.join(SEARCH_MODES)}")
         self.scenario = scenario
@@ -569,6 +577,7 @@ class FrameEstimator:
         self.search = search
         self.residual_sigmas = float(residual_sigmas)
         self.tx_delay_phases = None if tx_delay_phases is None else np.asarray(tx_delay_phases)
+        self.tx_model_factors = None if tx_model_factors is None else np.asarray(tx_model_factors)
         _check_whole("track_iterations", track_iterations, 1)
         # the tracker: the same localiser (grid arrays shared) with fewer LM iterations
         self._tracker = copy.copy(localizer)
@@ -601,7 +610,7 @@ class FrameEstimator:
     def prepare(self, frame_set, table):
         """(LocaliserInputs, per-target CRB) of one frame: the part that reads the precoder table (a
         caller that updates the table from another thread holds its lock around this call only)."""
-        inputs = localiser_inputs(frame_set, table, self.seed, self.tx_delay_phases)
+        inputs = localiser_inputs(frame_set, table, self.seed, self.tx_delay_phases, self.tx_model_factors)
         return inputs, self.crb_m2(table, inputs.precoder_version, inputs.precoder_id)
 
     def localise(self, inputs, crb_m2):

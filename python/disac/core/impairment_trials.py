@@ -6,13 +6,13 @@ tests/test_calibrated_localization.py and of bench/impairment_curves.py.
 ``run_trials(scenario, impairments_table, calibration_mode, frames, seed)`` runs, at core level, the chain a
 flowgraph runs (SPEC13 §2's signal flow), through the same code:
 
-    transmitter (core.ofdm.NodeModulator; with a calibration the precoders pre-compensated and the CFO
-    pre-rotated: core.calibration_apply) → transmit radio (tx gains, CFO: transmit_radio) → air
+    transmitter (core.ofdm.NodeModulator; with a calibration the precoders' chain phases pre-compensated and
+    the CFO pre-rotated: core.calibration_apply) → transmit radio (tx gains, CFO: transmit_radio) → air
     (core.channels.SensingChannel: paths, true band-limited delays of core.delay_line, oscillator phases,
     direct paths, reflector) → noise → receive radio (rx gains, CFO: receive_radio) → framing from the
     labels (frame f at label f·frame_len + w_n) → node receiver (CP removal, CFO derotation, FFT, rx
     corrections: core.calibration_apply, as blocks/node_rx.py) → central unit (core.fusion.FrameEstimator:
-    tx delays on X_m, known paths projected out, ML of eq. 9)
+    tx delays and chain magnitudes on X_m, known paths projected out, ML of eq. 9)
 
 for three calibration modes: "none" (the receivers as today), "estimated" (engineer cal's
 core.calibration_estimator.estimate_calibration on a short calibration capture of the same run, as
@@ -121,12 +121,10 @@ def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_co
     return streams, labels
 
 
-def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True,
-                      tx_scale=None):
+def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True):
     """Snapshots (F, N, Mr, L, P) of consecutive ``frames`` as every node_rx makes them (calibration applied;
     None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only).
-    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas) or False.
-    tx_scale (N,) or None: every transmitter's samples scaled (the ideal air at a calibrated power back-off)."""
+    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas) or False."""
     lay = ofdm.layout_from_scenario(scenario_air)
     frames = np.asarray(frames, dtype=np.int64)
     fs = scenario_air.bandwidth_hz
@@ -137,9 +135,6 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
     lead = _LEAD_FRAMES + int(math.ceil(latency / lay.frame_len))
     first = max(0, int(frames[0]) - lead)
     count = int(frames[-1]) + 1 + lead - first
-    if tx_scale is not None:
-        wc = [np.asarray(wc[m]) * tx_scale[m] for m in range(n_nodes)]
-        wr = [np.asarray(wr[m]) * tx_scale[m] for m in range(n_nodes)]
     streams, labels = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count, calibration)
     core = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
             + lay.symbol_len * np.arange(lay.data_symbols)[None, :])  # node_rx's _core_offsets (L, P)
@@ -203,10 +198,10 @@ def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=No
     lay = ofdm.layout_from_scenario(scenario_rx)
     table = fusion.PrecoderTable(lay)
     table.set_start(0, wc, wr)
-    phases = None if calibration is None else calibration_apply.model_tx_delay_phases(
-        calibration, scenario_rx.subcarriers, scenario_rx.bandwidth_hz)
+    factors = None if calibration is None else calibration_apply.model_tx_factors(
+        calibration, scenario_rx.subcarriers, scenario_rx.bandwidth_hz)  # tx delays and chain magnitudes on X_m
     loc = localizer.Localizer.from_scenario(scenario_rx, direct_paths=direct, reflector=reflector)
-    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, search=search, tx_delay_phases=phases)
+    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, search=search, tx_model_factors=factors)
     positions, residuals = [], []
     crb = float(np.sum(estimator.crb_m2(table, 0)))
     for i, f in enumerate(frames):
@@ -243,12 +238,6 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
       failed, failed_ideal      frames with some target's error above gate_m (default c/(4B))
       ratio_to_ideal            rmse_m / rmse_ideal_m
       calibration               {method, residuals, frames_used} of the calibration used (None for "none")
-      tx_scale                  per node, the power back-off of the transmit gain pre-compensation
-      rmse_ideal_backoff_m      the ideal air with every transmitter at that back-off (same frames): what a
-                                perfect calibration can reach, the back-off being the price of equalising
-                                the weakest transmit chain under the per-antenna limit (= rmse_ideal_m when
-                                no transmitter backs off)
-      ratio_to_ideal_backoff    rmse_m / rmse_ideal_backoff_m
       errors_m                  per-frame matched errors (F, K, 2) with the mode's receivers
 
     impairments_table: a dict, a preset name or None/{} (ideal). wc, wr: every node's precoders (N, Mt, U),
@@ -293,25 +282,13 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
            "calibration": None if calibration is None else {
                "method": calibration.method, "residuals": _calibration_residuals(calibration),
                "frames_used": int(getattr(calibration, "frames_used", 0))},
-           "calibration_notes": list(fit.notes) if fit is not None else [],
-           "tx_scale": None if calibration is None else [
-               calibration_apply.tx_precompensation(calibration, m, wc[m], wr[m], scenario.per_antenna_power)[1]
-               for m in range(scenario.num_nodes)]}
+           "calibration_notes": list(fit.notes) if fit is not None else []}
     if with_ideal:
         ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None)
         ideal = localise_frames(rx_scenario, ideal_snaps, numbers, wc, wr, seed, None, search=search)
         rmse_ideal, errors_ideal = rmse_m(ideal, truth)
         out.update(rmse_ideal_m=rmse_ideal, ratio_to_ideal=rmse / rmse_ideal,
                    failed_ideal=int(np.sum(np.any(np.linalg.norm(errors_ideal, axis=2) > gate, axis=1))))
-        scale = out["tx_scale"]
-        if scale is not None and min(scale) < 1.0:
-            backoff_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed,
-                                              None, tx_scale=scale)
-            rmse_backoff, _ = rmse_m(localise_frames(rx_scenario, backoff_snaps, numbers, wc, wr, seed, None,
-                                                     search=search), truth)
-        else:
-            rmse_backoff = rmse_ideal
-        out.update(rmse_ideal_backoff_m=rmse_backoff, ratio_to_ideal_backoff=rmse / rmse_backoff)
     return out
 
 
