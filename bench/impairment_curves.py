@@ -15,7 +15,7 @@ Each impairment alone on top of the ideal air (the `[impairments]` table of docs
 with and without the rx_time re-tags and counts placed, misplaced and dropped frames against the
 no-overflow run), and each other point run twice on the same seeds: uncalibrated (the identity calibration: the receivers know
 the geometry, so the direct paths are projected out at their geometric delays, but nothing of the
-impairments) and calibrated (`disac calibrate`'s estimate applied where SPEC13 §3 says). The direct
+impairments) and calibrated (`disac calibrate`'s estimate applied where docs/air-model.md §3 says). The direct
 paths are on in every run (calibration is estimated from them; the localiser projects them out in both
 runs, so the comparison is calibration alone). Per point: localisation RMSE over frames (m) against √CRB
 (the achievable bound of the same seeds), failed frames, and the users' measured SINR against eq. (6).
@@ -29,7 +29,7 @@ re-plots from it).
     .venv/bin/python bench/impairment_curves.py [--trials N] [--scenario paper] [--only timing phase]
 
 The trials themselves are engineer "apply"'s reusable function (core.calibrated_trials.run_trials,
-"SPEC13 trials function in"); this script only sweeps, plots and tabulates. The load average is printed
+"docs/air-model.md trials function in"); this script only sweeps, plots and tabulates. The load average is printed
 first: the machine may be shared (the numbers are statistics of seeded runs, not timings, so load does not
 change them; it only changes how long the sweep takes).
 """
@@ -75,7 +75,7 @@ def impairment_table(name, value, seed):
 
 
 def trials_module():
-    """Engineer "apply"'s trials (core.impairment_trials, "SPEC13 trials function in")."""
+    """Engineer "apply"'s trials (core.impairment_trials, "docs/air-model.md trials function in")."""
     from gnuradio.disac.core import impairment_trials
     return impairment_trials
 
@@ -119,7 +119,7 @@ def measure(trials, scenario, precoders, name, value, calibration_mode, frames, 
 
 def user_sinr_db(air, wc, wr, calibration, frames, seed):
     """The users' measured SINR (dB, per user) through the GNU Radio chain isac_tx (given the calibration)
-    → the transmit radio (the air's tx gains and CFO: core.impairment_trials.transmit_radio, SPEC13 §2) →
+    → the transmit radio (the air's tx gains and CFO: core.impairment_trials.transmit_radio, docs/air-model.md §2) →
     comm_channel (per-node delays, oscillator phases, noise) → user_rx; and eq. (6) of (wc, wr)."""
     from gnuradio import gr
 
@@ -269,7 +269,7 @@ def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, 
     base = load_scenario(scenario_name)
     scenario = base.replace(pilot_symbols=base.num_users + 1)
     if scenario.num_nodes <= 2 and scenario.reflector_m is None:
-        # N ≤ 2 needs a reference reflector to calibrate (SPEC13 §3): engineer cal's placement for the paper
+        # N ≤ 2 needs a reference reflector to calibrate (docs/air-model.md §3): engineer cal's placement for the paper
         # scenario (tests/test_calibration_estimator.py), 20 dB over its 4 links (P_T·4·|b|²/σ² = 100)
         scenario = scenario.replace(reflector_m=list(REFLECTOR_M), reflector_amplitude=math.sqrt(
             100.0 * scenario.noise_power / (scenario.per_antenna_power * scenario.num_nodes ** 2)))

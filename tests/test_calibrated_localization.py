@@ -1,16 +1,16 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Issue 13's localisation "done when": each impairment alone and "lab" all together, on the paper scenario
-(with a reference reflector: N = 2 needs it, SPEC13 §3) and on tests/scenarios/three_nodes_calibration.toml
+(with a reference reflector: N = 2 needs it, docs/air-model.md §3) and on tests/scenarios/three_nodes_calibration.toml
 (N = 3, calibrated from the direct paths alone):
 
 * with calibration (engineer cal's estimator on a 20-frame calibration capture of the same run, applied as
-  SPEC13 §3 by core.calibration_apply: node_rx, isac_tx, the central unit), the localisation RMSE is
+  docs/air-model.md §3 by core.calibration_apply: node_rx, isac_tx, the central unit), the localisation RMSE is
   ≤ 1.10 × the ideal-channel RMSE of the same seeds (or of √CRB when that is higher: a reference run below
   the bound is luck), with 0 failed frames;
 * without calibration the same run fails or degrades, and the test prints by how much;
 * the ideal preset gives today's results; the receive side given scenario.without_impairments() gives the
-  same result (it never reads the impairments, SPEC13 §0);
+  same result (it never reads the impairments, docs/air-model.md §0);
 * the corrections themselves (node_rx, isac_tx, the localiser's known paths) against numpy expectations;
 * one flowgraph-level run of the whole chain (isac_tx → sensing channel → node_rx → ZeroMQ → central unit).
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The calibration estimator (core/calibration_estimator.py) on captures of known truth.
 
-The captures here come from ``spec_air_capture``, a sample-by-sample implementation of SPEC13 §2 written
+The captures here come from ``spec_air_capture``, a sample-by-sample implementation of docs/air-model.md §2 written
 in this test file from the spec alone (not the air engineer's channel): true band-limited delays of each
 OFDM symbol's trigonometric polynomial (τ + D_mn, D_mn = δ_m − δ_n + λ_n/fs), per-channel tx/rx gains,
 per-node CFO on the transmit and receive samples, per-frame or per-run oscillator phases (the phase of
@@ -28,7 +28,7 @@ CHANNEL_SEED = 11
 
 
 def spec_phases(scenario, imp, frames):
-    """φ_n per frame (F, N) per SPEC13 §2: per_frame = today's node_phases_rad; per_run = φ_0 + 2π·drift/360·t_f."""
+    """φ_n per frame (F, N) per docs/air-model.md §2: per_frame = today's node_phases_rad; per_run = φ_0 + 2π·drift/360·t_f."""
     lay = ofdm.layout_from_scenario(scenario)
     if imp.node_phase == "per_run":
         start = channels.node_phases_rad(CHANNEL_SEED, [0], scenario.num_nodes)[0]
@@ -68,7 +68,7 @@ def spec_air_capture(scenario, total_frames, first_index, length, noise=True, no
                      imp=None, extra_delay_samples=None, schedule=None, tx_cfo_correction_hz=None):
     """Every node's received samples (labels first_index … first_index + length − 1) of a run whose nodes
     send frames 0 … total_frames − 1 with ``precoders`` (default: the calibration set; or {node: (W_c, W_r)}),
-    per SPEC13 §2; with
+    per docs/air-model.md §2; with
     a ``schedule`` (est.CalibrationSchedule) node m is silent outside its turn.
     extra_delay_samples: optional (N_rx, N_tx) added to D (a timing jump for the tracker tests);
     tx_cfo_correction_hz: a calibrated transmitter's e^{−j2πε̂_m t} (N,)."""

@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The calibration file of SPEC13 §3: round trip, gauges, window offsets, and every validation error."""
+"""The calibration file of docs/air-model.md §3: round trip, gauges, window offsets, and every validation error."""
 
 import json
 

@@ -1,12 +1,12 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The on-the-fly calibration tracker (core/calibration_tracker.py): quiet on a calibrated run, flags a
-timing jump and a channel-phase jump within 10 frames (SPEC13 §4).
+timing jump and a channel-phase jump within 10 frames (docs/air-model.md §4).
 
-The air is the spec-derived one of test_calibration_estimator.py (SPEC13 §2 written in the test); the
+The air is the spec-derived one of test_calibration_estimator.py (docs/air-model.md §2 written in the test); the
 calibration is estimated by the estimator from a calibration capture of the same air; the operating run
 uses the placeholder precoders (W_c and W_r both on, every node at once) and applies the calibration as
-SPEC13 §3 says the transmitter, node_rx and the central unit do.
+docs/air-model.md §3 says the transmitter, node_rx and the central unit do.
 """
 
 import dataclasses
@@ -130,7 +130,7 @@ def test_nothing_to_track_is_none_and_bad_input_is_refused(calibrated):
 
 def test_on_the_air_a_latency_step_is_flagged_and_a_steady_run_is_not():
     """The air engineer's channel (core/calibration_air.air_capture: tx chain, SensingChannel, rx chain): the
-    calibration estimated on it, an operating run calibrated as SPEC13 §3 says, and a restart's latency step
+    calibration estimated on it, an operating run calibrated as docs/air-model.md §3 says, and a restart's latency step
     of node 2 (0.3 sample, every other impairment drawn the same) from frame JUMP_AT on."""
     from gnuradio.disac.core import calibration_air as air
     base = load_scenario("examples/scenarios/three-nodes.toml").with_impairments({"preset": "lab", "seed": 4})

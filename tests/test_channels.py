@@ -166,7 +166,7 @@ def test_fast_channel_paths_equal_apply_time(paper, first_frame_symbol):
         assert np.max(np.abs(out - expected)) < 1e-5 * np.max(np.abs(expected))
 
 
-# ---- the air's impairments in the sensing channel (issue 13, SPEC13 §2) ---------------------------------
+# ---- the air's impairments in the sensing channel (issue 13, docs/air-model.md §2) ---------------------------------
 
 def _ofdm_streams(scenario, frames, seed=1, silent_nodes=()):
     """Exact OFDM transmit streams of every node with random precoders, (N·Mt, F·frame_len) complex64, and
@@ -240,7 +240,7 @@ def test_integer_clock_offset_is_the_ideal_echo_delayed(paper):
 def test_fractional_offsets_and_latency_are_link_delays_in_the_snapshot(paper):
     """δ = [0, 30 ns] and λ = [46, 100.25] samples: on node n's labels (the window placed from its rx_time,
     i.e. output sample A + label) the link m → n is eq. (3) with τ + D[n, m], D = (δ_m − δ_n)·B + λ_n. With
-    the receiver's integer window offset ⌊min_m D[n, m]⌋ (SPEC13 §3) the residual delays stay inside the
+    the receiver's integer window offset ⌊min_m D[n, m]⌋ (docs/air-model.md §3) the residual delays stay inside the
     prefix, so the kept samples are exactly eq. (3) with the residual delays: 1e-5 relative (float32)."""
     s = paper.with_impairments({"timing_offset_ns": [0.0, 30.0], "latency_samples": [46.0, 100.25]})
     layout = ofdm.layout_from_scenario(s)

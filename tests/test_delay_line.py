@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""core.delay_line: the air's one true band-limited delay (SPEC13 §2 "True delays").
+"""core.delay_line: the air's one true band-limited delay (docs/air-model.md §2 "True delays").
 
 The fast complex64 DelayLine equals the equations evaluated sample by sample (delay_reference) for delays
 inside and beyond the cyclic prefix and beyond a symbol, on both frequency grids; its result does not depend

@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""core.impairments and the scenario's [impairments] / [calibration] tables (SPEC13 §1): presets, validation
+"""core.impairments and the scenario's [impairments] / [calibration] tables (docs/air-model.md §1): presets, validation
 messages, reproducible draws from the seed, values given per node/channel, the TOML round trip, and the
 copies the receive side may be given (without_impairments)."""
 

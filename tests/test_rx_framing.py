@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Issue 13 item 3, receive framing from rx_time, through the synthetic node (SPEC13 §2's signal flow).
+"""Issue 13 item 3, receive framing from rx_time, through the synthetic node (docs/air-model.md §2's signal flow).
 
 Done when: with overflows every 50 frames, 0 mis-placed frames, the frames kept identical to a run without
 overflows of the same seeds, the partial frames counted. Tested at snapshot level: every snapshot of the
@@ -13,7 +13,7 @@ same), so equal snapshots give equal estimates; no need to run the localiser her
 
 Also: the node's own processing (transmitter, rx framing, receiver) is built without the impairments table,
 and a receive chain given a scenario whose impairments cannot be read at all gives the same snapshots (the
-rx framing learns where frames are from rx_time tags only, SPEC13 §0); `disac node` reports the counters
+rx framing learns where frames are from rx_time tags only, docs/air-model.md §0); `disac node` reports the counters
 in its JSON line.
 """
 
@@ -105,7 +105,7 @@ def test_a_finite_lab_run_receives_every_frame_at_a_calibrated_offset():
 
 def test_the_receive_chain_never_reads_the_impairments():
     """A receive chain (rx framing, receiver) given a scenario whose impairments raise on any read gives the
-    same snapshots as one given the truth: it frames from the rx_time tags only (SPEC13 §0)."""
+    same snapshots as one given the truth: it frames from the rx_time tags only (docs/air-model.md §0)."""
 
     class Sealed(Scenario):
         def __getattribute__(self, name):

@@ -1,10 +1,10 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Users seeing every node at its own delay (issue 13 item 4, SPEC13 §2 "Users"): the comm channel delays each
+"""Users seeing every node at its own delay (issue 13 item 4, docs/air-model.md §2 "Users"): the comm channel delays each
 node's signal by δ_n + |p_n − q_u|/c through the air's delay operator, the per-subcarrier pilots (an orthogonal
 cover over K ≥ U + 1 pilot symbols) let user_rx estimate the frequency-selective channel, and the measured
 SINR matches eq. (6) within 0.5 dB over ≥ 200 frames at three operating points. The user receivers are given
-``scenario.without_impairments()`` (they read no impairments, SPEC13 §0) and give the same metrics."""
+``scenario.without_impairments()`` (they read no impairments, docs/air-model.md §0) and give the same metrics."""
 
 import functools
 import re
@@ -239,7 +239,7 @@ def test_measured_sinr_matches_eq6_with_user_delays(snr_db, gamma_db):
 
 def test_receiver_reads_no_impairments():
     """user_rx given the full scenario or scenario.without_impairments() gives the same metrics, bit for bit:
-    it learns the channel from the pilots only (SPEC13 §0)."""
+    it learns the channel from the pilots only (docs/air-model.md §0)."""
     s = delayed_scenario(20.0)
     wc, wr = designed(20.0, 15.0)
     blind = run_users(s, wc, wr, 20)

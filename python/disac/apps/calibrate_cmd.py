@@ -6,7 +6,7 @@ The nodes take turns sending calibration frames (core/calibration_estimator.py, 
 synthetic node's blocks play them with the scenario's [impairments] (or --impairments):
 hier/calibration_capture.py (synthetic_radio_tx → sensing_channel → synthetic_radio_rx; --chain core: the
 same physics in numpy, core/calibration_air.py), and the estimator — given the scenario without its impairments — fits every
-channel's gain and phase, every link's delay and the CFOs. The calibration file (SPEC13 §3) goes to
+channel's gain and phase, every link's delay and the CFOs. The calibration file (docs/air-model.md §3) goes to
 --output; the residuals of the fit are printed (with --truth also the errors against the air's truth,
 which only a synthetic run has).
 
@@ -34,7 +34,7 @@ def register(subparsers):
                     "frames), fitted from the received samples and the known geometry only (direct paths "
                     "between the nodes, the [calibration] reference reflector): per-channel rx/tx gains and "
                     "phases, each link's delay solved over all links, each node's CFO. Writes the calibration "
-                    "file (SPEC13 §3) and prints the fit's residuals.")
+                    "file (docs/air-model.md §3) and prints the fit's residuals.")
     add_scenario_argument(parser)
     parser.add_argument("--impairments", metavar="PRESET|FILE",
                         help="the air's impairments: a preset (ideal, lab) or a TOML file with an [impairments] "

@@ -190,7 +190,7 @@ def add_impairment_arguments(parser):
 
 def impaired_scenario(scenario, args):
     """The air's scenario: ``scenario`` with --impairments applied (UsageError naming a bad value). The
-    receive side is given scenario.without_impairments() (SPEC13 §0)."""
+    receive side is given scenario.without_impairments() (docs/air-model.md §0)."""
     from .cli import UsageError
 
     from ..core import impairments

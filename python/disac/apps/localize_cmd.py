@@ -27,7 +27,7 @@ and, besides: crb_conditional_m2, mse_m2_without_failures, gate_m, snr_db, sinr_
 elapsed_s, and ``calibration`` {method, residuals, jumps, state, frames_used} (issue 13: ``--impairments
 PRESET|FILE`` puts the [impairments] on the synthetic air; ``--calibration FILE|auto`` gives every node and
 the central unit a calibration, jumps and state from the central unit's on-the-fly tracker). The receive
-side (node receivers, central unit) is given the scenario without its [impairments] (SPEC13 §0).
+side (node receivers, central unit) is given the scenario without its [impairments] (docs/air-model.md §0).
 """
 
 import time

@@ -84,7 +84,7 @@ def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=N
     if received:
         numbers = np.array([snap.frame for snap in snaps[0][:received]])
         x = np.stack([ofdm.transmitted_frames(layout, seed, numbers, m, wc[m], wr[m]) for m in range(s.num_nodes)], axis=1)
-        if calibration is not None:  # the model's X_m with the calibration's tx delays and chain magnitudes (SPEC13 §3)
+        if calibration is not None:  # the model's X_m with the calibration's tx delays and chain magnitudes (docs/air-model.md §3)
             x = x * calibration_apply.model_tx_factors(calibration, s.subcarriers, s.bandwidth_hz)[None, :, :, :, None]
         amps = channels.linked_amplitudes(s.target_amplitudes(), channels.node_phases_rad(channel_seed, numbers, s.num_nodes))
         for f in range(received):

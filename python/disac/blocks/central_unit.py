@@ -158,7 +158,7 @@ class central_unit(gr.basic_block):
       start_frame     the first frame number of the run (the nodes' start epoch; default 0)
       calibration     a core.calibration.Calibration, a calibration file path, or "" (none): its transmit
                       delays and chain magnitudes go on the model's X_m (X_m[i, l, :] · |ĝ_tx[m, i]| ·
-                      e^{−j2π f_l t_m/fs}: isac_tx undoes the chains' phases only, SPEC13 §3), and the
+                      e^{−j2π f_l t_m/fs}: isac_tx undoes the chains' phases only, docs/air-model.md §3), and the
                       on-the-fly tracker (core.calibration) re-estimates the links from the direct paths of
                       every localised frame: status counter ``calibration_jumps`` and field ``calibration``
                       ("ok", "jump" while the last frames disagree with the file, "none" without one)
@@ -167,7 +167,7 @@ class central_unit(gr.basic_block):
                       nodes when a calibration is given, the scenario's reference reflector when it has
                       one), "none", "direct_path", "reflector", "direct_path+reflector"
 
-    The unit reads nothing of the scenario's [impairments] (SPEC13 §0).
+    The unit reads nothing of the scenario's [impairments] (docs/air-model.md §0).
     """
 
     def __init__(self, scenario="paper", seed=0, wc=None, wr=None, timeout_s=0.5, queue_depth=4,
@@ -209,7 +209,7 @@ class central_unit(gr.basic_block):
         self.calibration = calibration_apply.as_calibration(calibration, s)
         direct_paths, reflector = calibration_apply.known_path_flags(known_paths, self.calibration, s)
         self.known_paths = known_paths
-        # the model's X_m: the calibration's tx delays and the transmit chains' magnitudes (SPEC13 §3 as applied)
+        # the model's X_m: the calibration's tx delays and the transmit chains' magnitudes (docs/air-model.md §3 as applied)
         tx_factors = None if self.calibration is None else calibration_apply.model_tx_factors(
             self.calibration, s.subcarriers, s.bandwidth_hz)
         self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(

@@ -5,7 +5,7 @@
 y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n + z_u: the maths is core.channels.CommChannel; the oscillator phases are
 core.channels.node_phases_rad, the very ones the sensing channel applies (same channel_seed). With the
 scenario's [impairments] (user_delays, clock offsets) each node reaches each user at its own delay, through
-core.delay_line (SPEC13 §2 "Users"): the users' channels are then frequency-selective.
+core.delay_line (docs/air-model.md §2 "Users"): the users' channels are then frequency-selective.
 """
 
 import numpy as np

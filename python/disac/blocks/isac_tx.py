@@ -34,7 +34,7 @@ class isac_tx(gr.sync_block):
       precoder_id identity of the initial set (core.precoder_identity); 0 (default): the start-up set, the
                   precoders every process of the system was given at start (the central unit knows it as 0)
     calibration   a core.calibration.Calibration, a calibration file path, or "" (none: today's samples
-                  exactly). Applied as SPEC13 §3 (core.calibration_apply): antenna i sends
+                  exactly). Applied as docs/air-model.md §3 (core.calibration_apply): antenna i sends
                   x_i · ĝ*_tx[m, i]/|ĝ_tx[m, i]|, the chains' phases undone (done on the precoders, so the
                   fast path is unchanged), and × e^{−j2π ε_m t} (t = j/fs, j the local sample index since
                   the epoch). Unit modulus: every antenna is driven with exactly the design's power (the

@@ -39,12 +39,12 @@ class node_rx(gr.sync_block):
       rx_antennas         port count GRC draws; 0 or the scenario's Mr (checked)
       frames_per_message  1: one single-frame PDU per frame; K > 1: batched PDUs of up to K frames
       calibration         a core.calibration.Calibration, a calibration file path, or "" (none: today's
-                          snapshots exactly). Applied as SPEC13 §3 (core.calibration_apply): the receive
+                          snapshots exactly). Applied as docs/air-model.md §3 (core.calibration_apply): the receive
                           CFO ε_n undone in the time domain before the FFT (samples × e^{+j2π ε_n t}, t the
                           sample's local time (f·frame_len + w_n + index in the frame)/fs, w_n the framing's
                           window offset), then Y[r, l, p] / ĝ_rx[n, r] · e^{+j2π f_l (r_n − w_n)/fs}
 
-    The receiver reads nothing of the scenario's [impairments] (SPEC13 §0): give it the scenario without
+    The receiver reads nothing of the scenario's [impairments] (docs/air-model.md §0): give it the scenario without
     them (scenario.without_impairments()) or with them, the snapshots are the same.
     """
 
@@ -129,7 +129,7 @@ class node_rx(gr.sync_block):
                                                     self.scenario.bandwidth_hz).astype(np.complex64)
             snapshots *= start[:, None, None, None] * self._cfo_offsets[None, None]
         snapshots = scipy.fft.fft(snapshots, axis=2, norm="ortho", overwrite_x=True)  # Y_s,n (eq. 5)
-        if self._correction is not None:  # rx gains and the fractional rx delay (SPEC13 §3)
+        if self._correction is not None:  # rx gains and the fractional rx delay (docs/air-model.md §3)
             snapshots *= self._correction
         self._publish(frames, versions, identities, snapshots)
         self.frames_received += len(offsets)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""qa for synthetic_radio_rx (SPEC13 §2's receiving radio).
+"""qa for synthetic_radio_rx (docs/air-model.md §2's receiving radio).
 
 What it checks, against numpy from the table's values and the rx_time labels the block writes (not its own
 maths): each output sample is rx_gains[n, r]·e^{−j2π ε_n t}·(the input sample with that label), t = label/fs;

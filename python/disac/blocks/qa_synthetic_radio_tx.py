@@ -2,7 +2,7 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
 """qa for synthetic_radio_tx: each TX chain's gain and phase and the node's CFO e^{+j2π ε t} (t = j/fs since the
-epoch) applied as SPEC13 §2 says, against numpy from the table's values (not the block's maths); the same
+epoch) applied as docs/air-model.md §2 says, against numpy from the table's values (not the block's maths); the same
 output however the stream is cut into work calls; the ideal table passes the samples unchanged; frame tags
 go on one to one and a tx_time (the epoch) marks sample 0; told its transmitter's frame count, it sends
 silence after them for the links' delays (none on the ideal air); bad parameters named."""

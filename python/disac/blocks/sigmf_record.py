@@ -18,7 +18,7 @@ from ..core.scenario import scenario_to_toml
 
 def scenario_metadata(scenario):
     """(TOML without the impairments, ground-truth table or None) of a Scenario: the receive side is never
-    told the impairments (SPEC13 §0); the truth goes only under core.recording.GROUND_TRUTH_KEY."""
+    told the impairments (docs/air-model.md §0); the truth goes only under core.recording.GROUND_TRUTH_KEY."""
     table = scenario.impairments_table
     return scenario_to_toml(scenario.without_impairments()), ({"impairments": dict(table)} if table else None)
 
@@ -45,7 +45,7 @@ class sigmf_record(gr.sync_block):
       tx_gain_db, rx_gain_db   the radio's gains (written for radio "usrp")
       frequency_grid    "low-if" | "centred": how the samples map to the model's subcarriers
       epoch_s           Unix time of frame 0 (0: not known)
-      calibration_file  a calibration JSON (SPEC13 §3) to embed, "" for none
+      calibration_file  a calibration JSON (docs/air-model.md §3) to embed, "" for none
       ground_truth      synthetic only: also write the scenario's true impairments under
                         "disac:ground_truth" (a test fixture's truth; no receiver reads it)
       rx_antennas       port count; 0 or the scenario's Mr

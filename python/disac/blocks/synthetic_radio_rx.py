@@ -1,7 +1,7 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Synthetic radio, receive side of node n: what its RX chains and its streamer do to the Mr streams the air
-delivers (SPEC13 §2), as gr-uhd's usrp_source hands them on:
+delivers (docs/air-model.md §2), as gr-uhd's usrp_source hands them on:
 
 * per-channel gains rx_gains[n, r] (the thermal noise was added by the air before them, at the LNA);
 * the node's carrier offset e^{−j2π ε_n t}, t = the sample's label (its local time since the epoch);

@@ -1,7 +1,7 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Synthetic radio, transmit side of node m: what its TX chains do to the Mt streams before the air
-(SPEC13 §2): per-channel gains tx_gains[m, i] (amplitude and phase of each TX chain) and the node's carrier
+(docs/air-model.md §2): per-channel gains tx_gains[m, i] (amplitude and phase of each TX chain) and the node's carrier
 offset e^{+j2π ε_m t}, t = the sample's local time since the epoch (sample j: t = j/fs). The values are the
 scenario's drawn ``impairments`` (the ideal table: unit gains, no CFO, the streams pass unchanged). The maths
 is core.synthetic_radio (a function of each sample's label, so any cut of the stream gives the same output).

@@ -1,13 +1,13 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The calibration of a deployment (SPEC13 §3): per-channel gains, per-node delays and CFOs, and its file.
+"""The calibration of a deployment (docs/air-model.md §3): per-channel gains, per-node delays and CFOs, and its file.
 
 What a calibration holds (estimates, up to gauges that do not matter):
 
 * ``rx_gains[n, r]`` — receive antenna r of node n multiplies the field by this complex gain;
 * ``tx_gains[m, i]`` — transmit antenna i of node m radiates tx_gains[m, i]·x_{m,i};
 * ``tx_delay_samples[m]``, ``rx_delay_samples[n]`` — link m→n has the extra delay (on node n's rx_time
-  labels) D_mn = tx_delay_samples[m] + rx_delay_samples[n] samples (SPEC13 §2: D_mn = δ_m − δ_n + λ_n/fs,
+  labels) D_mn = tx_delay_samples[m] + rx_delay_samples[n] samples (docs/air-model.md §2: D_mn = δ_m − δ_n + λ_n/fs,
   i.e. t_m = δ_m·fs, r_n = −δ_n·fs + λ_n);
 * ``cfo_hz[n]`` — node n's carrier offset: link m→n rotates by e^{j2π(ε_m − ε_n)t}.
 
@@ -16,7 +16,7 @@ constant added to every t and subtracted from every r changes no link; only CFO 
 each node's gains have mean |g| = 1 and antenna 0 at phase 0; tx_delay_samples[0] = 0; cfo_hz[0] = 0.
 ``Calibration.normalised()`` puts any calibration in these gauges; a file in other gauges is still valid.
 
-Where each correction is applied (SPEC13 §3, the contract with the node receiver, the transmitter, the
+Where each correction is applied (docs/air-model.md §3, the contract with the node receiver, the transmitter, the
 rx framing and the central unit): the rx_frame_tagger of node n shifts its frame start by
 ``window_offset_samples(n)``; node_rx divides by rx_gains and turns the delay phase
 e^{+j2π f_l (rx_delay_samples[n] − window_offset_samples(n))/fs}; isac_tx divides by tx_gains; the central
@@ -43,7 +43,7 @@ from . import ofdm
 FORMAT = "gr-disac-calibration"
 VERSION = 1
 # How the calibration was obtained. "identity" (not an estimate: unit gains, zero delays and CFOs) is
-# this module's addition to SPEC13's three methods, for a receiver that runs uncalibrated; "truth" (the
+# this module's addition to docs/air-model.md's three methods, for a receiver that runs uncalibrated; "truth" (the
 # synthetic air's drawn values, core.impairment_trials.truth_calibration) is a test device, checked by the
 # tracker like an estimate.
 METHODS = ("direct_path", "reflector", "direct_path+reflector", "identity", "truth")
@@ -306,12 +306,12 @@ class Calibration:
 
     def tx_delay_phases(self, subcarriers):
         """(N, L): e^{−j2π f_l tx_delay_samples[m]/fs} on this calibration's frequency grid, the factor the
-        central unit's model puts on X_m (SPEC13 §3)."""
+        central unit's model puts on X_m (docs/air-model.md §3)."""
         f = ofdm.bin_frequencies_hz(subcarriers, self.sample_rate_hz, self.frequency_grid) / self.sample_rate_hz
         return np.exp(-2j * np.pi * np.outer(self.tx_delay_samples, f))
 
     def rx_correction(self, n, subcarriers):
-        """(Mr, L): what node_rx of node n multiplies each snapshot Y[r, l, p] by (SPEC13 §3):
+        """(Mr, L): what node_rx of node n multiplies each snapshot Y[r, l, p] by (docs/air-model.md §3):
         e^{+j2π f_l (rx_delay_samples[n] − window_offset_samples(n))/fs} / rx_gains[n, r]."""
         f = ofdm.bin_frequencies_hz(subcarriers, self.sample_rate_hz, self.frequency_grid) / self.sample_rate_hz
         residual = self.rx_delay_samples[n] - self.window_offset_samples(n)
@@ -343,7 +343,7 @@ class Calibration:
 
     # ---- file ---------------------------------------------------------------------------------------
     def to_dict(self):
-        """The JSON document of SPEC13 §3 (plain Python values)."""
+        """The JSON document of docs/air-model.md §3 (plain Python values)."""
         def pairs(row):
             return [[float(z.real), float(z.imag)] for z in row]
         nodes = [{"node_id": n, "rx_gains": pairs(self.rx_gains[n]), "tx_gains": pairs(self.tx_gains[n]),

@@ -3,7 +3,7 @@
 """A calibration capture through the synthetic air at core level (the air's side: it reads the truth).
 
 ``synthetic_capture`` plays a CalibrationSchedule (core/calibration_estimator.py) through the same physics as
-the synthetic node chain of SPEC13 §2, in its order: each node's transmitted frames (the calibration
+the synthetic node chain of docs/air-model.md §2, in its order: each node's transmitted frames (the calibration
 precoders in its turn, silence otherwise) → the TX chain (per-antenna tx gains, the node's CFO e^{+j2π ε t}
 on its labels: core.synthetic_radio) → the air (core.channels.SensingChannel: targets, direct paths,
 reflector, clock offsets and latencies as true band-limited delays, oscillator phases) → AWGN at the

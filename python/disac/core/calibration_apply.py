@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Where each calibration correction is applied (SPEC13 §3), as pure functions the blocks and the core-level
+"""Where each calibration correction is applied (docs/air-model.md §3), as pure functions the blocks and the core-level
 simulations share (one place for each formula).
 
 A calibration (core.calibration.Calibration, engineer "cal") holds, per node n, the receive and transmit
@@ -34,7 +34,7 @@ by the chains' ±1 dB (the phases, which make the beams, are right), which their
 The frequencies f_l are on the calibration's ``frequency_grid`` (core.ofdm.bin_frequencies_hz: the grid
 the air's band-limited delays act on), fs = the scenario's bandwidth (the sample rate).
 
-Nothing here reads the scenario's [impairments] (SPEC13 §0): only the calibration's estimates.
+Nothing here reads the scenario's [impairments] (docs/air-model.md §0): only the calibration's estimates.
 """
 
 import numpy as np
@@ -58,7 +58,7 @@ def as_calibration(value, scenario=None):
     if value is None or (isinstance(value, str) and value == ""):
         return None
     if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
-        from .calibration import load_calibration  # engineer cal's file format (SPEC13 §3)
+        from .calibration import load_calibration  # engineer cal's file format (docs/air-model.md §3)
 
         value = load_calibration(value)
     for name in ("rx_gains", "tx_gains", "rx_delay_samples", "tx_delay_samples", "cfo_hz"):
@@ -99,7 +99,7 @@ def frequency_grid(calibration):
 
 
 def window_offset_samples(calibration, node):
-    """w_n = ⌊min_m (t_m + r_n)⌋, the integer frame-start shift of node n's receiver (SPEC13 §3); the
+    """w_n = ⌊min_m (t_m + r_n)⌋, the integer frame-start shift of node n's receiver (docs/air-model.md §3); the
     Calibration's own method when it has one."""
     method = getattr(calibration, "window_offset_samples", None)
     if callable(method):
@@ -110,7 +110,7 @@ def window_offset_samples(calibration, node):
 
 def rx_snapshot_correction(calibration, node, subcarriers, bandwidth_hz):
     """(Mr, L) complex: 1/ĝ_rx[n, r] · e^{+j2π f_l (r_n − w_n)/fs}, the factor node n's snapshot Y[r, l, p]
-    is multiplied by (SPEC13 §3): the Calibration's own rx_correction (core.calibration) when it has one."""
+    is multiplied by (docs/air-model.md §3): the Calibration's own rx_correction (core.calibration) when it has one."""
     if hasattr(calibration, "rx_correction"):
         return calibration.rx_correction(node, subcarriers)
     gains = np.asarray(calibration.rx_gains, complex)[node]
@@ -168,7 +168,7 @@ def model_tx_gain_magnitudes(calibration):
 
 def model_tx_factors(calibration, subcarriers, bandwidth_hz):
     """(N, Mt, L): |ĝ_tx[m, i]| · e^{−j2π f_l t_m/fs}, the one factor the central unit's model multiplies
-    X_m[i, l, :] by (SPEC13 §3 as applied here: the chains' magnitudes and the transmit delays;
+    X_m[i, l, :] by (docs/air-model.md §3 as applied here: the chains' magnitudes and the transmit delays;
     core.fusion.localiser_inputs' ``tx_model_factors``)."""
     phases = model_tx_delay_phases(calibration, subcarriers, bandwidth_hz)  # (N, L)
     return model_tx_gain_magnitudes(calibration)[:, :, None] * phases[:, None, :]

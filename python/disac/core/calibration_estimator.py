@@ -1,8 +1,8 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Calibration estimators (SPEC13 §3, issue 13 item 2): per-channel gains, link delays and CFOs from samples.
+"""Calibration estimators (docs/air-model.md §3, issue 13 item 2): per-channel gains, link delays and CFOs from samples.
 
-What the estimator is given, and only that (SPEC13 §0): each node's received samples of a calibration
+What the estimator is given, and only that (docs/air-model.md §0): each node's received samples of a calibration
 capture, the geometry of the scenario (node positions, arrays, OFDM layout, the reference reflector's
 position), the data seed and the calibration precoders. It never reads ``scenario.impairments``
 (tests give it ``scenario.without_impairments()`` and get the same result).
@@ -13,7 +13,7 @@ The nodes take turns (``CalibrationSchedule``): node m sends ``frames_per_node``
 frames with W_c = 0 and W_r = √P_T·I (``calibration_precoders``: the front symbols are silent and each
 transmit antenna sends its own radar stream, orthogonal to the others over a frame, core/ofdm.py, at full
 power) while every other node is silent, and silent gaps longer than the timing search separate the
-turns. Why turns: a direct path is 30–50 dB stronger than a reference reflector's echo (SPEC13: 30 dB per
+turns. Why turns: a direct path is 30–50 dB stronger than a reference reflector's echo (docs/air-model.md: 30 dB per
 RE and antenna against 20 dB over all N² links); with every node on air at once, the other node's direct
 path masked the monostatic reflector echoes in the timing search (measured on the paper scenario: the
 reflector's correlation peak 20× its median, below a sidelobe of the direct path; alone, it stands out
@@ -36,7 +36,7 @@ The estimation, in four steps
    cyclic prefix (centred in it), then each frame's P data symbols → snapshots (Mr, L, P) by the
    orthonormal FFT (the node receiver's own framing, core.ofdm).
 3. **The fit** (least squares, pure numpy): the known paths of every link (the direct path m ≠ n with its
-   geometric delay and angles, the reflector on every link) with the model of SPEC13 §2
+   geometric delay and angles, the reflector on every link) with the model of docs/air-model.md §2
 
        Y_mn^f = Σ_q β_q^f · diag(g_rx,n) a_r(θ_q^rx) · [(g_tx,m ⊙ a_t(θ_q^tx))^T X_m^f ⊙ d(τ_q + D_mn − o)]
 
@@ -56,7 +56,7 @@ The estimation, in four steps
    fitted as nuisance paths with free per-frame amplitudes, and everything is fitted again: the bias fell
    to ≤ 0.0015 sample. What the targets leave sets the residual noise level σ̂² of the fit.
 4. **Over all links**: D_mn = t_m + r_n by weighted least squares (weights 1/var from step 3), gauge
-   t_0 = 0. Identifiable when the measured links connect every tx to every rx node (SPEC13 §3): N ≥ 3
+   t_0 = 0. Identifiable when the measured links connect every tx to every rx node (docs/air-model.md §3): N ≥ 3
    with direct paths only; N ≤ 2 need the reflector's monostatic echoes. Otherwise CalibrationError.
    CFO: per bistatic link the phase progression of β_q^f across consecutive frames (a frame is
    frame_len/fs = 10.8 µs in the paper: 5 Hz turns a link by 3.4·10⁻⁴ rad within a frame, far below what
@@ -86,7 +86,7 @@ from .calibration import Calibration, CalibrationError, CalibrationResiduals, Li
 DEFAULT_FRAMES = 20
 DEFAULT_MAX_LAG_SAMPLES = 1000
 # A path counts as present when its fitted SNR (|β|²·‖column‖²/σ̂², per frame, median over frames) is at
-# least this: a direct path of SPEC13 is ~60 dB here, the reflector ~45 dB, a column that fits target or
+# least this: a direct path of docs/air-model.md is ~60 dB here, the reflector ~45 dB, a column that fits target or
 # noise leakage only ≲ 15 dB.
 PRESENT_SNR_DB = 25.0
 # Frame-to-frame coherence of the link amplitudes above which the phase progression is a CFO (per_run
@@ -166,7 +166,7 @@ def transmitted_samples(scenario, seed, frames, node, precoders=None):
 
 def known_paths(scenario, direct_path=True, reflector=True):
     """The known paths of every link: the direct path m ≠ n (line of sight) and the reference reflector's
-    echo (every link, when the scenario has a reflector). Geometry only (SPEC13 §0), from the scenario's
+    echo (every link, when the scenario has a reflector). Geometry only (docs/air-model.md §0), from the scenario's
     own geometry functions (the ones the air uses)."""
     n_nodes = scenario.num_nodes
     paths = []

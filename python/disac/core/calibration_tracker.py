@@ -1,13 +1,13 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""On-the-fly calibration check (SPEC13 §3/§4, issue 13 item 2): is the calibration still right?
+"""On-the-fly calibration check (docs/air-model.md §3/§4, issue 13 item 2): is the calibration still right?
 
 Fed every frame's calibrated snapshots (the operating precoders, not the calibration set), the tracker
 re-estimates each known path's delay and the per-antenna phase profile against the calibration and flags
 a jump — a timing step (a restart's new latency, a clock slip) or a channel-phase step (a retune's new
 per-channel phases) — within a few frames (CONFIRM_FRAMES = 3 by default, ≤ 10 as the issue asks).
 
-What it is given (never the impairments, SPEC13 §0): the scenario's geometry, the Calibration in force,
+What it is given (never the impairments, docs/air-model.md §0): the scenario's geometry, the Calibration in force,
 and per frame
 
 * ``snapshots`` {n: (Mr, L, P)}: what node_rx of node n delivered, i.e. with the calibration applied

@@ -60,7 +60,7 @@ def node_phases_rad(channel_seed, frames, num_nodes):
 
 
 def oscillator_phases_rad(channel_seed, frames, impairments, frame_len, sample_rate_hz):
-    """φ_n of every node in each frame, (F, N), under the impairments' oscillator model (SPEC13 §2); the one
+    """φ_n of every node in each frame, (F, N), under the impairments' oscillator model (docs/air-model.md §2); the one
     function the sensing and the comm channels call.
 
     "per_frame" (today, and the ideal air): ``node_phases_rad``, a fresh uniform φ_n every frame. "per_run":
@@ -151,7 +151,7 @@ class SensingChannel:
         delays = scenario.bistatic_delays_s()[n]  # (N_tx, K)
         self._d = ofdm.delay_phases(delays, scenario.subcarriers, scenario.bandwidth_hz, grid)  # (N_tx, K, L)
         self._b = scenario.target_amplitudes()[n]  # (N_tx, K)
-        self.impairments = impairments = scenario.impairments  # the air's truth (SPEC13 §0: never the receiver's)
+        self.impairments = impairments = scenario.impairments  # the air's truth (docs/air-model.md §0: never the receiver's)
         self.paths = sensing_paths(scenario, n)
         fs = scenario.bandwidth_hz
         self.air_latency_samples = sensing_air_latency_samples(scenario)
@@ -323,7 +323,7 @@ def sensing_air_latency_samples(scenario):
 
 class CommChannel:
     """Every node's transmit streams to each user's antenna: y_u = Σ_n e^{jφ_n} h_{n,u}ᴴ x_n (eq. 2), each node
-    seen at its own delay (SPEC13 §2 "Users").
+    seen at its own delay (docs/air-model.md §2 "Users").
 
     Delays: user u sees node n's signal delayed by D_{n,u} = δ_n + (user_delays ? |p_n − q_u|/c : 0)
     (δ_n the node's clock offset, ``scenario.impairments``), applied as a true band-limited delay by
@@ -354,7 +354,7 @@ class CommChannel:
     @staticmethod
     def true_delays_samples(scenario):
         """D_{n,u}·B, (N, U): node n's clock offset δ_n plus, with ``user_delays``, its propagation delay to
-        user u (SPEC13 §2), in samples at the sample rate B (the air's truth: never read by a receiver)."""
+        user u (docs/air-model.md §2), in samples at the sample rate B (the air's truth: never read by a receiver)."""
         imp = scenario.impairments
         delays = np.repeat(np.asarray(imp.clock_offset_s, dtype=float)[:, None], scenario.num_users, axis=1)
         if imp.user_delays:

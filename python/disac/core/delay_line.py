@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The true band-limited delay of OFDM symbol streams: the one delay operator of the synthetic air (SPEC13 §2).
+"""The true band-limited delay of OFDM symbol streams: the one delay operator of the synthetic air (docs/air-model.md §2).
 
 Both the sensing channel (core.channels.SensingChannel) and the comm channel delay their paths with it, so
 a clock offset, a latency or a propagation delay is the same operation everywhere.
@@ -34,7 +34,7 @@ continues the last one). ``delay_reference`` evaluates the equations above sampl
 real delay, also negative: it reads later samples of the given stream) and is what the tests compare with.
 
 A causal delay line cannot advance a signal: negative delays (a receiver whose clock runs ahead of a
-transmitter, SPEC13 §2) are realised by a constant latency A added to every path of a channel and hidden in
+transmitter, docs/air-model.md §2) are realised by a constant latency A added to every path of a channel and hidden in
 the receiver's ``rx_time`` labels; ``air_latency_samples`` gives the smallest integer A that makes every
 delay ≥ 0.
 

@@ -467,7 +467,7 @@ def localiser_inputs(frame_set, table, seed, tx_delay_phases=None, tx_model_fact
     identities (callers of before issue 11) is looked up by version (UnknownPrecoderVersion).
     tx_model_factors (N, Mt, L) or None: the calibration's factor on the model, X_m[i, l, :] ×
     |ĝ_tx[m, i]|·e^{−j2π f_l t_m/fs} (the transmit chains' magnitudes, which the transmitter leaves in the
-    radiated field, and the transmit delays: SPEC13 §3, core.calibration_apply.model_tx_factors).
+    radiated field, and the transmit delays: docs/air-model.md §3, core.calibration_apply.model_tx_factors).
     tx_delay_phases (N, L) or None: the delays alone, X_m[:, l, :] × e^{−j2π f_l t_m/fs}
     (core.calibration_apply.model_tx_delay_phases; the earlier spelling, applied when no tx_model_factors).
     None of them: X_m as regenerated, bit for bit.

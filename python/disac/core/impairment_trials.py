@@ -4,7 +4,7 @@
 tests/test_calibrated_localization.py and of bench/impairment_curves.py.
 
 ``run_trials(scenario, impairments_table, calibration_mode, frames, seed)`` runs, at core level, the chain a
-flowgraph runs (SPEC13 §2's signal flow), through the same code:
+flowgraph runs (docs/air-model.md §2's signal flow), through the same code:
 
     transmitter (core.ofdm.NodeModulator; with a calibration the precoders' chain phases pre-compensated and
     the CFO pre-rotated: core.calibration_apply) → transmit radio (tx gains, CFO: transmit_radio) → air
@@ -21,7 +21,7 @@ isolates the application of the corrections from the estimation). It runs the sa
 through the ideal air (the scenario without [impairments]; its reflector stays, it is geometry) as the
 reference, and reports the RMSE of both, √CRB, failures and the calibration's residuals.
 
-The receive side is given ``scenario.without_impairments()`` only (SPEC13 §0); the air and the "truth"
+The receive side is given ``scenario.without_impairments()`` only (docs/air-model.md §0); the air and the "truth"
 calibration read the impairments.
 
 Noise (decided here): thermal noise at the antennas is white CN(0, σ²) before the receive radio's gain
@@ -62,7 +62,7 @@ class RunResult:
 
 
 def transmit_radio(x, node, impairments, first_index, sample_rate_hz):
-    """SPEC13 §2, node m's transmit radio: antenna i radiates tx_gains[m, i]·x_i·e^{j2π ε_m t} (t = local index
+    """docs/air-model.md §2, node m's transmit radio: antenna i radiates tx_gains[m, i]·x_i·e^{j2π ε_m t} (t = local index
     / fs; core.synthetic_radio's phasor, as the synthetic_radio_tx block). x (Mt, T) from local index
     ``first_index``. The air's truth (never the receive side's)."""
     rot = synthetic_radio.cfo_phasor(impairments.cfo_hz[node], first_index, x.shape[1], sample_rate_hz, +1)
@@ -70,7 +70,7 @@ def transmit_radio(x, node, impairments, first_index, sample_rate_hz):
 
 
 def receive_radio(y, node, impairments, first_label, sample_rate_hz):
-    """SPEC13 §2, node n's receive radio: antenna r delivers rx_gains[n, r]·y_r·e^{−j2π ε_n t} (t = label index
+    """docs/air-model.md §2, node n's receive radio: antenna r delivers rx_gains[n, r]·y_r·e^{−j2π ε_n t} (t = label index
     / fs). y (Mr, T) with label index ``first_label`` for column 0. The air's truth."""
     rot = synthetic_radio.cfo_phasor(impairments.cfo_hz[node], first_label, y.shape[1], sample_rate_hz, -1)
     return (impairments.rx_gains[node][:, None] * y) * rot[None, :]
@@ -78,7 +78,7 @@ def receive_radio(y, node, impairments, first_label, sample_rate_hz):
 
 def truth_calibration(scenario):
     """The drawn impairments as a Calibration (a test device: the receive side never builds this). Gains as
-    drawn, t_m = δ_m·fs, r_n = −δ_n·fs + λ_n (so t_m + r_n = D_mn), ε_n as drawn; SPEC13 gauges applied."""
+    drawn, t_m = δ_m·fs, r_n = −δ_n·fs + λ_n (so t_m + r_n = D_mn), ε_n as drawn; docs/air-model.md gauges applied."""
     from .calibration import Calibration
 
     imp, fs = scenario.impairments, scenario.bandwidth_hz

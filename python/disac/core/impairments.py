@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The `[impairments]` scenario table: what real radios do to the synthetic air (SPEC13 §1, issue 13).
+"""The `[impairments]` scenario table: what real radios do to the synthetic air (docs/air-model.md §1, issue 13).
 
 Only the synthetic air (channel and radio blocks) and tests' truth checks read this; the receive side
 (receivers, calibration estimator, central unit, localiser) learns impairments from samples only and
@@ -77,7 +77,7 @@ MAX_DRIFT_DEG_PER_S = 1e9
 
 @dataclasses.dataclass(frozen=True)
 class Impairments:
-    """One run's drawn impairments (SPEC13 §1). Arrays are read-only."""
+    """One run's drawn impairments (docs/air-model.md §1). Arrays are read-only."""
 
     seed: int
     clock_offset_s: np.ndarray  # (N,) δ_n: what node n does at local time t happens at true time t + δ_n
@@ -99,7 +99,7 @@ class Impairments:
 
     def link_delay_samples(self, sample_rate_hz):
         """D (N_rx, N_tx) in samples: [n, m] = (δ_m − δ_n)·fs + λ_n, the extra delay of link m → n on node n's
-        rx_time labels (SPEC13 §2; monostatic D_nn = λ_n)."""
+        rx_time labels (docs/air-model.md §2; monostatic D_nn = λ_n)."""
         delta = self.clock_offset_s * float(sample_rate_hz)
         return delta[None, :] - delta[:, None] + self.latency_samples[:, None]
 

@@ -25,7 +25,7 @@ unmodelled interference (small when the radar streams are orthogonal between nod
 PHY): localising with fewer frames works but is biased by that residue.
 
 Known paths (issue 13): echoes whose geometry is known but whose amplitude is not — the direct (line-of-
-sight) paths between the nodes and a reference reflector at a known position (SPEC13 §2/§3) — are extra
+sight) paths between the nodes and a reference reflector at a known position (docs/air-model.md §2/§3) — are extra
 known columns of A_n, a_r(θ_rx) ⊗ (a_t^T(θ_tx) X_m ⊙ d^T(τ)), with their own unknown amplitudes per frame:
 the concentrated cost projects them out with the targets' columns (the variable projection takes any
 number of columns), and the grid search runs on y_n with them projected out. Without known paths every
@@ -125,7 +125,7 @@ class KnownPath:
 
 def known_paths(node_positions_m, direct_paths=False, reflector_m=None):
     """The KnownPath list of a deployment: with ``direct_paths`` the line of sight m → n for every m ≠ n
-    (delay |p_m − p_n|/c, leaving m at the angle of p_n, arriving at n from the angle of p_m: SPEC13 §2);
+    (delay |p_m − p_n|/c, leaving m at the angle of p_n, arriving at n from the angle of p_m: docs/air-model.md §2);
     with ``reflector_m`` (x, y) its echo on every link n, m (as a target's). Geometry only."""
     nodes = np.asarray(node_positions_m, dtype=float)
     out = []
@@ -207,7 +207,7 @@ class Localizer:
                       reflector=False):
         """A Localizer for a Scenario's nodes and numerology; region defaults to default_search_region.
         direct_paths / reflector: project out the direct paths between the nodes / the echoes of the
-        scenario's [calibration] reference reflector (known_paths; geometry only, SPEC13 §3)."""
+        scenario's [calibration] reference reflector (known_paths; geometry only, docs/air-model.md §3)."""
         region = default_search_region(scenario) if region_m is None else region_m
         point = getattr(scenario, "reflector_m", None) if reflector else None
         return cls(scenario.node_positions_m, scenario.tx_antennas, scenario.rx_antennas,

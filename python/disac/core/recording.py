@@ -23,7 +23,7 @@ centre frequency; absent for the synthetic air), ``core:hw``/``core:recorder``, 
 extension: ``disac:node_id``, ``disac:radio`` ("synthetic" | "usrp"), ``disac:frequency_grid``,
 ``disac:tx_gain_db``/``disac:rx_gain_db``, ``disac:epoch_s`` ([full, frac] of frame 0), ``disac:scenario``
 (the scenario as TOML **without its [impairments] table**: the receive side never learns the impairments
-from the scenario, SPEC13 §0), ``disac:calibration`` (the calibration file's JSON object, or null) and —
+from the scenario, docs/air-model.md §0), ``disac:calibration`` (the calibration file's JSON object, or null) and —
 only for a recording of the synthetic air, and only when the writer is given it — ``disac:ground_truth``
 = {"impairments": the [impairments] table}: the truth of a test fixture, for researchers and truth checks,
 under a key no receiver reads (RecordingReader has no accessor that mixes it into the scenario).

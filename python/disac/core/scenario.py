@@ -76,7 +76,7 @@ class Scenario:
     user_seed: int
     warnings: tuple = ()
     # the validated [impairments] table as written (preset not expanded); {} = absent (the ideal air).
-    # Read by the synthetic air and tests' truth checks only, never by the receive side (SPEC13 §0).
+    # Read by the synthetic air and tests' truth checks only, never by the receive side (docs/air-model.md §0).
     impairments_table: dict = dataclasses.field(default_factory=dict)
     reflector_m: object = None  # None or (2,) read-only: the [calibration] reference reflector (geometry)
     reflector_amplitude: float = 0.0  # |b| of the reflector's echo on every link (0 when there is none)
@@ -150,7 +150,7 @@ class Scenario:
     def impairments(self):
         """The run's drawn core.impairments.Impairments (ideal when the table is absent); drawn once and kept.
 
-        Truth of the synthetic air: the receive side never reads it (SPEC13 §0)."""
+        Truth of the synthetic air: the receive side never reads it (docs/air-model.md §0)."""
         from . import impairments
         return impairments.draw_impairments(self.impairments_table, self.num_nodes, self.tx_antennas,
                                             self.rx_antennas)
@@ -174,7 +174,7 @@ class Scenario:
             else self
 
     def without_impairments(self):
-        """A copy with the [impairments] table removed (what the receive side may be given: SPEC13 §0)."""
+        """A copy with the [impairments] table removed (what the receive side may be given: docs/air-model.md §0)."""
         return self.replace(impairments_table={})
 
     @property

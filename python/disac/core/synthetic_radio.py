@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The synthetic radio's own impairments (SPEC13 §2), as functions of sample labels: carrier offset and
+"""The synthetic radio's own impairments (docs/air-model.md §2), as functions of sample labels: carrier offset and
 receive overflows. Pure numpy; the blocks synthetic_radio_tx / synthetic_radio_rx apply them to streams.
 
 Labels: every node runs the frame schedule from a common epoch; a sample's label is its local time since the

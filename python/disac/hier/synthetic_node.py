@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A D-ISAC node on synthetic air, chained as a radio node (SPEC13 §2's signal flow): its transmitter and
+"""A D-ISAC node on synthetic air, chained as a radio node (docs/air-model.md §2's signal flow): its transmitter and
 TX radio, the sensing channel into its receiver (the echoes of every node's transmission), its RX radio,
 the rx framing from rx_time, its receiver and the snapshot link to the central unit.
 
@@ -17,7 +17,7 @@ The other nodes' transmit streams (their TX radios' outputs) come in on inputs j
 nodes in order, this node skipped; i: antenna), so N nodes wire up as a full mesh of Mt-stream buses; this
 node's own TX radio's streams go out for the other nodes, the comm channel or a sink.
 
-Who reads what (SPEC13 §0): the air (the radio blocks and the sensing channel) reads the scenario's
+Who reads what (docs/air-model.md §0): the air (the radio blocks and the sensing channel) reads the scenario's
 [impairments] truth; the node's own processing (transmitter, rx framing, receiver) is built from
 ``scenario.without_impairments()``: it learns the impairments from samples (and a calibration) only. The
 radios label samples from the epoch (epoch_s, else tags.SYNTHETIC_EPOCH_S), and the rx framing reads the
@@ -117,7 +117,7 @@ class synthetic_node(gr.hier_block2):
                                 gr.io_signature((n - 1) * mt, (n - 1) * mt, gr.sizeof_gr_complex),
                                 gr.io_signature(mt, mt, gr.sizeof_gr_complex))
         self.scenario, self.node_id = s, node_id
-        node_side = s.without_impairments()  # what the node's own processing may know (SPEC13 §0)
+        node_side = s.without_impairments()  # what the node's own processing may know (docs/air-model.md §0)
         calibration = calibration_apply.as_calibration(calibration, node_side)  # also "" (none) or a file path
         calibrated = {} if calibration is None else {"calibration": calibration}
         if offset_samples is None:

@@ -127,7 +127,7 @@ def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, searc
     (full ML search per frame), and with ``with_users`` the comm side. With some nodes missing each frame
     goes after ``timeout_s`` (the default suits complete runs, where it never fires).
 
-    ``scenario`` is the air's (its [impairments] too); the central unit gets it without them (SPEC13 §0);
+    ``scenario`` is the air's (its [impairments] too); the central unit gets it without them (docs/air-model.md §0);
     ``calibration`` (a Calibration, a file or "") goes to every node and the central unit.
     Returns (estimates {frame: core.fusion.Estimate}, central unit status dict, user_side or None);
     with ``require_all``, RuntimeError when fewer than ``frames`` frames were released before the deadline."""
