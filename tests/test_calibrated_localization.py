@@ -468,12 +468,14 @@ def test_localize_and_loopback_take_impairments_and_report_the_calibration(tmp_p
     plain = run_cli("localize", THREE_NODES, "--trials", "3", "--snr-db", "10", "--precoders", "random", "--json")
     ideal = run_cli("localize", THREE_NODES, "--trials", "3", "--snr-db", "10", "--precoders", "random",
                     "--impairments", "ideal", "--json")
-    assert ideal["mse_m2"] == plain["mse_m2"] and plain["calibration"]["state"] == "none"
+    # the same samples in another process: GNU Radio's chunks change the complex64 rounding (~1e-7 relative,
+    # seen as 2.3e-7 on the MSE), so "today's numbers" means equal to 1e-5 relative, far below any change of model
+    assert ideal["mse_m2"] == pytest.approx(plain["mse_m2"], rel=1e-5) and plain["calibration"]["state"] == "none"
     path = tmp_path / "cal.json"
     trials.truth_calibration(load_scenario(THREE_NODES).with_impairments("ideal")).save(str(path))
     loop = run_cli("loopback", THREE_NODES, "--frames", "4", "--precoders", "random", "--impairments", "ideal",
                    "--calibration", str(path), "--json")
-    assert loop["calibration"]["method"] == "identity" and loop["snapshot_model_error_rel"] <= 1e-4
+    assert loop["calibration"]["method"] == "truth" and loop["snapshot_model_error_rel"] <= 1e-4
     bad = run_cli("localize", THREE_NODES, "--trials", "1", "--snr-db", "10", "--impairments", "lab-ish")
     assert bad.returncode != 0 and "--impairments lab-ish" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_cli("loopback", THREE_NODES, "--frames", "1", "--calibration", str(tmp_path / "missing.json"))
