@@ -130,7 +130,9 @@ def test_two_node_processes_and_a_central_unit(tmp_path, reference):
         procs = Processes(str(tmp_path / f"attempt{attempt}"))
         os.makedirs(procs.directory)
         try:
-            cu = procs.start("cu", "cu", "paper", "--bind", "tcp://127.0.0.1:*", "--duration", "600",
+            # --frames 0: endless like the nodes (the default, 100, ended the unit at frame 99 on a loaded
+            # machine, where the run goes further, and read as a stall of the link)
+            cu = procs.start("cu", "cu", "paper", "--bind", "tcp://127.0.0.1:*", "--frames", "0", "--duration", "600",
                              "--timeout", "0.3", "--queue", "256", "--status-interval", "0", "--seed", str(SEED))
             address = wait_for(lambda: re.search(r"snapshots on (tcp://127\.0\.0\.1:\d+)", procs.read("cu", "err")),
                                START_WAIT_S, "the central unit's address").group(1)
@@ -168,6 +170,7 @@ def test_two_node_processes_and_a_central_unit(tmp_path, reference):
     # every frame up to the last rejoined one localised once (the queue is deep enough), in frame order
     assert [e["frame"] for e in got] == list(range(last + 1)), status
     assert status["frames_skipped"] == 0
+    assert status["stopped_by"] == "interrupt"  # the unit ran until the test's Ctrl-C, no limit ended it
     # before the kill both nodes; after it node 0 alone, said so; after the restart both again
     assert all(e["nodes"] == [0, 1] and not e["partial"] for e in got[:20])
     alone = [e["frame"] for e in got if e["nodes"] == [0]]
