@@ -70,6 +70,24 @@ def register(subparsers):
     parser.set_defaults(func=run_command)
 
 
+def frames_limit_text(frames):
+    """The banner's word on --frames: how far the run goes (the default, 100 frames, ends a run of endless
+    nodes after 10 s at 10 frames/s: say so where the operator looks first)."""
+    if frames:
+        return f"stops once frame {frames - 1} is released (--frames {frames}; --frames 0: no end)"
+    return "no frame limit (--frames 0)"
+
+
+# why the run ended: the final status line's "stopped_by" and the stderr line before the unit stops
+STOP_REASONS = {
+    "frames": lambda args: (f"frame {args.frames - 1} released (--frames {args.frames}; --frames 0 runs without "
+                            "end); snapshots sent from now on are not read"),
+    "duration": lambda args: f"--duration-s {args.duration_s:g} s elapsed",
+    "idle": lambda args: f"no snapshot for --idle-s {args.idle_s:g} s",
+    "interrupt": lambda args: "interrupted (Ctrl-C)",
+}
+
+
 def estimate_json(estimate, num_nodes):
     return {"type": "estimate", "frame": int(estimate.frame), "precoder_version": int(estimate.precoder_version),
             "precoder_id": int(getattr(estimate, "precoder_id", 0)),
@@ -130,10 +148,12 @@ def run_command(args):
     tb.msg_connect((central, "status"), (sink, "status"))
     print(f"disac cu: {scenario.name}, snapshots on {cu.bound_address or cu.address} ({args.pattern}, "
           f"{security.mode}), timeout {args.timeout_s:g} s"
-          + (f", precoder sets from {args.precoders_from}" if args.precoders_from else ""), file=sys.stderr, flush=True)
+          + (f", precoder sets from {args.precoders_from}" if args.precoders_from else "")
+          + f", {frames_limit_text(args.frames)}", file=sys.stderr, flush=True)
     progress = Progress(args.frames, "disac cu", args)
     started = last_change = time.monotonic()
     last_accepted = 0
+    stopped_by = "interrupt"  # Ctrl-C, unless one of the limits ends the run first
     tb.start()
     try:
         while True:
@@ -146,15 +166,21 @@ def run_command(args):
                 last_change, last_accepted = now, accepted
             progress(watermark + 1)
             if args.frames and watermark >= args.frames - 1:
+                stopped_by = "frames"
                 break
             if args.duration_s and now - started >= args.duration_s:
+                stopped_by = "duration"
                 break
             if args.idle_s and now - last_change >= args.idle_s:
+                stopped_by = "idle"
                 break
     except KeyboardInterrupt:
         pass
+    # said before the unit stops reading: nodes that still send are heard no more (their snapshots pile up
+    # in their own queues), which must not look like a stall of the link
+    print(f"disac cu: stopping: {STOP_REASONS[stopped_by](args)}", file=sys.stderr, flush=True)
     tb.stop()
     tb.wait()
     progress.close()
-    printer(dict(type="status", final=True, **central.status()))
+    printer(dict(type="status", final=True, stopped_by=stopped_by, **central.status()))
     return 0

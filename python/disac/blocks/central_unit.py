@@ -36,6 +36,9 @@ SNAPSHOT_EXTRA_BYTES = 1024
 _STATE_EVERY_S = 0.2
 _MAX_WIRE_INT = wire.MAX_COUNTER
 KNOWN_PATHS = calibration_apply.KNOWN_PATHS
+# At stop, at most this many waiting ZeroMQ messages are still read (the socket's receive high-water mark,
+# 1000, plus what the kernel may hold): what reached the unit is counted, and an endless sender ends too
+_DRAIN_MAX_MESSAGES = 4096
 
 
 def estimate_to_pmt(estimate, num_nodes):
@@ -458,6 +461,7 @@ class central_unit(gr.basic_block):
             return True
         self._stop.set()
         self._threads[0].join()  # the service thread: no more input
+        self._drain_input()
         with self._lock:
             remaining = self.aligner.flush()
         if self.drain_on_stop:
@@ -480,6 +484,24 @@ class central_unit(gr.basic_block):
         self._close(self._socket_in)
         self._socket_in = None
         return True
+
+    def _drain_input(self):
+        """At stop, after the service thread: the snapshots already waiting in the ZeroMQ socket are handled
+        (accepted, or counted late/duplicate/...) rather than discarded uncounted when the socket closes.
+        Bounded by _DRAIN_MAX_MESSAGES, so that a peer that never stops sending cannot hold the stop."""
+        import zmq
+
+        if self._socket_in is None:
+            return
+        for _ in range(_DRAIN_MAX_MESSAGES):
+            try:
+                data = self._socket_in.recv(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            except zmq.ZMQError as exc:  # a socket in a bad state: nothing more to read, say so
+                self._supervised("service", exc)
+                return
+            self.handle_wire(data.buffer, net.sender_key(data) if self._bindings else None)
 
     def _close(self, sock):
         if sock is not None:

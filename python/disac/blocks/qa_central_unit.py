@@ -121,6 +121,28 @@ class qa_central_unit(gr_unittest.TestCase):
         finally:
             sub.close(0)
 
+    def test_snapshots_waiting_in_the_socket_at_stop_are_handled_not_discarded(self):
+        # A snapshot that reached the unit's socket after the service thread's last read (the window between
+        # `disac cu` deciding to stop and the stop) was closed away uncounted. The service loop is kept out
+        # (it returns at once) so that the snapshot surely waits in the socket when stop() comes.
+        cu = central_unit(SCENARIO, SEED, WC, WR, timeout_s=5.0, queue_depth=16, address="tcp://127.0.0.1:*",
+                          bind=True, status_interval_s=0.0)
+        cu._service = lambda: None
+        push = self.context.socket(zmq.PUSH)
+        try:
+            cu.start()
+            push.connect(cu.bound_address)
+            push.send(wire_snapshot(0, 7, snapshots(7)[0]))
+            # the event: the message is in the unit's socket (poll only looks; the read is stop()'s)
+            self.assertTrue(cu._socket_in.poll(30_000, zmq.POLLIN), "the snapshot never reached the socket")
+            cu.stop()
+        finally:
+            push.close(0)
+        status = cu.status()
+        self.assertEqual((status["snapshots_accepted"], status["frames_released"], status["frames_localised"]),
+                         (1, 1, 1), status)
+        self.assertEqual([e.frame for e in cu.estimates], [7])
+
     def test_missing_node_times_out_and_the_estimate_says_so(self):
         self.start(timeout_s=0.2)
         self.push.send(wire_snapshot(0, 5, snapshots(5)[0]))
