@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The radio options of `disac node` (apps/node_cmd.py stays thin; re-exported by apps/cli.py): --radio
 synthetic | usrp | replay:DIR, the USRP channel lists and set-up, the SigMF recorder of --record, and the
-replay radio's flowgraph."""
+replay radio's flowgraph. GNU Radio (hier) is imported where used: apps/cli.py imports this module before
+main() has set GNU Radio's log up (quiet_gnuradio_info), which must come first."""
 
-from ..hier import system, usrp_node as usrp
 from .cli_flowgraph import resolve_precoders, security_from_args, security_parameters
 
 RADIOS = ("synthetic", "usrp")  # and "replay:DIR" (radio_choice)
@@ -41,6 +41,7 @@ def radio_choice(text):
 
 def add_recorder(tb, scenario, node, source, directory, radio, **metadata):
     """A sigmf_record of node ``node``'s receive streams (outputs 0 … Mr−1 of ``source``) in ``tb``."""
+    from ..hier import system
     from ..blocks.sigmf_record import sigmf_record
 
     try:
@@ -78,6 +79,7 @@ def channel_list(name):
 
 def configure_usrp(sink, source, settings, radio, **clock):
     """hier.usrp_node.configure_usrp with its errors as one-line usage errors."""
+    from ..hier import usrp_node as usrp
     try:
         return usrp.configure_usrp(sink, source, settings, radio, **clock)
     except usrp.RadioSetupError as exc:
@@ -88,6 +90,7 @@ def build_usrp_node(tb, scenario, node_id, wc, wr, frames, seed, address, settin
                     pattern="push", hwm=1000, precoder_address="", security=None, precoder_security=None):
     """A hier.usrp_node from UsrpSettings, added to top block ``tb``; radio settings are applied by
     configure_usrp, not here. wc, wr: this node's W_c (Mt × U), W_r (Mt × Mt)."""
+    from ..hier import system, usrp_node as usrp
     link, precoder_link = security_parameters(security), security_parameters(precoder_security)
     try:
         node = usrp.usrp_node(scenario, node_id, seed, wc, wr, frames, address, bind, pattern, hwm,
@@ -106,6 +109,7 @@ def build_usrp_node(tb, scenario, node_id, wc, wr, frames, seed, address, settin
 def build_replay(args, scenario, node):
     """`disac node --radio replay:DIR`'s flowgraph: the recording of this node in place of the radio, through the
     USRP node's receive chain. Returns (top block, usrp_node, ReplayRadio, frames)."""
+    from ..hier import usrp_node as usrp
     from gnuradio import gr
 
     from ..core import ofdm as ofdm_layout
