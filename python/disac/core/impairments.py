@@ -37,11 +37,10 @@ draw happens once per run (``Scenario.impairments`` is cached).
 
 import dataclasses
 import math
-import tomllib
 
 import numpy as np
 
-from .scenario import MAX_ABS_SNR_DB, ScenarioError
+from .scenario import MAX_ABS_SNR_DB, ScenarioError, read_toml_file
 
 NODE_PHASE_MODELS = ("per_frame", "per_run")
 
@@ -345,13 +344,7 @@ def load_impairments_table(preset_or_path):
     if not (text.endswith(".toml") or "/" in text or "\\" in text):
         raise ScenarioError(
             f"impairments {text!r}: unknown preset name; accepted: {', '.join(PRESETS)}, or a path to a .toml file")
-    try:
-        with open(text, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ScenarioError(f"impairments file {text!r}: cannot be read ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"impairments file {text!r}: not valid TOML ({exc})") from None
+    data = read_toml_file(text, "impairments file")
     table = data["impairments"] if "impairments" in data else data
     return validate_impairments_table(table)
 

@@ -630,17 +630,23 @@ def load_scenario(name_or_path):
     if not (path.endswith(".toml") or "/" in path or "\\" in path):
         raise ScenarioError(
             f"scenario {path!r}: unknown preset name; accepted: {', '.join(sorted(PRESETS))}, or a path to a .toml file")
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ScenarioError(f"scenario file {path!r}: cannot be read ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"scenario file {path!r}: not valid TOML ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"scenario file {path!r}: not valid TOML, which must be UTF-8 text ({exc})") from None
+    data = read_toml_file(path, "scenario file")
     stem = path.rsplit("/", 1)[-1].removesuffix(".toml")
     return scenario_from_dict(data, name=stem)
+
+
+def read_toml_file(path, what):
+    """The TOML document at ``path`` as a dict; ScenarioError naming ``what`` and the path when it cannot be read
+    or is not TOML (UTF-8 text)."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ScenarioError(f"{what} {path!r}: cannot be read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{what} {path!r}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{what} {path!r}: not valid TOML, which must be UTF-8 text ({exc})") from None
 
 
 def _toml_string(text):
