@@ -192,10 +192,11 @@ def overflow_point(scenario, every_frames, frames, seed):
     extra = -(-OVERFLOW_SAMPLES // lay.frame_len) * (frames // every_frames if every_frames else 0) + 2
     tb = gr.top_block()
     channel = sensing_channel(scenario, 0, seed + 1, True)
+    transmitters = []  # Python blocks must outlive the run (a collected one crashed the flowgraph: SIGSEGV)
     for n in range(n_nodes):
-        tx = isac_tx(scenario, n, seed, None, None, frames + extra)
+        transmitters.append(isac_tx(scenario, n, seed, None, None, frames + extra))
         for i in range(mt):
-            tb.connect((tx, i), (channel, n * mt + i))
+            tb.connect((transmitters[n], i), (channel, n * mt + i))
     sinks = [blocks.vector_sink_c() for _ in range(mr)]
     for r in range(mr):
         tb.connect((channel, r), sinks[r])
