@@ -175,3 +175,18 @@ def test_hash_is_splitmix64_on_known_values():
     """splitmix64 of 0 is 0xE220A8397B1DCDAF (the published first output of the generator seeded 0), so
     the vectorised in-place version computes the standard function."""
     assert int(ofdm._splitmix64(np.array([0], dtype=np.uint64))[0]) == 0xE220A8397B1DCDAF
+
+
+def test_active_subcarrier_mask_leaves_the_band_edges_and_dc():
+    """Issue 14: guards at the band edges of the centred (radio) spectrum, DC at bin 0, by FFT index."""
+    mask = ofdm.active_subcarrier_mask(16, 3, dc_null=True)
+    freqs = ofdm.bin_frequencies_hz(16, 16.0, "centred")
+    assert sorted(freqs[~mask]) == [-8.0, -7.0, 0.0, 7.0]  # ceil(3/2) at the low edge, 1 at the high edge, DC
+    assert mask.sum() == 12
+    odd = ofdm.active_subcarrier_mask(15, 4)
+    assert sorted(ofdm.bin_frequencies_hz(15, 15.0, "centred")[~odd]) == [-7.0, -6.0, 6.0, 7.0]
+    assert ofdm.active_subcarrier_mask(8).all()
+    with pytest.raises(ofdm.FrameError, match="guard_subcarriers = 8"):
+        ofdm.active_subcarrier_mask(8, 8)
+    with pytest.raises(ofdm.FrameError, match="no subcarrier"):
+        ofdm.active_subcarrier_mask(2, 1, dc_null=True)

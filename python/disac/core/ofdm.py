@@ -241,6 +241,32 @@ def delay_phases(delay_s, subcarriers, bandwidth_hz, grid=DEFAULT_FREQUENCY_GRID
     return np.exp(-2j * np.pi * np.multiply.outer(delay_s, f))
 
 
+def active_subcarrier_mask(subcarriers, guard_subcarriers=0, dc_null=False):
+    """(L,) bool: the FFT bins a transmitter uses (issue 14: band edges and DC are unusable on real front ends).
+
+    Bins are FFT indices, the same on both grids: bin 0 is DC on the centred (radio) grid, the band edges are
+    the bins around L/2. ``guard_subcarriers`` G bins are left empty at the edges: ceil(G/2) at the low edge
+    (from the most negative centred frequency, bin L − ceil(L/2) … upward) and floor(G/2) at the high edge
+    (from the highest positive frequency downward); ``dc_null`` leaves bin 0 empty. All True by default."""
+    if isinstance(subcarriers, bool) or not isinstance(subcarriers, (int, np.integer)) or subcarriers < 1:
+        raise FrameError(f"subcarriers = {subcarriers!r}: accepted: an integer ≥ 1")
+    if (isinstance(guard_subcarriers, bool) or not isinstance(guard_subcarriers, (int, np.integer))
+            or not 0 <= guard_subcarriers < subcarriers):
+        raise FrameError(f"guard_subcarriers = {guard_subcarriers!r}: accepted: an integer 0 … {subcarriers - 1}")
+    mask = np.ones(int(subcarriers), dtype=bool)
+    low_edge = subcarriers // 2 + subcarriers % 2  # the most negative centred frequency (bin_frequencies_hz)
+    low, high = -(-guard_subcarriers // 2), guard_subcarriers // 2
+    mask[low_edge:low_edge + low] = False
+    mask[low_edge - high:low_edge] = False
+    if dc_null:
+        mask[0] = False
+    if not mask.any():
+        raise FrameError(f"guard_subcarriers = {guard_subcarriers}, dc_null = {dc_null}: no subcarrier of "
+                         f"{subcarriers} is left; accepted: fewer guards")
+    mask.setflags(write=False)
+    return mask
+
+
 def modulate(freq, cyclic_prefix):
     """OFDM symbols (…, L) → time samples (…, CP + L): orthonormal IFFT, cyclic prefix prepended."""
     core = np.fft.ifft(freq, axis=-1, norm="ortho")
