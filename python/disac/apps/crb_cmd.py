@@ -5,6 +5,10 @@
 JSON keys (a contract other tools read): crb_position_m2, crb_position_per_target_m2, crb_paper,
 crb_position_aoa_only_m2, crb_position_tof_only_m2 (null where a bound is unbounded; `notes` says why),
 scenario, covariance; with --covariance designed also objective and sinr_threshold_db.
+Issue 14: crb_with_nuisance_m2 (and _per_target_m2): the position CRB with every direct path's amplitude and every
+node's self-coupling matrix unknown per frame (the bound an interference-suppressing receiver can reach,
+core.fim.position_crb_with_nuisance_m2; docs/fim-derivation.md §8), and `nuisance` (what was counted as unknown).
+Every bound sums over the scenario's active subcarriers only (guard/DC bins, docs/fim-derivation.md §7).
 """
 
 from ..core import fim
@@ -14,6 +18,9 @@ from .cli import (UsageError, add_progress_option, add_scenario_argument, finite
                   solver_accuracy_warnings_quieted)
 
 COVARIANCES = ("isotropic", "designed")
+# The self-coupling's delay in the calibrated snapshot (docs/air-model.md §3: the monostatic link's delay λ_n is
+# calibrated out, so a leakage that shares the node's own latency arrives at zero delay).
+NUISANCE_SELF_COUPLING_DELAY_S = 0.0
 
 
 def register(subparsers):
@@ -54,7 +61,16 @@ def run(args):
     else:
         covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, scenario.per_antenna_power)
     report = fim.crb_report(geometry, covariances)
-    out = report.as_dict() | {"scenario": scenario.name, "covariance": args.covariance}
+    nuisance_map = fim.NuisanceFimMap(geometry, direct_paths=True, self_coupling=True,
+                                      self_coupling_delay_s=NUISANCE_SELF_COUPLING_DELAY_S)
+    nuisance_total, nuisance_per_target = nuisance_map.position_crb_m2(covariances)
+    out = report.as_dict() | {
+        "crb_with_nuisance_m2": nuisance_total, "crb_with_nuisance_per_target_m2": nuisance_per_target,
+        "nuisance": {"direct_path_links": len(fim.direct_path_links(scenario.num_nodes)),
+                     "self_coupling_nodes": scenario.num_nodes, "parameters": nuisance_map.nuisance_dim,
+                     "self_coupling_delay_s": NUISANCE_SELF_COUPLING_DELAY_S},
+        "active_subcarriers": int(geometry.active_mask().sum()),
+        "scenario": scenario.name, "covariance": args.covariance}
     if args.covariance == "designed":
         out |= {"objective": args.objective, "sinr_threshold_db": args.sinr_db}
     if args.json:
@@ -65,7 +81,8 @@ def run(args):
     rows = [("position CRB (joint TOF+AOA)", report.crb_position_m2, "m²"),
             ("paper objective tr(F(Θ)^-1)", report.crb_paper, ""),
             ("position CRB, AOA only", report.crb_position_aoa_only_m2, "m²"),
-            ("position CRB, TOF only", report.crb_position_tof_only_m2, "m²")]
+            ("position CRB, TOF only", report.crb_position_tof_only_m2, "m²"),
+            ("position CRB, with nuisance", nuisance_total, "m²")]
     for label, value, unit in rows:
         print(f"  {label:32s} {'unbounded' if value is None else f'{value:.6g} {unit}'}")
     if report.crb_position_per_target_m2:
