@@ -297,13 +297,19 @@ def layout_from_scenario(scenario, preamble_symbols=1, pilot_symbols=None):
         active_subcarriers=getattr(scenario, "active_subcarriers", None))
 
 
-def per_re_power(per_antenna_power, layout):
+def per_re_power(per_antenna_power, active_subcarriers):
     """The power per active RE and antenna, P_T·L/L_active, of a transmitter whose per-sample power per antenna is
     P_T (the scenario's per_antenna_power): the constraint of eq. (18d) on an active bin (module docstring,
-    "Guard and DC bins"). Exactly ``per_antenna_power`` without guard/DC bins."""
-    if layout.active_subcarriers is None:
+    "Guard and DC bins"). ``active_subcarriers``: a FrameLayout, an (L,) bool mask (e.g. scenario.active_subcarriers)
+    or None. Exactly ``per_antenna_power`` without guard/DC bins."""
+    if isinstance(active_subcarriers, FrameLayout):
+        active_subcarriers = active_subcarriers.active_subcarriers
+    if active_subcarriers is None:
         return per_antenna_power
-    return per_antenna_power * layout.re_power_scale
+    mask = np.asarray(active_subcarriers, dtype=bool)
+    if mask.all():
+        return per_antenna_power
+    return per_antenna_power * (mask.size / int(mask.sum()))
 
 
 # ---- frequency grid and OFDM modulation --------------------------------------------------------
