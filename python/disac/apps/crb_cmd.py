@@ -11,7 +11,7 @@ core.fim.position_crb_with_nuisance_m2; docs/fim-derivation.md §8), and `nuisan
 Every bound sums over the scenario's active subcarriers only (guard/DC bins, docs/fim-derivation.md §7).
 """
 
-from ..core import fim
+from ..core import fim, ofdm
 from ..core.design_options import DEFAULT_OBJECTIVE, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES
 from ..core.scenario import load_scenario
 from .cli import (UsageError, add_progress_option, add_scenario_argument, finite_float, print_json, progress_bar,
@@ -59,7 +59,9 @@ def run(args):
             raise UsageError(f"no design at --sinr-db {args.sinr_db:g}: status {result.status}. {result.message}")
         covariances = result.R
     else:
-        covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, scenario.per_antenna_power)
+        # P_T per RE, or P_T·L/L_a per active RE with guard/DC bins (core.ofdm.per_re_power: the same DAC power)
+        covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, ofdm.per_re_power(
+            scenario.per_antenna_power, getattr(scenario, "active_subcarriers", None)))
     report = fim.crb_report(geometry, covariances)
     nuisance_map = fim.NuisanceFimMap(geometry, direct_paths=True, self_coupling=True,
                                       self_coupling_delay_s=NUISANCE_SELF_COUPLING_DELAY_S)
