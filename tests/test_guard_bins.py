@@ -278,3 +278,24 @@ def test_user_metrics_on_the_active_bins_ignore_what_is_on_the_inactive_ones():
     np.testing.assert_array_equal(a.sinr_db, b.sinr_db)
     assert a.bits == 2 * 12 and np.all(a.bit_errors == 0)
     np.testing.assert_allclose(a.gain, 0.7, atol=0.02)  # the flat gain over the L_a pilot REs
+
+
+def test_frequency_grid_matters_only_with_guards():
+    """Without guards the low-IF and centred grids give the same bound (a common frequency offset is a per-link
+    phase, which the free amplitudes absorb: equal to ~1e-6, the coupling through the shared angles); with the
+    band-edge guards the centred grid (a radio's) loses RMS bandwidth and the bound rises, while on the low-IF
+    grid the same bins are mid-band and it falls (docs/fim-derivation.md §7)."""
+    import dataclasses
+    R_full = fim.isotropic_covariances(2, 6, PAPER.per_antenna_power)
+    R_mask = fim.isotropic_covariances(2, 6, ofdm.per_re_power(GUARDED.per_antenna_power, MASK))
+    bounds = {}
+    for scn, R in ((PAPER, R_full), (GUARDED, R_mask)):
+        for grid in ("low-if", "centred"):
+            geom = dataclasses.replace(fim.SensingGeometry.from_scenario(scn), frequency_grid=grid)
+            bounds[scn is GUARDED, grid] = fim.crb_report(geom, R).crb_position_m2
+    assert bounds[False, "centred"] == pytest.approx(bounds[False, "low-if"], rel=1e-5)
+    assert bounds[True, "centred"] > 1.1 * bounds[False, "low-if"]
+    assert bounds[True, "low-if"] < bounds[False, "low-if"]
+    with pytest.raises(ValueError, match="frequency_grid = 'ifft'"):
+        fim.SensingGeometry.from_scenario(PAPER).__class__(**{**fim.SensingGeometry.from_scenario(PAPER).__dict__,
+                                                              "frequency_grid": "ifft"})

@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from . import geometry
+from . import geometry, ofdm
 
 # A bound whose Fisher matrix is this close to singular (smallest/largest eigenvalue after diagonal
 # scaling) is reported as unbounded: double precision leaves ~1e-16 relative, and everything below
@@ -48,8 +48,13 @@ class SensingGeometry:
     # (L,) bool: the subcarriers the transmitters use (core.ofdm.active_subcarrier_mask, issue 14); None = all.
     # Eq. (10) sums over the active bins only: an empty bin carries no signal, hence no information.
     active_subcarriers: object = None
+    # the bins' frequencies f_l of d_l(τ) (core.ofdm.bin_frequencies_hz): "low-if" l·B/L (the model's, the synthetic
+    # air's and the localiser's), or "centred" (a radio's band; matters only with guard bins, docs/fim-derivation.md §7)
+    frequency_grid: str = "low-if"
 
     def __post_init__(self):
+        if self.frequency_grid not in ofdm.FREQUENCY_GRIDS:
+            raise ValueError(f"frequency_grid = {self.frequency_grid!r}: accepted: {', '.join(ofdm.FREQUENCY_GRIDS)}")
         mask = self.active_subcarriers
         if mask is None:
             return
@@ -106,8 +111,13 @@ def scenario_active_subcarriers(scenario):
 def _masked_delay_steering(geom, delays_s):
     """d_l(τ) and ∂d_l/∂τ (…, L) with the inactive bins set to zero: every G of eq. (10) carries one of them, so an
     inactive bin then adds exactly nothing to any sum over l (docs/fim-derivation.md §7)."""
-    d = geometry.delay_steering(delays_s, geom.subcarriers, geom.bandwidth_hz)
-    dd = geometry.delay_steering_derivative(delays_s, geom.subcarriers, geom.bandwidth_hz)
+    if geom.frequency_grid == "low-if":
+        d = geometry.delay_steering(delays_s, geom.subcarriers, geom.bandwidth_hz)
+        dd = geometry.delay_steering_derivative(delays_s, geom.subcarriers, geom.bandwidth_hz)
+    else:
+        f = ofdm.bin_frequencies_hz(geom.subcarriers, geom.bandwidth_hz, geom.frequency_grid)
+        d = np.exp(-2j * np.pi * np.multiply.outer(delays_s, f))
+        dd = -2j * np.pi * f * d
     if geom.active_subcarriers is not None:
         d = d * geom.active_subcarriers
         dd = dd * geom.active_subcarriers
