@@ -299,3 +299,30 @@ def test_frequency_grid_matters_only_with_guards():
     with pytest.raises(ValueError, match="frequency_grid = 'ifft'"):
         fim.SensingGeometry.from_scenario(PAPER).__class__(**{**fim.SensingGeometry.from_scenario(PAPER).__dict__,
                                                               "frequency_grid": "ifft"})
+
+
+def test_user_rx_symbols_pdu_holds_the_active_res_only():
+    """The symbols PDU carries the L_a·P equalised active REs (not the 0/ĝ of the empty bins), the metrics dict
+    2·L_a·P bits. (A first version's PDU of a fancy-indexed, non-contiguous array stopped the receiver's thread:
+    this test hung the flowgraph until user_rx made it contiguous.)"""
+    import pmt
+    from gnuradio.disac.blocks import tags
+    tb = gr.top_block()
+    frames = 20
+    txs = [isac_tx(GUARDED, n, 0, None, None, frames) for n in range(2)]
+    channel = comm_channel(GUARDED, 1)
+    rx = user_rx(GUARDED, 1, 0)
+    for n, tx in enumerate(txs):
+        for i in range(6):
+            tb.connect((tx, i), (channel, 6 * n + i))
+    tb.connect((channel, 1), rx)
+    for u in (0, 2):
+        tb.connect((channel, u), blocks.null_sink(gr.sizeof_gr_complex))
+    metrics, symbols = blocks.message_debug(), blocks.message_debug()
+    tb.msg_connect((rx, tags.METRICS_PORT), (metrics, "store"))
+    tb.msg_connect((rx, "symbols"), (symbols, "store"))
+    tb.run()
+    assert symbols.num_messages() == frames == metrics.num_messages()
+    payload = np.array(pmt.c32vector_elements(pmt.cdr(symbols.get_message(3))))
+    assert payload.size == 12 and np.all(np.isfinite(payload))
+    assert pmt.to_long(pmt.dict_ref(metrics.get_message(3), pmt.intern("bits"), pmt.PMT_NIL)) == 2 * 12

@@ -178,8 +178,8 @@ class user_rx(gr.sync_block):
         if _fast_pmt.has_subscribers(self, self._symbols_port):
             # the equalisation of core.user_metrics.frame_metrics (data / ĝ, per subcarrier when the layout says so), (F, L, P)
             data = np.swapaxes(freq[:, lay.front_symbols:], -1, -2)
-            if self._active_bins is not None:
-                data = data[:, self._active_bins]
+            if self._active_bins is not None:  # (a fancy index: C order again for the PDU's flat payload)
+                data = np.ascontiguousarray(data[:, self._active_bins])
             equalised = user_metrics.equalise(data, metrics.gain).astype(np.complex64)
             self._publish_symbols(frames, versions, equalised)
 
