@@ -253,8 +253,8 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     channel_seed = int(seed) + 1 if channel_seed is None else int(channel_seed)
     table = impairments_table or {}
     air = scenario.with_impairments(table) if table else scenario.without_impairments()
-    rx_scenario = scenario.without_impairments()
-    lay = ofdm.layout_from_scenario(scenario)
+    rx_scenario = air.without_impairments()  # keeps the transmitters' guard/DC layout (SPEC14 §0)
+    lay = ofdm.layout_from_scenario(air)
     if wc is None or wr is None:
         wc0, wr0 = ofdm.default_precoders(lay, scenario.per_antenna_power)
         wc = np.broadcast_to(wc0, (scenario.num_nodes,) + wc0.shape) if wc is None else wc
@@ -284,7 +284,7 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
                "frames_used": int(getattr(calibration, "frames_used", 0))},
            "calibration_notes": list(fit.notes) if fit is not None else []}
     if with_ideal:
-        ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None)
+        ideal_snaps = receive_snapshots(rx_scenario, wc, wr, numbers, seed, channel_seed, None)  # same bin layout
         ideal = localise_frames(rx_scenario, ideal_snaps, numbers, wc, wr, seed, None, search=search)
         rmse_ideal, errors_ideal = rmse_m(ideal, truth)
         out.update(rmse_ideal_m=rmse_ideal, ratio_to_ideal=rmse / rmse_ideal,
