@@ -416,9 +416,8 @@ def test_the_central_unit_flags_a_calibration_jump_within_10_frames():
     cal = trials.truth_calibration(air)
     restarted = s.with_impairments({"preset": "lab-sync", "seed": SEED, "latency_samples": list(
         air.impairments.latency_samples + [0.0, 0.37, -0.21])})  # new latencies on nodes 2 and 3
-    # the receive side knows the transmitters' bin layout (the lab preset's guard/DC bins: SPEC14 §0)
-    cu = central_unit(air.without_impairments(), SEED, calibration=cal, status_interval_s=0)
-    lay = ofdm.layout_from_scenario(air)
+    cu = central_unit(s, SEED, calibration=cal, status_interval_s=0)
+    lay = ofdm.layout_from_scenario(s)
     wc, wr = ofdm.default_precoders(lay, s.per_antenna_power)
     wc, wr = [wc] * s.num_nodes, [wr] * s.num_nodes
     assert cu.status()["calibration"] == "none"  # no frame checked yet
