@@ -386,7 +386,8 @@ class SelfInterferenceCanceller:
     power δ²/6 = 10^(−depth/10)·mean|C|²: the residual is the depth, not better).
 
     Status: engaged, settled (measured cancellation ≥ depth − CANCELLER_SETTLED_MARGIN_DB), cancellation_db
-    (measured: 10·log10(‖Ĉ‖²/‖Ĉ − applied‖²), the leakage over what is left of it, from its own estimate),
+    (measured: the leakage's power over the power of what is left of it, tr(Ĉ G Ĉ^H) over tr(E G E^H) + Ĉ's
+    expected error, E = Ĉ − applied, G = Σ U U^H: from its own estimate),
     delay_samples (τ̂), updates, frames, frames_unsettled (frames that reached the ADC before it settled),
     first_settled_frame.
     """
@@ -543,20 +544,23 @@ class SelfInterferenceCanceller:
             self._energy += w * float(np.sum(np.abs(y) ** 2))
             self._count += y.shape[1]
         # Ĉ = Σ w Y U^H (Σ w U U^H)⁻¹, and its expected error from the fit's residual: cov(row r) = c_r·gram⁻¹
-        inverse = np.linalg.inv(self._gram)
-        self.estimate = self._cross @ inverse
+        self.estimate = self._cross @ np.linalg.inv(self._gram)
         residual = max(self._energy - float(np.real(np.sum(self.estimate * self._cross.conj()))), 0.0)
-        estimate_error = residual / max(self._count - self.tx_antennas, 1) * float(np.real(np.trace(inverse)))
+        # weighted LS with w ∝ 1/noise: cov(row r of Ĉ) = κ_r·G⁻¹, Σ_r κ_r = the weighted residual / (n − Mt), so
+        # the expected power of (Ĉ − C)·u, in the units of tr(Ĉ G Ĉ^H), is Σ_r κ_r·tr(G⁻¹G) = Σ_r κ_r·Mt
+        estimate_error_power = residual / max(self._count - self.tx_antennas, 1) * self.tx_antennas
         if not self.engaged:
             self.engaged = True
             self.grid_step = math.sqrt(6 * 10 ** (-self.depth_db / 10) * float(np.mean(np.abs(self.estimate) ** 2)))
         step = self.grid_step
         self.weights = step * (np.floor(self.estimate.real / step) + 0.5) + 1j * step * (
             np.floor(self.estimate.imag / step) + 0.5)
-        # what is left of the leakage: the grid's rounding of Ĉ plus Ĉ's own error (both from samples)
-        left = float(np.sum(np.abs(self.estimate - self.weights) ** 2)) + estimate_error
-        whole = float(np.sum(np.abs(self.estimate) ** 2))
-        self.estimate_error_db = 10 * math.log10(max(estimate_error, 1e-300) / whole)
+        # what is left of the leakage, as signal power (the transmit samples' own covariance weighs the taps:
+        # tr(E·G·E^H) with G = Σ w U U^H): the grid's rounding of Ĉ plus Ĉ's expected error Σ_r κ_r·Mt
+        off = self.estimate - self.weights
+        left = float(np.real(np.sum((off @ self._gram) * off.conj()))) + estimate_error_power
+        whole = float(np.real(np.sum((self.estimate @ self._gram) * self.estimate.conj())))
+        self.estimate_error_db = 10 * math.log10(max(estimate_error_power, 1e-300) / whole)
         self.cancellation_db = 10 * math.log10(whole / max(left, 1e-300))
         self.settled = self.cancellation_db >= self.depth_db - CANCELLER_SETTLED_MARGIN_DB
 
