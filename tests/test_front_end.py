@@ -233,6 +233,20 @@ def test_canceller_learns_from_samples_and_meets_its_depth(depth_db):
     assert abs(canc.cancellation_db - achieved_db) < 1.0
 
 
+def test_canceller_same_output_however_cut():
+    """The weights change between frames only, so any cut of the stream into calls gives the same samples (a
+    frame's update is made before the next frame's first sample, however that sample arrives)."""
+    x, v, leak, c, echo = leaky_node(14)
+    outs = []
+    for chunks in ([FRAME], [10_000], [17, 500, 1]):
+        chain = front_end.NodeFrontEnd(front_end.ReceiveFrontEnd(MR, FRAME, 12), canceller())
+        chain.push_tx(x)
+        outs.append(run_chain(chain, v, chunks)[0])
+        assert chain.canceller.engaged
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])
+
+
 def test_canceller_leaves_the_monostatic_echo():
     frames = 30
     x, v, leak, c, echo = leaky_node(frames, direct=False)  # (the direct path's preamble would bias the fit below)

@@ -435,8 +435,17 @@ class SelfInterferenceCanceller:
         """True when the transmit samples needed for labels < end_label are in (incl. the coarse search's span)."""
         return self.reference.covers(end_label)
 
+    def advance_to(self, label):
+        """Labels from ``label`` on are next: a frame that ended before it is closed (its update made) now, so
+        the next frame's injection uses it whatever the cut of the stream."""
+        frame = int(label) // self.frame_len
+        if self._frame is not None and frame != self._frame:
+            self._end_frame()
+            self._begin(frame, int(label))
+
     def injection(self, first_label, count):
-        """What it subtracts ahead of the AGC for these labels, (Mr, count) complex128 (zeros until engaged)."""
+        """What it subtracts ahead of the AGC for these labels, (Mr, count) complex128 (None until engaged). Call
+        ``advance_to(first_label)`` first (NodeFrontEnd does), so that a frame just ended has been used."""
         if not self.engaged:
             return None
         return self.weights @ self.reference.delayed(first_label, count, self.delay_samples)
@@ -608,7 +617,10 @@ class NodeFrontEnd:
         while start < count:
             stop = min(count, start + (label // frame_len + 1) * frame_len - label)
             seg = v[:, start:stop]
-            injected = None if self.canceller is None else self.canceller.injection(label, stop - start)
+            injected = None
+            if self.canceller is not None:
+                self.canceller.advance_to(label)  # the frame before, if it just ended, updates the weights first
+                injected = self.canceller.injection(label, stop - start)
             if injected is not None:
                 seg = seg - injected
                 if self.last_injected is None:
@@ -633,8 +645,16 @@ class NodeFrontEnd:
             return 0.0
         return g * g
 
+    @property
+    def first_settled_frame(self):
+        """The first frame converted with the AGC settled and (when there is one) the canceller settled; None
+        until both: the frames before it are the ones a receiver should not trust (counted, not hidden)."""
+        frames = [self.adc.first_settled_frame] + ([] if self.canceller is None else [self.canceller.first_settled_frame])
+        return None if any(f is None for f in frames) else max(frames)
+
     def status(self):
         status = self.adc.status()
         if self.canceller is not None:
             status.update(self.canceller.status())
+        status["first_settled_frame"] = None if self.ideal else self.first_settled_frame
         return status
