@@ -66,8 +66,8 @@ AGC_MIN_GAIN_DB, AGC_MAX_GAIN_DB = -300.0, 300.0  # a gain register's range (kee
 # over narrower bands). 60 dB, the upper end, is what this system needs at 10 MHz (bench/front_end_floor.py):
 # on the paper geometry the leakage of 40 dB isolation sits ~+100 dB above the thermal noise σ²; a 12-bit ADC at
 # the default backoff has an SQNR of ~57 dB; the residual after 60 dB of cancellation (~+40 dB) puts the ADC's
-# floor ~17 dB below σ² (0.1 dB noise rise). 50 dB would leave it ~7 dB below σ² (0.8 dB rise: most of the
-# issue's 1.15 × RMSE budget spent in the ADC alone), 40 dB ~3 dB above σ².
+# floor ~16 dB below σ² (measured −15.6 dB: 0.12 dB noise rise). 50 dB would leave it ~7 dB below σ² (0.8 dB rise: most of the
+# issue's 1.15 × RMSE budget spent in the ADC alone), 40 dB ~4 dB above σ² (docs/receiver-front-end.md §2).
 DEFAULT_RF_CANCELLER_DB = 60.0
 RF_CANCELLER_DB_MAX = 120.0
 # the canceller's tunable delay range (samples): the leakage's delay on the node's labels (its TX→RX latency
