@@ -78,6 +78,7 @@ CANCELLER_MAX_DELAY_SAMPLES = 1024
 # its monostatic echoes, which must not be cancelled
 CANCELLER_DETECT_DB = 30.0
 CANCELLER_DELAY_REFINEMENTS = 3  # updates that re-estimate τ̂ (then it is frozen and Ĉ is averaged)
+CANCELLER_IDLE_CHECKS = 2  # usable frames without a leakage after which an idle canceller counts as settled
 CANCELLER_SETTLED_MARGIN_DB = 3.0  # settled: measured cancellation within this of the depth
 # a frame is used for an estimate when at most this share of its samples clipped (the leakage's OFDM peaks
 # clip now and then even at the AGC's target; a few clipped samples bias the first estimate by ≲ −40 dB, which
@@ -385,7 +386,8 @@ class SelfInterferenceCanceller:
     engagement from the first estimate Ĉ₀: auto-ranging; a uniform error of ±δ/2 per component has mean
     power δ²/6 = 10^(−depth/10)·mean|C|²: the residual is the depth, not better).
 
-    Status: engaged, settled (measured cancellation ≥ depth − CANCELLER_SETTLED_MARGIN_DB), cancellation_db
+    Status: engaged, settled (measured cancellation ≥ depth − CANCELLER_SETTLED_MARGIN_DB; or idle after
+    CANCELLER_IDLE_CHECKS usable frames without a leakage), cancellation_db
     (measured: the leakage's power over the power of what is left of it, tr(Ĉ G Ĉ^H) over tr(E G E^H) + Ĉ's
     expected error, E = Ĉ − applied, G = Σ U U^H: from its own estimate),
     delay_samples (τ̂), updates, frames, frames_unsettled (frames that reached the ADC before it settled),
@@ -416,6 +418,7 @@ class SelfInterferenceCanceller:
         self.frames_unsettled = 0
         self.first_settled_frame = None
         self._refinements = 0
+        self._idle_checks = 0
         self._frame = None
         self._frame_start = None
         self._frame_y = []  # the current frame's leakage-ahead samples (Mr, ·) pieces
@@ -536,7 +539,11 @@ class SelfInterferenceCanceller:
             rest = float(np.sum(np.abs(y) ** 2)) - power
             self.leakage_to_rest_db = 10 * math.log10(max(power, 1e-300) / max(rest, 1e-300))
             if not self.engaged and self.leakage_to_rest_db < CANCELLER_DETECT_DB:
-                return  # nothing worth cancelling (yet): stays idle
+                # nothing worth cancelling: idle; after CANCELLER_IDLE_CHECKS such frames it counts as settled (a
+                # front end without leakage is fine as it is), until a leakage appears
+                self._idle_checks += 1
+                self.settled = self._idle_checks >= CANCELLER_IDLE_CHECKS
+                return
             self._refinements += 1
             self.delay_samples = tau
             w = self._frame_weight
