@@ -381,7 +381,9 @@ class SelfInterferenceCanceller:
     the first usable frame (not clipped) gives τ̂ (the integer lag maximising the own-TX-correlated power, then
     the fraction maximising the least-squares fit) and, if the leakage exceeds everything else by
     CANCELLER_DETECT_DB, it engages. Ĉ is then the least-squares fit Σ Y U^H (Σ U U^H)⁻¹ over the frames since τ̂
-    last changed (τ̂ re-estimated at the first CANCELLER_DELAY_REFINEMENTS updates, then frozen); the weights
+    last changed (τ̂ re-estimated at the first CANCELLER_DELAY_REFINEMENTS updates, then frozen); once settled it
+    holds its weights (what it leaves is then one fixed matrix of the node's transmit samples) and retunes only if
+    its measured cancellation falls below depth − CANCELLER_SETTLED_MARGIN_DB (``retunes`` counts it); the weights
     applied are Ĉ rounded to the grid of step δ = sqrt(6·10^(−depth/10)·mean|Ĉ₀|²) per component (set at
     engagement from the first estimate Ĉ₀: auto-ranging; a uniform error of ±δ/2 per component has mean
     power δ²/6 = 10^(−depth/10)·mean|C|²: the residual is the depth, not better).
@@ -419,6 +421,8 @@ class SelfInterferenceCanceller:
         self.first_settled_frame = None
         self._refinements = 0
         self._idle_checks = 0
+        self._tuned = False  # settled once: from then on the weights are held
+        self.retunes = 0  # weight changes after it first settled (a drift made it retune)
         self._frame = None
         self._frame_start = None
         self._frame_y = []  # the current frame's leakage-ahead samples (Mr, ·) pieces
@@ -569,22 +573,38 @@ class SelfInterferenceCanceller:
             self.engaged = True
             self.grid_step = math.sqrt(6 * 10 ** (-self.depth_db / 10) * float(np.mean(np.abs(self.estimate) ** 2)))
         step = self.grid_step
-        self.weights = step * (np.floor(self.estimate.real / step) + 0.5) + 1j * step * (
+        candidate = step * (np.floor(self.estimate.real / step) + 0.5) + 1j * step * (
             np.floor(self.estimate.imag / step) + 0.5)
-        # what is left of the leakage, as signal power (the transmit samples' own covariance weighs the taps:
-        # tr(E·G·E^H) with G = Σ w U U^H): the grid's rounding of Ĉ plus Ĉ's expected error Σ_r κ_r·Mt
-        off = self.estimate - self.weights
-        left = float(np.real(np.sum((off @ self._gram) * off.conj()))) + estimate_error_power
         whole = float(np.real(np.sum((self.estimate @ self._gram) * self.estimate.conj())))
         self.estimate_error_db = 10 * math.log10(max(estimate_error_power, 1e-300) / whole)
-        self.cancellation_db = 10 * math.log10(whole / max(left, 1e-300))
+        if self.settled and self.engaged and self.weights.any():
+            # settled: the weights are held (a real canceller, tuned, stays put), so what it leaves is one fixed
+            # matrix of the node's transmit samples, which the digital chain can estimate over many frames;
+            # retuned only if what is left grows past the settled margin (a drift)
+            held = self._cancellation_db(self.weights, whole, estimate_error_power)
+            if held >= self.depth_db - CANCELLER_SETTLED_MARGIN_DB:
+                self.cancellation_db = held
+                return
+        if self._tuned and not np.array_equal(candidate, self.weights):
+            self.retunes += 1
+        self.weights = candidate
+        self.cancellation_db = self._cancellation_db(candidate, whole, estimate_error_power)
         self.settled = self.cancellation_db >= self.depth_db - CANCELLER_SETTLED_MARGIN_DB
+        self._tuned |= self.settled
+
+    def _cancellation_db(self, weights, whole, estimate_error_power):
+        """What is left of the leakage with these weights, as signal power (the transmit samples' own covariance
+        weighs the taps: tr(E·G·E^H), E = Ĉ − weights, G = Σ w U U^H), plus Ĉ's expected error Σ_r κ_r·Mt; the
+        leakage tr(Ĉ G Ĉ^H) over it, dB."""
+        off = self.estimate - weights
+        left = float(np.real(np.sum((off @ self._gram) * off.conj()))) + estimate_error_power
+        return 10 * math.log10(whole / max(left, 1e-300))
 
     def status(self):
         return {"rf_canceller_db": self.depth_db, "canceller_engaged": self.engaged,
                 "canceller_settled": self.settled, "canceller_cancellation_db": round(self.cancellation_db, 2),
                 "canceller_delay_samples": self.delay_samples, "canceller_updates": self.updates,
-                "canceller_frames_unsettled": self.frames_unsettled,
+                "canceller_frames_unsettled": self.frames_unsettled, "canceller_retunes": self.retunes,
                 "canceller_first_settled_frame": self.first_settled_frame}
 
 
