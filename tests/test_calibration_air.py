@@ -29,7 +29,7 @@ def _fit(scenario, seed=0):
 
 
 def test_paper_lab_with_reflector_and_continuous_phases():
-    table = {"preset": "lab", "seed": 3, "node_phase": "per_run", "phase_drift_deg_per_s": 30.0, "cfo_hz": 100.0}
+    table = {"preset": "lab-sync", "seed": 3, "node_phase": "per_run", "phase_drift_deg_per_s": 30.0, "cfo_hz": 100.0}
     s = load_scenario("paper").with_impairments(table).replace(**REFLECTOR)
     captures, schedule, fit = _fit(s)
     assert fit.calibration.method == "direct_path+reflector"
@@ -48,7 +48,7 @@ def test_paper_lab_with_reflector_and_continuous_phases():
 
 
 def test_three_nodes_lab_with_direct_paths_only():
-    s = load_scenario("examples/scenarios/three-nodes.toml").with_impairments({"preset": "lab", "seed": 4})
+    s = load_scenario("examples/scenarios/three-nodes.toml").with_impairments({"preset": "lab-sync", "seed": 4})
     _, _, fit = _fit(s)
     assert fit.calibration.method == "direct_path" and len(fit.calibration.residuals.links) == 6
     truth = air.truth_errors(s, fit.calibration)
@@ -58,7 +58,7 @@ def test_three_nodes_lab_with_direct_paths_only():
 
 
 def test_two_nodes_without_reflector_are_refused():
-    s = load_scenario("paper").with_impairments("lab")
+    s = load_scenario("paper").with_impairments("lab-sync")
     schedule = est.CalibrationSchedule.for_search(s, 4, MAX_LAG)
     captures = air.synthetic_capture(s, schedule, 0)
     with pytest.raises(CalibrationError, match=r"N = 2 nodes.*\[calibration\] reflector_m"):
@@ -70,7 +70,7 @@ def test_the_blocks_chain_captures_what_the_core_air_captures():
     delivers the samples of core/calibration_air.py to complex64 rounding (the blocks stream complex64:
     ~1e-7 relative), with the same first label; a negative link delay is calibrated from it."""
     from gnuradio.disac.hier.calibration_capture import blocks_capture
-    table = {"preset": "lab", "seed": 3, "node_phase": "per_run", "cfo_hz": 100.0, "timing_offset_ns": [0.0, -900.0],
+    table = {"preset": "lab-sync", "seed": 3, "node_phase": "per_run", "cfo_hz": 100.0, "timing_offset_ns": [0.0, -900.0],
              "latency_samples": 0.0}
     s = load_scenario("paper").with_impairments(table).replace(**REFLECTOR)
     schedule = est.CalibrationSchedule.for_search(s, 6, MAX_LAG)
@@ -90,13 +90,13 @@ def test_the_blocks_chain_captures_what_the_core_air_captures():
 
 def test_one_node_with_reflector():
     """N = 1 (paper Fig. 5's single node): only the monostatic link, which the reflector gives (t_0 = 0 gauge)."""
-    s = load_scenario("fig5-single-m6").with_impairments({"preset": "lab", "seed": 6})
+    s = load_scenario("fig5-single-m6").with_impairments({"preset": "lab-sync", "seed": 6})
     s = s.replace(reflector_m=[-60.0, -20.0], reflector_amplitude=np.sqrt(100.0))  # 20 dB on its one link
     _, _, fit = _fit(s)
     assert fit.calibration.method == "reflector" and len(fit.calibration.residuals.links) == 1
     truth = air.truth_errors(s, fit.calibration)
     assert truth["rx_phase_deg_rms"] <= 2 and truth["tx_phase_deg_rms"] <= 2 and truth["timing_ns_rms"] <= 0.1
-    without = load_scenario("fig5-single-m6").with_impairments({"preset": "lab", "seed": 6})
+    without = load_scenario("fig5-single-m6").with_impairments({"preset": "lab-sync", "seed": 6})
     schedule = est.CalibrationSchedule.for_search(without, 4, MAX_LAG)
     with pytest.raises(CalibrationError, match=r"single node has no direct path.*reflector_m"):
         est.estimate_calibration(without.without_impairments(), air.synthetic_capture(without, schedule, 0),

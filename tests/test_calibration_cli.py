@@ -12,7 +12,7 @@ from test_cli import disac
 
 def test_calibrate_writes_the_file_and_reports_residuals_and_truth(tmp_path):
     out = tmp_path / "cal.json"
-    proc = disac("calibrate", "paper", "--impairments", "lab", "--reflector-m", "-60", "-20", "--frames", "8",
+    proc = disac("calibrate", "paper", "--impairments", "lab-sync", "--reflector-m", "-60", "-20", "--frames", "8",
                  "--max-lag-samples", "300", "--output", str(out), "--truth", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -28,7 +28,7 @@ def test_calibrate_writes_the_file_and_reports_residuals_and_truth(tmp_path):
 
 
 def test_calibrate_refuses_two_nodes_without_a_reflector(tmp_path):
-    proc = disac("calibrate", "paper", "--impairments", "lab", "--frames", "4", "--max-lag-samples", "300",
+    proc = disac("calibrate", "paper", "--impairments", "lab-sync", "--frames", "4", "--max-lag-samples", "300",
                  "--output", str(tmp_path / "x.json"))
     assert proc.returncode == 2
     assert "not identifiable" in proc.stderr and "reflector_m" in proc.stderr

@@ -133,9 +133,9 @@ def test_on_the_air_a_latency_step_is_flagged_and_a_steady_run_is_not():
     calibration estimated on it, an operating run calibrated as docs/air-model.md §3 says, and a restart's latency step
     of node 2 (0.3 sample, every other impairment drawn the same) from frame JUMP_AT on."""
     from gnuradio.disac.core import calibration_air as air
-    base = load_scenario("examples/scenarios/three-nodes.toml").with_impairments({"preset": "lab", "seed": 4})
+    base = load_scenario("examples/scenarios/three-nodes.toml").with_impairments({"preset": "lab-sync", "seed": 4})
     lat = base.impairments.latency_samples
-    stepped = base.with_impairments({"preset": "lab", "seed": 4, "latency_samples": (lat + [0.0, 0.3, 0.0]).tolist()})
+    stepped = base.with_impairments({"preset": "lab-sync", "seed": 4, "latency_samples": (lat + [0.0, 0.3, 0.0]).tolist()})
     schedule = est.CalibrationSchedule.for_search(base, 8, 300)
     caps = air.synthetic_capture(base, schedule, SEED)
     cal = est.estimate_calibration(base.without_impairments(), caps, schedule, SEED, max_lag_samples=300).calibration

@@ -260,16 +260,18 @@ def test_fractional_offsets_and_latency_are_link_delays_in_the_snapshot(paper):
 
 
 def test_fast_path_equals_the_reference_with_every_impairment(paper):
-    """The "lab" preset (clock offsets, 46–165 samples of latency, direct paths) plus a reference reflector and
-    per_run phases with drift, on a 3-node scenario of ours: write_time in calls cut anywhere on symbol
-    boundaries equals apply_time (float64, the delayed trigonometric polynomials sample by sample) to 1e-5 of
-    the peak (float32 rounding). Delays reach ≈ 190 samples, far past the prefix: ISI on every path."""
+    """Issue 13's "lab" air ("lab-sync": clock offsets, 46–165 samples of latency, direct paths; issue 14's
+    interference, whose leakage would dominate the peak, is tested alone in tests/test_air_interference.py) plus a
+    reference reflector and per_run phases with drift, on a 3-node scenario of ours: write_time in calls cut
+    anywhere on symbol boundaries equals apply_time (float64, the delayed trigonometric polynomials sample by
+    sample) to 1e-5 of the peak (float32 rounding). Delays reach ≈ 190 samples, far past the prefix: ISI on every
+    path."""
     s = load_scenario("paper").replace(
         node_positions_m=[[-141.4, 141.4], [-141.4, -141.4], [160.0, 0.0]], tx_antennas=4, rx_antennas=5)
     data = tomllib.loads(scenario_to_toml(s))
     data["calibration"] = {"reflector_m": [20.0, 30.0]}
     s = scenario_from_dict(data).with_impairments(
-        {"preset": "lab", "seed": 5, "node_phase": "per_run", "phase_drift_deg_per_s": 2000.0,
+        {"preset": "lab-sync", "seed": 5, "node_phase": "per_run", "phase_drift_deg_per_s": 2000.0,
          "timing_offset_ns": [0.0, 150.0, -80.0]})
     layout = ofdm.layout_from_scenario(s)
     x, _ = _ofdm_streams(s, np.arange(7))

@@ -530,3 +530,22 @@ def test_issue_14_keys_round_trip_through_toml(tmp_path, paper):
     assert again.impairments_table == table
     assert again.impairments.summary() == s.impairments.summary()
     np.testing.assert_array_equal(again.active_subcarriers, s.active_subcarriers)
+
+
+def test_lab_sync_is_issue_13s_lab_air():
+    """"lab-sync" keeps what issue 13's tests and figures meant by "lab": its column exactly (GPSDO timing,
+    B210 latencies, uniform channel phases, 1 dB gains, 5 Hz CFO, user delays, direct paths at 30 dB SNR), and
+    every issue-14 key at its ideal value (no clutter, leakage, ADC, guards; the direct path's level from
+    direct_path_snr_db)."""
+    issue13_lab = {"seed": 0, "timing_offset_ns": 50.0, "latency_samples": {"min": 46.0, "max": 165.0},
+                   "rx_phase_deg": "uniform", "tx_phase_deg": "uniform", "rx_gain_db": 1.0, "tx_gain_db": 1.0,
+                   "cfo_hz": 5.0, "node_phase": "per_frame", "phase_drift_deg_per_s": 0.0,
+                   "overflow_every_frames": 0, "overflow_samples": 1000, "user_delays": True, "direct_path": True,
+                   "direct_path_snr_db": 30.0}
+    sync = imp.PRESETS["lab-sync"]
+    assert {k: sync[k] for k in issue13_lab} == issue13_lab
+    assert {k: sync[k] for k in imp.ISSUE14_KEYS} == {k: imp.PRESETS["ideal"][k] for k in imp.ISSUE14_KEYS}
+    s = load_scenario("paper").with_impairments("lab-sync")
+    assert s.active_subcarriers.all() and s.without_impairments().impairments_table == {}
+    assert s.impairments.direct_path_amplitudes[0, 1] == pytest.approx(math.sqrt(1000))
+    assert imp.load_impairments_table("lab-sync") == {"preset": "lab-sync"}

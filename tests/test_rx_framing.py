@@ -143,8 +143,9 @@ def test_the_receive_chain_never_reads_the_impairments():
 
 def test_the_node_processing_is_built_without_the_table():
     node = synthetic_node(PAPER.with_impairments("lab"), 1)
-    for block in (node.transmitter, node.tagger, node.receiver):
-        assert block.scenario.impairments_table == {}
+    for block in (node.transmitter, node.tagger, node.receiver):  # issue 14: only the transmitter's bin layout stays
+        assert set(block.scenario.impairments_table) <= {"guard_subcarriers", "guard_fraction", "dc_null"}
+        assert block.scenario.impairments.is_ideal
     assert node.channel.scenario.impairments_table and node.radio_rx.scenario.impairments_table
 
 

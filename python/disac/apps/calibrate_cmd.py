@@ -37,7 +37,7 @@ def register(subparsers):
                     "file (docs/air-model.md §3) and prints the fit's residuals.")
     add_scenario_argument(parser)
     parser.add_argument("--impairments", metavar="PRESET|FILE",
-                        help="the air's impairments: a preset (ideal, lab) or a TOML file with an [impairments] "
+                        help="the air's impairments: a preset (ideal, lab, lab-sync) or a TOML file with an [impairments] "
                              "table (default: the scenario's own table)")
     parser.add_argument("--reflector-m", nargs=2, type=finite_float("--reflector-m"), metavar=("X", "Y"),
                         help="a reference reflector at [X, Y] m (default: the scenario's [calibration] reflector_m)")

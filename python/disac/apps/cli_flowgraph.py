@@ -176,7 +176,7 @@ def print_scenario_warnings(scenario):
 
 
 
-IMPAIRMENTS_HELP = ("the synthetic air's [impairments]: a preset (ideal, lab) or a TOML file holding an "
+IMPAIRMENTS_HELP = ("the synthetic air's [impairments]: a preset (ideal, lab, lab-sync) or a TOML file holding an "
                     "[impairments] table (default: the scenario's own table, ideal without one)")
 CALIBRATION_HELP = ("the receivers' calibration: a `disac calibrate` file, or auto (estimate it first from a "
                     "short calibration capture of this air, as `disac calibrate` does); default none")

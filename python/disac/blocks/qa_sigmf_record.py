@@ -100,7 +100,9 @@ class qa_sigmf_record(gr_unittest.TestCase):
         tb.run()
         info = json.loads(recorder.meta_path.read_text())["global"]
         self.assertEqual(info["disac:scenario"], scenario_to_toml(lab.without_impairments()))
-        self.assertNotIn("impairments", info["disac:scenario"])
+        import tomllib  # issue 14: only the transmitter's bin layout (guard/DC bins) is kept, no truth
+        self.assertLessEqual(set(tomllib.loads(info["disac:scenario"]).get("impairments", {})),
+                             {"guard_subcarriers", "guard_fraction", "dc_null"})
         self.assertEqual(info[recording.GROUND_TRUTH_KEY], {"impairments": json.loads(json.dumps(
             lab.impairments_table))})
         usrp = sigmf_record(lab, 1, self.dir, radio="usrp", ground_truth=True)  # a real radio has no truth to give

@@ -254,6 +254,8 @@ class SensingChannel:
 
     def _prepare_fast_path(self):
         point = self.point_path_count
+        if any(k not in _BANK_KINDS for k in self.paths.kind[point:]):  # sensing_paths puts them last
+            raise AssertionError(f"path kinds {self.paths.kind}: the static interference must come after the point paths")
         lay = self.layout
         self._tx_beams = self._tx_rows(slice(0, point)).astype(np.complex64)  # (P1, N·Mt)
         self._rx_steer = np.ascontiguousarray(self.paths.rx_vectors[:point].T.astype(np.complex64))  # (Mr, P1): column p = a_r(θ_arr,p)
@@ -374,7 +376,6 @@ def sensing_paths(scenario, rx_node):
         delay.append((one_way + one_way[n][None, :]).reshape(-1))
         amp.append(np.tile(imp.clutter_amplitudes, num))
         kind += ["clutter"] * (num * c)
-    point = np.concatenate(dep).size
     tx_vectors = [geometry.ula_steering(np.concatenate(dep), scenario.tx_antennas)]
     rx_vectors = [geometry.ula_steering(np.concatenate(arr), scenario.rx_antennas)]
     if imp.self_coupling is not None:
@@ -388,7 +389,6 @@ def sensing_paths(scenario, rx_node):
         rx_vectors.append(imp.self_coupling[n].T)  # row i = C_n[:, i]
         kind += ["self_coupling"] * mt
     arrays = [np.concatenate(a) for a in (tx, dep, arr, delay, amp, tx_vectors, rx_vectors)]
-    assert arrays[5].shape[0] == len(kind) and point <= len(kind)
     for a in arrays:
         a.setflags(write=False)
     return SensingPaths(tuple(kind), *arrays)
