@@ -318,8 +318,11 @@ class DelayedReference:
             whole = min(whole, max(self.end_symbols - (self._first_symbol + self._spectra.shape[1]), 0))
         if whole:
             cores = x[:, :whole * self.symbol_len].reshape(self.tx_antennas, whole, self.symbol_len)[..., self.cyclic_prefix:]
-            self._spectra = np.concatenate([self._spectra, scipy.fft.fft(cores, axis=-1, norm="ortho")], axis=1)
-            self._cores = None
+            spectra = scipy.fft.fft(cores, axis=-1, norm="ortho")
+            self._spectra = np.concatenate([self._spectra, spectra], axis=1)
+            if self._cores is not None:  # extend the delayed cores of the current fraction (no recomputation)
+                mu = self._cores[0]
+                self._cores = (mu, np.concatenate([self._cores[1], self._delayed_cores(spectra, mu)], axis=1))
         self._partial = x[:, whole * self.symbol_len:] if self.end_symbols is None or whole else x[:, :0]
         if self.end_symbols is not None and self.samples >= self.end_symbols * self.symbol_len:
             self._partial = self._partial[:, :0]
@@ -330,15 +333,15 @@ class DelayedReference:
         if drop:
             self._spectra = self._spectra[:, drop:]
             self._first_symbol += drop
-            self._cores = None
+            if self._cores is not None:
+                self._cores = (self._cores[0], self._cores[1][:, drop:])
 
     def delayed(self, first_label, count, tau):
         tau = float(tau)
         whole = math.floor(tau)
         mu = tau - whole
         if self._cores is None or self._cores[0] != mu:
-            ramp = np.exp(-2j * np.pi * mu * self.cycles)
-            self._cores = (mu, scipy.fft.ifft(self._spectra * ramp, axis=-1, norm="ortho"))
+            self._cores = (mu, self._delayed_cores(self._spectra, mu))
         cores = self._cores[1]
         t = np.arange(int(first_label), int(first_label) + int(count), dtype=np.int64) - whole  # t − D
         # the delayed time t − D − μ lies in symbol s = ⌊(t − D − μ)/S⌋; at local integer k = t − D − s·S − CP
@@ -358,6 +361,10 @@ class DelayedReference:
         out = np.zeros((self.tx_antennas, int(count)), np.complex128)
         out[:, have] = cores[:, index[have], k[have]]
         return out
+
+    def _delayed_cores(self, spectra, mu):
+        """c_s[i] = x_s(CP + i − μ) of these symbols' spectra (core.delay_line's fractional step)."""
+        return scipy.fft.ifft(spectra * np.exp(-2j * np.pi * mu * self.cycles), axis=-1, norm="ortho")
 
     def raw(self, first_label, count):
         """The transmit samples themselves (integer delay 0) for labels first_label … (zeros outside)."""
