@@ -409,3 +409,27 @@ def test_node_chain_cancels_its_own_leakage_ahead_of_the_adc():
     floor_without, _ = adc_floor_db(without)
     assert floor_without > 35.0, floor_without  # the ADC's noise +44 dB above σ² (measured): no digital recovery
     assert status["canceller_retunes"] == 0
+
+
+def test_disac_node_reports_the_front_end(tmp_path, capsys):
+    """`disac node` prints adc_clipped and the front end's state (SPEC14 §2's counter, the canceller's state)."""
+    import json
+    import pathlib
+
+    from gnuradio.disac.apps.cli import main
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    path = tmp_path / "leaky.toml"
+    path.write_text((root / "examples" / "scenarios" / "paper.toml").read_text(encoding="utf-8")
+                    + '\n[impairments]\nisolation_db = 40.0\nlatency_samples = 100.4\nadc_bits = 12\n'
+                      'rf_canceller_db = 60.0\n', encoding="utf-8")
+    # nothing listens on the snapshot link: push drops nothing within the 20 frames (hwm 1000)
+    assert main(["node", str(path), "--node-number", "1", "--connect", "tcp://127.0.0.1:5",
+                 "--frames", "20", "--frame-rate-hz", "0"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    front = report["front_end"]
+    assert report["adc_clipped"] == front["adc_clipped"] > 0  # the first frames saturate: counted
+    assert front["canceller_engaged"] and front["canceller_settled"]
+    assert front["canceller_delay_samples"] == pytest.approx(100.4, abs=1e-3)
+    assert front["first_settled_frame"] <= 10 and front["canceller_frames_unsettled"] >= 1
+    assert front["canceller_cancellation_db"] > 57.0  # the 60 dB depth − the settled margin
