@@ -435,6 +435,8 @@ class SelfInterferenceCanceller:
         self._frame_y = []  # the current frame's leakage-ahead samples (Mr, ·) pieces
         self._frame_clipped = 0
         self._frame_weight = 1.0
+        self._frame_level = 0.0
+        self.min_adc_power = None  # the ADC input's least mean power per sample for an estimate (None: any)
         self._energy = 0.0  # Σ w·‖Y‖² since τ̂ froze (for the estimate's own error)
         self._count = 0  # samples per antenna in the average
         self.estimate_error_db = None  # the estimate's expected error ‖Ĉ − C‖² over ‖Ĉ‖², dB (from the fit)
@@ -464,13 +466,16 @@ class SelfInterferenceCanceller:
             return None
         return self.weights @ self.reference.delayed(first_label, count, self.delay_samples)
 
-    def observe(self, y, first_label, injected=None, clipped=None, weight=1.0):
+    def observe(self, y, first_label, injected=None, clipped=None, weight=1.0, adc_input=None):
         """The ADC output ÷ g for these labels (y (Mr, count)), the injection that was subtracted ahead of it (or
         None), which samples clipped (bool (Mr, count) or None) and the weight of these samples in the estimate
         (the ADC's noise ÷ g is ∝ 1/g²: the node's front end gives g², so the frames converted at a low gain, with
         the whole leakage ahead of the ADC, count little once the residual is converted finely): accumulates; at
         each frame end, updates (between frames only). A frame with more than CANCELLER_MAX_CLIPPED_SHARE of its
-        samples clipped is not used (clipping is not linear)."""
+        samples clipped is not used (clipping is not linear), nor one whose ADC input (``adc_input``: these
+        samples ahead of the ADC, in its units, or None) had a mean power per sample below ``min_adc_power`` (set by
+        the node's front end: not a linear measurement) — decided on the whole frame, so that any cut of the
+        stream into calls gives the same decision."""
         count = y.shape[1]
         start, label = 0, int(first_label)
         total = np.asarray(y, np.complex128) if injected is None else np.asarray(y, np.complex128) + injected
@@ -484,6 +489,9 @@ class SelfInterferenceCanceller:
             stop = min(count, start + (frame + 1) * self.frame_len - label)
             self._frame_y.append(total[:, start:stop])
             self._frame_weight = min(self._frame_weight, float(weight))
+            if adc_input is not None:
+                part = adc_input[:, start:stop]
+                self._frame_level += float(np.sum(part.real.astype(np.float64) ** 2 + part.imag.astype(np.float64) ** 2))
             if clipped is not None:
                 self._frame_clipped += int(np.count_nonzero(clipped[start:stop]))
             label += stop - start
@@ -492,6 +500,7 @@ class SelfInterferenceCanceller:
     def _begin(self, frame, label):
         self._frame, self._frame_start, self._frame_y, self._frame_clipped = frame, label, [], 0
         self._frame_weight = math.inf
+        self._frame_level = 0.0
 
     def _end_frame(self):
         self.frames += 1
@@ -500,6 +509,8 @@ class SelfInterferenceCanceller:
         y = np.concatenate(self._frame_y, axis=1) if self._frame_y else np.zeros((self.rx_antennas, 0))
         first = self._frame_start
         usable = self._frame_clipped <= CANCELLER_MAX_CLIPPED_SHARE * y.shape[1] and 0 < self._frame_weight < math.inf
+        if self.min_adc_power is not None and y.size:
+            usable &= self._frame_level / y.size > self.min_adc_power
         if usable and y.shape[1] >= 2 * self.tx_antennas:
             self._update(y, first)
         self.reference.forget_before(first + y.shape[1])
@@ -627,6 +638,10 @@ class NodeFrontEnd:
         self.adc = receive_front_end
         self.canceller = canceller
         self.last_injected = None
+        if canceller is not None and not receive_front_end.ideal:
+            # the canceller's estimates take g² as weight (the ADC's noise ÷ g is ∝ 1/g²) and skip a frame whose ADC
+            # input sat CANCELLER_MIN_LEVEL_DB or more below the AGC's target (not a linear measurement)
+            canceller.min_adc_power = 2 * (receive_front_end.target_rms * 10 ** (CANCELLER_MIN_LEVEL_DB / 20)) ** 2
 
     @property
     def ideal(self):
@@ -662,22 +677,12 @@ class NodeFrontEnd:
                 self.last_injected[:, start:stop] = injected
             out[:, start:stop] = self.adc.process(seg, label)
             if self.canceller is not None:
-                self.canceller.observe(out[:, start:stop], label, injected, self.adc.last_clipped,
-                                       self._estimate_weight(seg))
+                g = 1.0 if self.adc.ideal else self.adc.gain
+                self.canceller.observe(out[:, start:stop], label, injected, self.adc.last_clipped, g * g,
+                                       None if self.adc.ideal else seg * g)
             label += stop - start
             start = stop
         return out
-
-    def _estimate_weight(self, seg):
-        """The canceller's weight for samples converted now: g² (their ADC noise ÷ g is ∝ 1/g²), 0 when the ADC's
-        input sits CANCELLER_MIN_LEVEL_DB or more below the AGC's target (not a linear measurement)."""
-        if self.adc.ideal:
-            return 1.0
-        g = self.adc.gain
-        rms = math.sqrt(float(np.mean(seg.real.astype(np.float64) ** 2 + seg.imag.astype(np.float64) ** 2)) / 2) * g
-        if rms <= 0 or 20 * math.log10(rms / self.adc.target_rms) <= CANCELLER_MIN_LEVEL_DB:
-            return 0.0
-        return g * g
 
     @property
     def first_settled_frame(self):
