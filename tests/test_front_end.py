@@ -400,7 +400,7 @@ def test_node_chain_cancels_its_own_leakage_ahead_of_the_adc():
         return 10 * math.log10(np.mean(np.abs(rest) ** 2) / PAPER.noise_power), leak_left
 
     floor, leak_left = adc_floor_db(with_canceller)
-    # measured −10.3 dB at 12 bits (the direct path, +43 dB, and the residual, +41 dB, set the AGC: 45 − 57 dB SQNR;
+    # measured −10.9 dB at 12 bits (the direct path, +43 dB, and the residual, +41 dB, set the AGC: 45 − 57 dB SQNR;
     # without leakage −14.4 dB); the bound leaves 2 dB and still means ≤ 0.7 dB of noise rise. The residual is ONE
     # matrix of the node's own transmit samples over the 15 frames fitted (the canceller holds its weights once
     # settled): a canceller retuning every frame left +33 dB here

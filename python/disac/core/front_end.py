@@ -78,6 +78,7 @@ CANCELLER_MAX_DELAY_SAMPLES = 1024
 # its monostatic echoes, which must not be cancelled
 CANCELLER_DETECT_DB = 30.0
 CANCELLER_DELAY_REFINEMENTS = 3  # updates that re-estimate τ̂ (then it is frozen and Ĉ is averaged)
+CANCELLER_TUNE_UPDATES = 5  # updates it keeps tuning once settled (its average still improving), then holds
 CANCELLER_IDLE_CHECKS = 2  # usable frames without a leakage after which an idle canceller counts as settled
 CANCELLER_SETTLED_MARGIN_DB = 3.0  # settled: measured cancellation within this of the depth
 # a frame is used for an estimate when at most this share of its samples clipped (the leakage's OFDM peaks
@@ -388,8 +389,8 @@ class SelfInterferenceCanceller:
     the first usable frame (not clipped) gives τ̂ (the integer lag maximising the own-TX-correlated power, then
     the fraction maximising the least-squares fit) and, if the leakage exceeds everything else by
     CANCELLER_DETECT_DB, it engages. Ĉ is then the least-squares fit Σ Y U^H (Σ U U^H)⁻¹ over the frames since τ̂
-    last changed (τ̂ re-estimated at the first CANCELLER_DELAY_REFINEMENTS updates, then frozen); once settled it
-    holds its weights (what it leaves is then one fixed matrix of the node's transmit samples) and retunes only if
+    last changed (τ̂ re-estimated at the first CANCELLER_DELAY_REFINEMENTS updates, then frozen); settled for
+    CANCELLER_TUNE_UPDATES updates it holds its weights (what it leaves is then one fixed matrix of the node's transmit samples) and retunes only if
     its measured cancellation falls below depth − CANCELLER_SETTLED_MARGIN_DB (``retunes`` counts it); the weights
     applied are Ĉ rounded to the grid of step δ = sqrt(6·10^(−depth/10)·mean|Ĉ₀|²) per component (set at
     engagement from the first estimate Ĉ₀: auto-ranging; a uniform error of ±δ/2 per component has mean
@@ -428,7 +429,8 @@ class SelfInterferenceCanceller:
         self.first_settled_frame = None
         self._refinements = 0
         self._idle_checks = 0
-        self._tuned = False  # settled once: from then on the weights are held
+        self._tuned = False  # settled for CANCELLER_TUNE_UPDATES updates: from then on the weights are held
+        self._settled_updates = 0
         self.retunes = 0  # weight changes after it first settled (a drift made it retune)
         self._frame = None
         self._frame_start = None
@@ -595,7 +597,7 @@ class SelfInterferenceCanceller:
             np.floor(self.estimate.imag / step) + 0.5)
         whole = float(np.real(np.sum((self.estimate @ self._gram) * self.estimate.conj())))
         self.estimate_error_db = 10 * math.log10(max(estimate_error_power, 1e-300) / whole)
-        if self.settled and self.engaged and self.weights.any():
+        if self._tuned and self.weights.any():
             # settled: the weights are held (a real canceller, tuned, stays put), so what it leaves is one fixed
             # matrix of the node's transmit samples, which the digital chain can estimate over many frames;
             # retuned only if what is left grows past the settled margin (a drift)
@@ -608,7 +610,8 @@ class SelfInterferenceCanceller:
         self.weights = candidate
         self.cancellation_db = self._cancellation_db(candidate, whole, estimate_error_power)
         self.settled = self.cancellation_db >= self.depth_db - CANCELLER_SETTLED_MARGIN_DB
-        self._tuned |= self.settled
+        self._settled_updates = self._settled_updates + 1 if self.settled else 0
+        self._tuned |= self._settled_updates >= CANCELLER_TUNE_UPDATES
 
     def _cancellation_db(self, weights, whole, estimate_error_power):
         """What is left of the leakage with these weights, as signal power (the transmit samples' own covariance
