@@ -68,7 +68,10 @@ def run_mesh(scenario, frames, offsets=(None, None)):
     return got, nodes
 
 
-@pytest.mark.parametrize("base, frames, overflows", [("ideal", 190, 3), ("lab", 110, 2)])
+# "lab-sync": issue 13's lab air. Issue 14's "lab" adds a 12-bit ADC, whose levels turn the air's float32 rounding
+# (which differs with how the two runs cut their streams, ~1e-7) into one-LSB steps (~1e-3 of a frame's peak),
+# past this test's "same to float32 rounding"; the front end with overflows is qa_synthetic_radio_rx's
+@pytest.mark.parametrize("base, frames, overflows", [("ideal", 190, 3), ("lab-sync", 110, 2)])
 def test_overflows_every_50_frames_drop_and_count_only_the_frames_they_cut(base, frames, overflows):
     """The ideal air and the "lab" air (clock offsets, latencies, channel gains and phases, CFO, direct paths:
     the frames then sit at an offset from the echoes, which does not matter to the comparison). Overflows in

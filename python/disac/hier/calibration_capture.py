@@ -19,7 +19,7 @@ from gnuradio import blocks, gr
 
 from ..blocks import tags
 from ..blocks.sensing_channel import sensing_channel
-from ..blocks.synthetic_radio_rx import synthetic_radio_rx
+from ..blocks.synthetic_radio_rx import front_end_settings, synthetic_radio_rx
 from ..blocks.synthetic_radio_tx import synthetic_radio_tx
 from ..core import channels, ofdm
 from ..core.calibration import CalibrationError
@@ -44,16 +44,20 @@ def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=of
         radios_tx.append(radio)
     sinks = {}
     keep = list(radios_tx)  # the Python blocks must outlive the run (GNU Radio holds only their C++ side)
+    canceller = front_end_settings(scenario)["rf_canceller_db"] > 0  # the RF canceller takes the node's TX samples
     for n in range(n_nodes):
         air = sensing_channel(scenario, n, channel_seed, noise, grid)
         for m in range(n_nodes):
             for i in range(mt):
                 tb.connect((radios_tx[m], i), (air, m * mt + i))
-        radio = synthetic_radio_rx(scenario, n, label_offset_samples=air.label_offset_samples)
+        radio = synthetic_radio_rx(scenario, n, label_offset_samples=air.label_offset_samples,
+                                   tx_reference=canceller, transmit_frames=frames)
         keep += [air, radio]
         sinks[n] = [blocks.vector_sink_c() for _ in range(mr)]
         for r in range(mr):
             tb.connect((air, r), (radio, r), sinks[n][r])
+        for i in range(mt if canceller else 0):
+            tb.connect(blocks.vector_source_c(x[n * mt + i].tolist(), False), (radio, mr + i))
     tb.run()
     del keep
     captures = {}
