@@ -40,9 +40,17 @@ import math
 
 import numpy as np
 
-from . import calibration_apply, channels, fim, fusion, localizer, ofdm, synthetic_radio, trial_stats
+from . import (calibration_apply, channels, fim, fusion, interference, localizer, ofdm, synthetic_radio,
+               trial_stats)
 
 CALIBRATION_MODES = ("none", "estimated", "truth")
+# the central unit's interference suppression (core.interference): "none" = issue 13's receiver (the known
+# direct paths projected out at their geometry when calibrated); "background" = the static background of every
+# link learned from a clear-scene capture and subtracted per frame (docs/interference.md)
+SUPPRESSION_MODES = ("none", "background")
+# clear-scene frames per transmitting node of the background capture: the background's estimation error is
+# σ²·(Mt + 1)/F per resource element (−14.6 dB at Mt = 6, F = 200: +3.5 % noise power)
+DEFAULT_BACKGROUND_FRAMES_PER_NODE = 200
 DEFAULT_CALIBRATION_FRAMES = 20
 _NOISE_STREAM = 0x7E1A15
 # frames run before the first trial frame: the air's delays (latencies up to a few frames) fill the
@@ -121,10 +129,12 @@ def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_co
     return streams, labels
 
 
-def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True):
+def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True, on_air=None):
     """Snapshots (F, N, Mr, L, P) of consecutive ``frames`` as every node_rx makes them (calibration applied;
     None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only).
-    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas) or False."""
+    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas) or False.
+    on_air: None (every node transmits every frame) or a function frame numbers (F,) → (N, F) bool, the frames
+    each node transmits (silent otherwise: a capture schedule such as background_schedule)."""
     lay = ofdm.layout_from_scenario(scenario_air)
     frames = np.asarray(frames, dtype=np.int64)
     fs = scenario_air.bandwidth_hz
@@ -135,7 +145,11 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
     lead = _LEAD_FRAMES + int(math.ceil(latency / lay.frame_len))
     first = max(0, int(frames[0]) - lead)
     count = int(frames[-1]) + 1 + lead - first
-    streams, labels = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count, calibration)
+    schedule = None
+    if on_air is not None:
+        sim = np.asarray(on_air(np.arange(first, first + count)), dtype=bool)
+        schedule = {m: sim[m] for m in range(n_nodes)}
+    streams, labels = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count, calibration, schedule)
     core = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
             + lay.symbol_len * np.arange(lay.data_symbols)[None, :])  # node_rx's _core_offsets (L, P)
     out = np.empty((len(frames), n_nodes, mr, lay.subcarriers, lay.data_symbols), dtype=np.complex64)
@@ -190,10 +204,63 @@ def estimate_calibration(scenario_air, seed, channel_seed=1, frames_per_node=DEF
                                     max_lag_samples=int(max_lag_samples))
 
 
+def background_schedule(num_nodes):
+    """The clear-scene capture's schedule: frame f is transmitted by node f mod N alone (every receiver
+    listens), so each transmitter's background is learned without the others' — the users' data are common
+    to every node's frame, and with all nodes on the links' backgrounds would be told apart only by their
+    oscillators' phase changes. A function frame numbers → (N, F) bool (receive_snapshots' on_air)."""
+    def on_air(frame_numbers):
+        numbers = np.asarray(frame_numbers, dtype=np.int64)
+        return (numbers[None, :] % num_nodes) == np.arange(num_nodes)[:, None]
+    return on_air
+
+
+def model_frames(scenario_rx, frames, wc, wr, seed, calibration=None, on_air=None):
+    """(F, N, Mt, L, P): the central unit's model frames X_m (core.fusion.localiser_inputs: regenerated from the
+    seed and precoders, × the calibration's transmit factors), zero where ``on_air`` says a node was silent."""
+    lay = ofdm.layout_from_scenario(scenario_rx)
+    frames = np.asarray(frames, dtype=np.int64)
+    x = np.stack([ofdm.transmitted_frames(lay, seed, frames, m, wc[m], wr[m])
+                  for m in range(scenario_rx.num_nodes)], axis=1).astype(complex)
+    if calibration is not None:
+        factors = calibration_apply.model_tx_factors(calibration, scenario_rx.subcarriers, scenario_rx.bandwidth_hz)
+        x = x * factors[None, :, :, :, None]
+    if on_air is not None:
+        x = x * np.asarray(on_air(frames), dtype=bool).T[:, :, None, None, None]
+    return x
+
+
+def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=None, first_frame=0,
+                       frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE):
+    """The clear-scene background capture of this air (the scene without its targets: the air's
+    target amplitudes set to 0; the reference reflector, clutter, direct paths and leakage stay) on the
+    background_schedule, learned by core.interference.learn_background from what the receive side has:
+    the snapshots, its model frames, the scenario's noise power and geometry. A core.interference.Background."""
+    n_nodes = scenario_air.num_nodes
+    numbers = np.arange(first_frame, first_frame + int(frames_per_node) * n_nodes)
+    schedule = background_schedule(n_nodes)
+    clear = scenario_air.replace(target_amplitude=0.0)
+    snaps = receive_snapshots(clear, wc, wr, numbers, seed, channel_seed, calibration, noise=_noise_mode(clear),
+                              on_air=schedule)
+    rx = scenario_air.without_impairments()
+    x = model_frames(rx, numbers, wc, wr, seed, calibration, schedule)
+    return interference.learn_background(snaps, x, rx.noise_power, rx.node_positions_m, rx.bandwidth_hz)
+
+
+def _noise_mode(scenario_air):
+    """Noise in the snapshot domain (module docstring), except where a receive front end is nonlinear: with
+    an ADC model the noise must be at the antennas, ahead of the quantiser and the clip."""
+    return "antenna" if int(getattr(scenario_air.impairments, "adc_bits", 0) or 0) > 0 else True
+
+
 def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=None, known_paths="auto",
-                    search="full"):
+                    search="full", suppressor=None):
     """The central unit's estimator (core.fusion.FrameEstimator, ``search`` "full" or "track") on snapshots
-    (F, N, Mr, L, P): a RunResult. scenario_rx: the receive side's scenario (no impairments)."""
+    (F, N, Mr, L, P): a RunResult. scenario_rx: the receive side's scenario (no impairments). suppressor: a
+    core.interference.Suppressor (then the direct paths and the reflector are in its background, and the
+    localiser projects no known path: known_paths "auto" becomes "none")."""
+    if suppressor is not None and known_paths == "auto":
+        known_paths = "none"
     direct, reflector = calibration_apply.known_path_flags(known_paths, calibration, scenario_rx)
     lay = ofdm.layout_from_scenario(scenario_rx)
     table = fusion.PrecoderTable(lay)
@@ -201,7 +268,8 @@ def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=No
     factors = None if calibration is None else calibration_apply.model_tx_factors(
         calibration, scenario_rx.subcarriers, scenario_rx.bandwidth_hz)  # tx delays and chain magnitudes on X_m
     loc = localizer.Localizer.from_scenario(scenario_rx, direct_paths=direct, reflector=reflector)
-    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, search=search, tx_model_factors=factors)
+    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, search=search, tx_model_factors=factors,
+                                      suppressor=suppressor)
     positions, residuals = [], []
     crb = float(np.sum(estimator.crb_m2(table, 0)))
     for i, f in enumerate(frames):
@@ -228,7 +296,8 @@ def _calibration_residuals(calibration):
 
 
 def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, channel_seed=None, wc=None, wr=None,
-               first_frame=100, gate_m=None, calibration=None, with_ideal=True, snr_db=None, search="full"):
+               first_frame=100, gate_m=None, calibration=None, with_ideal=True, snr_db=None, search="full",
+               suppression="none", background_frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, background=None):
     """Localisation RMSE on the air ``scenario.with_impairments(impairments_table)`` for ``frames`` frames
     (one trial each, frame numbers first_frame …) with calibration_mode "none" | "estimated" | "truth",
     against the same frames on the ideal air. A dict:
@@ -245,7 +314,20 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     snr_db: the paper's target SNR (trial_stats.scenario_at_snr; default the scenario's). search: the central
     unit's "full" (grid + refinement every frame) or "track" (refinement from the last frame, a full search
     when its residual says the track is lost: core.fusion.FrameEstimator), the same for every run.
+    suppression (issue 14, SUPPRESSION_MODES): "none", or "background": a clear-scene capture of
+    ``background_frames_per_node`` × N frames (capture_background, after the trial frames; its own noise) is
+    learned and subtracted by the central unit (``background``: a core.interference.Background to use
+    instead). Then also:
+
+      interference              the suppressor's summary (core.interference.Suppressor.summary), None without
+      crb_with_nuisance_m2      the position CRB with the per-frame link amplitudes the suppressor fits
+                                unknown (core.fim.position_crb_with_nuisance_m2; None where unavailable)
+
+    With an ADC in the air the noise is added at the antennas (ahead of the quantiser), in the reference
+    run too, so both see the same realisation.
     """
+    if suppression not in SUPPRESSION_MODES:
+        raise ValueError(f"suppression = {suppression!r}: accepted: {', '.join(SUPPRESSION_MODES)}")
     if snr_db is not None:
         scenario = trial_stats.scenario_at_snr(scenario, snr_db)
     if calibration_mode not in CALIBRATION_MODES:
@@ -271,8 +353,17 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     gate = trial_stats.default_gate_m(scenario) if gate_m is None else float(gate_m)
     truth = scenario.target_positions_m
 
-    snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration)
-    result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration, search=search)
+    noise = _noise_mode(air)
+    suppressor = None
+    if suppression == "background":
+        if background is None:
+            background = capture_background(air, wc, wr, seed, channel_seed, calibration,
+                                            first_frame=int(numbers[-1]) + 50,
+                                            frames_per_node=background_frames_per_node)
+        suppressor = interference.Suppressor(background)
+    snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration, noise=noise)
+    result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration, search=search,
+                             suppressor=suppressor)
     rmse, errors = rmse_m(result, truth)
     out = {"scenario": scenario.name, "impairments": dict(table) if isinstance(table, dict) else table,
            "calibration_mode": calibration_mode, "frames": int(frames), "seed": int(seed), "search": search,
@@ -282,9 +373,13 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
            "calibration": None if calibration is None else {
                "method": calibration.method, "residuals": _calibration_residuals(calibration),
                "frames_used": int(getattr(calibration, "frames_used", 0))},
-           "calibration_notes": list(fit.notes) if fit is not None else []}
+           "calibration_notes": list(fit.notes) if fit is not None else [],
+           "suppression": suppression,
+           "interference": None if suppressor is None else suppressor.summary(),
+           "crb_with_nuisance_m2": nuisance_crb_m2(rx_scenario, wc, wr) if suppressor is not None else None}
     if with_ideal:
-        ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None)
+        ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None,
+                                        noise=noise)
         ideal = localise_frames(rx_scenario, ideal_snaps, numbers, wc, wr, seed, None, search=search)
         rmse_ideal, errors_ideal = rmse_m(ideal, truth)
         out.update(rmse_ideal_m=rmse_ideal, ratio_to_ideal=rmse / rmse_ideal,
@@ -296,3 +391,16 @@ def position_crb_m(scenario, wc, wr):
     """√ of the position CRB (m), expected FIM of these precoders at the scenario's targets."""
     return math.sqrt(float(np.sum(fusion.position_crb_per_target_m2(fim.SensingGeometry.from_scenario(scenario),
                                                                      wc, wr))))
+
+
+def nuisance_crb_m2(scenario_rx, wc, wr):
+    """The position CRB (m², Σ_k) with the nuisances the background suppressor fits per frame unknown: every
+    link's amplitude of its learned background column — for m ≠ n the direct path's (engineer mask's
+    core.fim.position_crb_with_nuisance_m2 with direct_paths, the self-coupling matrix being learned over frames,
+    not fitted per frame). None where the FIM module has no nuisance bound."""
+    crb = getattr(fim, "position_crb_with_nuisance_m2", None)
+    if crb is None:
+        return None
+    value = crb(fim.SensingGeometry.from_scenario(scenario_rx), fusion.transmit_covariances(wc, wr),
+                direct_paths=scenario_rx.num_nodes > 1, self_coupling=False)
+    return None if value is None else float(value)
