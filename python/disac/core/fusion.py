@@ -445,6 +445,9 @@ class LocaliserInputs:
     rx_nodes: tuple
     tx_nodes: tuple
     precoder_id: object = None  # the set identity most contributing nodes named (None: looked up by version)
+    # the snapshots as received, before an interference suppressor cleaned ``snapshots`` (None: not cleaned);
+    # the calibration tracker reads the direct paths there
+    unsuppressed_snapshots: object = None
 
 
 def frame_version(frame_set):
@@ -615,7 +618,8 @@ class FrameEstimator:
         caller that updates the table from another thread holds its lock around this call only)."""
         inputs = localiser_inputs(frame_set, table, self.seed, self.tx_delay_phases, self.tx_model_factors)
         if self.suppressor is not None:
-            inputs = dataclasses.replace(inputs, snapshots=self.suppressor.apply(inputs.snapshots, inputs.frames))
+            inputs = dataclasses.replace(inputs, snapshots=self.suppressor.apply(inputs.snapshots, inputs.frames),
+                                         unsuppressed_snapshots=inputs.snapshots)
         return inputs, self.crb_m2(table, inputs.precoder_version, inputs.precoder_id)
 
     def localise(self, inputs, crb_m2):
