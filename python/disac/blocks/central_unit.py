@@ -91,6 +91,10 @@ def _suppressor(background, scenario):
     none), checked against the scenario's sizes (ValueError naming the value)."""
     if background is None or (isinstance(background, str) and background == ""):
         return None
+    if isinstance(background, interference.Suppressor):  # a caller that reads its figures afterwards
+        background, suppressor = background.background, background
+    else:
+        suppressor = None
     if isinstance(background, (str, bytes)) or hasattr(background, "__fspath__"):
         background = interference.load_background(background)
     if not isinstance(background, interference.Background):
@@ -101,7 +105,7 @@ def _suppressor(background, scenario):
     if tuple(background.coefficients.shape) != want or background.tx_antennas != s.tx_antennas:
         raise ValueError(f"background of shape {tuple(background.coefficients.shape)}: scenario {s.name!r} needs "
                          f"{want} (N, L, Mr, N·(Mt + 1)); learn it again for this scenario")
-    return interference.Suppressor(background)
+    return suppressor if suppressor is not None else interference.Suppressor(background)
 
 
 def status_to_dict(msg):
@@ -187,7 +191,8 @@ class central_unit(gr.basic_block):
                       amplitudes are unknown per frame): "auto" (default: the direct paths between the
                       nodes when a calibration is given, the scenario's reference reflector when it has
                       one), "none", "direct_path", "reflector", "direct_path+reflector"
-      background      issue 14: a core.interference.Background, a background file (Background.save), or ""
+      background      issue 14: a core.interference.Background (or a Suppressor of one, whose figures the
+                      caller reads), a background file (Background.save), or ""
                       (none): the static background of every link (direct paths, self-coupling, clutter),
                       learned from a clear-scene capture, is subtracted from every frame before the
                       targets are searched (core.interference.Suppressor; docs/interference.md); with it,

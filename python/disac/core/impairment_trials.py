@@ -231,17 +231,19 @@ def model_frames(scenario_rx, frames, wc, wr, seed, calibration=None, on_air=Non
 
 
 def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=None, first_frame=0,
-                       frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE):
+                       frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None):
     """The clear-scene background capture of this air (the scene without its targets: the air's
     target amplitudes set to 0; the reference reflector, clutter, direct paths and leakage stay) on the
     background_schedule, learned by core.interference.learn_background from what the receive side has:
-    the snapshots, its model frames, the scenario's noise power and geometry. A core.interference.Background."""
+    the snapshots, its model frames, the scenario's noise power and geometry. A core.interference.Background.
+    noise: receive_snapshots' (default: at the antennas with an ADC model, else in the snapshots; False for a
+    noise-off air such as `disac loopback`'s)."""
     n_nodes = scenario_air.num_nodes
     numbers = np.arange(first_frame, first_frame + int(frames_per_node) * n_nodes)
     schedule = background_schedule(n_nodes)
     clear = scenario_air.replace(target_amplitude=0.0)
-    snaps = receive_snapshots(clear, wc, wr, numbers, seed, channel_seed, calibration, noise=_noise_mode(clear),
-                              on_air=schedule)
+    snaps = receive_snapshots(clear, wc, wr, numbers, seed, channel_seed, calibration,
+                              noise=_noise_mode(clear) if noise is None else noise, on_air=schedule)
     rx = scenario_air.without_impairments()
     x = model_frames(rx, numbers, wc, wr, seed, calibration, schedule)
     return interference.learn_background(snaps, x, rx.noise_power, rx.node_positions_m, rx.bandwidth_hz)

@@ -269,15 +269,15 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
         c = _columns(coef, x_all)  # (F, N, Mr, L, P)
         fitted = np.einsum("fm,fmrlp->frlp", alpha, c)
         residual = y - fitted
-        link_power[n] = 10 * np.log10(np.mean(np.abs(c[:, :, :, active]) ** 2, axis=(0, 2, 3, 4)) / sigma2 + 1e-30)
+        link_power[n] = [_db(v / sigma2) for v in np.mean(np.abs(c[:, :, :, active]) ** 2, axis=(0, 2, 3, 4))]
         dof = max(f_count * mr * int(active.sum()) * nsym - mr * int(active.sum()) * q - f_count * (n_nodes - 1), 1)
         floor = float(np.sum(np.abs(residual[:, :, active]) ** 2)) / dof
-        excess[n] = 10 * np.log10(floor / sigma2)
-        beyond[n] = _neighbour_leakage_db(residual, x_all, alpha, active, floor)
+        excess[n] = _db(floor / sigma2)
+        beyond[n] = _neighbour_leakage_db(residual, x_all, alpha, active, floor, sigma2)
     return Background(coefficients, mt, f_count, sigma2, link_power, excess, beyond)
 
 
-def _neighbour_leakage_db(residual, frames, alpha, active, floor):
+def _neighbour_leakage_db(residual, frames, alpha, active, floor, noise_power):
     """dB by which the data of the neighbouring subcarriers X_m[:, l ± 1] explain more of the learning
     residual than its own floor would (a least-squares fit per subcarrier; under a white floor the explained
     energy is floor·(number of regressors) per rx antenna and subcarrier)."""
@@ -288,8 +288,20 @@ def _neighbour_leakage_db(residual, frames, alpha, active, floor):
     coef = _least_squares(residual, neighbours)
     explained = np.einsum("lrq,flpq->frlp", coef, neighbours, optimize=True)
     energy = float(np.sum(np.abs(explained[:, :, active]) ** 2))
-    expected = floor * residual.shape[1] * int(active.sum()) * neighbours.shape[3]
-    return 10 * np.log10(max(energy, 1e-300) / max(expected, 1e-300))
+    # against the larger of the residual's own floor and the noise the receiver expects: a noise-free capture
+    # (`disac loopback`'s air) has only rounding left, which is not an echo beyond the prefix
+    expected = max(floor, noise_power) * residual.shape[1] * int(active.sum()) * neighbours.shape[3]
+    if expected <= 1e-30 * max(energy, 1e-300):  # a noise-free capture: no floor to compare with
+        return 0.0 if energy <= 0 else _DB_LIMIT
+    return _db(energy / expected)
+
+
+_DB_LIMIT = 300.0
+
+
+def _db(ratio):
+    """10·log10(ratio), clamped to ±300 dB (a noise-free capture: JSON has no infinities)."""
+    return float(np.clip(10 * np.log10(max(float(ratio), 1e-30)), -_DB_LIMIT, _DB_LIMIT))
 
 
 @dataclasses.dataclass
@@ -305,7 +317,7 @@ class SuppressionStats:
         if not self.frames:
             return {"frames": 0, "suppressed_db": None}
         ratio = np.asarray(self.energy_in) / np.maximum(np.asarray(self.energy_out), 1e-300)
-        return {"frames": int(self.frames), "suppressed_db": np.round(10 * np.log10(ratio), 2).tolist()}
+        return {"frames": int(self.frames), "suppressed_db": [round(_db(r), 2) for r in ratio]}
 
 
 class Suppressor:
