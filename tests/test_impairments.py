@@ -140,14 +140,55 @@ BAD_TABLES = [
     ({"direct_path": 1}, ["impairments.direct_path = 1", "expected true or false"]),
     ({"user_delays": "yes"}, ["impairments.user_delays = 'yes'", "expected true or false"]),
     ({"direct_path_snr_db": 1e308}, ["impairments.direct_path_snr_db = 1e+308", "from -200 to 200"]),
+    # issue 14 (docs/air-model.md §5)
+    ({"direct_path_db": "los"}, ["impairments.direct_path_db = 'los'", 'or "free_space"']),
+    ({"direct_path_db": 300.0}, ["impairments.direct_path_db = 300.0", "from -200 to 200", '"free_space"']),
+    ({"carrier_hz": 0}, ["impairments.carrier_hz = 0", "number > 0 (Hz)"]),
+    ({"carrier_hz": -3.5e9}, ["impairments.carrier_hz = -3500000000.0", "number > 0 (Hz)"]),
+    ({"rcs_m2": 0.0}, ["impairments.rcs_m2 = 0.0", "number > 0 (m²)"]),
+    ({"tx_antenna_gain_dbi": "high"}, ["impairments.tx_antenna_gain_dbi = 'high'", "dBi from -100 to 100"]),
+    ({"rx_antenna_gain_dbi": 500}, ["impairments.rx_antenna_gain_dbi = 500", "dBi from -100 to 100"]),
+    ({"self_coupling_db": "strong"}, ["impairments.self_coupling_db = 'strong'", "from -200 to 200"]),
+    ({"isolation_db": -3.0}, ["impairments.isolation_db = -3.0", "from 0 to 200", "inf (no leakage)"]),
+    ({"isolation_db": 40.0, "self_coupling_db": 90.0},
+     ["impairments.isolation_db = 40.0", "give either impairments.self_coupling_db or impairments.isolation_db"]),
+    ({"self_coupling_delay_samples": -1}, ["impairments.self_coupling_delay_samples = -1", "from 0 to 1e+06"]),
+    ({"clutter_scatterers": 2.5}, ["impairments.clutter_scatterers = 2.5", "whole number from 0 to 10000"]),
+    ({"clutter_scatterers": -1}, ["impairments.clutter_scatterers = -1", "whole number from 0 to 10000"]),
+    ({"clutter_to_noise_db": math.inf}, ["impairments.clutter_to_noise_db = inf", "from -200 to 200"]),
+    ({"clutter_region_m": [0, 100, 50]}, ["impairments.clutter_region_m = [0, 100, 50]", "[x_min, x_max, y_min, y_max]"]),
+    ({"clutter_region_m": [100, 0, 0, 50]}, ["impairments.clutter_region_m = [100, 0, 0, 50]", "x_min < x_max"]),
+    ({"clutter_beyond_cp_fraction": 1.5}, ["impairments.clutter_beyond_cp_fraction = 1.5", "share from 0 to 1"]),
+    ({"clutter_beyond_cp_factor": 1.0}, ["impairments.clutter_beyond_cp_factor = 1.0", "number > 1"]),
+    ({"clutter_positions_m": [[0.0, 1.0], [2.0]]}, ["impairments.clutter_positions_m", "list of [x, y] positions"]),
+    ({"clutter_positions_m": [[0.0, 1.0]], "clutter_scatterers": 3},
+     ["impairments.clutter_scatterers = 3", "gives 1 positions", "the same count"]),
+    ({"adc_bits": 2}, ["impairments.adc_bits = 2", "0 (no ADC model) or a whole number of bits from 4 to 24"]),
+    ({"adc_bits": 12.0}, ["impairments.adc_bits = 12.0", "from 4 to 24"]),
+    ({"adc_bits": 32}, ["impairments.adc_bits = 32", "from 4 to 24"]),
+    ({"adc_full_scale": 0}, ["impairments.adc_full_scale = 0", "number > 0 (the clip level"]),
+    ({"agc": "on"}, ["impairments.agc = 'on'", "expected true or false"]),
+    ({"agc_backoff_db": -6}, ["impairments.agc_backoff_db = -6", "from 0 to 100"]),
+    ({"guard_subcarriers": -2}, ["impairments.guard_subcarriers = -2", "whole number ≥ 0"]),
+    ({"guard_subcarriers": 16}, ["impairments.guard_subcarriers = 16", "16 guard bins of ofdm.subcarriers = 16",
+                                 "fewer than 16"]),
+    ({"guard_fraction": 0.6}, ["impairments.guard_fraction = 0.6", "share from 0 to 0.5"]),
+    ({"guard_fraction": 0.25, "guard_subcarriers": 2},
+     ["give either impairments.guard_subcarriers or impairments.guard_fraction, not both"]),
+    ({"dc_null": 1}, ["impairments.dc_null = 1", "expected true or false"]),
 ]
+# messages that need the scenario's sizes or geometry (the Python API without a scenario cannot check them)
+_NEEDS_SCENARIO = ("guard bins of ofdm.subcarriers",)
 
 
 @pytest.mark.parametrize("table, parts", BAD_TABLES, ids=[str(t) for t, _ in BAD_TABLES])
 def test_bad_tables_are_named_with_what_is_accepted(paper, table, parts):
     """Every problem is a ScenarioError naming the key, the value and what is accepted, whether the table
     comes through the scenario file or the Python API."""
-    for attempt in (lambda: imp.draw_impairments(table, N, MT, MR), lambda: paper.with_impairments(table)):
+    attempts = [lambda: imp.draw_impairments(table, N, MT, MR), lambda: paper.with_impairments(table)]
+    if any(needs in part for part in parts for needs in _NEEDS_SCENARIO):
+        attempts = attempts[1:]
+    for attempt in attempts:
         with pytest.raises(ScenarioError) as info:
             attempt()
         for part in parts:
@@ -226,17 +267,23 @@ def test_absent_tables_leave_the_scenario_as_it_was(paper):
 
 def test_without_impairments_is_a_copy_for_the_receive_side(paper):
     """without_impairments drops the table and keeps everything else (geometry, the reflector the receivers may
-    know); the original is unchanged."""
+    know) and, since issue 14 (SPEC14 §0: the one change to this test), the transmitter's own bin layout: the lab
+    preset's guard_fraction and dc_null, resolved, so the receivers' active subcarriers are the transmitter's; the
+    original is unchanged."""
     data = tomllib.loads(scenario_to_toml(paper))
     data["calibration"] = {"reflector_m": [0.0, 60.0]}
     s = scenario_from_dict(data).with_impairments("lab")
     bare = s.without_impairments()
-    assert bare.impairments_table == {} and bare.impairments.is_ideal
+    assert bare.impairments_table == {"guard_fraction": 0.2, "dc_null": True} and bare.impairments.is_ideal
+    np.testing.assert_array_equal(bare.active_subcarriers, s.active_subcarriers)
     assert s.impairments_table == {"preset": "lab"} and not s.impairments.is_ideal
     np.testing.assert_array_equal(bare.reflector_m, s.reflector_m)
     assert bare.reflector_amplitude == s.reflector_amplitude
-    assert scenario_to_toml(bare) == scenario_to_toml(s).split("[impairments]")[0] + "[calibration]" + \
-        scenario_to_toml(s).split("[calibration]")[1]
+    assert scenario_to_toml(bare) == scenario_to_toml(s).split("[impairments]")[0] + \
+        "[impairments]\nguard_fraction = 0.2\ndc_null = true\n[calibration]" + scenario_to_toml(s).split("[calibration]")[1]
+    # an air without guard/DC bins: nothing is kept
+    plain = paper.with_impairments({"preset": "lab", "guard_subcarriers": 0, "dc_null": False}).without_impairments()
+    assert plain.impairments_table == {} and plain.active_subcarriers.all()
 
 
 def test_reflector_amplitude_and_checks(paper):
@@ -328,3 +375,158 @@ def test_user_delays_bring_per_subcarrier_pilots_that_the_receivers_copy_keeps()
     assert paper.replace(pilot_symbols=6).with_impairments("lab").with_user_pilots().pilot_symbols == 6
     data = dict(PRESETS["paper"], impairments={"preset": "lab"})
     assert scenario_from_dict(data).pilot_symbols == paper.num_users + 1
+
+
+# ---- issue 14's keys (docs/air-model.md §5) ------------------------------------------------------------
+
+def test_lab_preset_holds_issue_14s_column():
+    """SPEC14 §1's lab column: free-space direct paths, 40 dB isolation, 50 clutter scatterers at 30 dB CNR with
+    a tenth at 1.5 × CP, a 12-bit ADC with AGC, a fifth of the bins as guards and DC nulled; the ideal column
+    asks for none of it."""
+    lab, ideal = imp.PRESETS["lab"], imp.PRESETS["ideal"]
+    assert lab["direct_path_db"] == "free_space" and lab["isolation_db"] == 40 and lab["self_coupling_db"] is None
+    assert (lab["clutter_scatterers"], lab["clutter_to_noise_db"], lab["clutter_beyond_cp_fraction"],
+            lab["clutter_beyond_cp_factor"]) == (50, 30, 0.1, 1.5)
+    assert (lab["adc_bits"], lab["adc_full_scale"], lab["agc"]) == (12, 1.0, True)
+    assert lab["guard_fraction"] == 0.2 and lab["guard_subcarriers"] is None and lab["dc_null"] is True
+    assert (lab["carrier_hz"], lab["rcs_m2"], lab["tx_antenna_gain_dbi"], lab["rx_antenna_gain_dbi"]) == (3.5e9, 1, 0, 0)
+    assert ideal["direct_path_db"] is None and ideal["isolation_db"] is None and ideal["clutter_scatterers"] == 0
+    assert ideal["adc_bits"] == 0 and ideal["guard_subcarriers"] == 0 and ideal["dc_null"] is False
+    assert ideal["agc_backoff_db"] == lab["agc_backoff_db"] == 12.0
+    drawn = imp.draw_impairments({"preset": "lab"}, N, MT, MR)  # no scenario: the geometry-given fields are None
+    assert drawn.clutter_scatterers == 50 and drawn.clutter_positions_m is None and drawn.self_coupling is None
+    assert drawn.has_self_coupling and drawn.adc_bits == 12 and drawn.guard_count(16) == 3
+
+
+def test_is_ideal_is_false_for_each_interference_and_true_for_the_layout_keys():
+    """Each air interference alone makes the air non-ideal; guard/DC bins (the transmitter's layout) and the link
+    budget's constants do not; an infinite isolation is no leakage."""
+    for table in ({"clutter_scatterers": 1}, {"isolation_db": 40.0}, {"self_coupling_db": 90.0}, {"adc_bits": 12},
+                  {"direct_path": True, "direct_path_db": "free_space"}):
+        assert not imp.draw_impairments(table, N, MT, MR).is_ideal, table
+    for table in ({"guard_subcarriers": 4, "dc_null": True}, {"guard_fraction": 0.2}, {"carrier_hz": 28e9},
+                  {"isolation_db": math.inf}, {"agc": False, "agc_backoff_db": 3.0}, {"direct_path_db": 50.0}):
+        assert imp.draw_impairments(table, N, MT, MR).is_ideal, table
+
+
+def test_one_form_of_a_pair_replaces_the_presets_other_form():
+    """lab + guard_subcarriers = 0: no guards (the preset's guard_fraction goes); lab + self_coupling_db: the
+    preset's isolation goes; lab + direct_path_snr_db: issue 13's direct path (the preset's "free_space" goes);
+    both forms in one table are an error (tested with the bad tables), and a Python None is written back as the
+    TOML value of the same meaning."""
+    r = imp.resolve_impairments_table({"preset": "lab", "guard_subcarriers": 0})
+    assert r["guard_subcarriers"] == 0 and r["guard_fraction"] is None
+    r = imp.resolve_impairments_table({"preset": "lab", "self_coupling_db": 80.0})
+    assert r["self_coupling_db"] == 80.0 and r["isolation_db"] is None
+    r = imp.resolve_impairments_table({"preset": "lab", "direct_path_snr_db": 30.0})
+    assert r["direct_path_db"] is None and r["direct_path_snr_db"] == 30.0
+    assert imp.resolve_impairments_table({"preset": "lab"})["direct_path_db"] == "free_space"
+    # a whole preset as an explicit table: direct_path_db wins over direct_path_snr_db
+    assert imp.draw_impairments(dict(imp.PRESETS["lab"]), N, MT, MR).direct_path_db == "free_space"
+    assert imp.validate_impairments_table({"preset": "lab", "isolation_db": None}) == {"preset": "lab",
+                                                                                       "isolation_db": math.inf}
+    assert imp.validate_impairments_table({"preset": "lab", "guard_fraction": None}) == {"preset": "lab",
+                                                                                         "guard_subcarriers": 0}
+    assert imp.validate_impairments_table({"preset": "lab", "direct_path_db": None}) == {
+        "preset": "lab", "direct_path_snr_db": 30.0}
+    assert not imp.draw_impairments({"preset": "lab", "isolation_db": None}, N, MT, MR).has_self_coupling
+
+
+def test_active_subcarriers_are_the_ofdm_mask_of_the_layout_keys(paper):
+    """Scenario.active_subcarriers = core.ofdm.active_subcarrier_mask(L, G, dc_null), G = guard_subcarriers or
+    round half up(guard_fraction·L): all True by default, read-only; the lab preset on L = 16: G = round(3.2) = 3
+    (bins 8, 9 at the low edge, 7 at the high edge) and DC (bin 0) → 12 active bins."""
+    from gnuradio.disac.core import ofdm
+    assert paper.active_subcarriers.all() and paper.active_subcarriers.shape == (16,)
+    lab = paper.with_impairments("lab")
+    np.testing.assert_array_equal(lab.active_subcarriers, ofdm.active_subcarrier_mask(16, 3, True))
+    assert np.flatnonzero(~lab.active_subcarriers).tolist() == [0, 7, 8, 9]
+    with pytest.raises(ValueError):
+        lab.active_subcarriers[1] = False
+    np.testing.assert_array_equal(paper.with_impairments({"guard_subcarriers": 5}).active_subcarriers,
+                                  ofdm.active_subcarrier_mask(16, 5, False))
+    assert (~paper.with_impairments({"guard_fraction": 0.5 / 16}).active_subcarriers).sum() == 1  # 0.5 → 1 (half up)
+    with pytest.raises(ScenarioError, match=r"impairments.guard_fraction = 0.5, impairments.dc_null = True: .*no subcarrier"):
+        paper.replace(subcarriers=2).with_impairments({"guard_fraction": 0.5, "dc_null": True})
+
+
+def test_issue_14_draws_are_reproducible_and_have_their_own_streams(paper):
+    """Clutter positions, clutter phases, beyond-CP placement and the self-coupling phases each have a stream:
+    the same seed draws the same, another seed other values, and changing an issue-13 key (or the CNR, a level)
+    moves none of the geometry."""
+    table = {"preset": "lab", "seed": 5}
+    a = paper.with_impairments(table).impairments
+    b = paper.with_impairments(dict(table)).impairments
+    c = paper.with_impairments({"preset": "lab", "seed": 6}).impairments
+    d = paper.with_impairments(dict(table, cfo_hz=1.0, clutter_to_noise_db=10.0, isolation_db=50.0)).impairments
+    for field in ("clutter_positions_m", "clutter_amplitudes", "self_coupling", "direct_path_amplitudes"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert not np.any(a.clutter_positions_m == c.clutter_positions_m)
+    assert not np.any(np.angle(a.self_coupling) == np.angle(c.self_coupling))
+    np.testing.assert_array_equal(d.clutter_positions_m, a.clutter_positions_m)
+    np.testing.assert_allclose(np.angle(d.clutter_amplitudes), np.angle(a.clutter_amplitudes), rtol=1e-15)
+    np.testing.assert_allclose(np.angle(d.self_coupling), np.angle(a.self_coupling), rtol=1e-15)
+    np.testing.assert_allclose(np.abs(d.self_coupling), np.abs(a.self_coupling) / np.sqrt(10), rtol=1e-12)
+    np.testing.assert_array_equal(d.rx_gains, a.rx_gains)
+
+
+def test_clutter_draw_region_prefix_and_explicit_positions(paper):
+    """C − round(f·C) scatterers uniform in the region with every echo within the CP, the rest at monostatic delay
+    factor × CP from node (c mod N) in its front half-plane; amplitudes equal, P_T·N²·C·β²/σ² = CNR; explicit
+    positions override the draw (their count is the scatterer count) and are checked against the nodes."""
+    from gnuradio.disac.core.localizer import default_search_region
+    s = paper.with_impairments({"clutter_scatterers": 40, "clutter_beyond_cp_fraction": 0.1, "clutter_to_noise_db": 27.0})
+    imp_ = s.impairments
+    pos, cp = imp_.clutter_positions_m, s.cyclic_prefix
+    delays = imp.clutter_delays_samples(s, pos)  # (N, N, C)
+    x0, x1, y0, y1 = default_search_region(paper)
+    inside = pos[:36]
+    assert np.all((inside[:, 0] >= x0) & (inside[:, 0] <= x1) & (inside[:, 1] >= y0) & (inside[:, 1] <= y1))
+    assert np.all(delays[..., :36] <= cp) and np.all(delays[..., 36:].max(axis=(0, 1)) > cp)
+    np.testing.assert_array_equal(imp_.clutter_beyond_cp, np.arange(40) >= 36)
+    for c in range(36, 40):  # monostatic delay 1.5 × CP from node c mod 2, in front of it (x > node's x)
+        owner = (c - 36) % 2
+        assert delays[owner, owner, c] == pytest.approx(1.5 * cp, rel=1e-12)
+        assert pos[c, 0] > paper.node_positions_m[owner, 0]
+    cnr = paper.per_antenna_power * 4 * np.sum(np.abs(imp_.clutter_amplitudes) ** 2) / paper.noise_power
+    assert 10 * np.log10(cnr) == pytest.approx(27.0, abs=1e-12)
+    assert np.ptp(np.abs(imp_.clutter_amplitudes)) < 1e-15
+    given = paper.with_impairments({"clutter_positions_m": [[0.0, 10.0], [600.0, 0.0]]}).impairments
+    assert given.clutter_scatterers == 2 and given.clutter_positions_m.tolist() == [[0.0, 10.0], [600.0, 0.0]]
+    assert given.clutter_beyond_cp.tolist() == [False, True]
+    with pytest.raises(ScenarioError, match=r"impairments.clutter_positions_m: scatterer 1 at \[-141.4, 141.4\] is on node 1"):
+        paper.with_impairments({"clutter_positions_m": [[-141.4, 141.4]]})
+    with pytest.raises(ScenarioError, match=r"impairments.clutter_region_m = .*no point of the region"):
+        paper.with_impairments({"clutter_scatterers": 3, "clutter_region_m": [5000.0, 6000.0, 0.0, 100.0]})
+
+
+def test_clutter_may_pass_the_prefix_and_targets_may_not(paper):
+    """The scenario check lets clutter delays pass the cyclic prefix (Scenario.beyond_cp_paths lists them, from the
+    geometry) and still refuses a target echo beyond it."""
+    s = paper.with_impairments({"clutter_positions_m": [[0.0, 10.0], [600.0, 0.0]]})
+    listed = s.beyond_cp_paths()
+    delays = imp.clutter_delays_samples(s, s.impairments.clutter_positions_m)
+    assert [(p["rx"], p["tx"], p["index"]) for p in listed] == [(n, m, 1) for n in range(2) for m in range(2)]
+    for p in listed:
+        assert p["kind"] == "clutter" and p["delay_samples"] == delays[p["rx"], p["tx"], p["index"]] > s.cyclic_prefix
+    assert paper.beyond_cp_paths() == () and paper.with_impairments("lab").beyond_cp_paths()
+    data = tomllib.loads(scenario_to_toml(s))
+    data["targets"]["positions_m"] = [[600.0, 0.0]]
+    with pytest.raises(ScenarioError, match="beyond the cyclic prefix"):
+        scenario_from_dict(data)
+
+
+def test_issue_14_keys_round_trip_through_toml(tmp_path, paper):
+    """Every new key's TOML form is read back to the same table and draw (inf included)."""
+    table = {"preset": "lab", "seed": 2, "direct_path_db": 45.5, "carrier_hz": 2.4e9, "rcs_m2": 10.0,
+             "tx_antenna_gain_dbi": 3.0, "rx_antenna_gain_dbi": -1.0, "isolation_db": math.inf,
+             "self_coupling_delay_samples": 2.5, "clutter_positions_m": [[10.0, 20.0], [30.0, -40.0]],
+             "clutter_to_noise_db": 20.0, "clutter_region_m": [-100.0, 100.0, -50.0, 50.0], "adc_bits": 10,
+             "adc_full_scale": 0.5, "agc": False, "agc_backoff_db": 9.0, "guard_subcarriers": 4, "dc_null": False}
+    s = paper.with_impairments(table)
+    path = tmp_path / "air.toml"
+    path.write_text(scenario_to_toml(s), encoding="utf-8")
+    again = load_scenario(str(path))
+    assert again.impairments_table == table
+    assert again.impairments.summary() == s.impairments.summary()
+    np.testing.assert_array_equal(again.active_subcarriers, s.active_subcarriers)

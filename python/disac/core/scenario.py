@@ -14,7 +14,9 @@ A scenario file has four tables, and two optional ones (every key is optional un
     [impairments]  (optional) what real radios do to the synthetic air: preset ("ideal"|"lab"), seed,
               timing_offset_ns, latency_samples, rx/tx_phase_deg, rx/tx_gain_db, cfo_hz, node_phase,
               phase_drift_deg_per_s, overflow_every_frames, overflow_samples, user_delays, direct_path,
-              direct_path_snr_db — see core.impairments; absent = the ideal air (today's model)
+              direct_path_snr_db; issue 14: direct_path_db, link budget (carrier_hz, rcs_m2, antenna gains),
+              self_coupling_db | isolation_db, clutter_*, adc_*, agc*, guard_subcarriers | guard_fraction, dc_null
+              — see core.impairments; absent = the ideal air (today's model)
     [calibration]  (optional) reflector_m ([x, y], a reference reflector at a known position: an extra
               point target of the air on every link)  reflector_snr_db (20.0) | reflector_amplitude
 
@@ -153,7 +155,33 @@ class Scenario:
         Truth of the synthetic air: the receive side never reads it (docs/air-model.md §0)."""
         from . import impairments
         return impairments.draw_impairments(self.impairments_table, self.num_nodes, self.tx_antennas,
-                                            self.rx_antennas)
+                                            self.rx_antennas, scenario=self)
+
+    @functools.cached_property
+    def active_subcarriers(self):
+        """(L,) read-only bool: the FFT bins the transmitters use (core.ofdm.active_subcarrier_mask from the
+        [impairments] guard_subcarriers / guard_fraction (round half up of f·L) / dc_null; all True without them).
+        The transmitter's own layout, not the air's truth: the transmitter, FIM and localiser read it, and
+        without_impairments keeps it (SPEC14 §0, docs/air-model.md §5)."""
+        from . import impairments, ofdm
+        r = impairments.resolve_impairments_table(self.impairments_table)
+        guards = _guard_count(r, self.subcarriers)
+        return ofdm.active_subcarrier_mask(self.subcarriers, guards, bool(r["dc_null"]))
+
+    def beyond_cp_paths(self):
+        """The air's paths whose geometric delay exceeds the cyclic prefix (they leave inter-symbol interference),
+        as a tuple of dicts {"kind": "clutter", "index": c, "rx": n, "tx": m, "delay_samples": τ·B}, sorted by
+        (rx, tx, index). Only clutter can be there: the scenario check refuses a target or reflector echo past the
+        prefix and a direct path is never longer than a target echo. Truth of the air (the clutter positions are
+        the [impairments] draw): the receive side flags beyond-CP echoes from its samples, never from this."""
+        positions = self.impairments.clutter_positions_m
+        if positions is None or not len(positions):
+            return ()
+        from . import impairments
+        delays = impairments.clutter_delays_samples(self, positions)  # (N_rx, N_tx, C)
+        return tuple({"kind": "clutter", "index": int(c), "rx": int(n), "tx": int(m),
+                      "delay_samples": float(delays[n, m, c])}
+                     for n, m, c in zip(*np.nonzero(delays > self.cyclic_prefix)))
 
     def with_impairments(self, table_or_preset_name):
         """A copy with this [impairments] table (a dict) or preset ("ideal", "lab"), validated."""
@@ -174,8 +202,19 @@ class Scenario:
             else self
 
     def without_impairments(self):
-        """A copy with the [impairments] table removed (what the receive side may be given: docs/air-model.md §0)."""
-        return self.replace(impairments_table={})
+        """A copy with the [impairments] table removed (what the receive side may be given: docs/air-model.md §0),
+        except the transmitter's layout keys (guard_subcarriers or guard_fraction, dc_null: SPEC14 §0), kept with
+        their resolved values when they leave a bin unused (so ``active_subcarriers`` is the same; {} otherwise)."""
+        from . import impairments
+        r = impairments.resolve_impairments_table(self.impairments_table)
+        layout = {}
+        if r["guard_fraction"] is not None and _guard_count(r, self.subcarriers):
+            layout["guard_fraction"] = float(r["guard_fraction"])
+        elif r["guard_fraction"] is None and r["guard_subcarriers"]:
+            layout["guard_subcarriers"] = int(r["guard_subcarriers"])
+        if r["dc_null"]:
+            layout["dc_null"] = True
+        return self.replace(impairments_table=layout)
 
     @property
     def reflector_snr_db(self):
@@ -272,6 +311,13 @@ class Scenario:
         } | ({"impairments": dict(self.impairments_table)} if self.impairments_table else {}) | (
             {"calibration": {"reflector_m": self.reflector_m.tolist(), "reflector_amplitude": self.reflector_amplitude,
                              "reflector_snr_db": self.reflector_snr_db}} if self.reflector_m is not None else {})
+
+
+def _guard_count(resolved, subcarriers):
+    """G from a resolved [impairments] table: guard_subcarriers, or round half up of guard_fraction·L."""
+    if resolved.get("guard_fraction") is not None:
+        return int(math.floor(resolved["guard_fraction"] * subcarriers + 0.5))
+    return int(resolved.get("guard_subcarriers") or 0)
 
 
 def _delay_ambiguity_notes(tau, unambiguous):
@@ -432,15 +478,34 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
     # paper's own set-up has one by design): Scenario.notes names it
     # the direct path m → n needs no check of its own: by the triangle inequality it is never longer than the
     # echo of any target on the same link, which the prefix holds
+    # the guard/DC bins must leave a subcarrier (core.ofdm.active_subcarrier_mask, the one definition)
+    resolved = impairments.resolve_impairments_table(table)
+    guards = _guard_count(resolved, nsub)
+    if guards or resolved["dc_null"]:
+        from . import ofdm
+        key = "guard_fraction" if resolved["guard_fraction"] is not None else "guard_subcarriers"
+        given = resolved[key]
+        if guards >= nsub:
+            raise ScenarioError(f"impairments.{key} = {given!r}: {guards} guard bins of ofdm.subcarriers = {nsub}; "
+                                f"accepted: fewer than {nsub} guard bins")
+        try:
+            ofdm.active_subcarrier_mask(nsub, guards, bool(resolved["dc_null"]))
+        except ofdm.FrameError as exc:
+            raise ScenarioError(f"impairments.{key} = {given!r}, impairments.dc_null = {resolved['dc_null']}: {exc}") from None
+    # clutter echoes may arrive beyond the cyclic prefix (the inter-symbol interference they leave is the point:
+    # Scenario.beyond_cp_paths lists them); targets and the reflector may not (checked above)
     for arr in (nodes, targets, users) + ((reflector,) if reflector is not None else ()):
         arr.setflags(write=False)
-    return Scenario(name=str(name), node_positions_m=nodes, tx_antennas=mt, rx_antennas=mr,
+    scenario = Scenario(name=str(name), node_positions_m=nodes, tx_antennas=mt, rx_antennas=mr,
                     per_antenna_power=pt, bandwidth_hz=bw, subcarriers=nsub, cyclic_prefix=cp,
                     symbols_per_frame=nsym, target_positions_m=targets, target_amplitude=beta,
                     target_amplitude_phase=phase, target_seed=tseed, noise_power=sigma2,
                     user_positions_m=users, user_noise_power=sigma_c2, user_channel=channel,
                     user_seed=useed, warnings=tuple(warnings), impairments_table=table,
                     reflector_m=reflector, reflector_amplitude=reflector_beta, pilot_symbols=npilot)
+    if resolved["clutter_scatterers"] or resolved["isolation_db"] is not None or resolved["self_coupling_db"] is not None:
+        scenario.impairments  # draw now (cached): a clutter position on a node or too far is an error at load time
+    return scenario
 
 
 _SCHEMA = {
