@@ -47,7 +47,10 @@ CALIBRATION_MODES = ("none", "estimated", "truth")
 # the central unit's interference suppression (core.interference): "none" = issue 13's receiver (the known
 # direct paths projected out at their geometry when calibrated); "background" = the static background of every
 # link learned from a clear-scene capture and subtracted per frame (docs/interference.md)
-SUPPRESSION_MODES = ("none", "background")
+SUPPRESSION_MODES = ("none", "background", "auto")
+# the air's keys of issue 14 whose interference "auto" suppresses (the operator's choice of a background capture,
+# made from the air it set up; the receive side itself never reads them)
+_INTERFERENCE_FIELDS = ("clutter_scatterers", "adc_bits")
 # clear-scene frames per transmitting node of the background capture: the background's estimation error is
 # σ²·(Mt + 1)/F per resource element (−14.6 dB at Mt = 6, F = 200: +3.5 % noise power)
 DEFAULT_BACKGROUND_FRAMES_PER_NODE = 200
@@ -56,6 +59,9 @@ _NOISE_STREAM = 0x7E1A15
 # frames run before the first trial frame: the air's delays (latencies up to a few frames) fill the
 # receiver's first window with the previous frames' waveform, as on a running radio
 _LEAD_FRAMES = 3
+# more with a receive front end: its AGC and RF canceller settle within a few frames of their first input
+# (core.front_end: the canceller's delay is refined over 3 updates, the AGC steps ≤ 40 dB a frame)
+_FRONT_END_SETTLE_FRAMES = 40
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,17 +102,21 @@ def truth_calibration(scenario):
                        method="truth").normalised()
 
 
-def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_count, calibration, on_air=None):
+def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_count, calibration, on_air=None,
+                 targets_on=None):
     """Every node's transmit samples through its radio, then the air into every rx node (noise-free).
-    on_air: None, or {m: (frame_count,) bool}: the frames node m transmits (silent otherwise).
-    Returns (streams {n: (Mr, T) at the antennas}, first label index of column 0 {n})."""
+    on_air: None, or {m: (frame_count,) bool}: the frames node m transmits (silent otherwise). targets_on: None
+    (the air's targets in every frame) or (frame_count,) bool: the frames whose transmissions the targets echo
+    (the air is linear: the clear scene's streams plus the targets' echoes of those frames alone).
+    Returns (streams {n: (Mr, T) at the antennas}, first label index of column 0 {n}, the nodes' own baseband
+    transmit samples {m: (Mt, T)} (what an RF canceller is fed with), first local index of column 0)."""
     lay = ofdm.layout_from_scenario(scenario_air)
     gen = ofdm.frame_generator(lay, int(seed))
     fs = scenario_air.bandwidth_hz
     frames = np.arange(first_frame, first_frame + frame_count)
     first_index = int(first_frame) * lay.frame_len
     imp = scenario_air.impairments
-    tx = []
+    baseband, radiated = [], []
     for m in range(scenario_air.num_nodes):
         w_c, w_r = wc[m], wr[m]
         if calibration is not None:
@@ -117,24 +127,98 @@ def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_co
             x = (x.reshape(len(x), frame_count, lay.frame_len) * on_air[m][None, :, None]).reshape(len(x), -1)
         if calibration is not None and calibration_apply.has_cfo(calibration, m):
             x = x * calibration_apply.tx_cfo_phasor(calibration, m, first_index + np.arange(x.shape[1]), fs)[None]
-        tx.append(transmit_radio(x, m, imp, first_index, fs))
-    x_time = np.concatenate(tx).astype(np.complex64)
-    streams, labels = {}, {}
+        baseband.append(x)
+        radiated.append(transmit_radio(x, m, imp, first_index, fs))
+
+    def through(scenario, parts):
+        x_time = np.concatenate(parts).astype(np.complex64)
+        out_streams, out_labels = {}, {}
+        for n in range(scenario.num_nodes):
+            channel = channels.SensingChannel(scenario, n, channel_seed)
+            out = np.zeros((scenario.rx_antennas, x_time.shape[1]), dtype=np.complex64)
+            channel.write_time(x_time, first_index, list(out))
+            out_streams[n] = out
+            out_labels[n] = first_index + int(getattr(channel, "label_offset_samples", 0))
+        return out_streams, out_labels
+
+    if targets_on is None:
+        streams, labels = through(scenario_air, radiated)
+    else:
+        clear = scenario_air.replace(target_amplitude=0.0)
+        streams, labels = through(clear, radiated)
+        gate = np.repeat(np.asarray(targets_on, bool), lay.frame_len)[None, :]
+        echoing = [x * gate for x in radiated]
+        with_targets, _ = through(scenario_air, echoing)
+        without, _ = through(clear, echoing)
+        for n in streams:
+            streams[n] = (streams[n] + (with_targets[n] - without[n])).astype(np.complex64)
+    return streams, labels, dict(enumerate(baseband)), first_index
+
+
+def front_end_needed(scenario_air):
+    """Whether the air's receivers have a nonlinear front end (an ADC model): then the trials run it on the
+    whole sample stream of every node (node_front_ends), with the noise at the antennas."""
+    return int(getattr(scenario_air.impairments, "adc_bits", 0) or 0) > 0
+
+
+def node_front_ends(scenario_air):
+    """{n: core.front_end.NodeFrontEnd} of the air's receivers (the synthetic radio's front end: AGC + ADC, and
+    an RF self-interference canceller of depth rf_canceller_db where the air has a leakage, as a full-duplex
+    radio has), engineer radio's classes. The air's side: it reads the impairments."""
+    from . import front_end
+
+    imp = scenario_air.impairments
+    lay = ofdm.layout_from_scenario(scenario_air)
+    out = {}
     for n in range(scenario_air.num_nodes):
-        channel = channels.SensingChannel(scenario_air, n, channel_seed)
-        out = np.zeros((scenario_air.rx_antennas, x_time.shape[1]), dtype=np.complex64)
-        channel.write_time(x_time, first_index, list(out))
-        streams[n] = out
-        labels[n] = first_index + int(getattr(channel, "label_offset_samples", 0))
-    return streams, labels
+        adc = front_end.ReceiveFrontEnd(scenario_air.rx_antennas, lay.frame_len, int(imp.adc_bits),
+                                        float(getattr(imp, "adc_full_scale", 1.0)), bool(getattr(imp, "agc", True)),
+                                        float(getattr(imp, "agc_backoff_db", None) or front_end.DEFAULT_AGC_BACKOFF_DB))
+        canceller = None
+        depth = getattr(imp, "rf_canceller_db", front_end.DEFAULT_RF_CANCELLER_DB)
+        if getattr(imp, "has_self_coupling", False) and depth:
+            canceller = front_end.SelfInterferenceCanceller(
+                scenario_air.tx_antennas, scenario_air.rx_antennas, lay.subcarriers, lay.cyclic_prefix, lay.frame_len,
+                scenario_air.bandwidth_hz, grid=getattr(lay, "frequency_grid", ofdm.DEFAULT_FREQUENCY_GRID),
+                depth_db=float(depth))
+        out[n] = front_end.NodeFrontEnd(adc, canceller)
+    return out
 
 
-def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True, on_air=None):
-    """Snapshots (F, N, Mr, L, P) of consecutive ``frames`` as every node_rx makes them (calibration applied;
-    None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only).
-    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas) or False.
+def _stream_noise(seed, node, mr, first_label, count, frame_len, sigma, origin=0):
+    """Thermal noise CN(0, 2σ²) per sample of a node's stream, labels first_label …, drawn per block of
+    frame_len labels aligned to the node's frame windows (block f = labels f·frame_len + origin …, origin the
+    window offset) from (seed, node, f): the very draw of noise="antenna" for window f, so a run with and
+    without a front end, or with and without a calibration's window offset, sees the same noise in each frame."""
+    out = np.empty((mr, count), complex)
+    label, done = int(first_label), 0
+    while done < count:
+        block = (label - origin) // frame_len
+        start = label - origin - block * frame_len
+        take = min(count - done, frame_len - start)
+        key = int(block) if block >= 0 else (1 << 40) - int(block)  # blocks before frame 0: keys of their own
+        rng = np.random.default_rng([int(seed), _NOISE_STREAM, int(node), key])
+        z = rng.standard_normal((2, mr, frame_len))
+        out[:, done:done + take] = sigma * (z[0, :, start:start + take] + 1j * z[1, :, start:start + take])
+        done += take
+        label += take
+    return out
+
+
+def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True, on_air=None,
+                      targets_on=None, lead_frames=None, front_end_status=None):
+    """Snapshots (F, N, Mr, L, P) of ``frames`` (increasing) as every node_rx makes them (calibration applied;
+    None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only), simulated
+    as one stream from a few frames before the first to the last.
+    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas, per frame window),
+    "stream" (at the antennas, per sample of the stream: what a front end needs) or False. With an ADC model in
+    the air (front_end_needed) the node front ends (node_front_ends) run on every node's stream, with the noise
+    forced to "stream" (unless False).
     on_air: None (every node transmits every frame) or a function frame numbers (F,) → (N, F) bool, the frames
-    each node transmits (silent otherwise: a capture schedule such as background_schedule)."""
+    each node transmits (silent otherwise: a capture schedule such as background_schedule). targets_on: None
+    (targets always there) or a function frame numbers → (F,) bool (the frames the targets echo).
+    lead_frames: frames simulated before the first (default: the air's latency, and 40 more with a front end,
+    for its AGC and canceller to settle). front_end_status: a dict filled with each node's front-end status."""
     lay = ofdm.layout_from_scenario(scenario_air)
     frames = np.asarray(frames, dtype=np.int64)
     fs = scenario_air.bandwidth_hz
@@ -142,33 +226,62 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
     offsets = {n: 0 if calibration is None else calibration_apply.window_offset_samples(calibration, n)
                for n in range(n_nodes)}
     latency = np.max(np.abs(scenario_air.impairments.link_delay_samples(fs))) + max(abs(v) for v in offsets.values())
+    with_front_end = front_end_needed(scenario_air)
+    if with_front_end and noise:
+        noise = "stream"
     lead = _LEAD_FRAMES + int(math.ceil(latency / lay.frame_len))
+    if lead_frames is not None:
+        lead = max(lead, int(lead_frames))
+    elif with_front_end:
+        lead += _FRONT_END_SETTLE_FRAMES
     first = max(0, int(frames[0]) - lead)
     count = int(frames[-1]) + 1 + lead - first
-    schedule = None
+    schedule = targets = None
+    sim = np.arange(first, first + count)
     if on_air is not None:
-        sim = np.asarray(on_air(np.arange(first, first + count)), dtype=bool)
-        schedule = {m: sim[m] for m in range(n_nodes)}
-    streams, labels = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count, calibration, schedule)
+        on = np.asarray(on_air(sim), dtype=bool)
+        schedule = {m: on[m] for m in range(n_nodes)}
+    if targets_on is not None:
+        targets = np.asarray(targets_on(sim), dtype=bool)
+    streams, labels, own_tx, tx_first = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count,
+                                                      calibration, schedule, targets)
     core = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
             + lay.symbol_len * np.arange(lay.data_symbols)[None, :])  # node_rx's _core_offsets (L, P)
     out = np.empty((len(frames), n_nodes, mr, lay.subcarriers, lay.data_symbols), dtype=np.complex64)
     sigma = math.sqrt(scenario_air.noise_power / 2)
+    ends = node_front_ends(scenario_air) if with_front_end else {}
     for n in range(n_nodes):
+        if noise == "stream" or with_front_end:  # the receive chain on the whole stream, sample by sample
+            stream = streams[n].astype(complex)
+            if noise == "stream":
+                stream = stream + _stream_noise(seed, n, mr, labels[n], stream.shape[1], lay.frame_len, sigma,
+                                                offsets[n])
+            stream = receive_radio(stream, n, scenario_air.impairments, labels[n], fs)
+            if with_front_end:
+                chain = ends[n]
+                skip = max(0, tx_first - labels[n])  # the front end's labels start with the node's own first sample
+                chain.push_tx(own_tx[n])
+                processed = np.zeros_like(stream)
+                processed[:, skip:] = chain.process(stream[:, skip:], labels[n] + skip - tx_first)
+                stream = processed
+                if front_end_status is not None:
+                    front_end_status[n] = chain.status()
+            streams[n] = stream
         start = frames * lay.frame_len + offsets[n]  # label of each frame's window start
         column = start - labels[n]
         if column[0] < 0 or column[-1] + lay.frame_len > streams[n].shape[1]:
             raise RuntimeError(f"node {n}: frame windows outside the simulated stream")  # a bug of this module
         window = streams[n][:, column[:, None] + np.arange(lay.frame_len)[None, :]]  # (Mr, F, frame_len)
         window = np.moveaxis(window, 1, 0).astype(complex)  # (F, Mr, frame_len)
-        if noise == "antenna":
-            for i, f in enumerate(frames):
-                rng = np.random.default_rng([int(seed), _NOISE_STREAM, n, int(f)])
-                window[i] += sigma * (rng.standard_normal((mr, lay.frame_len))
-                                      + 1j * rng.standard_normal((mr, lay.frame_len)))
         labels_f = start[:, None] + np.arange(lay.frame_len)[None, :]  # (F, frame_len)
-        for i in range(len(frames)):
-            window[i] = receive_radio(window[i], n, scenario_air.impairments, int(labels_f[i, 0]), fs)
+        if noise != "stream" and not with_front_end:
+            if noise == "antenna":
+                for i, f in enumerate(frames):
+                    rng = np.random.default_rng([int(seed), _NOISE_STREAM, n, int(f)])
+                    window[i] += sigma * (rng.standard_normal((mr, lay.frame_len))
+                                          + 1j * rng.standard_normal((mr, lay.frame_len)))
+            for i in range(len(frames)):
+                window[i] = receive_radio(window[i], n, scenario_air.impairments, int(labels_f[i, 0]), fs)
         samples = window[:, :, core]  # (F, Mr, L, P): the node receiver's gather
         if calibration is not None and calibration_apply.has_cfo(calibration, n):
             index = frames[:, None, None] * lay.frame_len + offsets[n] + core[None]
@@ -176,7 +289,7 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
         snap = np.fft.fft(samples, axis=2, norm="ortho")
         if calibration is not None:
             snap = snap * calibration_apply.rx_snapshot_correction(calibration, n, lay.subcarriers, fs)[:, :, None]
-        if noise and noise != "antenna":  # the antennas' noise as it reaches the snapshot (module docstring)
+        if noise is True:  # the antennas' noise as it reaches the snapshot (module docstring)
             gain = scenario_air.impairments.rx_gains[n]
             if calibration is not None:
                 gain = gain / np.asarray(calibration.rx_gains, complex)[n]
@@ -204,15 +317,36 @@ def estimate_calibration(scenario_air, seed, channel_seed=1, frames_per_node=DEF
                                     max_lag_samples=int(max_lag_samples))
 
 
-def background_schedule(num_nodes):
-    """The clear-scene capture's schedule: frame f is transmitted by node f mod N alone (every receiver
-    listens), so each transmitter's background is learned without the others' — the users' data are common
-    to every node's frame, and with all nodes on the links' backgrounds would be told apart only by their
-    oscillators' phase changes. A function frame numbers → (N, F) bool (receive_snapshots' on_air)."""
+# the clear-scene capture transmits node by node in blocks of this many frames; the first
+# BACKGROUND_SETTLE_FRAMES of each block are left out of the learning: the receivers' AGC follows a change of
+# input level within a few frames only (it sets its gain between frames from the frame before; a node's own
+# leakage or a direct path comes and goes with the block's transmitter)
+BACKGROUND_BLOCK_FRAMES = 25
+BACKGROUND_SETTLE_FRAMES = 5
+
+
+def background_schedule(num_nodes, block_frames=BACKGROUND_BLOCK_FRAMES):
+    """The clear-scene capture's schedule: node (f // block_frames) mod N transmits frame f alone (every
+    receiver listens), so each transmitter's background is learned without the others' — the users' data are
+    common to every node's frame, and with all nodes on the links' backgrounds would be told apart only by
+    their oscillators' phase changes (not at all without drift). A function frame numbers → (N, F) bool
+    (receive_snapshots' on_air)."""
     def on_air(frame_numbers):
         numbers = np.asarray(frame_numbers, dtype=np.int64)
-        return (numbers[None, :] % num_nodes) == np.arange(num_nodes)[:, None]
+        return ((numbers[None, :] // block_frames) % num_nodes) == np.arange(num_nodes)[:, None]
     return on_air
+
+
+def background_capture_frames(first_frame, num_nodes, frames_per_node, block_frames=BACKGROUND_BLOCK_FRAMES,
+                              settle_frames=BACKGROUND_SETTLE_FRAMES):
+    """(all frame numbers of a capture, the ones learned from): blocks of block_frames from the first block
+    boundary at or after first_frame, until every node has transmitted ``frames_per_node`` learnable frames
+    (the first settle_frames of each block are not learned from)."""
+    start = -(-int(first_frame) // block_frames) * block_frames
+    per_block = block_frames - settle_frames
+    blocks = -(-int(frames_per_node) // per_block) * num_nodes
+    numbers = np.arange(start, start + blocks * block_frames)
+    return numbers, numbers[(numbers % block_frames) >= settle_frames]
 
 
 def model_frames(scenario_rx, frames, wc, wr, seed, calibration=None, on_air=None):
@@ -239,20 +373,65 @@ def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=Non
     noise: receive_snapshots' (default: at the antennas with an ADC model, else in the snapshots; False for a
     noise-off air such as `disac loopback`'s)."""
     n_nodes = scenario_air.num_nodes
-    numbers = np.arange(first_frame, first_frame + int(frames_per_node) * n_nodes)
+    numbers, learned = background_capture_frames(first_frame, n_nodes, frames_per_node)
     schedule = background_schedule(n_nodes)
     clear = scenario_air.replace(target_amplitude=0.0)
-    snaps = receive_snapshots(clear, wc, wr, numbers, seed, channel_seed, calibration,
-                              noise=_noise_mode(clear) if noise is None else noise, on_air=schedule)
+    snaps = receive_snapshots(clear, wc, wr, learned, seed, channel_seed, calibration,
+                              noise=_noise_mode(clear) if noise is None else noise, on_air=schedule,
+                              lead_frames=int(learned[0] - numbers[0]) + _LEAD_FRAMES)
     rx = scenario_air.without_impairments()
-    x = model_frames(rx, numbers, wc, wr, seed, calibration, schedule)
+    x = model_frames(rx, learned, wc, wr, seed, calibration, schedule)
     return interference.learn_background(snaps, x, rx.noise_power, rx.node_positions_m, rx.bandwidth_hz)
+
+
+def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed, calibration=None,
+                                frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None, front_end_status=None):
+    """(snapshots of ``frames``, the Background) from ONE run of the air: the trial frames with the targets, a
+    gap of ≥ 10 frames, then the clear-scene capture (background_schedule, targets absent) — one stream, so a
+    receiver's front end (AGC, RF canceller) runs continuously through both as a radio's does, and the
+    capture's leakage residual is the trials' (a canceller restarted between them would settle elsewhere)."""
+    frames = np.asarray(frames, dtype=np.int64)
+    n_nodes = scenario_air.num_nodes
+    numbers, capture = background_capture_frames(int(frames[-1]) + 11, n_nodes, frames_per_node)
+    first_capture = int(numbers[0])
+    solo = background_schedule(n_nodes)
+
+    def on_air(numbers):
+        numbers = np.asarray(numbers, dtype=np.int64)
+        return np.where(numbers[None, :] >= first_capture, solo(numbers), True)
+
+    def targets_on(numbers):
+        numbers = np.asarray(numbers, dtype=np.int64)
+        return numbers <= int(frames[-1])
+
+    snaps = receive_snapshots(scenario_air, wc, wr, np.concatenate([frames, capture]), seed, channel_seed,
+                              calibration, noise=_noise_mode(scenario_air) if noise is None else noise, on_air=on_air,
+                              targets_on=targets_on, front_end_status=front_end_status)
+    rx = scenario_air.without_impairments()
+    x = model_frames(rx, capture, wc, wr, seed, calibration, solo)
+    background = interference.learn_background(snaps[len(frames):], x, rx.noise_power, rx.node_positions_m,
+                                               rx.bandwidth_hz)
+    return snaps[:len(frames)], background
+
+
+def _plain(value):
+    """A front-end status as JSON-able values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
 
 
 def _noise_mode(scenario_air):
     """Noise in the snapshot domain (module docstring), except where a receive front end is nonlinear: with
-    an ADC model the noise must be at the antennas, ahead of the quantiser and the clip."""
-    return "antenna" if int(getattr(scenario_air.impairments, "adc_bits", 0) or 0) > 0 else True
+    an ADC model the noise must be at the antennas, ahead of the quantiser and the clip (per sample of the
+    stream: "stream")."""
+    return "stream" if front_end_needed(scenario_air) else True
 
 
 def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=None, known_paths="auto",
@@ -299,7 +478,8 @@ def _calibration_residuals(calibration):
 
 def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, channel_seed=None, wc=None, wr=None,
                first_frame=100, gate_m=None, calibration=None, with_ideal=True, snr_db=None, search="full",
-               suppression="none", background_frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, background=None):
+               suppression="auto", background_frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, background=None,
+               reference_table=None):
     """Localisation RMSE on the air ``scenario.with_impairments(impairments_table)`` for ``frames`` frames
     (one trial each, frame numbers first_frame …) with calibration_mode "none" | "estimated" | "truth",
     against the same frames on the ideal air. A dict:
@@ -316,7 +496,8 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     snr_db: the paper's target SNR (trial_stats.scenario_at_snr; default the scenario's). search: the central
     unit's "full" (grid + refinement every frame) or "track" (refinement from the last frame, a full search
     when its residual says the track is lost: core.fusion.FrameEstimator), the same for every run.
-    suppression (issue 14, SUPPRESSION_MODES): "none", or "background": a clear-scene capture of
+    suppression (issue 14, SUPPRESSION_MODES): "auto" (default: "background" when the air has issue 14's
+    interference, has_interference, else "none": issue 13's runs unchanged), "none", or "background": a clear-scene capture of
     ``background_frames_per_node`` × N frames (capture_background, after the trial frames; its own noise) is
     learned and subtracted by the central unit (``background``: a core.interference.Background to use
     instead). Then also:
@@ -326,10 +507,16 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
                                 unknown (core.fim.position_crb_with_nuisance_m2; None where unavailable)
 
     With an ADC in the air the noise is added at the antennas (ahead of the quantiser), in the reference
-    run too, so both see the same realisation.
+    run too. reference_table: None (the reference is the ideal air, as above), or an [impairments] table for
+    the reference instead (e.g. the same table without the interference: "the interference-free RMSE of the
+    same seeds"), run with the same calibration, noise mode and no suppression — the same noise then reaches
+    the same snapshots through the same corrections (on the ideal air a calibration's per-antenna phases and
+    delay ramps turn the antennas' noise into another realisation): rmse_reference_m, ratio_to_reference,
+    failed_reference.
     """
     if suppression not in SUPPRESSION_MODES:
         raise ValueError(f"suppression = {suppression!r}: accepted: {', '.join(SUPPRESSION_MODES)}")
+    requested = suppression
     if snr_db is not None:
         scenario = trial_stats.scenario_at_snr(scenario, snr_db)
     if calibration_mode not in CALIBRATION_MODES:
@@ -356,14 +543,18 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     truth = scenario.target_positions_m
 
     noise = _noise_mode(air)
+    if suppression == "auto":
+        suppression = "background" if has_interference(air) else "none"
     suppressor = None
+    status = {}
+    if suppression == "background" and background is None:
+        snaps, background = run_with_background_capture(air, wc, wr, numbers, seed, channel_seed, calibration,
+                                                        background_frames_per_node, noise, status)
+    else:
+        snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration, noise=noise,
+                                  front_end_status=status)
     if suppression == "background":
-        if background is None:
-            background = capture_background(air, wc, wr, seed, channel_seed, calibration,
-                                            first_frame=int(numbers[-1]) + 50,
-                                            frames_per_node=background_frames_per_node)
         suppressor = interference.Suppressor(background)
-    snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration, noise=noise)
     result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration, search=search,
                              suppressor=suppressor)
     rmse, errors = rmse_m(result, truth)
@@ -376,9 +567,17 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
                "method": calibration.method, "residuals": _calibration_residuals(calibration),
                "frames_used": int(getattr(calibration, "frames_used", 0))},
            "calibration_notes": list(fit.notes) if fit is not None else [],
-           "suppression": suppression,
+           "suppression": suppression, "suppression_requested": requested,
+           "front_end": {int(n): _plain(v) for n, v in status.items()} or None,
            "interference": None if suppressor is None else suppressor.summary(),
            "crb_with_nuisance_m2": nuisance_crb_m2(rx_scenario, wc, wr) if suppressor is not None else None}
+    if reference_table is not None:
+        ref_air = scenario.with_impairments(reference_table) if reference_table else scenario.without_impairments()
+        ref_snaps = receive_snapshots(ref_air, wc, wr, numbers, seed, channel_seed, calibration, noise=noise)
+        ref = localise_frames(rx_scenario, ref_snaps, numbers, wc, wr, seed, calibration, search=search)
+        rmse_ref, errors_ref = rmse_m(ref, truth)
+        out.update(rmse_reference_m=rmse_ref, ratio_to_reference=rmse / rmse_ref,
+                   failed_reference=int(np.sum(np.any(np.linalg.norm(errors_ref, axis=2) > gate, axis=1))))
     if with_ideal:
         ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None,
                                         noise=noise)
@@ -393,6 +592,15 @@ def position_crb_m(scenario, wc, wr):
     """√ of the position CRB (m), expected FIM of these precoders at the scenario's targets."""
     return math.sqrt(float(np.sum(fusion.position_crb_per_target_m2(fim.SensingGeometry.from_scenario(scenario),
                                                                      wc, wr))))
+
+
+def has_interference(scenario_air):
+    """True when the air has issue 14's interference: clutter, a self-coupling leakage, an ADC model, or direct
+    paths at a link-budget level (direct_path_db) — what suppression "auto" captures a background for."""
+    imp = scenario_air.impairments
+    return (any(int(getattr(imp, name, 0) or 0) > 0 for name in _INTERFERENCE_FIELDS)
+            or bool(getattr(imp, "has_self_coupling", False))
+            or (bool(getattr(imp, "direct_path", False)) and getattr(imp, "direct_path_db", None) is not None))
 
 
 def nuisance_crb_m2(scenario_rx, wc, wr):
