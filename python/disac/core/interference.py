@@ -416,3 +416,44 @@ def free_space_los_gain_db(distance_m, carrier_hz, tx_gain_dbi=0.0, rx_gain_dbi=
     """10·log10(G_t G_r λ² / (4π d)²), the line of sight's power gain (SPEC14 §1's link budget)."""
     lam = geometry.SPEED_OF_LIGHT_M_S / float(carrier_hz)
     return tx_gain_dbi + rx_gain_dbi + 20 * math.log10(lam / (4 * math.pi * float(distance_m)))
+
+
+def background_image(background, node_positions_m, bandwidth_hz, region_m, step_m=5.0):
+    """A radar image of what the background holds besides the direct paths and the leakage (the static
+    clutter the suppressor removes), from the learned coefficients and the geometry only: for every point q
+    of the region, Σ_links |Σ_l d_l*(τ_nq + τ_mq) a_r^H(θ_nq) H'_mn[l] a_t*(θ_mq)|² / (Mr·Mt·L)², with H'_mn
+    the link's background less its direct path (the best fit of the known line of sight, m ≠ n) and less its
+    part flat over the subcarriers (m = n: the leakage at the node's own delay). Returns (xs, ys, image
+    (len(xs), len(ys)) in dB above the image's median), for `disac demo`'s map."""
+    nodes = np.asarray(node_positions_m, float)
+    coef = np.asarray(background.coefficients)
+    n_nodes, nsub, mr, _ = coef.shape
+    mt = background.tx_antennas
+    x0, x1, y0, y1 = (float(v) for v in region_m)
+    xs = np.arange(x0, x1 + step_m / 2, step_m)
+    ys = np.arange(y0, y1 + step_m / 2, step_m)
+    grid = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
+    theta = geometry.angles_rad(nodes, grid)  # (N, G)
+    tau = geometry.one_way_delays_s(nodes, grid)
+    ar = geometry.ula_steering(theta, mr)  # (N, G, Mr)
+    at = geometry.ula_steering(theta, mt)
+    between = geometry.angles_rad(nodes, nodes)
+    distance = geometry.distances_m(nodes, nodes) / geometry.SPEED_OF_LIGHT_M_S
+    image = np.zeros(len(grid))
+    for n in range(n_nodes):
+        for m in range(n_nodes):
+            h = coef[n, :, :, m * mt:(m + 1) * mt]  # (L, Mr, Mt)
+            if not np.any(h):
+                continue
+            if m != n:  # the line of sight's best fit at its known geometry, taken out
+                g = (geometry.delay_steering(distance[n, m], nsub, bandwidth_hz)[:, None, None]
+                     * np.outer(geometry.ula_steering(between[n, m], mr), geometry.ula_steering(between[m, n], mt))[None])
+                h = h - (np.vdot(g, h) / np.vdot(g, g)) * g
+            else:
+                h = h - h.mean(axis=0, keepdims=True)
+            d = geometry.delay_steering(tau[n] + tau[m], nsub, bandwidth_hz)  # (G, L)
+            beam = np.einsum("gr,lri,gi->gl", np.conj(ar[n]), h, np.conj(at[m]), optimize=True)
+            image += np.abs(np.sum(beam * np.conj(d), axis=1)) ** 2
+    image /= (mr * mt * nsub) ** 2
+    image = 10 * np.log10(np.maximum(image, 1e-300) / max(float(np.median(image)), 1e-300))
+    return xs, ys, image.reshape(len(xs), len(ys))
