@@ -345,3 +345,60 @@ def test_per_run_phases_are_continuous_with_their_drift():
     s = load_scenario("paper").with_impairments({"node_phase": "per_run"})
     coef = channels.SensingChannel(s, 0, channel_seed=7).link_coefficients(frames)
     np.testing.assert_allclose(coef, coef[:1].repeat(50, axis=0), rtol=0, atol=1e-15)
+
+
+# ---- issue 14: the path bank of the static interference (docs/air-model.md §5) -----------------------------------
+
+@pytest.mark.parametrize("chunk_symbols", [1, 3, 32])
+def test_path_bank_is_the_delay_operator(chunk_symbols):
+    """core.delay_line.PathBank (many rank-one paths from a few streams: clutter, self-coupling) gives, for any
+    chunking and any cut of the stream into calls, Σ_p rx[:, p]·delay_reference(tx_rows[p]·x, d_p): delays 0,
+    integer, fractional, past the prefix and past a whole symbol, on both grids; to float32 rounding (1e-5 of
+    the peak, float32 ≈ 1e-7 per operation)."""
+    from gnuradio.disac.core import delay_line
+    rng = np.random.default_rng(11)
+    subcarriers, cp, fs = 16, 20, 10e6
+    sym = subcarriers + cp
+    delays = np.array([0.0, 3.0, 7.25, 19.999, 20.5, 36.0, 47.3, 88.8, 0.5, 12.0])
+    streams, outputs = 6, 4
+    rows = rng.standard_normal((delays.size, streams)) + 1j * rng.standard_normal((delays.size, streams))
+    rows[:5, 3:] = 0  # two groups of streams (two transmitters): paths 0–4 read streams 0–2, the rest 3–5
+    rows[5:, :3] = 0
+    rx = rng.standard_normal((outputs, delays.size)) + 1j * rng.standard_normal((outputs, delays.size))
+    x = rng.standard_normal((streams, 13 * sym)) + 1j * rng.standard_normal((streams, 13 * sym))
+    for grid in ("low-if", "centred"):
+        expected = sum(np.outer(rx[:, p], delay_line.delay_reference(rows[p] @ x, delays[p], subcarriers, cp, fs, grid))
+                       for p in range(delays.size))
+        bank = delay_line.PathBank(subcarriers, cp, fs, delays, rows, rx, grid, chunk_symbols=chunk_symbols,
+                                   stream_groups=[(0, 3), (3, 6)])
+        got = np.zeros((outputs, x.shape[1]), dtype=np.complex64)
+        for a, b in ((0, 2), (2, 3), (3, 11), (11, 13)):
+            spectra = np.fft.fft(x[:, a * sym:(b) * sym].reshape(streams, b - a, sym)[..., cp:], axis=-1,
+                                 norm="ortho").astype(np.complex64)
+            bank.add_to(spectra, [row[a * sym:b * sym] for row in got])
+        assert np.max(np.abs(got - expected)) < 1e-5 * np.max(np.abs(expected)), grid
+        # reset: a new stream (nothing before it), the same as a fresh bank
+        bank.reset()
+        again = np.zeros_like(got)
+        bank.add_to(np.fft.fft(x.reshape(streams, 13, sym)[..., cp:], axis=-1, norm="ortho").astype(np.complex64),
+                    list(again))
+        assert np.max(np.abs(again - expected)) < 1e-5 * np.max(np.abs(expected))
+    with pytest.raises(ValueError, match="a path reads streams of two groups"):
+        delay_line.PathBank(subcarriers, cp, fs, delays, np.ones((delays.size, streams)), rx,
+                            stream_groups=[(0, 3), (3, 6)])
+
+
+def test_layout_keys_and_absent_interference_leave_the_channel_bit_for_bit(paper):
+    """Guard/DC bins (the transmitter's layout), link-budget constants, a zero clutter count and an infinite
+    isolation change nothing in the air: write_time's output is bit-identical to the plain scenario's."""
+    layout = ofdm.layout_from_scenario(paper)
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((12, 6 * layout.symbol_len)) + 1j * rng.standard_normal((12, 6 * layout.symbol_len))
+         ).astype(np.complex64)
+    table = {"guard_subcarriers": 4, "dc_null": True, "carrier_hz": 28e9, "rcs_m2": 10.0, "clutter_scatterers": 0,
+             "isolation_db": float("inf"), "adc_full_scale": 2.0, "agc": False}
+    for n in range(2):
+        plain = _fast(channels.SensingChannel(paper, n, 3), x)
+        same = channels.SensingChannel(paper.with_impairments(table), n, 3)
+        assert same.paths.count == paper.num_nodes * paper.num_targets
+        np.testing.assert_array_equal(_fast(same, x), plain)

@@ -27,9 +27,12 @@ class sensing_channel(gr.sync_block):
     other tags are dropped.
 
     Impairments (the scenario's [impairments] table; the ideal air without it): every path (target echoes,
-    direct paths m → n when ``direct_path``, the [calibration] reflector) is delayed by its geometric delay
-    plus D[n, m] = (δ_m − δ_n)·B + λ_n (clock offsets and the receiver's latency) as a true band-limited delay;
-    oscillator phases per frame or per run. Gains, CFO, overflows and ``rx_time`` are the radio blocks'.
+    direct paths m → n when ``direct_path`` at their level (direct_path_snr_db, direct_path_db or the
+    "free_space" link budget), the [calibration] reflector, the clutter scatterers, node n's own TX→RX leakage
+    C_n: docs/air-model.md §5) is delayed by its geometric delay plus D[n, m] = (δ_m − δ_n)·B + λ_n (clock
+    offsets and the receiver's latency) as a true band-limited delay (past the prefix: inter-symbol
+    interference, as on air); oscillator phases per frame or per run. Gains, CFO, the ADC/AGC, overflows and
+    ``rx_time`` are the radio blocks'.
 
     Time labels (for the receiving radio, synthetic_radio_rx): output sample j is what node n's antennas hold
     at its label time epoch + (j + ``label_offset_samples``)/B. ``label_offset_samples`` = −A, with A =

@@ -12,7 +12,8 @@ Sample streams are frames of core.ofdm.FrameLayout; a channel counts samples fro
 sample, which must be the first sample of frame 0 (the transmitters start there), so the frame of
 input sample t is t // frame_len. The sensing channel delays every path (target echoes; with the
 [impairments] table also the clock offsets and latencies of every link, D = Impairments.link_delay_samples,
-the direct paths between nodes, and the [calibration] reference reflector) by core.delay_line's true
+the direct paths between nodes, the [calibration] reference reflector, and issue 14's clutter scatterers and
+self-coupling: docs/air-model.md §5) by core.delay_line's true
 band-limited delay: each symbol's trigonometric polynomial on the chosen frequency grid
 (core.ofdm.bin_frequencies_hz), delayed, with the previous symbol's waveform where a delayed time falls
 before a symbol's start. For delays within the cyclic prefix (the ideal air: the scenario validates τ ≤ CP)
@@ -52,6 +53,8 @@ from . import delay_line, geometry, ofdm
 _STREAM_PHASE = 0x0F1A5E
 _STREAM_SENSING_NOISE = 0x5E45
 _STREAM_COMM_NOISE = 0xC0AA
+# path kinds of the static interference (docs/air-model.md §5), delayed by core.delay_line.PathBank in write_time
+_BANK_KINDS = ("clutter", "self_coupling")
 
 
 def node_phases_rad(channel_seed, frames, num_nodes):
@@ -116,15 +119,19 @@ class SensingChannel:
 
         y_n(t) = Σ_p a_r(θ_arr,p) · delay_{d_p}[ β_p e^{j(φ_m − φ_n)} · a_t^T(θ_dep,p) x_{m_p} ](t)
 
-    The paths (``self.paths``): every target k from every transmitter m (τ_{n,m}^k, b_{n,m}^k: eq. 3/5); with
-    ``direct_path`` the line of sight m → n for m ≠ n (|p_m − p_n|/c, departing toward p_n, arriving from p_m,
-    β_dp = sqrt(10^(SNR/10)·σ²/P_T) from direct_path_snr_db); with a [calibration] reflector, one more point
-    target at reflector_m on every link (β = reflector_amplitude). D = Impairments.link_delay_samples (clock
-    offsets and latencies) and A = ``air_latency_samples`` (the smallest integer making every d_p ≥ 0; 0 unless
+    The paths (``self.paths``, core.channels.sensing_paths): every target k from every transmitter m (τ_{n,m}^k,
+    b_{n,m}^k: eq. 3/5); with ``direct_path`` the line of sight m → n for m ≠ n (|p_m − p_n|/c, departing toward p_n,
+    arriving from p_m) at Impairments.direct_path_amplitudes[n, m] (issue 13's direct_path_snr_db, or issue 14's
+    direct_path_db / "free_space" link budget: docs/air-model.md §5); with a [calibration] reflector, one more point
+    target at reflector_m on every link (β = reflector_amplitude); the clutter scatterers c from every m (static
+    point paths β_c e^{jψ_c}, the oscillator phases like an echo; beyond the prefix for some); and node n's
+    self-coupling y_n += C_n·delay_{λ_n + A + self_coupling_delay}[x_n] as Mt rank-one paths (tx vector e_i, rx
+    vector C_n[:, i]; its coefficient e^{j(φ_n − φ_n)} = 1: the same oscillator). D = Impairments.link_delay_samples
+    (clock offsets and latencies) and A = ``air_latency_samples`` (the smallest integer making every d_p ≥ 0; 0 unless
     some D < 0) are from the scenario's impairments; the delay is core.delay_line's true band-limited delay, so
     a delay past the cyclic prefix gives inter-symbol interference as on air. The coefficient of a path goes with
     the transmitted symbol (the frame of the input sample), so one frame's echo carries one phase whatever its
-    delay. Noise, rx gains, CFO and overflows are not here (the caller's ``awgn``; the radio blocks).
+    delay. Noise, rx gains, CFO, the ADC and overflows are not here (the caller's ``awgn``; the radio blocks).
 
     Output sample j of this channel is what node n's antennas hold at label time epoch + (j − A)/B on node n's
     ``rx_time`` labels: ``label_offset_samples`` = −A is the label of output sample 0 relative to the epoch (in
@@ -181,11 +188,11 @@ class SensingChannel:
         link = np.exp(1j * (phases - phases[:, self.rx_node:self.rx_node + 1]))  # e^{j(φ_m − φ_n)}
         return self._b[None] * link[..., None]
 
-    def path_coefficients(self, frames):
-        """β_p·e^{j(φ_{m_p} − φ_n)} of every path per frame, (F, P)."""
+    def path_coefficients(self, frames, paths=slice(None)):
+        """β_p·e^{j(φ_{m_p} − φ_n)} of every path (or of ``paths``, a slice) per frame, (F, P)."""
         phases = self.oscillator_phases(frames)  # (F, N)
-        link = np.exp(1j * (phases[:, self.paths.tx_node] - phases[:, self.rx_node:self.rx_node + 1]))
-        return self.paths.amplitude[None] * link
+        link = np.exp(1j * (phases[:, self.paths.tx_node[paths]] - phases[:, self.rx_node:self.rx_node + 1]))
+        return self.paths.amplitude[paths][None] * link
 
     # ---- time domain ----------------------------------------------------------------------------------
     def write_time(self, x_time, first_sample, outputs):
@@ -200,6 +207,10 @@ class SensingChannel:
         the FFT); one FFT of each beam's symbol cores; the per-frame path coefficient on each symbol; the delay
         line (fractional part as a phase ramp, one IFFT, integer part a shift with history); last the Mr
         antennas' sum over paths, a_r(θ_arr,p), one matrix-vector product written straight into each output.
+        The static interference (clutter, self-coupling: many paths, few streams) is then added by
+        core.delay_line.PathBank from one FFT of each of the N·Mt inputs (with its transmitter's e^{j(φ_m − φ_n)}
+        per symbol); without it (the ideal air, issue 13's) nothing of this runs and the output is as before, bit
+        for bit.
         """
         lay = self.layout
         streams, count = x_time.shape
@@ -208,31 +219,63 @@ class SensingChannel:
             self._prepare_fast_path()
         if first_sample != self._next_sample:
             self._delay_line.reset()
+            if self._bank is not None:
+                self._bank.reset()
         self._next_sample = first_sample + count
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
-        coef = self.path_coefficients(unique).astype(np.complex64)  # (F, P)
+        coef = self.path_coefficients(unique, slice(0, self._tx_beams.shape[0])).astype(np.complex64)  # (F, P1)
         beams = (self._tx_beams @ x_time).reshape(-1, symbols, lay.symbol_len)  # (P, S, CP+L)
         spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho")  # (P, S, L)
         spectra *= coef.T[:, inverse, None]
         delayed = self._delay_line.delay_spectra(spectra)  # (P, count), a view of the delay line's buffer
         for r, out in enumerate(outputs):
             np.matmul(self._rx_steer[r], delayed, out=out[:count])
+        if self._bank is not None:
+            # the static interference (clutter, self-coupling): many paths from the N·Mt inputs, so the inputs' spectra
+            # go in (one FFT per input, not per path) with each transmitter's e^{j(φ_m − φ_n)} per symbol
+            link = self._link_phases(unique).astype(np.complex64)[inverse]  # (S, N)
+            inputs = scipy.fft.fft(x_time.reshape(streams, symbols, lay.symbol_len)[..., lay.cyclic_prefix:],
+                                   axis=-1, norm="ortho")  # (N·Mt, S, L)
+            inputs.reshape(self.scenario.num_nodes, -1, symbols, lay.subcarriers)[...] *= link.T[:, None, :, None]
+            self._bank.add_to(inputs, [out[:count] for out in outputs])
+
+    def _link_phases(self, frames):
+        """e^{j(φ_m − φ_n)} of every transmitter m into this rx node per frame, (F, N)."""
+        phases = self.oscillator_phases(frames)  # (F, N)
+        return np.exp(1j * (phases - phases[:, self.rx_node:self.rx_node + 1]))
+
+    @property
+    def point_path_count(self):
+        """The paths of the per-path delay line (targets, direct paths, reflector: eq. 3/5 and issue 13); the
+        rest (clutter, self-coupling: docs/air-model.md §5) go through core.delay_line.PathBank in write_time."""
+        kinds = self.paths.kind
+        return sum(1 for k in kinds if k not in _BANK_KINDS)
 
     def _prepare_fast_path(self):
-        self._tx_beams = self._tx_rows().astype(np.complex64)  # (P, N·Mt)
-        self._rx_steer = geometry.ula_steering(self.paths.arrival_rad, self.scenario.rx_antennas).T.astype(np.complex64)
-        self._rx_steer = np.ascontiguousarray(self._rx_steer)  # (Mr, P): column p = a_r(θ_arr,p)
+        point = self.point_path_count
         lay = self.layout
+        self._tx_beams = self._tx_rows(slice(0, point)).astype(np.complex64)  # (P1, N·Mt)
+        self._rx_steer = np.ascontiguousarray(self.paths.rx_vectors[:point].T.astype(np.complex64))  # (Mr, P1): column p = a_r(θ_arr,p)
         self._delay_line = delay_line.DelayLine(lay.subcarriers, lay.cyclic_prefix, self.scenario.bandwidth_hz,
-                                                self.path_delays_samples, self.grid)
+                                                self.path_delays_samples[:point], self.grid)
+        self._bank = None
+        if point < self.paths.count:
+            rows = self._tx_rows(slice(point, None)) * self.paths.amplitude[point:, None]  # β_p folded in
+            self._bank = delay_line.PathBank(lay.subcarriers, lay.cyclic_prefix, self.scenario.bandwidth_hz,
+                                             self.path_delays_samples[point:], rows, self.paths.rx_vectors[point:].T,
+                                             self.grid, stream_groups=[(m * self.scenario.tx_antennas,
+                                                                        (m + 1) * self.scenario.tx_antennas)
+                                                                       for m in range(self.scenario.num_nodes)])
 
-    def _tx_rows(self):
-        """(P, N·Mt): row p = a_t^T(θ_dep,p) on transmitter m_p's inputs, zero elsewhere."""
+    def _tx_rows(self, paths=None):
+        """(P, N·Mt): row p = the path's tx vector (a_t^T(θ_dep,p) for a point path) on transmitter m_p's inputs,
+        zero elsewhere (``paths``: a slice or index array of the paths, default all)."""
         mt, n = self.scenario.tx_antennas, self.scenario.num_nodes
-        rows = np.zeros((self.paths.count, n, mt), dtype=np.complex128)
-        rows[np.arange(self.paths.count), self.paths.tx_node] = geometry.ula_steering(self.paths.departure_rad, mt)
-        return rows.reshape(self.paths.count, n * mt)
+        index = np.arange(self.paths.count)[slice(None) if paths is None else paths]
+        rows = np.zeros((index.size, n, mt), dtype=np.complex128)
+        rows[np.arange(index.size), self.paths.tx_node[index]] = self.paths.tx_vectors[index]
+        return rows.reshape(index.size, n * mt)
 
     def apply_time(self, x_time, first_sample):
         """The reference, float64: x_time (N·Mt, S·(CP+L)) from input sample ``first_sample`` (a symbol start;
@@ -245,7 +288,7 @@ class SensingChannel:
         coef = self.path_coefficients(frames)  # (S, P): each input symbol's frame
         beams = self._tx_rows() @ np.asarray(x_time, dtype=complex)  # (P, count)
         beams = (beams.reshape(-1, symbols, lay.symbol_len) * coef.T[:, :, None]).reshape(-1, count)
-        a_r = geometry.ula_steering(self.paths.arrival_rad, self.scenario.rx_antennas)  # (P, Mr)
+        a_r = self.paths.rx_vectors  # (P, Mr): a_r(θ_arr,p) for a point path
         y = np.zeros((self.scenario.rx_antennas, count), dtype=complex)
         for p in range(self.paths.count):
             delayed = delay_line.delay_reference(beams[p], self.path_delays_samples[p], lay.subcarriers,
@@ -256,14 +299,22 @@ class SensingChannel:
 
 @dataclasses.dataclass(frozen=True)
 class SensingPaths:
-    """The point paths into one rx node (arrays of length P; see SensingChannel)."""
+    """The paths into one rx node (arrays of length P; see SensingChannel).
 
-    kind: tuple  # "target" | "direct" | "reflector" per path
+    A path is rank one: it leaves transmitter m_p through ``tx_vectors[p]`` (the row applied to node m_p's Mt
+    inputs) and arrives through ``rx_vectors[p]`` (the column on the Mr outputs). For a point path (targets,
+    direct paths, the reflector, clutter) they are the steering vectors a_t(θ_dep), a_r(θ_arr); a node's
+    self-coupling C_n (Mr × Mt, no point path) is Mt paths "self_coupling", one per tx antenna i: tx vector e_i,
+    rx vector C_n[:, i], angles NaN, amplitude 1 (the leakage's level is in C_n)."""
+
+    kind: tuple  # "target" | "direct" | "reflector" | "clutter" | "self_coupling" per path
     tx_node: np.ndarray  # m_p
-    departure_rad: np.ndarray  # θ at the transmitter's array
-    arrival_rad: np.ndarray  # θ at the receiver's array
-    delay_s: np.ndarray  # geometric delay τ_p
+    departure_rad: np.ndarray  # θ at the transmitter's array (NaN for self-coupling)
+    arrival_rad: np.ndarray  # θ at the receiver's array (NaN for self-coupling)
+    delay_s: np.ndarray  # geometric delay τ_p (self-coupling: self_coupling_delay_samples / B)
     amplitude: np.ndarray  # complex β_p (without the oscillator phases)
+    tx_vectors: np.ndarray = None  # (P, Mt) complex
+    rx_vectors: np.ndarray = None  # (P, Mr) complex
 
     @property
     def count(self):
@@ -271,18 +322,22 @@ class SensingPaths:
 
 
 def direct_path_amplitude(scenario):
-    """β_dp with P_T·β_dp²/σ² = direct_path_snr_db (per RE, per antenna)."""
+    """β_dp with P_T·β_dp²/σ² = direct_path_snr_db (per RE, per antenna): issue 13's level (used when the table has
+    no direct_path_db; docs/air-model.md §5 gives the others: Impairments.direct_path_amplitudes per link)."""
     snr = 10 ** (scenario.impairments.direct_path_snr_db / 10)
     return float(np.sqrt(snr * scenario.noise_power / scenario.per_antenna_power))
 
 
 def sensing_paths(scenario, rx_node):
     """The air's paths into rx node n, in this order: targets (m, k) row m·K + k (as eq. 3/5), then the direct
-    paths from every m ≠ n (when impairments.direct_path), then the reflector from every m (when [calibration]
-    has one). Truth of the air (it reads the impairments and the targets): a receiver takes the geometry it may
-    know from Scenario.node_angles_rad / direct_path_delays_s / reflector_angles_rad / reflector_delays_s."""
+    paths from every m ≠ n (when impairments.direct_path, at Impairments.direct_path_amplitudes[n, m]), then the
+    reflector from every m (when [calibration] has one), then the clutter scatterers c from every m (row
+    m·C + c after the others: static point paths, amplitude β_c e^{jψ_c}), then node n's self-coupling (Mt paths,
+    SensingPaths). Truth of the air (it reads the impairments and the targets): a receiver takes the geometry it
+    may know from Scenario.node_angles_rad / direct_path_delays_s / reflector_angles_rad / reflector_delays_s."""
     n = int(rx_node)
     num = scenario.num_nodes
+    imp = scenario.impairments
     theta = scenario.target_angles_rad()  # (N, K)
     k = scenario.num_targets
     tx = [np.repeat(np.arange(num), k)]
@@ -291,14 +346,14 @@ def sensing_paths(scenario, rx_node):
     delay = [scenario.bistatic_delays_s()[n].reshape(-1)]
     amp = [scenario.target_amplitudes()[n].reshape(-1).astype(complex)]
     kind = ["target"] * (num * k)
-    if scenario.impairments.direct_path and num > 1:
+    if imp.direct_path and num > 1:
         others = np.array([m for m in range(num) if m != n])
         node_angles = scenario.node_angles_rad()  # [a, b]: node b seen from node a
         tx.append(others)
         dep.append(node_angles[others, n])  # from m toward p_n
         arr.append(node_angles[n, others])  # at n from p_m
         delay.append(scenario.direct_path_delays_s()[n, others])
-        amp.append(np.full(others.size, direct_path_amplitude(scenario), dtype=complex))
+        amp.append(imp.direct_path_amplitudes[n, others].astype(complex))
         kind += ["direct"] * others.size
     if scenario.reflector_m is not None:
         ref = scenario.reflector_angles_rad()  # (N,)
@@ -308,7 +363,32 @@ def sensing_paths(scenario, rx_node):
         delay.append(scenario.reflector_delays_s()[n])
         amp.append(np.full(num, scenario.reflector_amplitude, dtype=complex))
         kind += ["reflector"] * num
-    arrays = [np.concatenate(a) for a in (tx, dep, arr, delay, amp)]
+    if imp.clutter_scatterers:
+        clutter = imp.clutter_positions_m  # (C, 2)
+        c = clutter.shape[0]
+        angles = geometry.angles_rad(scenario.node_positions_m, clutter)  # (N, C): scatterer c seen from node m
+        one_way = geometry.one_way_delays_s(scenario.node_positions_m, clutter)  # (N, C)
+        tx.append(np.repeat(np.arange(num), c))
+        dep.append(angles.reshape(-1))
+        arr.append(np.tile(angles[n], num))
+        delay.append((one_way + one_way[n][None, :]).reshape(-1))
+        amp.append(np.tile(imp.clutter_amplitudes, num))
+        kind += ["clutter"] * (num * c)
+    point = np.concatenate(dep).size
+    tx_vectors = [geometry.ula_steering(np.concatenate(dep), scenario.tx_antennas)]
+    rx_vectors = [geometry.ula_steering(np.concatenate(arr), scenario.rx_antennas)]
+    if imp.self_coupling is not None:
+        mt = scenario.tx_antennas
+        tx.append(np.full(mt, n))
+        dep.append(np.full(mt, np.nan))
+        arr.append(np.full(mt, np.nan))
+        delay.append(np.full(mt, imp.self_coupling_delay_samples / scenario.bandwidth_hz))
+        amp.append(np.ones(mt, dtype=complex))
+        tx_vectors.append(np.eye(mt, dtype=complex))
+        rx_vectors.append(imp.self_coupling[n].T)  # row i = C_n[:, i]
+        kind += ["self_coupling"] * mt
+    arrays = [np.concatenate(a) for a in (tx, dep, arr, delay, amp, tx_vectors, rx_vectors)]
+    assert arrays[5].shape[0] == len(kind) and point <= len(kind)
     for a in arrays:
         a.setflags(write=False)
     return SensingPaths(tuple(kind), *arrays)

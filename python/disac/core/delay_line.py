@@ -184,3 +184,130 @@ class DelayLine:
             return result
         out[...] = result
         return out
+
+
+class PathBank:
+    """Many rank-one paths from a few input streams into a few outputs, delayed as ``DelayLine`` does (the same
+    waveform, the same equations: tested equal to ``delay_reference``), for the static interference of issue 14
+    (clutter scatterers, self-coupling: docs/air-model.md §5) where the paths far outnumber the streams.
+
+    Path p reads the input streams through ``tx_rows[p]`` (its amplitude folded in), is delayed by
+    ``delays_samples[p]`` and reaches the outputs through ``rx_matrix[:, p]``:
+    y = Σ_p rx_matrix[:, p] · delay_{d_p}[tx_rows[p] · x]. Per call, from the inputs' core spectra X (streams,
+    symbols, L) (the caller's FFT, with its per-symbol coefficients applied), chunk by chunk of ``chunk_symbols``
+    symbols (so that the P × chunk arrays stay in the cache):
+    1. per bin l, one matrix product per group of paths reading the same streams (``stream_groups``: a
+       transmitter's antennas): B[l] = X[l] · (tx_rows ⊙ ramp[:, l])ᵀ, the beam, the amplitude and the fractional
+       delay's phase ramp exp(−j2π f_l μ_p/B) at once (the streams are few, the paths many);
+    2. the IFFT over the bins as one matrix product (L = 16 or so: cheaper than P small FFTs, and it writes
+       straight into the kept history): c_{p,s}[i] = x_{p,s}(CP + i − μ_p) (DelayLine's step 1);
+    3. one gather with a precomputed index per output sample: the integer shift D_p, the prefix (the core's
+       periodic extension) and, where μ_p > 0, the previous symbol's c_{s−1}[0] at a symbol's first sample
+       (DelayLine's steps 1–2), reading the last symbols of the previous call from the history;
+    4. one matrix product with rx_matrix, added to the outputs.
+    """
+
+    def __init__(self, subcarriers, cyclic_prefix, bandwidth_hz, delays_samples, tx_rows, rx_matrix,
+                 grid=ofdm.DEFAULT_FREQUENCY_GRID, chunk_symbols=32, stream_groups=None):
+        self.subcarriers, self.cyclic_prefix = int(subcarriers), int(cyclic_prefix)
+        self.symbol_len = self.subcarriers + self.cyclic_prefix
+        delays = _check_delays(delays_samples, allow_negative=False)
+        tx_rows = np.asarray(tx_rows, dtype=complex)
+        rx_matrix = np.asarray(rx_matrix, dtype=complex)
+        paths = delays.size
+        if tx_rows.ndim != 2 or tx_rows.shape[0] != paths or rx_matrix.ndim != 2 or rx_matrix.shape[1] != paths:
+            raise ValueError(f"tx_rows {tx_rows.shape}, rx_matrix {rx_matrix.shape}: accepted: ({paths}, streams) "
+                             f"and (outputs, {paths}) for {paths} delays")
+        self.streams = tx_rows.shape[1]
+        groups = [(0, self.streams)] if stream_groups is None else [(int(a), int(b)) for a, b in stream_groups]
+        # each path reads one group of streams (its transmitter's): paths sorted by group, rows cut to it
+        group_of = np.full(paths, -1)
+        for g, (a, b) in enumerate(groups):
+            outside = np.ones(self.streams, dtype=bool)
+            outside[a:b] = False
+            reads_only_here = ~np.any(tx_rows[:, outside], axis=1) & (group_of < 0)
+            group_of[reads_only_here] = g
+        if np.any(group_of < 0):
+            raise ValueError(f"stream_groups = {stream_groups!r}: a path reads streams of two groups")
+        order = np.argsort(group_of, kind="stable")
+        self.delays_samples = delays[order]
+        self.delays_samples.setflags(write=False)
+        whole = np.floor(self.delays_samples)
+        self._shift = whole.astype(np.int64)
+        fraction = self.delays_samples - whole
+        cycles = _frequency_per_sample(self.subcarriers, bandwidth_hz, grid)
+        ramp = np.exp(-2j * np.pi * np.multiply.outer(fraction, cycles))  # (P, L)
+        rows = ramp[:, :, None] * tx_rows[order][:, None, :]  # (P, L, streams)
+        self._groups = []  # (stream slice, path slice, (L, streams of the group, paths of the group) complex64)
+        bounds = np.searchsorted(group_of[order], np.arange(len(groups) + 1))
+        for g, (a, b) in enumerate(groups):
+            lo, hi = int(bounds[g]), int(bounds[g + 1])
+            if hi > lo:
+                block = np.ascontiguousarray(np.transpose(rows[lo:hi, :, a:b], (1, 2, 0))).astype(np.complex64)
+                self._groups.append((slice(a, b), slice(lo, hi), block))
+        self._rx = np.ascontiguousarray(rx_matrix[:, order].astype(np.complex64))
+        self._inverse_dft = np.fft.ifft(np.eye(self.subcarriers), axis=0, norm="ortho").astype(np.complex64)
+        self._chunk = max(1, int(chunk_symbols))
+        self._fractional = fraction > 0
+        # symbols of history: the oldest symbol a chunk's first output sample can read (fractional: one more)
+        self._history_symbols = int((self._shift.max() + 1) // self.symbol_len) + 2 if paths else 0
+        self._index = {}  # chunk symbols → flat gather index (P, chunk·S)
+        # c_{p,s}[i] of the history and the chunk: (L, history + chunk, P)
+        self._cores = np.zeros((self.subcarriers, self._history_symbols + self._chunk, paths), dtype=np.complex64)
+        self._beams = np.empty((self.subcarriers, self._chunk, paths), dtype=np.complex64)
+        # kept working arrays (a fresh MB-sized array per chunk costs its page faults every time)
+        self._delayed = np.empty(paths * self._chunk * self.symbol_len, dtype=np.complex64)
+        self._mixed = np.empty(rx_matrix.shape[0] * self._chunk * self.symbol_len, dtype=np.complex64)
+        self.reset()
+
+    @property
+    def paths(self):
+        return self.delays_samples.size
+
+    def reset(self):
+        """Forget the stream: the next call is a stream start (nothing before it)."""
+        self._cores[:, :self._history_symbols] = 0
+
+    def _gather_index(self, symbols):
+        """Flat indices into the cores (L, H + chunk, P) for a chunk's P × symbols·S delayed samples."""
+        index = self._index.get(symbols)
+        if index is None:
+            s_len, cp, length, hist = self.symbol_len, self.cyclic_prefix, self.subcarriers, self._history_symbols
+            u = np.arange(symbols * s_len)[None, :] - self._shift[:, None]  # (P, count): time before the fraction
+            sym = np.floor_divide(u, s_len)
+            t = u - sym * s_len
+            first = (t == 0) & self._fractional[:, None]  # at time −μ: the previous symbol's c[0]
+            i = np.where(first, 0, (t - cp) % length)
+            sym = np.where(first, sym - 1, sym) + hist
+            p = np.arange(self.paths)[:, None]
+            index = (i * (hist + self._chunk) + sym) * self.paths + p
+            if len(self._index) > 4:  # a block calls with one size or two (full chunks, a remainder): keep a few
+                self._index.clear()
+            self._index[symbols] = index
+        return index
+
+    def add_to(self, spectra, outputs):
+        """spectra (streams, symbols, L) complex64: the input streams' core spectra (orthonormal FFT of the samples
+        after each prefix, per-symbol coefficients applied) → adds the delayed paths into ``outputs`` (a list of
+        arrays of ≥ symbols·S samples, one per rx_matrix row). Each call continues the last one."""
+        streams, symbols, length = spectra.shape
+        if length != self.subcarriers or streams != self.streams:
+            raise ValueError(f"spectra of shape {spectra.shape}: accepted: ({self.streams}, symbols, {self.subcarriers})")
+        s_len, hist, paths = self.symbol_len, self._history_symbols, self.paths
+        by_bin = np.ascontiguousarray(np.transpose(spectra, (2, 1, 0)))  # (L, symbols, streams)
+        cores = self._cores
+        for start in range(0, symbols, self._chunk):
+            stop = min(symbols, start + self._chunk)
+            count = stop - start
+            beams = self._beams[:, :count]
+            for stream_slice, path_slice, rows in self._groups:
+                np.matmul(by_bin[:, start:stop, stream_slice], rows, out=beams[:, :, path_slice])
+            new = cores[:, hist:hist + count].reshape(length, count * paths)
+            np.matmul(self._inverse_dft, beams.reshape(length, count * paths), out=new)
+            delayed = self._delayed[:paths * count * s_len].reshape(paths, count * s_len)
+            np.take(cores, self._gather_index(count), out=delayed, mode="clip")  # (P, count·S); indices are in range
+            cores[:, :hist] = cores[:, count:count + hist]  # the last `hist` symbols: the next chunk's history
+            mixed = self._mixed[:self._rx.shape[0] * count * s_len].reshape(self._rx.shape[0], count * s_len)
+            np.matmul(self._rx, delayed, out=mixed)
+            for r, out in enumerate(outputs):
+                out[start * s_len:stop * s_len] += mixed[r]

@@ -675,6 +675,14 @@ def _draw_geometry(r, scenario):
            "clutter_amplitudes": None, "clutter_beyond_cp": None}
     n = scenario.num_nodes
     echo = _mean_echo_power(scenario)
+    relative = [f"{key} = {r[key]!r}" for key in ("direct_path_db", "self_coupling_db", "isolation_db")
+                if r[key] is not None and not (key == "direct_path_db" and not r["direct_path"])
+                and not (key == "isolation_db" and not math.isfinite(r[key]))]
+    if relative and echo == 0:
+        raise ScenarioError(
+            f"impairments.{relative[0]}: the level is set relative to the mean target echo, and the targets have "
+            "amplitude 0; accepted: targets with an echo (targets.snr_db or targets.amplitude > 0), or the absolute "
+            "direct_path_snr_db for the direct paths")
     if r["direct_path"]:
         off = ~np.eye(n, dtype=bool)
         if r["direct_path_db"] is None:  # issue 13: P_T·β_dp²/σ² = direct_path_snr_db

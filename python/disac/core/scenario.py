@@ -503,8 +503,9 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
                     user_positions_m=users, user_noise_power=sigma_c2, user_channel=channel,
                     user_seed=useed, warnings=tuple(warnings), impairments_table=table,
                     reflector_m=reflector, reflector_amplitude=reflector_beta, pilot_symbols=npilot)
-    if resolved["clutter_scatterers"] or resolved["isolation_db"] is not None or resolved["self_coupling_db"] is not None:
-        scenario.impairments  # draw now (cached): a clutter position on a node or too far is an error at load time
+    if table:
+        scenario.impairments  # draw now (cached): a clutter position on a node, or a level with no echo to refer
+        # to, is an error when the scenario is made, not when the air first runs
     return scenario
 
 
