@@ -6,7 +6,8 @@ thermal noise σ², against ADC bits, with and without the self-coupling of 40 d
 One receiving node of the paper scenario (node 0: Mt = 6, Mr = 16, L = 16, CP = 20, σ² = 1): its own transmitter's
 frames (core.ofdm.NodeModulator, the default precoders: P_T per antenna) leak into its 16 antennas through
 C (Mr × Mt, seeded CN entries) at the level SPEC14 §1 gives for isolation_db (|C|² = mean|b|²·10^(−iso/10) /
-mean radar gain: the radar equation on the paper geometry at 3.5 GHz, 1 m² targets, 0 dBi), delayed by a
+mean radar gain: the radar equation on the paper geometry at 3.5 GHz, 1 m² targets, 0 dBi; the air's own
+draw of C, core.impairments), delayed by a
 lab-like TX→RX latency (core.delay_line, the air's operator), plus CN(0, σ²) thermal noise. That is the
 front end's input ahead of the canceller (the echoes are ~σ² per antenna: they do not move the floor and are
 left out). The front end (core.front_end: canceller → AGC → ADC → ÷ g) runs FRAMES frames; the figures are
@@ -64,10 +65,12 @@ def own_transmission(scenario, frames, seed=0):
 
 
 def received(scenario, x, coupling_power, seed=1):
-    """(leakage (Mr, T), noise (Mr, T), C): the node's input ahead of the front end, labels 0 … T − 1."""
+    """(leakage (Mr, T), noise (Mr, T), C): the node's input ahead of the front end, labels 0 … T − 1. C is the
+    air's own draw (core.impairments, isolation_db: constant modulus, seeded phases) scaled to coupling_power."""
     rng = np.random.default_rng(seed)
     mr, mt = scenario.rx_antennas, scenario.tx_antennas
-    c = np.sqrt(coupling_power / 2) * (rng.standard_normal((mr, mt)) + 1j * rng.standard_normal((mr, mt)))
+    drawn = scenario.with_impairments({"isolation_db": 40.0}).impairments.self_coupling[0]
+    c = drawn * np.sqrt(coupling_power / float(np.mean(np.abs(drawn) ** 2)))
     lay = ofdm.layout_from_scenario(scenario)
     line = delay_line.DelayLine(lay.subcarriers, lay.cyclic_prefix, scenario.bandwidth_hz, [LATENCY_SAMPLES] * mt)
     delayed = line.process(x.astype(np.complex64)).astype(complex)  # the air's delay of every TX stream

@@ -226,11 +226,28 @@ def test_canceller_learns_from_samples_and_meets_its_depth(depth_db):
     half = (frames // 2) * FRAME
     left = leak[:, half:] - injected[:, half:]
     achieved_db = 10 * math.log10(np.sum(np.abs(leak[:, half:]) ** 2) / np.sum(np.abs(left) ** 2))
-    # its depth, not better: the grid's rounding of 96 taps (uniform error per component: the mean of 96 |e|² has
-    # a relative std of 0.63/√96 = 6.5 %, 0.3 dB) plus the estimate's own error (≪ at these levels): ±1.5 dB = 5 σ
-    assert abs(achieved_db - depth_db) < 1.5
+    # its depth, and not much better: the grid's rounding of 96 taps (uniform error per component: the mean of 96
+    # |e|² has a relative std of 0.63/√96 = 6.5 %, 0.3 dB) plus the estimate's own error (≪ at these levels) —
+    # but as signal power, weighted by the transmit samples' covariance, which is far from white (the preamble and
+    # pilots are the same on every antenna: one strong direction), so the ratio for one C spreads by ~±1 dB around
+    # the depth: at least depth − 1.5 dB (it meets its depth), at most depth + 3 dB (the precision limit holds)
+    assert depth_db - 1.5 < achieved_db < depth_db + 3.0
     # and it says so from its own samples: within 1 dB of the truth
     assert abs(canc.cancellation_db - achieved_db) < 1.0
+
+
+def test_canceller_same_output_however_cut():
+    """The weights change between frames only, so any cut of the stream into calls gives the same samples (a
+    frame's update is made before the next frame's first sample, however that sample arrives)."""
+    x, v, leak, c, echo = leaky_node(14)
+    outs = []
+    for chunks in ([FRAME], [10_000], [17, 500, 1]):
+        chain = front_end.NodeFrontEnd(front_end.ReceiveFrontEnd(MR, FRAME, 12), canceller())
+        chain.push_tx(x)
+        outs.append(run_chain(chain, v, chunks)[0])
+        assert chain.canceller.engaged
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])
 
 
 def test_canceller_leaves_the_monostatic_echo():
@@ -262,7 +279,9 @@ def test_canceller_stays_idle_without_leakage():
     out, injected = run_chain(chain, v, [FRAME])
     assert not canc.engaged and not injected.any()  # the echo correlates with its own TX: below the detection
     assert canc.leakage_to_rest_db < front_end.CANCELLER_DETECT_DB
-    assert canc.frames_unsettled == frames - 1  # counted (idle is not settled): the last frame not yet ended
+    # idle counts as settled after two usable frames without leakage (the AGC's first frames clip or sit far
+    # from its target: not usable), and every frame before is counted
+    assert canc.settled and canc.frames_unsettled == canc.first_settled_frame <= 6
 
 
 def test_canceller_needs_no_scenario():
@@ -328,3 +347,65 @@ def test_bad_front_end_values_named():
         front_end.ReceiveFrontEnd(MR, FRAME, 12, 1.0, True, -3.0)
     with pytest.raises(ValueError, match="depth_db"):
         canceller(0.0)
+
+
+# ---- the whole node (hier.synthetic_node: transmitter → air with its self-coupling → radio rx) ----------------
+def node_radio_output(table, frames=30, channel_seed=3):
+    """Node 0's radio rx output (Mr, ·) in the synthetic node chain of the paper scenario with this table, and
+    the block. Node 1 transmits (its direct path reaches node 0) but does not receive."""
+    from gnuradio import blocks, gr
+    from gnuradio.disac.hier import system
+
+    scenario = PAPER.with_impairments(table)
+    wc, wr = zip(*[ofdm.default_precoders(LAYOUT, PAPER.per_antenna_power) for _ in range(PAPER.num_nodes)])
+    tb = gr.top_block()
+    _, nodes, _ = system.add_synthetic_nodes(tb, scenario, [0], np.array(wc), np.array(wr), frames, 0, channel_seed)
+    radio = nodes[0].radio_rx
+    sinks = [blocks.vector_sink_c() for _ in range(MR)]
+    for r, sink in enumerate(sinks):
+        tb.connect((radio, r), sink)
+    tb.run()
+    data = [sink.data() for sink in sinks]
+    # (the sinks' lengths may differ in the silent tail after the last frame, where the flowgraph winds down)
+    count = min(len(d) for d in data)
+    assert count >= frames * FRAME
+    return np.array([d[:count] for d in data]), radio, scenario
+
+
+def test_node_chain_cancels_its_own_leakage_ahead_of_the_adc():
+    """Issue 14's hard case on the real air: the direct path at free-space level, 40 dB isolation, a 12-bit ADC.
+    With the RF canceller (fed with the node's own transmit samples by hier.synthetic_node) the ADC's floor is
+    below the thermal noise; without it the floor sits ~+44 dB above σ² (the echoes are lost in it)."""
+    base = {"direct_path": True, "direct_path_db": "free_space", "latency_samples": 100.4, "seed": 2}
+    frames = 30
+    clean, _, _ = node_radio_output(dict(base, adc_bits=0), frames)  # no leakage, no ADC: the reference
+    with_canceller, radio, scenario = node_radio_output(dict(base, isolation_db=40.0, adc_bits=12,
+                                                             rf_canceller_db=60.0), frames)
+    without, plain, _ = node_radio_output(dict(base, isolation_db=40.0, adc_bits=12), frames)
+    status = radio.front_end_status()
+    assert status["canceller_settled"] and status["first_settled_frame"] <= 10
+    assert status["canceller_delay_samples"] == pytest.approx(100.4, abs=1e-3)  # found from samples
+    assert plain.front.canceller is None
+    half = slice(frames // 2 * FRAME, frames * FRAME)
+    own = transmission(frames)  # node 0's own transmit samples (the same seeds as the chain's transmitter)
+    # what the leakage left + the ADC's noise: the output minus the clean one; the leakage's residual is a
+    # fixed matrix of the node's own transmit samples at the leakage's delay: fit it out, the rest is the ADC's
+    regress = delayed(own, 100.4)[:, half]
+
+    def adc_floor_db(y):
+        diff = (y[:, half] - clean[:, half]).astype(complex)
+        fit, *_ = np.linalg.lstsq(regress.T, diff.T, rcond=None)
+        rest = diff - (regress.T @ fit).T
+        leak_left = 10 * math.log10(np.mean(np.abs(diff - rest) ** 2) / PAPER.noise_power)
+        return 10 * math.log10(np.mean(np.abs(rest) ** 2) / PAPER.noise_power), leak_left
+
+    floor, leak_left = adc_floor_db(with_canceller)
+    # measured −10.3 dB at 12 bits (the direct path, +43 dB, and the residual, +41 dB, set the AGC: 45 − 57 dB SQNR;
+    # without leakage −14.4 dB); the bound leaves 2 dB and still means ≤ 0.7 dB of noise rise. The residual is ONE
+    # matrix of the node's own transmit samples over the 15 frames fitted (the canceller holds its weights once
+    # settled): a canceller retuning every frame left +33 dB here
+    assert floor < -8.0, floor
+    assert 35.0 < leak_left < 46.0, leak_left  # ~+41 dB: what the central unit must still remove
+    floor_without, _ = adc_floor_db(without)
+    assert floor_without > 35.0, floor_without  # the ADC's noise +44 dB above σ² (measured): no digital recovery
+    assert status["canceller_retunes"] == 0

@@ -66,8 +66,8 @@ AGC_MIN_GAIN_DB, AGC_MAX_GAIN_DB = -300.0, 300.0  # a gain register's range (kee
 # over narrower bands). 60 dB, the upper end, is what this system needs at 10 MHz (bench/front_end_floor.py):
 # on the paper geometry the leakage of 40 dB isolation sits ~+100 dB above the thermal noise σ²; a 12-bit ADC at
 # the default backoff has an SQNR of ~57 dB; the residual after 60 dB of cancellation (~+40 dB) puts the ADC's
-# floor ~17 dB below σ² (0.1 dB noise rise). 50 dB would leave it ~7 dB below σ² (0.8 dB rise: most of the
-# issue's 1.15 × RMSE budget spent in the ADC alone), 40 dB ~3 dB above σ².
+# floor ~16 dB below σ² (measured −15.6 dB: 0.12 dB noise rise). 50 dB would leave it ~7 dB below σ² (0.8 dB rise: most of the
+# issue's 1.15 × RMSE budget spent in the ADC alone), 40 dB ~4 dB above σ² (docs/receiver-front-end.md §2).
 DEFAULT_RF_CANCELLER_DB = 60.0
 RF_CANCELLER_DB_MAX = 120.0
 # the canceller's tunable delay range (samples): the leakage's delay on the node's labels (its TX→RX latency
@@ -78,6 +78,7 @@ CANCELLER_MAX_DELAY_SAMPLES = 1024
 # its monostatic echoes, which must not be cancelled
 CANCELLER_DETECT_DB = 30.0
 CANCELLER_DELAY_REFINEMENTS = 3  # updates that re-estimate τ̂ (then it is frozen and Ĉ is averaged)
+CANCELLER_IDLE_CHECKS = 2  # usable frames without a leakage after which an idle canceller counts as settled
 CANCELLER_SETTLED_MARGIN_DB = 3.0  # settled: measured cancellation within this of the depth
 # a frame is used for an estimate when at most this share of its samples clipped (the leakage's OFDM peaks
 # clip now and then even at the AGC's target; a few clipped samples bias the first estimate by ≲ −40 dB, which
@@ -380,12 +381,15 @@ class SelfInterferenceCanceller:
     the first usable frame (not clipped) gives τ̂ (the integer lag maximising the own-TX-correlated power, then
     the fraction maximising the least-squares fit) and, if the leakage exceeds everything else by
     CANCELLER_DETECT_DB, it engages. Ĉ is then the least-squares fit Σ Y U^H (Σ U U^H)⁻¹ over the frames since τ̂
-    last changed (τ̂ re-estimated at the first CANCELLER_DELAY_REFINEMENTS updates, then frozen); the weights
+    last changed (τ̂ re-estimated at the first CANCELLER_DELAY_REFINEMENTS updates, then frozen); once settled it
+    holds its weights (what it leaves is then one fixed matrix of the node's transmit samples) and retunes only if
+    its measured cancellation falls below depth − CANCELLER_SETTLED_MARGIN_DB (``retunes`` counts it); the weights
     applied are Ĉ rounded to the grid of step δ = sqrt(6·10^(−depth/10)·mean|Ĉ₀|²) per component (set at
     engagement from the first estimate Ĉ₀: auto-ranging; a uniform error of ±δ/2 per component has mean
     power δ²/6 = 10^(−depth/10)·mean|C|²: the residual is the depth, not better).
 
-    Status: engaged, settled (measured cancellation ≥ depth − CANCELLER_SETTLED_MARGIN_DB), cancellation_db
+    Status: engaged, settled (measured cancellation ≥ depth − CANCELLER_SETTLED_MARGIN_DB; or idle after
+    CANCELLER_IDLE_CHECKS usable frames without a leakage), cancellation_db
     (measured: the leakage's power over the power of what is left of it, tr(Ĉ G Ĉ^H) over tr(E G E^H) + Ĉ's
     expected error, E = Ĉ − applied, G = Σ U U^H: from its own estimate),
     delay_samples (τ̂), updates, frames, frames_unsettled (frames that reached the ADC before it settled),
@@ -416,6 +420,9 @@ class SelfInterferenceCanceller:
         self.frames_unsettled = 0
         self.first_settled_frame = None
         self._refinements = 0
+        self._idle_checks = 0
+        self._tuned = False  # settled once: from then on the weights are held
+        self.retunes = 0  # weight changes after it first settled (a drift made it retune)
         self._frame = None
         self._frame_start = None
         self._frame_y = []  # the current frame's leakage-ahead samples (Mr, ·) pieces
@@ -435,8 +442,17 @@ class SelfInterferenceCanceller:
         """True when the transmit samples needed for labels < end_label are in (incl. the coarse search's span)."""
         return self.reference.covers(end_label)
 
+    def advance_to(self, label):
+        """Labels from ``label`` on are next: a frame that ended before it is closed (its update made) now, so
+        the next frame's injection uses it whatever the cut of the stream."""
+        frame = int(label) // self.frame_len
+        if self._frame is not None and frame != self._frame:
+            self._end_frame()
+            self._begin(frame, int(label))
+
     def injection(self, first_label, count):
-        """What it subtracts ahead of the AGC for these labels, (Mr, count) complex128 (zeros until engaged)."""
+        """What it subtracts ahead of the AGC for these labels, (Mr, count) complex128 (None until engaged). Call
+        ``advance_to(first_label)`` first (NodeFrontEnd does), so that a frame just ended has been used."""
         if not self.engaged:
             return None
         return self.weights @ self.reference.delayed(first_label, count, self.delay_samples)
@@ -527,7 +543,11 @@ class SelfInterferenceCanceller:
             rest = float(np.sum(np.abs(y) ** 2)) - power
             self.leakage_to_rest_db = 10 * math.log10(max(power, 1e-300) / max(rest, 1e-300))
             if not self.engaged and self.leakage_to_rest_db < CANCELLER_DETECT_DB:
-                return  # nothing worth cancelling (yet): stays idle
+                # nothing worth cancelling: idle; after CANCELLER_IDLE_CHECKS such frames it counts as settled (a
+                # front end without leakage is fine as it is), until a leakage appears
+                self._idle_checks += 1
+                self.settled = self._idle_checks >= CANCELLER_IDLE_CHECKS
+                return
             self._refinements += 1
             self.delay_samples = tau
             w = self._frame_weight
@@ -553,22 +573,38 @@ class SelfInterferenceCanceller:
             self.engaged = True
             self.grid_step = math.sqrt(6 * 10 ** (-self.depth_db / 10) * float(np.mean(np.abs(self.estimate) ** 2)))
         step = self.grid_step
-        self.weights = step * (np.floor(self.estimate.real / step) + 0.5) + 1j * step * (
+        candidate = step * (np.floor(self.estimate.real / step) + 0.5) + 1j * step * (
             np.floor(self.estimate.imag / step) + 0.5)
-        # what is left of the leakage, as signal power (the transmit samples' own covariance weighs the taps:
-        # tr(E·G·E^H) with G = Σ w U U^H): the grid's rounding of Ĉ plus Ĉ's expected error Σ_r κ_r·Mt
-        off = self.estimate - self.weights
-        left = float(np.real(np.sum((off @ self._gram) * off.conj()))) + estimate_error_power
         whole = float(np.real(np.sum((self.estimate @ self._gram) * self.estimate.conj())))
         self.estimate_error_db = 10 * math.log10(max(estimate_error_power, 1e-300) / whole)
-        self.cancellation_db = 10 * math.log10(whole / max(left, 1e-300))
+        if self.settled and self.engaged and self.weights.any():
+            # settled: the weights are held (a real canceller, tuned, stays put), so what it leaves is one fixed
+            # matrix of the node's transmit samples, which the digital chain can estimate over many frames;
+            # retuned only if what is left grows past the settled margin (a drift)
+            held = self._cancellation_db(self.weights, whole, estimate_error_power)
+            if held >= self.depth_db - CANCELLER_SETTLED_MARGIN_DB:
+                self.cancellation_db = held
+                return
+        if self._tuned and not np.array_equal(candidate, self.weights):
+            self.retunes += 1
+        self.weights = candidate
+        self.cancellation_db = self._cancellation_db(candidate, whole, estimate_error_power)
         self.settled = self.cancellation_db >= self.depth_db - CANCELLER_SETTLED_MARGIN_DB
+        self._tuned |= self.settled
+
+    def _cancellation_db(self, weights, whole, estimate_error_power):
+        """What is left of the leakage with these weights, as signal power (the transmit samples' own covariance
+        weighs the taps: tr(E·G·E^H), E = Ĉ − weights, G = Σ w U U^H), plus Ĉ's expected error Σ_r κ_r·Mt; the
+        leakage tr(Ĉ G Ĉ^H) over it, dB."""
+        off = self.estimate - weights
+        left = float(np.real(np.sum((off @ self._gram) * off.conj()))) + estimate_error_power
+        return 10 * math.log10(whole / max(left, 1e-300))
 
     def status(self):
         return {"rf_canceller_db": self.depth_db, "canceller_engaged": self.engaged,
                 "canceller_settled": self.settled, "canceller_cancellation_db": round(self.cancellation_db, 2),
                 "canceller_delay_samples": self.delay_samples, "canceller_updates": self.updates,
-                "canceller_frames_unsettled": self.frames_unsettled,
+                "canceller_frames_unsettled": self.frames_unsettled, "canceller_retunes": self.retunes,
                 "canceller_first_settled_frame": self.first_settled_frame}
 
 
@@ -608,7 +644,10 @@ class NodeFrontEnd:
         while start < count:
             stop = min(count, start + (label // frame_len + 1) * frame_len - label)
             seg = v[:, start:stop]
-            injected = None if self.canceller is None else self.canceller.injection(label, stop - start)
+            injected = None
+            if self.canceller is not None:
+                self.canceller.advance_to(label)  # the frame before, if it just ended, updates the weights first
+                injected = self.canceller.injection(label, stop - start)
             if injected is not None:
                 seg = seg - injected
                 if self.last_injected is None:
@@ -633,8 +672,16 @@ class NodeFrontEnd:
             return 0.0
         return g * g
 
+    @property
+    def first_settled_frame(self):
+        """The first frame converted with the AGC settled and (when there is one) the canceller settled; None
+        until both: the frames before it are the ones a receiver should not trust (counted, not hidden)."""
+        frames = [self.adc.first_settled_frame] + ([] if self.canceller is None else [self.canceller.first_settled_frame])
+        return None if any(f is None for f in frames) else max(frames)
+
     def status(self):
         status = self.adc.status()
         if self.canceller is not None:
             status.update(self.canceller.status())
+        status["first_settled_frame"] = None if self.ideal else self.first_settled_frame
         return status
