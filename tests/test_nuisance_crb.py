@@ -247,6 +247,10 @@ def test_how_much_the_bound_rises(name):
         value = fim.position_crb_with_nuisance_m2(geom, R, direct_paths=dp, self_coupling=sc)
         assert value is not None and value >= paper * (1 - IDENTITY_RTOL)
         print(f"  with {label:14s}: {value:.6g} m², ×{value / paper:.4f} ({10 * np.log10(value / paper):+.2f} dB)")
+    for frames in (10, 100):  # the leakage static over that many frames, estimated from all of them
+        value = fim.position_crb_with_nuisance_m2(geom, R, self_coupling_frames=frames)
+        assert value >= paper * (1 - IDENTITY_RTOL)
+        print(f"  both, C_n static over {frames:3d} frames: {value:.6g} m², ×{value / paper:.4f}")
 
 
 def test_crb_command_reports_the_nuisance_bound_beside_the_paper_one(capsys):
@@ -262,4 +266,42 @@ def test_crb_command_reports_the_nuisance_bound_beside_the_paper_one(capsys):
     assert data["crb_with_nuisance_m2"] > data["crb_position_m2"]
     assert sum(data["crb_with_nuisance_per_target_m2"]) == pytest.approx(data["crb_with_nuisance_m2"], rel=1e-12)
     assert data["nuisance"] == {"direct_path_links": 2, "self_coupling_nodes": 2,
-                                "parameters": 2 * 2 + 2 * 2 * 16 * 6, "self_coupling_delay_s": 0.0}
+                                "parameters": 2 * 2 + 2 * 2 * 16 * 6, "self_coupling_delay_s": 0.0,
+                                "self_coupling_frames": 1.0}
+    assert main(["crb", "paper", "--json", "--self-coupling-frames", "100"]) == 0
+    static = json.loads(capsys.readouterr().out)
+    assert data["crb_position_m2"] < static["crb_with_nuisance_m2"] < data["crb_with_nuisance_m2"]
+    assert static["crb_with_nuisance_m2"] == pytest.approx(
+        fim.position_crb_with_nuisance_m2(geom, R, self_coupling_frames=100), rel=1e-12)
+
+
+def test_static_self_coupling_over_frames_matches_the_joint_fim_of_those_frames():
+    """C_n the same over F frames (Θ and β new each frame): the bound of one frame's positions equals the xy block
+    of the inverse of the joint FIM of F frames, built block by block (frames independent given the parameters:
+    block-diagonal in the per-frame parameters, C's information summed); it falls with F towards the bound with
+    C known (= direct paths only), which a huge F reaches to the pseudo-inverse's rounding."""
+    scn = random_scenario(9)
+    geom = fim.SensingGeometry.from_scenario(scn)
+    R = random_covariances(np.random.default_rng(5), scn)
+    nmap = fim.NuisanceFimMap(geom, self_coupling_delay_s=0.1 / scn.bandwidth_hz)
+    F1 = nmap.fim_theta(R)
+    c = 2 * scn.num_nodes * scn.rx_antennas * scn.tx_antennas
+    per = F1.shape[0] - c  # Θ and β: per frame
+    frames = 3
+    joint = np.zeros((frames * per + c,) * 2)
+    for f in range(frames):
+        rows = np.r_[f * per:(f + 1) * per]
+        joint[np.ix_(rows, rows)] = F1[:per, :per]
+        joint[np.ix_(rows, np.r_[frames * per:frames * per + c])] = F1[:per, per:]
+        joint[np.ix_(np.r_[frames * per:frames * per + c], rows)] = F1[per:, :per]
+    joint[frames * per:, frames * per:] = frames * F1[per:, per:]
+    K = scn.num_targets
+    reference = float(np.trace(np.linalg.inv(joint)[:2 * K, :2 * K]))
+    total, _ = nmap.position_crb_m2(R, self_coupling_frames=frames)
+    assert total == pytest.approx(reference, rel=1e-7)  # two inversions of a condition ~1e6 matrix: ~1e-10
+    bounds = [nmap.position_crb_m2(R, self_coupling_frames=f)[0] for f in (1, 2, 10, 100)]
+    assert all(a > b for a, b in zip(bounds, bounds[1:]))
+    known = fim.position_crb_with_nuisance_m2(geom, R, direct_paths=True, self_coupling=False)
+    assert nmap.position_crb_m2(R, self_coupling_frames=1e9)[0] == pytest.approx(known, rel=1e-5)
+    with pytest.raises(ValueError, match="self_coupling_frames = 0"):
+        nmap.position_crb_m2(R, self_coupling_frames=0)

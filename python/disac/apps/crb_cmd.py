@@ -47,6 +47,9 @@ def register(subparsers):
     parser.add_argument("--frequency-grid", choices=ofdm.FREQUENCY_GRIDS, default=ofdm.DEFAULT_FREQUENCY_GRID,
                         help="frequencies of the bins in d(τ): low-if (l·B/L, the synthetic air's and the localiser's; "
                              "default) or centred (a radio's band: guard bins at its edges; docs/fim-derivation.md §7)")
+    parser.add_argument("--self-coupling-frames", type=finite_float("--self-coupling-frames", 1, 1e12), default=1.0,
+                        help="crb_with_nuisance_m2 with each node's self-coupling matrix the same over this many frames "
+                             "and estimated from all of them (default 1: unknown in every frame)")
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
@@ -76,12 +79,12 @@ def run(args):
     report = fim.crb_report(geometry, covariances)
     delay_s = self_coupling_delay_s(scenario)
     nuisance_map = fim.NuisanceFimMap(geometry, direct_paths=True, self_coupling=True, self_coupling_delay_s=delay_s)
-    nuisance_total, nuisance_per_target = nuisance_map.position_crb_m2(covariances)
+    nuisance_total, nuisance_per_target = nuisance_map.position_crb_m2(covariances, args.self_coupling_frames)
     out = report.as_dict() | {
         "crb_with_nuisance_m2": nuisance_total, "crb_with_nuisance_per_target_m2": nuisance_per_target,
         "nuisance": {"direct_path_links": len(fim.direct_path_links(scenario.num_nodes)),
                      "self_coupling_nodes": scenario.num_nodes, "parameters": nuisance_map.nuisance_dim,
-                     "self_coupling_delay_s": delay_s},
+                     "self_coupling_delay_s": delay_s, "self_coupling_frames": args.self_coupling_frames},
         "active_subcarriers": int(geometry.active_mask().sum()), "frequency_grid": args.frequency_grid,
         "scenario": scenario.name, "covariance": args.covariance}
     if args.covariance == "designed":

@@ -594,16 +594,40 @@ class NuisanceFimMap:
         """F([Θ; η]) = diag(J, I) F([Ψ; η]) diag(J, I)^T (eq. 11; η is not mapped)."""
         return theta_from_psi(self.fim_psi(covariances), self.jacobian, self.geom.num_nodes, self.geom.num_targets)
 
-    def equivalent_fim_theta(self, covariances):
+    def equivalent_fim_theta(self, covariances, self_coupling_frames=1):
         """The equivalent FIM of Θ with η unknown: F_ΘΘ − F_Θη F_ηη^+ F_ηΘ (Schur complement).
 
         A pseudo-inverse on F_ηη: with a rank-deficient R_n (a designed beam) only C_n·R_n^{1/2} is identifiable,
-        and a direction of η with no information has no coupling to Θ either (F is PSD), so it drops out."""
-        return schur_complement(self.fim_theta(covariances), self.theta_dim)
+        and a direction of η with no information has no coupling to Θ either (F is PSD), so it drops out.
 
-    def position_crb_m2(self, covariances):
+        ``self_coupling_frames`` = F ≥ 1: the leakage C_n is the SAME over F frames and estimated jointly from them
+        (it has no oscillator phase: a static nuisance), while Θ and the direct paths are new every frame. The
+        other F − 1 frames, their own Θ and β eliminated, add (F − 1)·S to C's information, S = the per-frame
+        equivalent FIM of C; then Θ of one frame is what is left after eliminating β and C
+        (docs/fim-derivation.md §8). F = 1: C unknown per frame; F → ∞: C known."""
+        frames = _check_frames(self_coupling_frames)
+        F = self.fim_theta(covariances)
+        if frames > 1 and self.self_coupling:
+            N, mr, mt = self.geom.num_nodes, self.geom.rx_antennas, self.geom.tx_antennas
+            static = np.arange(F.shape[0] - 2 * N * mr * mt, F.shape[0])  # C_R, C_I come last
+            order = np.concatenate([static, np.setdiff1d(np.arange(F.shape[0]), static)])
+            per_frame_info = schur_complement(F[np.ix_(order, order)], len(static))  # C's, Θ and β eliminated
+            F = F.copy()
+            F[np.ix_(static, static)] += (frames - 1) * per_frame_info
+        return schur_complement(F, self.theta_dim)
+
+    def position_crb_m2(self, covariances, self_coupling_frames=1):
         """(total, per-target) position CRB in m² with η unknown, or (None, None) if unbounded."""
-        return position_crb_from_fim_theta(self.equivalent_fim_theta(covariances), self.geom.num_targets)
+        return position_crb_from_fim_theta(self.equivalent_fim_theta(covariances, self_coupling_frames),
+                                           self.geom.num_targets)
+
+
+def _check_frames(value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or not value >= 1 \
+            or not np.isfinite(value):
+        raise ValueError(f"self_coupling_frames = {value!r}: accepted: a finite number ≥ 1 (frames over which the "
+                         "self-coupling matrix is the same)")
+    return float(value)
 
 
 def schur_complement(F, keep):
@@ -637,19 +661,22 @@ def schur_complement(F, keep):
 
 
 def position_crb_with_nuisance_m2(geometry, covariances, direct_paths=True, self_coupling=True,
-                                  active_subcarriers=None, self_coupling_delay_s=0.0, nuisance_map=None):
+                                  active_subcarriers=None, self_coupling_delay_s=0.0, nuisance_map=None,
+                                  self_coupling_frames=1):
     """The position CRB (m², Σ_k over targets, as crb_position_m2) that a receiver suppressing the interference
     can reach: the direct-path amplitude of every link m ≠ n (``direct_paths``) and every node's self-coupling
     matrix C_n (``self_coupling``, at the known delay ``self_coupling_delay_s`` after calibration) unknown per
     frame beside the paper's Θ. None when unbounded. ≥ the paper's crb_position_m2, equal without nuisances.
 
     ``active_subcarriers`` ((L,) bool) overrides the geometry's mask; ``nuisance_map`` (a NuisanceFimMap of this
-    geometry and these options) is reused when given (building it costs more than evaluating it)."""
+    geometry and these options) is reused when given (building it costs more than evaluating it).
+    ``self_coupling_frames`` (default 1, C_n new every frame): C_n the same over that many frames and estimated
+    from all of them (NuisanceFimMap.equivalent_fim_theta); the bound falls towards the direct-path-only one."""
     if nuisance_map is None:
         if active_subcarriers is not None:
             geometry = dataclasses.replace(geometry, active_subcarriers=np.asarray(active_subcarriers, dtype=bool))
         nuisance_map = NuisanceFimMap(geometry, direct_paths, self_coupling, self_coupling_delay_s)
-    total, _ = nuisance_map.position_crb_m2(covariances)
+    total, _ = nuisance_map.position_crb_m2(covariances, self_coupling_frames)
     return total
 
 
