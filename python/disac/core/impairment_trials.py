@@ -143,44 +143,73 @@ def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_co
 
     if targets_on is None:
         streams, labels = through(scenario_air, radiated)
-    else:
-        clear = scenario_air.replace(target_amplitude=0.0)
-        streams, labels = through(clear, radiated)
-        gate = np.repeat(np.asarray(targets_on, bool), lay.frame_len)[None, :]
-        echoing = [x * gate for x in radiated]
-        with_targets, _ = through(scenario_air, echoing)
-        without, _ = through(clear, echoing)
+    else:  # the targets' echoes of the other frames taken out (the air is linear in its paths)
+        streams, labels = through(scenario_air, radiated)
+        gate = np.repeat(~np.asarray(targets_on, bool), lay.frame_len)[None, :]
+        echoes, _ = through(targets_only(scenario_air), [x * gate for x in radiated])
         for n in streams:
-            streams[n] = (streams[n] + (with_targets[n] - without[n])).astype(np.complex64)
+            streams[n] = (streams[n] - echoes[n]).astype(np.complex64)
     return streams, labels, dict(enumerate(baseband)), first_index
+
+
+def targets_only(scenario_air):
+    """The air with its targets' echoes alone: the same table (every draw has its own random stream, so the
+    clocks, latencies, gains, CFOs and oscillator phases are the same) without direct paths, clutter, leakage
+    and reference reflector. (A clear scene cannot be the air with zero target amplitude: the interference's
+    levels are defined relative to the targets' echoes.)"""
+    table = dict(scenario_air.impairments_table)
+    for key in ("direct_path_db", "self_coupling_db", "clutter_positions_m"):
+        table.pop(key, None)
+    table.update(direct_path=False, clutter_scatterers=0, isolation_db=math.inf)
+    return scenario_air.replace(reflector_m=None, reflector_amplitude=0.0, impairments_table=table)
 
 
 def front_end_needed(scenario_air):
     """Whether the air's receivers have a nonlinear front end (an ADC model): then the trials run it on the
     whole sample stream of every node (node_front_ends), with the noise at the antennas."""
-    return int(getattr(scenario_air.impairments, "adc_bits", 0) or 0) > 0
+    settings = front_end_settings(scenario_air)
+    return settings["adc_bits"] > 0 or settings["rf_canceller_db"] > 0
+
+
+def front_end_settings(scenario_air):
+    """{adc_bits, adc_full_scale, agc, agc_backoff_db, rf_canceller_db} of the air's radios, as
+    blocks/synthetic_radio_rx.front_end_settings reads them (the drawn Impairments' fields, else the resolved
+    [impairments] table, else the ideal); mirrored here because core does not import blocks."""
+    from . import front_end, impairments
+
+    table = impairments.resolve_impairments_table(scenario_air.impairments_table)
+    drawn = scenario_air.impairments
+
+    def value(key, default):
+        got = getattr(drawn, key, None)
+        if got is None:
+            got = table.get(key)
+        return default if got is None else got
+
+    return {"adc_bits": int(value("adc_bits", 0)), "adc_full_scale": float(value("adc_full_scale", 1.0)),
+            "agc": bool(value("agc", True)),
+            "agc_backoff_db": float(value("agc_backoff_db", front_end.DEFAULT_AGC_BACKOFF_DB)),
+            "rf_canceller_db": float(value("rf_canceller_db", 0.0))}
 
 
 def node_front_ends(scenario_air):
-    """{n: core.front_end.NodeFrontEnd} of the air's receivers (the synthetic radio's front end: AGC + ADC, and
-    an RF self-interference canceller of depth rf_canceller_db where the air has a leakage, as a full-duplex
-    radio has), engineer radio's classes. The air's side: it reads the impairments."""
+    """{n: core.front_end.NodeFrontEnd} of the air's receivers as blocks/synthetic_radio_rx builds them (AGC +
+    ADC, and an RF self-interference canceller of depth rf_canceller_db when that is > 0, fed with the node's
+    own transmitter output), engineer radio's classes. The air's side: it reads the impairments."""
     from . import front_end
 
-    imp = scenario_air.impairments
+    settings = front_end_settings(scenario_air)
     lay = ofdm.layout_from_scenario(scenario_air)
     out = {}
     for n in range(scenario_air.num_nodes):
-        adc = front_end.ReceiveFrontEnd(scenario_air.rx_antennas, lay.frame_len, int(imp.adc_bits),
-                                        float(getattr(imp, "adc_full_scale", 1.0)), bool(getattr(imp, "agc", True)),
-                                        float(getattr(imp, "agc_backoff_db", None) or front_end.DEFAULT_AGC_BACKOFF_DB))
+        adc = front_end.ReceiveFrontEnd(scenario_air.rx_antennas, lay.frame_len, settings["adc_bits"],
+                                        settings["adc_full_scale"], settings["agc"], settings["agc_backoff_db"])
         canceller = None
-        depth = getattr(imp, "rf_canceller_db", front_end.DEFAULT_RF_CANCELLER_DB)
-        if getattr(imp, "has_self_coupling", False) and depth:
+        if settings["rf_canceller_db"] > 0:  # the radio's hardware (hier.synthetic_node), idle without a leakage
             canceller = front_end.SelfInterferenceCanceller(
                 scenario_air.tx_antennas, scenario_air.rx_antennas, lay.subcarriers, lay.cyclic_prefix, lay.frame_len,
                 scenario_air.bandwidth_hz, grid=getattr(lay, "frequency_grid", ofdm.DEFAULT_FREQUENCY_GRID),
-                depth_db=float(depth))
+                depth_db=settings["rf_canceller_db"])
         out[n] = front_end.NodeFrontEnd(adc, canceller)
     return out
 
@@ -366,8 +395,8 @@ def model_frames(scenario_rx, frames, wc, wr, seed, calibration=None, on_air=Non
 
 def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=None, first_frame=0,
                        frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None):
-    """The clear-scene background capture of this air (the scene without its targets: the air's
-    target amplitudes set to 0; the reference reflector, clutter, direct paths and leakage stay) on the
+    """The clear-scene background capture of this air (the scene without its targets: their echoes taken out,
+    targets_only; the reference reflector, clutter, direct paths and leakage stay) on the
     background_schedule, learned by core.interference.learn_background from what the receive side has:
     the snapshots, its model frames, the scenario's noise power and geometry. A core.interference.Background.
     noise: receive_snapshots' (default: at the antennas with an ADC model, else in the snapshots; False for a
@@ -375,43 +404,61 @@ def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=Non
     n_nodes = scenario_air.num_nodes
     numbers, learned = background_capture_frames(first_frame, n_nodes, frames_per_node)
     schedule = background_schedule(n_nodes)
-    clear = scenario_air.replace(target_amplitude=0.0)
-    snaps = receive_snapshots(clear, wc, wr, learned, seed, channel_seed, calibration,
-                              noise=_noise_mode(clear) if noise is None else noise, on_air=schedule,
+    snaps = receive_snapshots(scenario_air, wc, wr, learned, seed, channel_seed, calibration,
+                              noise=_noise_mode(scenario_air) if noise is None else noise, on_air=schedule,
+                              targets_on=lambda f: np.zeros(len(f), bool),
                               lead_frames=int(learned[0] - numbers[0]) + _LEAD_FRAMES)
     rx = scenario_air.without_impairments()
     x = model_frames(rx, learned, wc, wr, seed, calibration, schedule)
-    return interference.learn_background(snaps, x, rx.noise_power, rx.node_positions_m, rx.bandwidth_hz)
+    return interference.learn_background(snaps, x, rx.noise_power, rx.node_positions_m, rx.bandwidth_hz,
+                                         cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix)
 
 
 def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed, calibration=None,
                                 frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None, front_end_status=None):
-    """(snapshots of ``frames``, the Background) from ONE run of the air: the trial frames with the targets, a
-    gap of ≥ 10 frames, then the clear-scene capture (background_schedule, targets absent) — one stream, so a
-    receiver's front end (AGC, RF canceller) runs continuously through both as a radio's does, and the
-    capture's leakage residual is the trials' (a canceller restarted between them would settle elsewhere)."""
+    """(snapshots of ``frames``, the Background) from ONE run of the air: the clear-scene capture
+    (background_schedule, targets absent) first, as a deployment records it before it watches, a gap of ≥ 10
+    frames, then the trial frames with the targets — one stream, so a receiver's front end (AGC, RF canceller)
+    runs continuously through both as a radio's does, and the capture's leakage residual is the trials' (a
+    canceller restarted between them would settle elsewhere). When ``frames`` start too early for the capture
+    to fit before them, it goes after them instead (with a front end that may have retuned in between:
+    background_capture_room says how many frames it needs)."""
     frames = np.asarray(frames, dtype=np.int64)
     n_nodes = scenario_air.num_nodes
-    numbers, capture = background_capture_frames(int(frames[-1]) + 11, n_nodes, frames_per_node)
-    first_capture = int(numbers[0])
+    room = background_capture_room(n_nodes, frames_per_node)
+    if int(frames[0]) >= room:
+        numbers, capture = background_capture_frames(int(frames[0]) - room + 1, n_nodes, frames_per_node)
+    else:
+        numbers, capture = background_capture_frames(int(frames[-1]) + 11, n_nodes, frames_per_node)
+    first_capture, last_capture = int(numbers[0]), int(numbers[-1])
     solo = background_schedule(n_nodes)
 
-    def on_air(numbers):
-        numbers = np.asarray(numbers, dtype=np.int64)
-        return np.where(numbers[None, :] >= first_capture, solo(numbers), True)
+    def on_air(values):
+        values = np.asarray(values, dtype=np.int64)
+        inside = (values >= first_capture) & (values <= last_capture)
+        return np.where(inside[None, :], solo(values), True)
 
-    def targets_on(numbers):
-        numbers = np.asarray(numbers, dtype=np.int64)
-        return numbers <= int(frames[-1])
+    def targets_on(values):
+        values = np.asarray(values, dtype=np.int64)
+        return (values >= int(frames[0])) & (values <= int(frames[-1]))
 
-    snaps = receive_snapshots(scenario_air, wc, wr, np.concatenate([frames, capture]), seed, channel_seed,
+    everything = np.sort(np.concatenate([frames, capture]))
+    snaps = receive_snapshots(scenario_air, wc, wr, everything, seed, channel_seed,
                               calibration, noise=_noise_mode(scenario_air) if noise is None else noise, on_air=on_air,
                               targets_on=targets_on, front_end_status=front_end_status)
+    index = {int(f): i for i, f in enumerate(everything)}
     rx = scenario_air.without_impairments()
     x = model_frames(rx, capture, wc, wr, seed, calibration, solo)
-    background = interference.learn_background(snaps[len(frames):], x, rx.noise_power, rx.node_positions_m,
-                                               rx.bandwidth_hz)
-    return snaps[:len(frames)], background
+    background = interference.learn_background(snaps[[index[int(f)] for f in capture]], x, rx.noise_power,
+                                               rx.node_positions_m, rx.bandwidth_hz,
+                                               cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix)
+    return snaps[[index[int(f)] for f in frames]], background
+
+
+def background_capture_room(num_nodes, frames_per_node):
+    """Frames a clear-scene capture and its gap take before the first trial frame (whole blocks + 12)."""
+    numbers, _ = background_capture_frames(0, num_nodes, frames_per_node)
+    return len(numbers) + BACKGROUND_BLOCK_FRAMES + 12
 
 
 def _plain(value):
@@ -524,12 +571,18 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     channel_seed = int(seed) + 1 if channel_seed is None else int(channel_seed)
     table = impairments_table or {}
     air = scenario.with_impairments(table) if table else scenario.without_impairments()
-    rx_scenario = scenario.without_impairments()
-    lay = ofdm.layout_from_scenario(scenario)
+    # the receive side's scenario: the air's without its impairments, which keeps the transmitters' bin layout
+    # (guard_subcarriers / dc_null: SPEC14 §0); the ideal reference runs on it too (the same layout)
+    rx_scenario = air.without_impairments()
+    lay = ofdm.layout_from_scenario(rx_scenario)
     if wc is None or wr is None:
         wc0, wr0 = ofdm.default_precoders(lay, scenario.per_antenna_power)
         wc = np.broadcast_to(wc0, (scenario.num_nodes,) + wc0.shape) if wc is None else wc
         wr = np.broadcast_to(wr0, (scenario.num_nodes,) + wr0.shape) if wr is None else wr
+    if suppression == "auto":
+        suppression = "background" if has_interference(air) else "none"
+    if suppression == "background" and background is None:  # room for the clear-scene capture before them
+        first_frame = max(int(first_frame), background_capture_room(scenario.num_nodes, background_frames_per_node))
     numbers = np.arange(first_frame, first_frame + int(frames))
     fit = None
     if calibration is None and calibration_mode == "estimated":
@@ -543,8 +596,6 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     truth = scenario.target_positions_m
 
     noise = _noise_mode(air)
-    if suppression == "auto":
-        suppression = "background" if has_interference(air) else "none"
     suppressor = None
     status = {}
     if suppression == "background" and background is None:
@@ -579,7 +630,7 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
         out.update(rmse_reference_m=rmse_ref, ratio_to_reference=rmse / rmse_ref,
                    failed_reference=int(np.sum(np.any(np.linalg.norm(errors_ref, axis=2) > gate, axis=1))))
     if with_ideal:
-        ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None,
+        ideal_snaps = receive_snapshots(rx_scenario, wc, wr, numbers, seed, channel_seed, None,
                                         noise=noise)
         ideal = localise_frames(rx_scenario, ideal_snaps, numbers, wc, wr, seed, None, search=search)
         rmse_ideal, errors_ideal = rmse_m(ideal, truth)

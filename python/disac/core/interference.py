@@ -84,6 +84,12 @@ class Background:
     link_power_db: np.ndarray
     residual_excess_db: np.ndarray
     beyond_cp_db: np.ndarray
+    # echoes beyond the cyclic prefix (learned only at the nodes whose learning residual flags them): the
+    # samples a path of delay τ > CP takes from the previous symbol instead of the circular continuation,
+    # tap_delays (T,) samples, taps (N_rx, Mr, N_tx·Mt·T) or None (module docstring)
+    cyclic_prefix: int = 0
+    tap_delays: object = None
+    taps: object = None
 
     @property
     def num_nodes(self):
@@ -101,7 +107,8 @@ class Background:
                 "residual_excess_db": np.round(np.asarray(self.residual_excess_db, float), 2).tolist(),
                 "beyond_cp_db": np.round(np.asarray(self.beyond_cp_db, float), 2).tolist(),
                 "beyond_cp_nodes": [int(n) for n in np.nonzero(self.beyond_cp_flags)[0]],
-                "beyond_cp_count": int(np.sum(self.beyond_cp_flags))}
+                "beyond_cp_count": int(np.sum(self.beyond_cp_flags)),
+                "beyond_cp_taps": None if self.tap_delays is None else len(self.tap_delays)}
 
     def save(self, path):
         """A JSON file (UTF-8; complex values as [re, im]) to keep beside the calibration file."""
@@ -145,15 +152,91 @@ def _regressors(frames, alpha):
     return np.concatenate([data, static], axis=3)
 
 
-def _columns(coefficients_n, frames):
+def _columns(coefficients_n, frames, taps_n=None, cyclic_prefix=0, tap_delays=None):
     """c (F, N, Mr, L, P): the background column of every transmitter m for one rx node (α = 1):
-    H_mn X_m,f + h_mn. coefficients_n (L, Mr, N·(Mt + 1)), frames (F, N, Mt, L, P)."""
+    H_mn X_m,f + h_mn (+ the beyond-CP taps' part). coefficients_n (L, Mr, N·(Mt + 1)), frames (F, N, Mt, L, P),
+    taps_n (Mr, N·Mt·T) or None."""
     f_count, n_tx, mt, nsub, nsym = frames.shape
     h = coefficients_n[:, :, :n_tx * mt].reshape(nsub, -1, n_tx, mt)  # (L, Mr, N, Mt)
     static = coefficients_n[:, :, n_tx * mt:]  # (L, Mr, N)
     on_air = np.any(frames != 0, axis=(2, 3, 4))  # (F, N)
     data = np.einsum("lrmi,fmilp->fmrlp", h, frames, optimize=True)
-    return data + on_air[:, :, None, None, None] * static.transpose(2, 1, 0)[None, :, :, :, None]
+    out = data + on_air[:, :, None, None, None] * static.transpose(2, 1, 0)[None, :, :, :, None]
+    if taps_n is not None:
+        u = _truncation_signals(frames, cyclic_prefix, tap_delays)  # (F, N, Mt, T, L, P)
+        g = np.asarray(taps_n).reshape(-1, n_tx, mt, len(tap_delays))  # (Mr, N, Mt, T)
+        out = out + np.einsum("rmit,fmitlp->fmrlp", g, u, optimize=True)
+    return out
+
+
+def _truncation_signals(frames, cyclic_prefix, tap_delays):
+    """U (F, N, Mt, T, L, P): for each tap delay τ > CP, the spectrum of what the FFT window of a path of delay
+    τ misses against the circular model d(τ)·X: u_τ[t] = −x[(t − τ) mod L] for the first τ − CP samples
+    (those come from the previous symbol, whose static part the background's h_mn holds). x = the core
+    samples of X (ifft, as the node receiver's orthonormal fft)."""
+    nsub = frames.shape[3]
+    bins = np.arange(nsub)  # the model grid f_l = l·B/L (geometry.delay_steering): its band-limited shift
+    out = np.zeros(frames.shape[:3] + (len(tap_delays),) + frames.shape[3:], complex)
+    for j, tau in enumerate(tap_delays):
+        count = min(nsub, _mask_count(tau, cyclic_prefix))
+        if count <= 0:
+            continue
+        shift = abs(float(tau))
+        shifted = np.fft.ifft(frames * np.exp(-2j * np.pi * bins * shift / nsub)[:, None], axis=3, norm="ortho")
+        u = np.zeros_like(shifted)
+        u[:, :, :, :count] = -shifted[:, :, :, :count]
+        out[:, :, :, j] = np.fft.fft(u, axis=3, norm="ortho")
+    return out
+
+
+def _tap_regressors(frames, alpha, cyclic_prefix, tap_delays):
+    """V (F, L, P, N·Mt·T): α_m,f·U_τ[m, i] in the order (m, i, τ) of Background.taps."""
+    u = _truncation_signals(frames, cyclic_prefix, tap_delays) * alpha[:, :, None, None, None, None]
+    f_count, n_tx, mt, n_taps, nsub, nsym = u.shape
+    return u.transpose(0, 4, 5, 1, 2, 3).reshape(f_count, nsub, nsym, n_tx * mt * n_taps)
+
+
+def _learn_taps(y, z, v):
+    """Taps (Mr, R) of the beyond-CP regressors v (F, L, P, R) jointly with the per-subcarrier model z (F, L, P,
+    Q): z projected out per subcarrier (Frisch–Waugh), then one least-squares fit over all subcarriers (normal
+    equations: these paths are clutter, tens of dB above the noise, not the leakage)."""
+    f_count, nsub, nsym, q = z.shape
+    r = v.shape[3]
+    gram = np.zeros((r, r), complex)
+    cross = np.zeros((r, y.shape[1]), complex)
+    for l in range(nsub):
+        a = z[:, l].reshape(-1, q)
+        b = v[:, l].reshape(-1, r)
+        yl = y[:, :, l].transpose(0, 2, 1).reshape(-1, y.shape[1])  # (FP, Mr)
+        pa = np.linalg.pinv(a, rcond=_RCOND)
+        b_res = b - a @ (pa @ b)
+        y_res = yl - a @ (pa @ yl)
+        gram += np.conj(b_res.T) @ b_res
+        cross += np.conj(b_res.T) @ y_res
+    load = 1e-9 * np.trace(gram).real / max(r, 1) + 1e-300
+    return np.linalg.solve(gram + load * np.eye(r), cross).T
+
+
+def _mask_count(tau, cyclic_prefix):
+    """Samples of the window a tap stands for: a tap delay τ = CP + M − 1 + δ, δ ∈ [0, 1), is coded as
+    M − 1 + δ + 4·M·... no: the delays list carries the mask in its fraction's sign (see default_tap_delays)."""
+    tau = float(tau)
+    if tau < 0:  # −τ: the left end of mask M = ceil(−τ − CP) + 1
+        return int(round(-tau - int(cyclic_prefix))) + 1
+    return int(math.ceil(tau - int(cyclic_prefix) - 1e-9))
+
+
+def default_tap_delays(cyclic_prefix, subcarriers):
+    """The beyond-CP taps learned: delays CP + 1 … CP + T samples, T = ⌈CP/2⌉ + 4 (echoes up to ~1.5 × CP and
+    their fractional spread) but at most L."""
+    count = min(int(subcarriers), -(-int(cyclic_prefix) // 2) + 4)
+    cp = int(cyclic_prefix)
+    # for every mask M (the first M window samples from the previous symbol: delays in (CP + M − 1, CP + M]),
+    # three band-limited shifts at CP + M − 1 (written −(CP + M − 1): same shift, mask M), CP + M − ½, CP + M
+    out = []
+    for mask in range(1, count + 1):
+        out += [-(cp + mask - 1) if mask > 1 else -(cp + 0.0) - 1e-6, cp + mask - 0.5, cp + mask]
+    return np.asarray(out, float)
 
 
 def _least_squares(y, z):
@@ -262,13 +345,16 @@ def _initial_phases(y, frames, node_positions_m, rx, rx_antennas, bandwidth_hz, 
     return alpha
 
 
-def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth_hz, iterations=ITERATIONS):
+def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth_hz, iterations=ITERATIONS,
+                     cyclic_prefix=None, tap_delays=None):
     """The Background of every link from a capture with the scene clear (module docstring).
 
     snapshots (F, N, Mr, L, P): every node's calibrated snapshots; frames (F, N, Mt, L, P): the central
     unit's model frames X_m of those frames (with the calibration's tx factors); noise_power σ² (the
     scenario's: what the receiver expects); node_positions_m (N, 2) and bandwidth_hz: geometry, for the
-    direct paths' phases. ValueError when the capture is too short to be identified."""
+    direct paths' phases. cyclic_prefix (samples; None: no beyond-CP model): where a node's learning residual
+    flags echoes beyond the prefix (beyond_cp_db > BEYOND_CP_FLAG_DB), taps at tap_delays (default
+    default_tap_delays) are learned there too. ValueError when the capture is too short to be identified."""
     y_all = np.asarray(snapshots, complex)
     x_all = np.asarray(frames, complex)
     if y_all.ndim != 5 or x_all.ndim != 5 or y_all.shape[0] != x_all.shape[0] or y_all.shape[1] != x_all.shape[1]:
@@ -287,6 +373,10 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
     excess = np.empty(n_nodes)
     beyond = np.empty(n_nodes)
     active = np.any(x_all != 0, axis=(0, 1, 2, 4))  # (L,) the bins the transmitters use
+    delays = None
+    taps = None
+    if cyclic_prefix is not None:
+        delays = default_tap_delays(cyclic_prefix, nsub) if tap_delays is None else np.asarray(tap_delays, float)
     for n in range(n_nodes):
         y = y_all[:, n]
         alpha = _initial_phases(y, x_all, node_positions_m, n, mr, bandwidth_hz, sigma2)
@@ -309,7 +399,21 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
         floor = float(np.sum(np.abs(residual[:, :, active]) ** 2)) / dof
         excess[n] = _db(floor / sigma2)
         beyond[n] = _neighbour_leakage_db(residual, x_all, alpha, active, floor, sigma2)
-    return Background(coefficients, mt, f_count, sigma2, link_power, excess, beyond)
+        if delays is not None and beyond[n] > BEYOND_CP_FLAG_DB:
+            z = _regressors(x_all, alpha)
+            v = _tap_regressors(x_all, alpha, cyclic_prefix, delays)
+            if taps is None:
+                taps = np.zeros((n_nodes, mr, v.shape[3]), complex)
+            taps[n] = _learn_taps(y, z, v)
+            part = np.einsum("rq,flpq->frlp", taps[n], v, optimize=True)
+            coef, variance = _least_squares_with_variance(y - part, z)
+            coefficients[n] = _prune(coef, variance, sigma2, n_nodes, mt)
+            c = _columns(coefficients[n], x_all, taps[n], cyclic_prefix, delays)
+            residual = y - np.einsum("fm,fmrlp->frlp", alpha, c)
+            floor = float(np.sum(np.abs(residual[:, :, active]) ** 2)) / max(dof - v.shape[3], 1)
+            excess[n] = _db(floor / sigma2)
+    return Background(coefficients, mt, f_count, sigma2, link_power, excess, beyond,
+                      int(cyclic_prefix or 0), delays if taps is not None else None, taps)
 
 
 def _neighbour_leakage_db(residual, frames, alpha, active, floor, noise_power):
@@ -385,7 +489,8 @@ class Suppressor:
         out = {}
         for n, y in snapshots.items():
             y = np.asarray(y, complex)
-            c = _columns(bg.coefficients[n], x_all)[0]  # (N, Mr, L, P)
+            taps_n = None if bg.taps is None else bg.taps[n]
+            c = _columns(bg.coefficients[n], x_all, taps_n, bg.cyclic_prefix, bg.tap_delays)[0]  # (N, Mr, L, P)
             # the static parts of absent transmitters are still subtractable; their data parts are not:
             # zero frames leave only h_mn in their columns, which is what remains of them here
             cols = c.reshape(n_nodes, -1)[None]
