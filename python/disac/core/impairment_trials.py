@@ -411,7 +411,8 @@ def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=Non
     rx = scenario_air.without_impairments()
     x = model_frames(rx, learned, wc, wr, seed, calibration, schedule)
     return interference.learn_background(snaps, x, rx.noise_power, rx.node_positions_m, rx.bandwidth_hz,
-                                         cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix)
+                                         cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix,
+                                         rx_ramps=receive_ramps(rx, calibration))
 
 
 def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed, calibration=None,
@@ -451,7 +452,8 @@ def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed
     x = model_frames(rx, capture, wc, wr, seed, calibration, solo)
     background = interference.learn_background(snaps[[index[int(f)] for f in capture]], x, rx.noise_power,
                                                rx.node_positions_m, rx.bandwidth_hz,
-                                               cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix)
+                                               cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix,
+                                               rx_ramps=receive_ramps(rx, calibration))
     return snaps[[index[int(f)] for f in frames]], background
 
 
@@ -472,6 +474,17 @@ def _plain(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value
+
+
+def receive_ramps(scenario_rx, calibration):
+    """(N, L) the delay ramps e^{+j2π f_l (r_n − w_n)/fs} every node receiver applied to its snapshots (the
+    calibration's rx correction without the gains: core.calibration_apply.rx_snapshot_correction), or None."""
+    if calibration is None:
+        return None
+    gains = np.asarray(calibration.rx_gains, complex)
+    return np.stack([calibration_apply.rx_snapshot_correction(calibration, n, scenario_rx.subcarriers,
+                                                              scenario_rx.bandwidth_hz)[0] * gains[n, 0]
+                     for n in range(scenario_rx.num_nodes)])
 
 
 def _noise_mode(scenario_air):

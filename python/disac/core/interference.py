@@ -20,8 +20,9 @@ the model frames X_m carry the transmit chains' magnitudes and delays). Node n's
   front (preamble and pilots, the same every frame) that paths longer than the cyclic prefix drag into
   the first symbol's window.
 * α_mn,f is the link's phase in frame f: e^{j(φ_m − φ_n)} of the two oscillators (per frame, or per run
-  with drift), 1 for m = n (the node's own oscillator). The noncoherent nodes have no common phase over
-  frames; the direct path, +50 dB above any echo, gives it: the de-rotation.
+  with drift); for m = n the node's own oscillator cancels, but the calibration's CFO correction (ε̂_n, in
+  the gauge of node 0) turns the node's own leakage slowly: learned per frame as well. The noncoherent
+  nodes have no common phase over frames; the direct path, +50 dB above any echo, gives it: the de-rotation.
 
 Learning (``learn_background``) alternates: α from the known direct-path geometry first (core.localizer
 known_paths: the line of sight's angles and delay are geometry the receiver may read), then H, h by least
@@ -90,6 +91,9 @@ class Background:
     cyclic_prefix: int = 0
     tap_delays: object = None
     taps: object = None
+    # (N_rx, L) the receive delay ramps the node receivers applied to the snapshots (the calibration's
+    # e^{+j2π f_l (r_n − w_n)/fs}; None: none): the prefix cuts the window before them
+    rx_ramps: object = None
 
     @property
     def num_nodes(self):
@@ -118,7 +122,13 @@ class Background:
                "shape": list(c.shape), "coefficients": np.stack([c.real, c.imag], -1).reshape(-1, 2).tolist(),
                "link_power_db": np.asarray(self.link_power_db, float).tolist(),
                "residual_excess_db": np.asarray(self.residual_excess_db, float).tolist(),
-               "beyond_cp_db": np.asarray(self.beyond_cp_db, float).tolist()}
+               "beyond_cp_db": np.asarray(self.beyond_cp_db, float).tolist(),
+               "cyclic_prefix": int(self.cyclic_prefix),
+               "tap_delays": None if self.tap_delays is None else np.asarray(self.tap_delays, float).tolist(),
+               "taps": None if self.taps is None else _pairs(self.taps),
+               "taps_shape": None if self.taps is None else list(np.shape(self.taps)),
+               "rx_ramps": None if self.rx_ramps is None else _pairs(self.rx_ramps),
+               "rx_ramps_shape": None if self.rx_ramps is None else list(np.shape(self.rx_ramps))}
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(doc, handle)
 
@@ -138,7 +148,22 @@ def load_background(path):
     coefficients = (pairs[:, 0] + 1j * pairs[:, 1]).reshape(shape)
     return Background(coefficients, int(doc["tx_antennas"]), int(doc["frames_used"]), float(doc["noise_power"]),
                       np.asarray(doc["link_power_db"]), np.asarray(doc["residual_excess_db"]),
-                      np.asarray(doc["beyond_cp_db"]))
+                      np.asarray(doc["beyond_cp_db"]), int(doc.get("cyclic_prefix", 0)),
+                      None if doc.get("tap_delays") is None else np.asarray(doc["tap_delays"], float),
+                      _unpairs(doc.get("taps"), doc.get("taps_shape")),
+                      _unpairs(doc.get("rx_ramps"), doc.get("rx_ramps_shape")))
+
+
+def _pairs(values):
+    c = np.asarray(values, complex)
+    return np.stack([c.real, c.imag], -1).reshape(-1, 2).tolist()
+
+
+def _unpairs(pairs, shape):
+    if pairs is None:
+        return None
+    pairs = np.asarray(pairs, float)
+    return (pairs[:, 0] + 1j * pairs[:, 1]).reshape(tuple(int(v) for v in shape))
 
 
 def _regressors(frames, alpha):
@@ -152,7 +177,7 @@ def _regressors(frames, alpha):
     return np.concatenate([data, static], axis=3)
 
 
-def _columns(coefficients_n, frames, taps_n=None, cyclic_prefix=0, tap_delays=None):
+def _columns(coefficients_n, frames, taps_n=None, cyclic_prefix=0, tap_delays=None, ramp=None):
     """c (F, N, Mr, L, P): the background column of every transmitter m for one rx node (α = 1):
     H_mn X_m,f + h_mn (+ the beyond-CP taps' part). coefficients_n (L, Mr, N·(Mt + 1)), frames (F, N, Mt, L, P),
     taps_n (Mr, N·Mt·T) or None."""
@@ -163,13 +188,13 @@ def _columns(coefficients_n, frames, taps_n=None, cyclic_prefix=0, tap_delays=No
     data = np.einsum("lrmi,fmilp->fmrlp", h, frames, optimize=True)
     out = data + on_air[:, :, None, None, None] * static.transpose(2, 1, 0)[None, :, :, :, None]
     if taps_n is not None:
-        u = _truncation_signals(frames, cyclic_prefix, tap_delays)  # (F, N, Mt, T, L, P)
+        u = _truncation_signals(frames, cyclic_prefix, tap_delays, ramp)  # (F, N, Mt, T, L, P)
         g = np.asarray(taps_n).reshape(-1, n_tx, mt, len(tap_delays))  # (Mr, N, Mt, T)
         out = out + np.einsum("rmit,fmitlp->fmrlp", g, u, optimize=True)
     return out
 
 
-def _truncation_signals(frames, cyclic_prefix, tap_delays):
+def _truncation_signals(frames, cyclic_prefix, tap_delays, ramp=None):
     """U (F, N, Mt, T, L, P): for each tap delay τ > CP, the spectrum of what the FFT window of a path of delay
     τ misses against the circular model d(τ)·X: u_τ[t] = −x[(t − τ) mod L] for the first τ − CP samples
     (those come from the previous symbol, whose static part the background's h_mn holds). x = the core
@@ -182,16 +207,20 @@ def _truncation_signals(frames, cyclic_prefix, tap_delays):
         if count <= 0:
             continue
         shift = abs(float(tau))
-        shifted = np.fft.ifft(frames * np.exp(-2j * np.pi * bins * shift / nsub)[:, None], axis=3, norm="ortho")
+        spectrum = frames * np.exp(-2j * np.pi * bins * shift / nsub)[:, None]
+        if ramp is not None:  # back to the window as the prefix cut it (before the receiver's delay ramp)
+            spectrum = spectrum / ramp[:, None]
+        shifted = np.fft.ifft(spectrum, axis=3, norm="ortho")
         u = np.zeros_like(shifted)
         u[:, :, :, :count] = -shifted[:, :, :, :count]
-        out[:, :, :, j] = np.fft.fft(u, axis=3, norm="ortho")
+        cut = np.fft.fft(u, axis=3, norm="ortho")
+        out[:, :, :, j] = cut if ramp is None else cut * ramp[:, None]
     return out
 
 
-def _tap_regressors(frames, alpha, cyclic_prefix, tap_delays):
+def _tap_regressors(frames, alpha, cyclic_prefix, tap_delays, ramp=None):
     """V (F, L, P, N·Mt·T): α_m,f·U_τ[m, i] in the order (m, i, τ) of Background.taps."""
-    u = _truncation_signals(frames, cyclic_prefix, tap_delays) * alpha[:, :, None, None, None, None]
+    u = _truncation_signals(frames, cyclic_prefix, tap_delays, ramp) * alpha[:, :, None, None, None, None]
     f_count, n_tx, mt, n_taps, nsub, nsym = u.shape
     return u.transpose(0, 4, 5, 1, 2, 3).reshape(f_count, nsub, nsym, n_tx * mt * n_taps)
 
@@ -346,7 +375,7 @@ def _initial_phases(y, frames, node_positions_m, rx, rx_antennas, bandwidth_hz, 
 
 
 def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth_hz, iterations=ITERATIONS,
-                     cyclic_prefix=None, tap_delays=None):
+                     cyclic_prefix=None, tap_delays=None, rx_ramps=None):
     """The Background of every link from a capture with the scene clear (module docstring).
 
     snapshots (F, N, Mr, L, P): every node's calibrated snapshots; frames (F, N, Mt, L, P): the central
@@ -386,8 +415,10 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
                 break
             c = _columns(coef, x_all).reshape(f_count, n_nodes, -1)
             a = _fit_amplitudes(y.reshape(f_count, -1), c)
+            # phase only; the node's own link too: its TX and RX share one oscillator, but the calibration's CFO
+            # correction (docs/air-model.md §3: ε̂_n relative to node 0's gauge) turns its leakage and monostatic
+            # clutter by 2π·ε̂_n·t in the snapshots
             alpha = np.exp(1j * np.angle(a))
-            alpha[:, n] = 1.0  # the node's own oscillator: no phase between its TX and RX
         coef, variance = _least_squares_with_variance(y, _regressors(x_all, alpha))
         coef = _prune(coef, variance, sigma2, n_nodes, mt)
         coefficients[n] = coef
@@ -401,19 +432,21 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
         beyond[n] = _neighbour_leakage_db(residual, x_all, alpha, active, floor, sigma2)
         if delays is not None and beyond[n] > BEYOND_CP_FLAG_DB:
             z = _regressors(x_all, alpha)
-            v = _tap_regressors(x_all, alpha, cyclic_prefix, delays)
+            ramp = None if rx_ramps is None else np.asarray(rx_ramps)[n]
+            v = _tap_regressors(x_all, alpha, cyclic_prefix, delays, ramp)
             if taps is None:
                 taps = np.zeros((n_nodes, mr, v.shape[3]), complex)
             taps[n] = _learn_taps(y, z, v)
             part = np.einsum("rq,flpq->frlp", taps[n], v, optimize=True)
             coef, variance = _least_squares_with_variance(y - part, z)
             coefficients[n] = _prune(coef, variance, sigma2, n_nodes, mt)
-            c = _columns(coefficients[n], x_all, taps[n], cyclic_prefix, delays)
+            c = _columns(coefficients[n], x_all, taps[n], cyclic_prefix, delays, ramp)
             residual = y - np.einsum("fm,fmrlp->frlp", alpha, c)
             floor = float(np.sum(np.abs(residual[:, :, active]) ** 2)) / max(dof - v.shape[3], 1)
             excess[n] = _db(floor / sigma2)
     return Background(coefficients, mt, f_count, sigma2, link_power, excess, beyond,
-                      int(cyclic_prefix or 0), delays if taps is not None else None, taps)
+                      int(cyclic_prefix or 0), delays if taps is not None else None, taps,
+                      None if rx_ramps is None else np.asarray(rx_ramps, complex))
 
 
 def _neighbour_leakage_db(residual, frames, alpha, active, floor, noise_power):
@@ -490,7 +523,8 @@ class Suppressor:
         for n, y in snapshots.items():
             y = np.asarray(y, complex)
             taps_n = None if bg.taps is None else bg.taps[n]
-            c = _columns(bg.coefficients[n], x_all, taps_n, bg.cyclic_prefix, bg.tap_delays)[0]  # (N, Mr, L, P)
+            ramp = None if bg.rx_ramps is None else bg.rx_ramps[n]
+            c = _columns(bg.coefficients[n], x_all, taps_n, bg.cyclic_prefix, bg.tap_delays, ramp)[0]  # (N, Mr, L, P)
             # the static parts of absent transmitters are still subtractable; their data parts are not:
             # zero frames leave only h_mn in their columns, which is what remains of them here
             cols = c.reshape(n_nodes, -1)[None]
