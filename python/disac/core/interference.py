@@ -364,10 +364,14 @@ def _initial_phases(y, frames, node_positions_m, rx, rx_antennas, bandwidth_hz, 
     g_off = np.stack([off_own(g[:, m]) for m in others], axis=1)
     a = _fit_amplitudes(y_off, g_off)
     g = g.reshape(f_count, n_tx, -1)
-    energy = np.abs(a) ** 2 * np.sum(np.abs(g[:, others]) ** 2, axis=2)
+    energy = np.abs(a) ** 2 * np.sum(np.abs(g_off) ** 2, axis=2)
+    total = np.sum(np.abs(y_off) ** 2, axis=1)  # (F,)
     on_air = np.any(frames[:, others] != 0, axis=(2, 3, 4))  # (F, N − 1)
-    strong = np.array([np.median(energy[on_air[:, j], j]) if on_air[:, j].any() else 0.0
-                       for j in range(len(others))]) > 10 * noise_power
+    # a direct path: its known-geometry column stands above the noise AND holds a good part of what the node
+    # receives besides its own leakage (a background that merely projects onto it is no phase reference)
+    strong = np.array([(np.median(energy[on_air[:, j], j]) > 10 * noise_power
+                        and np.median(energy[on_air[:, j], j] / np.maximum(total[on_air[:, j]], 1e-300)) > 0.25)
+                       if on_air[:, j].any() else False for j in range(len(others))])
     for j, m in enumerate(others):
         if strong[j]:
             alpha[:, m] = np.exp(1j * np.angle(a[:, j]))
@@ -409,16 +413,11 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
     for n in range(n_nodes):
         y = y_all[:, n]
         alpha = _initial_phases(y, x_all, node_positions_m, n, mr, bandwidth_hz, sigma2)
-        for it in range(max(1, int(iterations))):
-            coef = _least_squares(y, _regressors(x_all, alpha))
-            if it == iterations - 1 or n_nodes < 2:
-                break
-            c = _columns(coef, x_all).reshape(f_count, n_nodes, -1)
-            a = _fit_amplitudes(y.reshape(f_count, -1), c)
-            # phase only; the node's own link too: its TX and RX share one oscillator, but the calibration's CFO
-            # correction (docs/air-model.md §3: ε̂_n relative to node 0's gauge) turns its leakage and monostatic
-            # clutter by 2π·ε̂_n·t in the snapshots
-            alpha = np.exp(1j * np.angle(a))
+        alpha = _alternate(y, x_all, alpha, iterations)
+        if not np.allclose(alpha, 1.0):  # keep the de-rotation only if it fits better than none (per-run oscillators)
+            ones = np.ones_like(alpha)
+            if _fit_residual(y, x_all, ones) <= _fit_residual(y, x_all, alpha):
+                alpha = ones
         coef, variance = _least_squares_with_variance(y, _regressors(x_all, alpha))
         coef = _prune(coef, variance, sigma2, n_nodes, mt)
         coefficients[n] = coef
@@ -447,6 +446,31 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
     return Background(coefficients, mt, f_count, sigma2, link_power, excess, beyond,
                       int(cyclic_prefix or 0), delays if taps is not None else None, taps,
                       None if rx_ramps is None else np.asarray(rx_ramps, complex))
+
+
+def _alternate(y, x_all, alpha, iterations):
+    """The alternation of learn_background: least squares of the background given the link phases α, then α
+    (phase only, every link incl. the node's own) given the background; returns α."""
+    f_count, n_nodes = x_all.shape[:2]
+    for _ in range(max(0, int(iterations) - 1)):
+        if n_nodes < 2 and np.allclose(alpha, 1.0):
+            break
+        coef = _least_squares(y, _regressors(x_all, alpha))
+        c = _columns(coef, x_all).reshape(f_count, n_nodes, -1)
+        a = _fit_amplitudes(y.reshape(f_count, -1), c)
+        # phase only; the node's own link too: its TX and RX share one oscillator, but the calibration's CFO
+        # correction (docs/air-model.md §3: ε̂_n relative to node 0's gauge) turns its leakage and monostatic
+        # clutter by 2π·ε̂_n·t in the snapshots
+        alpha = np.exp(1j * np.angle(a))
+    return alpha
+
+
+def _fit_residual(y, x_all, alpha):
+    """‖y − background fit‖² with the link phases α."""
+    z = _regressors(x_all, alpha)
+    coef = _least_squares(y, z)
+    fitted = np.einsum("lrq,flpq->frlp", coef, z, optimize=True)
+    return float(np.sum(np.abs(y - fitted) ** 2))
 
 
 def _neighbour_leakage_db(residual, frames, alpha, active, floor, noise_power):
