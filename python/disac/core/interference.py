@@ -247,8 +247,8 @@ def _learn_taps(y, z, v):
 
 
 def _mask_count(tau, cyclic_prefix):
-    """Samples of the window a tap stands for: a tap delay τ = CP + M − 1 + δ, δ ∈ [0, 1), is coded as
-    M − 1 + δ + 4·M·... no: the delays list carries the mask in its fraction's sign (see default_tap_delays)."""
+    """M, the window samples a tap takes from the previous symbol: ⌈τ − CP⌉ for a delay τ > 0; a negative entry
+    −(CP + M − 1) of default_tap_delays is the shift CP + M − 1 with mask M (the left end of mask M's interval)."""
     tau = float(tau)
     if tau < 0:  # −τ: the left end of mask M = ceil(−τ − CP) + 1
         return int(round(-tau - int(cyclic_prefix))) + 1
