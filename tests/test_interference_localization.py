@@ -87,10 +87,8 @@ def test_static_clutter_with_per_run_phases_and_drift():
 def test_clutter_beyond_the_cyclic_prefix():
     """Every scatterer at 1.5 × CP (paper: 30 samples, CP 20) at 20 dB clutter-to-noise: flagged from the samples
     (the neighbouring subcarriers explain the background's residual: beyond_cp_db ≈ +10 dB on both nodes, counted
-    in the JSON), and the beyond-CP taps learned there take the floor it leaves from +12 dB to +0.6 dB over σ².
-    The issue's target (RMSE rise ≤ 10 % against the same clutter inside the prefix) is NOT met: measured
-    RMSE 1.29 × ideal beyond the CP against 1.12 × inside (+15 %); the bound asserted is what is reached, with a
-    margin of the ratio's scatter (docs/interference.md §4 says what is left)."""
+    in the JSON), and the beyond-CP taps learned there take the floor it leaves from +12 dB over σ² (every frame
+    failed without them) to the noise. RMSE rise ≤ 10 % against the same clutter inside the prefix (same seeds)."""
     inside = dict(FREE_SPACE, clutter_scatterers=50, clutter_to_noise_db=20.0, clutter_beyond_cp_fraction=0.0)
     beyond = dict(inside, clutter_beyond_cp_fraction=1.0)
     run_inside = _run(paper(), inside, suppression="background", frames=20)
@@ -100,8 +98,9 @@ def test_clutter_beyond_the_cyclic_prefix():
           f"flags {run_beyond['interference']['beyond_cp_db']}")
     assert run_beyond["interference"]["beyond_cp_count"] == 2 and run_inside["interference"]["beyond_cp_count"] == 0
     assert run_beyond["failed"] == 0
-    assert rise <= 0.30, rise  # measured +15 %; the issue asks ≤ 10 % (not reached: see the docstring)
-    assert max(run_beyond["interference"]["residual_excess_db"]) < 1.5  # measured 0.61 / 0.25 dB (12 dB untreated)
+    # measured: 1.100 × ideal beyond, 1.12 × inside (a rise of ≈ −2 %: the two clutter draws differ; the same noise)
+    assert rise <= 0.10, rise
+    assert max(run_beyond["interference"]["residual_excess_db"]) < 1.0  # measured −0.2 / +0.2 dB (12 dB untreated)
 
 
 @pytest.mark.parametrize("name", ["paper", "three-nodes"])

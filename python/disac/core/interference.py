@@ -256,9 +256,9 @@ def _mask_count(tau, cyclic_prefix):
 
 
 def default_tap_delays(cyclic_prefix, subcarriers):
-    """The beyond-CP taps learned: delays CP + 1 … CP + T samples, T = ⌈CP/2⌉ + 4 (echoes up to ~1.5 × CP and
-    their fractional spread) but at most L."""
-    count = min(int(subcarriers), -(-int(cyclic_prefix) // 2) + 4)
+    """The beyond-CP taps learned: masks M = 1 … T, T = CP + 4 but at most L (echoes up to ~2 × CP: a scatterer
+    at 1.5 × CP from one node is further on the bistatic links to the others), three shifts each."""
+    count = min(int(subcarriers), int(cyclic_prefix) + 4)
     cp = int(cyclic_prefix)
     # for every mask M (the first M window samples from the previous symbol: delays in (CP + M − 1, CP + M]),
     # three band-limited shifts at CP + M − 1 (written −(CP + M − 1): same shift, mask M), CP + M − ½, CP + M
