@@ -71,10 +71,13 @@ fi
 
 # --- 3. pytest --------------------------------------------------------------------------------------
 parallel=()
-((WORKERS > 1)) && parallel=(-n "$WORKERS" --dist loadgroup)
+if ((WORKERS > 1)); then
+    parallel=(-n "$WORKERS" --dist loadgroup)
+fi
 say "pytest, $WORKERS at a time"
 pytest_status=0
-(cd "$ROOT" && "$PY" -m pytest -q "${parallel[@]}" --junitxml="$BUILD/pytest.xml" tests python/disac "$@") \
+# --durations: the slowest tests in CI's log, for whoever keeps the run short next
+(cd "$ROOT" && "$PY" -m pytest -q "${parallel[@]}" --durations=25 --junitxml="$BUILD/pytest.xml" tests python/disac "$@") \
     || pytest_status=$?
 if ((pytest_status == 5)); then
     say "pytest collected no test (exit status 5): counted as a failure"
