@@ -7,6 +7,7 @@ out-of-tree module can live anywhere; here the source tree's python/ is put firs
 exercise this checkout even when an older gr-disac is installed.
 """
 import os
+import signal
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -18,6 +19,14 @@ if os.path.join(_PYTHON_DIR, "gnuradio") not in gnuradio.__path__:
     # gnuradio.disac -> python/disac: python/ plays the role of a site-packages/gnuradio folder
     gnuradio.__path__.insert(0, _PYTHON_DIR)
 sys.modules.pop("gnuradio.disac", None)
+
+# Tests stop their child processes (disac cu, disac node, ...) with SIGINT, Ctrl-C, and wait for them to end.
+# pytest started in the background by a script (`tools/test.sh &`, nohup: no job control) ignores SIGINT, and
+# an ignored signal stays ignored across fork and exec: every child would ignore Ctrl-C and time out. A
+# handled signal is reset to the default at exec, so handling it here gives the children the usual Ctrl-C
+# (and pytest itself its KeyboardInterrupt).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # ---- parallel runs (tools/test.sh: pytest-xdist, `-n 2 --dist loadgroup`) ------------------------------
