@@ -14,6 +14,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _PYTHON_DIR = os.path.join(_HERE, "python")
 
 import gnuradio  # noqa: E402
+import pytest  # noqa: E402
 
 if os.path.join(_PYTHON_DIR, "gnuradio") not in gnuradio.__path__:
     # gnuradio.disac -> python/disac: python/ plays the role of a site-packages/gnuradio folder
@@ -53,9 +54,6 @@ def _shared_fixture_group(item):
     # the parameter index, not its value: every worker must name the group alike
     return item.nodeid.split("::", 1)[0] + "".join(f"::{name}[{indices[name]}]" for name in sorted(shared)
                                                     if name in indices)
-
-
-import pytest  # noqa: E402
 
 
 @pytest.hookimpl(tryfirst=True)
