@@ -7,14 +7,60 @@ out-of-tree module can live anywhere; here the source tree's python/ is put firs
 exercise this checkout even when an older gr-disac is installed.
 """
 import os
+import signal
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PYTHON_DIR = os.path.join(_HERE, "python")
 
 import gnuradio  # noqa: E402
+import pytest  # noqa: E402
 
 if os.path.join(_PYTHON_DIR, "gnuradio") not in gnuradio.__path__:
     # gnuradio.disac -> python/disac: python/ plays the role of a site-packages/gnuradio folder
     gnuradio.__path__.insert(0, _PYTHON_DIR)
 sys.modules.pop("gnuradio.disac", None)
+
+# Tests stop their child processes (disac cu, disac node, ...) with SIGINT, Ctrl-C, and wait for them to end.
+# pytest started in the background by a script (`tools/test.sh &`, nohup: no job control) ignores SIGINT, and
+# an ignored signal stays ignored across fork and exec: every child would ignore Ctrl-C and time out. A
+# handled signal is reset to the default at exec, so handling it here gives the children the usual Ctrl-C
+# (and pytest itself its KeyboardInterrupt).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# ---- parallel runs (tools/test.sh: pytest-xdist, `-n 2 --dist loadgroup`) ------------------------------
+# A test that uses a module-scoped (or wider) fixture of the project — a CMake install, a GRC-generated
+# loopback run, a cvxpy design — runs on the same worker as the other tests sharing that fixture instance:
+# the fixture is built once (as in a serial run), and the tests of a module that relies on the order of its
+# tests with it (tests/test_grc_plain.py's uninstall runs last) keep that order. One group per fixture
+# instance: a parametrised module fixture (tests/test_calibrated_localization.py's scenario) gives one group
+# per parameter. Every other test is scheduled on its own.
+_SHARED_SCOPES = ("class", "module", "package", "session")
+
+
+def _shared_fixture_group(item):
+    """The xdist group of a test: its module when it uses a shared fixture defined by the project, plus
+    the parameter index of each such fixture that is parametrised; None when it uses none."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    indices = getattr(getattr(item, "callspec", None), "indices", {})
+    shared = [name for name in info.names_closure
+              if any(d.scope in _SHARED_SCOPES and d.baseid for d in info.name2fixturedefs.get(name, ()))]
+    if not shared:  # (baseid "": pytest's own fixtures, e.g. tmp_path_factory)
+        return None
+    # the parameter index, not its value: every worker must name the group alike
+    return item.nodeid.split("::", 1)[0] + "".join(f"::{name}[{indices[name]}]" for name in sorted(shared)
+                                                    if name in indices)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = _shared_fixture_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

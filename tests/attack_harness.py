@@ -12,7 +12,6 @@ delivers, noise included) for any precoder set, and forges whatever the attack n
 import json
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import zmq
 
 from gnuradio.disac.core import channels, model, ofdm, wire
 from gnuradio.disac.core.scenario import load_scenario
+from free_ports import free_port  # noqa: F401  (used here and by the attack tests: outside the ephemeral range)
 from waiting import wait_for  # used here and by the attack tests
 
 try:
@@ -43,12 +43,6 @@ DEADLINE_S = float(os.environ.get("DISAC_ATTACK_DEADLINE_S", "60"))  # a bound f
 # An estimate within this of each target: ~10√CRB at the paper's 0 dB target SNR (√CRB ≈ 0.6 m,
 # tests/test_grc.py); the failures of the issue were 5–264 m off
 NEAR_M = 6.0
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def default_set():

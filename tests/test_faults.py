@@ -21,13 +21,13 @@ Every wait is bounded and every process is killed in a finally, whatever happens
 import json
 import re
 import signal
-import socket
 
 import numpy as np
 import zmq
 
 from gnuradio.disac.apps.cli import main
 from gnuradio.disac.core import wire
+from free_ports import free_port
 from test_multiprocess import Processes, wait_for
 
 SHAPE = (16, 16, 1)  # the paper scenario's snapshot (Mr, L, P)
@@ -79,12 +79,6 @@ def test_duplicated_out_of_order_and_late_frames(tmp_path):
     err = procs.read("cu", "err")
     assert "duplicate snapshot #1 of node 0 dropped: node 0 already sent frame 2" in err, err
     assert "late snapshot #1 of node 1 dropped: frame 5 is at or below the last released frame" in err, err
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_beamformer_server_infeasible_down_slow_and_back(tmp_path, capsys):

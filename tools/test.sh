@@ -10,6 +10,13 @@
 #   3. pytest over tests/ and python/disac (test_*.py; the qa_ files are ctest's).
 # Extra arguments go to pytest, e.g. `tools/test.sh -k scenario`. Exits non-zero if anything fails,
 # including a pytest run that collected no test (pytest's exit status 5).
+#
+# ctest and pytest run DISAC_TEST_WORKERS tests at a time (default 2: CI's machine has 2 cores; 1 runs
+# everything one after the other). pytest's workers are pytest-xdist's (`-n N --dist loadgroup`): the tests
+# that share a module-scoped fixture run on one worker, in order (conftest.py). Every test picks its own
+# ports (the system's), folders (tmp_path) and inproc names, so two at once cannot collide. Each test process
+# gets OPENBLAS_NUM_THREADS=1 (unless set): two workers on two cores, and BLAS threads on top would only
+# compete for them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +24,11 @@ export DISAC_VENV="${DISAC_VENV:-$ROOT/.venv}"
 PY="$DISAC_VENV/bin/python"
 
 say() { printf 'test: %s\n' "$*"; }
+
+WORKERS="${DISAC_TEST_WORKERS:-2}"
+[[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] \
+    || { say "DISAC_TEST_WORKERS = '$WORKERS': expected a whole number of tests at a time, 1 or more"; exit 2; }
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 bash "$ROOT/tools/setup.sh" --test
 
@@ -37,9 +49,10 @@ if ! cmake --build "$BUILD" -j 2 >"$BUILD/build.log" 2>&1; then
     say "FAILED: cmake build"
     exit 1
 fi
-say "ctest (qa_*.py)"
+say "ctest (qa_*.py), $WORKERS at a time"
 ctest_status=0
-(cd "$BUILD" && ctest --output-on-failure --no-tests=error --output-junit "$BUILD/ctest.xml") || ctest_status=$?
+(cd "$BUILD" && ctest -j "$WORKERS" --output-on-failure --no-tests=error --output-junit "$BUILD/ctest.xml") \
+    || ctest_status=$?
 
 # --- 2. the venv's install (made by tools/setup.sh) runs from outside the source tree --------------
 install_status=0
@@ -57,9 +70,15 @@ if ! (cd "$SCRATCH" && "${plain_env[@]}" grcc -o "$SCRATCH" "$ROOT/tests/grc/dis
 fi
 
 # --- 3. pytest --------------------------------------------------------------------------------------
-say "pytest"
+parallel=()
+if ((WORKERS > 1)); then
+    parallel=(-n "$WORKERS" --dist loadgroup)
+fi
+say "pytest, $WORKERS at a time"
 pytest_status=0
-(cd "$ROOT" && "$PY" -m pytest -q --junitxml="$BUILD/pytest.xml" tests python/disac "$@") || pytest_status=$?
+# --durations: the slowest tests in CI's log, for whoever keeps the run short next
+(cd "$ROOT" && "$PY" -m pytest -q "${parallel[@]}" --durations=25 --junitxml="$BUILD/pytest.xml" tests python/disac "$@") \
+    || pytest_status=$?
 if ((pytest_status == 5)); then
     say "pytest collected no test (exit status 5): counted as a failure"
 fi
