@@ -18,7 +18,8 @@ the USRP node's receive chain (hier.replay_radio), as fast as it runs; the JSON 
 
 --frames F stops the node after frame F−1; it then prints one JSON line of counters (sent, dropped,
 rejected, bytes_sent, node (0-based), node_number, frames, and the rx framing's: overflow_partial (frames cut
-by an overflow, dropped), overflow_lost, frames_before_start, rx_time_jumps). Precoders: --precoders (placeholder, random,
+by an overflow, dropped), overflow_lost, frames_before_start, rx_time_jumps; the synthetic radio's adc_clipped and
+its "front_end" status: AGC gain, settled, RF canceller cancellation achieved and frames before it settled). Precoders: --precoders (placeholder, random,
 designed or a wire PRECODERS file; the central unit must use the same) and --precoders-from ADDR (a
 beamformer server's PUB socket). Security: --curve-secret … (python/disac/net.py, docs/deployment.md).
 """
@@ -137,6 +138,10 @@ def run_command(args):
     progress.close()
     report = dict(push.counters(), node=node, node_number=node + 1, frames=args.frames,
                   **{key: getattr(nodes[node].tagger, key) for key in FRAMING_COUNTERS})
+    radio_rx = getattr(nodes[node], "radio_rx", None)
+    if radio_rx is not None:  # the receive front end (issue 14): ADC clipping, AGC, RF canceller state
+        report["adc_clipped"] = radio_rx.adc_clipped
+        report["front_end"] = radio_rx.front_end_status()
     if recorder is not None:
         report["recording"] = recording_report(recorder)
     print_json(report)

@@ -46,7 +46,8 @@ front end's finite dynamic range. `None` (Python only) or an absent key means "a
 | adc_bits | each receiver's ADC resolution (I and Q); 0 = no ADC model | 0, or int 4 … 24 | 0 | 12 |
 | adc_full_scale | clip level per I/Q component (sample units) | number > 0 | 1.0 | 1.0 |
 | agc | automatic receive gain ahead of the ADC | bool | true | true |
-| agc_backoff_db | AGC target: RMS per component this far below full scale | number ≥ 0 | 12 | 12 |
+| agc_backoff_db | AGC target: RMS per component this far below full scale | number ≥ 0 | 20 | 20 |
+| rf_canceller_db | the receive front end's RF self-interference canceller: its depth (precision limit), dB; 0 = none (core/front_end.py, docs/receiver-front-end.md) | 0, or a number of dB up to 120 | 0 | 60 |
 | guard_subcarriers | unused bins at the band edges (core.ofdm.active_subcarrier_mask) | int ≥ 0 | 0 | absent |
 | guard_fraction | the same as a share of L (round half up of f·L) | 0 … 0.5 | absent | 0.2 |
 | dc_null | bin 0 (DC on the centred grid) unused | bool | false | true |
@@ -55,8 +56,8 @@ Pairs (direct_path_db / direct_path_snr_db, self_coupling_db / isolation_db, gua
 guard_fraction): giving both in one table is an error (for the direct path: direct_path_db wins, as
 issue 13 tables give only direct_path_snr_db), and giving one replaces the preset's other form (so
 ``{preset = "lab", guard_subcarriers = 0}`` has no guards, ``{preset = "lab", direct_path_snr_db = 30}`` is
-issue 13's direct path). ``agc_backoff_db``'s default 12 dB is a first value: the receive front end
-(core/front_end.py, the radio engineer) may tune it. guard_subcarriers, guard_fraction and dc_null are the
+issue 13's direct path). ``agc_backoff_db`` (20 dB) and ``rf_canceller_db`` (60 dB in "lab") are the receive front end's
+measured choices (core/front_end.py, docs/receiver-front-end.md). guard_subcarriers, guard_fraction and dc_null are the
 transmitter's layout, not the air's: ``Scenario.active_subcarriers`` reads them, ``without_impairments`` keeps
 them, and they never make ``is_ideal`` false.
 
@@ -93,7 +94,7 @@ PRESETS = {
         "rx_antenna_gain_dbi": 0.0, "self_coupling_db": None, "isolation_db": None,
         "self_coupling_delay_samples": 0.0, "clutter_scatterers": 0, "clutter_to_noise_db": 30.0,
         "clutter_region_m": None, "clutter_beyond_cp_fraction": 0.0, "clutter_beyond_cp_factor": 1.5,
-        "clutter_positions_m": None, "adc_bits": 0, "adc_full_scale": 1.0, "agc": True, "agc_backoff_db": 12.0,
+        "clutter_positions_m": None, "adc_bits": 0, "adc_full_scale": 1.0, "agc": True, "agc_backoff_db": 20.0, "rf_canceller_db": 0.0,
         "guard_subcarriers": 0, "guard_fraction": None, "dc_null": False,
     },
     "lab": {
@@ -106,7 +107,7 @@ PRESETS = {
         "rx_antenna_gain_dbi": 0.0, "self_coupling_db": None, "isolation_db": 40.0,
         "self_coupling_delay_samples": 0.0, "clutter_scatterers": 50, "clutter_to_noise_db": 30.0,
         "clutter_region_m": None, "clutter_beyond_cp_fraction": 0.1, "clutter_beyond_cp_factor": 1.5,
-        "clutter_positions_m": None, "adc_bits": 12, "adc_full_scale": 1.0, "agc": True, "agc_backoff_db": 12.0,
+        "clutter_positions_m": None, "adc_bits": 12, "adc_full_scale": 1.0, "agc": True, "agc_backoff_db": 20.0, "rf_canceller_db": 60.0,
         "guard_subcarriers": None, "guard_fraction": 0.2, "dc_null": True,
     },
 }
@@ -186,7 +187,7 @@ class Impairments:
     adc_bits: int = 0  # 0: no ADC model
     adc_full_scale: float = 1.0
     agc: bool = True
-    agc_backoff_db: float = 12.0
+    agc_backoff_db: float = 20.0
     guard_subcarriers: object = None  # int, or None when guard_fraction gives them
     guard_fraction: object = None  # float or None
     dc_null: bool = False
@@ -431,6 +432,12 @@ def _validate_issue14_key(key, value):
         return int(value)
     if key == "guard_fraction":
         return _bounded(key, value, 0.5, "a share from 0 to 0.5 of the subcarriers")
+    if key == "rf_canceller_db":  # the receive front end's (its validation lives there)
+        from .front_end import check_rf_canceller_db
+        try:
+            return check_rf_canceller_db(value, _key(key))
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
     raise AssertionError(key)
 
 
@@ -438,7 +445,7 @@ ISSUE14_KEYS = ("direct_path_db", "carrier_hz", "rcs_m2", "tx_antenna_gain_dbi",
                 "self_coupling_db", "isolation_db", "self_coupling_delay_samples", "clutter_scatterers",
                 "clutter_to_noise_db", "clutter_region_m", "clutter_beyond_cp_fraction", "clutter_beyond_cp_factor",
                 "clutter_positions_m", "adc_bits", "adc_full_scale", "agc", "agc_backoff_db", "guard_subcarriers",
-                "guard_fraction", "dc_null")
+                "guard_fraction", "dc_null", "rf_canceller_db")
 # keys that may be absent (None in Python tables, and in the presets)
 _OPTIONAL = ("direct_path_db", "self_coupling_db", "isolation_db", "clutter_region_m", "clutter_positions_m",
              "guard_subcarriers", "guard_fraction")

@@ -8,10 +8,15 @@ the rx framing from rx_time, its receiver and the snapshot link to the central u
        └► tx_frame_log                                           │
     inputs (the other nodes' air) ──────────────────────────────► sensing_channel (rx = this node: paths,
                                                                    delays, phases, noise)
-          → synthetic_radio_rx (RX gains, CFO, overflows, rx_time) → rx_frame_tagger (frames from rx_time,
+          → synthetic_radio_rx (RX gains, CFO, [RF canceller], AGC, ADC, overflows, rx_time) → rx_frame_tagger (frames from rx_time,
             calibrated offset; the precoder version and set identity of each frame from the tx_frame_log)
           → node_rx → snapshot_push
                     └──► message out snapshot
+
+With an RF canceller (the table's rf_canceller_db > 0, docs/receiver-front-end.md) the transmitter's Mt
+streams also go to synthetic_radio_rx (its extra inputs): the node's own transmit samples, the canceller's
+reference (the digital baseband a real node's canceller controller has; the TX and RX chains share one
+oscillator, so the leakage is a fixed matrix of them, not of the CFO-rotated radio output).
 
 The other nodes' transmit streams (their TX radios' outputs) come in on inputs j·Mt + i (j: the other
 nodes in order, this node skipped; i: antenna), so N nodes wire up as a full mesh of Mt-stream buses; this
@@ -37,7 +42,7 @@ from ..blocks.node_rx import node_rx
 from ..blocks.rx_frame_tagger import rx_frame_tagger
 from ..blocks.sensing_channel import sensing_channel
 from ..blocks.snapshot_push import snapshot_push
-from ..blocks.synthetic_radio_rx import synthetic_radio_rx
+from ..blocks.synthetic_radio_rx import front_end_settings, synthetic_radio_rx
 from ..blocks.synthetic_radio_tx import synthetic_radio_tx
 from ..blocks.tx_frame_log import tx_frame_log
 from ..core import calibration_apply, ofdm
@@ -126,7 +131,9 @@ class synthetic_node(gr.hier_block2):
         self.transmitter = isac_tx(node_side, node_id, seed, wc, wr, max_frames, **calibrated)
         self.radio_tx = synthetic_radio_tx(s, node_id, radio_epoch, 0.0, 0, max_frames)  # + the silent tail
         self.channel = sensing_channel(s, node_id, channel_seed, noise, frequency_grid)
-        self.radio_rx = synthetic_radio_rx(s, node_id, radio_epoch, 0.0, self.channel.label_offset_samples)
+        canceller = front_end_settings(s)["rf_canceller_db"] > 0  # the radio's hardware: it needs its TX samples
+        self.radio_rx = synthetic_radio_rx(s, node_id, radio_epoch, 0.0, self.channel.label_offset_samples,
+                                           tx_reference=canceller, transmit_frames=max_frames)
         self.tx_log = tx_frame_log()
         # the receiver takes the transmitter's frames: not the silence the radios send after them
         self.tagger = rx_frame_tagger(node_side, node_id, 0, self.tx_log, max_frames, offset_samples, radio_epoch,
@@ -154,6 +161,8 @@ class synthetic_node(gr.hier_block2):
                 self.connect((self.transmitter, i), (self.radio_tx, i))
             self.connect((self.radio_tx, i), (self.channel, node_id * mt + i))
             self.connect((self.radio_tx, i), (self, i))
+            if canceller:
+                self.connect((self.transmitter, i), (self.radio_rx, s.rx_antennas + i))
         for r in range(s.rx_antennas):
             self.connect((self.channel, r), (self.radio_rx, r), (self.tagger, r), (self.receiver, r))
 
