@@ -5,15 +5,30 @@
 JSON keys (a contract other tools read): crb_position_m2, crb_position_per_target_m2, crb_paper,
 crb_position_aoa_only_m2, crb_position_tof_only_m2 (null where a bound is unbounded; `notes` says why),
 scenario, covariance; with --covariance designed also objective and sinr_threshold_db.
+Issue 14: crb_with_nuisance_m2 (and _per_target_m2): the position CRB with every direct path's amplitude and every
+node's self-coupling matrix unknown per frame (the bound an interference-suppressing receiver can reach,
+core.fim.position_crb_with_nuisance_m2; docs/fim-derivation.md §8), and `nuisance` (what was counted as unknown).
+Every bound sums over the scenario's active subcarriers only (guard/DC bins, docs/fim-derivation.md §7).
 """
 
-from ..core import fim
+import dataclasses
+
+from ..core import fim, ofdm
 from ..core.design_options import DEFAULT_OBJECTIVE, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES
 from ..core.scenario import load_scenario
 from .cli import (UsageError, add_progress_option, add_scenario_argument, finite_float, print_json, progress_bar,
                   solver_accuracy_warnings_quieted)
 
 COVARIANCES = ("isotropic", "designed")
+
+
+def self_coupling_delay_s(scenario):
+    """The self-coupling's delay in the calibrated snapshot: the monostatic link's latency λ_n is calibrated out
+    (docs/air-model.md §3), so the leakage sits at the scenario's ``[impairments] self_coupling_delay_samples``
+    (0 by default) / B. This command analyses a scenario (it reads the targets' truth too); a receiver knows the
+    delay from its own measurement."""
+    samples = float(getattr(scenario.impairments, "self_coupling_delay_samples", 0.0) or 0.0)
+    return samples / scenario.bandwidth_hz
 
 
 def register(subparsers):
@@ -29,6 +44,12 @@ def register(subparsers):
     parser.add_argument("--objective", choices=OBJECTIVES, default=DEFAULT_OBJECTIVE,
                         help=f"with --covariance designed: the design objective, {' or '.join(OBJECTIVES)} "
                              f"(default {DEFAULT_OBJECTIVE}: the paper's tr(F(Θ)^-1), eq. 18a)")
+    parser.add_argument("--frequency-grid", choices=ofdm.FREQUENCY_GRIDS, default=ofdm.DEFAULT_FREQUENCY_GRID,
+                        help="frequencies of the bins in d(τ): low-if (l·B/L, the synthetic air's and the localiser's; "
+                             "default) or centred (a radio's band: guard bins at its edges; docs/fim-derivation.md §7)")
+    parser.add_argument("--self-coupling-frames", type=finite_float("--self-coupling-frames", 1, 1e12), default=1.0,
+                        help="crb_with_nuisance_m2 with each node's self-coupling matrix the same over this many frames "
+                             "and estimated from all of them (default 1: unknown in every frame)")
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
@@ -36,7 +57,7 @@ def register(subparsers):
 
 def run(args):
     scenario = load_scenario(args.scenario)
-    geometry = fim.SensingGeometry.from_scenario(scenario)
+    geometry = dataclasses.replace(fim.SensingGeometry.from_scenario(scenario), frequency_grid=args.frequency_grid)
     if args.covariance == "designed":
         if args.sinr_db is None:
             raise UsageError("--covariance designed needs --sinr-db G (the SINR threshold in dB)")
@@ -52,9 +73,20 @@ def run(args):
             raise UsageError(f"no design at --sinr-db {args.sinr_db:g}: status {result.status}. {result.message}")
         covariances = result.R
     else:
-        covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, scenario.per_antenna_power)
+        # P_T per RE, or P_T·L/L_a per active RE with guard/DC bins (core.ofdm.per_re_power: the same DAC power)
+        covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, ofdm.per_re_power(
+            scenario.per_antenna_power, getattr(scenario, "active_subcarriers", None)))
     report = fim.crb_report(geometry, covariances)
-    out = report.as_dict() | {"scenario": scenario.name, "covariance": args.covariance}
+    delay_s = self_coupling_delay_s(scenario)
+    nuisance_map = fim.NuisanceFimMap(geometry, direct_paths=True, self_coupling=True, self_coupling_delay_s=delay_s)
+    nuisance_total, nuisance_per_target = nuisance_map.position_crb_m2(covariances, args.self_coupling_frames)
+    out = report.as_dict() | {
+        "crb_with_nuisance_m2": nuisance_total, "crb_with_nuisance_per_target_m2": nuisance_per_target,
+        "nuisance": {"direct_path_links": len(fim.direct_path_links(scenario.num_nodes)),
+                     "self_coupling_nodes": scenario.num_nodes, "parameters": nuisance_map.nuisance_dim,
+                     "self_coupling_delay_s": delay_s, "self_coupling_frames": args.self_coupling_frames},
+        "active_subcarriers": int(geometry.active_mask().sum()), "frequency_grid": args.frequency_grid,
+        "scenario": scenario.name, "covariance": args.covariance}
     if args.covariance == "designed":
         out |= {"objective": args.objective, "sinr_threshold_db": args.sinr_db}
     if args.json:
@@ -65,7 +97,8 @@ def run(args):
     rows = [("position CRB (joint TOF+AOA)", report.crb_position_m2, "m²"),
             ("paper objective tr(F(Θ)^-1)", report.crb_paper, ""),
             ("position CRB, AOA only", report.crb_position_aoa_only_m2, "m²"),
-            ("position CRB, TOF only", report.crb_position_tof_only_m2, "m²")]
+            ("position CRB, TOF only", report.crb_position_tof_only_m2, "m²"),
+            ("position CRB, with nuisance", nuisance_total, "m²")]
     for label, value, unit in rows:
         print(f"  {label:32s} {'unbounded' if value is None else f'{value:.6g} {unit}'}")
     if report.crb_position_per_target_m2:

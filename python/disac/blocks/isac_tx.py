@@ -44,6 +44,11 @@ class isac_tx(gr.sync_block):
                   amplitudes off by the chains' gain spread (±1 dB on the lab preset). Frame tags and
                   precoder identities are those of the designed (uncompensated) precoders.
 
+    Guard and DC bins (issue 14: the scenario's ``active_subcarriers``, core.ofdm "Guard and DC bins"): nothing is
+    sent on an inactive bin (data, pilots, preamble, radar streams), the radar streams are orthogonal over the
+    active REs, and each antenna's per-sample power stays P_T (an active RE carries P_T·L/L_a, the power the
+    designed and the default precoders are scaled to).
+
     Message input ``precoder``: see tags.precoder_from_pmt. A good message is applied at the next frame
     boundary (the next frame this block generates), never mid-frame; a bad one (wrong shape, non-finite,
     malformed) is logged as a warning and ignored, the previous precoder stays. A message carrying a

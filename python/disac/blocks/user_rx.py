@@ -47,7 +47,7 @@ class user_rx(gr.sync_block):
     so far (what eq. 6 is, see core.user_metrics); ber() the bit error rate so far.
 
     Symbols message (a PDU): meta {user, frame, precoder_version} . c32vector of the frame's L·P data
-    symbols divided by the pilot channel estimate ĝ (per subcarrier in the "per-subcarrier" design; subcarrier-major, (L, P) in C order): QPSK points at
+    symbols (L_a·P, the active bins only, with guard/DC bins: scenario.active_subcarriers) divided by the pilot channel estimate ĝ (per subcarrier in the "per-subcarrier" design; subcarrier-major, (L, P) in C order): QPSK points at
     (±1 ± j)/√2 plus the interference and noise the metrics measure. Feed a QT constellation sink
     through pdu.pdu_to_tagged_stream(complex).
 
@@ -55,7 +55,7 @@ class user_rx(gr.sync_block):
     frames completed in one call go out in messages of up to K consecutive frames. Metrics: one dict with
     user and bits (longs) and, one entry per frame, frames (u64vector), precoder_versions (s64vector),
     sinr_db, signal_power, interference_noise_power, evm_rms (f64vectors), bit_errors (s64vector).
-    Symbols: meta {user, frames, precoder_versions, shape (F, L, P)} . c32vector (F, L, P) in C order.
+    Symbols: meta {user, frames, precoder_versions, shape (F, L, P)} . c32vector (F, L, P) in C order (L_a with guard bins).
     Nothing waits for a batch to fill. A message port with nothing connected to it is skipped (its
     messages would be dropped by GNU Radio anyway): the per-frame PMTs are most of this block's cost.
 
@@ -82,7 +82,9 @@ class user_rx(gr.sync_block):
         self.sync = sync
         self.frames_per_message = int(frames_per_message)
         self._metrics_template = _fast_pmt.DictTemplate(METRICS_ENTRIES)
-        self._symbols_template = _fast_pmt.DictTemplate(SYMBOLS_META_ENTRIES, payload_c32=self.layout.data_res)
+        self._symbols_template = _fast_pmt.DictTemplate(SYMBOLS_META_ENTRIES, payload_c32=self.layout.active_res)
+        # guard/DC bins carry nothing: the receiver uses the active bins only (core.user_metrics)
+        self._active_bins = None if self.layout.active_subcarriers is None else np.flatnonzero(self.layout.active_mask)
         self._gen = ofdm.frame_generator(self.layout, int(seed))
         self._sync_front, self._sync_spread = user_metrics.sync_front(self.layout, self._gen)
         self._search_len = (self.layout.frame_len + self._sync_front.shape[1] * self.layout.symbol_len
@@ -176,6 +178,8 @@ class user_rx(gr.sync_block):
         if _fast_pmt.has_subscribers(self, self._symbols_port):
             # the equalisation of core.user_metrics.frame_metrics (data / ĝ, per subcarrier when the layout says so), (F, L, P)
             data = np.swapaxes(freq[:, lay.front_symbols:], -1, -2)
+            if self._active_bins is not None:
+                data = data[:, self._active_bins]
             equalised = user_metrics.equalise(data, metrics.gain).astype(np.complex64)
             self._publish_symbols(frames, versions, equalised)
 

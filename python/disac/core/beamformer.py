@@ -14,6 +14,11 @@ to test and benchmark against. Problem data are scaled for the solver, exactly: 
 of P_T, and F congruence-scaled by D = diag(F(P_T·I))^{-1/2} (F ↦ D F D, E ↦ D E), which leaves the
 optimum unchanged and brings every entry of F to order one (delays are in seconds, positions in
 metres). 1/Γ_c is a cvxpy Parameter, so a sweep over the threshold re-uses one compiled problem (DPP).
+
+Guard and DC bins (issue 14): F(Θ) is the FIM over the active subcarriers only (core.fim, SensingGeometry
+.active_subcarriers), and P_T in (18d) is the power per active RE, ``self.per_re_power`` = P_T·L/L_a
+(core.ofdm.per_re_power: the per-sample power per antenna stays the scenario's P_T). Without guards both are
+exactly today's.
 """
 
 import dataclasses
@@ -28,7 +33,7 @@ from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import CLARABEL as _C
 from scipy import sparse
 
 from . import fim as fim_mod
-from . import geometry
+from . import geometry, ofdm
 from .design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,  # noqa: F401
                              OBJECTIVES, SOLVERS, TIMEOUT_STATUS)
 from .fusion import transmit_covariances
@@ -146,8 +151,10 @@ class BeamformerDesigner:
         self.transmit_subspace = bool(transmit_subspace)
         # the reference builds keep the warm path they had (free PSD variable for R_n ⪰ 0, duals, dense CRBs)
         self._legacy_warm_path = formulation in REFERENCE_FORMULATIONS
-        self.geometry = fim_mod.SensingGeometry.from_scenario(scenario)
+        self.geometry = fim_mod.SensingGeometry.from_scenario(scenario)  # FIM over the active bins only
         self.fim_map = fim_mod.FimMap(self.geometry)
+        # the power limit of eq. (18d) per active RE: P_T, or P_T·L/L_a with guard/DC bins (core.ofdm docstring)
+        self.per_re_power = ofdm.per_re_power(scenario.per_antenna_power, getattr(scenario, "active_subcarriers", None))
         self.channels = _checked_channels(scenario, channels)  # (N, U, Mt)
         if time_limit_s is not None and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0
                                              and math.isfinite(time_limit_s)):
@@ -262,7 +269,7 @@ class BeamformerDesigner:
         s = self.scenario
         N, U, mt = s.num_nodes, s.num_users, s.tx_antennas
         h = self.channels
-        noise = s.user_noise_power / s.per_antenna_power
+        noise = s.user_noise_power / self.per_re_power
         constraints = []
         signal = [0] * U
         interference = [0] * U
@@ -530,7 +537,7 @@ class BeamformerDesigner:
 
     def _fill_solution(self, result, extraction):
         s, N = self.scenario, self.scenario.num_nodes
-        pt = s.per_antenna_power
+        pt = self.per_re_power
         R_units = np.array([self._R_value(n) for n in range(N)])
         if not np.all(np.isfinite(R_units)):
             result.status, result.message = "solver_error", "the solver returned non-finite values"

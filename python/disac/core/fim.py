@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from . import geometry
+from . import geometry, ofdm
 
 # A bound whose Fisher matrix is this close to singular (smallest/largest eigenvalue after diagonal
 # scaling) is reported as unbounded: double precision leaves ~1e-16 relative, and everything below
@@ -45,6 +45,26 @@ class SensingGeometry:
     bandwidth_hz: float
     noise_power: float  # σ²
     symbols: int = 1  # P: OFDM symbols per snapshot (information scales with P)
+    # (L,) bool: the subcarriers the transmitters use (core.ofdm.active_subcarrier_mask, issue 14); None = all.
+    # Eq. (10) sums over the active bins only: an empty bin carries no signal, hence no information.
+    active_subcarriers: object = None
+    # the bins' frequencies f_l of d_l(τ) (core.ofdm.bin_frequencies_hz): "low-if" l·B/L (the model's, the synthetic
+    # air's and the localiser's), or "centred" (a radio's band; matters only with guard bins, docs/fim-derivation.md §7)
+    frequency_grid: str = "low-if"
+
+    def __post_init__(self):
+        if self.frequency_grid not in ofdm.FREQUENCY_GRIDS:
+            raise ValueError(f"frequency_grid = {self.frequency_grid!r}: accepted: {', '.join(ofdm.FREQUENCY_GRIDS)}")
+        mask = self.active_subcarriers
+        if mask is None:
+            return
+        mask = np.asarray(mask)
+        if mask.shape != (self.subcarriers,) or mask.dtype != bool or not mask.any():
+            raise ValueError(f"active_subcarriers = {self.active_subcarriers!r}: accepted: None or an (L,) = "
+                             f"({self.subcarriers},) bool mask with at least one True (core.ofdm.active_subcarrier_mask)")
+        mask = mask.copy()
+        mask.setflags(write=False)
+        object.__setattr__(self, "active_subcarriers", None if mask.all() else mask)
 
     @classmethod
     def from_scenario(cls, scenario):
@@ -53,7 +73,14 @@ class SensingGeometry:
                    amplitudes=scenario.target_amplitudes(), tx_antennas=scenario.tx_antennas,
                    rx_antennas=scenario.rx_antennas, subcarriers=scenario.subcarriers,
                    bandwidth_hz=scenario.bandwidth_hz, noise_power=scenario.noise_power,
-                   symbols=scenario.symbols_per_frame)
+                   symbols=scenario.symbols_per_frame,
+                   active_subcarriers=scenario_active_subcarriers(scenario))
+
+    def active_mask(self):
+        """(L,) bool: the active subcarriers (all True when every bin is used)."""
+        if self.active_subcarriers is None:
+            return np.ones(self.subcarriers, dtype=bool)
+        return np.asarray(self.active_subcarriers)
 
     @property
     def num_nodes(self):
@@ -68,6 +95,33 @@ class SensingGeometry:
 
     def delays_s(self):
         return geometry.one_way_delays_s(self.node_positions_m, self.target_positions_m)
+
+
+def scenario_active_subcarriers(scenario):
+    """The scenario's (L,) active-subcarrier mask (``scenario.active_subcarriers``, SPEC14 §0: the transmitter's
+    own layout, which the FIM and the localiser may know), or None when every bin is used or the scenario has
+    no such attribute."""
+    mask = getattr(scenario, "active_subcarriers", None)
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool)
+    return None if mask.all() else mask
+
+
+def _masked_delay_steering(geom, delays_s):
+    """d_l(τ) and ∂d_l/∂τ (…, L) with the inactive bins set to zero: every G of eq. (10) carries one of them, so an
+    inactive bin then adds exactly nothing to any sum over l (docs/fim-derivation.md §7)."""
+    if geom.frequency_grid == "low-if":
+        d = geometry.delay_steering(delays_s, geom.subcarriers, geom.bandwidth_hz)
+        dd = geometry.delay_steering_derivative(delays_s, geom.subcarriers, geom.bandwidth_hz)
+    else:
+        f = ofdm.bin_frequencies_hz(geom.subcarriers, geom.bandwidth_hz, geom.frequency_grid)
+        d = np.exp(-2j * np.pi * np.multiply.outer(delays_s, f))
+        dd = -2j * np.pi * f * d
+    if geom.active_subcarriers is not None:
+        d = d * geom.active_subcarriers
+        dd = dd * geom.active_subcarriers
+    return d, dd
 
 
 # ---- parameter bookkeeping -------------------------------------------------------------------
@@ -117,7 +171,7 @@ def _link_derivatives(geom, n, m):
     restricted to this link's contribution.
     """
     N, K = geom.num_nodes, geom.num_targets
-    mt, mr, L = geom.tx_antennas, geom.rx_antennas, geom.subcarriers
+    mt, mr = geom.tx_antennas, geom.rx_antennas
     theta, tau = geom.angles_rad(), geom.delays_s()
     ang, dly, bre, bim = _psi_index(N, K)
     a_r = geometry.ula_steering(theta[n], mr)  # (K, Mr)
@@ -125,8 +179,7 @@ def _link_derivatives(geom, n, m):
     a_t = geometry.ula_steering(theta[m], mt)  # (K, Mt)
     da_t = geometry.ula_steering_derivative(theta[m], mt)
     link_tau = tau[n] + tau[m]
-    d = geometry.delay_steering(link_tau, L, geom.bandwidth_hz)  # (K, L)
-    dd = geometry.delay_steering_derivative(link_tau, L, geom.bandwidth_hz)
+    d, dd = _masked_delay_steering(geom, link_tau)  # (K, L), zero on inactive bins
     b = geom.amplitudes[n, m]  # (K,)
 
     rows = {}  # Ψ index -> G (L, Mr, Mt); several terms may add into one index (n == m)
@@ -431,6 +484,200 @@ def crb_report(geom, covariances, fim_map=None):
                      + ("one node, a range alone gives a circle, not a position"
                         if N == 1 else "these ranges the ellipses do not fix every position"))
     return CrbReport(total, per_target, paper, aoa, tof, tuple(notes))
+
+
+# ---- the bound with nuisance parameters (issue 14) ------------------------------------------------------------
+#
+# Over the air every node also receives, beside the target echoes of eq. (5), the direct path of every other node
+# (known geometry, unknown complex amplitude per frame: docs/air-model.md §2) and its own transmitter's leakage
+# C_n (Mr × Mt complex, unknown, at a known delay: SPEC14 §2). A receiver that suppresses them (as nuisance terms
+# in the likelihood, or by projection) cannot know them better than the data says, so the bound it can reach is
+# the position CRB of the model with these parameters unknown: the Schur complement of the FIM of [Θ; η]
+# (docs/fim-derivation.md §8). μ is linear in η and η appears in no target term, so this FIM does not depend on
+# the values of η: the bound needs the geometry only, not the interference levels.
+
+def direct_path_links(num_nodes):
+    """The links (n, m), m ≠ n (rx n ← tx m), in core.localizer.known_paths order: the direct-path nuisances."""
+    return tuple((n, m) for n in range(num_nodes) for m in range(num_nodes) if m != n)
+
+
+def nuisance_size(geom, direct_paths=True, self_coupling=True):
+    """dim η: 2·N(N−1) real direct-path amplitudes (β_R then β_I) and 2·N·Mr·Mt self-coupling entries (C_R then
+    C_I, [n, r, i] row-major), in that order after Ψ (or Θ)."""
+    N = geom.num_nodes
+    return ((2 * N * (N - 1) if direct_paths else 0)
+            + (2 * N * geom.rx_antennas * geom.tx_antennas if self_coupling else 0))
+
+
+def _nuisance_link_derivatives(geom, n, m, direct_paths, self_coupling, self_coupling_delay_s):
+    """The nuisance parameters of the link tx m → rx n and their G (L, Mr, Mt), indices counted from 0 in η.
+
+    Direct path (m ≠ n): μ_{n,l} += β_nm d_l(τ_nm) a_r(θ_n←m) a_t^T(θ_m→n) x_{m,l} with the geometry of
+    core.localizer.known_paths, so G(Re β) = d_l a_r a_t^T, G(Im β) = j·G(Re β). Self-coupling (m = n):
+    μ_{n,l} += d_l(τ_sc) C_n x_{n,l}, so G(Re C[r, i]) = d_l(τ_sc) e_r e_i^T, G(Im C[r, i]) = j·G(Re C[r, i])."""
+    from .localizer import known_paths  # localizer is pure numpy + geometry; imported here to keep fim light
+
+    N, mt, mr = geom.num_nodes, geom.tx_antennas, geom.rx_antennas
+    links = direct_path_links(N)
+    dp = len(links) if direct_paths else 0
+    index, terms = [], []
+    if direct_paths and m != n:
+        p = links.index((n, m))
+        path = known_paths(geom.node_positions_m, direct_paths=True)[p]
+        assert (path.rx, path.tx) == (n, m)
+        d, _ = _masked_delay_steering(geom, np.array(path.delay_s))  # (L,)
+        g = d[:, None, None] * np.outer(geometry.ula_steering(np.array(path.theta_rx_rad), mr),
+                                        geometry.ula_steering(np.array(path.theta_tx_rad), mt))
+        index += [p, dp + p]
+        terms += [g, 1j * g]
+    if self_coupling and m == n:
+        d, _ = _masked_delay_steering(geom, np.array(float(self_coupling_delay_s)))
+        entries = mr * mt
+        base = 2 * dp + n * entries
+        unit = np.zeros((entries, mr, mt))
+        unit.reshape(entries, -1)[np.arange(entries), np.arange(entries)] = 1.0  # e_r e_i^T, [r·Mt + i]
+        g = d[None, :, None, None] * unit[:, None]  # (Mr·Mt, L, Mr, Mt)
+        index += list(base + np.arange(entries)) + list(base + N * entries + np.arange(entries))
+        terms += list(g) + list(1j * g)
+    if not index:
+        return np.zeros(0, dtype=int), np.zeros((0, geom.subcarriers, mr, mt), complex)
+    return np.array(index), np.stack(terms)
+
+
+def _check_self_coupling_delay(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"self_coupling_delay_s = {value!r}: accepted: a finite number ≥ 0 (seconds)")
+    return float(value)
+
+
+class NuisanceFimMap:
+    """The linear map (R_1 … R_N) ↦ F([Ψ; η]) of the model with the nuisances η (direct-path amplitudes, self-
+    coupling matrices) beside the paper's Ψ; built once per geometry like FimMap, evaluated per design.
+
+    ``links[l] = (n, m, indices, Q)`` as FimMap's, indices into [Ψ; η] (η after Ψ, order of nuisance_size). The
+    expectation over the symbols is the paper's (E[x_m x_m'^H] = R_m δ_mm'): the direct path and the leakage
+    multiply the same x_m as the echoes, so the argument of docs/fim-derivation.md §3 holds unchanged.
+    """
+
+    def __init__(self, geom, direct_paths=True, self_coupling=True, self_coupling_delay_s=0.0):
+        self.geom = geom
+        self.direct_paths = bool(direct_paths)
+        self.self_coupling = bool(self_coupling)
+        self.self_coupling_delay_s = _check_self_coupling_delay(self_coupling_delay_s)
+        N, K, mt = geom.num_nodes, geom.num_targets, geom.tx_antennas
+        self.psi_dim = psi_size(N, K)
+        self.theta_dim = theta_size(N, K)
+        self.nuisance_dim = nuisance_size(geom, self.direct_paths, self.self_coupling)
+        scale = 2.0 * geom.symbols / geom.noise_power
+        self.links = []
+        for n in range(N):
+            for m in range(N):
+                idx, G = _link_derivatives(geom, n, m)
+                nidx, nG = _nuisance_link_derivatives(geom, n, m, self.direct_paths, self.self_coupling,
+                                                      self.self_coupling_delay_s)
+                idx = np.concatenate([idx, self.psi_dim + nidx])
+                Gm = np.concatenate([G, nG]).reshape(len(idx), -1, mt)
+                Q = np.einsum("iza,jzc->ijac", Gm.conj(), Gm, optimize=True)
+                self.links.append((n, m, idx, scale * Q))
+        self.jacobian = jacobian_theta(geom)
+
+    def fim_psi(self, covariances):
+        """F([Ψ; η]) for per-node covariances R (N, Mt, Mt)."""
+        R = np.asarray(covariances)
+        dim = self.psi_dim + self.nuisance_dim
+        F = np.zeros((dim, dim))
+        for _, m, idx, Q in self.links:
+            F[np.ix_(idx, idx)] += np.real(np.einsum("ijac,ca->ij", Q, R[m]))
+        return F
+
+    def fim_theta(self, covariances):
+        """F([Θ; η]) = diag(J, I) F([Ψ; η]) diag(J, I)^T (eq. 11; η is not mapped)."""
+        return theta_from_psi(self.fim_psi(covariances), self.jacobian, self.geom.num_nodes, self.geom.num_targets)
+
+    def equivalent_fim_theta(self, covariances, self_coupling_frames=1):
+        """The equivalent FIM of Θ with η unknown: F_ΘΘ − F_Θη F_ηη^+ F_ηΘ (Schur complement).
+
+        A pseudo-inverse on F_ηη: with a rank-deficient R_n (a designed beam) only C_n·R_n^{1/2} is identifiable,
+        and a direction of η with no information has no coupling to Θ either (F is PSD), so it drops out.
+
+        ``self_coupling_frames`` = F ≥ 1: the leakage C_n is the SAME over F frames and estimated jointly from them
+        (it has no oscillator phase: a static nuisance), while Θ and the direct paths are new every frame. The
+        other F − 1 frames, their own Θ and β eliminated, add (F − 1)·S to C's information, S = the per-frame
+        equivalent FIM of C; then Θ of one frame is what is left after eliminating β and C
+        (docs/fim-derivation.md §8). F = 1: C unknown per frame; F → ∞: C known."""
+        frames = _check_frames(self_coupling_frames)
+        F = self.fim_theta(covariances)
+        if frames > 1 and self.self_coupling:
+            N, mr, mt = self.geom.num_nodes, self.geom.rx_antennas, self.geom.tx_antennas
+            static = np.arange(F.shape[0] - 2 * N * mr * mt, F.shape[0])  # C_R, C_I come last
+            order = np.concatenate([static, np.setdiff1d(np.arange(F.shape[0]), static)])
+            per_frame_info = schur_complement(F[np.ix_(order, order)], len(static))  # C's, Θ and β eliminated
+            F = F.copy()
+            F[np.ix_(static, static)] += (frames - 1) * per_frame_info
+        return schur_complement(F, self.theta_dim)
+
+    def position_crb_m2(self, covariances, self_coupling_frames=1):
+        """(total, per-target) position CRB in m² with η unknown, or (None, None) if unbounded."""
+        return position_crb_from_fim_theta(self.equivalent_fim_theta(covariances, self_coupling_frames),
+                                           self.geom.num_targets)
+
+
+def _check_frames(value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or not value >= 1 \
+            or not np.isfinite(value):
+        raise ValueError(f"self_coupling_frames = {value!r}: accepted: a finite number ≥ 1 (frames over which the "
+                         "self-coupling matrix is the same)")
+    return float(value)
+
+
+def schur_complement(F, keep):
+    """F_kk − F_kr F_rr^+ F_rk of a symmetric PSD F, k = the first ``keep`` parameters, r = the rest.
+
+    Computed on the unit-diagonal scale (entries in m⁻², s⁻² and amplitude⁻² differ by many decades); the
+    pseudo-inverse drops directions of F_rr below SINGULAR_RCOND of its largest eigenvalue (no information)."""
+    F = 0.5 * (F + F.T)
+    if F.shape[0] == keep:
+        return F
+    diag = np.diag(F)
+    live = diag > 0
+    s = np.zeros_like(diag)
+    s[live] = 1.0 / np.sqrt(diag[live])
+    Fs = F * s[:, None] * s[None, :]
+    rest = np.flatnonzero(live[keep:]) + keep  # a nuisance with zero information has zero coupling (PSD)
+    A, B, C = Fs[:keep, :keep], Fs[np.ix_(np.arange(keep), rest)], Fs[np.ix_(rest, rest)]
+    if len(rest):
+        eig, vec = np.linalg.eigh(C)
+        big = eig > SINGULAR_RCOND * max(eig[-1], 0.0)
+        W = B @ vec[:, big]
+        equivalent = A - (W / eig[big]) @ W.T
+    else:
+        equivalent = A
+    unscale = np.zeros(keep)
+    unscale[live[:keep]] = 1.0 / s[:keep][live[:keep]]
+    out = equivalent * unscale[:, None] * unscale[None, :]
+    out[~live[:keep], :] = 0.0  # parameters without information stay without (the bound reports them unbounded)
+    out[:, ~live[:keep]] = 0.0
+    return 0.5 * (out + out.T)
+
+
+def position_crb_with_nuisance_m2(geometry, covariances, direct_paths=True, self_coupling=True,
+                                  active_subcarriers=None, self_coupling_delay_s=0.0, nuisance_map=None,
+                                  self_coupling_frames=1):
+    """The position CRB (m², Σ_k over targets, as crb_position_m2) that a receiver suppressing the interference
+    can reach: the direct-path amplitude of every link m ≠ n (``direct_paths``) and every node's self-coupling
+    matrix C_n (``self_coupling``, at the known delay ``self_coupling_delay_s`` after calibration) unknown per
+    frame beside the paper's Θ. None when unbounded. ≥ the paper's crb_position_m2, equal without nuisances.
+
+    ``active_subcarriers`` ((L,) bool) overrides the geometry's mask; ``nuisance_map`` (a NuisanceFimMap of this
+    geometry and these options) is reused when given (building it costs more than evaluating it).
+    ``self_coupling_frames`` (default 1, C_n new every frame): C_n the same over that many frames and estimated
+    from all of them (NuisanceFimMap.equivalent_fim_theta); the bound falls towards the direct-path-only one."""
+    if nuisance_map is None:
+        if active_subcarriers is not None:
+            geometry = dataclasses.replace(geometry, active_subcarriers=np.asarray(active_subcarriers, dtype=bool))
+        nuisance_map = NuisanceFimMap(geometry, direct_paths, self_coupling, self_coupling_delay_s)
+    total, _ = nuisance_map.position_crb_m2(covariances, self_coupling_frames)
+    return total
 
 
 def isotropic_covariances(num_nodes, tx_antennas, per_antenna_power):

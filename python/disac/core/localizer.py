@@ -31,6 +31,12 @@ the concentrated cost projects them out with the targets' columns (the variable 
 number of columns), and the grid search runs on y_n with them projected out. Without known paths every
 result is exactly what it was.
 
+Guard and DC bins (issue 14, ``active_subcarriers``: core.ofdm.active_subcarrier_mask, the transmitters' own
+layout): the transmitters send nothing there, so those bins hold noise only and carry no information on q; the
+localiser keeps the active bins of the snapshots and frames (inputs stay full (…, L, P) arrays) and evaluates
+every d(τ) at the active frequencies only. The ML estimate is the same as with all bins (the inactive ones add a
+constant to C), the reported cost is the active bins' residual energy. All True (the default): exactly today.
+
 Delays past the unambiguous L/B need no special care: every delay here is the geometric one and d(τ) is
 evaluated at it, so its periodicity is a property of the cost surface, which the other links and the
 angles disambiguate.
@@ -157,7 +163,7 @@ class Localizer:
     """
 
     def __init__(self, node_positions_m, tx_antennas, rx_antennas, subcarriers, bandwidth_hz, region_m,
-                 grid_step_m=None, max_iterations=50, paths=()):
+                 grid_step_m=None, max_iterations=50, paths=(), active_subcarriers=None):
         nodes = np.asarray(node_positions_m, dtype=float)
         if nodes.ndim != 2 or nodes.shape[1] != 2 or len(nodes) < 1 or not np.all(np.isfinite(nodes)):
             raise ValueError(f"node_positions_m = {node_positions_m!r}: expected finite (N, 2) positions, N ≥ 1")
@@ -194,12 +200,22 @@ class Localizer:
         for path in self.paths:
             if not (isinstance(path, KnownPath) and 0 <= path.rx < len(nodes) and 0 <= path.tx < len(nodes)):
                 raise ValueError(f"known path {path!r}: expected a KnownPath between nodes 0 … {len(nodes) - 1}")
+        self.active_subcarriers = None  # (L,) bool, or None when every bin is used
+        if active_subcarriers is not None:
+            mask = np.asarray(active_subcarriers)
+            if mask.shape != (self.subcarriers,) or mask.dtype != bool or not mask.any():
+                raise ValueError(f"active_subcarriers = {active_subcarriers!r}: expected None or ({self.subcarriers},) "
+                                 "bools with at least one True (core.ofdm.active_subcarrier_mask)")
+            if not mask.all():
+                self.active_subcarriers = mask.copy()
+                self.active_subcarriers.setflags(write=False)
+        self._active_bins = None if self.active_subcarriers is None else np.flatnonzero(self.active_subcarriers)
         self.grid_m = grid
         theta = geometry.angles_rad(nodes, grid)  # (N, G)
         tau = geometry.one_way_delays_s(nodes, grid)  # (N, G)
         self._grid_ar_conj = np.conj(geometry.ula_steering(theta, self.rx_antennas))  # (N, G, Mr)
         self._grid_at = geometry.ula_steering(theta, self.tx_antennas)  # (N, G, Mt)
-        self._grid_d = geometry.delay_steering(tau, self.subcarriers, self.bandwidth_hz)  # (N, G, L)
+        self._grid_d = self._delay_steering(tau)  # (N, G, L_active)
         self._grid_d_conj = np.conj(self._grid_d)
 
     @classmethod
@@ -207,12 +223,24 @@ class Localizer:
                       reflector=False):
         """A Localizer for a Scenario's nodes and numerology; region defaults to default_search_region.
         direct_paths / reflector: project out the direct paths between the nodes / the echoes of the
-        scenario's [calibration] reference reflector (known_paths; geometry only, docs/air-model.md §3)."""
+        scenario's [calibration] reference reflector (known_paths; geometry only, docs/air-model.md §3).
+        The scenario's active subcarriers (``scenario.active_subcarriers``: the transmitters' layout) are used."""
         region = default_search_region(scenario) if region_m is None else region_m
         point = getattr(scenario, "reflector_m", None) if reflector else None
+        active = getattr(scenario, "active_subcarriers", None)
         return cls(scenario.node_positions_m, scenario.tx_antennas, scenario.rx_antennas,
                    scenario.subcarriers, scenario.bandwidth_hz, region, grid_step_m, max_iterations,
-                   known_paths(scenario.node_positions_m, direct_paths, point))
+                   known_paths(scenario.node_positions_m, direct_paths, point),
+                   active_subcarriers=None if active is None else np.asarray(active, dtype=bool))
+
+    def _delay_steering(self, delay_s):
+        """d(τ) at the active subcarriers, shape delay.shape + (L_active,) (geometry.delay_steering when all are)."""
+        d = geometry.delay_steering(delay_s, self.subcarriers, self.bandwidth_hz)
+        return d if self._active_bins is None else d[..., self._active_bins]
+
+    def _frequencies_hz(self):
+        f = geometry.subcarrier_frequencies_hz(self.subcarriers, self.bandwidth_hz)
+        return f if self._active_bins is None else f[self._active_bins]
 
     @property
     def num_nodes(self):
@@ -317,6 +345,8 @@ class Localizer:
         tx, x = self._stack("frames", frames, tx_nodes, self.tx_antennas)
         if y.shape[3] != x.shape[3]:
             raise ValueError(f"snapshots have {y.shape[3]} OFDM symbols but frames {x.shape[3]}")
+        if self._active_bins is not None:  # the guard/DC bins carry no echo: only the active ones are used
+            y, x = y[:, :, self._active_bins], x[:, :, self._active_bins]
         return _Problem(rx, tx, y, x, self._known_columns(rx, tx, x))
 
     def _known_columns(self, rx, tx, x):
@@ -330,7 +360,7 @@ class Localizer:
                 continue
             ar = geometry.ula_steering(np.array(path.theta_rx_rad), self.rx_antennas)  # (Mr,)
             at = geometry.ula_steering(np.array(path.theta_tx_rad), self.tx_antennas)  # (Mt,)
-            d = geometry.delay_steering(np.array(path.delay_s), self.subcarriers, self.bandwidth_hz)  # (L,)
+            d = self._delay_steering(np.array(path.delay_s))  # (L_active,)
             signal = np.einsum("i,ilp->lp", at, x[frame[path.tx]]) * d[:, None]
             columns[slot[path.rx]].append((ar[:, None, None] * signal[None]).reshape(-1))
         width = max(len(c) for c in columns)
@@ -353,7 +383,7 @@ class Localizer:
         """
         rx, tx = list(problem.rx), list(problem.tx)
         n_rx, n_tx, mr = len(rx), len(tx), self.rx_antennas
-        nsub, nsym = self.subcarriers, problem.x.shape[3]
+        nsub, nsym = problem.x.shape[2], problem.x.shape[3]  # active subcarriers, symbols
         x = problem.x.reshape(n_tx, self.tx_antennas, nsub * nsym)
         yy = y.reshape(n_rx, mr, nsub * nsym)
         at, d_tx = self._grid_at[tx], self._grid_d[tx]
@@ -382,7 +412,7 @@ class Localizer:
         ar = geometry.ula_steering(theta[rx], self.rx_antennas)
         at = geometry.ula_steering(theta[tx], self.tx_antennas)
         beam = np.einsum("mki,milp->mklp", at, problem.x)
-        d = geometry.delay_steering(tau[rx][:, None, :] + tau[tx][None, :, :], self.subcarriers, self.bandwidth_hz)
+        d = self._delay_steering(tau[rx][:, None, :] + tau[tx][None, :, :])
         return ar, at, beam, d
 
     def _projection(self, problem, theta, tau, want_jacobian, y=None):
@@ -413,7 +443,7 @@ class Localizer:
         dar = geometry.ula_steering_derivative(theta[rx], self.rx_antennas)  # (R, K, Mr)
         dat = geometry.ula_steering_derivative(theta[tx], self.tx_antennas)
         dbeam = np.einsum("mki,milp->mklp", dat, problem.x)
-        freq = geometry.subcarrier_frequencies_hz(self.subcarriers, self.bandwidth_hz)
+        freq = self._frequencies_hz()
         shape = (n_rx, dim)
         bs = b[..., None, None] * signal  # b_{n,m}^k (a_t^T X_m ⊙ d^T), (R, T, K, L, P)
         # ∂/∂θ_n^k through a_r of the receiver, summed over transmitters

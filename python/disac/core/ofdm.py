@@ -49,6 +49,20 @@ Frame layout (one frame = ``frame_symbols`` OFDM symbols of ``cyclic_prefix + L`
     "uncorrelated" assumption; not exactly orthogonal per frame).
 * RE ordering: a frame's L·P REs are indexed j = l·P + p, so a (…, L·P) array reshapes to (…, L, P),
   the (Mt, L, P) layout of core.model.
+* **Guard and DC bins** (issue 14; ``FrameLayout.active_subcarriers``, from ``scenario.active_subcarriers``:
+  ``active_subcarrier_mask`` is the one definition): the transmitter puts NOTHING on an inactive bin — no data,
+  no pilot, no preamble, no radar stream (exact zeros in the frequency domain). The radar codebook is drawn
+  over the L_a·P ACTIVE REs (L_a active bins), so the nodes' streams stay exactly orthogonal over what is
+  sent, S_r,n S_r,mᴴ = L_a·P·I δ_nm, and the rotation over the active REs keeps E[s_r s_rᴴ] = I on every
+  active RE: this needs L_a·P ≥ N·Mt (checked). The "flat" pilots' DFT cover runs over the active bins
+  (e^{j2π u a/L_a} on the a-th active bin; U ≤ L_a). Power (decided): ``per_antenna_power`` P_T is the
+  power per antenna per SAMPLE, what a DAC/PA limits (with an orthonormal FFT, the sum of the per-RE powers
+  over the L bins over L); the unused bins' share goes to the used ones, so an active RE carries
+  P_T·L/L_a (``per_re_power``, ``FrameLayout.re_power_scale``): the SDR's eq. (18d) is [R_n]_ii ≤ P_T·L/L_a
+  on every active RE, ``default_precoders`` scale likewise, and every antenna's sample power stays P_T. A
+  fixed per-RE power would instead leave the DAC's range unused by L_a/L (−0.97 dB at the lab preset's 20 %
+  guards) and make every guard configuration a different transmit power. Without guard/DC bins nothing
+  changes (the same arrays, bit for bit).
 
 OFDM convention: orthonormal FFT (``norm="ortho"``): a sample's power equals an RE's power, so AWGN of
 variance σ² per time sample is CN(0, σ²) per RE (the noise of eq. 5), and P_T per antenna is per sample
@@ -149,6 +163,9 @@ class FrameLayout:
     num_nodes: int  # N
     preamble_symbols: int = 1
     pilot_symbols: int = 1  # K; K ≥ U + 1 selects the per-subcarrier pilot design (module docstring)
+    # the bins the transmitter uses (active_subcarrier_mask; issue 14): None = all L, else a tuple of L bools
+    # (hashable: layouts key the frame-generator cache). An (L,) bool array is accepted and normalised.
+    active_subcarriers: object = None
 
     def __post_init__(self):
         for name in ("subcarriers", "data_symbols", "num_users", "tx_antennas", "num_nodes", "pilot_symbols"):
@@ -159,16 +176,72 @@ class FrameLayout:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 0:
                 raise FrameError(f"frame layout {name} = {value!r}: accepted: an integer ≥ 0")
-        if self.num_users > self.subcarriers:
+        self._normalise_active_subcarriers()
+        if self.active_subcarriers is None:
+            if self.num_users > self.subcarriers:
+                raise FrameError(
+                    f"frame layout: U = {self.num_users} users need U ≤ L = {self.subcarriers} subcarriers "
+                    "for orthogonal pilots; use more subcarriers")
+            if self.data_res < self.num_nodes * self.tx_antennas:
+                raise FrameError(
+                    f"frame layout: radar streams of N·Mt = {self.num_nodes}·{self.tx_antennas} = "
+                    f"{self.num_nodes * self.tx_antennas} rows cannot be orthogonal over L·P = "
+                    f"{self.subcarriers}·{self.data_symbols} = {self.data_res} resource elements; accepted: "
+                    "L·P ≥ N·Mt (raise symbols_per_frame or subcarriers)")
+            return
+        active = self.active_subcarrier_count
+        if self.pilot_design == PILOT_FLAT and self.num_users > active:
             raise FrameError(
-                f"frame layout: U = {self.num_users} users need U ≤ L = {self.subcarriers} subcarriers "
-                "for orthogonal pilots; use more subcarriers")
-        if self.data_res < self.num_nodes * self.tx_antennas:
+                f"frame layout: U = {self.num_users} users need U ≤ L_active = {active} active subcarriers "
+                f"(of L = {self.subcarriers}) for orthogonal pilots; accepted: fewer guard/DC bins, more "
+                "subcarriers, or pilot_symbols ≥ U + 1")
+        if self.active_res < self.num_nodes * self.tx_antennas:
             raise FrameError(
                 f"frame layout: radar streams of N·Mt = {self.num_nodes}·{self.tx_antennas} = "
-                f"{self.num_nodes * self.tx_antennas} rows cannot be orthogonal over L·P = "
-                f"{self.subcarriers}·{self.data_symbols} = {self.data_res} resource elements; accepted: "
-                "L·P ≥ N·Mt (raise symbols_per_frame or subcarriers)")
+                f"{self.num_nodes * self.tx_antennas} rows cannot be orthogonal over L_active·P = "
+                f"{active}·{self.data_symbols} = {self.active_res} active resource elements (L = "
+                f"{self.subcarriers}, {self.subcarriers - active} guard/DC bins); accepted: L_active·P ≥ N·Mt "
+                "(raise symbols_per_frame or subcarriers, or use fewer guard/DC bins)")
+
+    def _normalise_active_subcarriers(self):
+        mask = self.active_subcarriers
+        if mask is None:
+            return
+        array = np.asarray(mask)
+        if array.shape != (self.subcarriers,) or array.dtype != bool:
+            raise FrameError(f"frame layout active_subcarriers = {mask!r}: accepted: None or {self.subcarriers} "
+                             "bools (core.ofdm.active_subcarrier_mask)")
+        if not array.any():
+            raise FrameError("frame layout active_subcarriers: no subcarrier is active; accepted: at least one")
+        object.__setattr__(self, "active_subcarriers", None if array.all() else tuple(bool(v) for v in array))
+
+    @property
+    def active_mask(self):
+        """(L,) bool: the bins in use (all True without guard/DC bins)."""
+        if self.active_subcarriers is None:
+            return np.ones(self.subcarriers, dtype=bool)
+        return np.array(self.active_subcarriers, dtype=bool)
+
+    @property
+    def active_subcarrier_count(self):
+        """L_active."""
+        return self.subcarriers if self.active_subcarriers is None else int(sum(self.active_subcarriers))
+
+    @property
+    def active_res(self):
+        """Resource elements of the sensing/data part that carry anything, L_active·P (= data_res without guards)."""
+        return self.active_subcarrier_count * self.data_symbols
+
+    @property
+    def active_re_indices(self):
+        """Indices j = l·P + p of the active REs among the data_res of a frame (increasing)."""
+        return np.flatnonzero(np.repeat(self.active_mask, self.data_symbols))
+
+    @property
+    def re_power_scale(self):
+        """L / L_active: the per-RE power on an active bin relative to the per-sample power (module docstring,
+        "Guard and DC bins": a DAC's total is fixed, so the unused bins' share goes to the used ones)."""
+        return self.subcarriers / self.active_subcarrier_count
 
     @property
     def pilot_design(self):
@@ -220,7 +293,23 @@ def layout_from_scenario(scenario, preamble_symbols=1, pilot_symbols=None):
         subcarriers=scenario.subcarriers, cyclic_prefix=scenario.cyclic_prefix,
         data_symbols=scenario.symbols_per_frame, num_users=scenario.num_users,
         tx_antennas=scenario.tx_antennas, num_nodes=scenario.num_nodes,
-        preamble_symbols=preamble_symbols, pilot_symbols=pilot_symbols)
+        preamble_symbols=preamble_symbols, pilot_symbols=pilot_symbols,
+        active_subcarriers=getattr(scenario, "active_subcarriers", None))
+
+
+def per_re_power(per_antenna_power, active_subcarriers):
+    """The power per active RE and antenna, P_T·L/L_active, of a transmitter whose per-sample power per antenna is
+    P_T (the scenario's per_antenna_power): the constraint of eq. (18d) on an active bin (module docstring,
+    "Guard and DC bins"). ``active_subcarriers``: a FrameLayout, an (L,) bool mask (e.g. scenario.active_subcarriers)
+    or None. Exactly ``per_antenna_power`` without guard/DC bins."""
+    if isinstance(active_subcarriers, FrameLayout):
+        active_subcarriers = active_subcarriers.active_subcarriers
+    if active_subcarriers is None:
+        return per_antenna_power
+    mask = np.asarray(active_subcarriers, dtype=bool)
+    if mask.all():
+        return per_antenna_power
+    return per_antenna_power * (mask.size / int(mask.sum()))
 
 
 # ---- frequency grid and OFDM modulation --------------------------------------------------------
@@ -311,21 +400,25 @@ class FrameGenerator:
         pre = hash_uint64(_FIXED_SEQUENCE_SEED, _STREAM_PREAMBLE, [0], lay.num_users * lay.preamble_symbols * lay.subcarriers)
         bits = np.stack([pre & np.uint64(1), (pre >> np.uint64(1)) & np.uint64(1)], axis=-1)
         self.preamble = qpsk(bits).reshape(lay.num_users, lay.preamble_symbols, lay.subcarriers)
+        if lay.active_subcarriers is not None:  # nothing on guard/DC bins (issue 14)
+            self.preamble = self.preamble * lay.active_mask
         pil = hash_uint64(_FIXED_SEQUENCE_SEED, _STREAM_PILOT, [0], lay.pilot_symbols * lay.subcarriers)
         cover = qpsk(np.stack([pil & np.uint64(1), (pil >> np.uint64(1)) & np.uint64(1)], axis=-1))
         cover = cover.reshape(lay.pilot_symbols, lay.subcarriers)
         self.pilots = user_pilots(lay, cover)
         front = np.concatenate([self.preamble, self.pilots], axis=1)  # (U, front, L)
         self.front_time = modulate(front, lay.cyclic_prefix).reshape(lay.num_users, lay.front_len).astype(np.complex64)
-        # radar codebook: Haar unitaries' first N·Mt columns, (C, L·P, N·Mt)
+        # radar codebook: Haar unitaries' first N·Mt columns, (C, L_active·P, N·Mt): over the ACTIVE REs only
+        # (= L·P without guard/DC bins), so the nodes' streams are orthogonal over what is transmitted
         rng = np.random.default_rng([self.seed, _STREAM_RADAR_INDEX])
-        shape = (RADAR_CODEBOOK_SIZE, lay.data_res, lay.num_nodes * lay.tx_antennas)
+        shape = (RADAR_CODEBOOK_SIZE, lay.active_res, lay.num_nodes * lay.tx_antennas)
         gauss = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
         q, r = np.linalg.qr(gauss)
         diag = np.diagonal(r, axis1=-2, axis2=-1)
         q = q * (diag / np.abs(diag))[:, None, :]  # phase fix: Haar distributed
-        self._codebook = np.sqrt(lay.data_res) * np.swapaxes(q, 1, 2)  # (C, N·Mt, L·P), rows orthogonal
+        self._codebook = np.sqrt(lay.active_res) * np.swapaxes(q, 1, 2)  # (C, N·Mt, L_a·P), rows orthogonal
         self._radar_rows = {}
+        self._active_res = None if lay.active_subcarriers is None else lay.active_re_indices
 
     # -- data --------------------------------------------------------------------------------
     def data_codes(self, frames):
@@ -342,30 +435,41 @@ class FrameGenerator:
         return bits.reshape(-1, lay.num_users, lay.subcarriers, lay.data_symbols, 2)
 
     def data_symbols(self, frames):
-        """S_c as (F, U, L, P) unit-power QPSK."""
-        return qpsk(self.data_bits(frames))
+        """S_c as (F, U, L, P) unit-power QPSK, zero on guard/DC bins (their bits are drawn but never sent)."""
+        symbols = qpsk(self.data_bits(frames))
+        if self.layout.active_subcarriers is not None:
+            symbols = symbols * self.layout.active_mask[:, None]
+        return symbols
 
     def radar_symbols(self, frames):
-        """S_r of all nodes, (F, N·Mt, L, P): rows orthogonal over a frame, each of squared norm L·P."""
+        """S_r of all nodes, (F, N·Mt, L, P): rows orthogonal over a frame, each of squared norm L_a·P (L·P without
+        guard/DC bins); zero on the inactive REs."""
         lay = self.layout
         index, shift, quarter = self.radar_draws(frames)
-        columns = (np.arange(lay.data_res)[None, :] + shift[:, None]) % lay.data_res
-        phase = _QUARTER_TURNS[quarter]
-        s_r = np.take_along_axis(self._codebook[index], columns[:, None, :], axis=-1) * phase[:, None, :]
+        res = lay.active_res
+        columns = (np.arange(res)[None, :] + shift[:, None]) % res
+        s_r = np.take_along_axis(self._codebook[index], columns[:, None, :], axis=-1)
+        if self._active_res is None:
+            s_r = s_r * _QUARTER_TURNS[quarter][:, None, :]
+        else:  # active RE j of the codebook goes to the frame's j-th active RE
+            full = np.zeros(s_r.shape[:2] + (lay.data_res,), dtype=s_r.dtype)
+            full[:, :, self._active_res] = s_r * _QUARTER_TURNS[quarter[:, self._active_res]][:, None, :]
+            s_r = full
         return s_r.reshape(-1, lay.num_nodes * lay.tx_antennas, lay.subcarriers, lay.data_symbols)
 
     def radar_draws(self, frames):
         """The per-frame draws of S_r: codebook index (F,), RE rotation (F,), quarter-turn codes (F, L·P).
 
         Frame f's S_r is √(L·P)·Q[index] with its REs rotated (RE j takes column (j + shift) mod L·P)
-        and RE j multiplied by j^quarter[j].
+        and RE j multiplied by j^quarter[j]. With guard/DC bins the same over the L_a·P active REs: the a-th
+        active RE takes column (a + shift) mod L_a·P (shift < L_a·P) and the quarter turn of its own RE index.
         """
         lay = self.layout
         h = hash_uint64(self.seed, _STREAM_RADAR_INDEX, frames, 2)
         index = (h[:, 0] % np.uint64(RADAR_CODEBOOK_SIZE)).astype(np.intp)
         # a random cyclic rotation of the REs: averaged over the L·P rotations, column j of any matrix with
         # orthonormal rows has covariance Q Qᴴ / (L·P) · L·P = I, so E[s_r s_rᴴ] = I exactly on every RE
-        shift = (h[:, 1] % np.uint64(lay.data_res)).astype(np.intp)
+        shift = (h[:, 1] % np.uint64(lay.active_res)).astype(np.intp)
         # a random quarter-turn per RE (table look-up, no trigonometry per frame)
         quarter = (hash_uint64(self.seed, _STREAM_RADAR_PHASE, frames, lay.data_res) & np.uint64(3)).astype(np.intp)
         return index, shift, quarter
@@ -402,7 +506,7 @@ class FrameGenerator:
 
     def radar_rows(self, node):
         """Node's codebook as rows per RE, twice over: (C·2·L·P, Mt) complex64,
-        row c·2LP + j = √(L·P)·Q[c][:, j mod L·P].
+        row c·2LP + j = √(L·P)·Q[c][:, j mod L·P] (L_a·P in place of L·P with guard/DC bins: active REs).
 
         A frame's rotated S_r,node is then rows c·2LP + shift + j, j = 0 … L·P − 1 (one gather, no modulo).
         Cached per node.
@@ -441,8 +545,11 @@ class NodeModulator:
         wc, wr = check_precoders(lay, wc, wr)
         self.weights = np.concatenate([wc, wr], axis=1).astype(np.complex64)  # (Mt, U + Mt)
         self.front = (wc @ generator.front_time).astype(np.complex64)  # (Mt, front_len)
-        self._rows_t = np.ascontiguousarray(generator.radar_rows(node).T)  # (Mt, C·2·L·P)
-        self._re = np.arange(lay.data_res)
+        self._rows_t = np.ascontiguousarray(generator.radar_rows(node).T)  # (Mt, C·2·L_a·P)
+        self._re = np.arange(lay.active_res)
+        self._active_res = None if lay.active_subcarriers is None else lay.active_re_indices
+        self._inactive_res = None if lay.active_subcarriers is None else np.flatnonzero(
+            ~np.repeat(lay.active_mask, lay.data_symbols))
         self._capacity = 0
 
     def _buffers(self, frames):
@@ -450,24 +557,34 @@ class NodeModulator:
         if frames > self._capacity:
             self._capacity = frames
             k = lay.num_users + lay.tx_antennas
-            self._streams = np.empty((k, frames * lay.data_res), dtype=np.complex64)
-            self._x = np.empty((lay.tx_antennas, frames * lay.data_res), dtype=np.complex64)
-        n = frames * lay.data_res
+            self._streams = np.empty((k, frames * lay.active_res), dtype=np.complex64)
+            self._x = np.empty((lay.tx_antennas, frames * lay.active_res), dtype=np.complex64)
+            if self._active_res is not None:  # the frame's REs, guard/DC REs staying exactly zero
+                self._x_full = np.zeros((lay.tx_antennas, frames, lay.data_res), dtype=np.complex64)
+        n = frames * lay.active_res
         return self._streams[:, :n], self._x[:, :n]
 
     def frequency_frames(self, frames):
         """X_n of the sensing/data REs, (Mt, F, L, P) complex64 (a working array, overwritten by the next call)."""
         lay, gen = self.layout, self.generator
         frames = np.asarray(frames).reshape(-1)
-        u, res = lay.num_users, lay.data_res
-        streams, x = self._buffers(frames.size)  # [s_c; s_r,n] per RE, (U + Mt, F·L·P)
-        codes = np.swapaxes(gen.data_codes(frames), 0, 1).reshape(u, -1)  # (U, F·L·P)
-        np.take(_QPSK_BY_CODE_C64, codes, out=streams[:u], mode="clip")
+        u, res = lay.num_users, lay.active_res
+        active = self._active_res
+        streams, x = self._buffers(frames.size)  # [s_c; s_r,n] per active RE, (U + Mt, F·L_a·P)
+        codes = gen.data_codes(frames)  # (F, U, L·P)
+        if active is not None:
+            codes = codes[:, :, active]
+        np.take(_QPSK_BY_CODE_C64, np.swapaxes(codes, 0, 1).reshape(u, -1), out=streams[:u], mode="clip")
         index, shift, quarter = gen.radar_draws(frames)
-        rows = ((index * (2 * res) + shift)[:, None] + self._re[None, :]).reshape(-1)  # (F·L·P,)
+        rows = ((index * (2 * res) + shift)[:, None] + self._re[None, :]).reshape(-1)  # (F·L_a·P,)
         np.take(self._rows_t, rows, axis=1, out=streams[u:], mode="clip")
-        streams[u:] *= _QUARTER_TURNS_C64[quarter.reshape(-1)]
-        np.matmul(self.weights, streams, out=x)  # eq. (1) on every RE, one GEMM
+        streams[u:] *= _QUARTER_TURNS_C64[(quarter if active is None else quarter[:, active]).reshape(-1)]
+        np.matmul(self.weights, streams, out=x)  # eq. (1) on every (active) RE, one GEMM
+        if active is not None:
+            full = self._x_full[:, :frames.size]
+            full[:, :, self._inactive_res] = 0  # (write() may let the IFFT overwrite its input)
+            full[:, :, active] = x.reshape(lay.tx_antennas, frames.size, res)
+            x = full
         return x.reshape(lay.tx_antennas, frames.size, lay.subcarriers, lay.data_symbols)
 
     def write(self, frames, outputs):
@@ -505,9 +622,18 @@ def user_pilots(layout, cover):
     users = np.arange(layout.num_users)
     if layout.pilot_design == PILOT_PER_SUBCARRIER:
         k = np.arange(layout.pilot_symbols)
-        return cover[None] * np.exp(2j * np.pi * np.outer(users, k) / layout.pilot_symbols)[:, :, None]
-    sub = np.arange(layout.subcarriers)
-    return cover[None] * np.exp(2j * np.pi * np.outer(users, sub) / layout.subcarriers)[:, None, :]
+        pilots = cover[None] * np.exp(2j * np.pi * np.outer(users, k) / layout.pilot_symbols)[:, :, None]
+        return pilots if layout.active_subcarriers is None else pilots * layout.active_mask
+    if layout.active_subcarriers is None:
+        sub = np.arange(layout.subcarriers)
+        return cover[None] * np.exp(2j * np.pi * np.outer(users, sub) / layout.subcarriers)[:, None, :]
+    # guard/DC bins: the DFT cover runs over the L_a active bins (e^{j2π u a / L_a} on the a-th active bin), so
+    # the users stay orthogonal over what is sent; nothing on the inactive bins
+    mask = layout.active_mask
+    count = int(mask.sum())
+    phase = np.zeros((layout.num_users, layout.subcarriers), dtype=complex)
+    phase[:, mask] = np.exp(2j * np.pi * np.outer(users, np.arange(count)) / count)
+    return cover[None] * phase[:, None, :]
 
 
 @functools.lru_cache(maxsize=16)
@@ -531,8 +657,10 @@ def check_precoders(layout, wc, wr):
 
 def default_precoders(layout, per_antenna_power):
     """A placeholder precoder until a designed one arrives: half the power to radar (W_r = √(P_T/2)·I),
-    half shared equally by the users on every antenna (W_c = √(P_T/(2U))), so [R]_mm = P_T."""
+    half shared equally by the users on every antenna (W_c = √(P_T/(2U))), so [R]_mm = P_T (per RE; with
+    guard/DC bins P_T·L/L_a on each active RE, per_re_power: the same power per sample)."""
     mt, u = layout.tx_antennas, layout.num_users
+    per_antenna_power = per_re_power(per_antenna_power, layout)
     wc = np.full((mt, u), np.sqrt(per_antenna_power / (2 * u)), dtype=np.complex128)
     wr = np.sqrt(per_antenna_power / 2) * np.eye(mt, dtype=np.complex128)
     return wc, wr

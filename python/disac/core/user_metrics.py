@@ -31,6 +31,13 @@ is low by up to 10·log10(1 + 1/K), 0.97 dB for K = 4, where noise dominates the
 at tests/test_user_delays.py's operating points, which interference dominates). A mean of per-subcarrier SINRs (or an "effective" SINR) would
 be a different quantity, larger than eq. (6) by Jensen's inequality. The "flat" design keeps today's
 metrics exactly (one ĝ per frame over L·K pilot REs, no correction: its estimate's noise is σ_c²/(L·K)).
+
+Guard and DC bins (issue 14, ``layout.active_subcarriers``): nothing is sent there, so every estimate, power and
+decision is taken over the ACTIVE bins only (L_a of them): the "flat" gain over the L_a·K pilot REs (the pilots'
+DFT cover runs over the active bins, core.ofdm), the per-subcarrier channels on the active bins, the powers as
+means over the L_a·P active data REs, bits = 2·L_a·P. Eq. (6) is a per-RE ratio, so it is the same statement on
+the active REs; the transmitter's per-RE power there is P_T·L/L_a (core.ofdm.per_re_power), which the designed
+precoders already carry.
 """
 
 import dataclasses
@@ -159,7 +166,13 @@ def frame_metrics(frame_freq, layout, pilots, user, tx_symbols, tx_bits):
 
     frame_freq (F, frame_symbols, L): demodulated symbols of whole frames (front included);
     tx_symbols (F, L, P) and tx_bits (F, L, P, 2): the user's known data (core.ofdm.FrameGenerator).
+    With guard/DC bins (layout.active_subcarriers) only the active bins are used (module docstring); ``gain``
+    is then per active bin in the "per-subcarrier" design, (F, L_a).
     """
+    if layout.active_subcarriers is not None:
+        active = np.flatnonzero(layout.active_mask)
+        frame_freq, pilots = frame_freq[..., active], np.asarray(pilots)[..., active]
+        tx_symbols, tx_bits = tx_symbols[:, active], tx_bits[:, active]
     front = layout.preamble_symbols
     pilot_freq = frame_freq[:, front:front + layout.pilot_symbols]
     data = np.swapaxes(frame_freq[:, layout.front_symbols:], -1, -2)  # (F, L, P)
@@ -182,7 +195,7 @@ def frame_metrics(frame_freq, layout, pilots, user, tx_symbols, tx_bits):
         interference_noise_power=interference_noise_power,
         evm_rms=np.sqrt(np.mean(np.abs(equalised - tx_symbols) ** 2, axis=(-2, -1))),
         bit_errors=np.sum(decided != tx_bits, axis=(-3, -2, -1)),
-        bits=2 * layout.data_res,
+        bits=2 * layout.active_res,
     )
 
 
