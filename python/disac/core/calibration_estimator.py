@@ -84,6 +84,8 @@ from . import geometry, ofdm
 from .calibration import Calibration, CalibrationError, CalibrationResiduals, LinkResidual, gain_gauge, utc_now
 
 DEFAULT_FRAMES = 20
+# frames sent before the fitted ones in every turn (CalibrationSchedule): the AGC and an RF canceller settle
+DEFAULT_SETTLE_FRAMES = 14
 DEFAULT_MAX_LAG_SAMPLES = 1000
 # A path counts as present when its fitted SNR (|β|²·‖column‖²/σ̂², per frame, median over frames) is at
 # least this: a direct path of docs/air-model.md is ~60 dB here, the reflector ~45 dB, a column that fits target or
@@ -266,52 +268,138 @@ def frame_snapshots(capture, layout, frames, offset_samples):
 @dataclasses.dataclass(frozen=True)
 class CalibrationSchedule:
     """Who transmits when in a calibration capture: the nodes take turns (decided here, see the module
-    docstring). Node m sends frames_per_node consecutive calibration frames starting at
-    first_frame + gap_frames + m·(frames_per_node + gap_frames); the gap_frames between the turns are silent
-    for everybody, so no node's turn is masked by another's delayed signal within the timing search."""
+    docstring). A turn of node m is settle_frames + frames_per_node consecutive calibration frames; the first
+    settle_frames are sent but not fitted (the receivers' AGC and a node's RF canceller settle on them: the
+    canceller of docs/receiver-front-end.md needs ~5–8 frames of its own transmission, then the AGC ~2 more to
+    climb back the canceller's 60 dB in its 40 dB steps: measured on the paper's lab air, the two passes of a node's own
+    link differ by +95 dB in its first 8 frames, by +4 dB in frames 9–12 and by nothing from frame 13 on), the last frames_per_node are fitted (``frames_of``). The gap_frames between the turns are silent
+    for everybody, so no node's turn is masked by another's delayed signal within the timing search.
+
+    With ``background`` the whole sequence of turns is played twice: the first pass with the reference
+    reflector in view, then (after a gap) the background pass with it covered, every node sending again the
+    very samples of its first-pass turn (``background_frames_of``: the frames whose slots carry that replay).
+    What is static on a node's own link (its leakage, the clutter's and the targets' monostatic echoes: the
+    same oscillator, no phase of its own) is then the same in both passes, and the difference is the
+    reflector's echo alone (docs/calibration.md, "On the full lab air"). Frame numbers here are slots of the
+    common schedule (frame f starts at local index f·frame_len); ``source_frame(f)`` is the frame whose
+    calibration samples are sent in slot f."""
 
     num_nodes: int
     frames_per_node: int = DEFAULT_FRAMES
     gap_frames: int = 10
     first_frame: int = 0
+    settle_frames: int = 0
+    background: bool = False
 
     def __post_init__(self):
-        for key, low in (("num_nodes", 1), ("frames_per_node", 2), ("gap_frames", 0), ("first_frame", 0)):
+        for key, low in (("num_nodes", 1), ("frames_per_node", 2), ("gap_frames", 0), ("first_frame", 0),
+                         ("settle_frames", 0)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise CalibrationError(f"calibration schedule {key} = {value!r}: accepted: a whole number ≥ {low}")
+        if not isinstance(self.background, (bool, np.bool_)):
+            raise CalibrationError(f"calibration schedule background = {self.background!r}: accepted: true or false")
 
     @classmethod
     def for_search(cls, scenario, frames_per_node=DEFAULT_FRAMES, max_lag_samples=DEFAULT_MAX_LAG_SAMPLES,
-                   first_frame=0):
-        """A schedule whose silent gaps outlast the timing search ±max_lag_samples (plus a symbol)."""
+                   first_frame=0, settle_frames=None, background=None):
+        """A schedule whose silent gaps outlast the timing search ±max_lag_samples (plus a symbol).
+        settle_frames: default DEFAULT_SETTLE_FRAMES; background: default True when the scenario has a
+        reference reflector (its monostatic echo is what the background pass isolates)."""
         layout = ofdm.layout_from_scenario(scenario)
         gap = int(math.ceil((max_lag_samples + layout.symbol_len) / layout.frame_len))
-        return cls(scenario.num_nodes, frames_per_node, gap, first_frame)
+        if settle_frames is None:
+            settle_frames = DEFAULT_SETTLE_FRAMES
+        if background is None:
+            background = getattr(scenario, "reflector_m", None) is not None
+        return cls(scenario.num_nodes, frames_per_node, gap, first_frame, int(settle_frames), bool(background))
+
+    @property
+    def turn_frames(self):
+        """Frames of one turn (settle + fitted)."""
+        return self.settle_frames + self.frames_per_node
+
+    @property
+    def passes(self):
+        return 2 if self.background else 1
+
+    def _turn_start(self, node, pass_index=0):
+        return (self.first_frame + self.gap_frames
+                + (pass_index * self.num_nodes + node) * (self.turn_frames + self.gap_frames))
 
     def frames_of(self, node):
-        """The frame numbers node ``node`` transmits, (frames_per_node,)."""
-        start = self.first_frame + self.gap_frames + node * (self.frames_per_node + self.gap_frames)
+        """The frame numbers node ``node`` transmits and the estimator fits, first pass (frames_per_node,)."""
+        start = self._turn_start(node) + self.settle_frames
         return np.arange(start, start + self.frames_per_node)
+
+    def background_frames_of(self, node):
+        """The slots of the background pass carrying the replay of frames_of(node) (frames_per_node,)."""
+        if not self.background:
+            raise CalibrationError("calibration schedule without a background pass: background_frames_of has no frames")
+        start = self._turn_start(node, 1) + self.settle_frames
+        return np.arange(start, start + self.frames_per_node)
+
+    @property
+    def background_first_frame(self):
+        """The first slot of the background pass (after the first pass's last gap); None without one."""
+        return self._turn_start(0, 1) - self.gap_frames if self.background else None
 
     @property
     def total_frames(self):
         """Frames from frame 0 to the end of the last gap: a capture of labels 0 … total_frames·frame_len
         covers every turn with its search margin."""
-        return self.first_frame + self.gap_frames + self.num_nodes * (self.frames_per_node + self.gap_frames)
+        return self.first_frame + self.gap_frames + self.passes * self.num_nodes * (self.turn_frames + self.gap_frames)
 
-    def transmitter_of(self, frame):
-        """The node transmitting in ``frame``, or None (a gap)."""
+    def _slot(self, frame):
+        """(node, pass, index within the turn) of a transmitting slot, or None (a gap)."""
         rel = int(frame) - self.first_frame - self.gap_frames
         if rel < 0:
             return None
-        node, within = divmod(rel, self.frames_per_node + self.gap_frames)
-        return node if node < self.num_nodes and within < self.frames_per_node else None
+        turn, within = divmod(rel, self.turn_frames + self.gap_frames)
+        pass_index, node = divmod(turn, self.num_nodes)
+        if pass_index >= self.passes or within >= self.turn_frames:
+            return None
+        return node, pass_index, within
+
+    def transmitter_of(self, frame):
+        """The node transmitting in ``frame``, or None (a gap)."""
+        slot = self._slot(frame)
+        return None if slot is None else slot[0]
+
+    def source_frame(self, frame):
+        """The frame number whose calibration samples are sent in slot ``frame`` (itself in the first pass, the
+        first pass's frame in the background pass), or None (a gap)."""
+        slot = self._slot(frame)
+        if slot is None:
+            return None
+        node, _, within = slot
+        return int(self._turn_start(node) + within)
+
+    def turn_slots(self, node):
+        """[(first slot, source frames (turn_frames,)), …] of node's turns, one per pass."""
+        source = np.arange(self._turn_start(node), self._turn_start(node) + self.turn_frames)
+        return [(self._turn_start(node, p), source) for p in range(self.passes)]
 
     def precoders(self, scenario, node, frame):
         """(W_c, W_r) of ``node`` in ``frame``: the calibration set in its turn, zero (silent) otherwise."""
         wc, wr = calibration_precoders(scenario)
         return (wc, wr) if self.transmitter_of(frame) == node else (wc, np.zeros_like(wr))
+
+
+def background_difference(capture, schedule, frame_len, node):
+    """Node ``node``'s capture minus itself one pass later (CalibrationSchedule.background): sample t of the
+    result is y[t] − y[t + S], S = the background pass's offset; a ReceivedCapture of the same first label.
+    Samples before the first fitted frame of the node's turn are zero: its settle frames are not the same in both
+    passes (the front end was settling in the first), and the timing search must not see them."""
+    shift = int(schedule.background_frames_of(node)[0] - schedule.frames_of(node)[0]) * int(frame_len)
+    y = capture.samples
+    if y.shape[1] <= shift:
+        raise CalibrationError(
+            f"calibration capture of node {node + 1}: {y.shape[1]} samples do not reach its background pass "
+            f"({shift} samples later): accepted: a capture covering both passes of the schedule")
+    diff = y[:, :y.shape[1] - shift] - y[:, shift:]
+    diff[:, :max(0, int(schedule.frames_of(node)[0]) * int(frame_len) - capture.first_index)] = 0
+    return ReceivedCapture(diff, capture.first_index)
 
 
 def coarse_lag(capture, x, tx_first_index, max_lag_samples, frame_len):
@@ -395,27 +483,42 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
                        "direct path" if method == "auto" else method.replace("_", " "))
     layout = ofdm.layout_from_scenario(scenario)
     fs = float(scenario.bandwidth_hz)
-    freq_norm = ofdm.bin_frequencies_hz(layout.subcarriers, fs, frequency_grid) / fs
+    # only the bins the transmitters use (SPEC14 §0: the transmitter's own layout, which the receive side knows)
+    active = np.asarray(getattr(scenario, "active_subcarriers", np.ones(layout.subcarriers, bool)), dtype=bool)
+    freq_norm = ofdm.bin_frequencies_hz(layout.subcarriers, fs, frequency_grid)[active] / fs
     wc, wr = calibration_precoders(scenario)
     turns = {m: schedule.frames_of(m) for m in range(n_nodes)}
-    x_freq = {m: ofdm.transmitted_frames(layout, seed, turns[m], m, wc, wr).reshape(turns[m].size, mt, -1)
-              for m in range(n_nodes)}  # (F, Mt, L·P)
+    x_freq = {m: ofdm.transmitted_frames(layout, seed, turns[m], m, wc, wr)[:, :, active, :].reshape(turns[m].size, mt, -1)
+              for m in range(n_nodes)}  # (F, Mt, L_active·P)
+    # a background pass (the reflector covered, the same samples sent again): each node's own link is taken as
+    # the difference of the two passes, which is the reflector's monostatic echo alone (module docstring, step 0)
+    link_captures = {(m, n): captures[n] for m in range(n_nodes) for n in range(n_nodes)}
+    background = bool(schedule.background) and has_reflector
+    if background:
+        for n in range(n_nodes):
+            link_captures[(n, n)] = background_difference(captures[n], schedule, layout.frame_len, n)
     lags, peaks = {}, {}
     for m in range(n_nodes):
         x = transmitted_samples(scenario, seed, turns[m], m, (wc, wr))
         for n in range(n_nodes):
-            lags[(m, n)], peaks[(m, n)] = coarse_lag(captures[n], x, int(turns[m][0]) * layout.frame_len,
+            lags[(m, n)], peaks[(m, n)] = coarse_lag(link_captures[(m, n)], x, int(turns[m][0]) * layout.frame_len,
                                                      int(max_lag_samples), layout.frame_len)
 
     def run(paths):
-        return _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths)
+        return _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths, active)
+
+    def paths_of(direct, reflector):
+        return known_paths(scenario, direct, reflector)
 
     notes = []
+    if background:
+        notes.append("the reflector's monostatic echoes were taken from the difference of the capture and its "
+                     "background pass (reflector covered): the static leakage, clutter and targets cancel")
     use_direct = n_nodes > 1 and method in ("auto", "direct_path", "direct_path+reflector")
     use_reflector = has_reflector and method in ("auto", "reflector", "direct_path+reflector")
     fit = None
     if use_direct:
-        fit = run(known_paths(scenario, True, use_reflector))
+        fit = run(paths_of(True, use_reflector))
         weak = [p for p in fit["paths"] if p.kind == "direct_path" and fit["snr_db"][(p.tx, p.rx, p.kind)] < PRESENT_SNR_DB]
         if weak and method == "auto":
             notes.append(f"{len(weak)} of {n_nodes * (n_nodes - 1)} direct paths not found in the capture "
@@ -430,8 +533,11 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
     if fit is None:
         if not use_reflector:
             raise _refusal(scenario, set(), "direct paths" if method == "auto" else method.replace("_", " "))
-        fit = run(known_paths(scenario, False, True))
-    weak = [p for p in fit["paths"] if p.kind == "reflector" and fit["snr_db"][(p.tx, p.rx, p.kind)] < PRESENT_SNR_DB]
+        fit = run(paths_of(False, True))
+    # the reflector must be found where it is needed: with a background pass on the nodes' own links (the
+    # bistatic ones have the direct paths; there the reflector is one more known path among the raw clutter)
+    weak = [p for p in fit["paths"] if p.kind == "reflector" and fit["snr_db"][(p.tx, p.rx, p.kind)] < PRESENT_SNR_DB
+            and (p.tx == p.rx or not (background and use_direct))]
     if weak:
         p = weak[0]
         raise CalibrationError(
@@ -539,8 +645,9 @@ def _nodes_connected(pairs, num_nodes):
     return len({find(a) for a in range(num_nodes)}) == 1
 
 
-def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
-    """Steps 2 and 3 for a set of known paths: windows, snapshots, initial and final least squares."""
+def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths, active):
+    """Steps 2 and 3 for a set of known paths: windows, snapshots (active bins only), initial and final least
+    squares. link_captures {(m, n): the capture link m → n is fitted from}."""
     n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
     fs = float(scenario.bandwidth_hz)
     cp, symbols = layout.cyclic_prefix, layout.data_symbols
@@ -560,7 +667,7 @@ def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
                 "nearer the nodes)")
         window = int(math.floor(total.min() - (cp - spread) / 2))  # the paths centred in the prefix
         windows[(m, n)] = window
-        y = frame_snapshots(captures[n], layout, turns[m], window)
+        y = frame_snapshots(link_captures[(m, n)], layout, turns[m], window)[:, :, active, :]
         links.append(_Link(m, n, link_paths, window, y, x_freq[m], mt, mr))
 
     def d_of(link, q):
