@@ -106,7 +106,10 @@ class CalibrationTracker:
         self.confirm_frames = confirm_frames
         self.frames_tx_delay_applied = bool(frames_tx_delay_applied)
         fs = float(scenario.bandwidth_hz)
-        self._freq_norm = ofdm.bin_frequencies_hz(scenario.subcarriers, fs, calibration.frequency_grid) / fs
+        # the bins the transmitters use (SPEC14 §0: guard and DC bins carry nothing, only noise, and would dilute the
+        # fit's residual: the thresholds' σ would be too small on the active bins)
+        self._active = np.asarray(getattr(scenario, "active_subcarriers", np.ones(scenario.subcarriers, bool)), bool)
+        self._freq_norm = ofdm.bin_frequencies_hz(scenario.subcarriers, fs, calibration.frequency_grid)[self._active] / fs
         # (N, Mt, L): the model's factor on X_m (the tx delays and the chains' magnitudes), as the central unit's
         self._tx_delay = (np.abs(np.asarray(calibration.tx_gains, complex))[:, :, None]
                           * calibration.tx_delay_phases(scenario.subcarriers)[:, None, :])
@@ -164,6 +167,8 @@ class CalibrationTracker:
                                        f"snapshot of node {n + 1} {y.shape[2]}: accepted: the same P")
             if not self.frames_tx_delay_applied:
                 x = {m: v * self._tx_delay[m][:, :, None] for m, v in x.items()}
+            y = y[:, self._active]
+            x = {m: v[:, self._active] for m, v in x.items()}
             checks.extend(self._check_node(n, y, x, paths))
         self.frames_checked += 1
         self.last_frame = frame_number

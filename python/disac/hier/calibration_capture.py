@@ -34,8 +34,11 @@ from ..core.calibration_air import schedule_streams
 from ..core.calibration_estimator import ReceivedCapture
 
 
-def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=ofdm.DEFAULT_FREQUENCY_GRID):
-    """{node: ReceivedCapture} of the schedule through the blocks (module docstring). Runs a flowgraph to its end."""
+def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=ofdm.DEFAULT_FREQUENCY_GRID,
+                   front_end_status=None):
+    """{node: ReceivedCapture} of the schedule through the blocks (module docstring). Runs a flowgraph to its end.
+    front_end_status: a dict filled with each receiver's front-end status (synthetic_radio_rx.front_end_status())
+    when the air has an ADC model."""
     lay = ofdm.layout_from_scenario(scenario)
     n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
     air_latency = channels.sensing_air_latency_samples(scenario)
@@ -69,7 +72,9 @@ def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=of
                 keep.append(mult)
                 ports.append(mult)
             gated.append(ports)
-    canceller = front_end_settings(scenario)["rf_canceller_db"] > 0  # the radio's hardware: it needs its TX samples
+    radios_rx = {}
+    settings = front_end_settings(scenario)
+    canceller = settings["rf_canceller_db"] > 0  # the radio's hardware: it needs its TX samples
     for n in range(n_nodes):
         air = sensing_channel(scenario if covered is None else covered, n, channel_seed, noise, grid)
         for m in range(n_nodes):
@@ -77,6 +82,7 @@ def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=of
                 tb.connect((radios_tx[m], i), (air, m * mt + i))
         radio = synthetic_radio_rx(scenario, n, label_offset_samples=air.label_offset_samples, tx_reference=canceller,
                                    transmit_frames=frames if canceller else 0)
+        radios_rx[n] = radio
         keep += [air, radio]
         outputs = [(air, r) for r in range(mr)]
         if covered is not None:
@@ -104,6 +110,9 @@ def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=of
         for r in range(mr):
             tb.connect(outputs[r], (radio, r), sinks[n][r])
     tb.run()
+    if front_end_status is not None and settings["adc_bits"] > 0:
+        for n, radio in radios_rx.items():
+            front_end_status[n] = radio.front_end_status()
     del keep
     captures = {}
     for n in range(n_nodes):
