@@ -17,6 +17,13 @@ The same seeds give the same table either way.
 JSON keys (a contract other tools read): scenario, sinr_threshold_db, frames, targets (a list of
 {true_m, estimate_m, crb_m2, rmse_m}), rmse_m, users (a list of {sinr_designed_db, sinr_measured_db,
 ber}), frames_sent, frames_received, frames_localised, frames_skipped, elapsed_s.
+
+Issue 14: ``--impairments PRESET|FILE`` (single process only) runs the air of docs/air-model.md with its
+[impairments], ``--calibration FILE|auto`` calibrates the nodes, and the central unit subtracts the static
+background (``--background auto|FILE|none``, core.interference); the JSON then has ``calibration``,
+``interference`` and ``crb_with_nuisance_m2``, and the map shows the direct paths between the nodes and an
+image of the clutter that was removed (core.interference.background_image: the learned background less its
+direct paths and leakage, from samples and geometry only).
 """
 
 import json
@@ -35,8 +42,10 @@ from ..core.demo_report import draw_map, position_covariances_m2, print_table, s
 from ..core.design_options import DEFAULT_OBJECTIVE, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES
 from ..core.trial_stats import scenario_at_snr
 from ..hier import system
-from .cli import (Progress, UsageError, add_progress_option, add_scenario_argument, finite_float,
-                  load_checked_scenario, print_json, print_scenario_warnings, quiet_gnuradio_info)
+from .cli import (Progress, UsageError, add_impairment_arguments, add_progress_option, add_scenario_argument,
+                  calibration_report, finite_float, impaired_scenario, load_checked_scenario, print_json,
+                  print_scenario_warnings, quiet_gnuradio_info, resolve_calibration)
+from .localize_cmd import add_background_arguments, interference_report, resolve_suppressor
 
 # the line `disac cu` prints once its snapshot socket is bound
 _SNAPSHOT_ENDPOINT = re.compile(r"^disac cu: .*snapshots on (tcp://\S+:\d+) ")
@@ -62,6 +71,8 @@ def register(subparsers):
     parser.add_argument("--out", default="demo-out", help="folder for demo.png and demo.json (default demo-out)")
     parser.add_argument("--processes", action="store_true",
                         help="run the central unit and every node as separate processes on tcp://127.0.0.1")
+    add_impairment_arguments(parser)
+    add_background_arguments(parser)
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print the JSON summary instead of the table")
     parser.set_defaults(func=run_command)
@@ -80,11 +91,18 @@ def design(scenario, sinr_db, objective):
     return result.Wc, result.Wr, result.sinr_extracted_db
 
 
-def run_single_process(scenario, wc, wr, frames, seed, channel_seed, progress=None):
-    """Everything in one flowgraph; returns (estimates by frame, user blocks, counts)."""
+def run_single_process(scenario, wc, wr, frames, seed, channel_seed, progress=None, calibration=None,
+                       suppressor=None, status_out=None):
+    """Everything in one flowgraph; returns (estimates by frame, user blocks, counts). ``scenario`` is the
+    air's; calibration / suppressor (None: none) go to the nodes / the central unit; status_out (a dict) gets
+    the central unit's status."""
     estimates, status, users = system.run_synthetic_system(
         scenario, wc, wr, frames, seed, channel_seed, with_users=True, on_progress=progress,
-        seconds_per_frame_limit=_SECONDS_PER_FRAME_LIMIT, require_all=False)  # the counts say what was missed
+        seconds_per_frame_limit=_SECONDS_PER_FRAME_LIMIT, require_all=False,  # the counts say what was missed
+        calibration=calibration if calibration is not None else "",
+        background=suppressor if suppressor is not None else "")
+    if status_out is not None:
+        status_out.update(status)
     counts = {"frames_sent": frames, "frames_received": int(status.get("frames_released", 0)),
               "frames_localised": len(estimates), "frames_skipped": int(status.get("frames_skipped", 0))}
     return estimates, users.users, counts
@@ -170,24 +188,43 @@ def _users_only(scenario, wc, wr, frames, seed, channel_seed):
 
 
 def run_demo(scenario_name, frames=200, sinr_db=10.0, snr_db=None, objective=DEFAULT_OBJECTIVE, seed=0,
-             processes=False, progress=None):
+             processes=False, progress=None, args=None):
     """The whole demo; returns (summary dict, scenario, estimates, covariances). progress: a callable of
-    the frames done so far (cli.Progress), or None."""
+    the frames done so far (cli.Progress), or None. args: the command's options for --impairments,
+    --calibration and --background (None: the ideal air, as before); the summary then has calibration,
+    interference and crb_with_nuisance_m2, and ``summary["_suppressor"]`` is not set (see run_command)."""
     scenario = load_checked_scenario(scenario_name)
     if snr_db is not None:
         scenario = scenario_at_snr(scenario, snr_db)
     started = time.perf_counter()
-    wc, wr, designed = design(scenario, sinr_db, objective)
     channel_seed = seed + 1
+    air = impaired_scenario(scenario, args) if args is not None else scenario
+    impaired = air is not scenario
+    scenario = air.without_impairments() if impaired else scenario  # the receive side's (and the design's)
+    wc, wr, designed = design(scenario, sinr_db, objective)
     progress = progress if callable(progress) else None  # (an old caller's progress=True/False: no bar)
+    calibration = suppressor = None
+    status = {}
     if processes:
+        if impaired:
+            raise UsageError("--processes with --impairments: the impaired air runs in a single process only; "
+                             "drop --processes")
         if snr_db is not None:
             raise UsageError("--processes with --snr-db: the node processes take the scenario file's target SNR; "
                              "write a scenario file with targets.snr_db instead")
         estimates, users, counts = run_processes(scenario_name, scenario, wc, wr, frames, seed, channel_seed, progress)
     else:
-        estimates, users, counts = run_single_process(scenario, wc, wr, frames, seed, channel_seed, progress)
+        if impaired:
+            calibration = resolve_calibration(air, args, seed, channel_seed)
+            suppressor = resolve_suppressor(air, args, wc, wr, seed, channel_seed, calibration)
+        estimates, users, counts = run_single_process(air, wc, wr, frames, seed, channel_seed, progress, calibration,
+                                                      suppressor, status)
     summary = summarise(scenario, sinr_db, wc, wr, designed, estimates, users, counts, time.perf_counter() - started)
+    if impaired:
+        summary["calibration"] = calibration_report(calibration, status)
+        summary["interference"], summary["crb_with_nuisance_m2"] = interference_report(suppressor, scenario, wc, wr)
+        if suppressor is not None:
+            demo_report.attach_interference_layers(summary, scenario, suppressor.background)
     return summary, scenario, estimates, position_covariances_m2(scenario, wc, wr)
 
 
@@ -199,15 +236,17 @@ def run_command(args):
     try:
         summary, scenario, estimates, covariances = run_demo(
             args.scenario, args.frames, args.sinr_db, args.snr_db, args.objective, args.seed, args.processes,
-            progress.callback)
+            progress.callback, args)
     finally:
         progress.close()
     print_scenario_warnings(scenario)
+    layers = summary.pop("_map_layers", None)  # the map's interference layers: not JSON
     try:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "demo.json"), "w") as handle:
             print_json(summary, handle)
-        demo_report.draw_map(scenario, summary, estimates, covariances, os.path.join(args.out, "demo.png"))
+        demo_report.draw_map(scenario, summary, estimates, covariances, os.path.join(args.out, "demo.png"),
+                             layers=layers)
     except OSError as exc:
         raise UsageError(f"--out {args.out!r}: cannot write ({exc.strerror or exc})") from None
     if args.json:

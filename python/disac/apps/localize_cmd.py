@@ -28,6 +28,14 @@ elapsed_s, and ``calibration`` {method, residuals, jumps, state, frames_used} (i
 PRESET|FILE`` puts the [impairments] on the synthetic air; ``--calibration FILE|auto`` gives every node and
 the central unit a calibration, jumps and state from the central unit's on-the-fly tracker). The receive
 side (node receivers, central unit) is given the scenario without its [impairments] (docs/air-model.md §0).
+
+Issue 14: on an impaired air the central unit subtracts the static background of every link (direct paths,
+self-coupling, clutter: core.interference), learned from a clear-scene capture made before the run
+(``--background auto``, the default when --impairments is given and not ideal: the synthetic air's capture
+with the targets absent, as a deployment records one with the scene clear; ``--background FILE`` a saved one;
+``none`` off). The JSON then has ``interference`` (what was learned and suppressed, beyond-CP flags) and
+``crb_with_nuisance_m2`` (the bound with the suppressor's per-frame link amplitudes unknown) beside
+``crb_position_m2``.
 """
 
 import time
@@ -39,6 +47,61 @@ from .cli import (UsageError, add_impairment_arguments, add_precoder_arguments, 
                   add_scenario_argument, calibration_report, finite_float, impaired_scenario, load_checked_scenario,
                   print_json, print_scenario_warnings, Progress, quiet_gnuradio_info, resolve_calibration,
                   resolve_precoders)
+
+
+BACKGROUND_HELP = ("the static background (direct paths, self-coupling, clutter) the central unit subtracts: "
+                   "auto (default: learned from a clear-scene capture of the synthetic air when --impairments is "
+                   "given and not ideal), a file (core.interference Background.save), or none")
+
+
+def add_background_arguments(parser):
+    """--background auto|FILE|none and --background-frames N (loopback, localize, demo)."""
+    from ..core import impairment_trials
+
+    parser.add_argument("--background", metavar="auto|FILE|none", default="auto", help=BACKGROUND_HELP)
+    parser.add_argument("--background-frames", type=int, default=impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE,
+                        help="clear-scene frames per node of the auto background capture (default "
+                             f"{impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE})")
+
+
+# frame numbers of the auto background capture: far from the run's own (its noise and data are its own)
+BACKGROUND_FIRST_FRAME = 1_000_000
+
+
+def resolve_suppressor(air_scenario, args, wc, wr, seed, channel_seed, calibration, noise=None):
+    """A core.interference.Suppressor for the central unit from --background (None: no suppression).
+    auto captures the synthetic air's clear scene (core.impairment_trials.capture_background) when the air
+    has impairments that are not ideal: the operator's choice of the run, as --calibration auto, not the
+    receive side reading the air. UsageError naming a bad value."""
+    from ..core import impairment_trials, interference
+
+    value = getattr(args, "background", "auto") or "auto"
+    frames = getattr(args, "background_frames", impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE)
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise UsageError(f"--background-frames {frames!r}: accepted: a whole number ≥ 1")
+    if value == "none":
+        return None
+    try:
+        if value == "auto":
+            if not air_scenario.impairments_table or air_scenario.impairments.is_ideal:
+                return None
+            background = impairment_trials.capture_background(
+                air_scenario, wc, wr, seed, channel_seed + 7, calibration, first_frame=BACKGROUND_FIRST_FRAME,
+                frames_per_node=frames, noise=noise)
+        else:
+            background = interference.load_background(value)
+        return interference.Suppressor(background)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"--background {value}: {exc}") from None
+
+
+def interference_report(suppressor, scenario_rx, wc, wr):
+    """(``interference`` object, ``crb_with_nuisance_m2``) of the apps' JSON (None, None without a suppressor)."""
+    from ..core import impairment_trials
+
+    if suppressor is None:
+        return None, None
+    return suppressor.summary(), impairment_trials.nuisance_crb_m2(scenario_rx, wc, wr)
 
 
 def register(subparsers):
@@ -55,13 +118,14 @@ def register(subparsers):
     parser.add_argument("--gate-m", type=finite_float("--gate-m", 0.0), default=None,
                         help="failure gate per target in metres (default c/(4B))")
     add_impairment_arguments(parser)
+    add_background_arguments(parser)
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_command)
 
 
 def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None, timeout_s=3600.0,
-              on_progress=None, calibration=None):
+              on_progress=None, calibration=None, suppressor=None):
     """Run the GNU Radio chain for `frames` frames in one process; returns (estimates by frame, status).
 
     nodes: the receiving nodes that report (0-based; default all); with some missing, each frame goes
@@ -69,19 +133,24 @@ def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", n
     """
     estimates, status, _ = system.run_synthetic_system(scenario, wc, wr, frames, seed, channel_seed, search, nodes,
                                                        timeout_s, on_progress=on_progress,
-                                                       calibration=calibration if calibration else "")
+                                                       calibration=calibration if calibration else "",
+                                                       background=suppressor if suppressor is not None else "")
     return estimates, status
 
 
-def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None, calibration=None):
-    """The chain for `trials` frames and the statistics of the module docstring (a dict)."""
+def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None, calibration=None,
+                suppressor=None):
+    """The chain for `trials` frames and the statistics of the module docstring (a dict); ``suppressor`` (a
+    core.interference.Suppressor or None) goes to the central unit."""
     started = time.perf_counter()
     estimates, status = run_chain(scenario, wc, wr, trials, seed, channel_seed, on_progress=on_progress,
-                                  calibration=calibration)
+                                  calibration=calibration, suppressor=suppressor)
     result = trial_stats.trial_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
                                           gate_m)
     result.update(frames_skipped=status["frames_skipped"], seed=seed, channel_seed=channel_seed,
                   elapsed_s=time.perf_counter() - started, calibration=calibration_report(calibration, status))
+    result["interference"], result["crb_with_nuisance_m2"] = interference_report(
+        suppressor, scenario.without_impairments(), wc, wr)
     return result
 
 
@@ -93,10 +162,11 @@ def run_command(args):
     print_scenario_warnings(scenario)
     calibration = resolve_calibration(scenario, args, args.seed, args.seed + 1)
     wc, wr = resolve_precoders(scenario.without_impairments(), args.precoders, args.sinr_db, args.seed, args.objective)
+    suppressor = resolve_suppressor(scenario, args, wc, wr, args.seed, args.seed + 1, calibration)
     progress = Progress(args.trials, "disac localize", args)
     try:
         result = monte_carlo(scenario, wc, wr, args.trials, args.seed, args.seed + 1, args.gate_m, progress.callback,
-                             calibration)
+                             calibration, suppressor)
     finally:
         progress.close()
     result["sinr_db"] = args.sinr_db if args.precoders == "designed" else None

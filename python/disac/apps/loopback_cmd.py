@@ -19,16 +19,26 @@ the nodes a calibration; with a calibration the model's X_m carry its transmit d
 unit's do; the direct paths and reflector of an impaired air are not in eq. 3/5, so they count as model
 error here). ``--precoders random`` skips the solver: random beamformers scaled to the
 per-antenna power (a fraction ``--comm-fraction`` to the users), for checking the chain alone.
+
+Issue 14: on an impaired air (``--background auto``, the default with --impairments not ideal; or a file) the
+static background of every link (direct paths, self-coupling, clutter: core.interference) is learned from a
+noise-off clear-scene capture of the same air and subtracted from the snapshots; ``interference`` then
+reports it (core.interference.Suppressor.summary) with ``snapshot_model_error_rel``: what the suppressed
+snapshots hold besides the echoes (the residual at the targets' true positions with their amplitudes
+fitted, ‖P⊥ y‖/‖μ‖ max over frames: beyond-CP leakage, quantisation, the background's error), and ``crb_with_nuisance_m2``
+beside ``crb_position_m2`` (both of the designed precoders).
 """
 
+import math
 import time
 
 import numpy as np
 
-from ..core import calibration_apply, channels, model, ofdm, sinr
+from ..core import calibration_apply, channels, fim, fusion, localizer, model, ofdm, sinr
 from ..core.precoder_sets import DEFAULT_COMM_FRACTION, designed_precoders, random_precoders  # noqa: F401
 from ..hier import system
 from ..core.design_options import DEFAULT_OBJECTIVE, OBJECTIVES
+from .localize_cmd import add_background_arguments, interference_report, resolve_suppressor
 from .cli import (UsageError, Progress, add_impairment_arguments, add_progress_option, add_scenario_argument,
                   calibration_report, finite_float, impaired_scenario, load_checked_scenario, print_json,
                   print_scenario_warnings, resolve_calibration, resolve_precoders)
@@ -52,14 +62,17 @@ def register(subparsers):
                         default=DEFAULT_COMM_FRACTION,
                         help="with --precoders random: share of each antenna's power given to the users (default 0.5)")
     add_impairment_arguments(parser)
+    add_background_arguments(parser)
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_command)
 
 
-def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=None, calibration=None):
+def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=None, calibration=None,
+                 suppressor=None):
     """Run the chain for ``frames`` frames with per-node precoders wc (N, Mt, U), wr (N, Mt, Mt); a dict.
-    ``scenario`` is the air's; ``calibration`` (None: none) goes to every node."""
+    ``scenario`` is the air's; ``calibration`` (None: none) goes to every node; ``suppressor`` (a
+    core.interference.Suppressor or None) cleans the snapshots before the second model comparison."""
     from gnuradio import blocks, gr
 
     from ..blocks import tags
@@ -78,6 +91,8 @@ def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=N
 
     # noise-off snapshots against eq. (3)/(5) with the frames regenerated from (seed, node, frame, W)
     error = 0.0
+    suppressed_error = 0.0
+    echo_fit = None
     snaps = [[snap for i in range(store.num_messages()) for snap in tags.snapshots_from_pmt(store.get_message(i))]
              for store in stores]
     received = min(len(node_snaps) for node_snaps in snaps)
@@ -93,6 +108,17 @@ def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=N
                 if snaps[n][f].frame != numbers[f]:
                     raise RuntimeError(f"node {n + 1} snapshot {f} is frame {snaps[n][f].frame}, expected {numbers[f]}")
                 error = max(error, float(np.linalg.norm(snaps[n][f].samples - mu[n]) / np.linalg.norm(mu[n])))
+            if suppressor is not None:  # what is left besides the echoes: the residual at the true positions with
+                # the link amplitudes fitted (the calibration's per-node gauge and the oscillators' phases are the
+                # amplitudes' business), relative to the echoes
+                cleaned = suppressor.apply({n: snaps[n][f].samples for n in range(s.num_nodes)},
+                                           {m: x[f, m] for m in range(s.num_nodes)})
+                if echo_fit is None:
+                    echo_fit = localizer.Localizer(s.node_positions_m, s.tx_antennas, s.rx_antennas, s.subcarriers,
+                                                   s.bandwidth_hz, localizer.default_search_region(s), grid_step_m=10.0)
+                left = echo_fit.concentrated_cost(np.stack([cleaned[n] for n in range(s.num_nodes)]), x[f],
+                                                  s.target_positions_m)
+                suppressed_error = max(suppressed_error, math.sqrt(left) / float(np.linalg.norm(mu)))
     designed = sinr.to_db(sinr.sinr_from_beamformers(s.user_channels(), wc, wr, s.user_noise_power))
     return {
         "scenario": s.name,
@@ -103,6 +129,8 @@ def run_loopback(scenario, wc, wr, frames, seed=0, channel_seed=1, on_progress=N
         "snapshot_frames": int(received),
         "snapshot_model_error_rel": error if received else None,
         "calibration": calibration_report(calibration),
+        "interference": None if suppressor is None else dict(
+            suppressor.summary(), snapshot_model_error_rel=suppressed_error if received else None),
     }
 
 
@@ -117,11 +145,17 @@ def run_command(args):
         wc, wr = random_precoders(scenario, args.comm_fraction, args.seed)  # the fraction is checked by argparse
     else:
         wc, wr = resolve_precoders(scenario, "designed", args.sinr_db, args.seed, args.objective)
+    suppressor = resolve_suppressor(scenario, args, wc, wr, args.seed, args.seed + 1, calibration, noise=False)
     progress = Progress(args.frames, "disac loopback", args)
     try:
-        result = run_loopback(scenario, wc, wr, args.frames, args.seed, args.seed + 1, progress.callback, calibration)
+        result = run_loopback(scenario, wc, wr, args.frames, args.seed, args.seed + 1, progress.callback, calibration,
+                              suppressor)
     finally:
         progress.close()
+    rx = scenario.without_impairments()
+    result["crb_position_m2"] = float(np.sum(fusion.position_crb_per_target_m2(fim.SensingGeometry.from_scenario(rx),
+                                                                               wc, wr)))
+    result["crb_with_nuisance_m2"] = interference_report(suppressor, rx, wc, wr)[1]
     result["sinr_threshold_db"] = args.sinr_db if args.precoders == "designed" else None
     result["objective"] = args.objective if args.precoders == "designed" else None
     result["precoders"] = args.precoders

@@ -18,7 +18,7 @@ from gnuradio import gr
 
 from . import tags
 from .. import net
-from ..core import calibration_apply, fusion, localizer, ofdm, wire
+from ..core import calibration_apply, fusion, interference, localizer, ofdm, wire
 
 SNAPSHOT_PORT = tags.SNAPSHOT_PORT  # PDUs of node_rx
 PRECODERS_PORT = "precoders"  # the isac_tx precoder dict (tags.precoder_to_pmt)
@@ -84,6 +84,28 @@ def estimate_from_pmt(msg):
             "positions_m": positions, "crb_m2": np.array(pmt.f64vector_elements(get("crb_m2"))),
             "residual": pmt.to_double(get("residual")), "nodes": tuple(pmt.s32vector_elements(get("nodes"))),
             "partial": pmt.to_bool(get("partial")), "full_search": pmt.to_bool(get("full_search"))}
+
+
+def _suppressor(background, scenario):
+    """A core.interference.Suppressor from the ``background`` parameter (a Background, a file path, or ""/None:
+    none), checked against the scenario's sizes (ValueError naming the value)."""
+    if background is None or (isinstance(background, str) and background == ""):
+        return None
+    if isinstance(background, interference.Suppressor):  # a caller that reads its figures afterwards
+        background, suppressor = background.background, background
+    else:
+        suppressor = None
+    if isinstance(background, (str, bytes)) or hasattr(background, "__fspath__"):
+        background = interference.load_background(background)
+    if not isinstance(background, interference.Background):
+        raise ValueError(f"background = {background!r}: accepted: a core.interference.Background, a background "
+                         "file path, or \"\" (none)")
+    s = scenario
+    want = (s.num_nodes, s.subcarriers, s.rx_antennas, s.num_nodes * (s.tx_antennas + 1))
+    if tuple(background.coefficients.shape) != want or background.tx_antennas != s.tx_antennas:
+        raise ValueError(f"background of shape {tuple(background.coefficients.shape)}: scenario {s.name!r} needs "
+                         f"{want} (N, L, Mr, N·(Mt + 1)); learn it again for this scenario")
+    return suppressor if suppressor is not None else interference.Suppressor(background)
 
 
 def status_to_dict(msg):
@@ -169,6 +191,12 @@ class central_unit(gr.basic_block):
                       amplitudes are unknown per frame): "auto" (default: the direct paths between the
                       nodes when a calibration is given, the scenario's reference reflector when it has
                       one), "none", "direct_path", "reflector", "direct_path+reflector"
+      background      issue 14: a core.interference.Background (or a Suppressor of one, whose figures the
+                      caller reads), a background file (Background.save), or ""
+                      (none): the static background of every link (direct paths, self-coupling, clutter),
+                      learned from a clear-scene capture, is subtracted from every frame before the
+                      targets are searched (core.interference.Suppressor; docs/interference.md); with it,
+                      known_paths "auto" projects nothing (the known paths are in the background)
 
     The unit reads nothing of the scenario's [impairments] (docs/air-model.md §0).
     """
@@ -178,7 +206,7 @@ class central_unit(gr.basic_block):
                  estimate_bind=True, status_interval_s=1.0, num_targets=0, drain_on_stop=True,
                  keep_estimates=1000, security="open", secret_key_file="", server_public_key="",
                  allowed_keys_file="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file="", start_frame=0,
-                 calibration="", known_paths="auto"):
+                 calibration="", known_paths="auto", background=""):
         gr.basic_block.__init__(self, name="disac_central_unit", in_sig=None, out_sig=None)
         self.scenario = tags.as_scenario(scenario)
         s = self.scenario
@@ -210,14 +238,16 @@ class central_unit(gr.basic_block):
                 self.logger.warn(f"central unit: no key of {self.security.allowed_keys_file} is bound to a node id "
                                  "(KEY node=N): any allowed key may send snapshots of any node")
         self.calibration = calibration_apply.as_calibration(calibration, s)
-        direct_paths, reflector = calibration_apply.known_path_flags(known_paths, self.calibration, s)
+        self.suppressor = _suppressor(background, s)
+        direct_paths, reflector = calibration_apply.known_path_flags(
+            "none" if self.suppressor is not None and known_paths == "auto" else known_paths, self.calibration, s)
         self.known_paths = known_paths
         # the model's X_m: the calibration's tx delays and the transmit chains' magnitudes (docs/air-model.md §3 as applied)
         tx_factors = None if self.calibration is None else calibration_apply.model_tx_factors(
             self.calibration, s.subcarriers, s.bandwidth_hz)
         self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(
             s, direct_paths=direct_paths, reflector=reflector), num_targets=int(num_targets) or None, search=search,
-            tx_model_factors=tx_factors)
+            tx_model_factors=tx_factors, suppressor=self.suppressor)
         self.tracker = calibration_apply.make_tracker(self.calibration, s)
         self.estimator.crb_m2(self.precoders, 0)  # the bound of version 0, before the first frame
         self.queue_depth = int(queue_depth)
@@ -290,6 +320,13 @@ class central_unit(gr.basic_block):
         out["frames_skipped"] = out["skipped_busy"] + out["unknown_precoders"] + out["localisation_errors"]
         out["calibration"] = self.calibration_state()
         return out
+
+    def interference_summary(self):
+        """The JSON ``interference`` object: the suppressor's background and figures, or None without one."""
+        if self.suppressor is None:
+            return None
+        with self._lock:
+            return self.suppressor.summary()
 
     def calibration_state(self):
         """"none" without a calibration, else the tracker's "ok" or "jump"."""
@@ -616,7 +653,8 @@ class central_unit(gr.basic_block):
             try:
                 inputs = prepared[0]
                 jumps = self.tracker.jumps
-                self.tracker.update(inputs.frame, inputs.snapshots, inputs.frames)  # X_m with the tx delays
+                received = inputs.snapshots if inputs.unsuppressed_snapshots is None else inputs.unsuppressed_snapshots
+                self.tracker.update(inputs.frame, received, inputs.frames)  # X_m with the tx delays
                 if self.tracker.jumps > jumps:
                     self._count("calibration_jumps", f"frame {frame_set.frame}: the links' delays or phases "
                                 "moved away from the calibration (recalibrate: disac calibrate)")

@@ -69,8 +69,24 @@ def print_table(summary, stream=None):
           f"skipped {s['frames_skipped']}", file=stream)
 
 
-def draw_map(scenario, summary, estimates, covariances, path):
-    """Nodes, users, targets, every frame's estimates and the 3-σ CRB ellipses (magnified to be seen)."""
+def attach_interference_layers(summary, scenario, background):
+    """Put the map's issue-14 layers into ``summary["_map_layers"]`` (popped before the JSON is written): the
+    direct paths (every node pair, with the learned background's level of the link in dB above the noise)
+    and the image of the clutter the suppressor removed (core.interference.background_image)."""
+    from . import interference, localizer
+
+    region = localizer.default_search_region(scenario)
+    xs, ys, image = interference.background_image(background, scenario.node_positions_m, scenario.bandwidth_hz,
+                                                  region, step_m=max(2.0, (region[1] - region[0]) / 150))
+    power = np.asarray(background.link_power_db, float)
+    pairs = [(m, n, float(power[n, m])) for n in range(scenario.num_nodes) for m in range(scenario.num_nodes)
+             if m < n]
+    summary["_map_layers"] = {"direct_paths": pairs, "clutter_image": (xs, ys, image)}
+
+
+def draw_map(scenario, summary, estimates, covariances, path, layers=None):
+    """Nodes, users, targets, every frame's estimates and the 3-σ CRB ellipses (magnified to be seen); with
+    ``layers`` (attach_interference_layers) also the direct paths and the image of the clutter removed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,6 +94,17 @@ def draw_map(scenario, summary, estimates, covariances, path):
 
     fig, (ax, zoom) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [1.3, 1]})
     nodes, targets, users = scenario.node_positions_m, scenario.target_positions_m, scenario.user_positions_m
+    if layers:
+        xs, ys, image = layers["clutter_image"]
+        shown = np.clip(image, 0, None)
+        mesh = ax.pcolormesh(xs, ys, shown.T, cmap="Greys", shading="auto", alpha=0.6,
+                             vmin=0, vmax=max(float(np.max(shown)), 1.0))
+        fig.colorbar(mesh, ax=ax, fraction=0.04, pad=0.01, label="clutter removed (dB over median)")
+        for i, (m, n, level) in enumerate(layers["direct_paths"]):
+            ax.plot([nodes[m, 0], nodes[n, 0]], [nodes[m, 1], nodes[n, 1]], c="tab:orange", lw=1.2, ls="--",
+                    label="direct paths (removed)" if i == 0 else None)
+            middle = (nodes[m] + nodes[n]) / 2
+            ax.annotate(f"{level:.0f} dB", middle, fontsize=7, color="tab:orange")
     ax.scatter(nodes[:, 0], nodes[:, 1], marker="^", s=90, c="tab:blue", label="ISAC nodes")
     ax.scatter(users[:, 0], users[:, 1], marker="s", s=60, c="tab:green", label="users")
     ax.scatter(targets[:, 0], targets[:, 1], marker="x", s=90, c="tab:red", label="targets (true)")

@@ -445,6 +445,9 @@ class LocaliserInputs:
     rx_nodes: tuple
     tx_nodes: tuple
     precoder_id: object = None  # the set identity most contributing nodes named (None: looked up by version)
+    # the snapshots as received, before an interference suppressor cleaned ``snapshots`` (None: not cleaned);
+    # the calibration tracker reads the direct paths there
+    unsuppressed_snapshots: object = None
 
 
 def frame_version(frame_set):
@@ -566,7 +569,7 @@ class FrameEstimator:
     """
 
     def __init__(self, scenario, seed, localizer, num_targets=None, search="full", residual_sigmas=5.0,
-                 track_iterations=3, tx_delay_phases=None, tx_model_factors=None):
+                 track_iterations=3, tx_delay_phases=None, tx_model_factors=None, suppressor=None):
         if search not in SEARCH_MODES:
             raise ValueError(f"search = {search!r}: accepted: {', '.join(SEARCH_MODES)}")
         self.scenario = scenario
@@ -578,6 +581,9 @@ class FrameEstimator:
         self.residual_sigmas = float(residual_sigmas)
         self.tx_delay_phases = None if tx_delay_phases is None else np.asarray(tx_delay_phases)
         self.tx_model_factors = None if tx_model_factors is None else np.asarray(tx_model_factors)
+        # issue 14: a core.interference.Suppressor (the static background of every link — direct paths,
+        # self-coupling, clutter — subtracted from each frame's snapshots before the localiser), or None
+        self.suppressor = suppressor
         _check_whole("track_iterations", track_iterations, 1)
         # the tracker: the same localiser (grid arrays shared) with fewer LM iterations
         self._tracker = copy.copy(localizer)
@@ -611,6 +617,9 @@ class FrameEstimator:
         """(LocaliserInputs, per-target CRB) of one frame: the part that reads the precoder table (a
         caller that updates the table from another thread holds its lock around this call only)."""
         inputs = localiser_inputs(frame_set, table, self.seed, self.tx_delay_phases, self.tx_model_factors)
+        if self.suppressor is not None:
+            inputs = dataclasses.replace(inputs, snapshots=self.suppressor.apply(inputs.snapshots, inputs.frames),
+                                         unsuppressed_snapshots=inputs.snapshots)
         return inputs, self.crb_m2(table, inputs.precoder_version, inputs.precoder_id)
 
     def localise(self, inputs, crb_m2):
@@ -648,7 +657,8 @@ class FrameEstimator:
         """Unknown amplitudes per rx node of the localiser's known paths (direct paths, reflector)."""
         rx, tx = set(inputs.rx_nodes), set(inputs.tx_nodes)
         paths = [p for p in getattr(self.localizer, "paths", ()) if p.rx in rx and p.tx in tx]
-        return len(paths) / max(len(rx), 1)
+        fitted = len(tx) if self.suppressor is not None else 0  # the suppressor's link amplitudes per rx node
+        return len(paths) / max(len(rx), 1) + fitted
 
     def estimate(self, frame_set, table):
         """The Estimate of one released frame; UnknownPrecoderVersion or ValueError if it cannot be made."""

@@ -40,14 +40,28 @@ import math
 
 import numpy as np
 
-from . import calibration_apply, channels, fim, fusion, localizer, ofdm, synthetic_radio, trial_stats
+from . import (calibration_apply, channels, fim, fusion, interference, localizer, ofdm, synthetic_radio,
+               trial_stats)
 
 CALIBRATION_MODES = ("none", "estimated", "truth")
+# the central unit's interference suppression (core.interference): "none" = issue 13's receiver (the known
+# direct paths projected out at their geometry when calibrated); "background" = the static background of every
+# link learned from a clear-scene capture and subtracted per frame (docs/interference.md)
+SUPPRESSION_MODES = ("none", "background", "auto")
+# the air's keys of issue 14 whose interference "auto" suppresses (the operator's choice of a background capture,
+# made from the air it set up; the receive side itself never reads them)
+_INTERFERENCE_FIELDS = ("clutter_scatterers", "adc_bits")
+# clear-scene frames per transmitting node of the background capture: the background's estimation error is
+# σ²·(Mt + 1)/F per resource element (−14.6 dB at Mt = 6, F = 200: +3.5 % noise power)
+DEFAULT_BACKGROUND_FRAMES_PER_NODE = 200
 DEFAULT_CALIBRATION_FRAMES = 20
 _NOISE_STREAM = 0x7E1A15
 # frames run before the first trial frame: the air's delays (latencies up to a few frames) fill the
 # receiver's first window with the previous frames' waveform, as on a running radio
 _LEAD_FRAMES = 3
+# more with a receive front end: its AGC and RF canceller settle within a few frames of their first input
+# (core.front_end: the canceller's delay is refined over 3 updates, the AGC steps ≤ 40 dB a frame)
+_FRONT_END_SETTLE_FRAMES = 40
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,17 +102,21 @@ def truth_calibration(scenario):
                        method="truth").normalised()
 
 
-def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_count, calibration, on_air=None):
+def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_count, calibration, on_air=None,
+                 targets_on=None):
     """Every node's transmit samples through its radio, then the air into every rx node (noise-free).
-    on_air: None, or {m: (frame_count,) bool}: the frames node m transmits (silent otherwise).
-    Returns (streams {n: (Mr, T) at the antennas}, first label index of column 0 {n})."""
+    on_air: None, or {m: (frame_count,) bool}: the frames node m transmits (silent otherwise). targets_on: None
+    (the air's targets in every frame) or (frame_count,) bool: the frames whose transmissions the targets echo
+    (the air is linear: the clear scene's streams plus the targets' echoes of those frames alone).
+    Returns (streams {n: (Mr, T) at the antennas}, first label index of column 0 {n}, the nodes' own baseband
+    transmit samples {m: (Mt, T)} (what an RF canceller is fed with), first local index of column 0)."""
     lay = ofdm.layout_from_scenario(scenario_air)
     gen = ofdm.frame_generator(lay, int(seed))
     fs = scenario_air.bandwidth_hz
     frames = np.arange(first_frame, first_frame + frame_count)
     first_index = int(first_frame) * lay.frame_len
     imp = scenario_air.impairments
-    tx = []
+    baseband, radiated = [], []
     for m in range(scenario_air.num_nodes):
         w_c, w_r = wc[m], wr[m]
         if calibration is not None:
@@ -109,22 +127,127 @@ def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_co
             x = (x.reshape(len(x), frame_count, lay.frame_len) * on_air[m][None, :, None]).reshape(len(x), -1)
         if calibration is not None and calibration_apply.has_cfo(calibration, m):
             x = x * calibration_apply.tx_cfo_phasor(calibration, m, first_index + np.arange(x.shape[1]), fs)[None]
-        tx.append(transmit_radio(x, m, imp, first_index, fs))
-    x_time = np.concatenate(tx).astype(np.complex64)
-    streams, labels = {}, {}
+        baseband.append(x)
+        radiated.append(transmit_radio(x, m, imp, first_index, fs))
+
+    def through(scenario, parts):
+        x_time = np.concatenate(parts).astype(np.complex64)
+        out_streams, out_labels = {}, {}
+        for n in range(scenario.num_nodes):
+            channel = channels.SensingChannel(scenario, n, channel_seed)
+            out = np.zeros((scenario.rx_antennas, x_time.shape[1]), dtype=np.complex64)
+            channel.write_time(x_time, first_index, list(out))
+            out_streams[n] = out
+            out_labels[n] = first_index + int(getattr(channel, "label_offset_samples", 0))
+        return out_streams, out_labels
+
+    if targets_on is None:
+        streams, labels = through(scenario_air, radiated)
+    else:  # the targets' echoes of the other frames taken out (the air is linear in its paths)
+        streams, labels = through(scenario_air, radiated)
+        gate = np.repeat(~np.asarray(targets_on, bool), lay.frame_len)[None, :]
+        echoes, _ = through(targets_only(scenario_air), [x * gate for x in radiated])
+        for n in streams:
+            streams[n] = (streams[n] - echoes[n]).astype(np.complex64)
+    return streams, labels, dict(enumerate(baseband)), first_index
+
+
+def targets_only(scenario_air):
+    """The air with its targets' echoes alone: the same table (every draw has its own random stream, so the
+    clocks, latencies, gains, CFOs and oscillator phases are the same) without direct paths, clutter, leakage
+    and reference reflector. (A clear scene cannot be the air with zero target amplitude: the interference's
+    levels are defined relative to the targets' echoes.)"""
+    table = dict(scenario_air.impairments_table)
+    for key in ("direct_path_db", "self_coupling_db", "clutter_positions_m"):
+        table.pop(key, None)
+    table.update(direct_path=False, clutter_scatterers=0, isolation_db=math.inf)
+    return scenario_air.replace(reflector_m=None, reflector_amplitude=0.0, impairments_table=table)
+
+
+def front_end_needed(scenario_air):
+    """Whether the air's receivers have a nonlinear front end (an ADC model): then the trials run it on the
+    whole sample stream of every node (node_front_ends), with the noise at the antennas."""
+    settings = front_end_settings(scenario_air)
+    return settings["adc_bits"] > 0 or settings["rf_canceller_db"] > 0
+
+
+def front_end_settings(scenario_air):
+    """{adc_bits, adc_full_scale, agc, agc_backoff_db, rf_canceller_db} of the air's radios, as
+    blocks/synthetic_radio_rx.front_end_settings reads them (the drawn Impairments' fields, else the resolved
+    [impairments] table, else the ideal); mirrored here because core does not import blocks."""
+    from . import front_end, impairments
+
+    table = impairments.resolve_impairments_table(scenario_air.impairments_table)
+    drawn = scenario_air.impairments
+
+    def value(key, default):
+        got = getattr(drawn, key, None)
+        if got is None:
+            got = table.get(key)
+        return default if got is None else got
+
+    return {"adc_bits": int(value("adc_bits", 0)), "adc_full_scale": float(value("adc_full_scale", 1.0)),
+            "agc": bool(value("agc", True)),
+            "agc_backoff_db": float(value("agc_backoff_db", front_end.DEFAULT_AGC_BACKOFF_DB)),
+            "rf_canceller_db": float(value("rf_canceller_db", 0.0))}
+
+
+def node_front_ends(scenario_air):
+    """{n: core.front_end.NodeFrontEnd} of the air's receivers as blocks/synthetic_radio_rx builds them (AGC +
+    ADC, and an RF self-interference canceller of depth rf_canceller_db when that is > 0, fed with the node's
+    own transmitter output), engineer radio's classes. The air's side: it reads the impairments."""
+    from . import front_end
+
+    settings = front_end_settings(scenario_air)
+    lay = ofdm.layout_from_scenario(scenario_air)
+    out = {}
     for n in range(scenario_air.num_nodes):
-        channel = channels.SensingChannel(scenario_air, n, channel_seed)
-        out = np.zeros((scenario_air.rx_antennas, x_time.shape[1]), dtype=np.complex64)
-        channel.write_time(x_time, first_index, list(out))
-        streams[n] = out
-        labels[n] = first_index + int(getattr(channel, "label_offset_samples", 0))
-    return streams, labels
+        adc = front_end.ReceiveFrontEnd(scenario_air.rx_antennas, lay.frame_len, settings["adc_bits"],
+                                        settings["adc_full_scale"], settings["agc"], settings["agc_backoff_db"])
+        canceller = None
+        if settings["rf_canceller_db"] > 0:  # the radio's hardware (hier.synthetic_node), idle without a leakage
+            canceller = front_end.SelfInterferenceCanceller(
+                scenario_air.tx_antennas, scenario_air.rx_antennas, lay.subcarriers, lay.cyclic_prefix, lay.frame_len,
+                scenario_air.bandwidth_hz, grid=getattr(lay, "frequency_grid", ofdm.DEFAULT_FREQUENCY_GRID),
+                depth_db=settings["rf_canceller_db"])
+        out[n] = front_end.NodeFrontEnd(adc, canceller)
+    return out
 
 
-def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True):
-    """Snapshots (F, N, Mr, L, P) of consecutive ``frames`` as every node_rx makes them (calibration applied;
-    None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only).
-    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas) or False."""
+def _stream_noise(seed, node, mr, first_label, count, frame_len, sigma, origin=0):
+    """Thermal noise CN(0, 2σ²) per sample of a node's stream, labels first_label …, drawn per block of
+    frame_len labels aligned to the node's frame windows (block f = labels f·frame_len + origin …, origin the
+    window offset) from (seed, node, f): the very draw of noise="antenna" for window f, so a run with and
+    without a front end, or with and without a calibration's window offset, sees the same noise in each frame."""
+    out = np.empty((mr, count), complex)
+    label, done = int(first_label), 0
+    while done < count:
+        block = (label - origin) // frame_len
+        start = label - origin - block * frame_len
+        take = min(count - done, frame_len - start)
+        key = int(block) if block >= 0 else (1 << 40) - int(block)  # blocks before frame 0: keys of their own
+        rng = np.random.default_rng([int(seed), _NOISE_STREAM, int(node), key])
+        z = rng.standard_normal((2, mr, frame_len))
+        out[:, done:done + take] = sigma * (z[0, :, start:start + take] + 1j * z[1, :, start:start + take])
+        done += take
+        label += take
+    return out
+
+
+def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibration=None, noise=True, on_air=None,
+                      targets_on=None, lead_frames=None, front_end_status=None):
+    """Snapshots (F, N, Mr, L, P) of ``frames`` (increasing) as every node_rx makes them (calibration applied;
+    None = today's receiver) on the air of ``scenario_air`` (its impairments are the air's only), simulated
+    as one stream from a few frames before the first to the last.
+    noise: True (in the snapshot domain, module docstring), "antenna" (at the antennas, per frame window),
+    "stream" (at the antennas, per sample of the stream: what a front end needs) or False. With an ADC model in
+    the air (front_end_needed) the node front ends (node_front_ends) run on every node's stream, with the noise
+    forced to "stream" (unless False).
+    on_air: None (every node transmits every frame) or a function frame numbers (F,) → (N, F) bool, the frames
+    each node transmits (silent otherwise: a capture schedule such as background_schedule). targets_on: None
+    (targets always there) or a function frame numbers → (F,) bool (the frames the targets echo).
+    lead_frames: frames simulated before the first (default: the air's latency, and 40 more with a front end,
+    for its AGC and canceller to settle). front_end_status: a dict filled with each node's front-end status."""
     lay = ofdm.layout_from_scenario(scenario_air)
     frames = np.asarray(frames, dtype=np.int64)
     fs = scenario_air.bandwidth_hz
@@ -132,29 +255,62 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
     offsets = {n: 0 if calibration is None else calibration_apply.window_offset_samples(calibration, n)
                for n in range(n_nodes)}
     latency = np.max(np.abs(scenario_air.impairments.link_delay_samples(fs))) + max(abs(v) for v in offsets.values())
+    with_front_end = front_end_needed(scenario_air)
+    if with_front_end and noise:
+        noise = "stream"
     lead = _LEAD_FRAMES + int(math.ceil(latency / lay.frame_len))
+    if lead_frames is not None:
+        lead = max(lead, int(lead_frames))
+    elif with_front_end:
+        lead += _FRONT_END_SETTLE_FRAMES
     first = max(0, int(frames[0]) - lead)
     count = int(frames[-1]) + 1 + lead - first
-    streams, labels = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count, calibration)
+    schedule = targets = None
+    sim = np.arange(first, first + count)
+    if on_air is not None:
+        on = np.asarray(on_air(sim), dtype=bool)
+        schedule = {m: on[m] for m in range(n_nodes)}
+    if targets_on is not None:
+        targets = np.asarray(targets_on(sim), dtype=bool)
+    streams, labels, own_tx, tx_first = _air_streams(scenario_air, wc, wr, seed, channel_seed, first, count,
+                                                      calibration, schedule, targets)
     core = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
             + lay.symbol_len * np.arange(lay.data_symbols)[None, :])  # node_rx's _core_offsets (L, P)
     out = np.empty((len(frames), n_nodes, mr, lay.subcarriers, lay.data_symbols), dtype=np.complex64)
     sigma = math.sqrt(scenario_air.noise_power / 2)
+    ends = node_front_ends(scenario_air) if with_front_end else {}
     for n in range(n_nodes):
+        if noise == "stream" or with_front_end:  # the receive chain on the whole stream, sample by sample
+            stream = streams[n].astype(complex)
+            if noise == "stream":
+                stream = stream + _stream_noise(seed, n, mr, labels[n], stream.shape[1], lay.frame_len, sigma,
+                                                offsets[n])
+            stream = receive_radio(stream, n, scenario_air.impairments, labels[n], fs)
+            if with_front_end:
+                chain = ends[n]
+                skip = max(0, tx_first - labels[n])  # the front end's labels start with the node's own first sample
+                chain.push_tx(own_tx[n])
+                processed = np.zeros_like(stream)
+                processed[:, skip:] = chain.process(stream[:, skip:], labels[n] + skip - tx_first)
+                stream = processed
+                if front_end_status is not None:
+                    front_end_status[n] = chain.status()
+            streams[n] = stream
         start = frames * lay.frame_len + offsets[n]  # label of each frame's window start
         column = start - labels[n]
         if column[0] < 0 or column[-1] + lay.frame_len > streams[n].shape[1]:
             raise RuntimeError(f"node {n}: frame windows outside the simulated stream")  # a bug of this module
         window = streams[n][:, column[:, None] + np.arange(lay.frame_len)[None, :]]  # (Mr, F, frame_len)
         window = np.moveaxis(window, 1, 0).astype(complex)  # (F, Mr, frame_len)
-        if noise == "antenna":
-            for i, f in enumerate(frames):
-                rng = np.random.default_rng([int(seed), _NOISE_STREAM, n, int(f)])
-                window[i] += sigma * (rng.standard_normal((mr, lay.frame_len))
-                                      + 1j * rng.standard_normal((mr, lay.frame_len)))
         labels_f = start[:, None] + np.arange(lay.frame_len)[None, :]  # (F, frame_len)
-        for i in range(len(frames)):
-            window[i] = receive_radio(window[i], n, scenario_air.impairments, int(labels_f[i, 0]), fs)
+        if noise != "stream" and not with_front_end:
+            if noise == "antenna":
+                for i, f in enumerate(frames):
+                    rng = np.random.default_rng([int(seed), _NOISE_STREAM, n, int(f)])
+                    window[i] += sigma * (rng.standard_normal((mr, lay.frame_len))
+                                          + 1j * rng.standard_normal((mr, lay.frame_len)))
+            for i in range(len(frames)):
+                window[i] = receive_radio(window[i], n, scenario_air.impairments, int(labels_f[i, 0]), fs)
         samples = window[:, :, core]  # (F, Mr, L, P): the node receiver's gather
         if calibration is not None and calibration_apply.has_cfo(calibration, n):
             index = frames[:, None, None] * lay.frame_len + offsets[n] + core[None]
@@ -162,7 +318,7 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
         snap = np.fft.fft(samples, axis=2, norm="ortho")
         if calibration is not None:
             snap = snap * calibration_apply.rx_snapshot_correction(calibration, n, lay.subcarriers, fs)[:, :, None]
-        if noise and noise != "antenna":  # the antennas' noise as it reaches the snapshot (module docstring)
+        if noise is True:  # the antennas' noise as it reaches the snapshot (module docstring)
             gain = scenario_air.impairments.rx_gains[n]
             if calibration is not None:
                 gain = gain / np.asarray(calibration.rx_gains, complex)[n]
@@ -190,10 +346,162 @@ def estimate_calibration(scenario_air, seed, channel_seed=1, frames_per_node=DEF
                                     max_lag_samples=int(max_lag_samples))
 
 
+# the clear-scene capture transmits node by node in blocks of this many frames; the first
+# BACKGROUND_SETTLE_FRAMES of each block are left out of the learning: the receivers' AGC follows a change of
+# input level within a few frames only (it sets its gain between frames from the frame before; a node's own
+# leakage or a direct path comes and goes with the block's transmitter)
+BACKGROUND_BLOCK_FRAMES = 25
+BACKGROUND_SETTLE_FRAMES = 5
+
+
+def background_schedule(num_nodes, block_frames=BACKGROUND_BLOCK_FRAMES):
+    """The clear-scene capture's schedule: node (f // block_frames) mod N transmits frame f alone (every
+    receiver listens), so each transmitter's background is learned without the others' — the users' data are
+    common to every node's frame, and with all nodes on the links' backgrounds would be told apart only by
+    their oscillators' phase changes (not at all without drift). A function frame numbers → (N, F) bool
+    (receive_snapshots' on_air)."""
+    def on_air(frame_numbers):
+        numbers = np.asarray(frame_numbers, dtype=np.int64)
+        return ((numbers[None, :] // block_frames) % num_nodes) == np.arange(num_nodes)[:, None]
+    return on_air
+
+
+def background_capture_frames(first_frame, num_nodes, frames_per_node, block_frames=BACKGROUND_BLOCK_FRAMES,
+                              settle_frames=BACKGROUND_SETTLE_FRAMES):
+    """(all frame numbers of a capture, the ones learned from): blocks of block_frames from the first block
+    boundary at or after first_frame, until every node has transmitted ``frames_per_node`` learnable frames
+    (the first settle_frames of each block are not learned from)."""
+    start = -(-int(first_frame) // block_frames) * block_frames
+    per_block = block_frames - settle_frames
+    blocks = -(-int(frames_per_node) // per_block) * num_nodes
+    numbers = np.arange(start, start + blocks * block_frames)
+    return numbers, numbers[(numbers % block_frames) >= settle_frames]
+
+
+def model_frames(scenario_rx, frames, wc, wr, seed, calibration=None, on_air=None):
+    """(F, N, Mt, L, P): the central unit's model frames X_m (core.fusion.localiser_inputs: regenerated from the
+    seed and precoders, × the calibration's transmit factors), zero where ``on_air`` says a node was silent."""
+    lay = ofdm.layout_from_scenario(scenario_rx)
+    frames = np.asarray(frames, dtype=np.int64)
+    x = np.stack([ofdm.transmitted_frames(lay, seed, frames, m, wc[m], wr[m])
+                  for m in range(scenario_rx.num_nodes)], axis=1).astype(complex)
+    if calibration is not None:
+        factors = calibration_apply.model_tx_factors(calibration, scenario_rx.subcarriers, scenario_rx.bandwidth_hz)
+        x = x * factors[None, :, :, :, None]
+    if on_air is not None:
+        x = x * np.asarray(on_air(frames), dtype=bool).T[:, :, None, None, None]
+    return x
+
+
+def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=None, first_frame=0,
+                       frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None):
+    """The clear-scene background capture of this air (the scene without its targets: their echoes taken out,
+    targets_only; the reference reflector, clutter, direct paths and leakage stay) on the
+    background_schedule, learned by core.interference.learn_background from what the receive side has:
+    the snapshots, its model frames, the scenario's noise power and geometry. A core.interference.Background.
+    noise: receive_snapshots' (default: at the antennas with an ADC model, else in the snapshots; False for a
+    noise-off air such as `disac loopback`'s)."""
+    n_nodes = scenario_air.num_nodes
+    numbers, learned = background_capture_frames(first_frame, n_nodes, frames_per_node)
+    schedule = background_schedule(n_nodes)
+    snaps = receive_snapshots(scenario_air, wc, wr, learned, seed, channel_seed, calibration,
+                              noise=_noise_mode(scenario_air) if noise is None else noise, on_air=schedule,
+                              targets_on=lambda f: np.zeros(len(f), bool),
+                              lead_frames=int(learned[0] - numbers[0]) + _LEAD_FRAMES)
+    rx = scenario_air.without_impairments()
+    x = model_frames(rx, learned, wc, wr, seed, calibration, schedule)
+    return interference.learn_background(snaps, x, rx.noise_power, rx.node_positions_m, rx.bandwidth_hz,
+                                         cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix,
+                                         rx_ramps=receive_ramps(rx, calibration))
+
+
+def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed, calibration=None,
+                                frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None, front_end_status=None):
+    """(snapshots of ``frames``, the Background) from ONE run of the air: the clear-scene capture
+    (background_schedule, targets absent) first, as a deployment records it before it watches, a gap of ≥ 10
+    frames, then the trial frames with the targets — one stream, so a receiver's front end (AGC, RF canceller)
+    runs continuously through both as a radio's does, and the capture's leakage residual is the trials' (a
+    canceller restarted between them would settle elsewhere). When ``frames`` start too early for the capture
+    to fit before them, it goes after them instead (with a front end that may have retuned in between:
+    background_capture_room says how many frames it needs)."""
+    frames = np.asarray(frames, dtype=np.int64)
+    n_nodes = scenario_air.num_nodes
+    room = background_capture_room(n_nodes, frames_per_node)
+    if int(frames[0]) >= room:
+        numbers, capture = background_capture_frames(int(frames[0]) - room + 1, n_nodes, frames_per_node)
+    else:
+        numbers, capture = background_capture_frames(int(frames[-1]) + 11, n_nodes, frames_per_node)
+    first_capture, last_capture = int(numbers[0]), int(numbers[-1])
+    solo = background_schedule(n_nodes)
+
+    def on_air(values):
+        values = np.asarray(values, dtype=np.int64)
+        inside = (values >= first_capture) & (values <= last_capture)
+        return np.where(inside[None, :], solo(values), True)
+
+    def targets_on(values):
+        values = np.asarray(values, dtype=np.int64)
+        return (values >= int(frames[0])) & (values <= int(frames[-1]))
+
+    everything = np.sort(np.concatenate([frames, capture]))
+    snaps = receive_snapshots(scenario_air, wc, wr, everything, seed, channel_seed,
+                              calibration, noise=_noise_mode(scenario_air) if noise is None else noise, on_air=on_air,
+                              targets_on=targets_on, front_end_status=front_end_status)
+    index = {int(f): i for i, f in enumerate(everything)}
+    rx = scenario_air.without_impairments()
+    x = model_frames(rx, capture, wc, wr, seed, calibration, solo)
+    background = interference.learn_background(snaps[[index[int(f)] for f in capture]], x, rx.noise_power,
+                                               rx.node_positions_m, rx.bandwidth_hz,
+                                               cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix,
+                                               rx_ramps=receive_ramps(rx, calibration))
+    return snaps[[index[int(f)] for f in frames]], background
+
+
+def background_capture_room(num_nodes, frames_per_node):
+    """Frames a clear-scene capture and its gap take before the first trial frame (whole blocks + 12)."""
+    numbers, _ = background_capture_frames(0, num_nodes, frames_per_node)
+    return len(numbers) + BACKGROUND_BLOCK_FRAMES + 12
+
+
+def _plain(value):
+    """A front-end status as JSON-able values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def receive_ramps(scenario_rx, calibration):
+    """(N, L) the delay ramps e^{+j2π f_l (r_n − w_n)/fs} every node receiver applied to its snapshots (the
+    calibration's rx correction without the gains: core.calibration_apply.rx_snapshot_correction), or None."""
+    if calibration is None:
+        return None
+    gains = np.asarray(calibration.rx_gains, complex)
+    return np.stack([calibration_apply.rx_snapshot_correction(calibration, n, scenario_rx.subcarriers,
+                                                              scenario_rx.bandwidth_hz)[0] * gains[n, 0]
+                     for n in range(scenario_rx.num_nodes)])
+
+
+def _noise_mode(scenario_air):
+    """Noise in the snapshot domain (module docstring), except where a receive front end is nonlinear: with
+    an ADC model the noise must be at the antennas, ahead of the quantiser and the clip (per sample of the
+    stream: "stream")."""
+    return "stream" if front_end_needed(scenario_air) else True
+
+
 def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=None, known_paths="auto",
-                    search="full"):
+                    search="full", suppressor=None):
     """The central unit's estimator (core.fusion.FrameEstimator, ``search`` "full" or "track") on snapshots
-    (F, N, Mr, L, P): a RunResult. scenario_rx: the receive side's scenario (no impairments)."""
+    (F, N, Mr, L, P): a RunResult. scenario_rx: the receive side's scenario (no impairments). suppressor: a
+    core.interference.Suppressor (then the direct paths and the reflector are in its background, and the
+    localiser projects no known path: known_paths "auto" becomes "none")."""
+    if suppressor is not None and known_paths == "auto":
+        known_paths = "none"
     direct, reflector = calibration_apply.known_path_flags(known_paths, calibration, scenario_rx)
     lay = ofdm.layout_from_scenario(scenario_rx)
     table = fusion.PrecoderTable(lay)
@@ -201,7 +509,8 @@ def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=No
     factors = None if calibration is None else calibration_apply.model_tx_factors(
         calibration, scenario_rx.subcarriers, scenario_rx.bandwidth_hz)  # tx delays and chain magnitudes on X_m
     loc = localizer.Localizer.from_scenario(scenario_rx, direct_paths=direct, reflector=reflector)
-    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, search=search, tx_model_factors=factors)
+    estimator = fusion.FrameEstimator(scenario_rx, seed, loc, search=search, tx_model_factors=factors,
+                                      suppressor=suppressor)
     positions, residuals = [], []
     crb = float(np.sum(estimator.crb_m2(table, 0)))
     for i, f in enumerate(frames):
@@ -228,7 +537,9 @@ def _calibration_residuals(calibration):
 
 
 def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, channel_seed=None, wc=None, wr=None,
-               first_frame=100, gate_m=None, calibration=None, with_ideal=True, snr_db=None, search="full"):
+               first_frame=100, gate_m=None, calibration=None, with_ideal=True, snr_db=None, search="full",
+               suppression="auto", background_frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, background=None,
+               reference_table=None):
     """Localisation RMSE on the air ``scenario.with_impairments(impairments_table)`` for ``frames`` frames
     (one trial each, frame numbers first_frame …) with calibration_mode "none" | "estimated" | "truth",
     against the same frames on the ideal air. A dict:
@@ -245,7 +556,27 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     snr_db: the paper's target SNR (trial_stats.scenario_at_snr; default the scenario's). search: the central
     unit's "full" (grid + refinement every frame) or "track" (refinement from the last frame, a full search
     when its residual says the track is lost: core.fusion.FrameEstimator), the same for every run.
+    suppression (issue 14, SUPPRESSION_MODES): "auto" (default: "background" when the air has issue 14's
+    interference, has_interference, else "none": issue 13's runs unchanged), "none", or "background": a clear-scene capture of
+    ``background_frames_per_node`` × N frames (capture_background, after the trial frames; its own noise) is
+    learned and subtracted by the central unit (``background``: a core.interference.Background to use
+    instead). Then also:
+
+      interference              the suppressor's summary (core.interference.Suppressor.summary), None without
+      crb_with_nuisance_m2      the position CRB with the per-frame link amplitudes the suppressor fits
+                                unknown (core.fim.position_crb_with_nuisance_m2; None where unavailable)
+
+    With an ADC in the air the noise is added at the antennas (ahead of the quantiser), in the reference
+    run too. reference_table: None (the reference is the ideal air, as above), or an [impairments] table for
+    the reference instead (e.g. the same table without the interference: "the interference-free RMSE of the
+    same seeds"), run with the same calibration, noise mode and no suppression — the same noise then reaches
+    the same snapshots through the same corrections (on the ideal air a calibration's per-antenna phases and
+    delay ramps turn the antennas' noise into another realisation): rmse_reference_m, ratio_to_reference,
+    failed_reference.
     """
+    if suppression not in SUPPRESSION_MODES:
+        raise ValueError(f"suppression = {suppression!r}: accepted: {', '.join(SUPPRESSION_MODES)}")
+    requested = suppression
     if snr_db is not None:
         scenario = trial_stats.scenario_at_snr(scenario, snr_db)
     if calibration_mode not in CALIBRATION_MODES:
@@ -253,12 +584,18 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     channel_seed = int(seed) + 1 if channel_seed is None else int(channel_seed)
     table = impairments_table or {}
     air = scenario.with_impairments(table) if table else scenario.without_impairments()
-    rx_scenario = scenario.without_impairments()
-    lay = ofdm.layout_from_scenario(scenario)
+    # the receive side's scenario: the air's without its impairments, which keeps the transmitters' bin layout
+    # (guard_subcarriers / dc_null: SPEC14 §0); the ideal reference runs on it too (the same layout)
+    rx_scenario = air.without_impairments()
+    lay = ofdm.layout_from_scenario(rx_scenario)
     if wc is None or wr is None:
         wc0, wr0 = ofdm.default_precoders(lay, scenario.per_antenna_power)
         wc = np.broadcast_to(wc0, (scenario.num_nodes,) + wc0.shape) if wc is None else wc
         wr = np.broadcast_to(wr0, (scenario.num_nodes,) + wr0.shape) if wr is None else wr
+    if suppression == "auto":
+        suppression = "background" if has_interference(air) else "none"
+    if suppression == "background" and background is None:  # room for the clear-scene capture before them
+        first_frame = max(int(first_frame), background_capture_room(scenario.num_nodes, background_frames_per_node))
     numbers = np.arange(first_frame, first_frame + int(frames))
     fit = None
     if calibration is None and calibration_mode == "estimated":
@@ -271,8 +608,19 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     gate = trial_stats.default_gate_m(scenario) if gate_m is None else float(gate_m)
     truth = scenario.target_positions_m
 
-    snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration)
-    result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration, search=search)
+    noise = _noise_mode(air)
+    suppressor = None
+    status = {}
+    if suppression == "background" and background is None:
+        snaps, background = run_with_background_capture(air, wc, wr, numbers, seed, channel_seed, calibration,
+                                                        background_frames_per_node, noise, status)
+    else:
+        snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration, noise=noise,
+                                  front_end_status=status)
+    if suppression == "background":
+        suppressor = interference.Suppressor(background)
+    result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration, search=search,
+                             suppressor=suppressor)
     rmse, errors = rmse_m(result, truth)
     out = {"scenario": scenario.name, "impairments": dict(table) if isinstance(table, dict) else table,
            "calibration_mode": calibration_mode, "frames": int(frames), "seed": int(seed), "search": search,
@@ -282,9 +630,21 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
            "calibration": None if calibration is None else {
                "method": calibration.method, "residuals": _calibration_residuals(calibration),
                "frames_used": int(getattr(calibration, "frames_used", 0))},
-           "calibration_notes": list(fit.notes) if fit is not None else []}
+           "calibration_notes": list(fit.notes) if fit is not None else [],
+           "suppression": suppression, "suppression_requested": requested,
+           "front_end": {int(n): _plain(v) for n, v in status.items()} or None,
+           "interference": None if suppressor is None else suppressor.summary(),
+           "crb_with_nuisance_m2": nuisance_crb_m2(rx_scenario, wc, wr) if suppressor is not None else None}
+    if reference_table is not None:
+        ref_air = scenario.with_impairments(reference_table) if reference_table else scenario.without_impairments()
+        ref_snaps = receive_snapshots(ref_air, wc, wr, numbers, seed, channel_seed, calibration, noise=noise)
+        ref = localise_frames(rx_scenario, ref_snaps, numbers, wc, wr, seed, calibration, search=search)
+        rmse_ref, errors_ref = rmse_m(ref, truth)
+        out.update(rmse_reference_m=rmse_ref, ratio_to_reference=rmse / rmse_ref,
+                   failed_reference=int(np.sum(np.any(np.linalg.norm(errors_ref, axis=2) > gate, axis=1))))
     if with_ideal:
-        ideal_snaps = receive_snapshots(scenario.without_impairments(), wc, wr, numbers, seed, channel_seed, None)
+        ideal_snaps = receive_snapshots(rx_scenario, wc, wr, numbers, seed, channel_seed, None,
+                                        noise=noise)
         ideal = localise_frames(rx_scenario, ideal_snaps, numbers, wc, wr, seed, None, search=search)
         rmse_ideal, errors_ideal = rmse_m(ideal, truth)
         out.update(rmse_ideal_m=rmse_ideal, ratio_to_ideal=rmse / rmse_ideal,
@@ -296,3 +656,25 @@ def position_crb_m(scenario, wc, wr):
     """√ of the position CRB (m), expected FIM of these precoders at the scenario's targets."""
     return math.sqrt(float(np.sum(fusion.position_crb_per_target_m2(fim.SensingGeometry.from_scenario(scenario),
                                                                      wc, wr))))
+
+
+def has_interference(scenario_air):
+    """True when the air has issue 14's interference: clutter, a self-coupling leakage, an ADC model, or direct
+    paths at a link-budget level (direct_path_db) — what suppression "auto" captures a background for."""
+    imp = scenario_air.impairments
+    return (any(int(getattr(imp, name, 0) or 0) > 0 for name in _INTERFERENCE_FIELDS)
+            or bool(getattr(imp, "has_self_coupling", False))
+            or (bool(getattr(imp, "direct_path", False)) and getattr(imp, "direct_path_db", None) is not None))
+
+
+def nuisance_crb_m2(scenario_rx, wc, wr):
+    """The position CRB (m², Σ_k) with the nuisances the background suppressor fits per frame unknown: every
+    link's amplitude of its learned background column — for m ≠ n the direct path's (engineer mask's
+    core.fim.position_crb_with_nuisance_m2 with direct_paths, the self-coupling matrix being learned over frames,
+    not fitted per frame). None where the FIM module has no nuisance bound."""
+    crb = getattr(fim, "position_crb_with_nuisance_m2", None)
+    if crb is None:
+        return None
+    value = crb(fim.SensingGeometry.from_scenario(scenario_rx), fusion.transmit_covariances(wc, wr),
+                direct_paths=scenario_rx.num_nodes > 1, self_coupling=False)
+    return None if value is None else float(value)

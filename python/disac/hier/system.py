@@ -121,14 +121,15 @@ def run_until_released(tb, central, frames, seconds_per_frame_limit=2.0, on_prog
 
 def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None,
                          timeout_s=3600.0, with_users=False, on_progress=None, seconds_per_frame_limit=2.0,
-                         require_all=True, calibration=""):
+                         require_all=True, calibration="", background=""):
     """The whole system in one flowgraph for ``frames`` frames: every node's transmitter, the receiving
     ``nodes`` (default all; 0-based) with AWGN, their snapshot links over ZeroMQ inproc to a central_node
     (full ML search per frame), and with ``with_users`` the comm side. With some nodes missing each frame
     goes after ``timeout_s`` (the default suits complete runs, where it never fires).
 
     ``scenario`` is the air's (its [impairments] too); the central unit gets it without them (docs/air-model.md §0);
-    ``calibration`` (a Calibration, a file or "") goes to every node and the central unit.
+    ``calibration`` (a Calibration, a file or "") goes to every node and the central unit; ``background`` (a
+    core.interference Background or Suppressor, a file or "") to the central unit (issue 14).
     Returns (estimates {frame: core.fusion.Estimate}, central unit status dict, user_side or None);
     with ``require_all``, RuntimeError when fewer than ``frames`` frames were released before the deadline."""
     from gnuradio import blocks, gr
@@ -147,7 +148,8 @@ def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, searc
              // ofdm.layout_from_scenario(scenario).frame_len))
     central = central_node(scenario.without_impairments(), seed, wc, wr, timeout_s=timeout_s,
                            queue_depth=frames + lead + 1, search=search, address=address, bind=True,
-                           status_interval_s=0, keep_estimates=frames + lead, calibration=calibration or "")
+                           status_interval_s=0, keep_estimates=frames + lead, calibration=calibration or "",
+                           background=background if background is not None else "")
     sources, _, _ = add_synthetic_nodes(tb, scenario, range(scenario.num_nodes) if nodes is None else nodes, wc, wr,
                                         frames + lead, seed, channel_seed, address=address, hwm=frames + lead + 16,
                                         calibration=calibration)

@@ -1,0 +1,248 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Issue 14's localisation "done when": the central unit sees the targets through the interference
+(core.interference: the static background of every link — direct paths, self-coupling, clutter — learned from a
+clear-scene capture after per-link de-rotation and subtracted per frame; docs/interference.md).
+
+The trials are core-level (core.impairment_trials: the same transmitter, air, receive front end — engineer
+radio's AGC, ADC and RF canceller — and central-unit code as the blocks), seeded, a few tens of frames each.
+Where a reference run shares the noise realisation with the impaired one (the noise is drawn per frame window
+from the seed), a ratio of two RMSE of the same frames scatters far less than two independent RMSE would; the
+tolerances below are the issue's, and each comment gives the figure measured.
+
+Decided (docs/interference.md): the background is learned from a capture with the scene clear (targets absent,
+as a deployment records one), made in the same run as the trials (the front end's canceller holds the same
+weights through both). The receive side is given ``scenario.without_impairments()`` only.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gnuradio.disac.core import impairment_trials as trials, interference, ofdm
+from gnuradio.disac.core.scenario import load_scenario
+
+HERE = os.path.dirname(__file__)
+THREE_NODES = os.path.join(HERE, "..", "examples", "scenarios", "three-nodes.toml")
+SEED = 3
+FRAMES = 30
+# the direct paths at free-space level (+52 dB above the mean echo on the paper geometry, +51…53 dB on three-nodes)
+FREE_SPACE = {"direct_path": True, "direct_path_db": "free_space"}
+# a B210-class TX→RX latency: the RF canceller (engineer radio's) finds its delay from samples; at exactly 0 it
+# does not engage (reported to the radio engineer), which no radio has
+LATENCY = {"latency_samples": 100.4}
+
+
+def paper():
+    return load_scenario("paper")
+
+
+def _run(scenario, table, frames=FRAMES, **options):
+    return trials.run_trials(scenario, dict(table, seed=SEED), "truth", frames, SEED, search="track", **options)
+
+
+# ---- the done-when --------------------------------------------------------------------------------
+
+def test_direct_path_and_self_coupling_through_a_12_bit_adc():
+    """Direct paths at free-space level + 40 dB antenna isolation (the leakage ~+104 dB above the mean echo)
+    + a 12-bit ADC behind the radio's 60 dB RF canceller: RMSE ≤ 1.15 × the interference-free RMSE of the same
+    seeds (the same latency and calibration, no direct path, leakage or ADC), 0 failed frames. Without
+    suppression (issue 13's receiver: the known direct paths projected out at their geometry) the same run fails
+    every frame: the leakage's residual after the canceller (+41 dB over σ²) swamps the echoes."""
+    table = dict(FREE_SPACE, isolation_db=40.0, rf_canceller_db=60.0, adc_bits=12, **LATENCY)
+    run = _run(paper(), table, suppression="background", reference_table=dict(LATENCY, seed=SEED), with_ideal=False)
+    none = _run(paper(), table, suppression="none", with_ideal=False)
+    print(f"\nDP+SC+12 bit: suppressed {run['rmse_m']:.4f} m, interference-free {run['rmse_reference_m']:.4f} m "
+          f"(ratio {run['ratio_to_reference']:.3f}); without suppression {none['rmse_m']:.1f} m, failed "
+          f"{none['failed']}/{FRAMES}; {run['interference']}")
+    # measured: ratio 0.94–1.00 (30 frames), 0 failed; the ADC's floor −10 dB re σ² costs ≤ 5 %
+    assert run["failed"] == 0 and run["failed_reference"] == 0
+    assert run["ratio_to_reference"] <= 1.15, run["ratio_to_reference"]
+    # measured: 30/30 failed (errors of hundreds of metres)
+    assert none["failed"] >= FRAMES // 2, none["failed"]
+    assert run["front_end"][0]["canceller_settled"] and run["front_end"][0]["canceller_retunes"] == 0
+
+
+def test_static_clutter_with_per_run_phases_and_drift():
+    """50 static scatterers at 30 dB clutter-to-noise (P_T·Σ|β_c|²/σ² over every link), the nodes' oscillators
+    per run with a 10 °/s drift, the direct paths at free-space level: RMSE ≤ 1.20 × the clutter-free (ideal)
+    air's of the same seeds, 0 failed frames; without suppression it fails."""
+    table = dict(FREE_SPACE, clutter_scatterers=50, clutter_to_noise_db=30.0, node_phase="per_run",
+                 phase_drift_deg_per_s=10.0)
+    run = _run(paper(), table, suppression="background")
+    none = _run(paper(), table, suppression="none", with_ideal=False, frames=10)
+    print(f"\nclutter: {run['rmse_m']:.4f} m, clutter-free {run['rmse_ideal_m']:.4f} m (ratio {run['ratio_to_ideal']:.3f}); "
+          f"without suppression failed {none['failed']}/10")
+    # measured: ratio 1.13 (20 frames), 0 failed
+    assert run["failed"] == 0 and run["ratio_to_ideal"] <= 1.20, run["ratio_to_ideal"]
+    assert none["failed"] >= 5, none["failed"]  # measured 10/10 (the clutter, +25 dB per RE, is the strongest echo)
+    assert run["interference"]["beyond_cp_count"] == 0  # none of these scatterers is beyond the prefix
+
+
+def test_clutter_beyond_the_cyclic_prefix():
+    """Every scatterer at 1.5 × CP (paper: 30 samples, CP 20) at 20 dB clutter-to-noise: flagged from the samples
+    (the neighbouring subcarriers explain the background's residual: beyond_cp_db ≈ +10 dB on both nodes, counted
+    in the JSON), and the beyond-CP taps learned there take the floor it leaves from +12 dB over σ² (every frame
+    failed without them) to the noise. RMSE rise ≤ 10 % against the same clutter inside the prefix (same seeds)."""
+    inside = dict(FREE_SPACE, clutter_scatterers=50, clutter_to_noise_db=20.0, clutter_beyond_cp_fraction=0.0)
+    beyond = dict(inside, clutter_beyond_cp_fraction=1.0)
+    run_inside = _run(paper(), inside, suppression="background", frames=20)
+    run_beyond = _run(paper(), beyond, suppression="background", frames=20)
+    rise = run_beyond["rmse_m"] / run_inside["rmse_m"] - 1
+    print(f"\nbeyond CP: {run_beyond['rmse_m']:.4f} m vs inside {run_inside['rmse_m']:.4f} m: rise {100 * rise:.1f} %; "
+          f"flags {run_beyond['interference']['beyond_cp_db']}")
+    assert run_beyond["interference"]["beyond_cp_count"] == 2 and run_inside["interference"]["beyond_cp_count"] == 0
+    assert run_beyond["failed"] == 0
+    # measured: 1.100 × ideal beyond, 1.12 × inside (a rise of ≈ −2 %: the two clutter draws differ; the same noise)
+    assert rise <= 0.10, rise
+    assert max(run_beyond["interference"]["residual_excess_db"]) < 1.0  # measured −0.2 / +0.2 dB (12 dB untreated)
+
+
+@pytest.mark.parametrize("name", ["paper", "three-nodes"])
+def test_the_lab_preset(name):
+    """The "lab" preset — every impairment of issues 13 and 14 — on the paper scenario (the drawn impairments as
+    the calibration: N = 2 cannot calibrate from direct paths alone) and on three-nodes (calibrated by engineer
+    cal's estimator from the direct paths): RMSE ≤ 1.25 × the ideal air's, 0 failed frames. cfo_hz = 0: with the
+    lab's 5 Hz the air's self-coupling path (per-symbol band-limited delay of the CFO-rotated transmit samples)
+    leaves +2…4 dB over σ² that no static receiver model removes — an artefact of the synthetic air at +95 dB, not
+    a radio's physics (the leakage shares the node's oscillator; reported to the air engineer)."""
+    scenario = paper() if name == "paper" else load_scenario(THREE_NODES)
+    mode = "truth" if name == "paper" else "estimated"
+    frames = 20
+    run = trials.run_trials(scenario, {"preset": "lab", "seed": SEED, "cfo_hz": 0.0}, mode, frames, SEED,
+                            search="track")
+    print(f"\nlab {name}: {run['rmse_m']:.4f} m, ideal {run['rmse_ideal_m']:.4f} m (ratio {run['ratio_to_ideal']:.3f}), "
+          f"failed {run['failed']}; {run['interference']}")
+    assert run["suppression"] == "background"  # "auto" chose it: the air has issue 14's interference
+    assert run["failed"] == 0
+    assert run["rmse_m"] <= 1.25 * max(run["rmse_ideal_m"], run["crb_m"]), run["ratio_to_ideal"]
+
+
+def test_the_ideal_preset_is_unchanged():
+    """"ideal" (and issue 13's tables without issue 14's keys): suppression "auto" is "none", the results bit for
+    bit those of the issue-13 receiver."""
+    s = paper()
+    a = trials.run_trials(s, {"preset": "ideal"}, "none", 6, SEED, with_ideal=False)
+    b = trials.run_trials(s, None, "none", 6, SEED, with_ideal=False, suppression="none")
+    assert a["suppression"] == "none"
+    np.testing.assert_array_equal(a["errors_m"], b["errors_m"])
+    c = trials.run_trials(s, {"direct_path": True, "seed": SEED}, "truth", 6, SEED, with_ideal=False)
+    d = trials.run_trials(s, {"direct_path": True, "seed": SEED}, "truth", 6, SEED, with_ideal=False,
+                          suppression="none")
+    assert c["suppression"] == "none"
+    np.testing.assert_array_equal(c["errors_m"], d["errors_m"])
+
+
+def test_the_receive_side_never_reads_the_impairments():
+    """The background learned and the frames localised with the scenario with its [impairments] or without:
+    the same estimates, to the last bit (learn_background and the suppressor take samples and geometry only)."""
+    s = paper()
+    air = s.with_impairments(dict(FREE_SPACE, clutter_scatterers=20, isolation_db=40.0, rf_canceller_db=60.0,
+                                  adc_bits=12, seed=SEED, **LATENCY))
+    cal = trials.truth_calibration(air)
+    lay = ofdm.layout_from_scenario(air.without_impairments())
+    wc, wr = ofdm.default_precoders(lay, s.per_antenna_power)
+    wc, wr = np.stack([wc] * 2), np.stack([wr] * 2)
+    frames = np.arange(900, 904)
+    snaps, background = trials.run_with_background_capture(air, wc, wr, frames, SEED, SEED + 1, cal, 40)
+    results = []
+    for receive_side in (air, air.without_impairments()):
+        result = trials.localise_frames(receive_side, snaps, frames, wc, wr, SEED, cal,
+                                        suppressor=interference.Suppressor(background))
+        results.append(result.positions_m)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+# ---- the maths on snapshots built from the model ----------------------------------------------------
+
+def _static_background(level_db, seed, n_nodes=2, mr=8, mt=3, nsub=16):
+    """H (N_rx, N_tx, L, Mr, Mt): a random static background at level_db per resource element and antenna."""
+    rng = np.random.default_rng([seed, 1])
+    h = rng.standard_normal((n_nodes, n_nodes, nsub, mr, mt)) + 1j * rng.standard_normal((n_nodes, n_nodes, nsub, mr, mt))
+    return h * math.sqrt(10 ** (level_db / 10) / (2 * mt))
+
+
+def _synthetic(h, frames, seed, phases=True):
+    """(snapshots (F, N, Mr, L, 1) = Σ_m α_mn,f H_mn[l] X_m,f + noise (σ² = 1), frames X (unit power), the
+    noise alone): per-frame link phases α_mn,f = e^{j(φ_m − φ_n)} (φ fresh every frame) when ``phases``."""
+    rng = np.random.default_rng([seed, 2])
+    n_nodes, _, nsub, mr, mt = h.shape
+    x = (rng.standard_normal((frames, n_nodes, mt, nsub, 1)) + 1j * rng.standard_normal((frames, n_nodes, mt, nsub, 1))) / math.sqrt(2)
+    phi = rng.uniform(0, 2 * np.pi, (frames, n_nodes)) if phases else np.zeros((frames, n_nodes))
+    y = np.zeros((frames, n_nodes, mr, nsub, 1), complex)
+    for n in range(n_nodes):
+        for m in range(n_nodes):
+            alpha = np.exp(1j * (phi[:, m] - phi[:, n]))
+            y[:, n] += alpha[:, None, None, None] * np.einsum("lri,filp->frlp", h[n, m], x[:, m])
+    noise = (rng.standard_normal(y.shape) + 1j * rng.standard_normal(y.shape)) / math.sqrt(2)
+    return y + noise, x, noise
+
+
+NODES = np.array([[0.0, 100.0], [0.0, -100.0]])
+
+
+@pytest.mark.parametrize("level_db", [30.0, 100.0])
+def test_the_background_is_removed_to_its_estimation_error_whatever_its_level(level_db):
+    """A static background at +30 or +100 dB over the noise (oscillators per run: no direct path is needed to
+    de-rotate; the trials above cover per-frame phases with the direct paths giving them): after learning on 200
+    frames the suppressed frames hold the noise plus the background's estimation error (~σ²·N(Mt + 1)/F ≈ −15 dB
+    here), independent of the level."""
+    h = _static_background(level_db, seed=1)
+    y, x, _ = _synthetic(h, 200, seed=1, phases=False)
+    background = interference.learn_background(y, x, 1.0, NODES, 10e6)
+    assert max(background.residual_excess_db) < 0.5  # the learning residual is the noise (measured +0.0x dB)
+    y2, x2, noise = _synthetic(h, 10, seed=2, phases=False)
+    suppressor = interference.Suppressor(background)
+    left = []
+    for f in range(len(x2)):
+        out = suppressor.apply({n: y2[f, n] for n in range(2)}, {m: x2[f, m] for m in range(2)})
+        left.append(np.mean([np.mean(np.abs(out[n] - noise[f, n]) ** 2) for n in range(2)]))
+    excess_db = 10 * math.log10(np.mean(left))
+    assert excess_db < -8.0, excess_db  # measured ≈ −13 dB at both levels: the estimation error, not the level
+    assert suppressor.summary()["frames"] == 10
+
+
+def test_background_file_round_trip(tmp_path):
+    y, x, _ = _synthetic(_static_background(20.0, seed=2), 40, seed=2)
+    background = interference.learn_background(y, x, 1.0, NODES, 10e6)
+    path = tmp_path / "background.json"
+    background.save(path)
+    again = interference.load_background(path)
+    np.testing.assert_array_equal(again.coefficients, background.coefficients)
+    assert again.frames_used == background.frames_used
+    path.write_text(json.dumps({"format": "gr-disac-background", "version": 99}))
+    with pytest.raises(ValueError, match="version 99"):
+        interference.load_background(path)
+
+
+def test_a_short_capture_is_a_clear_error():
+    y, x, _ = _synthetic(_static_background(20.0, seed=2), 4, seed=2)
+    with pytest.raises(ValueError, match="frames are needed"):
+        interference.learn_background(y, x, 1.0, NODES, 10e6)
+
+
+def test_loopback_reports_the_interference():
+    """`disac loopback --impairments FILE` on an air with direct paths and clutter: the JSON has the
+    ``interference`` object (the suppressor's figures: what was learned and removed, beyond-CP flags) and
+    ``crb_with_nuisance_m2`` beside ``crb_position_m2``; what is left besides the echoes is small."""
+    table = os.path.join(HERE, "scenarios", "interference_clutter.toml")
+    root = os.path.abspath(os.path.join(HERE, ".."))
+    wrapper = ("import runpy, sys, gnuradio; "
+               f"gnuradio.__path__.insert(0, {os.path.join(root, 'python')!r}); "
+               "runpy.run_module('gnuradio.disac.apps.cli', run_name='__main__', alter_sys=True)")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONIOENCODING="utf-8")
+    cmd = [sys.executable, "-c", wrapper, "loopback", "--impairments", table, "--frames", "4", "--precoders",
+           "random", "--background-frames", "40", "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=root)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    info = result["interference"]
+    assert info["method"] == "background" and info["frames"] >= 4
+    assert min(info["suppressed_db"]) > 20.0  # the direct paths (+52 dB) are removed
+    assert info["snapshot_model_error_rel"] < 0.3, info  # measured ≈ 0.04 (noise-off air)
+    assert result["crb_with_nuisance_m2"] >= result["crb_position_m2"] * (1 - 1e-9)
