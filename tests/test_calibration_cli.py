@@ -40,3 +40,18 @@ def test_calibrate_refuses_an_air_without_direct_paths_or_reflector(tmp_path):
                  "--max-lag-samples", "300", "--output", "-")
     assert proc.returncode == 2 and "direct paths not found" not in proc.stdout
     assert "not identifiable" in proc.stderr
+
+
+def test_calibrate_the_full_lab_air_through_the_blocks():
+    """Issue 14: `disac calibrate --impairments lab` failed ("reflector's echo not found"); through the synthetic
+    node's blocks (synthetic_radio_rx's ADC, AGC and RF canceller) with the reflector pass it calibrates. Tolerances:
+    tests/test_calibration_lab.py's module docstring (2° RMS phases, 0.3 ns RMS timing with the reflector pass)."""
+    proc = disac("calibrate", "paper", "--impairments", "lab", "--reflector-m", "-60", "-20", "--frames", "10",
+                 "--max-lag-samples", "300", "--output", "-", "--truth", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["calibration"]["method"] == "direct_path+reflector" and doc["reflector_pass"] is True
+    assert len(doc["front_end"]) == 2 and all(fe["canceller_settled"] for fe in doc["front_end"])
+    assert len(doc["adc_clipped"]) == 2  # counted in the settle frames (the AGC's first frames), reported
+    assert doc["truth"]["rx_phase_deg_rms"] <= 2 and doc["truth"]["tx_phase_deg_rms"] <= 2
+    assert doc["truth"]["timing_ns_rms"] <= 0.3

@@ -128,7 +128,8 @@ def calibration_capture(scenario, frames_per_node=12, **kwargs):
     label 0 to the end of the schedule."""
     lay = ofdm.layout_from_scenario(scenario)
     max_lag = 300
-    schedule = est.CalibrationSchedule.for_search(scenario, frames_per_node, max_lag)
+    # this spec air keeps its reflector in view all the time (no background pass: test_calibration_lab.py plays it)
+    schedule = est.CalibrationSchedule.for_search(scenario, frames_per_node, max_lag, background=False)
     total = schedule.total_frames
     caps = spec_air_capture(scenario, total, 0, total * lay.frame_len, schedule=schedule, **kwargs)
     return schedule, caps, max_lag

@@ -11,7 +11,10 @@ channel's gain and phase, every link's delay and the CFOs. The calibration file 
 which only a synthetic run has).
 
 JSON keys: output (the file written, or null), calibration (the file's document), notes, path_snr_db (one
-row per known path: tx, rx (node ids from 0, as in the file), kind, snr_db), truth (with --truth).
+row per known path: tx, rx (node ids from 0, as in the file), kind, snr_db), truth (with --truth); issue 14:
+reflector_pass (whether the capture had the background pass with the reflector covered), settle_frames,
+front_end (per node the receive front end's status: AGC, ADC clipping, RF canceller; null on an air without an
+ADC model) and adc_clipped (per node, samples with a clipped I or Q component; null likewise).
 """
 
 import math
@@ -51,6 +54,14 @@ def register(subparsers):
     parser.add_argument("--max-lag-samples", type=whole_number("--max-lag-samples", 1, 1_000_000),
                         default=est.DEFAULT_MAX_LAG_SAMPLES,
                         help=f"the timing search: |link delay| ≤ this (default {est.DEFAULT_MAX_LAG_SAMPLES})")
+    parser.add_argument("--settle-frames", type=whole_number("--settle-frames", 0, 10_000),
+                        default=est.DEFAULT_SETTLE_FRAMES,
+                        help=f"frames each node sends before its fitted ones, for the receivers' AGC and RF canceller "
+                             f"to settle (default {est.DEFAULT_SETTLE_FRAMES})")
+    parser.add_argument("--reflector-pass", choices=("auto", "on", "off"), default="auto",
+                        help="a second pass with the reference reflector covered, whose difference from the first "
+                             "isolates the reflector's echo on each node's own link from its leakage, clutter and "
+                             "targets (default auto: on when there is a reflector)")
     parser.add_argument("--frequency-grid", choices=FREQUENCY_GRIDS, default=DEFAULT_FREQUENCY_GRID,
                         help=f"the band's frequency grid (default {DEFAULT_FREQUENCY_GRID})")
     parser.add_argument("--chain", choices=CHAINS, default="blocks",
@@ -81,23 +92,40 @@ def _scenario(args):
     return scenario
 
 
+def _plain(value):
+    """A front-end status as JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
 def run(args):
     try:
         scenario = _scenario(args)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     channel_seed = args.seed + 1 if args.channel_seed is None else args.channel_seed
-    schedule = est.CalibrationSchedule.for_search(scenario, args.frames, args.max_lag_samples)
+    background = None if args.reflector_pass == "auto" else args.reflector_pass == "on"
+    if background and scenario.reflector_m is None:
+        raise UsageError("--reflector-pass on needs a reference reflector ([calibration] reflector_m or --reflector-m)")
+    schedule = est.CalibrationSchedule.for_search(scenario, args.frames, args.max_lag_samples,
+                                                  settle_frames=args.settle_frames, background=background)
     bar = progress_bar(2, "disac calibrate", enabled=not args.no_progress)
+    front_end = {}  # each receiver's front-end status (ADC clipping, AGC, RF canceller) when the air has one
     try:
         with bar:
             bar.set_postfix_str("capture")
             if args.chain == "blocks":
                 from ..hier.calibration_capture import blocks_capture  # loads GNU Radio: only when it is used
-                captures = blocks_capture(scenario, schedule, args.seed, channel_seed, grid=args.frequency_grid)
+                captures = blocks_capture(scenario, schedule, args.seed, channel_seed, grid=args.frequency_grid,
+                                          front_end_status=front_end)
             else:
                 captures = calibration_air.synthetic_capture(scenario, schedule, args.seed, channel_seed,
-                                                             grid=args.frequency_grid)
+                                                             grid=args.frequency_grid, front_end_status=front_end)
             bar.update()
             bar.set_postfix_str("fit")
             fit = est.estimate_calibration(scenario.without_impairments(), captures, schedule, args.seed,
@@ -116,7 +144,10 @@ def run(args):
     truth = calibration_air.truth_errors(scenario, calibration) if args.truth else None
     snr_rows = [{"tx": m, "rx": n, "kind": kind, "snr_db": value} for (m, n, kind), value in sorted(fit.path_snr_db.items())]
     if args.json:
-        out = {"output": output, "calibration": calibration.to_dict(), "notes": list(fit.notes), "path_snr_db": snr_rows}
+        out = {"output": output, "calibration": calibration.to_dict(), "notes": list(fit.notes), "path_snr_db": snr_rows,
+               "reflector_pass": bool(schedule.background), "settle_frames": schedule.settle_frames,
+               "front_end": [_plain(front_end[n]) for n in sorted(front_end)] or None,
+               "adc_clipped": [int(front_end[n].get("adc_clipped", 0)) for n in sorted(front_end)] or None}
         if truth is not None:
             out["truth"] = truth
         print_json(out)

@@ -69,6 +69,25 @@ The estimation, in four steps
    ``notes``; within such a frame a CFO of a few Hz (even 1 kHz: 0.07 rad over the frame) changes nothing
    the localiser sees beyond the per-frame phase that b absorbs.
 
+On the full "lab" air of issue 14 (docs/calibration.md, "On the full lab air"; measured there)
+----------------------------------------------------------------------------------------------
+The radios' front end (ADC, AGC, RF canceller: docs/receiver-front-end.md) leaves each node's own leakage ~+40 dB
+over σ² and the air adds 50 static clutter scatterers: on a node's own link the reflector's monostatic echo is
+~25 dB under that residual, and the issue-13 fit did not find it. So (CalibrationSchedule):
+
+0. **Settle frames and the reflector pass.** Every turn starts with settle_frames that are sent, not fitted (the
+   AGC and the canceller settle). With a reference reflector the sequence of turns is played a second time with the
+   reflector covered, every node sending its first-pass samples again. On a node's own link all else is static
+   and the same in both passes (no oscillator phase of its own, the canceller's weights held), so the link is
+   fitted from the **difference of the passes** (``background_difference``): the reflector's echo alone, + 3 dB
+   of noise. The links between nodes keep the direct path (gains, delay), and their delay is checked against
+   the **reflector pass** (``_reflector_pass_delay``: each first-pass frame projected off its replay, which spans
+   the link's static part whatever its phase, and the reflector fitted with that projection in its model): agreed
+   (≤ AGREEMENT_SIGMAS), the two are averaged; not (clutter near the line of sight pulls the direct path), the
+   reflector pass's delay is used. Without a reflector (N ≥ 3, direct paths only) the clutter's pull stays
+   (0.33 ns RMS on three-nodes' lab air).
+   Only the active bins (``scenario.active_subcarriers``: the transmitter's own layout) enter the fit.
+
 Residuals (what the fit sees, never the truth): rx/tx phase and gain = the RMS over channels of each
 channel's standard error from the final LS (σ̂² of the fit's residual over the information of that
 channel); timing_ns_rms and cfo_hz_rms = the RMS of the links' residuals after step 4; links = each
@@ -84,6 +103,8 @@ from . import geometry, ofdm
 from .calibration import Calibration, CalibrationError, CalibrationResiduals, LinkResidual, gain_gauge, utc_now
 
 DEFAULT_FRAMES = 20
+# frames sent before the fitted ones in every turn (CalibrationSchedule): the AGC and an RF canceller settle
+DEFAULT_SETTLE_FRAMES = 14
 DEFAULT_MAX_LAG_SAMPLES = 1000
 # A path counts as present when its fitted SNR (|β|²·‖column‖²/σ̂², per frame, median over frames) is at
 # least this: a direct path of docs/air-model.md is ~60 dB here, the reflector ~45 dB, a column that fits target or
@@ -92,6 +113,9 @@ PRESENT_SNR_DB = 25.0
 # Frame-to-frame coherence of the link amplitudes above which the phase progression is a CFO (per_run
 # phases give ≈ 1; per-frame random phases give ≈ 1/√(F − 1), 0.23 for 20 frames).
 COHERENCE_THRESHOLD = 0.8
+# a link's direct-path delay and its reflector-pass delay agree when they differ by at most this many combined
+# standard errors (4: a false disagreement once in ~16 000 links when both are unbiased)
+AGREEMENT_SIGMAS = 4.0
 _FINE_GRID_SAMPLES = np.arange(-1.5, 1.5001, 0.05)
 _MAX_ITERATIONS = 60
 _DELAY_TOLERANCE_SAMPLES = 1e-7
@@ -266,52 +290,138 @@ def frame_snapshots(capture, layout, frames, offset_samples):
 @dataclasses.dataclass(frozen=True)
 class CalibrationSchedule:
     """Who transmits when in a calibration capture: the nodes take turns (decided here, see the module
-    docstring). Node m sends frames_per_node consecutive calibration frames starting at
-    first_frame + gap_frames + m·(frames_per_node + gap_frames); the gap_frames between the turns are silent
-    for everybody, so no node's turn is masked by another's delayed signal within the timing search."""
+    docstring). A turn of node m is settle_frames + frames_per_node consecutive calibration frames; the first
+    settle_frames are sent but not fitted (the receivers' AGC and a node's RF canceller settle on them: the
+    canceller of docs/receiver-front-end.md needs ~5–8 frames of its own transmission, then the AGC ~2 more to
+    climb back the canceller's 60 dB in its 40 dB steps: measured on the paper's lab air, the two passes of a node's own
+    link differ by +95 dB in its first 8 frames, by +4 dB in frames 9–12 and by nothing from frame 13 on), the last frames_per_node are fitted (``frames_of``). The gap_frames between the turns are silent
+    for everybody, so no node's turn is masked by another's delayed signal within the timing search.
+
+    With ``background`` the whole sequence of turns is played twice: the first pass with the reference
+    reflector in view, then (after a gap) the background pass with it covered, every node sending again the
+    very samples of its first-pass turn (``background_frames_of``: the frames whose slots carry that replay).
+    What is static on a node's own link (its leakage, the clutter's and the targets' monostatic echoes: the
+    same oscillator, no phase of its own) is then the same in both passes, and the difference is the
+    reflector's echo alone (docs/calibration.md, "On the full lab air"). Frame numbers here are slots of the
+    common schedule (frame f starts at local index f·frame_len); ``source_frame(f)`` is the frame whose
+    calibration samples are sent in slot f."""
 
     num_nodes: int
     frames_per_node: int = DEFAULT_FRAMES
     gap_frames: int = 10
     first_frame: int = 0
+    settle_frames: int = 0
+    background: bool = False
 
     def __post_init__(self):
-        for key, low in (("num_nodes", 1), ("frames_per_node", 2), ("gap_frames", 0), ("first_frame", 0)):
+        for key, low in (("num_nodes", 1), ("frames_per_node", 2), ("gap_frames", 0), ("first_frame", 0),
+                         ("settle_frames", 0)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise CalibrationError(f"calibration schedule {key} = {value!r}: accepted: a whole number ≥ {low}")
+        if not isinstance(self.background, (bool, np.bool_)):
+            raise CalibrationError(f"calibration schedule background = {self.background!r}: accepted: true or false")
 
     @classmethod
     def for_search(cls, scenario, frames_per_node=DEFAULT_FRAMES, max_lag_samples=DEFAULT_MAX_LAG_SAMPLES,
-                   first_frame=0):
-        """A schedule whose silent gaps outlast the timing search ±max_lag_samples (plus a symbol)."""
+                   first_frame=0, settle_frames=None, background=None):
+        """A schedule whose silent gaps outlast the timing search ±max_lag_samples (plus a symbol).
+        settle_frames: default DEFAULT_SETTLE_FRAMES; background: default True when the scenario has a
+        reference reflector (its monostatic echo is what the background pass isolates)."""
         layout = ofdm.layout_from_scenario(scenario)
         gap = int(math.ceil((max_lag_samples + layout.symbol_len) / layout.frame_len))
-        return cls(scenario.num_nodes, frames_per_node, gap, first_frame)
+        if settle_frames is None:
+            settle_frames = DEFAULT_SETTLE_FRAMES
+        if background is None:
+            background = getattr(scenario, "reflector_m", None) is not None
+        return cls(scenario.num_nodes, frames_per_node, gap, first_frame, int(settle_frames), bool(background))
+
+    @property
+    def turn_frames(self):
+        """Frames of one turn (settle + fitted)."""
+        return self.settle_frames + self.frames_per_node
+
+    @property
+    def passes(self):
+        return 2 if self.background else 1
+
+    def _turn_start(self, node, pass_index=0):
+        return (self.first_frame + self.gap_frames
+                + (pass_index * self.num_nodes + node) * (self.turn_frames + self.gap_frames))
 
     def frames_of(self, node):
-        """The frame numbers node ``node`` transmits, (frames_per_node,)."""
-        start = self.first_frame + self.gap_frames + node * (self.frames_per_node + self.gap_frames)
+        """The frame numbers node ``node`` transmits and the estimator fits, first pass (frames_per_node,)."""
+        start = self._turn_start(node) + self.settle_frames
         return np.arange(start, start + self.frames_per_node)
+
+    def background_frames_of(self, node):
+        """The slots of the background pass carrying the replay of frames_of(node) (frames_per_node,)."""
+        if not self.background:
+            raise CalibrationError("calibration schedule without a background pass: background_frames_of has no frames")
+        start = self._turn_start(node, 1) + self.settle_frames
+        return np.arange(start, start + self.frames_per_node)
+
+    @property
+    def background_first_frame(self):
+        """The first slot of the background pass (after the first pass's last gap); None without one."""
+        return self._turn_start(0, 1) - self.gap_frames if self.background else None
 
     @property
     def total_frames(self):
         """Frames from frame 0 to the end of the last gap: a capture of labels 0 … total_frames·frame_len
         covers every turn with its search margin."""
-        return self.first_frame + self.gap_frames + self.num_nodes * (self.frames_per_node + self.gap_frames)
+        return self.first_frame + self.gap_frames + self.passes * self.num_nodes * (self.turn_frames + self.gap_frames)
 
-    def transmitter_of(self, frame):
-        """The node transmitting in ``frame``, or None (a gap)."""
+    def _slot(self, frame):
+        """(node, pass, index within the turn) of a transmitting slot, or None (a gap)."""
         rel = int(frame) - self.first_frame - self.gap_frames
         if rel < 0:
             return None
-        node, within = divmod(rel, self.frames_per_node + self.gap_frames)
-        return node if node < self.num_nodes and within < self.frames_per_node else None
+        turn, within = divmod(rel, self.turn_frames + self.gap_frames)
+        pass_index, node = divmod(turn, self.num_nodes)
+        if pass_index >= self.passes or within >= self.turn_frames:
+            return None
+        return node, pass_index, within
+
+    def transmitter_of(self, frame):
+        """The node transmitting in ``frame``, or None (a gap)."""
+        slot = self._slot(frame)
+        return None if slot is None else slot[0]
+
+    def source_frame(self, frame):
+        """The frame number whose calibration samples are sent in slot ``frame`` (itself in the first pass, the
+        first pass's frame in the background pass), or None (a gap)."""
+        slot = self._slot(frame)
+        if slot is None:
+            return None
+        node, _, within = slot
+        return int(self._turn_start(node) + within)
+
+    def turn_slots(self, node):
+        """[(first slot, source frames (turn_frames,)), …] of node's turns, one per pass."""
+        source = np.arange(self._turn_start(node), self._turn_start(node) + self.turn_frames)
+        return [(self._turn_start(node, p), source) for p in range(self.passes)]
 
     def precoders(self, scenario, node, frame):
         """(W_c, W_r) of ``node`` in ``frame``: the calibration set in its turn, zero (silent) otherwise."""
         wc, wr = calibration_precoders(scenario)
         return (wc, wr) if self.transmitter_of(frame) == node else (wc, np.zeros_like(wr))
+
+
+def background_difference(capture, schedule, frame_len, node):
+    """Node ``node``'s capture minus itself one pass later (CalibrationSchedule.background): sample t of the
+    result is y[t] − y[t + S], S = the background pass's offset; a ReceivedCapture of the same first label.
+    Samples before the first fitted frame of the node's turn are zero: its settle frames are not the same in both
+    passes (the front end was settling in the first), and the timing search must not see them."""
+    shift = int(schedule.background_frames_of(node)[0] - schedule.frames_of(node)[0]) * int(frame_len)
+    y = capture.samples
+    if y.shape[1] <= shift:
+        raise CalibrationError(
+            f"calibration capture of node {node + 1}: {y.shape[1]} samples do not reach its background pass "
+            f"({shift} samples later): accepted: a capture covering both passes of the schedule")
+    diff = y[:, :y.shape[1] - shift] - y[:, shift:]
+    diff[:, :max(0, int(schedule.frames_of(node)[0]) * int(frame_len) - capture.first_index)] = 0
+    return ReceivedCapture(diff, capture.first_index)
 
 
 def coarse_lag(capture, x, tx_first_index, max_lag_samples, frame_len):
@@ -395,27 +505,42 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
                        "direct path" if method == "auto" else method.replace("_", " "))
     layout = ofdm.layout_from_scenario(scenario)
     fs = float(scenario.bandwidth_hz)
-    freq_norm = ofdm.bin_frequencies_hz(layout.subcarriers, fs, frequency_grid) / fs
+    # only the bins the transmitters use (SPEC14 §0: the transmitter's own layout, which the receive side knows)
+    active = np.asarray(getattr(scenario, "active_subcarriers", np.ones(layout.subcarriers, bool)), dtype=bool)
+    freq_norm = ofdm.bin_frequencies_hz(layout.subcarriers, fs, frequency_grid)[active] / fs
     wc, wr = calibration_precoders(scenario)
     turns = {m: schedule.frames_of(m) for m in range(n_nodes)}
-    x_freq = {m: ofdm.transmitted_frames(layout, seed, turns[m], m, wc, wr).reshape(turns[m].size, mt, -1)
-              for m in range(n_nodes)}  # (F, Mt, L·P)
+    x_freq = {m: ofdm.transmitted_frames(layout, seed, turns[m], m, wc, wr)[:, :, active, :].reshape(turns[m].size, mt, -1)
+              for m in range(n_nodes)}  # (F, Mt, L_active·P)
+    # a background pass (the reflector covered, the same samples sent again): each node's own link is taken as
+    # the difference of the two passes, which is the reflector's monostatic echo alone (module docstring, step 0)
+    link_captures = {(m, n): captures[n] for m in range(n_nodes) for n in range(n_nodes)}
+    background = bool(schedule.background) and has_reflector
+    if background:
+        for n in range(n_nodes):
+            link_captures[(n, n)] = background_difference(captures[n], schedule, layout.frame_len, n)
     lags, peaks = {}, {}
     for m in range(n_nodes):
         x = transmitted_samples(scenario, seed, turns[m], m, (wc, wr))
         for n in range(n_nodes):
-            lags[(m, n)], peaks[(m, n)] = coarse_lag(captures[n], x, int(turns[m][0]) * layout.frame_len,
+            lags[(m, n)], peaks[(m, n)] = coarse_lag(link_captures[(m, n)], x, int(turns[m][0]) * layout.frame_len,
                                                      int(max_lag_samples), layout.frame_len)
 
     def run(paths):
-        return _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths)
+        return _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths, active)
+
+    def paths_of(direct, reflector):
+        return known_paths(scenario, direct, reflector)
 
     notes = []
+    if background:
+        notes.append("the reflector's monostatic echoes were taken from the difference of the capture and its "
+                     "background pass (reflector covered): the static leakage, clutter and targets cancel")
     use_direct = n_nodes > 1 and method in ("auto", "direct_path", "direct_path+reflector")
     use_reflector = has_reflector and method in ("auto", "reflector", "direct_path+reflector")
     fit = None
     if use_direct:
-        fit = run(known_paths(scenario, True, use_reflector))
+        fit = run(paths_of(True, use_reflector))
         weak = [p for p in fit["paths"] if p.kind == "direct_path" and fit["snr_db"][(p.tx, p.rx, p.kind)] < PRESENT_SNR_DB]
         if weak and method == "auto":
             notes.append(f"{len(weak)} of {n_nodes * (n_nodes - 1)} direct paths not found in the capture "
@@ -430,8 +555,11 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
     if fit is None:
         if not use_reflector:
             raise _refusal(scenario, set(), "direct paths" if method == "auto" else method.replace("_", " "))
-        fit = run(known_paths(scenario, False, True))
-    weak = [p for p in fit["paths"] if p.kind == "reflector" and fit["snr_db"][(p.tx, p.rx, p.kind)] < PRESENT_SNR_DB]
+        fit = run(paths_of(False, True))
+    # the reflector must be found where it is needed: with a background pass on the nodes' own links (the
+    # bistatic ones have the direct paths; there the reflector is one more known path among the raw clutter)
+    weak = [p for p in fit["paths"] if p.kind == "reflector" and fit["snr_db"][(p.tx, p.rx, p.kind)] < PRESENT_SNR_DB
+            and (p.tx == p.rx or not (background and use_direct))]
     if weak:
         p = weak[0]
         raise CalibrationError(
@@ -441,7 +569,31 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
     used = "direct_path+reflector" if use_direct and use_reflector else "direct_path" if use_direct else "reflector"
 
     # ---- step 4: over all links --------------------------------------------------------------------
-    link_d, link_var = fit["delays"], fit["delay_var"]
+    link_d, link_var = dict(fit["delays"]), dict(fit["delay_var"])
+    if background and use_direct and use_reflector:
+        # the links between nodes, checked against the reflector pass, where static interference cancels
+        # (_reflector_pass_delay): when the direct path's delay agrees with it (|Δ| ≤ AGREEMENT_SIGMAS combined
+        # standard errors) the two are averaged by their variances (the direct path, 15–20 dB stronger, dominates);
+        # when not, something static the fit does not model (clutter near the line of sight) pulls the direct path,
+        # and the reflector pass's delay is used. The direct paths keep giving the gains.
+        disagreed = []
+        for (m, n) in sorted(link_d):
+            if m == n:
+                continue
+            got = _reflector_pass_delay(scenario, layout, captures[n], schedule, x_freq[m], freq_norm, active, fit, m, n)
+            if got is None or got[2] < PRESENT_SNR_DB:
+                continue
+            fit["snr_db"][(m, n, "reflector_pass")] = got[2]
+            d_dp, v_dp = link_d[(m, n)], link_var[(m, n)]
+            if abs(d_dp - got[0]) <= AGREEMENT_SIGMAS * math.sqrt(v_dp + got[1]):
+                w = 1 / v_dp + 1 / got[1]
+                link_d[(m, n)], link_var[(m, n)] = (d_dp / v_dp + got[0] / got[1]) / w, 1 / w
+            else:
+                link_d[(m, n)], link_var[(m, n)] = got[0], got[1]
+                disagreed.append(f"{m + 1}→{n + 1} ({(d_dp - got[0]) / fs * 1e9:+.2f} ns)")
+        if disagreed:
+            notes.append("the direct path's delay disagreed with the reflector pass on links " + ", ".join(disagreed)
+                         + ": static echoes near the line of sight pull it; those links' delays are the reflector pass's")
     links = sorted(link_d)
     if not links_identifiable(links, n_nodes):
         raise _refusal(scenario, set(links), used.replace("_", " "))
@@ -539,8 +691,9 @@ def _nodes_connected(pairs, num_nodes):
     return len({find(a) for a in range(num_nodes)}) == 1
 
 
-def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
-    """Steps 2 and 3 for a set of known paths: windows, snapshots, initial and final least squares."""
+def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths, active):
+    """Steps 2 and 3 for a set of known paths: windows, snapshots (active bins only), initial and final least
+    squares. link_captures {(m, n): the capture link m → n is fitted from}."""
     n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
     fs = float(scenario.bandwidth_hz)
     cp, symbols = layout.cyclic_prefix, layout.data_symbols
@@ -560,7 +713,7 @@ def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
                 "nearer the nodes)")
         window = int(math.floor(total.min() - (cp - spread) / 2))  # the paths centred in the prefix
         windows[(m, n)] = window
-        y = frame_snapshots(captures[n], layout, turns[m], window)
+        y = frame_snapshots(link_captures[(m, n)], layout, turns[m], window)[:, :, active, :]
         links.append(_Link(m, n, link_paths, window, y, x_freq[m], mt, mr))
 
     def d_of(link, q):
@@ -708,6 +861,70 @@ def _fit(scenario, layout, captures, turns, x_freq, lags, freq_norm, paths):
     return {"paths": paths, "delays": {k: delays[k] for k in by_link}, "delay_var": delay_var, "snr_db": snr_db,
             "amplitudes": amps, "windows": windows, "g_rx": g_rx, "g_tx": g_tx, "rx_rel_std": rx_rel,
             "tx_rel_std": tx_rel}
+
+
+def _reflector_pass_delay(scenario, layout, capture, schedule, x, freq_norm, active, fit, m, n, iterations=8):
+    """(D_mn, its variance, the reflector's fitted SNR dB) of the link m → n between two nodes from the reflector
+    pass, or None.
+
+    Each first-pass frame y0_f = α_f (S + R) X_f + noise and its background-pass replay y1_f = α'_f S X_f + noise
+    (the same samples sent: S is everything static on the link — direct path, clutter, targets, echoes beyond the
+    prefix — R the reflector; α the link's oscillator phase, new per frame) differ by more than a phase, so no
+    difference removes S; a projection does: z_f = P⊥(y1_f) y0_f (y0_f off the one vector y1_f) holds α_f P⊥ R X_f
+    and the noise, whatever S is. The reflector is fitted to it with the projection in its model, β_f P⊥(y1_f)
+    c_f(D) (c_f = the reflector's column with the gains of the main fit: u ⊗ (v^T X_f ⊙ d(τ_r + D − o))), one
+    amplitude per frame, D by Gauss–Newton from the main fit's value."""
+    fs = float(scenario.bandwidth_hz)
+    path = [p for p in known_paths(scenario, False, True) if p.tx == m and p.rx == n]
+    if not path:
+        return None
+    path = path[0]
+    symbols = layout.data_symbols
+    window = fit["windows"][(m, n)]
+    try:
+        y0 = frame_snapshots(capture, layout, schedule.frames_of(m), window)[:, :, active, :]
+        y1 = frame_snapshots(capture, layout, schedule.background_frames_of(m), window)[:, :, active, :]
+    except CalibrationError:
+        return None
+    frames = y0.shape[0]
+    y0 = y0.reshape(frames, -1)
+    v = y1.reshape(frames, -1)
+    vn = v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    def project(c):  # (F, K): each frame off its background replay
+        return c - vn * np.sum(np.conj(vn) * c, axis=1, keepdims=True)
+    z = project(y0)
+    mt, mr = scenario.tx_antennas, scenario.rx_antennas
+    u = fit["g_rx"][n] * geometry.ula_steering(path.theta_rx_rad, mr)
+    beam = np.einsum("i,fik->fk", fit["g_tx"][m] * geometry.ula_steering(path.theta_tx_rad, mt), x)  # (F, L·P)
+    slope = np.repeat(-2j * np.pi * freq_norm, symbols)
+    delay = float(fit["delays"][(m, n)])
+
+    def columns(d):
+        col = beam * _delay_phase(freq_norm, path.delay_s * fs + d - window, symbols)[None]
+        full = (u[None, :, None] * col[:, None, :]).reshape(frames, -1)
+        deriv = (u[None, :, None] * (col * slope[None])[:, None, :]).reshape(frames, -1)
+        return project(full), project(deriv)
+    for _ in range(iterations):
+        c, dc = columns(delay)
+        energy = np.real(np.sum(np.conj(c) * c, axis=1))
+        beta = np.sum(np.conj(c) * z, axis=1) / energy
+        resid = z - beta[:, None] * c
+        jac = beta[:, None] * dc
+        step = float(np.real(np.vdot(jac, resid)) / max(np.real(np.vdot(jac, jac)), 1e-300))
+        delay += float(np.clip(step, -0.5, 0.5))
+        if abs(step) < _DELAY_TOLERANCE_SAMPLES:
+            break
+    c, dc = columns(delay)
+    energy = np.real(np.sum(np.conj(c) * c, axis=1))
+    beta = np.sum(np.conj(c) * z, axis=1) / energy
+    resid = z - beta[:, None] * c
+    dof = resid.size - 2 * frames - 1  # β per frame, the projection per frame, the delay
+    sigma2 = float(np.sum(np.abs(resid) ** 2) / max(dof, 1))
+    jac = beta[:, None] * dc
+    var = sigma2 / (2 * max(float(np.real(np.vdot(jac, jac))), 1e-300))
+    snr = float(10 * np.log10(max(float(np.median(np.abs(beta) ** 2 * energy / sigma2)), 1e-30)))
+    return delay, var, snr
 
 
 # the nuisance search: sin θ grids of the rx and tx arrays, window delays, and when to stop

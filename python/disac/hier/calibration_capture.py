@@ -12,6 +12,13 @@ node chain records around the turns (the rx framing of rx_frame_tagger comes aft
 
 A capture with an overflow (a second rx_time tag) is refused: the calibration is repeated, not fitted
 across a gap. core/calibration_air.py plays the same physics without GNU Radio (tested equal).
+
+Issue 14: the radio's receive front end (ADC, AGC, and the RF canceller when the table's rf_canceller_db > 0: the
+node's own transmit samples go to synthetic_radio_rx's Mt reference inputs, as hier/synthetic_node wires them) is
+the block's own. A schedule with a background pass covers the reflector for the transmissions of that pass: per
+receiving node the air is the sensing_channel of the scenario with the reflector covered (amplitude 0, with the
+noise), plus the reflector's echo of the first pass (the noise-free sensing_channel of the scenario minus that of the
+covered one, both fed the transmit samples gated to the first pass), as core/calibration_air.py.
 """
 
 import numpy as np
@@ -27,8 +34,11 @@ from ..core.calibration_air import schedule_streams
 from ..core.calibration_estimator import ReceivedCapture
 
 
-def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=ofdm.DEFAULT_FREQUENCY_GRID):
-    """{node: ReceivedCapture} of the schedule through the blocks (module docstring). Runs a flowgraph to its end."""
+def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=ofdm.DEFAULT_FREQUENCY_GRID,
+                   front_end_status=None):
+    """{node: ReceivedCapture} of the schedule through the blocks (module docstring). Runs a flowgraph to its end.
+    front_end_status: a dict filled with each receiver's front-end status (synthetic_radio_rx.front_end_status())
+    when the air has an ADC model."""
     lay = ofdm.layout_from_scenario(scenario)
     n_nodes, mt, mr = scenario.num_nodes, scenario.tx_antennas, scenario.rx_antennas
     air_latency = channels.sensing_air_latency_samples(scenario)
@@ -36,29 +46,73 @@ def blocks_capture(scenario, schedule, seed, channel_seed=1, noise=True, grid=of
     x = schedule_streams(scenario, schedule, seed, frames).astype(np.complex64)
     epoch = tags.split_seconds(tags.SYNTHETIC_EPOCH_S)
     tb = gr.top_block("disac calibration capture")
-    radios_tx = []
+    radios_tx, sources = [], []
     for m in range(n_nodes):
         radio = synthetic_radio_tx(scenario, m)
+        sources.append([blocks.vector_source_c(x[m * mt + i].tolist(), False) for i in range(mt)])
         for i in range(mt):
-            tb.connect(blocks.vector_source_c(x[m * mt + i].tolist(), False), (radio, i))
+            tb.connect(sources[m][i], (radio, i))
         radios_tx.append(radio)
     sinks = {}
     keep = list(radios_tx)  # the Python blocks must outlive the run (GNU Radio holds only their C++ side)
-    canceller = front_end_settings(scenario)["rf_canceller_db"] > 0  # the RF canceller takes the node's TX samples
+    covered = gate = None
+    if schedule.background and getattr(scenario, "reflector_m", None) is not None:
+        covered = scenario.replace(reflector_amplitude=0.0)
+        until = schedule.background_first_frame * lay.frame_len
+        gate = np.zeros(x.shape[1], np.complex64)
+        gate[:max(0, until)] = 1
+    gated = []
+    if covered is not None:  # the transmit samples of the first pass only (the reflector's echo is theirs)
+        for m in range(n_nodes):
+            ports = []
+            for i in range(mt):
+                mult = blocks.multiply_cc()
+                tb.connect((radios_tx[m], i), (mult, 0))
+                tb.connect(blocks.vector_source_c(gate.tolist(), False), (mult, 1))
+                keep.append(mult)
+                ports.append(mult)
+            gated.append(ports)
+    radios_rx = {}
+    settings = front_end_settings(scenario)
+    canceller = settings["rf_canceller_db"] > 0  # the radio's hardware: it needs its TX samples
     for n in range(n_nodes):
-        air = sensing_channel(scenario, n, channel_seed, noise, grid)
+        air = sensing_channel(scenario if covered is None else covered, n, channel_seed, noise, grid)
         for m in range(n_nodes):
             for i in range(mt):
                 tb.connect((radios_tx[m], i), (air, m * mt + i))
-        radio = synthetic_radio_rx(scenario, n, label_offset_samples=air.label_offset_samples,
-                                   tx_reference=canceller, transmit_frames=frames)
+        radio = synthetic_radio_rx(scenario, n, label_offset_samples=air.label_offset_samples, tx_reference=canceller,
+                                   transmit_frames=frames if canceller else 0)
+        radios_rx[n] = radio
         keep += [air, radio]
+        outputs = [(air, r) for r in range(mr)]
+        if covered is not None:
+            echo = sensing_channel(scenario, n, channel_seed, False, grid)
+            echo_covered = sensing_channel(covered, n, channel_seed, False, grid)
+            for m in range(n_nodes):
+                for i in range(mt):
+                    tb.connect((gated[m][i], 0), (echo, m * mt + i))
+                    tb.connect((gated[m][i], 0), (echo_covered, m * mt + i))
+            keep += [echo, echo_covered]
+            outputs = []
+            for r in range(mr):
+                diff = blocks.sub_cc()
+                add = blocks.add_cc()
+                tb.connect((echo, r), (diff, 0))
+                tb.connect((echo_covered, r), (diff, 1))
+                tb.connect((air, r), (add, 0))
+                tb.connect(diff, (add, 1))
+                keep += [diff, add]
+                outputs.append((add, 0))
+        if canceller:
+            for i in range(mt):  # the node's own transmit samples (its isac_tx's outputs): the canceller's reference
+                tb.connect(sources[n][i], (radio, mr + i))
         sinks[n] = [blocks.vector_sink_c() for _ in range(mr)]
         for r in range(mr):
-            tb.connect((air, r), (radio, r), sinks[n][r])
-        for i in range(mt if canceller else 0):
-            tb.connect(blocks.vector_source_c(x[n * mt + i].tolist(), False), (radio, mr + i))
+            tb.connect(outputs[r], (radio, r), sinks[n][r])
     tb.run()
+    if front_end_status is not None and settings["adc_bits"] > 0:
+        for n, radio in radios_rx.items():
+            front_end_status[n] = radio.front_end_status()
     del keep
     captures = {}
     for n in range(n_nodes):
