@@ -103,8 +103,10 @@ from . import geometry, ofdm
 from .calibration import Calibration, CalibrationError, CalibrationResiduals, LinkResidual, gain_gauge, utc_now
 
 DEFAULT_FRAMES = 20
-# frames sent before the fitted ones in every turn (CalibrationSchedule): the AGC and an RF canceller settle
-DEFAULT_SETTLE_FRAMES = 14
+# frames sent before the fitted ones in every turn (CalibrationSchedule): the AGC and an RF canceller settle.
+# 20: the paper's lab air calibrates from 16 on with the canceller that keeps tuning five updates after it first
+# settles (core/front_end.py; 14 was enough before that and fails since), both chains; 4 frames of margin
+DEFAULT_SETTLE_FRAMES = 20
 DEFAULT_MAX_LAG_SAMPLES = 1000
 # A path counts as present when its fitted SNR (|β|²·‖column‖²/σ̂², per frame, median over frames) is at
 # least this: a direct path of docs/air-model.md is ~60 dB here, the reflector ~45 dB, a column that fits target or
