@@ -397,7 +397,7 @@ def test_layout_keys_and_absent_interference_leave_the_channel_bit_for_bit(paper
     rng = np.random.default_rng(4)
     x = (rng.standard_normal((12, 6 * layout.symbol_len)) + 1j * rng.standard_normal((12, 6 * layout.symbol_len))
          ).astype(np.complex64)
-    table = {"guard_subcarriers": 4, "dc_null": True, "carrier_hz": 28e9, "rcs_m2": 10.0, "clutter_scatterers": 0,
+    table = {"guard_subcarriers": 3, "dc_null": True, "carrier_hz": 28e9, "rcs_m2": 10.0, "clutter_scatterers": 0,
              "isolation_db": float("inf"), "adc_full_scale": 2.0, "agc": False}
     for n in range(2):
         plain = _fast(channels.SensingChannel(paper, n, 3), x)

@@ -79,6 +79,8 @@ from .cli_flowgraph import (PRECODER_HELP, Progress, add_chain_arguments, add_cu
                             link_parameters, load_checked_scenario, node_index_from_args,
                             print_scenario_warnings, resolve_precoders,
                             security_from_args, security_parameters)
+from .cli_interference import (add_background_arguments, add_impaired_summary,  # noqa: E402,F401
+                               interference_report, resolve_suppressor)
 from .cli_radio import (FRAMING_COUNTERS, RADIOS, REPLAY_PREFIX, RadioChoices, add_recorder,  # noqa: E402,F401
                         build_replay, build_usrp_node, channel_list, configure_usrp, radio_choice,
                         recording_report)

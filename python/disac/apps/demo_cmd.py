@@ -18,12 +18,9 @@ JSON keys (a contract other tools read): scenario, sinr_threshold_db, frames, ta
 {true_m, estimate_m, crb_m2, rmse_m}), rmse_m, users (a list of {sinr_designed_db, sinr_measured_db,
 ber}), frames_sent, frames_received, frames_localised, frames_skipped, elapsed_s.
 
-Issue 14: ``--impairments PRESET|FILE`` (single process only) runs the air of docs/air-model.md with its
-[impairments], ``--calibration FILE|auto`` calibrates the nodes, and the central unit subtracts the static
-background (``--background auto|FILE|none``, core.interference); the JSON then has ``calibration``,
-``interference`` and ``crb_with_nuisance_m2``, and the map shows the direct paths between the nodes and an
-image of the clutter that was removed (core.interference.background_image: the learned background less its
-direct paths and leakage, from samples and geometry only).
+Issue 14: ``--impairments``, ``--calibration`` and ``--background`` (single process only) as in `disac localize`;
+the JSON then has ``calibration``, ``interference`` and ``crb_with_nuisance_m2``, and the map shows the direct
+paths and an image of the clutter removed (cli_interference.add_impaired_summary).
 """
 
 import json
@@ -42,10 +39,9 @@ from ..core.demo_report import draw_map, position_covariances_m2, print_table, s
 from ..core.design_options import DEFAULT_OBJECTIVE, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES
 from ..core.trial_stats import scenario_at_snr
 from ..hier import system
-from .cli import (Progress, UsageError, add_impairment_arguments, add_progress_option, add_scenario_argument,
-                  calibration_report, finite_float, impaired_scenario, load_checked_scenario, print_json,
-                  print_scenario_warnings, quiet_gnuradio_info, resolve_calibration)
-from .localize_cmd import add_background_arguments, interference_report, resolve_suppressor
+from .cli import (Progress, UsageError, add_background_arguments, add_impaired_summary, add_impairment_arguments,
+                  add_progress_option, add_scenario_argument, finite_float, impaired_scenario, load_checked_scenario,
+                  print_json, print_scenario_warnings, quiet_gnuradio_info, resolve_calibration, resolve_suppressor)
 
 # the line `disac cu` prints once its snapshot socket is bound
 _SNAPSHOT_ENDPOINT = re.compile(r"^disac cu: .*snapshots on (tcp://\S+:\d+) ")
@@ -221,10 +217,7 @@ def run_demo(scenario_name, frames=200, sinr_db=10.0, snr_db=None, objective=DEF
                                                       suppressor, status)
     summary = summarise(scenario, sinr_db, wc, wr, designed, estimates, users, counts, time.perf_counter() - started)
     if impaired:
-        summary["calibration"] = calibration_report(calibration, status)
-        summary["interference"], summary["crb_with_nuisance_m2"] = interference_report(suppressor, scenario, wc, wr)
-        if suppressor is not None:
-            demo_report.attach_interference_layers(summary, scenario, suppressor.background)
+        add_impaired_summary(summary, calibration, status, suppressor, scenario, wc, wr)
     return summary, scenario, estimates, position_covariances_m2(scenario, wc, wr)
 
 

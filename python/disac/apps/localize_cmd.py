@@ -43,65 +43,11 @@ import time
 from ..core import trial_stats
 from ..core.trial_stats import conditional_crbs_m2, matched_errors, scenario_at_snr  # noqa: F401 (the names scripts use)
 from ..hier import system
-from .cli import (UsageError, add_impairment_arguments, add_precoder_arguments, add_progress_option,
+from .cli import (UsageError, add_background_arguments, add_impairment_arguments, interference_report,
+                  resolve_suppressor, add_precoder_arguments, add_progress_option,
                   add_scenario_argument, calibration_report, finite_float, impaired_scenario, load_checked_scenario,
                   print_json, print_scenario_warnings, Progress, quiet_gnuradio_info, resolve_calibration,
                   resolve_precoders)
-
-
-BACKGROUND_HELP = ("the static background (direct paths, self-coupling, clutter) the central unit subtracts: "
-                   "auto (default: learned from a clear-scene capture of the synthetic air when --impairments is "
-                   "given and not ideal), a file (core.interference Background.save), or none")
-
-
-def add_background_arguments(parser):
-    """--background auto|FILE|none and --background-frames N (loopback, localize, demo)."""
-    from ..core import impairment_trials
-
-    parser.add_argument("--background", metavar="auto|FILE|none", default="auto", help=BACKGROUND_HELP)
-    parser.add_argument("--background-frames", type=int, default=impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE,
-                        help="clear-scene frames per node of the auto background capture (default "
-                             f"{impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE})")
-
-
-# frame numbers of the auto background capture: far from the run's own (its noise and data are its own)
-BACKGROUND_FIRST_FRAME = 1_000_000
-
-
-def resolve_suppressor(air_scenario, args, wc, wr, seed, channel_seed, calibration, noise=None):
-    """A core.interference.Suppressor for the central unit from --background (None: no suppression).
-    auto captures the synthetic air's clear scene (core.impairment_trials.capture_background) when the air
-    has impairments that are not ideal: the operator's choice of the run, as --calibration auto, not the
-    receive side reading the air. UsageError naming a bad value."""
-    from ..core import impairment_trials, interference
-
-    value = getattr(args, "background", "auto") or "auto"
-    frames = getattr(args, "background_frames", impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE)
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-        raise UsageError(f"--background-frames {frames!r}: accepted: a whole number ≥ 1")
-    if value == "none":
-        return None
-    try:
-        if value == "auto":
-            if not air_scenario.impairments_table or air_scenario.impairments.is_ideal:
-                return None
-            background = impairment_trials.capture_background(
-                air_scenario, wc, wr, seed, channel_seed + 7, calibration, first_frame=BACKGROUND_FIRST_FRAME,
-                frames_per_node=frames, noise=noise)
-        else:
-            background = interference.load_background(value)
-        return interference.Suppressor(background)
-    except (OSError, ValueError, KeyError) as exc:
-        raise UsageError(f"--background {value}: {exc}") from None
-
-
-def interference_report(suppressor, scenario_rx, wc, wr):
-    """(``interference`` object, ``crb_with_nuisance_m2``) of the apps' JSON (None, None without a suppressor)."""
-    from ..core import impairment_trials
-
-    if suppressor is None:
-        return None, None
-    return suppressor.summary(), impairment_trials.nuisance_crb_m2(scenario_rx, wc, wr)
 
 
 def register(subparsers):

@@ -38,8 +38,8 @@ from ..core import calibration_apply, channels, fim, fusion, localizer, model, o
 from ..core.precoder_sets import DEFAULT_COMM_FRACTION, designed_precoders, random_precoders  # noqa: F401
 from ..hier import system
 from ..core.design_options import DEFAULT_OBJECTIVE, OBJECTIVES
-from .localize_cmd import add_background_arguments, interference_report, resolve_suppressor
-from .cli import (UsageError, Progress, add_impairment_arguments, add_progress_option, add_scenario_argument,
+from .cli import (add_background_arguments, interference_report, resolve_suppressor,
+                  UsageError, Progress, add_impairment_arguments, add_progress_option, add_scenario_argument,
                   calibration_report, finite_float, impaired_scenario, load_checked_scenario, print_json,
                   print_scenario_warnings, resolve_calibration, resolve_precoders)
 
