@@ -38,10 +38,13 @@ transmitter, docs/air-model.md §2) are realised by a constant latency A added t
 the receiver's ``rx_time`` labels; ``air_latency_samples`` gives the smallest integer A that makes every
 delay ≥ 0.
 
-Other signals than exact OFDM symbols (e.g. after a transmitter's CFO rotation) are delayed as the
-polynomial of their cores: their prefix samples are not used. For a CFO of ε the polynomial misses the
-rotation's wrap over one core by 2π·ε·L/B (5 Hz, L/B = 1.6 µs: 5·10⁻⁵ rad), which is far below any figure
-here.
+Other signals than exact OFDM symbols are delayed as the polynomial of their cores: their prefix samples
+are not used. A CFO-rotated symbol is not such a polynomial: the polynomial misses the rotation's wrap over one
+core by 2π·ε·L/B (5 Hz, L/B = 1.6 µs: 5·10⁻⁵ rad), a path error ≈ −80…−90 dB of the path — negligible for a
+user or an echo, but +10…+20 dB over σ² on a node's +100 dB self-coupling. So the callers that know a rotation
+take it off first and put it back after the delay (core.channels.SensingChannel, core.front_end's canceller
+reference): a delay of e^{j2π ε t}·x(t) is e^{j2π ε (t − d)}·x(t − d), exactly as on air. PathBank.add_to takes
+the per-stream-group factor for that (``group_phasors``).
 """
 
 import math
