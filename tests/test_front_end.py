@@ -327,6 +327,34 @@ def test_canceller_streams_like_the_air_and_honours_a_finite_transmission():
         open_ended.delayed(0, FRAME + 1, 0.0)
 
 
+
+def test_canceller_reference_of_a_cfo_precompensated_transmitter_is_delayed_as_on_air():
+    """A transmitter that pre-compensates its CFO sends x·e^{j2π ρ t} (ρ = −ε̂); the leakage it meets is that signal's
+    true delay, e^{j2π ρ (t − τ)}·x(t − τ) (core.channels.SensingChannel does the same on the air). The reference
+    built with cfo_hz = ρ gives exactly that (1e-10 of the peak, float64) however the pushes are cut; without it, the
+    per-symbol delay of the rotated samples is off by ~1e-4 of the peak at 5 Hz — −80 dB, more than a 60 dB
+    canceller's depth leaves of a +100 dB leakage — and fails here."""
+    from gnuradio.disac.core import synthetic_radio
+    x = transmission(3)
+    rho = -5.0
+    rotated = x * synthetic_radio.cfo_phasor(rho, 0, x.shape[1], FS, +1)[None]
+    plain = front_end.DelayedReference(MT, LAYOUT.subcarriers, LAYOUT.cyclic_prefix, FS, ofdm.DEFAULT_FREQUENCY_GRID, 256)
+    plain.push(x)
+    for cfo_hz, bound in ((rho, 1e-10), (0.0, None)):
+        ref = front_end.DelayedReference(MT, LAYOUT.subcarriers, LAYOUT.cyclic_prefix, FS, ofdm.DEFAULT_FREQUENCY_GRID,
+                                         256, cfo_hz=cfo_hz)
+        for part in np.array_split(rotated, 5, axis=1):
+            ref.push(part)
+        for tau in (0.0, 0.37, 100.4):
+            t = np.arange(x.shape[1])
+            exact = plain.delayed(0, x.shape[1], tau) * np.exp(2j * np.pi * rho * (t - tau) / FS)[None]
+            keep = slice(int(tau) + LAYOUT.symbol_len, None)  # past the stream's start (nothing before it)
+            error = np.max(np.abs(ref.delayed(0, x.shape[1], tau) - exact)[:, keep]) / np.max(np.abs(exact))
+            if bound is not None:
+                assert error < bound, (tau, error)
+            elif tau:
+                assert error > 1e-5, (tau, error)  # the artefact the rotation-aware reference removes
+
 # ---- validation ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("bits", [3, 25, 1.5, True, "12", -1])
 def test_bad_adc_bits_named(bits):

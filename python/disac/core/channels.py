@@ -48,7 +48,7 @@ import dataclasses
 import numpy as np
 import scipy.fft
 
-from . import delay_line, geometry, ofdm
+from . import delay_line, geometry, ofdm, synthetic_radio
 
 _STREAM_PHASE = 0x0F1A5E
 _STREAM_SENSING_NOISE = 0x5E45
@@ -143,7 +143,7 @@ class SensingChannel:
     ``write_time`` the blocks' fast complex64 path, streaming (history across calls), tested equal to it.
     """
 
-    def __init__(self, scenario, rx_node, channel_seed, grid=ofdm.DEFAULT_FREQUENCY_GRID):
+    def __init__(self, scenario, rx_node, channel_seed, grid=ofdm.DEFAULT_FREQUENCY_GRID, transmit_cfo_hz=None):
         if not 0 <= int(rx_node) < scenario.num_nodes:
             raise ValueError(f"rx_node = {rx_node!r}: accepted: 0 … {scenario.num_nodes - 1}")
         self.scenario = scenario
@@ -165,6 +165,18 @@ class SensingChannel:
         link = impairments.link_delay_samples(fs)[n]  # D[n, m] per transmitter m
         self.path_delays_samples = self.paths.delay_s * fs + link[self.paths.tx_node] + self.air_latency_samples
         self.label_offset_samples = -self.air_latency_samples
+        # the carrier rotation e^{j2π ε_m t} (t = input sample / fs) each transmitter's input streams carry: by default the
+        # table's cfo_hz (what blocks/synthetic_radio_tx applies); a caller that pre-rotates (a transmitter's CFO
+        # pre-compensation) gives the net ε_m. The delay is exact for it (docs/air-model.md §5.4: de-rotate, delay,
+        # re-rotate by e^{j2π ε_m (t − d_p)} per path), so a CFO never distorts a path; 0 everywhere: nothing runs
+        cfo = impairments.cfo_hz if transmit_cfo_hz is None else transmit_cfo_hz
+        cfo = np.asarray(cfo, dtype=float).reshape(-1)
+        if cfo.size != scenario.num_nodes or not np.all(np.isfinite(cfo)):
+            raise ValueError(f"transmit_cfo_hz = {transmit_cfo_hz!r}: accepted: {scenario.num_nodes} finite numbers (Hz)")
+        self.transmit_cfo_hz = cfo
+        self._rotated = bool(np.any(cfo != 0))
+        # e^{−j2π ε_{m_p} d_p / fs}: each path's constant part of its re-rotation
+        self._path_delay_phase = np.exp(-2j * np.pi * cfo[self.paths.tx_node] * self.path_delays_samples / fs)
         self._delay_line = None  # the fast path's DelayLine (state across write_time calls), made on first use
         self._next_sample = None
 
@@ -195,6 +207,17 @@ class SensingChannel:
         return self.paths.amplitude[paths][None] * link
 
     # ---- time domain ----------------------------------------------------------------------------------
+    def _transmit_rotations(self, first_sample, count):
+        """e^{j2π ε_m j/fs} of every transmitter m at input (and output) samples j = first_sample …, (N, count)."""
+        fs = self.scenario.bandwidth_hz
+        return np.stack([synthetic_radio.cfo_phasor(eps, first_sample, count, fs, +1) for eps in self.transmit_cfo_hz])
+
+    def _derotated(self, x_time, rotations, dtype):
+        """The input streams with their transmitter's rotation removed (OFDM symbols again), (N·Mt, count)."""
+        mt = self.scenario.tx_antennas
+        undo = np.repeat(np.conj(rotations), mt, axis=0).astype(dtype)
+        return np.asarray(x_time, dtype=dtype) * undo
+
     def write_time(self, x_time, first_sample, outputs):
         """The fast path of apply_time, complex64, for the block: x_time (N·Mt, S·(CP+L)) complex64 from input
         sample ``first_sample`` (a symbol start) → writes (S·(CP+L),) into each of the Mr ``outputs``. Same values
@@ -224,11 +247,18 @@ class SensingChannel:
         self._next_sample = first_sample + count
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
-        coef = self.path_coefficients(unique, slice(0, self._tx_beams.shape[0])).astype(np.complex64)  # (F, P1)
+        rotations = None
+        if self._rotated:  # a transmitter's CFO: delay the de-rotated symbols, re-rotate each path after its delay
+            rotations = self._transmit_rotations(first_sample, count)
+            x_time = self._derotated(x_time, rotations, np.complex64)
+        point = self._tx_beams.shape[0]
+        coef = self.path_coefficients(unique, slice(0, point)).astype(np.complex64)  # (F, P1)
         beams = (self._tx_beams @ x_time).reshape(-1, symbols, lay.symbol_len)  # (P, S, CP+L)
         spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho")  # (P, S, L)
         spectra *= coef.T[:, inverse, None]
         delayed = self._delay_line.delay_spectra(spectra)  # (P, count), a view of the delay line's buffer
+        if rotations is not None:
+            delayed *= (rotations[self.paths.tx_node[:point]] * self._path_delay_phase[:point, None]).astype(np.complex64)
         for r, out in enumerate(outputs):
             np.matmul(self._rx_steer[r], delayed, out=out[:count])
         if self._bank is not None:
@@ -238,7 +268,8 @@ class SensingChannel:
             inputs = scipy.fft.fft(x_time.reshape(streams, symbols, lay.symbol_len)[..., lay.cyclic_prefix:],
                                    axis=-1, norm="ortho")  # (N·Mt, S, L)
             inputs.reshape(self.scenario.num_nodes, -1, symbols, lay.subcarriers)[...] *= link.T[:, None, :, None]
-            self._bank.add_to(inputs, [out[:count] for out in outputs])
+            self._bank.add_to(inputs, [out[:count] for out in outputs],
+                              None if rotations is None else rotations.astype(np.complex64))
 
     def _link_phases(self, frames):
         """e^{j(φ_m − φ_n)} of every transmitter m into this rx node per frame, (F, N)."""
@@ -264,6 +295,8 @@ class SensingChannel:
         self._bank = None
         if point < self.paths.count:
             rows = self._tx_rows(slice(point, None)) * self.paths.amplitude[point:, None]  # β_p folded in
+            if self._rotated:  # and e^{−j2π ε_m d_p/fs}, the constant of each path's re-rotation
+                rows = rows * self._path_delay_phase[point:, None]
             self._bank = delay_line.PathBank(lay.subcarriers, lay.cyclic_prefix, self.scenario.bandwidth_hz,
                                              self.path_delays_samples[point:], rows, self.paths.rx_vectors[point:].T,
                                              self.grid, stream_groups=[(m * self.scenario.tx_antennas,
@@ -288,6 +321,10 @@ class SensingChannel:
         symbols = count // lay.symbol_len
         frames = lay.frame_of_symbols(first_sample, symbols)
         coef = self.path_coefficients(frames)  # (S, P): each input symbol's frame
+        rotations = None
+        if self._rotated:  # the transmitters' CFO: de-rotate, delay, re-rotate by e^{j2π ε_m (j − d_p)/fs} per path
+            rotations = self._transmit_rotations(first_sample, count)
+            x_time = self._derotated(x_time, rotations, complex)
         beams = self._tx_rows() @ np.asarray(x_time, dtype=complex)  # (P, count)
         beams = (beams.reshape(-1, symbols, lay.symbol_len) * coef.T[:, :, None]).reshape(-1, count)
         a_r = self.paths.rx_vectors  # (P, Mr): a_r(θ_arr,p) for a point path
@@ -295,6 +332,8 @@ class SensingChannel:
         for p in range(self.paths.count):
             delayed = delay_line.delay_reference(beams[p], self.path_delays_samples[p], lay.subcarriers,
                                                  lay.cyclic_prefix, self.scenario.bandwidth_hz, self.grid)
+            if rotations is not None:
+                delayed = delayed * rotations[self.paths.tx_node[p]] * self._path_delay_phase[p]
             y += np.outer(a_r[p], delayed)
         return y
 

@@ -38,10 +38,13 @@ transmitter, docs/air-model.md §2) are realised by a constant latency A added t
 the receiver's ``rx_time`` labels; ``air_latency_samples`` gives the smallest integer A that makes every
 delay ≥ 0.
 
-Other signals than exact OFDM symbols (e.g. after a transmitter's CFO rotation) are delayed as the
-polynomial of their cores: their prefix samples are not used. For a CFO of ε the polynomial misses the
-rotation's wrap over one core by 2π·ε·L/B (5 Hz, L/B = 1.6 µs: 5·10⁻⁵ rad), which is far below any figure
-here.
+Other signals than exact OFDM symbols are delayed as the polynomial of their cores: their prefix samples
+are not used. A CFO-rotated symbol is not such a polynomial: the polynomial misses the rotation's wrap over one
+core by 2π·ε·L/B (5 Hz, L/B = 1.6 µs: 5·10⁻⁵ rad), a path error ≈ −80…−90 dB of the path — negligible for a
+user or an echo, but +10…+20 dB over σ² on a node's +100 dB self-coupling. So the callers that know a rotation
+take it off first and put it back after the delay (core.channels.SensingChannel, core.front_end's canceller
+reference): a delay of e^{j2π ε t}·x(t) is e^{j2π ε (t − d)}·x(t − d), exactly as on air. PathBank.add_to takes
+the per-stream-group factor for that (``group_phasors``).
 """
 
 import math
@@ -244,7 +247,7 @@ class PathBank:
             lo, hi = int(bounds[g]), int(bounds[g + 1])
             if hi > lo:
                 block = np.ascontiguousarray(np.transpose(rows[lo:hi, :, a:b], (1, 2, 0))).astype(np.complex64)
-                self._groups.append((slice(a, b), slice(lo, hi), block))
+                self._groups.append((slice(a, b), slice(lo, hi), block, g))
         self._rx = np.ascontiguousarray(rx_matrix[:, order].astype(np.complex64))
         self._inverse_dft = np.fft.ifft(np.eye(self.subcarriers), axis=0, norm="ortho").astype(np.complex64)
         self._chunk = max(1, int(chunk_symbols))
@@ -286,10 +289,12 @@ class PathBank:
             self._index[symbols] = index
         return index
 
-    def add_to(self, spectra, outputs):
+    def add_to(self, spectra, outputs, group_phasors=None):
         """spectra (streams, symbols, L) complex64: the input streams' core spectra (orthonormal FFT of the samples
         after each prefix, per-symbol coefficients applied) → adds the delayed paths into ``outputs`` (a list of
-        arrays of ≥ symbols·S samples, one per rx_matrix row). Each call continues the last one."""
+        arrays of ≥ symbols·S samples, one per rx_matrix row). Each call continues the last one. ``group_phasors``:
+        None, or (groups, symbols·S) complex64, a factor per output sample on every path of a stream group after its
+        delay (the channel's re-rotation of a transmitter's CFO, core.channels.SensingChannel)."""
         streams, symbols, length = spectra.shape
         if length != self.subcarriers or streams != self.streams:
             raise ValueError(f"spectra of shape {spectra.shape}: accepted: ({self.streams}, symbols, {self.subcarriers})")
@@ -300,13 +305,16 @@ class PathBank:
             stop = min(symbols, start + self._chunk)
             count = stop - start
             beams = self._beams[:, :count]
-            for stream_slice, path_slice, rows in self._groups:
+            for stream_slice, path_slice, rows, _ in self._groups:
                 np.matmul(by_bin[:, start:stop, stream_slice], rows, out=beams[:, :, path_slice])
             new = cores[:, hist:hist + count].reshape(length, count * paths)
             np.matmul(self._inverse_dft, beams.reshape(length, count * paths), out=new)
             delayed = self._delayed[:paths * count * s_len].reshape(paths, count * s_len)
             np.take(cores, self._gather_index(count), out=delayed, mode="clip")  # (P, count·S); indices are in range
             cores[:, :hist] = cores[:, count:count + hist]  # the last `hist` symbols: the next chunk's history
+            if group_phasors is not None:
+                for _, path_slice, _, g in self._groups:
+                    delayed[path_slice] *= group_phasors[g, start * s_len:stop * s_len]
             mixed = self._mixed[:self._rx.shape[0] * count * s_len].reshape(self._rx.shape[0], count * s_len)
             np.matmul(self._rx, delayed, out=mixed)
             for r, out in enumerate(outputs):

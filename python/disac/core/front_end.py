@@ -35,7 +35,7 @@ import scipy.fft
 import scipy.optimize
 import scipy.special
 
-from . import ofdm
+from . import ofdm, synthetic_radio
 
 # ---- ADC ---------------------------------------------------------------------------------------------
 ADC_BITS_MIN, ADC_BITS_MAX = 4, 24
@@ -290,8 +290,14 @@ class DelayedReference:
     drops the symbols no later label can need with delays ≤ max_delay."""
 
     def __init__(self, tx_antennas, subcarriers, cyclic_prefix, bandwidth_hz, grid, max_delay_samples,
-                 end_symbols=None):
+                 end_symbols=None, cfo_hz=0.0):
         self.tx_antennas, self.subcarriers, self.cyclic_prefix = int(tx_antennas), int(subcarriers), int(cyclic_prefix)
+        # the carrier rotation e^{j2π ρ·label/fs} the pushed samples carry (a transmitter's own CFO pre-compensation,
+        # ρ = −ε̂): de-rotated on push, the delay taken on OFDM symbols, re-rotated by e^{j2π ρ (t − τ)/fs}, so the
+        # delay is exact for it (core.channels.SensingChannel does the same on the air); 0: nothing runs
+        self.cfo_hz = float(cfo_hz)
+        self.bandwidth_hz = float(bandwidth_hz)
+        self._pushed = 0  # labels pushed so far (the next pushed sample's label)
         self.symbol_len = self.subcarriers + self.cyclic_prefix
         self.cycles = ofdm.bin_frequencies_hz(self.subcarriers, bandwidth_hz, grid) / float(bandwidth_hz)
         self.max_delay = float(max_delay_samples)
@@ -313,7 +319,11 @@ class DelayedReference:
         return end_label <= self.samples
 
     def push(self, x):
-        x = np.concatenate([self._partial, np.asarray(x, np.complex128)], axis=1)
+        x = np.asarray(x, np.complex128)
+        if self.cfo_hz:
+            x = x * synthetic_radio.cfo_phasor(self.cfo_hz, self._pushed, x.shape[1], self.bandwidth_hz, -1)[None]
+        self._pushed += x.shape[1]
+        x = np.concatenate([self._partial, x], axis=1)
         whole = x.shape[1] // self.symbol_len
         if self.end_symbols is not None:
             whole = min(whole, max(self.end_symbols - (self._first_symbol + self._spectra.shape[1]), 0))
@@ -361,6 +371,9 @@ class DelayedReference:
                              "were forgotten")
         out = np.zeros((self.tx_antennas, int(count)), np.complex128)
         out[:, have] = cores[:, index[have], k[have]]
+        if self.cfo_hz:  # e^{j2π ρ (t − τ)/fs}: the rotation at the delayed time (cycles reduced mod 1)
+            cycles = (np.arange(int(first_label), int(first_label) + int(count)) - tau) * (self.cfo_hz / self.bandwidth_hz)
+            out *= np.exp(2j * np.pi * (cycles - np.floor(cycles)))[None]
         return out
 
     def _delayed_cores(self, spectra, mu):
@@ -406,14 +419,14 @@ class SelfInterferenceCanceller:
 
     def __init__(self, tx_antennas, rx_antennas, subcarriers, cyclic_prefix, frame_len, bandwidth_hz,
                  grid=ofdm.DEFAULT_FREQUENCY_GRID, depth_db=DEFAULT_RF_CANCELLER_DB,
-                 max_delay_samples=CANCELLER_MAX_DELAY_SAMPLES, end_symbols=None):
+                 max_delay_samples=CANCELLER_MAX_DELAY_SAMPLES, end_symbols=None, reference_cfo_hz=0.0):
         self.depth_db = check_rf_canceller_db(depth_db, "depth_db")
         if self.depth_db <= 0:
             raise ValueError(f"depth_db = {depth_db!r}: accepted: a depth > 0 (0 means no canceller: do not build one)")
         self.tx_antennas, self.rx_antennas = int(tx_antennas), int(rx_antennas)
         self.frame_len = int(frame_len)
         self.reference = DelayedReference(tx_antennas, subcarriers, cyclic_prefix, bandwidth_hz, grid,
-                                          max_delay_samples, end_symbols)
+                                          max_delay_samples, end_symbols, cfo_hz=reference_cfo_hz)
         self.max_delay = int(max_delay_samples)
         self.engaged = False
         self.settled = False

@@ -130,11 +130,17 @@ def _air_streams(scenario_air, wc, wr, seed, channel_seed, first_frame, frame_co
         baseband.append(x)
         radiated.append(transmit_radio(x, m, imp, first_index, fs))
 
+    # the net carrier rotation of each transmitter's radiated samples: the radio's ε_m less the transmitter's own CFO
+    # pre-compensation ε̂_m (the air delays them exactly for it: core.channels.SensingChannel, docs/air-model.md §5.4)
+    net_cfo_hz = np.array([float(imp.cfo_hz[m]) - (float(calibration.cfo_hz[m]) if calibration is not None
+                                                   and calibration_apply.has_cfo(calibration, m) else 0.0)
+                           for m in range(scenario_air.num_nodes)])
+
     def through(scenario, parts):
         x_time = np.concatenate(parts).astype(np.complex64)
         out_streams, out_labels = {}, {}
         for n in range(scenario.num_nodes):
-            channel = channels.SensingChannel(scenario, n, channel_seed)
+            channel = channels.SensingChannel(scenario, n, channel_seed, transmit_cfo_hz=net_cfo_hz)
             out = np.zeros((scenario.rx_antennas, x_time.shape[1]), dtype=np.complex64)
             channel.write_time(x_time, first_index, list(out))
             out_streams[n] = out
@@ -192,7 +198,7 @@ def front_end_settings(scenario_air):
             "rf_canceller_db": float(value("rf_canceller_db", 0.0))}
 
 
-def node_front_ends(scenario_air):
+def node_front_ends(scenario_air, calibration=None):
     """{n: core.front_end.NodeFrontEnd} of the air's receivers as blocks/synthetic_radio_rx builds them (AGC +
     ADC, and an RF self-interference canceller of depth rf_canceller_db when that is > 0, fed with the node's
     own transmitter output), engineer radio's classes. The air's side: it reads the impairments."""
@@ -209,7 +215,10 @@ def node_front_ends(scenario_air):
             canceller = front_end.SelfInterferenceCanceller(
                 scenario_air.tx_antennas, scenario_air.rx_antennas, lay.subcarriers, lay.cyclic_prefix, lay.frame_len,
                 scenario_air.bandwidth_hz, grid=getattr(lay, "frequency_grid", ofdm.DEFAULT_FREQUENCY_GRID),
-                depth_db=settings["rf_canceller_db"])
+                depth_db=settings["rf_canceller_db"],
+                # its reference, the node's own transmit samples, carries the transmitter's CFO pre-compensation
+                reference_cfo_hz=(-float(calibration.cfo_hz[n]) if calibration is not None
+                                  and calibration_apply.has_cfo(calibration, n) else 0.0))
         out[n] = front_end.NodeFrontEnd(adc, canceller)
     return out
 
@@ -278,7 +287,7 @@ def receive_snapshots(scenario_air, wc, wr, frames, seed, channel_seed=1, calibr
             + lay.symbol_len * np.arange(lay.data_symbols)[None, :])  # node_rx's _core_offsets (L, P)
     out = np.empty((len(frames), n_nodes, mr, lay.subcarriers, lay.data_symbols), dtype=np.complex64)
     sigma = math.sqrt(scenario_air.noise_power / 2)
-    ends = node_front_ends(scenario_air) if with_front_end else {}
+    ends = node_front_ends(scenario_air, calibration) if with_front_end else {}
     for n in range(n_nodes):
         if noise == "stream" or with_front_end:  # the receive chain on the whole stream, sample by sample
             stream = streams[n].astype(complex)
