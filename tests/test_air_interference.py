@@ -6,13 +6,13 @@ budget's arithmetic, the conventions' CNR definition, the delay operator (core.d
 frequency-domain model; the fast complex64 path against the float64 reference with each interference alone."""
 
 import math
-import tomllib
 
+import air_helpers
 import numpy as np
 import pytest
 
 from gnuradio.disac.core import channels, delay_line, geometry, impairments, ofdm
-from gnuradio.disac.core.scenario import load_scenario, scenario_from_dict, scenario_to_toml
+from gnuradio.disac.core.scenario import load_scenario
 
 C0 = geometry.SPEED_OF_LIGHT_M_S
 
@@ -34,16 +34,7 @@ def _white(scenario, symbols, seed=1):
     return x.astype(np.complex64), np.fft.fft(cores, axis=-1, norm="ortho")
 
 
-def _run(channel, x, cuts=None):
-    """write_time over the stream in calls cut at ``cuts`` (symbol boundaries), (Mr, count) complex64."""
-    count = x.shape[1]
-    out = np.zeros((channel.scenario.rx_antennas, count), dtype=np.complex64)
-    cuts = [0, count] if cuts is None else cuts
-    for a, b in zip(cuts, cuts[1:]):
-        part = np.zeros((out.shape[0], b - a), dtype=np.complex64)
-        channel.write_time(np.ascontiguousarray(x[:, a:b]), a, list(part))
-        out[:, a:b] = part
-    return out
+_run = air_helpers.write_time_stream
 
 
 def _kept_spectra(y, layout, start=0):

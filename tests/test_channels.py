@@ -5,6 +5,7 @@ AWGN, eq. (6) as the phase average of the per-frame SINR, preamble synchronisati
 
 import tomllib
 
+import air_helpers
 import numpy as np
 import pytest
 
@@ -186,16 +187,7 @@ def _ofdm_streams(scenario, frames, seed=1, silent_nodes=()):
     return x, x_freq
 
 
-def _fast(channel, x, cuts=None):
-    """write_time over the whole stream (in calls of whole symbols at ``cuts``, streaming), (Mr, count)."""
-    count = x.shape[1]
-    out = np.zeros((channel.scenario.rx_antennas, count), dtype=np.complex64)
-    cuts = [0, count] if cuts is None else cuts
-    for a, b in zip(cuts, cuts[1:]):
-        part = np.zeros((out.shape[0], b - a), dtype=np.complex64)
-        channel.write_time(np.ascontiguousarray(x[:, a:b]), a, list(part))
-        out[:, a:b] = part
-    return out
+_fast = air_helpers.write_time_stream
 
 
 def _snapshots(y, layout, window_start):

@@ -13,6 +13,7 @@ Scenarios: the paper's (N = 2, K = 2, Mt = 6, Mr = 16, L = 16), its single-node 
 random one with N = 3, K = 2, Mt ≠ Mr and random amplitude phases.
 """
 
+import air_helpers
 import numpy as np
 import pytest
 
@@ -39,19 +40,7 @@ MC_SIGMAS = 5.0
 IDENTITY_RTOL = 1e-8
 
 
-def random_scenario(seed):
-    """N = 3 nodes, K = 2 targets, 2 users, Mt = 3 ≠ Mr = 5, L = 8, B = 20 MHz, random amplitude phases."""
-    rng = np.random.default_rng(seed)
-    data = {
-        "name": f"random-{seed}",
-        "nodes": {"positions_m": rng.uniform(-150, 150, (3, 2)).tolist(), "tx_antennas": 3, "rx_antennas": 5,
-                  "per_antenna_power": 0.7},
-        "ofdm": {"bandwidth_hz": 20e6, "subcarriers": 8, "cyclic_prefix": 128, "symbols_per_frame": 1},
-        "targets": {"positions_m": rng.uniform(-80, 80, (2, 2)).tolist(), "snr_db": 10.0, "noise_power": 2.0,
-                    "amplitude_phase": "random", "seed": seed},
-        "users": {"positions_m": rng.uniform(-150, 150, (2, 2)).tolist()},
-    }
-    return scenario.scenario_from_dict(data)
+random_scenario = air_helpers.random_scenario  # Mt = 3 ≠ Mr = 5
 
 
 SCENARIOS = {

@@ -15,6 +15,7 @@ design stays bounded (pseudo-inverse), and the rise on the paper and the three-n
 import dataclasses
 import os
 
+import air_helpers
 import numpy as np
 import pytest
 
@@ -32,19 +33,8 @@ SCENARIO_DIR = os.path.join(os.path.dirname(__file__), "..", "examples", "scenar
 
 
 def random_scenario(seed):
-    """N = 3, K = 2, Mt = 2 ≠ Mr = 3, L = 8, B = 20 MHz, random amplitude phases (small: every entry of C is a
-    parameter)."""
-    rng = np.random.default_rng(seed)
-    data = {
-        "name": f"random-{seed}",
-        "nodes": {"positions_m": rng.uniform(-150, 150, (3, 2)).tolist(), "tx_antennas": 2, "rx_antennas": 3,
-                  "per_antenna_power": 0.7},
-        "ofdm": {"bandwidth_hz": 20e6, "subcarriers": 8, "cyclic_prefix": 128, "symbols_per_frame": 1},
-        "targets": {"positions_m": rng.uniform(-80, 80, (2, 2)).tolist(), "snr_db": 10.0, "noise_power": 2.0,
-                    "amplitude_phase": "random", "seed": seed},
-        "users": {"positions_m": rng.uniform(-150, 150, (2, 2)).tolist()},
-    }
-    return scenario.scenario_from_dict(data)
+    """Mt = 2 ≠ Mr = 3 (small: every entry of C is a parameter)."""
+    return air_helpers.random_scenario(seed, tx_antennas=2, rx_antennas=3)
 
 
 def random_complex(rng, shape):

@@ -27,30 +27,10 @@ import numpy as np
 from gnuradio import gr
 
 from . import tags
-from ..core import front_end, impairments as impairments_table, ofdm, synthetic_radio
+from ..core import front_end, ofdm, synthetic_radio
+from ..core.front_end import front_end_settings  # noqa: F401 (hier.synthetic_node and calibration_capture import it from here)
 
 OUTPUT_BUFFER_SAMPLES = 65536
-
-
-def front_end_settings(scenario):
-    """The receive front end's hardware settings of the scenario's radios (the air's side reads its table):
-    {adc_bits, adc_full_scale, agc, agc_backoff_db, rf_canceller_db}. From the drawn Impairments' fields where
-    it has them, else the resolved [impairments] table, else the ideal (no ADC model, no canceller)."""
-    table = impairments_table.resolve_impairments_table(scenario.impairments_table)
-    drawn = scenario.impairments
-
-    def value(key, default):
-        got = getattr(drawn, key, None)
-        if got is None:
-            got = table.get(key)
-        return default if got is None else got
-
-    backoff = value("agc_backoff_db", front_end.DEFAULT_AGC_BACKOFF_DB)
-    return {"adc_bits": front_end.check_adc_bits(value("adc_bits", 0), "impairments.adc_bits"),
-            "adc_full_scale": front_end.check_positive(value("adc_full_scale", 1.0), "impairments.adc_full_scale"),
-            "agc": bool(value("agc", True)),
-            "agc_backoff_db": front_end.check_backoff_db(backoff, "impairments.agc_backoff_db"),
-            "rf_canceller_db": front_end.check_rf_canceller_db(value("rf_canceller_db", 0.0))}
 
 
 class synthetic_radio_rx(gr.basic_block):

@@ -713,3 +713,27 @@ class NodeFrontEnd:
             status.update(self.canceller.status())
         status["first_settled_frame"] = None if self.ideal else self.first_settled_frame
         return status
+
+
+def front_end_settings(scenario):
+    """The receive front end's hardware settings of the scenario's radios (the air's side reads its table):
+    {adc_bits, adc_full_scale, agc, agc_backoff_db, rf_canceller_db}. From the drawn Impairments' fields where
+    it has them, else the resolved [impairments] table, else the ideal (no ADC model, no canceller). The synthetic
+    radio (blocks/synthetic_radio_rx), the calibration capture and core.impairment_trials all read it here."""
+    from . import impairments  # (impairments validates rf_canceller_db with this module)
+
+    table = impairments.resolve_impairments_table(scenario.impairments_table)
+    drawn = scenario.impairments
+
+    def value(key, default):
+        got = getattr(drawn, key, None)
+        if got is None:
+            got = table.get(key)
+        return default if got is None else got
+
+    backoff = value("agc_backoff_db", DEFAULT_AGC_BACKOFF_DB)
+    return {"adc_bits": check_adc_bits(value("adc_bits", 0), "impairments.adc_bits"),
+            "adc_full_scale": check_positive(value("adc_full_scale", 1.0), "impairments.adc_full_scale"),
+            "agc": bool(value("agc", True)),
+            "agc_backoff_db": check_backoff_db(backoff, "impairments.agc_backoff_db"),
+            "rf_canceller_db": check_rf_canceller_db(value("rf_canceller_db", 0.0))}

@@ -42,6 +42,7 @@ import numpy as np
 
 from . import (calibration_apply, channels, fim, fusion, interference, localizer, ofdm, synthetic_radio,
                trial_stats)
+from .front_end import front_end_settings
 
 CALIBRATION_MODES = ("none", "estimated", "truth")
 # the central unit's interference suppression (core.interference): "none" = issue 13's receiver (the known
@@ -175,27 +176,6 @@ def front_end_needed(scenario_air):
     whole sample stream of every node (node_front_ends), with the noise at the antennas."""
     settings = front_end_settings(scenario_air)
     return settings["adc_bits"] > 0 or settings["rf_canceller_db"] > 0
-
-
-def front_end_settings(scenario_air):
-    """{adc_bits, adc_full_scale, agc, agc_backoff_db, rf_canceller_db} of the air's radios, as
-    blocks/synthetic_radio_rx.front_end_settings reads them (the drawn Impairments' fields, else the resolved
-    [impairments] table, else the ideal); mirrored here because core does not import blocks."""
-    from . import front_end, impairments
-
-    table = impairments.resolve_impairments_table(scenario_air.impairments_table)
-    drawn = scenario_air.impairments
-
-    def value(key, default):
-        got = getattr(drawn, key, None)
-        if got is None:
-            got = table.get(key)
-        return default if got is None else got
-
-    return {"adc_bits": int(value("adc_bits", 0)), "adc_full_scale": float(value("adc_full_scale", 1.0)),
-            "agc": bool(value("agc", True)),
-            "agc_backoff_db": float(value("agc_backoff_db", front_end.DEFAULT_AGC_BACKOFF_DB)),
-            "rf_canceller_db": float(value("rf_canceller_db", 0.0))}
 
 
 def node_front_ends(scenario_air, calibration=None):

@@ -1,0 +1,37 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers several test files share: a random small scenario for the FIM tests, and a sensing channel's
+streaming fast path run over a whole stream."""
+
+import numpy as np
+
+from gnuradio.disac.core import scenario
+
+
+def random_scenario(seed, tx_antennas=3, rx_antennas=5):
+    """N = 3 nodes, K = 2 targets, 2 users, Mt ≠ Mr (3 and 5 by default), L = 8, B = 20 MHz, random amplitude
+    phases, positions drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    data = {
+        "name": f"random-{seed}",
+        "nodes": {"positions_m": rng.uniform(-150, 150, (3, 2)).tolist(), "tx_antennas": tx_antennas,
+                  "rx_antennas": rx_antennas, "per_antenna_power": 0.7},
+        "ofdm": {"bandwidth_hz": 20e6, "subcarriers": 8, "cyclic_prefix": 128, "symbols_per_frame": 1},
+        "targets": {"positions_m": rng.uniform(-80, 80, (2, 2)).tolist(), "snr_db": 10.0, "noise_power": 2.0,
+                    "amplitude_phase": "random", "seed": seed},
+        "users": {"positions_m": rng.uniform(-150, 150, (2, 2)).tolist()},
+    }
+    return scenario.scenario_from_dict(data)
+
+
+def write_time_stream(channel, x, cuts=None):
+    """SensingChannel.write_time over the whole stream x (N·Mt, count), in calls cut at ``cuts`` (symbol
+    boundaries; streaming), → (Mr, count) complex64."""
+    count = x.shape[1]
+    out = np.zeros((channel.scenario.rx_antennas, count), dtype=np.complex64)
+    cuts = [0, count] if cuts is None else cuts
+    for a, b in zip(cuts, cuts[1:]):
+        part = np.zeros((out.shape[0], b - a), dtype=np.complex64)
+        channel.write_time(np.ascontiguousarray(x[:, a:b]), a, list(part))
+        out[:, a:b] = part
+    return out
