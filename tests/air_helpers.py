@@ -1,7 +1,7 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Helpers several test files share: a random small scenario for the FIM tests, and a sensing channel's
-streaming fast path run over a whole stream."""
+"""Helpers several test files share: a random small scenario, random covariances and the normalised FIM
+error for the FIM tests, and a sensing channel's streaming fast path run over a whole stream."""
 
 import numpy as np
 
@@ -22,6 +22,24 @@ def random_scenario(seed, tx_antennas=3, rx_antennas=5):
         "users": {"positions_m": rng.uniform(-150, 150, (2, 2)).tolist()},
     }
     return scenario.scenario_from_dict(data)
+
+
+def random_complex(rng, shape):
+    """Unit-power circular complex Gaussian draws of ``shape``."""
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
+
+
+def random_covariances(rng, scn, rank=None):
+    """Random PSD R_n (N, Mt, Mt), of full rank unless `rank` is given."""
+    w = random_complex(rng, (scn.num_nodes, scn.tx_antennas, rank or scn.tx_antennas))
+    return np.einsum("naj,nbj->nab", w, w.conj())
+
+
+def normalised_error(estimate, reference):
+    """max_ij |E_ij − F_ij| / sqrt(F_ii F_jj): the error on the unit-diagonal scale of F, so that entries
+    in s⁻², rad⁻², m⁻² and amplitude⁻² are compared alike."""
+    d = np.sqrt(np.diag(reference))
+    return np.max(np.abs(estimate - reference) / np.outer(d, d))
 
 
 def write_time_stream(channel, x, cuts=None):

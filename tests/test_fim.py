@@ -14,6 +14,7 @@ random one with N = 3, K = 2, Mt ≠ Mr and random amplitude phases.
 """
 
 import air_helpers
+from air_helpers import normalised_error, random_complex, random_covariances
 import numpy as np
 import pytest
 
@@ -53,23 +54,6 @@ SCENARIOS = {
 @pytest.fixture(scope="module", params=list(SCENARIOS))
 def scn(request):
     return SCENARIOS[request.param]()
-
-
-def random_complex(rng, shape):
-    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
-
-
-def random_covariances(rng, scn, rank=None):
-    """Random PSD R_n (N, Mt, Mt), of full rank unless `rank` is given."""
-    w = random_complex(rng, (scn.num_nodes, scn.tx_antennas, rank or scn.tx_antennas))
-    return np.einsum("naj,nbj->nab", w, w.conj())
-
-
-def normalised_error(estimate, reference):
-    """max_ij |E_ij − F_ij| / sqrt(F_ii F_jj): the error on the unit-diagonal scale of F, so that entries
-    in s⁻², rad⁻² and amplitude⁻² are compared alike."""
-    d = np.sqrt(np.diag(reference))
-    return np.max(np.abs(estimate - reference) / np.outer(d, d))
 
 
 # ---- the model as a function of Ψ and of Θ ----------------------------------------------------

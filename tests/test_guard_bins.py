@@ -8,6 +8,7 @@ Scenarios: the paper's with 3 guard bins and DC nulled (L_a = 12 of 16: exactly 
 the tightest case the radar streams allow) and the lab preset's layout (guard_fraction 0.2, dc_null).
 """
 
+from air_helpers import random_covariances
 import numpy as np
 import pytest
 from gnuradio import blocks, gr
@@ -125,12 +126,6 @@ def test_per_sample_power_stays_p_t_with_guards():
 
 
 # ---- FIM, CRB, SDR ----------------------------------------------------------------------------------
-
-def random_covariances(rng, scn):
-    w = rng.standard_normal((scn.num_nodes, scn.tx_antennas, scn.tx_antennas)) + 1j * rng.standard_normal(
-        (scn.num_nodes, scn.tx_antennas, scn.tx_antennas))
-    return np.einsum("naj,nbj->nab", w, w.conj())
-
 
 def test_fim_with_a_mask_equals_the_fim_built_from_the_active_bins_only():
     """F(Ψ) with the mask = (2P/σ²) Re Σ_m tr(Q_m R_m) with Q summed over the ACTIVE l only, built here from the

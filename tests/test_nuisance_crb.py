@@ -16,6 +16,7 @@ import dataclasses
 import os
 
 import air_helpers
+from air_helpers import normalised_error, random_complex, random_covariances
 import numpy as np
 import pytest
 
@@ -35,21 +36,6 @@ SCENARIO_DIR = os.path.join(os.path.dirname(__file__), "..", "examples", "scenar
 def random_scenario(seed):
     """Mt = 2 ≠ Mr = 3 (small: every entry of C is a parameter)."""
     return air_helpers.random_scenario(seed, tx_antennas=2, rx_antennas=3)
-
-
-def random_complex(rng, shape):
-    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
-
-
-def random_covariances(rng, scn, rank=None):
-    w = random_complex(rng, (scn.num_nodes, scn.tx_antennas, rank or scn.tx_antennas))
-    return np.einsum("naj,nbj->nab", w, w.conj())
-
-
-def normalised_error(estimate, reference):
-    """max_ij |E_ij − F_ij| / sqrt(F_ii F_jj) (entries in m⁻², amplitude⁻² compared alike)."""
-    d = np.sqrt(np.diag(reference))
-    return np.max(np.abs(estimate - reference) / np.outer(d, d))
 
 
 def exact_covariance_frames(rng, covariances, subcarriers, symbols):

@@ -182,12 +182,8 @@ class FrameLayout:
                 raise FrameError(
                     f"frame layout: U = {self.num_users} users need U ≤ L = {self.subcarriers} subcarriers "
                     "for orthogonal pilots; use more subcarriers")
-            if self.data_res < self.num_nodes * self.tx_antennas:
-                raise FrameError(
-                    f"frame layout: radar streams of N·Mt = {self.num_nodes}·{self.tx_antennas} = "
-                    f"{self.num_nodes * self.tx_antennas} rows cannot be orthogonal over L·P = "
-                    f"{self.subcarriers}·{self.data_symbols} = {self.data_res} resource elements; accepted: "
-                    "L·P ≥ N·Mt (raise symbols_per_frame or subcarriers)")
+            self._check_radar_rows(self.data_res, f"L·P = {self.subcarriers}·{self.data_symbols}", "resource elements",
+                                   "L·P ≥ N·Mt (raise symbols_per_frame or subcarriers)")
             return
         active = self.active_subcarrier_count
         if self.pilot_design == PILOT_FLAT and self.num_users > active:
@@ -195,13 +191,18 @@ class FrameLayout:
                 f"frame layout: U = {self.num_users} users need U ≤ L_active = {active} active subcarriers "
                 f"(of L = {self.subcarriers}) for orthogonal pilots; accepted: fewer guard/DC bins, more "
                 "subcarriers, or pilot_symbols ≥ U + 1")
-        if self.active_res < self.num_nodes * self.tx_antennas:
+        self._check_radar_rows(self.active_res, f"L_active·P = {active}·{self.data_symbols}",
+                               f"active resource elements (L = {self.subcarriers}, {self.subcarriers - active} "
+                               "guard/DC bins)", "L_active·P ≥ N·Mt (raise symbols_per_frame or subcarriers, or use "
+                               "fewer guard/DC bins)")
+
+    def _check_radar_rows(self, resource_elements, count_text, unit_text, accepted_text):
+        """The N·Mt radar streams must be orthogonal over the frame's (active) resource elements: FrameError if not."""
+        rows = self.num_nodes * self.tx_antennas
+        if resource_elements < rows:
             raise FrameError(
-                f"frame layout: radar streams of N·Mt = {self.num_nodes}·{self.tx_antennas} = "
-                f"{self.num_nodes * self.tx_antennas} rows cannot be orthogonal over L_active·P = "
-                f"{active}·{self.data_symbols} = {self.active_res} active resource elements (L = "
-                f"{self.subcarriers}, {self.subcarriers - active} guard/DC bins); accepted: L_active·P ≥ N·Mt "
-                "(raise symbols_per_frame or subcarriers, or use fewer guard/DC bins)")
+                f"frame layout: radar streams of N·Mt = {self.num_nodes}·{self.tx_antennas} = {rows} rows cannot be "
+                f"orthogonal over {count_text} = {resource_elements} {unit_text}; accepted: {accepted_text}")
 
     def _normalise_active_subcarriers(self):
         mask = self.active_subcarriers
