@@ -16,7 +16,7 @@ from gnuradio import blocks, gr
 from gnuradio.disac.blocks.comm_channel import comm_channel
 from gnuradio.disac.blocks.isac_tx import isac_tx
 from gnuradio.disac.blocks.user_rx import user_rx
-from gnuradio.disac.core import fim, localizer, model, ofdm, scenario, sinr
+from gnuradio.disac.core import fim, localizer, model, ofdm, precoder_sets, scenario, sinr
 
 PAPER = scenario.load_scenario("paper")
 GUARDED = PAPER.with_impairments({"guard_subcarriers": 3, "dc_null": True})
@@ -123,6 +123,16 @@ def test_per_sample_power_stays_p_t_with_guards():
     # and the placeholder precoders spend P_T·L/L_a per active RE: [R]_ii = P_T·L/L_a
     wc0, wr0 = ofdm.default_precoders(layout, GUARDED.per_antenna_power)
     np.testing.assert_allclose(np.real(np.diag(wc0 @ wc0.conj().T + wr0 @ wr0.conj().T)), p_re, rtol=EXACT_RTOL)
+
+
+def test_random_precoders_spend_the_per_re_power_with_guards():
+    """`--precoders random` gives every antenna [R_n]_ii = P_T·L/L_a per active RE, as the placeholder and the design
+    do (it gave P_T, i.e. L_a/L of the DAC's power: 25 % under-driven with the lab's 1/5 guard bins and DC); without
+    guards exactly P_T as before."""
+    for scn, expected in ((GUARDED, GUARDED.per_antenna_power * 16 / 12), (PAPER, PAPER.per_antenna_power)):
+        wc, wr = precoder_sets.random_precoders(scn, comm_fraction=0.3, seed=2)
+        power = np.real(np.einsum("nij,nij->ni", wc, wc.conj()) + np.einsum("nij,nij->ni", wr, wr.conj()))
+        np.testing.assert_allclose(power, expected, rtol=EXACT_RTOL)
 
 
 # ---- FIM, CRB, SDR ----------------------------------------------------------------------------------

@@ -76,7 +76,9 @@ def run(args):
         print(f"  paper CRB     bound {result.crb_paper_bound:.6g}, extracted {result.crb_paper_extracted:.6g}")
         print("  user SINR (extracted beamformers): "
               + ", ".join(f"{v:.2f} dB" for v in result.sinr_extracted_db))
-        print(f"  largest per-antenna power {result.max_antenna_power:.6g} (limit P_T = {scenario.per_antenna_power:g})")
+        limit = (f"P_T = {scenario.per_antenna_power:g}" if designer.per_re_power == scenario.per_antenna_power else
+                 f"P_T·L/L_a = {designer.per_re_power:g} per active RE, P_T = {scenario.per_antenna_power:g} per sample")
+        print(f"  largest per-antenna power {result.max_antenna_power:.6g} (limit {limit})")
         if args.save:
             print(f"  precoders written to {args.save}")
     if args.max_sinr:

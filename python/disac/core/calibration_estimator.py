@@ -174,10 +174,11 @@ class CalibrationFit:
 
 
 def calibration_precoders(scenario):
-    """W_c = 0 (Mt × U), W_r = √P_T·I: every transmit antenna sends its own orthogonal radar stream."""
+    """W_c = 0 (Mt × U), W_r = √P_RE·I: every transmit antenna sends its own orthogonal radar stream at the power per
+    RE P_RE = P_T (P_T·L/L_a with guard/DC bins, core.ofdm.per_re_power: the DAC's per-sample power stays P_T)."""
     mt = scenario.tx_antennas
-    return (np.zeros((mt, scenario.num_users), dtype=complex),
-            np.sqrt(scenario.per_antenna_power) * np.eye(mt, dtype=complex))
+    power = ofdm.per_re_power(scenario.per_antenna_power, getattr(scenario, "active_subcarriers", None))
+    return (np.zeros((mt, scenario.num_users), dtype=complex), np.sqrt(power) * np.eye(mt, dtype=complex))
 
 
 def transmitted_samples(scenario, seed, frames, node, precoders=None):

@@ -36,8 +36,9 @@ def placeholder_precoders(scenario):
 
 
 def random_precoders(scenario, comm_fraction=DEFAULT_COMM_FRACTION, seed=0):
-    """Random W_c (N, Mt, U) and W_r (N, Mt, Mt), rows scaled so that [R_n]_mm = P_T exactly,
-    a fraction ``comm_fraction`` of it in W_c."""
+    """Random W_c (N, Mt, U) and W_r (N, Mt, Mt), rows scaled so that [R_n]_mm = P_T exactly (per RE; with
+    guard/DC bins P_T·L/L_a on each active RE, core.ofdm.per_re_power: the same power per sample as the other
+    kinds), a fraction ``comm_fraction`` of it in W_c."""
     if not 0.0 <= comm_fraction <= 1.0:
         raise PrecoderSetError(f"--comm-fraction {comm_fraction!r}: accepted: a number in [0, 1]")
     rng = np.random.default_rng(seed)
@@ -47,7 +48,7 @@ def random_precoders(scenario, comm_fraction=DEFAULT_COMM_FRACTION, seed=0):
         w = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
         return w * np.sqrt(power / np.sum(np.abs(w) ** 2, axis=-1, keepdims=True))
 
-    pt = scenario.per_antenna_power
+    pt = ofdm.per_re_power(scenario.per_antenna_power, getattr(scenario, "active_subcarriers", None))
     return scaled((n, mt, u), comm_fraction * pt), scaled((n, mt, mt), (1 - comm_fraction) * pt)
 
 
