@@ -418,3 +418,29 @@ def test_the_receive_side_never_reads_the_motion(moving_paper):
         sentinel.target_velocities_mps
     blind = impairment_trials.localise_frames(sentinel, snaps, frames, wc, wr, seed=3)
     np.testing.assert_array_equal(base.positions_m, blind.positions_m)
+
+
+def test_the_sensing_channel_block_moves_the_targets(moving_paper):
+    """blocks/sensing_channel (GNU Radio's call sizes, its sample counter from the stream's start) on a moving scene
+    whose target 2 appears at 0.25 s: its output is the moving air of core.channels (apply_time of the whole input,
+    1e-5 of the peak: complex64), i.e. the block gets the motion from SensingChannel with nothing of its own."""
+    from gnuradio import blocks, gr
+
+    from gnuradio.disac.blocks.sensing_channel import sensing_channel
+
+    s = moving_paper.replace(target_appear_s=[0.0, 0.25])
+    layout = ofdm.layout_from_scenario(s)
+    x, _ = ofdm_streams(s, np.arange(8))
+    tb = gr.top_block()
+    channel = sensing_channel(s, 1, 6, False)
+    sources = [blocks.vector_source_c(x[i].tolist(), False) for i in range(x.shape[0])]
+    for i, source in enumerate(sources):
+        tb.connect(source, (channel, i))
+    sinks = [blocks.vector_sink_c() for _ in range(s.rx_antennas)]
+    for r, sink in enumerate(sinks):
+        tb.connect((channel, r), sink)
+    tb.run()
+    out = np.array([sink.data() for sink in sinks])
+    expected = channels.SensingChannel(s, 1, 6).apply_time(x.astype(complex), 0)
+    assert out.shape == expected.shape == (s.rx_antennas, 8 * layout.frame_len)
+    assert np.max(np.abs(out - expected)) < 1e-5 * np.max(np.abs(expected))
