@@ -139,6 +139,12 @@ class SensingChannel:
     samples), what the receiving radio puts in its first ``rx_time``. With the ideal (or absent) table, A = 0,
     D = 0, no extra paths: the kept samples (after each prefix) are eq. (3)/(5) exactly, as before.
 
+    A moving scene (issue 15: ``scenario.is_static`` False; docs/air-model.md §6) takes the target paths (rows m·K + k)
+    frame by frame from ``moving_target_paths``: frame f's delays, angles and presence at t_f = f·frame_interval_s,
+    the echo's carrier phase at t_f (relative to t = 0) and its bistatic Doppler e^{j2π f_D (j − f·frame_len)/B} at
+    the output samples j; each transmitted symbol is echoed with its own frame's state (its tail into the next frame
+    too). A static scene never enters that code: its air is as before, bit for bit.
+
     ``apply_frequency`` is eq. (3)/(5) itself for the targets (the ideal air, frequency domain, for tests);
     ``apply_time`` the time-domain reference (float64, the delay operator's equations sample by sample);
     ``write_time`` the blocks' fast complex64 path, streaming (history across calls), tested equal to it.
