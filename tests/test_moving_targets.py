@@ -71,6 +71,8 @@ BAD_MOTION = [
      ["targets.velocities_mps = [[1.0, 2.0]]", "2 [vx, vy] pairs"]),
     ("velocity not a number", lambda d: d["targets"].update(velocities_mps=[[1.0, "fast"], [0, 0]]),
      ["targets.velocities_mps", "'fast'", "pairs of finite numbers in m/s"]),
+    ("velocity a numeric string", lambda d: d["targets"].update(velocities_mps=[[1.0, "2"], [0, 0]]),
+     ["targets.velocities_mps = [[1.0, '2'], [0, 0]]", "pairs of finite numbers in m/s"]),
     ("velocity a bool", lambda d: d["targets"].update(velocities_mps=[[True, 0], [0, 0]]),
      ["targets.velocities_mps", "pairs of finite numbers"]),
     ("velocity not finite", lambda d: d["targets"].update(velocities_mps=[[math.inf, 0], [0, 0]]),

@@ -436,6 +436,8 @@ class SensingChannel:
         s = self.scenario
         fs, mr, num, k, mt = s.bandwidth_hz, s.rx_antennas, s.num_nodes, s.num_targets, s.tx_antennas
         npath = self.moving_path_count
+        if count == 0:
+            return np.zeros((mr, 0), dtype=np.complex64)
         f0 = int(frames[0])
         nframes = int(frames[-1]) - f0 + 1
         offset = first_sample - f0 * frame_len  # the call's first sample in its frame (a symbol start)

@@ -525,7 +525,7 @@ def _motion(velocities_mps, appear_s, leave_s, count):
             velocities = np.array(value, dtype=float)
         except (TypeError, ValueError):
             raise ScenarioError(f"targets.velocities_mps = {value!r}: expected {accepted}") from None
-        if velocities.shape != (count, 2) or isinstance(value, (str, bytes)) or _has_bool(value):
+        if velocities.shape != (count, 2) or not _numbers_only(value):
             raise ScenarioError(f"targets.velocities_mps = {value!r}: expected {accepted}")
         if not np.all(np.isfinite(velocities)):
             raise ScenarioError(f"targets.velocities_mps = {value!r}: every component must be finite")
@@ -548,10 +548,11 @@ def _motion(velocities_mps, appear_s, leave_s, count):
     return velocities, appear, leave
 
 
-def _has_bool(value):
-    if isinstance(value, bool):
-        return True
-    return isinstance(value, (list, tuple)) and any(_has_bool(v) for v in value)
+def _numbers_only(value):
+    """True when value is a (nested) list of numbers: no bool, no numeric string (which numpy would convert)."""
+    if isinstance(value, (list, tuple)):
+        return all(_numbers_only(v) for v in value)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _plain_list(value):
