@@ -14,7 +14,7 @@ u_{n,k} the unit vector from node n to target k (``bistatic_doppler_hz``). The m
 
 b_{n,m}^k the amplitude at the frame start (the carrier phase of the frame, which it absorbs as it absorbs the
 oscillator phases). Positions, angles and delays are those of the frame start: the target moves by v·P·(L+CP)/B
-within a frame (0.6 mm at 10 m/s, P = 16, paper layout), 5·10⁻⁵ of the range resolution c/B.
+within a frame (0.6 mm at 10 m/s, P = 16, paper layout), 2·10⁻⁵ of the range resolution c/B.
 
 Every derivative of this mean is the static one of core.fim (per link and target, a matrix G times x_{m,l,p}) times
 a per-symbol weight w(p) = e^{j2π f t_p} (and j2π t_p for the Doppler itself), so with the data independent from
