@@ -248,6 +248,11 @@ class MotionFimMap:
 
     # ---- bounds ------------------------------------------------------------------------------------------------
 
+    def position_velocity_information(self, covariances):
+        """The equivalent FIM of [x, y, v_x, v_y] (4K × 4K) with the amplitudes eliminated (Schur complement): the
+        information one frame adds to a track's position-velocity state (SPEC15 §5's information recursion)."""
+        return fim.schur_complement(self.fim_position_velocity(covariances), 4 * self.geom.num_targets)
+
     def position_velocity_crb(self, covariances):
         """PositionVelocityCrb of F(Θ_v) (amplitudes unknown)."""
         return _position_velocity_crb(self.fim_position_velocity(covariances), self.geom.num_targets)
