@@ -157,15 +157,13 @@ class MotionFimMap:
                                               self.carrier_hz)
         scale = 2.0 / geom.noise_power
         self.links = []
-        self._link_terms = []  # (n, m, extended indices, G (I, L, Mr, Mt), weights (I, P)) for mean_derivatives
         for n in range(N):
             for m in range(N):
                 idx, G, w = self._extended_link(n, m)
                 Gm = G.reshape(len(idx), -1, mt)
                 Q = np.einsum("iza,jzc->ijac", Gm.conj(), Gm, optimize=True)
                 T = w.conj() @ w.T  # T_ij = Σ_p conj(w_i(p)) w_j(p)
-                self.links.append((n, m, idx, scale * T[:, :, None, None] * Q))
-                self._link_terms.append((n, m, idx, G, w))
+                self.links.append((n, m, idx, scale * T[:, :, None, None] * Q))  # G is not kept (L·Mr·Mt per row)
         self.jacobian_velocity = self._jacobian_velocity()
 
     def _extended_link(self, n, m):
@@ -236,8 +234,10 @@ class MotionFimMap:
                              f"{self.geom.tx_antennas}, {self.geom.subcarriers}, {len(self.symbol_times_s)})")
         dim = self.psi_dim + doppler_size(N, self.geom.num_targets)
         out = np.zeros((dim, N, self.geom.rx_antennas) + frames.shape[2:], complex)
-        for n, m, idx, G, w in self._link_terms:
-            out[idx, n] += np.einsum("ilrt,tlp->irlp", G, frames[m]) * w[:, None, None, :]
+        for n in range(N):
+            for m in range(N):
+                idx, G, w = self._extended_link(n, m)
+                out[idx, n] += np.einsum("ilrt,tlp->irlp", G, frames[m]) * w[:, None, None, :]
         return out
 
     def conditional_fim_position_velocity(self, frames):
