@@ -136,3 +136,25 @@ def unknown_k_statistics(scenario, wc, wr, estimates, seed, channel_seed, gate_m
     out["max_targets"] = max_targets
     out["false_alarm_rate"] = false_alarm_rate
     return out
+
+
+DEFAULT_MAX_TARGETS = 4  # `disac localize --unknown-k` without --max-targets
+
+
+def unknown_k_options(unknown_k, max_targets, false_alarm_rate, error=ValueError):
+    """(max_targets or None, false_alarm_rate or None) of `disac localize`'s --unknown-k, --max-targets and
+    --false-alarm-rate; ``error`` (the app's UsageError) naming a bad or orphaned value."""
+    from .detection import DEFAULT_FALSE_ALARM_RATE
+
+    if not unknown_k:
+        for name, value in (("--max-targets", max_targets), ("--false-alarm-rate", false_alarm_rate)):
+            if value is not None:
+                raise error(f"{name} {value!r}: applies with --unknown-k only")
+        return None, None
+    count = DEFAULT_MAX_TARGETS if max_targets is None else max_targets
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise error(f"--max-targets {max_targets!r}: accepted: a whole number ≥ 1")
+    rate = DEFAULT_FALSE_ALARM_RATE if false_alarm_rate is None else float(false_alarm_rate)
+    if not 0 < rate < 1:
+        raise error(f"--false-alarm-rate {false_alarm_rate!r}: accepted: a probability strictly between 0 and 1")
+    return count, rate
