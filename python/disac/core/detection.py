@@ -70,8 +70,8 @@ DEFAULT_CALIBRATION_DRAWS = 500
 # the share of the calibration draws (their largest) the tail fit uses (module docstring)
 CALIBRATION_TAIL_FRACTION = 0.2
 # CFAR window (grid cells, each c/(4B)): guard cells either side of the cell under test, then training cells
-CFAR_GUARD_CELLS = 2
-CFAR_TRAINING_CELLS = 3
+CFAR_GUARD_CELLS = 8
+CFAR_TRAINING_CELLS = 4
 
 
 @dataclasses.dataclass(frozen=True)
