@@ -490,3 +490,63 @@ def _track_pcrb(times_s, fims, acceleration_psd_m2_s3, velocity_prior_mps, frame
 def default_gate_m(bandwidth_hz):
     """c/(4B): the localiser's grid step, `disac localize`'s failure gate."""
     return SPEED_OF_LIGHT_MPS / (4.0 * float(bandwidth_hz))
+
+
+# ---- a run: the central unit's estimates → tracks (receive side) → scores (against the truth) -------------------
+
+def track_estimates(estimates, frame_times_s, prior_geometry, covariances, amplitude, tracker=None):
+    """The receive side: feed every frame's Estimate (core.fusion; frame order) to a MultiTargetTracker, each
+    detection's R from position_crb_blocks_m2 at its ESTIMATED position. estimates: {frame: Estimate};
+    frame_times_s: frame → scene time (Scenario.frame_time_s); prior_geometry: fim.SensingGeometry of the
+    receive side's scenario (nodes, arrays, numerology, σ²); covariances: the transmit covariances
+    (fusion.transmit_covariances of the precoders); amplitude: the prior |b| (Scenario.target_amplitude).
+    A frame the chain did not release gives no update (its tracks coast to the next frame); estimates with a
+    non-finite coordinate (a failed search) or an R that is singular are left out and counted.
+    Returns (per-frame list of (frame, time_s, positions (K̂, 2), [TrackState]), detections_dropped, tracker)."""
+    tracker = tracker or MultiTargetTracker()
+    out, dropped = [], 0
+    for frame in sorted(estimates):
+        positions = np.asarray(estimates[frame].positions_m, float).reshape(-1, 2)
+        finite = np.all(np.isfinite(positions), axis=1)
+        positions = positions[finite]
+        dropped += int(np.count_nonzero(~finite))
+        # one FIM per frame (~6 ms on the paper scenario): the positions move, nothing to reuse
+        covariance_blocks = detection_covariances_m2(prior_geometry, covariances, positions, amplitude)
+        usable = np.array([np.all(np.isfinite(c)) and np.linalg.eigvalsh(c)[0] > 0 for c in covariance_blocks],
+                          dtype=bool).reshape(-1)
+        dropped += int(np.count_nonzero(~usable))
+        time_s = float(frame_times_s(frame))
+        states = tracker.update(positions[usable], covariance_blocks[usable], time_s)
+        out.append((int(frame), time_s, positions, states))
+    return out, dropped, tracker
+
+
+def truth_position_fims(prior_geometry, covariances, state, amplitude):
+    """The position FIM (K, 2, 2) of every target at its TRUE position (evaluation only): the inverse of its 2×2
+    CRB block in the joint FIM of the targets present (core.scenario.TargetState); zeros for absent ones."""
+    present = np.flatnonzero(np.asarray(state.present, bool))
+    out = np.zeros((len(state.present), 2, 2))
+    if len(present):
+        blocks = position_crb_blocks_m2(geometry_at(prior_geometry, np.asarray(state.positions_m)[present], amplitude),
+                                        covariances)
+        for k, block in zip(present, blocks):
+            if np.all(np.isfinite(block)):
+                out[k] = np.linalg.inv(block)
+    return out
+
+
+def score_run(scenario, covariances, frames_out, gate_m=None, tracker=None, settle_frames=DEFAULT_SETTLE_FRAMES,
+              lost_after_frames=DEFAULT_LOST_AFTER_FRAMES):
+    """Score the output of track_estimates against the scenario's moving truth (Scenario.targets_at of SPEC15 §0):
+    the dict of score_tracks (module docstring). Evaluation only: the truth never goes back to the tracker."""
+    geometry = fim.SensingGeometry.from_scenario(scenario)
+    tracker = tracker or MultiTargetTracker()
+    gate_m = default_gate_m(scenario.bandwidth_hz) if gate_m is None else float(gate_m)
+    records = []
+    for frame, time_s, positions, states in frames_out:
+        truth = scenario.targets_at(time_s)
+        records.append(FrameRecord(frame, time_s, positions, states, np.asarray(truth.positions_m, float),
+                                   np.asarray(truth.velocities_mps, float), np.asarray(truth.present, bool),
+                                   truth_position_fims(geometry, covariances, truth, scenario.target_amplitude)))
+    return score_tracks(records, gate_m, tracker.confirm_hits, lost_after_frames, tracker.acceleration_psd_m2_s3,
+                        tracker.velocity_prior_mps, settle_frames)
