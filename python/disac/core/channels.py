@@ -44,17 +44,20 @@ The noise-off channels (the loopback's sensing path) are not limited by this.
 """
 
 import dataclasses
+import math
 
 import numpy as np
 import scipy.fft
 
-from . import delay_line, geometry, ofdm, synthetic_radio
+from . import delay_line, geometry, model, ofdm, synthetic_radio
 
 _STREAM_PHASE = 0x0F1A5E
 _STREAM_SENSING_NOISE = 0x5E45
 _STREAM_COMM_NOISE = 0xC0AA
 # path kinds of the static interference (docs/air-model.md §5), delayed by core.delay_line.PathBank in write_time
 _BANK_KINDS = ("clutter", "self_coupling")
+# frames whose moving-target geometry a SensingChannel keeps (a frame spans a few calls of a block)
+_MOVING_CACHE_FRAMES = 4096
 
 
 def node_phases_rad(channel_seed, frames, num_nodes):
@@ -179,11 +182,30 @@ class SensingChannel:
         self._path_delay_phase = np.exp(-2j * np.pi * cfo[self.paths.tx_node] * self.path_delays_samples / fs)
         self._delay_line = None  # the fast path's DelayLine (state across write_time calls), made on first use
         self._next_sample = None
+        # a moving scene (issue 15, docs/air-model.md §6): the target paths (rows m·K + k, the first N·K) take their
+        # frame's geometry, presence, carrier phase and Doppler; a static scene keeps the code path above, bit for bit
+        self.moving = not scenario.is_static
+        self.moving_path_count = scenario.num_nodes * scenario.num_targets if self.moving else 0
+        self._moving_cache = {}
+        self._moving_carry = np.zeros((scenario.rx_antennas, 0), dtype=np.complex64)
 
     # ---- the model ---------------------------------------------------------------------------------
-    def apply_frequency(self, x_freq, frames):
+    def apply_frequency(self, x_freq, frames, symbol_times_s=None):
         """Eq. (3)/(5) for the targets: x_freq (S, N, Mt, L) symbols of every node, frames (S,) → (S, Mr, L).
-        The ideal air's snapshot model (no impairments, no direct path, no reflector)."""
+        The ideal air's snapshot model (no impairments, no direct path, no reflector). A moving scene needs
+        ``symbol_times_s`` (S,), each symbol's first kept sample from its frame's start (core.model.data_symbol_times_s):
+        the targets of the frame's t_f with their Doppler over the symbol (core.model.moving_sensing_mean)."""
+        if self.moving:
+            if symbol_times_s is None:
+                raise ValueError("symbol_times_s = None: a moving scene's model needs each symbol's time in its frame")
+            n = self.rx_node
+            b = self.scenario.target_amplitudes()
+            out = []
+            for x, f, t in zip(x_freq, np.asarray(frames).reshape(-1), np.asarray(symbol_times_s, float).reshape(-1)):
+                phases = self.oscillator_phases([f])[0]
+                amp = b * np.exp(1j * (phases[None, :] - phases[:, None]))[..., None]
+                out.append(model.moving_sensing_mean(self.scenario, x[..., None], int(f), amp, [float(t)])[n, :, :, 0])
+            return np.array(out)
         coef = self.link_coefficients(frames)  # (S, N_tx, K)
         beam = np.einsum("mki,smil->smkl", self._a_t, x_freq)  # a_t^T(θ_m^k) X_m
         echo = np.einsum("smk,mkl,smkl->skl", coef, self._d, beam)
@@ -244,6 +266,7 @@ class SensingChannel:
             self._delay_line.reset()
             if self._bank is not None:
                 self._bank.reset()
+            self._moving_carry = self._moving_carry[:, :0]
         self._next_sample = first_sample + count
         frames = lay.frame_of_symbols(first_sample, symbols)
         unique, inverse = np.unique(frames, return_inverse=True)
@@ -251,16 +274,25 @@ class SensingChannel:
         if self._rotated:  # a transmitter's CFO: delay the de-rotated symbols, re-rotate each path after its delay
             rotations = self._transmit_rotations(first_sample, count)
             x_time = self._derotated(x_time, rotations, np.complex64)
-        point = self._tx_beams.shape[0]
-        coef = self.path_coefficients(unique, slice(0, point)).astype(np.complex64)  # (F, P1)
-        beams = (self._tx_beams @ x_time).reshape(-1, symbols, lay.symbol_len)  # (P, S, CP+L)
-        spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho")  # (P, S, L)
-        spectra *= coef.T[:, inverse, None]
-        delayed = self._delay_line.delay_spectra(spectra)  # (P, count), a view of the delay line's buffer
-        if rotations is not None:
-            delayed *= (rotations[self.paths.tx_node[:point]] * self._path_delay_phase[:point, None]).astype(np.complex64)
-        for r, out in enumerate(outputs):
-            np.matmul(self._rx_steer[r], delayed, out=out[:count])
+        first, point = self.moving_path_count, self.point_path_count  # the static point paths: [first, point)
+        if point > first:
+            coef = self.path_coefficients(unique, slice(first, point)).astype(np.complex64)  # (F, P1)
+            beams = (self._tx_beams @ x_time).reshape(-1, symbols, lay.symbol_len)  # (P, S, CP+L)
+            spectra = scipy.fft.fft(beams[..., lay.cyclic_prefix:], axis=-1, norm="ortho")  # (P, S, L)
+            spectra *= coef.T[:, inverse, None]
+            delayed = self._delay_line.delay_spectra(spectra)  # (P, count), a view of the delay line's buffer
+            if rotations is not None:
+                delayed *= (rotations[self.paths.tx_node[first:point]]
+                            * self._path_delay_phase[first:point, None]).astype(np.complex64)
+            for r, out in enumerate(outputs):
+                np.matmul(self._rx_steer[r], delayed, out=out[:count])
+        else:
+            for out in outputs:
+                out[:count] = 0
+        if self.moving:
+            echoes = self._moving_echoes(x_time, first_sample, frames)  # (Mr, count)
+            for r, out in enumerate(outputs):
+                out[:count] += echoes[r]
         if self._bank is not None:
             # the static interference (clutter, self-coupling): many paths from the N·Mt inputs, so the inputs' spectra
             # go in (one FFT per input, not per path) with each transmitter's e^{j(φ_m − φ_n)} per symbol
@@ -288,10 +320,11 @@ class SensingChannel:
         if any(k not in _BANK_KINDS for k in self.paths.kind[point:]):  # sensing_paths puts them last
             raise AssertionError(f"path kinds {self.paths.kind}: the static interference must come after the point paths")
         lay = self.layout
-        self._tx_beams = self._tx_rows(slice(0, point)).astype(np.complex64)  # (P1, N·Mt)
-        self._rx_steer = np.ascontiguousarray(self.paths.rx_vectors[:point].T.astype(np.complex64))  # (Mr, P1): column p = a_r(θ_arr,p)
+        first = self.moving_path_count  # a moving scene's target paths go through _moving_echoes instead
+        self._tx_beams = self._tx_rows(slice(first, point)).astype(np.complex64)  # (P1, N·Mt)
+        self._rx_steer = np.ascontiguousarray(self.paths.rx_vectors[first:point].T.astype(np.complex64))  # (Mr, P1): column p = a_r(θ_arr,p)
         self._delay_line = delay_line.DelayLine(lay.subcarriers, lay.cyclic_prefix, self.scenario.bandwidth_hz,
-                                                self.path_delays_samples[:point], self.grid)
+                                                self.path_delays_samples[first:point], self.grid)
         self._bank = None
         if point < self.paths.count:
             rows = self._tx_rows(slice(point, None)) * self.paths.amplitude[point:, None]  # β_p folded in
@@ -312,6 +345,145 @@ class SensingChannel:
         rows[np.arange(index.size), self.paths.tx_node[index]] = self.paths.tx_vectors[index]
         return rows.reshape(index.size, n * mt)
 
+    # ---- moving targets (issue 15, SPEC15 §0, docs/air-model.md §6) ------------------------------------------------
+    def moving_target_paths(self, frames):
+        """The target paths (rows m·K + k) of a moving scene in each of ``frames`` (F,): a dict of arrays
+        "tx_vectors" (F, P, Mt) a_t(θ_m^k(t_f)), "rx_vectors" (F, P, Mr) a_r(θ_n^k(t_f)), "delays_samples" (F, P)
+        τ_{n,m}^k(t_f)·B + D[n, m] + A, "amplitudes" (F, P) b_{n,m}^k·c_{n,m}^k(t_f)·present_k (core.model.moving_links:
+        the carrier phase relative to t = 0; 0 for an absent target), "doppler_hz" (F, P) f_{D,n,m}^k(t_f). The
+        oscillator phases are not in it (path coefficient = amplitude·e^{j(φ_m − φ_n)}). Truth of the air."""
+        frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+        missing = [int(f) for f in np.unique(frames) if int(f) not in self._moving_cache]
+        if len(self._moving_cache) + len(missing) > _MOVING_CACHE_FRAMES:
+            self._moving_cache.clear()
+            missing = [int(f) for f in np.unique(frames)]
+        s, n = self.scenario, self.rx_node
+        k = s.num_targets
+        fs = s.bandwidth_hz
+        link = self.impairments.link_delay_samples(fs)[n]  # D[n, m]
+        b = s.target_amplitudes()[n]  # (N_tx, K)
+        for f in missing:
+            links = model.moving_links(s, s.frame_time_s(f))
+            theta = links.angles_rad  # (N, K)
+            tau = links.one_way_delays_s  # (N, K)
+            self._moving_cache[f] = (
+                geometry.ula_steering(theta, s.tx_antennas).reshape(-1, s.tx_antennas),  # row m·K + k
+                np.tile(geometry.ula_steering(theta[n], s.rx_antennas), (s.num_nodes, 1)),
+                ((tau + tau[n][None, :]) * fs + link[:, None] + self.air_latency_samples).reshape(-1),
+                (b * links.carrier_phase[n] * links.present[None, :]).reshape(-1),
+                links.doppler_hz[n].reshape(-1))
+        parts = [self._moving_cache[int(f)] for f in frames]
+        names = ("tx_vectors", "rx_vectors", "delays_samples", "amplitudes", "doppler_hz")
+        return {name: np.array([p[i] for p in parts]).reshape((len(frames),) + parts[0][i].shape) if parts
+                else np.zeros((0,)) for i, name in enumerate(names)}
+
+    def _moving_coefficients(self, paths, frames):
+        """amplitude·e^{j(φ_m − φ_n)} of the moving target paths per frame, (F, P)."""
+        phases = self.oscillator_phases(frames)  # (F, N)
+        tx = self.paths.tx_node[:self.moving_path_count]
+        link = np.exp(1j * (phases[:, tx] - phases[:, self.rx_node:self.rx_node + 1]))
+        return paths["amplitudes"] * link
+
+    def _moving_reference(self, x_time, first_sample, frames, rotations, y):
+        """apply_time's moving target paths (float64, added into y (Mr, count)): per frame f and path p, the frame's
+        symbols alone (zero elsewhere) through the path's tx vector and coefficient at t_f, delayed by
+        core.delay_line.delay_reference at d_{p,f} (its tail past the frame kept), times the Doppler
+        e^{j2π f_D (j − j_f)/B} at every output sample j (j_f = f·frame_len, the frame's first sample), through a_r."""
+        lay = self.layout
+        sym_len, count = lay.symbol_len, x_time.shape[1]
+        mt, fs = self.scenario.tx_antennas, self.scenario.bandwidth_hz
+        unique = np.unique(frames)
+        paths = self.moving_target_paths(unique)
+        coef = self._moving_coefficients(paths, unique)
+        tx_node = self.paths.tx_node[:self.moving_path_count]
+        for i, f in enumerate(unique):
+            symbols = np.flatnonzero(frames == f)
+            a, b = symbols[0] * sym_len, (symbols[-1] + 1) * sym_len  # the frame's samples in this call
+            for p in range(self.moving_path_count):
+                d = paths["delays_samples"][i, p]
+                m = tx_node[p]
+                beam = coef[i, p] * (paths["tx_vectors"][i, p] @ x_time[m * mt:(m + 1) * mt, a:b])
+                tail = int(math.ceil((d + 1) / sym_len))  # whole zero symbols after the frame hold its delayed tail
+                stop = min(count, b + tail * sym_len)
+                padded = np.zeros(b - a + tail * sym_len, dtype=complex)
+                padded[:b - a] = beam
+                delayed = delay_line.delay_reference(padded, d, lay.subcarriers, lay.cyclic_prefix, fs,
+                                                     self.grid)[:stop - a]
+                j = first_sample + np.arange(a, stop)
+                delayed = delayed * np.exp(2j * np.pi * paths["doppler_hz"][i, p] * ((j - int(f) * lay.frame_len) / fs))
+                if rotations is not None:
+                    delayed = delayed * rotations[m, a:stop] * np.exp(-2j * np.pi * self.transmit_cfo_hz[m] * d / fs)
+                y[:, a:stop] += np.outer(paths["rx_vectors"][i, p], delayed)
+
+    def _moving_echoes(self, x_time, first_sample, frames):
+        """write_time's moving target paths: (Mr, count) complex64 to add to the outputs, streaming (what falls past
+        the call's end is kept and added at the next call's start). x_time (N·Mt, count) complex64 (de-rotated
+        when the transmitters have a CFO), frames (S,) the frame of each input symbol.
+
+        Per symbol s and path p (d = D + μ of the symbol's frame): the beam a_t^T x of the symbol (one batched matrix
+        product per symbol with its frame's rows), its core's spectrum times the coefficient and the fractional
+        ramp e^{−j2π f_l μ/B}, one IFFT: c_{s,p}; the symbol's S delayed samples are c_{s,p}[(t − CP) mod L] for
+        t = [μ > 0] … S − 1 + [μ > 0], starting at output sample s·S + D + [μ > 0] (core.delay_line's equations:
+        each symbol's polynomial on its own interval, delayed; summed over symbols it is the DelayLine for a constant
+        d). Each such piece takes its frame's Doppler (and the transmitter's CFO re-rotation) at its output samples,
+        is placed in a window common to all paths, the windows are mixed into the Mr antennas by their frame's
+        a_r (one batched product), and the windows are overlap-added at the symbol stride."""
+        lay = self.layout
+        s_len, length, cp = lay.symbol_len, lay.subcarriers, lay.cyclic_prefix
+        streams, count = x_time.shape
+        symbols = count // s_len
+        fs = self.scenario.bandwidth_hz
+        mr = self.scenario.rx_antennas
+        unique, inverse = np.unique(frames, return_inverse=True)
+        paths = self.moving_target_paths(unique)
+        npath = self.moving_path_count
+        tx_node = self.paths.tx_node[:npath]
+        mt, num = self.scenario.tx_antennas, self.scenario.num_nodes
+        rows = np.zeros((len(unique), npath, num, mt), dtype=np.complex64)
+        rows[:, np.arange(npath), tx_node] = paths["tx_vectors"]
+        rows = rows.reshape(len(unique), npath, num * mt)
+        by_symbol = np.ascontiguousarray(np.asarray(x_time, np.complex64).reshape(streams, symbols, s_len).transpose(1, 0, 2))
+        beams = np.matmul(rows[inverse], by_symbol)  # (S, P, CP+L)
+        spectra = scipy.fft.fft(beams[..., cp:], axis=-1, norm="ortho")  # (S, P, L)
+        delays = paths["delays_samples"][inverse]  # (S, P)
+        whole = np.floor(delays)
+        fraction = delays - whole
+        cycles = delay_line._frequency_per_sample(length, fs, self.grid)
+        coef = self._moving_coefficients(paths, unique)[inverse]  # (S, P)
+        spectra *= (coef[..., None] * np.exp(-2j * np.pi * fraction[..., None] * cycles)).astype(np.complex64)
+        cores = scipy.fft.ifft(spectra, axis=-1, norm="ortho", overwrite_x=True)  # c_{s,p}[i] = x(CP + i − μ)
+        late = (fraction > 0).astype(np.int64)
+        t = np.arange(s_len)
+        pieces = np.take_along_axis(cores, (t[None, None, :] + late[..., None] - cp) % length, axis=-1)  # (S, P, S_len)
+        start = whole.astype(np.int64) + late  # piece (s, p) begins at output sample s·S + start[s, p] of the call
+        # the Doppler from the frame's first sample and the CFO re-rotation, at the pieces' output samples (cycles)
+        first_out = first_sample + np.arange(symbols)[:, None] * s_len + start  # absolute output sample
+        doppler = paths["doppler_hz"][inverse] / fs  # cycles per sample
+        base = doppler * (first_out - (frames * lay.frame_len)[:, None])
+        step = doppler
+        if self._rotated:
+            eps = self.transmit_cfo_hz[tx_node] / fs
+            base = base + np.mod(eps[None, :] * first_out, 1.0) - eps[None, :] * delays
+            step = step + eps[None, :]
+        if np.any(step) or np.any(base):
+            base = np.mod(base, 1.0)
+            pieces *= np.exp(2j * np.pi * (base[..., None] + step[..., None] * t)).astype(np.complex64)
+        low, high = int(start.min()), int(start.max())
+        width = -(-(s_len + high - low) // s_len) * s_len  # a whole number of symbols
+        windows = np.zeros((symbols, npath, width), dtype=np.complex64)
+        np.put_along_axis(windows, (start - low)[..., None] + t, pieces, axis=-1)
+        rx = np.ascontiguousarray(np.swapaxes(paths["rx_vectors"], 1, 2)).astype(np.complex64)  # (F, Mr, P)
+        mixed = np.matmul(rx[inverse], windows)  # (S, Mr, W)
+        carry = self._moving_carry
+        total = max(count, carry.shape[1], low + symbols * s_len + width - s_len)
+        acc = np.zeros((mr, total), dtype=np.complex64)
+        for c in range(width // s_len):
+            part = mixed[:, :, c * s_len:(c + 1) * s_len].transpose(1, 0, 2).reshape(mr, symbols * s_len)
+            acc[:, low + c * s_len:low + c * s_len + symbols * s_len] += part
+        acc[:, :carry.shape[1]] += carry
+        self._moving_carry = acc[:, count:].copy()
+        return acc[:, :count]
+
     def apply_time(self, x_time, first_sample):
         """The reference, float64: x_time (N·Mt, S·(CP+L)) from input sample ``first_sample`` (a symbol start;
         nothing before it) → (Mr, S·(CP+L)), every path's beam scaled per symbol by its frame's coefficient
@@ -329,7 +501,9 @@ class SensingChannel:
         beams = (beams.reshape(-1, symbols, lay.symbol_len) * coef.T[:, :, None]).reshape(-1, count)
         a_r = self.paths.rx_vectors  # (P, Mr): a_r(θ_arr,p) for a point path
         y = np.zeros((self.scenario.rx_antennas, count), dtype=complex)
-        for p in range(self.paths.count):
+        if self.moving:  # the target paths frame by frame (docs/air-model.md §6); the static paths below
+            self._moving_reference(np.asarray(x_time, dtype=complex), first_sample, frames, rotations, y)
+        for p in range(self.moving_path_count, self.paths.count):
             delayed = delay_line.delay_reference(beams[p], self.path_delays_samples[p], lay.subcarriers,
                                                  lay.cyclic_prefix, self.scenario.bandwidth_hz, self.grid)
             if rotations is not None:

@@ -9,6 +9,8 @@ the snapshot Y[n] has shape (Mr, L, P). Noncoherence (a per-node oscillator phas
 complex amplitudes: a PHY that applies phases passes b[n, m, k]·e^{j(φ_m − φ_n)}.
 """
 
+import dataclasses
+
 import numpy as np
 
 from . import geometry
@@ -42,3 +44,113 @@ def scenario_sensing_mean(scenario, frames, amplitudes=None):
         amplitudes = scenario.target_amplitudes()
     return sensing_mean(scenario.target_angles_rad(), scenario.target_delays_s(), amplitudes, frames,
                         scenario.rx_antennas, scenario.bandwidth_hz)
+
+
+# ---- moving targets (issue 15, SPEC15 §0, docs/air-model.md §6) ------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class MovingLinks:
+    """The targets' links at one scene time t (``moving_links``): what the air uses for a frame starting at t.
+
+    angles_rad (N, K) θ_n^k(t); one_way_delays_s (N, K) τ_n^k(t); carrier_phase (N, N, K) [n, m, k] =
+    e^{−j2π(R_{n,m}^k(t) − R_{n,m}^k(0))/λ} with R = |q_k − p_m| + |q_k − p_n| (the echo's carrier phase relative
+    to t = 0, where the scenario's b is the echo's); doppler_hz (N, N, K) f_D = −(dR/dt)/λ, the bistatic Doppler;
+    present (K,) bool."""
+
+    time_s: float
+    positions_m: np.ndarray
+    present: np.ndarray
+    angles_rad: np.ndarray
+    one_way_delays_s: np.ndarray
+    carrier_phase: np.ndarray
+    doppler_hz: np.ndarray
+
+
+def _range_and_rate(nodes, positions, velocities):
+    """|q_k − p_n| (N, K) and its rate (q_k − p_n)·v_k/|q_k − p_n| (N, K) (0 where a target is on a node)."""
+    diff = positions[None, :, :] - nodes[:, None, :]  # (N, K, 2)
+    dist = np.hypot(diff[..., 0], diff[..., 1])
+    safe = np.where(dist > 0, dist, 1.0)
+    rate = np.where(dist > 0, np.einsum("nkc,kc->nk", diff, velocities) / safe, 0.0)
+    return dist, rate
+
+
+def moving_links(scenario, time_s):
+    """The targets' links of ``scenario`` at scene time ``time_s`` (a MovingLinks). Truth of the air."""
+    state = scenario.targets_at(time_s)
+    nodes = scenario.node_positions_m
+    dist, rate = _range_and_rate(nodes, state.positions_m, state.velocities_mps)
+    dist0, _ = _range_and_rate(nodes, scenario.target_positions_m, state.velocities_mps)
+    lam = geometry.SPEED_OF_LIGHT_M_S / scenario.carrier_hz
+    bistatic = dist[:, None, :] + dist[None, :, :]  # [n, m, k] = R_n + R_m
+    bistatic0 = dist0[:, None, :] + dist0[None, :, :]
+    carrier = np.exp(-2j * np.pi * ((bistatic - bistatic0) / lam))
+    doppler = -(rate[:, None, :] + rate[None, :, :]) / lam
+    return MovingLinks(float(time_s), state.positions_m, state.present,
+                       geometry.angles_rad(nodes, state.positions_m), dist / geometry.SPEED_OF_LIGHT_M_S,
+                       carrier, doppler)
+
+
+def data_symbol_times_s(scenario):
+    """t_p of the snapshot's P sensing symbols: the time of each one's first kept sample (after its prefix) from the
+    frame's first sample, (front_len + p·(CP + L) + CP)/B (core.ofdm.FrameLayout)."""
+    from . import ofdm
+
+    lay = ofdm.layout_from_scenario(scenario)
+    return (lay.front_len + lay.symbol_len * np.arange(lay.data_symbols) + lay.cyclic_prefix) / scenario.bandwidth_hz
+
+
+def doppler_operator(doppler_hz, symbol_time_s, subcarriers, bandwidth_hz):
+    """The L × L matrix the Doppler e^{j2π f_D t} over one symbol's kept samples (t = t_p + i/B, i = 0 … L − 1) is
+    on its orthonormal spectrum: FFT · diag(e^{j2π f_D (t_p + i/B)}) · IFFT. For f_D = 0 the identity; otherwise the
+    per-symbol phase e^{j2π f_D t_p} times a near-identity whose off-diagonal part (the inter-carrier leakage) is
+    ≈ π f_D L/B (≈ 1.2·10⁻³ at 233 Hz, the paper's 10 m/s at 3.5 GHz). Any shape of doppler_hz: (..., L, L)."""
+    f = np.asarray(doppler_hz, dtype=float)[..., None]
+    i = np.arange(subcarriers)
+    ramp = np.exp(2j * np.pi * f * (symbol_time_s + i / float(bandwidth_hz)))  # (..., L)
+    eye = np.eye(subcarriers)
+    inverse = np.fft.ifft(eye, axis=0, norm="ortho")  # columns: the samples of a unit bin
+    return np.fft.fft(ramp[..., :, None] * inverse, axis=-2, norm="ortho")
+
+
+def moving_sensing_mean(scenario, frames, frame, amplitudes=None, symbol_times_s=None, intra_symbol=True):
+    """The noiseless snapshots of a moving scene's frame ``frame`` (eq. 3/5 at the targets of t_f = frame ·
+    frame_interval_s, with each link's carrier phase at t_f, its bistatic Doppler over the frame and the targets'
+    presence), the frequency-domain model the time-domain air (core.channels.SensingChannel) is tested equal to.
+
+        Y_n[:, :, p] = Σ_m Σ_k present_k · b_{n,m}^k c_{n,m}^k(t_f) · a_r(θ_n^k) ⊗ D(f_{D,n,m}^k, t_p)
+                       (a_t^T(θ_m^k) X_m[:, :, p] ⊙ d(τ_{n,m}^k(t_f)))
+
+    D(f_D, t_p) = doppler_operator: e^{j2π f_D t_p} for symbol p (t_p: ``data_symbol_times_s``, from the frame's
+    first sample) and, with ``intra_symbol`` (default), the rotation within the symbol exactly (its inter-carrier
+    leakage; False: the per-symbol phase alone, an error ≈ π f_D L/B). frames (N, Mt, L, P) or (N, Mt, L): the
+    transmitted sensing symbols of that frame; amplitudes (N, N, K) b (default scenario.target_amplitudes(); a PHY
+    with oscillator phases passes b·e^{j(φ_m − φ_n)} of the frame). Returns (N, Mr, L, P) (or (N, Mr, L)). For a
+    static scene it is scenario_sensing_mean. Valid while every echo is within the cyclic prefix (past it, the air
+    has inter-symbol interference that this model has not)."""
+    frames = np.asarray(frames)
+    squeeze = frames.ndim == 3
+    if squeeze:
+        frames = frames[..., None]
+    if amplitudes is None:
+        amplitudes = scenario.target_amplitudes()
+    links = moving_links(scenario, scenario.frame_time_s(frame))
+    b = np.asarray(amplitudes) * links.carrier_phase * links.present[None, None, :]
+    _, mt, nsub, nsym = frames.shape
+    times = data_symbol_times_s(scenario) if symbol_times_s is None else np.asarray(symbol_times_s, dtype=float)
+    if times.shape != (nsym,):
+        raise ValueError(f"symbol_times_s of shape {times.shape}: accepted: ({nsym},), one per symbol of the frame")
+    a_t = geometry.ula_steering(links.angles_rad, mt)  # (N, K, Mt)
+    a_r = geometry.ula_steering(links.angles_rad, scenario.rx_antennas)  # (N, K, Mr)
+    d = geometry.delay_steering(geometry.bistatic_delays_s(links.one_way_delays_s), nsub, scenario.bandwidth_hz)
+    beam = np.einsum("mki,milp->mklp", a_t, frames)  # (N_tx, K, L, P)
+    z = np.einsum("nmk,nmkl,mklp->nmklp", b, d, beam)  # each link's echo per bin, before its Doppler
+    out = np.empty_like(z)
+    for p in range(nsym):
+        if intra_symbol:
+            op = doppler_operator(links.doppler_hz, times[p], nsub, scenario.bandwidth_hz)  # (N, N, K, L, L)
+            out[..., p] = np.einsum("nmkij,nmkj->nmki", op, z[..., p])
+        else:
+            out[..., p] = np.exp(2j * np.pi * links.doppler_hz * times[p])[..., None] * z[..., p]
+    y = np.einsum("nkr,nmklp->nrlp", a_r, out)
+    return y[..., 0] if squeeze else y

@@ -8,8 +8,12 @@ A scenario file has four tables, and two optional ones (every key is optional un
     [nodes]   positions_m*  tx_antennas*  rx_antennas*  per_antenna_power (P_T, 1.0)
     [ofdm]    bandwidth_hz*  subcarriers*  cyclic_prefix*  symbols_per_frame (1)
               pilot_symbols (1, or U + 1 with [impairments] user_delays: ≥ U + 1 = per-subcarrier pilots, core.ofdm)
+              frame_interval_s (scene time from one sensing frame's start to the next; default the frame's own
+              duration frame_len/B)  carrier_hz (3.5e9: λ = c/carrier_hz of the targets' Doppler)
     [targets] positions_m*  snr_db (0.0) | amplitude  amplitude_phase ("zero"|"random")  seed (0)
-              noise_power (σ², 1.0)
+              noise_power (σ², 1.0)  velocities_mps (K × [vx, vy], zeros)  appear_s / leave_s (K numbers: target k
+              is present for appear_s ≤ t < leave_s; default always) — the scene's motion (issue 15, SPEC15 §0):
+              positions_m are the positions at t = 0, frame f is at t_f = f·frame_interval_s (``targets_at``)
     [users]   positions_m*  snr_db (20.0) | noise_power (σ_c²)  channel ("los"|"rayleigh")  seed (0)
     [impairments]  (optional) what real radios do to the synthetic air: preset ("ideal"|"lab"), seed,
               timing_offset_ns, latency_samples, rx/tx_phase_deg, rx/tx_gain_db, cfo_hz, node_phase,
@@ -46,8 +50,24 @@ MAX_COORDINATE_M = 1e7
 MAX_ABS_SNR_DB = 200.0
 
 
+# Speeds are accepted up to MAX_SPEED_MPS: beyond any ground or air target of a D-ISAC cell, and far inside what the
+# air's moving-target model holds (docs/air-model.md §6: the delay frozen within a frame, the range migrating by
+# v·T_frame·2/c·B ≈ 5·10⁻⁷ samples over the paper's 7.2 µs frame at this speed).
+MAX_SPEED_MPS = 1000.0
+DEFAULT_CARRIER_HZ = 3.5e9  # the same default as [impairments] carrier_hz (the link budget)
+
+
 class ScenarioError(ValueError):
     """A scenario file or preset that cannot be used; the message names the key and the value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetState:
+    """The targets at one scene time (``Scenario.targets_at``): truth of the air, never read by the receive side."""
+
+    positions_m: np.ndarray  # (K, 2): p_k + v_k·t
+    velocities_mps: np.ndarray  # (K, 2): v_k (constant)
+    present: np.ndarray  # (K,) bool: appear_s ≤ t < leave_s
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +103,15 @@ class Scenario:
     reflector_m: object = None  # None or (2,) read-only: the [calibration] reference reflector (geometry)
     reflector_amplitude: float = 0.0  # |b| of the reflector's echo on every link (0 when there is none)
     pilot_symbols: int = 1  # the users' pilot OFDM symbols per frame (core.ofdm: ≥ U + 1 = per-subcarrier pilots)
+    # ---- scene time and motion (issue 15, SPEC15 §0; docs/air-model.md §6) ----
+    # [ofdm] frame_interval_s as given (None: frames back to back, ``frame_interval_s`` = the frame's duration); a
+    # system parameter (the frame clock's schedule) the receive side may read, like carrier_hz
+    frame_interval_setting_s: object = None
+    carrier_hz: float = DEFAULT_CARRIER_HZ  # [ofdm] carrier_hz: λ = c/carrier_hz of the targets' Doppler
+    # truth of the scene (like [impairments]: the air and tests' truth checks read them, never the receive side)
+    target_velocities_mps: np.ndarray = None  # (K, 2) read-only, zeros when not given
+    target_appear_s: object = None  # None (present from the start) or (K,) read-only
+    target_leave_s: object = None  # None (never leaves) or (K,) read-only (inf allowed)
 
     # ---- sizes ------------------------------------------------------------------------------
     @property
@@ -146,6 +175,53 @@ class Scenario:
             shape = (self.num_nodes, self.num_users, self.tx_antennas)
             return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
         return np.conj(geometry.ula_steering(self.user_angles_rad(), self.tx_antennas))
+
+    # ---- scene time and motion (issue 15) -------------------------------------------------------
+    @property
+    def frame_duration_s(self):
+        """One frame's samples over the sample rate, core.ofdm's frame_len/B (preamble, pilots, P sensing symbols)."""
+        return _frame_len(self.subcarriers, self.cyclic_prefix, self.pilot_symbols, self.symbols_per_frame) \
+            / self.bandwidth_hz
+
+    @property
+    def frame_interval_s(self):
+        """Scene time from one sensing frame's start to the next ([ofdm] frame_interval_s; default the frame's
+        duration: frames back to back). A system parameter the receive side may read."""
+        given = self.frame_interval_setting_s
+        return self.frame_duration_s if given is None else float(given)
+
+    def frame_time_s(self, frame):
+        """t_f = frame·frame_interval_s: the scene time of frame ``frame``'s first sample (a float; an array of
+        frames gives an array)."""
+        if np.ndim(frame):
+            return np.asarray(frame, dtype=float) * self.frame_interval_s
+        return float(frame) * self.frame_interval_s
+
+    @property
+    def wavelength_m(self):
+        """λ = c/carrier_hz."""
+        return geometry.SPEED_OF_LIGHT_M_S / self.carrier_hz
+
+    @property
+    def is_static(self):
+        """True when every target stands still and none appears or leaves: then the air is issue 14's, bit for bit."""
+        return (self.target_appear_s is None and self.target_leave_s is None
+                and not np.any(self.target_velocities_mps))
+
+    def targets_at(self, time_s):
+        """The targets at scene time ``time_s`` (seconds from t = 0): TargetState(positions p_k + v_k·t,
+        velocities v_k, present appear_s ≤ t < leave_s). Truth of the scene: the receive side never calls it."""
+        t = float(time_s)
+        if not math.isfinite(t):
+            raise ValueError(f"time_s = {time_s!r}: accepted: a finite number of seconds")
+        v = self.target_velocities_mps
+        positions = self.target_positions_m + v * t if np.any(v) else self.target_positions_m.copy()
+        present = np.ones(self.num_targets, dtype=bool)
+        if self.target_appear_s is not None:
+            present &= self.target_appear_s <= t
+        if self.target_leave_s is not None:
+            present &= t < self.target_leave_s
+        return TargetState(np.array(positions, dtype=float), np.array(v, dtype=float), present)
 
     # ---- impairments and the reference reflector (issue 13) ----------------------------------------
     @functools.cached_property
@@ -257,8 +333,12 @@ class Scenario:
         return tuple(_delay_ambiguity_notes(self.bistatic_delays_s(), self.unambiguous_delay_s))
 
     def replace(self, **changes):
-        """A copy with some fields changed, validated again (e.g. tx_antennas for Fig. 3(a))."""
+        """A copy with some fields changed, validated again (e.g. tx_antennas for Fig. 3(a)). A new target count
+        without new motion drops the motion (velocities zero, present always), as the old one no longer fits."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "warnings"}
+        if "target_positions_m" in changes and np.shape(changes["target_positions_m"]) != self.target_positions_m.shape:
+            for key in _MOTION_FIELDS:
+                fields[key] = None
         fields.update(changes)
         return build_scenario(**fields)
 
@@ -280,6 +360,9 @@ class Scenario:
                 "cyclic_prefix": self.cyclic_prefix,
                 "symbols_per_frame": self.symbols_per_frame,
                 "pilot_symbols": self.pilot_symbols,
+                "frame_interval_s": self.frame_interval_s,
+                "frame_duration_s": self.frame_duration_s,
+                "carrier_hz": self.carrier_hz,
             },
             "targets": {
                 "positions_m": self.target_positions_m.tolist(),
@@ -288,6 +371,10 @@ class Scenario:
                 "amplitude_phase": self.target_amplitude_phase,
                 "seed": self.target_seed,
                 "noise_power": self.noise_power,
+                "velocities_mps": self.target_velocities_mps.tolist(),
+                "appear_s": None if self.target_appear_s is None else self.target_appear_s.tolist(),
+                "leave_s": None if self.target_leave_s is None else _json_times(self.target_leave_s),
+                "static": self.is_static,
             },
             "users": {
                 "positions_m": self.user_positions_m.tolist(),
@@ -311,6 +398,19 @@ class Scenario:
         } | ({"impairments": dict(self.impairments_table)} if self.impairments_table else {}) | (
             {"calibration": {"reflector_m": self.reflector_m.tolist(), "reflector_amplitude": self.reflector_amplitude,
                              "reflector_snr_db": self.reflector_snr_db}} if self.reflector_m is not None else {})
+
+
+_MOTION_FIELDS = ("target_velocities_mps", "target_appear_s", "target_leave_s")
+
+
+def _json_times(times):
+    """Times for JSON: inf (never leaves) as None, which JSON can hold."""
+    return [None if math.isinf(t) else float(t) for t in np.asarray(times).tolist()]
+
+
+def _frame_len(subcarriers, cyclic_prefix, pilot_symbols, symbols_per_frame, preamble_symbols=1):
+    """core.ofdm.FrameLayout.frame_len of a scenario's layout (ofdm.layout_from_scenario: one preamble symbol)."""
+    return (preamble_symbols + pilot_symbols + symbols_per_frame) * (cyclic_prefix + subcarriers)
 
 
 def _guard_count(resolved, subcarriers):
@@ -410,16 +510,82 @@ def _check_not_on_nodes(key, what, points, nodes):
             f"it must be at least {MIN_SEPARATION_M} m from every node")
 
 
+def _motion(velocities_mps, appear_s, leave_s, count):
+    """The validated [targets] velocities_mps (K, 2), appear_s and leave_s ((K,) or None) for K = ``count`` targets."""
+    if velocities_mps is None:
+        velocities = np.zeros((count, 2))
+    else:
+        value = velocities_mps.tolist() if isinstance(velocities_mps, np.ndarray) else velocities_mps
+        accepted = f"{count} [vx, vy] pairs of finite numbers in m/s, one per target of targets.positions_m"
+        try:
+            velocities = np.array(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ScenarioError(f"targets.velocities_mps = {value!r}: expected {accepted}") from None
+        if velocities.shape != (count, 2) or isinstance(value, (str, bytes)) or _has_bool(value):
+            raise ScenarioError(f"targets.velocities_mps = {value!r}: expected {accepted}")
+        if not np.all(np.isfinite(velocities)):
+            raise ScenarioError(f"targets.velocities_mps = {value!r}: every component must be finite")
+        speed = np.hypot(velocities[:, 0], velocities[:, 1])
+        k = int(np.argmax(speed))
+        if speed[k] > MAX_SPEED_MPS:
+            raise ScenarioError(f"targets.velocities_mps = {value!r}: target {k + 1} moves at {speed[k]:g} m/s; "
+                                f"accepted: speeds up to {MAX_SPEED_MPS:g} m/s")
+    appear = _target_times("targets.appear_s", appear_s, count, allow_inf=False)
+    leave = _target_times("targets.leave_s", leave_s, count, allow_inf=True)
+    if leave is not None:
+        start = np.zeros(count) if appear is None else appear
+        late = np.flatnonzero(leave <= start)
+        if late.size:
+            k = int(late[0])
+            raise ScenarioError(
+                f"targets.leave_s = {_plain_list(leave_s)!r}: target {k + 1} leaves at {leave[k]:g} s, not after it "
+                f"appears at {start[k]:g} s{' (targets.appear_s)' if appear is not None else ''}; accepted: "
+                "leave_s > appear_s (a target present for appear_s ≤ t < leave_s)")
+    return velocities, appear, leave
+
+
+def _has_bool(value):
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, (list, tuple)) and any(_has_bool(v) for v in value)
+
+
+def _plain_list(value):
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _target_times(key, value, count, allow_inf):
+    """A list of K = ``count`` times in seconds ≥ 0 (inf allowed for leave_s) → (K,) float, or None when not given."""
+    if value is None:
+        return None
+    value = _plain_list(value)
+    accepted = (f"{count} numbers of seconds ≥ 0, one per target of targets.positions_m"
+                + (" (inf: never)" if allow_inf else ""))
+    if not isinstance(value, (list, tuple)) or len(value) != count or any(
+            isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) for v in value):
+        raise ScenarioError(f"{key} = {value!r}: expected {accepted}")
+    times = np.array(value, dtype=float)
+    bad = np.isnan(times) | (times < 0) | (np.isinf(times) & (not allow_inf))
+    if np.any(bad):
+        k = int(np.flatnonzero(bad)[0])
+        raise ScenarioError(f"{key} = {value!r}: target {k + 1}'s time {value[k]!r} is not accepted; expected {accepted}")
+    return times
+
+
 def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_antenna_power,
                    bandwidth_hz, subcarriers, cyclic_prefix, symbols_per_frame, target_positions_m,
                    target_amplitude, target_amplitude_phase, target_seed, noise_power,
                    user_positions_m, user_noise_power, user_channel, user_seed,
-                   impairments_table=None, reflector_m=None, reflector_amplitude=0.0, pilot_symbols=None):
+                   impairments_table=None, reflector_m=None, reflector_amplitude=0.0, pilot_symbols=None,
+                   frame_interval_setting_s=None, carrier_hz=DEFAULT_CARRIER_HZ, target_velocities_mps=None,
+                   target_appear_s=None, target_leave_s=None):
     """Validate resolved values and return a Scenario (keys in messages are the TOML keys).
 
     pilot_symbols None (the key absent): 1 (one flat gain per user, today's frame), or U + 1 per-subcarrier pilots
     when the air has user delays (a frequency-selective user channel, which a flat pilot cannot follow): the
     resolved count is a field of the layout, so a copy without the [impairments] table frames the same way.
+    frame_interval_setting_s None: frames back to back; target_velocities_mps None: zeros; target_appear_s /
+    target_leave_s None: present always (SPEC15 §0).
     """
     from . import impairments
     nodes = _positions("nodes.positions_m", node_positions_m)
@@ -494,7 +660,19 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
             raise ScenarioError(f"impairments.{key} = {given!r}, impairments.dc_null = {resolved['dc_null']}: {exc}") from None
     # clutter echoes may arrive beyond the cyclic prefix (the inter-symbol interference they leave is the point:
     # Scenario.beyond_cp_paths lists them); targets and the reflector may not (checked above)
-    for arr in (nodes, targets, users) + ((reflector,) if reflector is not None else ()):
+    velocities, appear, leave = _motion(target_velocities_mps, target_appear_s, target_leave_s, len(targets))
+    carrier = _number("ofdm.carrier_hz", carrier_hz)
+    interval = None
+    if frame_interval_setting_s is not None:
+        interval = _number("ofdm.frame_interval_s", frame_interval_setting_s)
+        duration = _frame_len(nsub, cp, npilot, nsym) / bw
+        if interval < duration * (1 - 1e-9):  # a value written as the duration itself may differ from it by an ulp
+            raise ScenarioError(
+                f"ofdm.frame_interval_s = {frame_interval_setting_s!r}: shorter than one frame, which lasts "
+                f"{_frame_len(nsub, cp, npilot, nsym)} samples / ofdm.bandwidth_hz = {duration!r} s; accepted: a "
+                f"number of seconds ≥ {duration!r} (frames cannot overlap)")
+    for arr in (nodes, targets, users, velocities) + ((reflector,) if reflector is not None else ()) + tuple(
+            a for a in (appear, leave) if a is not None):
         arr.setflags(write=False)
     scenario = Scenario(name=str(name), node_positions_m=nodes, tx_antennas=mt, rx_antennas=mr,
                     per_antenna_power=pt, bandwidth_hz=bw, subcarriers=nsub, cyclic_prefix=cp,
@@ -502,7 +680,9 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
                     target_amplitude_phase=phase, target_seed=tseed, noise_power=sigma2,
                     user_positions_m=users, user_noise_power=sigma_c2, user_channel=channel,
                     user_seed=useed, warnings=tuple(warnings), impairments_table=table,
-                    reflector_m=reflector, reflector_amplitude=reflector_beta, pilot_symbols=npilot)
+                    reflector_m=reflector, reflector_amplitude=reflector_beta, pilot_symbols=npilot,
+                    frame_interval_setting_s=interval, carrier_hz=carrier, target_velocities_mps=velocities,
+                    target_appear_s=appear, target_leave_s=leave)
     if table:
         scenario.impairments  # draw now (cached): a clutter position on a node, or a level with no echo to refer
         # to, is an error when the scenario is made, not when the air first runs
@@ -511,8 +691,10 @@ def build_scenario(*, name, node_positions_m, tx_antennas, rx_antennas, per_ante
 
 _SCHEMA = {
     "nodes": {"positions_m", "tx_antennas", "rx_antennas", "per_antenna_power"},
-    "ofdm": {"bandwidth_hz", "subcarriers", "cyclic_prefix", "symbols_per_frame", "pilot_symbols"},
-    "targets": {"positions_m", "snr_db", "amplitude", "amplitude_phase", "seed", "noise_power"},
+    "ofdm": {"bandwidth_hz", "subcarriers", "cyclic_prefix", "symbols_per_frame", "pilot_symbols", "frame_interval_s",
+             "carrier_hz"},
+    "targets": {"positions_m", "snr_db", "amplitude", "amplitude_phase", "seed", "noise_power", "velocities_mps",
+                "appear_s", "leave_s"},
     "users": {"positions_m", "snr_db", "noise_power", "channel", "seed"},
     "calibration": {"reflector_m", "reflector_snr_db", "reflector_amplitude"},
 }
@@ -623,6 +805,11 @@ def scenario_from_dict(data, name="scenario"):
         impairments_table=data.get("impairments", {}),
         reflector_m=reflector,
         reflector_amplitude=reflector_beta,
+        frame_interval_setting_s=ofdm.get("frame_interval_s"),
+        carrier_hz=ofdm.get("carrier_hz", DEFAULT_CARRIER_HZ),
+        target_velocities_mps=targets.get("velocities_mps"),
+        target_appear_s=targets.get("appear_s"),
+        target_leave_s=targets.get("leave_s"),
     )
 
 
@@ -739,10 +926,17 @@ def scenario_to_toml(scenario: Scenario) -> str:
         f"rx_antennas = {s.rx_antennas}", f"per_antenna_power = {s.per_antenna_power!r}",
         "[ofdm]", f"bandwidth_hz = {s.bandwidth_hz!r}", f"subcarriers = {s.subcarriers}",
         f"cyclic_prefix = {s.cyclic_prefix}", f"symbols_per_frame = {s.symbols_per_frame}"]
-        + ([f"pilot_symbols = {s.pilot_symbols}"] if s.pilot_symbols != 1 else []) + [
+        + ([f"pilot_symbols = {s.pilot_symbols}"] if s.pilot_symbols != 1 else [])
+        + ([f"frame_interval_s = {s.frame_interval_setting_s!r}"] if s.frame_interval_setting_s is not None else [])
+        + ([f"carrier_hz = {s.carrier_hz!r}"] if s.carrier_hz != DEFAULT_CARRIER_HZ else []) + [
         "[targets]", f"positions_m = {pos(s.target_positions_m)}", f"amplitude = {s.target_amplitude!r}",
         f'amplitude_phase = "{s.target_amplitude_phase}"', f"seed = {s.target_seed}",
-        f"noise_power = {s.noise_power!r}",
+        f"noise_power = {s.noise_power!r}"]
+        + ([f"velocities_mps = {pos(s.target_velocities_mps)}"] if np.any(s.target_velocities_mps) else [])
+        + ([f"appear_s = [{', '.join(repr(float(t)) for t in s.target_appear_s)}]"]
+           if s.target_appear_s is not None else [])
+        + ([f"leave_s = [{', '.join(repr(float(t)) for t in s.target_leave_s)}]"]
+           if s.target_leave_s is not None else []) + [
         "[users]", f"positions_m = {pos(s.user_positions_m)}", f"noise_power = {s.user_noise_power!r}",
         f'channel = "{s.user_channel}"', f"seed = {s.user_seed}"]
         + (["[impairments]"] + impairments.table_to_toml(s.impairments_table) if s.impairments_table else [])
