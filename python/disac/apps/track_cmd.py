@@ -44,8 +44,8 @@ def register(subparsers):
     parser.add_argument("--duration-s", type=finite_float("--duration-s", 0.0), required=True,
                         help="scene time to run, seconds (frames = duration / frame interval)")
     parser.add_argument("--frame-interval-s", type=finite_float("--frame-interval-s", 0.0), default=None,
-                        help=f"scene time between frames, seconds (default {DEFAULT_FRAME_INTERVAL_S:g}: "
-                             "10 frames/s; overrides [ofdm] frame_interval_s)")
+                        help="scene time between frames, seconds (default the scenario's [ofdm] frame_interval_s, "
+                             f"or {DEFAULT_FRAME_INTERVAL_S:g} s: 10 frames/s, where it sets none)")
     parser.add_argument("--seed", type=int, default=0, help="data seed; the channel seed is seed + 1")
     parser.add_argument("--max-targets", type=whole_number("--max-targets", 1, 16), default=None,
                         help="unknown K: the central unit detects 0 … N targets per frame (default: told K)")
@@ -62,12 +62,21 @@ def register(subparsers):
     parser.set_defaults(func=run_command)
 
 
-def moving_scene(scenario, frame_interval_s):
+def frame_interval_s(scenario, option_s):
+    """--frame-interval-s if given, else the scenario's [ofdm] frame_interval_s if it sets one, else 0.1 s (frames
+    back to back, the scenario's default, would move a target by micrometres over a run)."""
+    if option_s is not None:
+        return float(option_s)
+    given = scenario.frame_interval_setting_s
+    return DEFAULT_FRAME_INTERVAL_S if given is None else float(given)
+
+
+def moving_scene(scenario, interval_s):
     """The scenario with its frame interval set ([ofdm] frame_interval_s, SPEC15 §0)."""
     try:
-        return scenario.replace(frame_interval_s=frame_interval_s)
+        return scenario.replace(frame_interval_setting_s=interval_s)
     except ValueError as exc:
-        raise UsageError(f"--frame-interval-s {frame_interval_s!r}: {exc}") from None
+        raise UsageError(f"--frame-interval-s {interval_s!r}: {exc}") from None
 
 
 def run_tracking(scenario, wc, wr, frames, seed=0, max_targets=None, gate_m=None, tracker=None, on_progress=None):
@@ -94,13 +103,13 @@ def run_tracking(scenario, wc, wr, frames, seed=0, max_targets=None, gate_m=None
 
 
 def run_command(args):
-    interval_s = DEFAULT_FRAME_INTERVAL_S if args.frame_interval_s is None else args.frame_interval_s
+    quiet_gnuradio_info()
+    scenario = load_checked_scenario(args.scenario)
+    interval_s = frame_interval_s(scenario, args.frame_interval_s)
     frames = int(round(args.duration_s / interval_s)) if interval_s > 0 else 0
     if frames < 1 or not math.isfinite(args.duration_s):
         raise UsageError(f"--duration-s {args.duration_s!r}: accepted: at least one frame interval "
                          f"({interval_s:g} s)")
-    quiet_gnuradio_info()
-    scenario = load_checked_scenario(args.scenario)
     if args.snr_db is not None:
         scenario = scenario_at_snr(scenario, args.snr_db)
     scenario = moving_scene(scenario, interval_s)
