@@ -512,9 +512,18 @@ def localise_frames(scenario_rx, snapshots, frames, wc, wr, seed, calibration=No
     return RunResult(np.asarray(frames), np.array(positions), crb, np.array(residuals))
 
 
+def frame_truth_m(scenario_air, frames):
+    """The targets' true positions in each frame, (F, K, 2): Scenario.targets_at(t_f) (a moving scene, issue 15;
+    the scenario's positions in every frame of a static one). Truth: for scoring, never for the receive side."""
+    return np.array([scenario_air.targets_at(scenario_air.frame_time_s(int(f))).positions_m for f in frames])
+
+
 def rmse_m(result, truth_m):
-    """√(mean over frames of Σ_k ‖q̂_k − q_k‖²) (estimates matched to the targets) and the per-frame errors."""
-    errors = np.array([trial_stats.matched_errors(p, truth_m) for p in result.positions_m])
+    """√(mean over frames of Σ_k ‖q̂_k − q_k‖²) (estimates matched to the targets) and the per-frame errors. truth_m:
+    (K, 2), or (F, K, 2) per frame (frame_truth_m: a moving scene)."""
+    truth = np.asarray(truth_m, dtype=float)
+    per_frame = truth if truth.ndim == 3 else [truth] * len(result.positions_m)
+    errors = np.array([trial_stats.matched_errors(p, t) for p, t in zip(result.positions_m, per_frame)])
     return float(np.sqrt(np.mean(np.sum(errors ** 2, axis=(1, 2))))), errors
 
 
@@ -595,7 +604,7 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     if calibration_mode == "none":
         calibration = None
     gate = trial_stats.default_gate_m(scenario) if gate_m is None else float(gate_m)
-    truth = scenario.target_positions_m
+    truth = scenario.target_positions_m if scenario.is_static else frame_truth_m(scenario, numbers)
 
     noise = _noise_mode(air)
     suppressor = None
