@@ -36,6 +36,13 @@ with the targets absent, as a deployment records one with the scene clear; ``--b
 ``none`` off). The JSON then has ``interference`` (what was learned and suppressed, beyond-CP flags) and
 ``crb_with_nuisance_m2`` (the bound with the suppressor's per-frame link amplitudes unknown) beside
 ``crb_position_m2``.
+
+Issue 15, ``--unknown-k [--max-targets N] [--false-alarm-rate P]``: the central unit is not told K; it detects
+K̂ ∈ 0 … N per frame (core.detection, GLRT stop rule at false-alarm rate P; default N = 4, P = 1e-3). The JSON
+adds ``k_detected_rate`` (share of frames with K̂ = K), ``false_targets_per_frame``, ``missed_targets_per_frame``
+(estimates matched to the targets within the gate, Hungarian; an estimate left unmatched is a false target),
+``false_alarm_rate``, ``max_targets``, ``trials_k_correct`` and ``detected_count_histogram``; the MSE keys are
+then over the frames with K̂ = K. A scenario with target amplitude 0 is the scene without echoes (K = 0).
 """
 
 import time
@@ -66,12 +73,16 @@ def register(subparsers):
     add_impairment_arguments(parser)
     add_background_arguments(parser)
     add_progress_option(parser)
+    parser.add_argument("--unknown-k", action="store_true", help="the central unit detects how many targets there are")
+    parser.add_argument("--max-targets", type=int, default=None, help="with --unknown-k: the most targets (default 4)")
+    parser.add_argument("--false-alarm-rate", type=finite_float("--false-alarm-rate", 0.0, 1.0), default=None,
+                        help="with --unknown-k: probability of a false target in a frame without one (default 1e-3)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_command)
 
 
 def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None, timeout_s=3600.0,
-              on_progress=None, calibration=None, suppressor=None):
+              on_progress=None, calibration=None, suppressor=None, max_targets=0, false_alarm_rate=None):
     """Run the GNU Radio chain for `frames` frames in one process; returns (estimates by frame, status).
 
     nodes: the receiving nodes that report (0-based; default all); with some missing, each frame goes
@@ -80,19 +91,25 @@ def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", n
     estimates, status, _ = system.run_synthetic_system(scenario, wc, wr, frames, seed, channel_seed, search, nodes,
                                                        timeout_s, on_progress=on_progress,
                                                        calibration=calibration if calibration else "",
-                                                       background=suppressor if suppressor is not None else "")
+                                                       background=suppressor if suppressor is not None else "",
+                                                       max_targets=max_targets or 0, false_alarm_rate=false_alarm_rate)
     return estimates, status
 
 
 def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None, calibration=None,
-                suppressor=None):
+                suppressor=None, max_targets=None, false_alarm_rate=None):
     """The chain for `trials` frames and the statistics of the module docstring (a dict); ``suppressor`` (a
-    core.interference.Suppressor or None) goes to the central unit."""
+    core.interference.Suppressor or None) goes to the central unit; ``max_targets`` (≥ 1): K unknown."""
     started = time.perf_counter()
     estimates, status = run_chain(scenario, wc, wr, trials, seed, channel_seed, on_progress=on_progress,
-                                  calibration=calibration, suppressor=suppressor)
-    result = trial_stats.trial_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
-                                          gate_m)
+                                  calibration=calibration, suppressor=suppressor, max_targets=max_targets,
+                                  false_alarm_rate=false_alarm_rate)
+    if max_targets:
+        result = trial_stats.unknown_k_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
+                                                  gate_m, max_targets, false_alarm_rate)
+    else:
+        result = trial_stats.trial_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
+                                              gate_m)
     result.update(frames_skipped=status["frames_skipped"], seed=seed, channel_seed=channel_seed,
                   elapsed_s=time.perf_counter() - started, calibration=calibration_report(calibration, status))
     result["interference"], result["crb_with_nuisance_m2"] = interference_report(
@@ -103,6 +120,8 @@ def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, o
 def run_command(args):
     if args.trials < 1:
         raise UsageError(f"--trials {args.trials!r}: accepted: a positive number of trials")
+    max_targets, false_alarm_rate = trial_stats.unknown_k_options(args.unknown_k, args.max_targets,
+                                                                  args.false_alarm_rate, UsageError)
     quiet_gnuradio_info()
     scenario = impaired_scenario(scenario_at_snr(load_checked_scenario(args.scenario), args.snr_db), args)
     print_scenario_warnings(scenario)
@@ -112,7 +131,7 @@ def run_command(args):
     progress = Progress(args.trials, "disac localize", args)
     try:
         result = monte_carlo(scenario, wc, wr, args.trials, args.seed, args.seed + 1, args.gate_m, progress.callback,
-                             calibration, suppressor)
+                             calibration, suppressor, max_targets, false_alarm_rate)
     finally:
         progress.close()
     result["sinr_db"] = args.sinr_db if args.precoders == "designed" else None
@@ -128,4 +147,8 @@ def run_command(args):
           f" → MSE/CRB {result['mse_over_crb']:.3f}; conditional CRB {result['crb_conditional_m2']:.4g} m²"
           f" → {result['mse_over_crb_conditional']:.3f}")
     print(f"  failures (error > {result['gate_m']:.3g} m): {result['failures']}; {result['elapsed_s']:.1f} s")
+    if max_targets:
+        print(f"  unknown K (≤ {max_targets}, P_fa {false_alarm_rate:g}): K̂ = K in {result['k_detected_rate']:.3f} of "
+              f"frames; per frame {result['false_targets_per_frame']:.3g} false, "
+              f"{result['missed_targets_per_frame']:.3g} missed targets")
     return 0

@@ -45,7 +45,8 @@ def estimate_to_pmt(estimate, num_nodes):
     """The estimate message: a PMT dict {frame: uint64, precoder_version: long, precoder_id: long (the
     identity of the frame's precoder set), positions_m: f64vector (x_1, y_1, x_2, y_2, …), crb_m2:
     f64vector (K), residual: double, nodes: s32vector (contributing receiving nodes), partial: bool
-    (fewer than N nodes), full_search: bool}. An integer outside 0 … 2^63 − 1 is a ValueError naming
+    (fewer than N nodes), full_search: bool}. With an unknown K (max_targets) K̂ positions, possibly none
+    (empty vectors), and num_targets: long (K̂). An integer outside 0 … 2^63 − 1 is a ValueError naming
     it (never an OverflowError from PMT)."""
     frame, version = _pmt_int("frame", estimate.frame), _pmt_int("precoder_version", estimate.precoder_version)
     identity = _pmt_int("precoder_id", getattr(estimate, "precoder_id", 0))
@@ -53,17 +54,28 @@ def estimate_to_pmt(estimate, num_nodes):
         ("frame", pmt.from_uint64(frame)),
         ("precoder_version", pmt.from_long(version)),
         ("precoder_id", pmt.from_long(identity)),
-        ("positions_m", pmt.init_f64vector(estimate.positions_m.size, estimate.positions_m.reshape(-1).tolist())),
+        ("positions_m", pmt.init_f64vector(np.size(estimate.positions_m),
+                                           np.asarray(estimate.positions_m, float).reshape(-1).tolist())),
         ("crb_m2", pmt.init_f64vector(len(estimate.crb_m2), [float(v) for v in estimate.crb_m2])),
         ("residual", pmt.from_double(float(estimate.residual))),
         ("nodes", pmt.init_s32vector(len(estimate.nodes), [int(n) for n in estimate.nodes])),
         ("partial", pmt.from_bool(len(estimate.nodes) < num_nodes)),
         ("full_search", pmt.from_bool(bool(estimate.full_search))),
     )
+    if getattr(estimate, "detection", None) is not None:
+        items += (("num_targets", pmt.from_long(int(len(estimate.positions_m)))),)
     msg = pmt.make_dict()
     for key, value in items:
         msg = pmt.dict_add(msg, pmt.intern(key), value)
     return msg
+
+
+def _max_targets(value):
+    """The max_targets parameter: 0 → None (K known), N ≥ 1 → N; ValueError naming a bad value."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"max_targets = {value!r}: accepted: 0 (the number of targets is known) or a whole "
+                         "number ≥ 1 (the most targets to detect)")
+    return int(value) or None
 
 
 def _pmt_int(name, value):
@@ -79,7 +91,9 @@ def estimate_from_pmt(msg):
     get = lambda key: pmt.dict_ref(msg, pmt.intern(key), pmt.PMT_NIL)  # noqa: E731
     positions = np.array(pmt.f64vector_elements(get("positions_m"))).reshape(-1, 2)
     identity = get("precoder_id")
-    return {"frame": pmt.to_uint64(get("frame")), "precoder_version": pmt.to_long(get("precoder_version")),
+    count = get("num_targets")
+    extra = {} if pmt.is_null(count) else {"num_targets": pmt.to_long(count)}
+    return {**extra, "frame": pmt.to_uint64(get("frame")), "precoder_version": pmt.to_long(get("precoder_version")),
             "precoder_id": 0 if pmt.is_null(identity) else pmt.to_long(identity),
             "positions_m": positions, "crb_m2": np.array(pmt.f64vector_elements(get("crb_m2"))),
             "residual": pmt.to_double(get("residual")), "nodes": tuple(pmt.s32vector_elements(get("nodes"))),
@@ -168,6 +182,11 @@ class central_unit(gr.basic_block):
       estimate_address  ZeroMQ PUB endpoint for estimates; "" for none; ``estimate_bind`` likewise
       status_interval_s  period of the status message (0: only at stop)
       num_targets     K to look for (0: the scenario's)
+      max_targets     issue 15: 0 (default) = K known (num_targets), as before; N ≥ 1 = K unknown, K̂ ∈ 0 … N
+                      detected on every frame (core.detection: GLRT stop rule, threshold calibrated on
+                      noise-only frames once per precoder set; estimates then carry K̂ positions, K̂ = 0 too)
+      false_alarm_rate  with max_targets: the probability of a false target in a frame without one
+                      (default core.detection.DEFAULT_FALSE_ALARM_RATE = 1e-3)
       drain_on_stop   at stop, release the pending frames and localise what is queued (a finite run
                       gets every frame); False drops the queue (counted as skipped_busy)
       keep_estimates  the last estimates kept in ``self.estimates`` (a deque) for Python callers;
@@ -206,7 +225,8 @@ class central_unit(gr.basic_block):
                  estimate_bind=True, status_interval_s=1.0, num_targets=0, drain_on_stop=True,
                  keep_estimates=1000, security="open", secret_key_file="", server_public_key="",
                  allowed_keys_file="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file="", start_frame=0,
-                 calibration="", known_paths="auto", background=""):
+                 calibration="", known_paths="auto", background="", max_targets=0,
+                 false_alarm_rate=fusion.DEFAULT_FALSE_ALARM_RATE):
         gr.basic_block.__init__(self, name="disac_central_unit", in_sig=None, out_sig=None)
         self.scenario = tags.as_scenario(scenario)
         s = self.scenario
@@ -247,9 +267,12 @@ class central_unit(gr.basic_block):
             self.calibration, s.subcarriers, s.bandwidth_hz)
         self.estimator = fusion.FrameEstimator(s, seed, localizer.Localizer.from_scenario(
             s, direct_paths=direct_paths, reflector=reflector), num_targets=int(num_targets) or None, search=search,
-            tx_model_factors=tx_factors, suppressor=self.suppressor)
+            tx_model_factors=tx_factors, suppressor=self.suppressor,
+            max_targets=_max_targets(max_targets), false_alarm_rate=false_alarm_rate)
         self.tracker = calibration_apply.make_tracker(self.calibration, s)
         self.estimator.crb_m2(self.precoders, 0)  # the bound of version 0, before the first frame
+        if self.estimator.max_targets is not None:  # the detector's threshold for the start set, every node
+            self.estimator.calibrate_start(self.precoders)
         self.queue_depth = int(queue_depth)
         self.address, self.bind, self.pattern = address, bool(bind), pattern
         self.estimate_address, self.estimate_bind = estimate_address, bool(estimate_bind)

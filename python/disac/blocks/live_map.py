@@ -156,9 +156,9 @@ class MapModel:
         frame = _number(msg, "frame", integer=True)
         version = _number(msg, "precoder_version", integer=True)
         positions = _vector(_dict_get(msg, "positions_m"), "positions_m").astype(float)
-        if positions.size % 2 or positions.size == 0 or positions.size > 2 * MAX_TARGETS:
+        if positions.size % 2 or positions.size > 2 * MAX_TARGETS:  # K̂ = 0: a frame without a detection
             raise BadMessage(f"'positions_m' has {positions.size} values: accepted: 2·K̂ (x, y pairs), "
-                             f"1 ≤ K̂ ≤ {MAX_TARGETS}")
+                             f"0 ≤ K̂ ≤ {MAX_TARGETS}")
         positions = positions.reshape(-1, 2)
         K = len(self.truth_m)
         crb = _dict_get(msg, "crb_m2", required=False)

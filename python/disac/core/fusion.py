@@ -66,7 +66,7 @@ from collections import Counter
 
 import numpy as np
 
-from . import fim, ofdm
+from . import detection, fim, geometry, ofdm
 from .precoder_identity import START_SET_ID, PrecoderIdentityError, check_precoder_id, precoder_set_id
 
 RELEASE_REASONS = ("complete", "newer", "timeout", "overflow", "flush")
@@ -533,6 +533,9 @@ def _check_whole(name, value, minimum):
 
 
 SEARCH_MODES = ("full", "track")
+DEFAULT_FALSE_ALARM_RATE = detection.DEFAULT_FALSE_ALARM_RATE
+# frame numbers of the frames X_m the noise-only calibration of the detector regenerates (far from any run's)
+_CALIBRATION_FRAME_BASE = 1 << 40
 
 
 @dataclasses.dataclass(frozen=True)
@@ -549,6 +552,14 @@ class Estimate:
     full_search: bool
     converged: bool
     precoder_id: int = START_SET_ID  # the identity of the frame's (majority) precoder set
+    # unknown K (FrameEstimator max_targets): the core.detection.Detection of the frame (statistics and
+    # thresholds per step), None with a known K
+    detection: object = None
+
+    @property
+    def num_targets(self):
+        """K̂ (= K with a known K)."""
+        return len(self.positions_m)
 
 
 class FrameEstimator:
@@ -566,12 +577,37 @@ class FrameEstimator:
     The CRB is the expected-FIM position CRB (fim.crb_report) of the precoder version's covariances
     W_c W_cᴴ + W_r W_rᴴ at the scenario's target positions and amplitude (the prior the precoders were
     designed for), with every node receiving; computed once per version.
+
+    Unknown K (issue 15): ``max_targets`` given (an int ≥ 0) — core.detection.detect_targets finds K̂ ∈ 0 …
+    max_targets on every frame (the GLRT stop rule on the successive fit, joint LM after each accepted target)
+    at ``false_alarm_rate`` (probability of a false target in a frame without one), with σ² the scenario's
+    noise_power (``estimate_noise`` True: from the residual, as a radio without a noise figure would). The
+    threshold's null model is calibrated once per precoder set and set of nodes used, on
+    ``calibration_draws`` noise-only frames with that set's frames X_m (core.detection.calibrate_null_model),
+    unless a ``null_model`` (detection.NullModel) is given for every frame.
+    positions_m is then (K̂, 2), K̂ possibly 0, and crb_m2 (K̂,): the prior's per-target CRB of the prior target
+    each detection is assigned to within c/(4B) (detection.assign_to_prior), NaN where none is. The search is
+    then always "full" (a track search needs a known K). max_targets None: K known, exactly as before.
     """
 
     def __init__(self, scenario, seed, localizer, num_targets=None, search="full", residual_sigmas=5.0,
-                 track_iterations=3, tx_delay_phases=None, tx_model_factors=None, suppressor=None):
+                 track_iterations=3, tx_delay_phases=None, tx_model_factors=None, suppressor=None,
+                 max_targets=None, false_alarm_rate=DEFAULT_FALSE_ALARM_RATE, estimate_noise=False,
+                 calibration_draws=detection.DEFAULT_CALIBRATION_DRAWS, null_model=None):
         if search not in SEARCH_MODES:
             raise ValueError(f"search = {search!r}: accepted: {', '.join(SEARCH_MODES)}")
+        self.max_targets = None if max_targets is None else detection.check_max_targets(max_targets)
+        self.false_alarm_rate = detection.check_false_alarm_rate(false_alarm_rate)
+        if self.max_targets is not None and search != "full":
+            raise ValueError(f"search = {search!r} with max_targets = {max_targets}: an unknown number of targets "
+                             "is detected by the full search; accepted: search \"full\"")
+        _check_whole("calibration_draws", calibration_draws, 20)
+        self.estimate_noise = bool(estimate_noise)
+        self.calibration_draws = int(calibration_draws)
+        self._null_models = {}  # (precoder set key, rx nodes, tx nodes) -> detection.NullModel
+        # a detection.NullModel used for every frame (its dof must match the nodes used), or None: calibrated
+        self.fixed_null_model = null_model
+        self._calibration_frames = {}  # precoder set key -> list of {m: X_m} for the calibration
         self.scenario = scenario
         self.seed = int(seed)
         self.localizer = localizer
@@ -617,13 +653,89 @@ class FrameEstimator:
         """(LocaliserInputs, per-target CRB) of one frame: the part that reads the precoder table (a
         caller that updates the table from another thread holds its lock around this call only)."""
         inputs = localiser_inputs(frame_set, table, self.seed, self.tx_delay_phases, self.tx_model_factors)
+        if self.max_targets is not None:
+            self._remember_calibration_frames(inputs, table)
         if self.suppressor is not None:
             inputs = dataclasses.replace(inputs, snapshots=self.suppressor.apply(inputs.snapshots, inputs.frames),
                                          unsuppressed_snapshots=inputs.snapshots)
         return inputs, self.crb_m2(table, inputs.precoder_version, inputs.precoder_id)
 
+    def _set_key(self, inputs):
+        return ("id", inputs.precoder_id) if inputs.precoder_id is not None else ("version", inputs.precoder_version)
+
+    def _remember_calibration_frames(self, inputs, table):
+        """The frames X_m of the frame's precoder set that the detector's noise-only calibration uses: every
+        node's frame for calibration_draws // 4 frame numbers (cheap; under the caller's table lock)."""
+        key = self._set_key(inputs)
+        if key in self._calibration_frames:
+            return
+        if inputs.precoder_id is not None:
+            _, wc, wr = table.get_set(inputs.precoder_id)
+        else:
+            wc, wr = table.get(inputs.precoder_version)
+        numbers = _CALIBRATION_FRAME_BASE + np.arange(max(1, self.calibration_draws // 4))
+        per_node = [ofdm.transmitted_frames(table.layout, self.seed, numbers, m, wc[m], wr[m])
+                    for m in range(table.layout.num_nodes)]
+        factors = None
+        if self.tx_model_factors is not None:
+            factors = self.tx_model_factors
+        elif self.tx_delay_phases is not None:
+            factors = self.tx_delay_phases[:, None, :]
+        frames = []
+        for i in range(len(numbers)):
+            frame = {m: per_node[m][i] for m in range(table.layout.num_nodes)}
+            if factors is not None:
+                frame = {m: x * factors[m][:, :, None] for m, x in frame.items()}
+            frames.append(frame)
+        if len(self._calibration_frames) >= table.max_versions + 1:
+            self._calibration_frames.pop(next(iter(self._calibration_frames)))
+        self._calibration_frames[key] = frames
+
+    def calibrate_start(self, table, precoder_id=START_SET_ID):
+        """Calibrate the detector's null model for a precoder set with every node receiving and transmitting
+        (what the first complete frame needs), before the first frame arrives."""
+        n = table.layout.num_nodes
+        inputs = LocaliserInputs(-1, 0, {}, {}, tuple(range(n)), tuple(range(n)), precoder_id)
+        self._remember_calibration_frames(inputs, table)
+        return self.null_model(inputs)
+
+    def null_model(self, inputs):
+        """The detector's calibrated null model for the frame's precoder set and nodes used (cached)."""
+        if self.fixed_null_model is not None:
+            return self.fixed_null_model
+        key = (self._set_key(inputs), tuple(inputs.rx_nodes), tuple(inputs.tx_nodes))
+        if key not in self._null_models:
+            frames = [{m: f[m] for m in inputs.tx_nodes} for f in self._calibration_frames[key[0]]]
+            if len(self._null_models) >= 64:
+                self._null_models.pop(next(iter(self._null_models)))
+            self._null_models[key] = detection.calibrate_null_model(
+                self.localizer, frames, inputs.rx_nodes, inputs.tx_nodes, self.calibration_draws, self.seed)
+        return self._null_models[key]
+
+    def _detect(self, inputs, crb_m2):
+        """The Estimate of a frame with an unknown number of targets (class docstring)."""
+        noise = None if self.estimate_noise else float(self.scenario.noise_power)
+        found = detection.detect_targets(self.localizer, inputs.snapshots, inputs.frames, self.max_targets, noise,
+                                         self.false_alarm_rate, inputs.rx_nodes, inputs.tx_nodes,
+                                         self.null_model(inputs))
+        positions = np.asarray(found.positions_m, dtype=float).reshape(-1, 2)
+        prior = np.asarray(crb_m2, float)
+        crb = np.full(len(positions), np.nan)
+        if len(prior) == self.scenario.num_targets:
+            gate = geometry.SPEED_OF_LIGHT_M_S / (4 * self.scenario.bandwidth_hz)
+            assigned = detection.assign_to_prior(positions, self.scenario.target_positions_m, gate)
+            crb[assigned >= 0] = prior[assigned[assigned >= 0]]
+        converged = True if found.result is None else bool(found.result.converged)
+        self.full_searches += 1
+        return Estimate(inputs.frame, inputs.precoder_version, positions, crb, float(found.residual),
+                        inputs.rx_nodes, True, converged,
+                        START_SET_ID if inputs.precoder_id is None else int(inputs.precoder_id), found)
+
     def localise(self, inputs, crb_m2):
-        """The Estimate from prepared inputs (ML of eq. 9, full or tracking search)."""
+        """The Estimate from prepared inputs (ML of eq. 9, full or tracking search; detection with an
+        unknown K)."""
+        if self.max_targets is not None:
+            return self._detect(inputs, crb_m2)
         loc = self.localizer
         result, full = None, False
         if self.search == "track" and self._previous is not None:

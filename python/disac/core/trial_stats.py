@@ -71,3 +71,90 @@ def trial_statistics(scenario, wc, wr, estimates, seed, channel_seed, gate_m=Non
         "failures": int(np.sum(failed)), "gate_m": float(gate),
         "mse_m2_without_failures": float(np.mean(sq[~failed])) if np.any(~failed) else math.nan,
     }
+
+
+def true_targets_m(scenario):
+    """The targets that echo: the scenario's positions, none when its amplitude β is 0 (a scene without echoes,
+    the K = 0 case: a scenario file needs ≥ 1 target position). The truth side only."""
+    if scenario.target_amplitude == 0:
+        return np.zeros((0, 2))
+    return np.asarray(scenario.target_positions_m, float).reshape(-1, 2)
+
+
+def match_detections(estimate_m, truth_m, gate_m):
+    """(estimate index → truth index or −1, number matched): the assignment of least total squared distance
+    (Hungarian) among estimate–truth pairs within gate_m. An estimate left unmatched is a false target, a truth
+    left unmatched a missed one."""
+    from .detection import assign_to_prior
+
+    assigned = assign_to_prior(estimate_m, truth_m, gate_m)
+    return assigned, int(np.sum(assigned >= 0))
+
+
+def detection_statistics(truth_m, estimates, gate_m):
+    """Unknown-K figures over {frame: estimate} (issue 15): k_detected_rate (share of frames with K̂ = K),
+    false_targets_per_frame, missed_targets_per_frame (estimates matched to the truth within gate_m:
+    match_detections), and the histogram of K̂ (``detected_count_histogram``, index K̂)."""
+    truth = np.asarray(truth_m, float).reshape(-1, 2)
+    frames = sorted(estimates)
+    counts, false, missed, correct = [], 0, 0, 0
+    for f in frames:
+        positions = np.asarray(estimates[f].positions_m, float).reshape(-1, 2)
+        _, matched = match_detections(positions, truth, gate_m)
+        counts.append(len(positions))
+        false += len(positions) - matched
+        missed += len(truth) - matched
+        correct += len(positions) == len(truth)
+    n = len(frames)
+    return {
+        "k_detected_rate": correct / n if n else math.nan,
+        "false_targets_per_frame": false / n if n else math.nan,
+        "missed_targets_per_frame": missed / n if n else math.nan,
+        "true_targets": len(truth),
+        "detected_count_histogram": np.bincount(np.asarray(counts, int), minlength=1).tolist() if n else [],
+    }
+
+
+def unknown_k_statistics(scenario, wc, wr, estimates, seed, channel_seed, gate_m=None, max_targets=None,
+                         false_alarm_rate=None):
+    """`disac localize --unknown-k`: detection_statistics over every frame, and the statistics of
+    trial_statistics (MSE, CRBs, failures) over the frames with K̂ = K (``trials_k_correct`` of them; NaN when
+    none, or when the scene has no echo)."""
+    gate = default_gate_m(scenario) if gate_m is None else gate_m
+    truth = true_targets_m(scenario)
+    out = detection_statistics(truth, estimates, gate)
+    correct = {f: e for f, e in estimates.items() if len(np.asarray(e.positions_m).reshape(-1, 2)) == len(truth)}
+    if len(truth) and correct:
+        out.update(trial_statistics(scenario, wc, wr, correct, seed, channel_seed, gate))
+    else:
+        out.update({"scenario": scenario.name, "snr_db": scenario.target_snr_db if len(truth) else None,
+                    "mse_m2": math.nan, "rmse_m": math.nan, "crb_position_m2": math.nan, "mse_over_crb": math.nan,
+                    "crb_conditional_m2": math.nan, "mse_over_crb_conditional": math.nan, "failures": 0,
+                    "gate_m": float(gate), "mse_m2_without_failures": math.nan})
+    out["trials_k_correct"] = len(correct)
+    out["trials"] = len(estimates)
+    out["max_targets"] = max_targets
+    out["false_alarm_rate"] = false_alarm_rate
+    return out
+
+
+DEFAULT_MAX_TARGETS = 4  # `disac localize --unknown-k` without --max-targets
+
+
+def unknown_k_options(unknown_k, max_targets, false_alarm_rate, error=ValueError):
+    """(max_targets or None, false_alarm_rate or None) of `disac localize`'s --unknown-k, --max-targets and
+    --false-alarm-rate; ``error`` (the app's UsageError) naming a bad or orphaned value."""
+    from .detection import DEFAULT_FALSE_ALARM_RATE
+
+    if not unknown_k:
+        for name, value in (("--max-targets", max_targets), ("--false-alarm-rate", false_alarm_rate)):
+            if value is not None:
+                raise error(f"{name} {value!r}: applies with --unknown-k only")
+        return None, None
+    count = DEFAULT_MAX_TARGETS if max_targets is None else max_targets
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise error(f"--max-targets {max_targets!r}: accepted: a whole number ≥ 1")
+    rate = DEFAULT_FALSE_ALARM_RATE if false_alarm_rate is None else float(false_alarm_rate)
+    if not 0 < rate < 1:
+        raise error(f"--false-alarm-rate {false_alarm_rate!r}: accepted: a probability strictly between 0 and 1")
+    return count, rate

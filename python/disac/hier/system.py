@@ -121,7 +121,7 @@ def run_until_released(tb, central, frames, seconds_per_frame_limit=2.0, on_prog
 
 def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None,
                          timeout_s=3600.0, with_users=False, on_progress=None, seconds_per_frame_limit=2.0,
-                         require_all=True, calibration="", background=""):
+                         require_all=True, calibration="", background="", max_targets=0, false_alarm_rate=None):
     """The whole system in one flowgraph for ``frames`` frames: every node's transmitter, the receiving
     ``nodes`` (default all; 0-based) with AWGN, their snapshot links over ZeroMQ inproc to a central_node
     (full ML search per frame), and with ``with_users`` the comm side. With some nodes missing each frame
@@ -129,7 +129,8 @@ def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, searc
 
     ``scenario`` is the air's (its [impairments] too); the central unit gets it without them (docs/air-model.md §0);
     ``calibration`` (a Calibration, a file or "") goes to every node and the central unit; ``background`` (a
-    core.interference Background or Suppressor, a file or "") to the central unit (issue 14).
+    core.interference Background or Suppressor, a file or "") to the central unit (issue 14); ``max_targets`` (≥ 1:
+    K unknown, detected up to it) and ``false_alarm_rate`` to the central unit (issue 15; 0 / None: K known).
     Returns (estimates {frame: core.fusion.Estimate}, central unit status dict, user_side or None);
     with ``require_all``, RuntimeError when fewer than ``frames`` frames were released before the deadline."""
     from gnuradio import blocks, gr
@@ -149,7 +150,8 @@ def run_synthetic_system(scenario, wc, wr, frames, seed=0, channel_seed=1, searc
     central = central_node(scenario.without_impairments(), seed, wc, wr, timeout_s=timeout_s,
                            queue_depth=frames + lead + 1, search=search, address=address, bind=True,
                            status_interval_s=0, keep_estimates=frames + lead, calibration=calibration or "",
-                           background=background if background is not None else "")
+                           background=background if background is not None else "", max_targets=max_targets,
+                           **({} if false_alarm_rate is None else {"false_alarm_rate": false_alarm_rate}))
     sources, _, _ = add_synthetic_nodes(tb, scenario, range(scenario.num_nodes) if nodes is None else nodes, wc, wr,
                                         frames + lead, seed, channel_seed, address=address, hwm=frames + lead + 16,
                                         calibration=calibration)
