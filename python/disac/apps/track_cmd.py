@@ -1,6 +1,7 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""`disac track [SCENARIO] --duration-s T [--frame-interval-s S] [--seed] [--max-targets N] --json`: a moving scene
+"""`disac track [SCENARIO] --duration-s T [--frame-interval-s S] [--seed] [--max-targets N [--false-alarm-rate P]]
+--json`: a moving scene
 end to end, the central unit's per-frame estimates tracked (core/tracking.py, docs/tracking.md).
 
 The scene: SCENARIO's targets with their [targets] velocities_mps / appear_s / leave_s (SPEC15 §0), frame f at
@@ -49,6 +50,9 @@ def register(subparsers):
     parser.add_argument("--seed", type=int, default=0, help="data seed; the channel seed is seed + 1")
     parser.add_argument("--max-targets", type=whole_number("--max-targets", 1, 16), default=None,
                         help="unknown K: the central unit detects 0 … N targets per frame (default: told K)")
+    parser.add_argument("--false-alarm-rate", type=finite_float("--false-alarm-rate", 0.0, 1.0), default=None,
+                        help="with --max-targets: probability of a false target in a frame without one "
+                             "(default the central unit's, 1e-3)")
     parser.add_argument("--snr-db", type=finite_float("--snr-db", -60.0, 80.0), default=None,
                         help="target SNR in the paper's definition (dB; default the scenario's)")
     add_precoder_arguments(parser, default="designed")
@@ -79,12 +83,14 @@ def moving_scene(scenario, interval_s):
         raise UsageError(f"--frame-interval-s {interval_s!r}: {exc}") from None
 
 
-def run_tracking(scenario, wc, wr, frames, seed=0, max_targets=None, gate_m=None, tracker=None, on_progress=None):
-    """The chain for `frames` frames, the tracker over its estimates, the scores (a dict)."""
+def run_tracking(scenario, wc, wr, frames, seed=0, max_targets=None, gate_m=None, tracker=None, on_progress=None,
+                 false_alarm_rate=None):
+    """The chain for `frames` frames (max_targets None: the central unit is told K), the tracker over its
+    estimates, the scores (a dict)."""
     started = time.perf_counter()
-    extra = {} if max_targets is None else {"max_targets": max_targets}
     estimates, status, _ = system.run_synthetic_system(scenario, wc, wr, frames, seed, seed + 1, "full",
-                                                       on_progress=on_progress, **extra)
+                                                       on_progress=on_progress, max_targets=max_targets or 0,
+                                                       false_alarm_rate=false_alarm_rate)
     receive = scenario.without_impairments()
     covariances = fusion.transmit_covariances(wc, wr)
     tracker = tracker or tracking.MultiTargetTracker()
@@ -93,7 +99,7 @@ def run_tracking(scenario, wc, wr, frames, seed=0, max_targets=None, gate_m=None
         receive.target_amplitude, tracker)
     result = tracking.score_run(scenario, covariances, frames_out, gate_m, tracker)
     result.update(frames_skipped=status["frames_skipped"], detections_dropped=dropped, seed=seed,
-                  max_targets=max_targets, elapsed_s=time.perf_counter() - started,
+                  max_targets=max_targets, false_alarm_rate=false_alarm_rate, elapsed_s=time.perf_counter() - started,
                   tracker={"acceleration_psd_m2_s3": tracker.acceleration_psd_m2_s3,
                            "gate_probability": tracker.gate_probability, "confirm_hits": tracker.confirm_hits,
                            "confirm_gap_frames": tracker.confirm_gap_frames,
@@ -103,6 +109,9 @@ def run_tracking(scenario, wc, wr, frames, seed=0, max_targets=None, gate_m=None
 
 
 def run_command(args):
+    if args.false_alarm_rate is not None and args.max_targets is None:
+        raise UsageError(f"--false-alarm-rate {args.false_alarm_rate!r}: accepted only with --max-targets N "
+                         "(with K known there is nothing to detect)")
     quiet_gnuradio_info()
     scenario = load_checked_scenario(args.scenario)
     interval_s = frame_interval_s(scenario, args.frame_interval_s)
@@ -120,7 +129,7 @@ def run_command(args):
     progress = Progress(frames, "disac track", args)
     try:
         result = run_tracking(scenario, wc, wr, frames, args.seed, args.max_targets, args.gate_m, tracker,
-                              progress.callback)
+                              progress.callback, args.false_alarm_rate)
     finally:
         progress.close()
     result.update(duration_s=frames * interval_s, frame_interval_s=interval_s, precoders=args.precoders)
