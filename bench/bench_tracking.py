@@ -52,8 +52,9 @@ def main():
             for t in r["tracks"]:
                 if t["rmse_m"] is not None:
                     print(f"    track {t['id']} (target {t['truth_target']}, frames {t['first_frame']}–{t['last_frame']}):"
-                          f" RMSE {t['rmse_m']:.3f} m (PCRB {t['crb_m']:.3f}), velocity {t['velocity_rmse_mps']:.3f} m/s"
-                          f" (PCRB {t['crb_velocity_mps']:.3f})")
+                          f" RMSE {t['rmse_m']:.3f} m (PCRB {t['crb_m']:.3f}, q = 0: {t['crb_constant_velocity_m']:.3f}),"
+                          f" velocity {t['velocity_rmse_mps']:.3f} m/s (PCRB {t['crb_velocity_mps']:.3f}, q = 0: "
+                          f"{t['crb_velocity_constant_velocity_mps']:.3f})")
 
 
 if __name__ == "__main__":

@@ -104,8 +104,10 @@ def test_steady_state_track_error_at_its_pcrb(synthetic):
         # ~150–290-frame RMSE of strongly correlated errors (~30 independent draws: ±13 % 1σ; ±40 % here) and
         # the truth's zero process noise (it lowers the error below the bound of a q > 0 model)
         assert 0.6 <= track["rmse_m"] / track["crb_m"] <= 1.4, track
-        # the velocity: the PCRB of q > 0 is above a constant-velocity truth's error, never far below it
-        assert track["velocity_rmse_mps"] <= 1.4 * track["crb_velocity_mps"], track
+        # the velocity: between the bound of the scene (q = 0: a straight line fitted to every frame so far) and the
+        # PCRB of the tracker's q > 0 model (above a constant-velocity truth's error); ±20 % sampling margin
+        assert 0.8 * track["crb_velocity_constant_velocity_mps"] <= track["velocity_rmse_mps"], track
+        assert track["velocity_rmse_mps"] <= 1.2 * track["crb_velocity_mps"], track
 
 
 def _batch_filtering_bound(times_s, fims, q, velocity_prior_mps):

@@ -44,7 +44,12 @@ The tracks' posterior CRB (PCRB, Tichavský et al. 1998)
     test checks it against the inverse of the batch information matrix of the whole trajectory. The scoring
     reports it from the FIM at the TRUE positions (an evaluation quantity, like `disac localize`'s CRB) over the
     frames the track was updated: crb_m = √(mean over the track's scored frames of tr[J^{-1}]_pos), crb_velocity_mps
-    likewise for the velocity block — the numbers to put beside rmse_m and velocity_rmse_mps.
+    likewise for the velocity block — the numbers to put beside rmse_m and velocity_rmse_mps. The same recursion
+    with q = 0 (crb_constant_velocity_m, crb_velocity_constant_velocity_mps) is the bound for a target that truly
+    keeps its velocity (the scenes of SPEC15 §0): an estimator that knew the motion is a straight line could reach
+    it by fitting all past frames; the tracker, which allows q > 0, forgets old frames and stays above it, while
+    it may be below the q > 0 PCRB (its target has no random acceleration). Both are reported: the first is the
+    bound of the model the tracker assumes, the second that of the scene.
 
 Scoring (score_tracks; the JSON keys of `disac track`)
     In every frame the confirmed tracks (their state after the frame's update) are matched to the targets
@@ -52,9 +57,11 @@ Scoring (score_tracks; the JSON keys of `disac track`)
     distance is ≤ gate_m (default c/(4B), the localiser's grid step, as `disac localize`'s failure gate). Then:
 
     tracks              one entry per confirmed track: id; truth_target (the target it was matched to most often,
-                        None if never); frames (frames it existed as confirmed); matched_frames; rmse_m and
-                        velocity_rmse_mps over its matched frames (error to the matched target); crb_m and
-                        crb_velocity_mps (the PCRB above, same frames); first_frame, last_frame.
+                        None if never) and truth_targets (all of them); frames (frames it existed as confirmed);
+                        matched_frames; rmse_m and velocity_rmse_mps over its matched frames after the first
+                        settle_frames (error to the matched target; rmse_all_frames_m, velocity_rmse_all_frames_mps
+                        over all); crb_m and crb_velocity_mps (the PCRB above, same frames) and the q = 0 bounds;
+                        first_frame, last_frame.
     tracks_lost         targets that, after their birth grace (the first confirm_hits + lost_after_frames frames
                         of presence), are present for lost_after_frames consecutive frames without a matched track.
     track_swaps         track ids matched to two or more different targets over their life (a track that follows
@@ -455,6 +462,7 @@ def score_tracks(records, gate_m, confirm_hits=DEFAULT_CONFIRM_HITS, lost_after_
         entry = per_track[track_id]
         targets = entry["targets"]
         figures = dict.fromkeys(("rmse_m", "velocity_rmse_mps", "crb_m", "crb_velocity_mps",
+                                 "crb_constant_velocity_m", "crb_velocity_constant_velocity_mps",
                                  "rmse_all_frames_m", "velocity_rmse_all_frames_mps"))
         if targets:
             all_sq += entry["sq"]
@@ -462,6 +470,8 @@ def score_tracks(records, gate_m, confirm_hits=DEFAULT_CONFIRM_HITS, lost_after_
             settled = slice(settle_frames if len(targets) > settle_frames else 0, None)
             crb_m, crb_v = _track_pcrb(entry["times"], entry["fims"], acceleration_psd_m2_s3, velocity_prior_mps,
                                        settled)
+            line_m, line_v = _track_pcrb(entry["times"], entry["fims"], 0.0, velocity_prior_mps, settled)
+            figures.update(crb_constant_velocity_m=line_m, crb_velocity_constant_velocity_mps=line_v)
             figures.update(rmse_m=math.sqrt(np.mean(entry["sq"][settled])),
                            velocity_rmse_mps=math.sqrt(np.mean(entry["vsq"][settled])), crb_m=crb_m,
                            crb_velocity_mps=crb_v, rmse_all_frames_m=math.sqrt(np.mean(entry["sq"])),
