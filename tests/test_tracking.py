@@ -8,8 +8,12 @@
 * the PCRB recursion J_{k+1} = (Q + F J_k^{-1} Fᵀ)^{-1} + J_z against the inverse of the batch information matrix
   of the whole trajectory, and against the Stone Soup filter's own covariance (the same linear-Gaussian model);
 * the 2×2 position CRB blocks against the per-target CRB of fim.crb_report (what the central unit reports);
+* the moving scene end to end through the GNU Radio chain (the done-when, on a shorter run: bench for 30 s);
+* central_unit(track=True): estimates carry track ids and velocities; live_map draws confirmed tracks only;
 * bad input named.
 """
+
+import time
 
 import numpy as np
 import pytest
@@ -230,3 +234,73 @@ def test_moving_scene_end_to_end_through_the_chain():
             # ~1.1–1.6× their expected-FIM CRB (MSE/CRB of the issue): the track error lies within [0.5, 2]× it
             assert 0.5 <= track["rmse_m"] / track["crb_m"] <= 2.0, track
             assert track["velocity_rmse_mps"] <= 2.0 * track["crb_velocity_mps"], track
+
+
+# ---- the central unit's tracks: estimates carry the track id and velocity; the live map draws them ---------------
+
+def test_central_unit_with_track_puts_track_ids_and_velocities_on_its_estimates():
+    """central_unit(track=True) on noise-free frames of the (static) paper scene: the first two frames' points have
+    no confirmed track (−1), from the third hit on every point carries its track's id (1 and 2, stable) and a
+    velocity; the estimate message has them (track_ids, velocities_mps)."""
+    import zmq
+    from gnuradio import blocks, gr
+
+    from gnuradio.disac.blocks.central_unit import central_unit, estimate_from_pmt
+    from gnuradio.disac.blocks.qa_central_unit import SCENARIO, SEED, WC, WR, snapshots, wire_snapshot
+
+    cu = central_unit(scenario=SCENARIO, seed=SEED, wc=WC, wr=WR, timeout_s=5.0, queue_depth=16,
+                      address="tcp://127.0.0.1:*", bind=True, status_interval_s=0.0, track=True)
+    tb = gr.top_block()
+    store = blocks.message_debug()
+    tb.msg_connect((cu, "estimate"), (store, "store"))
+    push = zmq.Context.instance().socket(zmq.PUSH)
+    push.connect(cu.bound_address)
+    tb.start()
+    try:
+        frames = range(6)
+        for frame in frames:
+            y = snapshots(frame)
+            for node in (0, 1):
+                push.send(wire_snapshot(node, frame, y[node]))
+        deadline = time.monotonic() + 60.0
+        while store.num_messages() < len(frames) and time.monotonic() < deadline:  # wait for the event, no guess
+            time.sleep(0.02)
+        assert store.num_messages() == len(frames), cu.status()
+    finally:
+        tb.stop()
+        tb.wait()
+        push.close(0)
+    estimates = list(cu.estimates)
+    assert [e.frame for e in estimates] == list(frames)
+    assert all(np.all(e.track_ids == -1) for e in estimates[:2])  # tentative: 3 hits confirm a track
+    ids_by_x = [tuple(e.track_ids[np.argsort(e.positions_m[:, 0])]) for e in estimates[2:]]
+    assert len(set(ids_by_x)) == 1 and sorted(ids_by_x[0]) == [1, 2], ids_by_x  # stable ids
+    assert all(np.all(np.isfinite(e.velocities_mps)) for e in estimates[2:])
+    message = estimate_from_pmt(store.get_message(len(frames) - 1))
+    np.testing.assert_array_equal(message["track_ids"], estimates[-1].track_ids)
+    np.testing.assert_array_equal(message["velocities_mps"], estimates[-1].velocities_mps)
+    with pytest.raises(ValueError, match="track = 'yes'"):
+        central_unit(scenario=SCENARIO, seed=SEED, wc=WC, wr=WR, address="", track="yes")
+
+
+def test_live_map_draws_confirmed_tracks_only():
+    """live_map's model: points without a confirmed track (id −1) are shown as points, not as a track trail."""
+    import pmt
+
+    from gnuradio.disac.blocks.live_map import MapModel
+
+    scenario = load_scenario("paper")
+    model = MapModel(scenario)
+    for frame in range(4):
+        positions = scenario.target_positions_m + 0.1 * frame
+        ids = [-1, -1] if frame < 2 else [7, -1]
+        msg = pmt.make_dict()
+        for key, value in (("frame", pmt.from_uint64(frame)), ("precoder_version", pmt.from_long(0)),
+                           ("positions_m", pmt.init_f64vector(4, positions.ravel().tolist())),
+                           ("track_ids", pmt.init_s64vector(2, ids))):
+            msg = pmt.dict_add(msg, pmt.intern(key), value)
+        model.add_estimate(msg)
+    snap = model.snapshot()
+    assert sorted(snap["tracks"]) == [7]
+    np.testing.assert_allclose(snap["tracks"][7], scenario.target_positions_m[0] + 0.1 * np.array([[2.0], [3.0]]))
+    assert len(snap["recent"]) == 4 and snap["recent"][0][2] == [-1, -1]  # the untracked points are still drawn

@@ -527,31 +527,66 @@ def default_gate_m(bandwidth_hz):
 
 # ---- a run: the central unit's estimates → tracks (receive side) → scores (against the truth) -------------------
 
-def track_estimates(estimates, frame_times_s, prior_geometry, covariances, amplitude, tracker=None):
-    """The receive side: feed every frame's Estimate (core.fusion; frame order) to a MultiTargetTracker, each
-    detection's R from position_crb_blocks_m2 at its ESTIMATED position. estimates: {frame: Estimate};
-    frame_times_s: frame → scene time (Scenario.frame_time_s); prior_geometry: fim.SensingGeometry of the
-    receive side's scenario (nodes, arrays, numerology, σ²); covariances: the transmit covariances
-    (fusion.transmit_covariances of the precoders); amplitude: the prior |b| (Scenario.target_amplitude).
-    A frame the chain did not release gives no update (its tracks coast to the next frame); estimates with a
-    non-finite coordinate (a failed search) or an R that is singular are left out and counted.
-    Returns (per-frame list of (frame, time_s, positions (K̂, 2), [TrackState]), detections_dropped, tracker)."""
-    tracker = tracker or MultiTargetTracker()
-    out, dropped = [], 0
-    for frame in sorted(estimates):
-        positions = np.asarray(estimates[frame].positions_m, float).reshape(-1, 2)
+class EstimateTracker:
+    """The receive side's tracker of a central unit: every frame's core.fusion.Estimate in (frame order), the same
+    Estimate out with ``track_ids`` (K̂,) (the confirmed track that took each position, −1 for none) and
+    ``velocities_mps`` (K̂, 2) (that track's velocity, NaN for none). R of every position: position_crb_blocks_m2 at
+    the ESTIMATED position (no truth), with the receive side's scenario (nodes, arrays, numerology, σ², prior |b|,
+    frame_interval_s for t_f) and the frame's precoders. Estimates with a non-finite coordinate (a failed search)
+    or a singular R go to no track (counted in detections_dropped)."""
+
+    def __init__(self, geometry, amplitude, frame_time_s, tracker=None):
+        self.geometry = geometry  # fim.SensingGeometry of the receive side's scenario
+        self.amplitude = float(amplitude)  # the prior |b|
+        self.frame_time_s = frame_time_s  # frame → scene time (Scenario.frame_time_s)
+        self.tracker = tracker or MultiTargetTracker()
+        self.detections_dropped = 0
+        self.last_states = []
+
+    @classmethod
+    def from_scenario(cls, scenario, tracker=None):
+        """For the receive side's scenario (the central unit's: without [impairments])."""
+        return cls(fim.SensingGeometry.from_scenario(scenario), scenario.target_amplitude, scenario.frame_time_s,
+                   tracker)
+
+    def annotate(self, estimate, covariances):
+        """(the Estimate with track_ids and velocities_mps, the confirmed tracks' TrackState list); covariances:
+        the frame's transmit covariances (fusion.transmit_covariances of its precoders)."""
+        positions = np.asarray(estimate.positions_m, float).reshape(-1, 2)
         finite = np.all(np.isfinite(positions), axis=1)
-        positions = positions[finite]
-        dropped += int(np.count_nonzero(~finite))
-        # one FIM per frame (~6 ms on the paper scenario): the positions move, nothing to reuse
-        covariance_blocks = detection_covariances_m2(prior_geometry, covariances, positions, amplitude)
-        usable = np.array([np.all(np.isfinite(c)) and np.linalg.eigvalsh(c)[0] > 0 for c in covariance_blocks],
-                          dtype=bool).reshape(-1)
-        dropped += int(np.count_nonzero(~usable))
-        time_s = float(frame_times_s(frame))
-        states = tracker.update(positions[usable], covariance_blocks[usable], time_s)
-        out.append((int(frame), time_s, positions, states))
-    return out, dropped, tracker
+        blocks = np.full((len(positions), 2, 2), np.nan)
+        if np.any(finite):
+            # one FIM per frame (~6 ms on the paper scenario): the positions move, nothing to reuse
+            blocks[finite] = detection_covariances_m2(self.geometry, covariances, positions[finite], self.amplitude)
+        usable = finite & np.array([bool(np.all(np.isfinite(c)) and np.linalg.eigvalsh(c)[0] > 0) for c in blocks],
+                                   dtype=bool).reshape(-1)
+        self.detections_dropped += int(np.count_nonzero(~usable))
+        rows = np.flatnonzero(usable)
+        states = self.tracker.update(positions[rows], blocks[rows], float(self.frame_time_s(estimate.frame)))
+        track_ids = np.full(len(positions), -1, dtype=np.int64)
+        velocities = np.full((len(positions), 2), np.nan)
+        for state in states:
+            if state.detection is not None:
+                track_ids[rows[state.detection]] = state.id
+                velocities[rows[state.detection]] = state.velocity_mps
+        self.last_states = states
+        return dataclasses.replace(estimate, track_ids=track_ids, velocities_mps=velocities), states
+
+
+def track_estimates(estimates, frame_times_s, prior_geometry, covariances, amplitude, tracker=None):
+    """The receive side over a run: every frame's Estimate (core.fusion; {frame: Estimate}) through a
+    MultiTargetTracker, each detection's R from position_crb_blocks_m2 at its ESTIMATED position. frame_times_s:
+    frame → scene time (Scenario.frame_time_s); prior_geometry: fim.SensingGeometry of the receive side's scenario;
+    covariances: the transmit covariances; amplitude: the prior |b| (Scenario.target_amplitude). A frame the chain
+    did not release gives no update (its tracks coast to the next frame). Returns (per-frame list of (frame, time_s,
+    positions (K̂, 2), [TrackState]), detections_dropped, tracker)."""
+    runner = EstimateTracker(prior_geometry, amplitude, frame_times_s, tracker)
+    out = []
+    for frame in sorted(estimates):
+        _, states = runner.annotate(estimates[frame], covariances)
+        positions = np.asarray(estimates[frame].positions_m, float).reshape(-1, 2)
+        out.append((int(frame), float(frame_times_s(frame)), positions[np.all(np.isfinite(positions), axis=1)], states))
+    return out, runner.detections_dropped, runner.tracker
 
 
 def truth_position_fims(prior_geometry, covariances, state, amplitude):
