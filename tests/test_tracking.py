@@ -208,7 +208,7 @@ def test_no_detections_and_bad_input():
 def test_moving_scene_end_to_end_through_the_chain():
     """examples/scenarios/moving-targets.toml (1, 5 and 10 m/s) through the whole GNU Radio chain at 10 frames/s,
     tracked. To stay within the test budget: 10 s (100 frames) with target 3's presence moved to 2 s ≤ t < 7 s (its
-    path shifted to match: the same entry point), K told (a detecting central unit costs ~4× per frame).
+    path shifted to match: the same entry point), K told (a detecting central unit adds a ~50 s start-up calibration).
     bench/bench_tracking.py runs the done-when's 30 s (300 frames), K told and K detected (docs/tracking.md)."""
     from gnuradio.disac.apps import cli, track_cmd
 

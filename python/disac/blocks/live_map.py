@@ -80,7 +80,8 @@ class MapModel:
     """Everything the map shows, updated from messages; thread-safe (one lock); no Qt.
 
     Estimates: the last ``history_frames`` frames' positions, a TrackHistory per track id (the message's
-    ``track_ids`` when present, else nearest-neighbour association with the previous frame's estimates:
+    ``track_ids`` when present — a tracking central unit's, where −1 marks a point no confirmed track took: drawn
+    as a point, in no trail — else nearest-neighbour association with the previous frame's estimates:
     the central unit's positions come in no fixed order), and per true target a running
     RMSE (core.map_geometry.RmseAccumulator) over the frames of the current precoder version (reset when
     the estimates' precoder version changes, so that RMSE and √CRB are of the same precoders).
