@@ -7,8 +7,8 @@ moving scene's truth (`disac track`, docs/tracking.md). Pure Python (no GNU Radi
 The filter: Stone Soup (stonesoup 1.9.1), a thin wrapper
     Stone Soup is a maintained, tested tracking framework (Dstl and partners) with the pieces a radar
     engineer expects under their usual names: linear-Gaussian transition and measurement models, the Kalman
-    predictor/updater, Mahalanobis gating in a distance hypothesiser, global-nearest-neighbour association
-    (a 2-D assignment), M-of-N style initiation (MultiMeasurementInitiator) and deleters. filterpy gives only
+    predictor/updater, gated likelihood hypotheses, global-nearest-neighbour association (a 2-D assignment),
+    M-of-N style initiation (MultiMeasurementInitiator) and deleters. filterpy gives only
     the single-target filter (the multi-target book-keeping would be ours, and it is unmaintained since 2018);
     a hand-written filter would be one more untested copy of textbook code. Stone Soup installs as wheels
     beside the pinned numpy 1.24.2 (requirements.txt).
@@ -43,7 +43,7 @@ The tracks' posterior CRB (PCRB, Tichavský et al. 1998)
     detection of the target), σ_v the velocity prior the filter starts with. cv_posterior_crb implements it; the
     test checks it against the inverse of the batch information matrix of the whole trajectory. The scoring
     reports it from the FIM at the TRUE positions (an evaluation quantity, like `disac localize`'s CRB) over the
-    frames the track was updated: crb_m = √(mean over the track's scored frames of tr[J^{-1}]_pos), crb_velocity_mps
+    frames the track was matched to its target (J_z = 0 in those it was not updated): crb_m = √(mean over the track's scored frames of tr[J^{-1}]_pos), crb_velocity_mps
     likewise for the velocity block — the numbers to put beside rmse_m and velocity_rmse_mps. The same recursion
     with q = 0 (crb_constant_velocity_m, crb_velocity_constant_velocity_mps) is the bound for a target that truly
     keeps its velocity (the scenes of SPEC15 §0): an estimator that knew the motion is a straight line could reach
