@@ -304,3 +304,16 @@ def test_live_map_draws_confirmed_tracks_only():
     assert sorted(snap["tracks"]) == [7]
     np.testing.assert_allclose(snap["tracks"][7], scenario.target_positions_m[0] + 0.1 * np.array([[2.0], [3.0]]))
     assert len(snap["recent"]) == 4 and snap["recent"][0][2] == [-1, -1]  # the untracked points are still drawn
+
+
+def test_disac_track_refuses_bad_options_by_name(capsys):
+    from gnuradio.disac.apps import cli
+
+    for args, named in ((["--duration-s", "0.01"], "--duration-s 0.01"),
+                        (["--duration-s", "1", "--frame-interval-s", "0"], "--frame-interval-s 0"),
+                        (["--duration-s", "1", "--frame-interval-s", "1e-9"], "--frame-interval-s 1e-09"),
+                        (["--duration-s", "1", "--acceleration-psd", "0"], "--acceleration-psd 0"),
+                        (["--duration-s", "1", "--false-alarm-rate", "0.01"], "--false-alarm-rate 0.01")):
+        code = cli.main(["track", *args])  # refused before any flowgraph is built
+        err = capsys.readouterr().err
+        assert code == 2 and named in err and "Traceback" not in err, (args, code, err)

@@ -112,10 +112,17 @@ def run_command(args):
     if args.false_alarm_rate is not None and args.max_targets is None:
         raise UsageError(f"--false-alarm-rate {args.false_alarm_rate!r}: accepted only with --max-targets N "
                          "(with K known there is nothing to detect)")
+    try:
+        tracker = tracking.MultiTargetTracker(**({} if args.acceleration_psd is None
+                                                 else {"acceleration_psd_m2_s3": args.acceleration_psd}))
+    except ValueError as exc:
+        raise UsageError(f"--acceleration-psd {args.acceleration_psd!r}: {exc}") from None
     quiet_gnuradio_info()
     scenario = load_checked_scenario(args.scenario)
     interval_s = frame_interval_s(scenario, args.frame_interval_s)
-    frames = int(round(args.duration_s / interval_s)) if interval_s > 0 else 0
+    if not interval_s > 0:
+        raise UsageError(f"--frame-interval-s {interval_s!r}: accepted: seconds > 0 (and at least the frame's duration)")
+    frames = int(round(args.duration_s / interval_s))
     if frames < 1 or not math.isfinite(args.duration_s):
         raise UsageError(f"--duration-s {args.duration_s!r}: accepted: at least one frame interval "
                          f"({interval_s:g} s)")
@@ -124,8 +131,6 @@ def run_command(args):
     scenario = moving_scene(scenario, interval_s)
     print_scenario_warnings(scenario)
     wc, wr = resolve_precoders(scenario.without_impairments(), args.precoders, args.sinr_db, args.seed, args.objective)
-    tracker = tracking.MultiTargetTracker(**({} if args.acceleration_psd is None
-                                             else {"acceleration_psd_m2_s3": args.acceleration_psd}))
     progress = Progress(frames, "disac track", args)
     try:
         result = run_tracking(scenario, wc, wr, frames, args.seed, args.max_targets, args.gate_m, tracker,
