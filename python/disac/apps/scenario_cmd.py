@@ -70,6 +70,14 @@ def show_scenario(args):
     for k, q in enumerate(s.target_positions_m):
         seen = ", ".join(f"node {n + 1}: {theta[n, k]:.2f}° {tau[n, k] * 1e6:.4f} µs" for n in range(s.num_nodes))
         print(f"    target {k + 1} at [{q[0]:g}, {q[1]:g}] m — {seen}")
+    print(f"  motion   {'static' if s.is_static else 'moving'}: a frame every {s.frame_interval_s * 1e3:g} ms "
+          f"(frame {s.frame_duration_s * 1e6:.3f} µs), carrier {s.carrier_hz / 1e9:g} GHz")
+    if not s.is_static:  # issue 15: velocities from t = 0, presence appear_s ≤ t < leave_s
+        for k, v in enumerate(s.target_velocities_mps):
+            appear = 0.0 if s.target_appear_s is None else s.target_appear_s[k]
+            leave = np.inf if s.target_leave_s is None else s.target_leave_s[k]
+            print(f"    target {k + 1} velocity [{v[0]:g}, {v[1]:g}] m/s ({np.hypot(*v):g} m/s), present "
+                  f"{appear:g} s ≤ t < {'∞' if np.isinf(leave) else f'{leave:g} s'}")
     print(f"  users    σ_c² = {s.user_noise_power:.6g} (P_T/σ_c² = {s.user_snr_db:.2f} dB), channel {s.user_channel}")
     phi = np.degrees(s.user_angles_rad())
     for u, q in enumerate(s.user_positions_m):

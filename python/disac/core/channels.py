@@ -56,8 +56,6 @@ _STREAM_SENSING_NOISE = 0x5E45
 _STREAM_COMM_NOISE = 0xC0AA
 # path kinds of the static interference (docs/air-model.md §5), delayed by core.delay_line.PathBank in write_time
 _BANK_KINDS = ("clutter", "self_coupling")
-# frames whose moving-target geometry a SensingChannel keeps (a frame spans a few calls of a block)
-_MOVING_CACHE_FRAMES = 4096
 
 
 def node_phases_rad(channel_seed, frames, num_nodes):
@@ -141,6 +139,12 @@ class SensingChannel:
     samples), what the receiving radio puts in its first ``rx_time``. With the ideal (or absent) table, A = 0,
     D = 0, no extra paths: the kept samples (after each prefix) are eq. (3)/(5) exactly, as before.
 
+    A moving scene (issue 15: ``scenario.is_static`` False; docs/air-model.md §6) takes the target paths (rows m·K + k)
+    frame by frame from ``moving_target_paths``: frame f's delays, angles and presence at t_f = f·frame_interval_s,
+    the echo's carrier phase at t_f (relative to t = 0) and its bistatic Doppler e^{j2π f_D (j − f·frame_len)/B} at
+    the output samples j; each transmitted symbol is echoed with its own frame's state (its tail into the next frame
+    too). A static scene never enters that code: its air is as before, bit for bit.
+
     ``apply_frequency`` is eq. (3)/(5) itself for the targets (the ideal air, frequency domain, for tests);
     ``apply_time`` the time-domain reference (float64, the delay operator's equations sample by sample);
     ``write_time`` the blocks' fast complex64 path, streaming (history across calls), tested equal to it.
@@ -186,7 +190,6 @@ class SensingChannel:
         # frame's geometry, presence, carrier phase and Doppler; a static scene keeps the code path above, bit for bit
         self.moving = not scenario.is_static
         self.moving_path_count = scenario.num_nodes * scenario.num_targets if self.moving else 0
-        self._moving_cache = {}
         self._moving_carry = np.zeros((scenario.rx_antennas, 0), dtype=np.complex64)
 
     # ---- the model ---------------------------------------------------------------------------------
@@ -353,29 +356,22 @@ class SensingChannel:
         the carrier phase relative to t = 0; 0 for an absent target), "doppler_hz" (F, P) f_{D,n,m}^k(t_f). The
         oscillator phases are not in it (path coefficient = amplitude·e^{j(φ_m − φ_n)}). Truth of the air."""
         frames = np.asarray(frames, dtype=np.int64).reshape(-1)
-        missing = [int(f) for f in np.unique(frames) if int(f) not in self._moving_cache]
-        if len(self._moving_cache) + len(missing) > _MOVING_CACHE_FRAMES:
-            self._moving_cache.clear()
-            missing = [int(f) for f in np.unique(frames)]
         s, n = self.scenario, self.rx_node
-        k = s.num_targets
+        num, k, count = s.num_nodes, s.num_targets, len(frames)
         fs = s.bandwidth_hz
+        links = model.moving_links(s, s.frame_time_s(frames))  # every field with a leading frame axis
+        theta, tau = links.angles_rad, links.one_way_delays_s  # (F, N, K)
         link = self.impairments.link_delay_samples(fs)[n]  # D[n, m]
         b = s.target_amplitudes()[n]  # (N_tx, K)
-        for f in missing:
-            links = model.moving_links(s, s.frame_time_s(f))
-            theta = links.angles_rad  # (N, K)
-            tau = links.one_way_delays_s  # (N, K)
-            self._moving_cache[f] = (
-                geometry.ula_steering(theta, s.tx_antennas).reshape(-1, s.tx_antennas),  # row m·K + k
-                np.tile(geometry.ula_steering(theta[n], s.rx_antennas), (s.num_nodes, 1)),
-                ((tau + tau[n][None, :]) * fs + link[:, None] + self.air_latency_samples).reshape(-1),
-                (b * links.carrier_phase[n] * links.present[None, :]).reshape(-1),
-                links.doppler_hz[n].reshape(-1))
-        parts = [self._moving_cache[int(f)] for f in frames]
-        names = ("tx_vectors", "rx_vectors", "delays_samples", "amplitudes", "doppler_hz")
-        return {name: np.array([p[i] for p in parts]).reshape((len(frames),) + parts[0][i].shape) if parts
-                else np.zeros((0,)) for i, name in enumerate(names)}
+        rx = geometry.ula_steering(theta[:, n], s.rx_antennas)  # (F, K, Mr)
+        return {
+            "tx_vectors": geometry.ula_steering(theta, s.tx_antennas).reshape(count, num * k, s.tx_antennas),
+            "rx_vectors": np.broadcast_to(rx[:, None], (count, num, k, s.rx_antennas)).reshape(count, num * k, -1),
+            "delays_samples": ((tau + tau[:, n, None, :]) * fs + link[None, :, None]
+                               + self.air_latency_samples).reshape(count, -1),
+            "amplitudes": (b[None] * links.carrier_phase[:, n] * links.present[:, None, :]).reshape(count, -1),
+            "doppler_hz": links.doppler_hz[:, n].reshape(count, -1),
+        }
 
     def _moving_coefficients(self, paths, frames):
         """amplitude·e^{j(φ_m − φ_n)} of the moving target paths per frame, (F, P)."""
@@ -418,69 +414,103 @@ class SensingChannel:
     def _moving_echoes(self, x_time, first_sample, frames):
         """write_time's moving target paths: (Mr, count) complex64 to add to the outputs, streaming (what falls past
         the call's end is kept and added at the next call's start). x_time (N·Mt, count) complex64 (de-rotated
-        when the transmitters have a CFO), frames (S,) the frame of each input symbol.
+        when the transmitters have a CFO), frames (S,) the frame of each input symbol (consecutive).
 
-        Per symbol s and path p (d = D + μ of the symbol's frame): the beam a_t^T x of the symbol (one batched matrix
-        product per symbol with its frame's rows), its core's spectrum times the coefficient and the fractional
-        ramp e^{−j2π f_l μ/B}, one IFFT: c_{s,p}; the symbol's S delayed samples are c_{s,p}[(t − CP) mod L] for
-        t = [μ > 0] … S − 1 + [μ > 0], starting at output sample s·S + D + [μ > 0] (core.delay_line's equations:
-        each symbol's polynomial on its own interval, delayed; summed over symbols it is the DelayLine for a constant
-        d). Each such piece takes its frame's Doppler (and the transmitter's CFO re-rotation) at its output samples,
-        is placed in a window common to all paths, the windows are mixed into the Mr antennas by their frame's
-        a_r (one batched product), and the windows are overlap-added at the symbol stride."""
+        Frame-aligned (every path's geometry, delay and coefficient are constant over a frame): the call's samples
+        are laid into whole frames (zeros outside the call: they echo nothing), then per frame f and path p
+        (d = D + μ at t_f):
+        1. the beams a_t^T x, one batched matrix product per frame with its rows; each symbol's core spectrum times the
+           coefficient and the fractional ramp e^{−j2π f_l μ/B}, one IFFT: c_{s,p};
+        2. symbol s's S delayed samples are c_{s,p}[(t − CP) mod L] for t = [μ > 0] … S − 1 + [μ > 0], at output sample
+           s·S + D + [μ > 0] (core.delay_line's equations: each symbol's polynomial on its own interval, delayed;
+           for a constant d, summed over symbols, it is the DelayLine): a frame's symbols make one run of frame_len
+           samples starting at f·frame_len + D + [μ > 0];
+        3. the run times its frame's Doppler e^{j2π f_D (j − f·frame_len)/B} (and the transmitter's CFO re-rotation)
+           at its output samples j;
+        4. the runs of the paths m → k → n of one target k (one rx vector) summed into a window per frame (each run at
+           its offset), mixed into the Mr antennas by the frame's a_r(θ_n^k) (one batched product), and the windows
+           overlap-added at the frame stride."""
         lay = self.layout
-        s_len, length, cp = lay.symbol_len, lay.subcarriers, lay.cyclic_prefix
+        s_len, length, cp, frame_len = lay.symbol_len, lay.subcarriers, lay.cyclic_prefix, lay.frame_len
         streams, count = x_time.shape
-        symbols = count // s_len
-        fs = self.scenario.bandwidth_hz
-        mr = self.scenario.rx_antennas
-        unique, inverse = np.unique(frames, return_inverse=True)
-        paths = self.moving_target_paths(unique)
+        s = self.scenario
+        fs, mr, num, k, mt = s.bandwidth_hz, s.rx_antennas, s.num_nodes, s.num_targets, s.tx_antennas
         npath = self.moving_path_count
+        if count == 0:
+            return np.zeros((mr, 0), dtype=np.complex64)
+        f0 = int(frames[0])
+        nframes = int(frames[-1]) - f0 + 1
+        offset = first_sample - f0 * frame_len  # the call's first sample in its frame (a symbol start)
+        paths = self.moving_target_paths(f0 + np.arange(nframes))
         tx_node = self.paths.tx_node[:npath]
-        mt, num = self.scenario.tx_antennas, self.scenario.num_nodes
-        rows = np.zeros((len(unique), npath, num, mt), dtype=np.complex64)
+        aligned = np.zeros((streams, nframes * frame_len), dtype=np.complex64)
+        aligned[:, offset:offset + count] = x_time
+        rows = np.zeros((nframes, npath, num, mt), dtype=np.complex64)
         rows[:, np.arange(npath), tx_node] = paths["tx_vectors"]
-        rows = rows.reshape(len(unique), npath, num * mt)
-        by_symbol = np.ascontiguousarray(np.asarray(x_time, np.complex64).reshape(streams, symbols, s_len).transpose(1, 0, 2))
-        beams = np.matmul(rows[inverse], by_symbol)  # (S, P, CP+L)
-        spectra = scipy.fft.fft(beams[..., cp:], axis=-1, norm="ortho")  # (S, P, L)
-        delays = paths["delays_samples"][inverse]  # (S, P)
+        beams = np.matmul(rows.reshape(nframes, npath, num * mt),
+                          aligned.reshape(streams, nframes, frame_len).transpose(1, 0, 2))  # (F, P, frame_len)
+        beams = beams.reshape(nframes, npath, lay.frame_symbols, s_len)
+        spectra = scipy.fft.fft(beams[..., cp:], axis=-1, norm="ortho")  # (F, P, symbols, L)
+        delays = paths["delays_samples"]  # (F, P)
         whole = np.floor(delays)
         fraction = delays - whole
         cycles = delay_line._frequency_per_sample(length, fs, self.grid)
-        coef = self._moving_coefficients(paths, unique)[inverse]  # (S, P)
-        spectra *= (coef[..., None] * np.exp(-2j * np.pi * fraction[..., None] * cycles)).astype(np.complex64)
+        coef = self._moving_coefficients(paths, f0 + np.arange(nframes))  # (F, P)
+        spectra *= (coef[..., None] * np.exp(-2j * np.pi * fraction[..., None] * cycles)).astype(np.complex64)[:, :, None]
         cores = scipy.fft.ifft(spectra, axis=-1, norm="ortho", overwrite_x=True)  # c_{s,p}[i] = x(CP + i − μ)
         late = (fraction > 0).astype(np.int64)
         t = np.arange(s_len)
-        pieces = np.take_along_axis(cores, (t[None, None, :] + late[..., None] - cp) % length, axis=-1)  # (S, P, S_len)
-        start = whole.astype(np.int64) + late  # piece (s, p) begins at output sample s·S + start[s, p] of the call
-        # the Doppler from the frame's first sample and the CFO re-rotation, at the pieces' output samples (cycles)
-        first_out = first_sample + np.arange(symbols)[:, None] * s_len + start  # absolute output sample
-        doppler = paths["doppler_hz"][inverse] / fs  # cycles per sample
-        base = doppler * (first_out - (frames * lay.frame_len)[:, None])
-        step = doppler
-        if self._rotated:
-            eps = self.transmit_cfo_hz[tx_node] / fs
-            base = base + np.mod(eps[None, :] * first_out, 1.0) - eps[None, :] * delays
-            step = step + eps[None, :]
-        if np.any(step) or np.any(base):
-            base = np.mod(base, 1.0)
-            pieces *= np.exp(2j * np.pi * (base[..., None] + step[..., None] * t)).astype(np.complex64)
+        index = (t + late[..., None] - cp) % length  # (F, P, S)
+        runs = np.take_along_axis(cores, index[:, :, None, :], axis=-1).reshape(nframes, npath, frame_len)
+        start = whole.astype(np.int64) + late  # run (f, p) begins at output sample f·frame_len + start[f, p]
+        doppler = paths["doppler_hz"] / fs  # cycles per sample
+        if self._rotated or np.any(doppler):
+            u = np.arange(frame_len)
+            base, step = doppler * start, doppler  # the Doppler's time from the frame's first sample
+            if self._rotated:
+                eps = self.transmit_cfo_hz[tx_node] / fs
+                first_out = (f0 + np.arange(nframes))[:, None] * frame_len + start
+                base = base + np.mod(eps[None, :] * first_out, 1.0) - eps[None, :] * delays
+                step = step + eps[None, :]
+            # in cycles, float32 after the wrap (< 1 + 10⁻² cycles: 4·10⁻⁷ rad at worst, inside complex64's rounding)
+            phase = (np.mod(base, 1.0)[..., None] + step[..., None] * u).astype(np.float32)
+            phase *= np.float32(2 * np.pi)
+            rotation = np.empty(phase.shape, dtype=np.complex64)
+            np.cos(phase, out=rotation.real)
+            np.sin(phase, out=rotation.imag)
+            runs *= rotation
         low, high = int(start.min()), int(start.max())
-        width = -(-(s_len + high - low) // s_len) * s_len  # a whole number of symbols
-        windows = np.zeros((symbols, npath, width), dtype=np.complex64)
-        np.put_along_axis(windows, (start - low)[..., None] + t, pieces, axis=-1)
-        rx = np.ascontiguousarray(np.swapaxes(paths["rx_vectors"], 1, 2)).astype(np.complex64)  # (F, Mr, P)
-        mixed = np.matmul(rx[inverse], windows)  # (S, Mr, W)
+        chunks = -(-(frame_len + high - low) // frame_len)
+        # windows[f, k]: the runs of the paths m → k → n of frame f, each at its offset start − low (Σ over m: one rx
+        # vector); the offsets take a few values per call (the delays move by ≪ 1 sample a frame): one masked add each
+        windows = np.zeros((nframes, k, chunks * frame_len), dtype=np.complex64)
+        for m in range(num):
+            rows_m = slice(m * k, (m + 1) * k)
+            shift_m, runs_m = start[:, rows_m] - low, runs[:, rows_m]
+            for value in np.unique(shift_m):
+                chosen = shift_m == value
+                windows[:, :, value:value + frame_len][chosen] += runs_m[chosen]
+        # output block b (frame_len samples from f0·frame_len + low + b·frame_len) holds chunk c of frame b − c's
+        # window: z[c, k, b] = windows[b − c, k, chunk c], mixed with frame b − c's a_r(θ_n^k)
+        blocks = nframes + chunks - 1
+        z = np.zeros((blocks, chunks, k, frame_len), dtype=np.complex64)
+        gains = np.zeros((blocks, mr, chunks, k), dtype=np.complex64)
+        rx = np.swapaxes(paths["rx_vectors"][:, :k], 1, 2).astype(np.complex64)  # (F, Mr, K): a_r(θ_n^k(t_f))
+        for c in range(chunks):
+            z[c:c + nframes, c] = windows[:, :, c * frame_len:(c + 1) * frame_len]
+            gains[c:c + nframes, :, c] = rx
+        # block 0's first sample is the call's local sample `begin` (< 0: nothing of this call's echo is there)
+        begin = low - offset
+        span = blocks * frame_len
         carry = self._moving_carry
-        total = max(count, carry.shape[1], low + symbols * s_len + width - s_len)
+        front = max(0, -begin)
+        total = front + max(count, carry.shape[1], begin + span)
         acc = np.zeros((mr, total), dtype=np.complex64)
-        for c in range(width // s_len):
-            part = mixed[:, :, c * s_len:(c + 1) * s_len].transpose(1, 0, 2).reshape(mr, symbols * s_len)
-            acc[:, low + c * s_len:low + c * s_len + symbols * s_len] += part
-        acc[:, :carry.shape[1]] += carry
+        # one batched product per block, written straight into the (antenna, time) rows (a strided view)
+        view = acc[:, front + begin:front + begin + span].reshape(mr, blocks, frame_len).transpose(1, 0, 2)
+        np.matmul(gains.reshape(blocks, mr, chunks * k), z.reshape(blocks, chunks * k, frame_len), out=view)
+        acc[:, front:front + carry.shape[1]] += carry
+        acc = acc[:, front:]
         self._moving_carry = acc[:, count:].copy()
         return acc[:, :count]
 

@@ -50,14 +50,14 @@ def scenario_sensing_mean(scenario, frames, amplitudes=None):
 
 @dataclasses.dataclass(frozen=True)
 class MovingLinks:
-    """The targets' links at one scene time t (``moving_links``): what the air uses for a frame starting at t.
+    """The targets' links at scene time t (``moving_links``): what the air uses for a frame starting at t.
 
     angles_rad (N, K) θ_n^k(t); one_way_delays_s (N, K) τ_n^k(t); carrier_phase (N, N, K) [n, m, k] =
     e^{−j2π(R_{n,m}^k(t) − R_{n,m}^k(0))/λ} with R = |q_k − p_m| + |q_k − p_n| (the echo's carrier phase relative
     to t = 0, where the scenario's b is the echo's); doppler_hz (N, N, K) f_D = −(dR/dt)/λ, the bistatic Doppler;
-    present (K,) bool."""
+    present (K,) bool. For an array of T times every field has a leading axis T."""
 
-    time_s: float
+    time_s: object
     positions_m: np.ndarray
     present: np.ndarray
     angles_rad: np.ndarray
@@ -67,27 +67,30 @@ class MovingLinks:
 
 
 def _range_and_rate(nodes, positions, velocities):
-    """|q_k − p_n| (N, K) and its rate (q_k − p_n)·v_k/|q_k − p_n| (N, K) (0 where a target is on a node)."""
-    diff = positions[None, :, :] - nodes[:, None, :]  # (N, K, 2)
+    """|q_k − p_n| (..., N, K) and its rate (q_k − p_n)·v_k/|q_k − p_n| (0 where a target is on a node), for
+    positions and velocities (..., K, 2)."""
+    diff = positions[..., None, :, :] - nodes[:, None, :]  # (..., N, K, 2)
     dist = np.hypot(diff[..., 0], diff[..., 1])
     safe = np.where(dist > 0, dist, 1.0)
-    rate = np.where(dist > 0, np.einsum("nkc,kc->nk", diff, velocities) / safe, 0.0)
+    rate = np.where(dist > 0, np.sum(diff * velocities[..., None, :, :], axis=-1) / safe, 0.0)
     return dist, rate
 
 
 def moving_links(scenario, time_s):
-    """The targets' links of ``scenario`` at scene time ``time_s`` (a MovingLinks). Truth of the air."""
+    """The targets' links of ``scenario`` at scene time ``time_s`` (a number, or an array of T times: a leading axis
+    T), a MovingLinks. Truth of the air (it reads the scene's motion)."""
     state = scenario.targets_at(time_s)
     nodes = scenario.node_positions_m
     dist, rate = _range_and_rate(nodes, state.positions_m, state.velocities_mps)
-    dist0, _ = _range_and_rate(nodes, scenario.target_positions_m, state.velocities_mps)
+    dist0, _ = _range_and_rate(nodes, scenario.target_positions_m, scenario.target_velocities_mps)
     lam = geometry.SPEED_OF_LIGHT_M_S / scenario.carrier_hz
-    bistatic = dist[:, None, :] + dist[None, :, :]  # [n, m, k] = R_n + R_m
+    bistatic = dist[..., :, None, :] + dist[..., None, :, :]  # [n, m, k] = R_n + R_m
     bistatic0 = dist0[:, None, :] + dist0[None, :, :]
     carrier = np.exp(-2j * np.pi * ((bistatic - bistatic0) / lam))
-    doppler = -(rate[:, None, :] + rate[None, :, :]) / lam
-    return MovingLinks(float(time_s), state.positions_m, state.present,
-                       geometry.angles_rad(nodes, state.positions_m), dist / geometry.SPEED_OF_LIGHT_M_S,
+    doppler = -(rate[..., :, None, :] + rate[..., None, :, :]) / lam
+    diff = state.positions_m[..., None, :, :] - nodes[:, None, :]  # (..., N, K, 2): eq. (4b)'s atan2, batched
+    angles = np.arctan2(diff[..., 1], diff[..., 0])
+    return MovingLinks(time_s, state.positions_m, state.present, angles, dist / geometry.SPEED_OF_LIGHT_M_S,
                        carrier, doppler)
 
 

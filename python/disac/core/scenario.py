@@ -209,19 +209,23 @@ class Scenario:
                 and not np.any(self.target_velocities_mps))
 
     def targets_at(self, time_s):
-        """The targets at scene time ``time_s`` (seconds from t = 0): TargetState(positions p_k + v_k·t,
-        velocities v_k, present appear_s ≤ t < leave_s). Truth of the scene: the receive side never calls it."""
-        t = float(time_s)
-        if not math.isfinite(t):
-            raise ValueError(f"time_s = {time_s!r}: accepted: a finite number of seconds")
+        """The targets at scene time ``time_s`` (seconds from t = 0): TargetState(positions p_k + v_k·t (K, 2),
+        velocities v_k (K, 2), present appear_s ≤ t < leave_s (K,)). An array of T times gives a leading axis T on
+        every field. Truth of the scene: the receive side never calls it."""
+        t = np.asarray(time_s, dtype=float)
+        if t.ndim > 1 or not np.all(np.isfinite(t)):
+            raise ValueError(f"time_s = {time_s!r}: accepted: a finite number of seconds, or a list of them")
         v = self.target_velocities_mps
-        positions = self.target_positions_m + v * t if np.any(v) else self.target_positions_m.copy()
-        present = np.ones(self.num_targets, dtype=bool)
+        lead = t.shape
+        positions = self.target_positions_m + v * t[..., None, None] if np.any(v) else np.broadcast_to(
+            self.target_positions_m, lead + self.target_positions_m.shape)
+        present = np.ones(lead + (self.num_targets,), dtype=bool)
         if self.target_appear_s is not None:
-            present &= self.target_appear_s <= t
+            present &= self.target_appear_s <= t[..., None]
         if self.target_leave_s is not None:
-            present &= t < self.target_leave_s
-        return TargetState(np.array(positions, dtype=float), np.array(v, dtype=float), present)
+            present &= t[..., None] < self.target_leave_s
+        return TargetState(np.array(positions, dtype=float), np.array(np.broadcast_to(v, lead + v.shape), dtype=float),
+                           present)
 
     # ---- impairments and the reference reflector (issue 13) ----------------------------------------
     @functools.cached_property
@@ -521,7 +525,7 @@ def _motion(velocities_mps, appear_s, leave_s, count):
             velocities = np.array(value, dtype=float)
         except (TypeError, ValueError):
             raise ScenarioError(f"targets.velocities_mps = {value!r}: expected {accepted}") from None
-        if velocities.shape != (count, 2) or isinstance(value, (str, bytes)) or _has_bool(value):
+        if velocities.shape != (count, 2) or not _numbers_only(value):
             raise ScenarioError(f"targets.velocities_mps = {value!r}: expected {accepted}")
         if not np.all(np.isfinite(velocities)):
             raise ScenarioError(f"targets.velocities_mps = {value!r}: every component must be finite")
@@ -544,10 +548,11 @@ def _motion(velocities_mps, appear_s, leave_s, count):
     return velocities, appear, leave
 
 
-def _has_bool(value):
-    if isinstance(value, bool):
-        return True
-    return isinstance(value, (list, tuple)) and any(_has_bool(v) for v in value)
+def _numbers_only(value):
+    """True when value is a (nested) list of numbers: no bool, no numeric string (which numpy would convert)."""
+    if isinstance(value, (list, tuple)):
+        return all(_numbers_only(v) for v in value)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _plain_list(value):
