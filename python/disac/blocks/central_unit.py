@@ -46,7 +46,8 @@ def estimate_to_pmt(estimate, num_nodes):
     identity of the frame's precoder set), positions_m: f64vector (x_1, y_1, x_2, y_2, …), crb_m2:
     f64vector (K), residual: double, nodes: s32vector (contributing receiving nodes), partial: bool
     (fewer than N nodes), full_search: bool}. With an unknown K (max_targets) K̂ positions, possibly none
-    (empty vectors), and num_targets: long (K̂). An integer outside 0 … 2^63 − 1 is a ValueError naming
+    (empty vectors), and num_targets: long (K̂). With track=True also track_ids: s64vector (K̂: the confirmed
+    track of each position, −1 none) and velocities_mps: f64vector (vx_1, vy_1, …; NaN none). An integer outside 0 … 2^63 − 1 is a ValueError naming
     it (never an OverflowError from PMT)."""
     frame, version = _pmt_int("frame", estimate.frame), _pmt_int("precoder_version", estimate.precoder_version)
     identity = _pmt_int("precoder_id", getattr(estimate, "precoder_id", 0))
@@ -64,6 +65,11 @@ def estimate_to_pmt(estimate, num_nodes):
     )
     if getattr(estimate, "detection", None) is not None:
         items += (("num_targets", pmt.from_long(int(len(estimate.positions_m)))),)
+    if getattr(estimate, "track_ids", None) is not None:  # track=True (issue 15): live_map draws the tracks by id
+        ids = [int(i) for i in np.asarray(estimate.track_ids).reshape(-1)]
+        velocities = np.asarray(estimate.velocities_mps, float).reshape(-1).tolist()
+        items += (("track_ids", pmt.init_s64vector(len(ids), ids)),
+                  ("velocities_mps", pmt.init_f64vector(len(velocities), velocities)))
     msg = pmt.make_dict()
     for key, value in items:
         msg = pmt.dict_add(msg, pmt.intern(key), value)
@@ -93,6 +99,9 @@ def estimate_from_pmt(msg):
     identity = get("precoder_id")
     count = get("num_targets")
     extra = {} if pmt.is_null(count) else {"num_targets": pmt.to_long(count)}
+    if not pmt.is_null(get("track_ids")):
+        extra["track_ids"] = np.array(pmt.s64vector_elements(get("track_ids")), dtype=np.int64)
+        extra["velocities_mps"] = np.array(pmt.f64vector_elements(get("velocities_mps"))).reshape(-1, 2)
     return {**extra, "frame": pmt.to_uint64(get("frame")), "precoder_version": pmt.to_long(get("precoder_version")),
             "precoder_id": 0 if pmt.is_null(identity) else pmt.to_long(identity),
             "positions_m": positions, "crb_m2": np.array(pmt.f64vector_elements(get("crb_m2"))),
@@ -187,6 +196,9 @@ class central_unit(gr.basic_block):
                       noise-only frames once per precoder set; estimates then carry K̂ positions, K̂ = 0 too)
       false_alarm_rate  with max_targets: the probability of a false target in a frame without one
                       (default core.detection.DEFAULT_FALSE_ALARM_RATE = 1e-3)
+      track           issue 15: False (default) as before; True = the estimates are tracked (core.tracking,
+                      docs/tracking.md): every estimate carries track_ids (the confirmed track of each position,
+                      −1 none) and velocities_mps, which live_map draws as tracks with their ids and trails
       drain_on_stop   at stop, release the pending frames and localise what is queued (a finite run
                       gets every frame); False drops the queue (counted as skipped_busy)
       keep_estimates  the last estimates kept in ``self.estimates`` (a deque) for Python callers;
@@ -226,7 +238,7 @@ class central_unit(gr.basic_block):
                  keep_estimates=1000, security="open", secret_key_file="", server_public_key="",
                  allowed_keys_file="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file="", start_frame=0,
                  calibration="", known_paths="auto", background="", max_targets=0,
-                 false_alarm_rate=fusion.DEFAULT_FALSE_ALARM_RATE):
+                 false_alarm_rate=fusion.DEFAULT_FALSE_ALARM_RATE, track=False):
         gr.basic_block.__init__(self, name="disac_central_unit", in_sig=None, out_sig=None)
         self.scenario = tags.as_scenario(scenario)
         s = self.scenario
@@ -270,6 +282,14 @@ class central_unit(gr.basic_block):
             tx_model_factors=tx_factors, suppressor=self.suppressor,
             max_targets=_max_targets(max_targets), false_alarm_rate=false_alarm_rate)
         self.tracker = calibration_apply.make_tracker(self.calibration, s)
+        if not isinstance(track, (bool, np.bool_)):
+            raise ValueError(f"track = {track!r}: accepted: True (track the estimates) or False")
+        # issue 15 item 4: the targets' tracker (core.tracking), not the calibration's above
+        self.target_tracker = None
+        if track:
+            from ..core import tracking  # Stone Soup loads only for a tracking unit
+
+            self.target_tracker = tracking.EstimateTracker.from_scenario(s)
         self.estimator.crb_m2(self.precoders, 0)  # the bound of version 0, before the first frame
         if self.estimator.max_targets is not None:  # the detector's threshold for the start set, every node
             self.estimator.calibrate_start(self.precoders)
@@ -671,6 +691,13 @@ class central_unit(gr.basic_block):
         except Exception as exc:  # noqa: BLE001 — a frame that cannot be localised must not stop the unit
             self._count("localisation_errors", f"frame {frame_set.frame}: {exc}", done=frame_set.frame)
             return
+        if self.target_tracker is not None:  # track ids and velocities on the estimate (never stops the unit)
+            try:
+                with self._lock:
+                    _, set_wc, set_wr = self.precoders.get_set(estimate.precoder_id, estimate.precoder_version)
+                estimate, _ = self.target_tracker.annotate(estimate, fusion.transmit_covariances(set_wc, set_wr))
+            except Exception as exc:  # noqa: BLE001
+                self._supervised("worker", exc)
         message_pmt = estimate_to_pmt(estimate, self.layout.num_nodes)  # may raise: supervised, counted
         if self.tracker is not None:  # on-the-fly re-estimation from the direct paths (never stops the unit)
             try:

@@ -80,7 +80,8 @@ class MapModel:
     """Everything the map shows, updated from messages; thread-safe (one lock); no Qt.
 
     Estimates: the last ``history_frames`` frames' positions, a TrackHistory per track id (the message's
-    ``track_ids`` when present, else nearest-neighbour association with the previous frame's estimates:
+    ``track_ids`` when present — a tracking central unit's, where −1 marks a point no confirmed track took: drawn
+    as a point, in no trail — else nearest-neighbour association with the previous frame's estimates:
     the central unit's positions come in no fixed order), and per true target a running
     RMSE (core.map_geometry.RmseAccumulator) over the frames of the current precoder version (reset when
     the estimates' precoder version changes, so that RMSE and √CRB are of the same precoders).
@@ -210,8 +211,9 @@ class MapModel:
                 kept = self.tracks.associate(frame, positions[finite]) if np.any(finite) else []
             else:
                 kept = [t for t, ok in zip(track_ids, finite) if ok]
-                if np.any(finite):
-                    self.tracks.add(frame, kept, positions[finite])
+                tracked = np.array([t >= 0 for t in kept], dtype=bool)  # −1: no confirmed track took it (a point)
+                if np.any(tracked):
+                    self.tracks.add(frame, [t for t in kept if t >= 0], positions[finite][tracked])
             self.recent.append((int(frame), positions[finite], list(kept)))
             self.last_frame, self.estimate_version = int(frame), int(version)
             self.frames_localised += 1
@@ -319,6 +321,7 @@ _FrameNumbers = collections.namedtuple("_FrameNumbers", "signal_power interferen
 
 # track colours: not the nodes' blue, the users' green or the ellipses' red
 TRACK_COLOURS = ("tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray", "gold")
+UNTRACKED_COLOUR = "darkgray"  # an estimate no confirmed track took (track id −1 of a tracking central unit)
 MAX_ZOOMS = 3  # per-target zoom panels beside the scene (the first targets' when K is larger)
 OLDEST_ALPHA = 0.12  # opacity of the oldest estimate drawn; the newest is opaque
 
@@ -455,6 +458,7 @@ class MapWidget:
         artists["points"] = ax.scatter(np.zeros(0), np.zeros(0), s=9 if scene else 14, zorder=4, linewidths=0,
                                        color="0.35", label="estimates (recent frames, fading)")
         artists["tracks"] = {}
+        artists["labels"] = {}  # track id → its text at the trail's newest point (the scene only)
         artists["ellipses"] = [ax.plot([], [], "-", lw=1.4, color="crimson", zorder=5,
                                        label="CRB ellipse" if k == 0 else None)[0] for k in range(len(truth))]
         return artists
@@ -507,7 +511,7 @@ class MapWidget:
     def _live_artists(self):
         for ax, artists in zip([self.scene] + self.zooms, self._artists):
             yield ax, artists["points"]
-            for line in list(artists["tracks"].values()) + artists["ellipses"]:
+            for line in list(artists["tracks"].values()) + artists["ellipses"] + list(artists["labels"].values()):
                 yield ax, line
             yield ax, ax.title
 
@@ -521,7 +525,7 @@ class MapWidget:
             ax.draw_artist(artist)
 
     def _colour_of(self, track):
-        return TRACK_COLOURS[int(track) % len(TRACK_COLOURS)]
+        return UNTRACKED_COLOUR if int(track) < 0 else TRACK_COLOURS[int(track) % len(TRACK_COLOURS)]
 
     def _draw(self, snap):
         from matplotlib.colors import to_rgba
@@ -545,9 +549,19 @@ class MapWidget:
                     line = artists["tracks"][track] = ax.plot([], [], "-", lw=1.0 if a == 0 else 0.7, animated=True,
                                                               color=self._colour_of(track), alpha=0.55, zorder=3)[0]
                 line.set_data(pts[:, 0], pts[:, 1])
+                if a == 0 and len(pts):
+                    label = artists["labels"].get(track)
+                    if label is None:
+                        label = artists["labels"][track] = ax.text(0.0, 0.0, f" {track}", fontsize=8, animated=True,
+                                                                   color=self._colour_of(track), zorder=6)
+                    label.set_position((float(pts[-1, 0]), float(pts[-1, 1])))
+                    label.set_visible(True)
             for track, line in artists["tracks"].items():
                 if track not in snap["tracks"]:
                     line.set_data([], [])
+            for track, label in artists["labels"].items():
+                if track not in snap["tracks"]:
+                    label.set_visible(False)
             for k, line in enumerate(artists["ellipses"]):
                 cov = snap["covariances_m2"][k]
                 try:

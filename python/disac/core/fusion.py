@@ -555,6 +555,10 @@ class Estimate:
     # unknown K (FrameEstimator max_targets): the core.detection.Detection of the frame (statistics and
     # thresholds per step), None with a known K
     detection: object = None
+    # issue 15 item 4, a central unit with track=True (core.tracking.EstimateTracker): per position the id of the
+    # confirmed track that took it (−1: none) (K̂,) and that track's velocity (K̂, 2) m/s (NaN: none); else None
+    track_ids: object = None
+    velocities_mps: object = None
 
     @property
     def num_targets(self):
