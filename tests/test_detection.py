@@ -60,12 +60,13 @@ def paper():
 @pytest.fixture(scope="module")
 def receive_side(paper):
     """(precoders, table, localizer, null model): the paper's receive side; the null model calibrated once
-    (FrameEstimator.calibrate_start: 500 noise-only frames with the designed set's frames X_m)."""
+    (FrameEstimator.calibrate_start: 500 noise-only frames with the designed set's frames X_m; at a rate the
+    calibration resolves, 0.05 — at the default 1e-3 the estimator takes the union bound without any draws)."""
     wc, wr = precoder_sets.resolve_precoders(paper, "designed", 10.0, 0)
     table = fusion.PrecoderTable(ofdm.layout_from_scenario(paper))
     table.set_start(0, wc, wr)
     loc = localizer.Localizer.from_scenario(paper)
-    model = fusion.FrameEstimator(paper, 0, loc, max_targets=MAX_TARGETS).calibrate_start(table)
+    model = fusion.FrameEstimator(paper, 0, loc, max_targets=MAX_TARGETS, false_alarm_rate=0.05).calibrate_start(table)
     return (wc, wr), table, loc, model
 
 
@@ -110,6 +111,17 @@ def test_calibrated_threshold_is_in_the_tail_and_below_the_union_bound(receive_s
     assert model.threshold(1e-3) == union.threshold(1e-3)
     for rate in (0.05, 0.02, 1e-3):
         assert model.false_alarm_rate(model.threshold(rate)) == pytest.approx(rate, rel=1e-9)
+
+
+def test_below_the_resolved_rates_the_estimator_draws_nothing_and_takes_the_union_bound(paper, receive_side):
+    """At the default 1e-3 (below 10/500) the calibrated fit would not be used (NullModel.cells_at): the estimator
+    skips the noise-only draws (seconds per precoder set at start-up) and its threshold is the one the calibrated
+    model gives there, the union bound's."""
+    _, table, loc, model = receive_side
+    estimator = fusion.FrameEstimator(paper, 0, loc, max_targets=MAX_TARGETS)
+    fast = estimator.calibrate_start(table)
+    assert fast.method == "bonferroni" and fast.draws == 0 and not estimator._null_models
+    assert fast.threshold(detection.DEFAULT_FALSE_ALARM_RATE) == model.threshold(detection.DEFAULT_FALSE_ALARM_RATE)
 
 
 def test_unknown_k_from_0_to_4_meets_the_done_when_line(done_when):

@@ -707,6 +707,10 @@ class FrameEstimator:
         """The detector's calibrated null model for the frame's precoder set and nodes used (cached)."""
         if self.fixed_null_model is not None:
             return self.fixed_null_model
+        if self.false_alarm_rate < detection.RESOLVED_EXCEEDANCES / self.calibration_draws:
+            # below the rates the calibration resolves its fit is not used (NullModel.cells_at: the union bound
+            # is): the noise-only draws (seconds per precoder set and node set) would be spent for nothing
+            return detection.bonferroni_null_model(self.localizer, len(inputs.rx_nodes), len(inputs.tx_nodes))
         key = (self._set_key(inputs), tuple(inputs.rx_nodes), tuple(inputs.tx_nodes))
         if key not in self._null_models:
             frames = [{m: f[m] for m in inputs.tx_nodes} for f in self._calibration_frames[key[0]]]
