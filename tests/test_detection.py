@@ -28,7 +28,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pmt
 import pytest
 
 from gnuradio.disac.blocks.central_unit import central_unit, estimate_from_pmt, estimate_to_pmt
