@@ -237,7 +237,6 @@ class MultiTargetTracker:
         from stonesoup.deleter.error import CovarianceBasedDeleter
         from stonesoup.deleter.multi import CompositeDeleter
         from stonesoup.deleter.time import UpdateTimeStepsDeleter
-        from stonesoup.hypothesiser.probability import PDAHypothesiser
         from stonesoup.initiator.simple import MultiMeasurementInitiator
         from stonesoup.models.transition.linear import CombinedLinearGaussianTransitionModel, ConstantVelocity
         from stonesoup.predictor.kalman import KalmanPredictor
