@@ -32,6 +32,7 @@ from cvxpy.reductions.solution import Solution, failure_solution
 from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import CLARABEL as _ClarabelConif
 from scipy import sparse
 
+from . import design_achievable
 from . import fim as fim_mod
 from . import geometry, ofdm
 from .design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,  # noqa: F401
@@ -83,6 +84,11 @@ _CLARABEL_PRIMAL = _ClarabelPrimalOnly()
 #   equalities, cvxpy's recovery of every dual value, and the two bounds from two inverses of the dense
 #   J F(Ψ) J^T each.
 REFERENCE_FORMULATIONS = ("decomposed_dense", "decomposed_free_psd")
+# Objective "achievable" only: "joint", the SDR over the joint covariance of all nodes' communication beams averaged
+# over the phase sets (BeamformerDesigner._build_achievable). Its optimum is the position objective's (proof in
+# docs/beamforming.md §8; tests/test_design_achievable.py checks it), so the objective's default relaxation is the
+# position problem in the chosen formulation, and "joint" is kept to measure that claim (bench/bench_design_achievable).
+ACHIEVABLE_FORMULATIONS = ("joint",)
 
 
 @dataclasses.dataclass
@@ -109,6 +115,14 @@ class DesignResult:
     max_common_sinr_db: object = None  # filled on request (max_sinr=True)
     extraction: str = "paper"
     message: str = ""
+    # objective "achievable" only (issue 15): the P → ∞ floor E_φ[CRB(F(Θ; φ))] of the relaxed covariances and of the
+    # extracted beamformers (core.design_achievable.floor_crb_m2, fresh phase draws), its standard error, the
+    # number of phase sets S of the design's average, and the joint covariances (U, N·Mt, N·Mt) of the users' beams
+    crb_achievable_bound_m2: object = None
+    crb_achievable_extracted_m2: object = None
+    crb_achievable_stderr_m2: object = None
+    phase_sets: object = None
+    Rc_joint: object = None
 
     @property
     def ok(self):
@@ -125,7 +139,10 @@ class DesignResult:
             "sinr_extracted_db": self.sinr_extracted_db, "sinr_bound_db": self.sinr_bound_db,
             "max_antenna_power": self.max_antenna_power, "max_common_sinr_db": self.max_common_sinr_db,
             "extraction": self.extraction, "message": self.message,
-        }
+        } | ({"crb_achievable_bound_m2": self.crb_achievable_bound_m2,
+              "crb_achievable_extracted_m2": self.crb_achievable_extracted_m2,
+              "crb_achievable_stderr_m2": self.crb_achievable_stderr_m2,
+              "phase_sets": self.phase_sets} if self.objective == "achievable" else {})
 
 
 def _check_choice(name, value, accepted):
@@ -137,15 +154,20 @@ class BeamformerDesigner:
     """Problem (18) for one scenario, compiled once; ``solve(Γ_c)`` re-solves for any threshold."""
 
     def __init__(self, scenario, objective="position", solver=None, formulation="decomposed", user_subspace=True,
-                 channels=None, time_limit_s=None, transmit_subspace=True):
+                 channels=None, time_limit_s=None, transmit_subspace=True, phase_sets=None):
         """channels: the users' channels h (N, U, Mt) to design for (measured CSI), default the scenario's;
         time_limit_s: a solve that takes longer stops with status "solver_error" (None: no limit);
         user_subspace / transmit_subspace: the exact reductions of docs/beamforming.md §3 (the second one
-        only in the decomposed formulation); False keeps the unreduced problem, for comparison."""
+        only in the decomposed formulation); False keeps the unreduced problem, for comparison.
+        phase_sets: objective "achievable" only, the number S of oscillator phase sets its average runs over
+        (default core.design_achievable.DEFAULT_PHASE_SETS); that objective has one formulation of its own
+        (docs/beamforming.md §8) and ignores formulation, user_subspace and transmit_subspace."""
         solver = solver or DEFAULT_SOLVER
         _check_choice("objective", objective, OBJECTIVES)
         _check_choice("solver", solver, SOLVERS)
-        _check_choice("formulation", formulation, FORMULATIONS + REFERENCE_FORMULATIONS)
+        _check_choice("formulation", formulation, FORMULATIONS + REFERENCE_FORMULATIONS + ACHIEVABLE_FORMULATIONS)
+        if formulation in ACHIEVABLE_FORMULATIONS and objective != "achievable":
+            raise ValueError(f"formulation = {formulation!r}: only with the objective 'achievable'")
         self.scenario, self.objective, self.solver, self.formulation = scenario, objective, solver, formulation
         self.user_subspace = bool(user_subspace)
         self.transmit_subspace = bool(transmit_subspace)
@@ -160,11 +182,24 @@ class BeamformerDesigner:
                                              and math.isfinite(time_limit_s)):
             raise ValueError(f"time_limit_s = {time_limit_s!r}: expected a positive number of seconds or None")
         self.time_limit_s = time_limit_s
+        if phase_sets is not None and objective != "achievable":
+            raise ValueError(f"phase_sets = {phase_sets!r}: only the objective 'achievable' averages over phase sets")
+        if phase_sets is None:
+            phase_sets = design_achievable.DEFAULT_PHASE_SETS
+        if isinstance(phase_sets, bool) or not isinstance(phase_sets, (int, np.integer)) or phase_sets < 1:
+            raise ValueError(f"phase_sets = {phase_sets!r}: expected a positive integer")
+        self.phase_sets = int(phase_sets)
         self._build()
         self._comm_only = None
 
     # ---- the compiled problem -----------------------------------------------------------------
     def _build(self):
+        if self.formulation == "joint":
+            self._build_achievable()
+            return
+        if self.objective == "achievable":  # the position problem's relaxation, then the phase polish after (19)
+            self.joint_map = design_achievable.JointFimMap(self.geometry)
+            self.design_phases_rad = design_achievable.lattice_phase_sets(self.scenario.num_nodes, self.phase_sets)
         s = self.scenario
         N, mt, K = s.num_nodes, s.tx_antennas, s.num_targets
         # congruence scaling at the isotropic reference R = I (covariances are in units of P_T)
@@ -205,7 +240,7 @@ class BeamformerDesigner:
             else:
                 F = block(np.arange(dim), np.arange(dim))
                 F = (F + F.T) / 2
-                select = np.eye(dim)[:, position] if self.objective == "position" else np.eye(dim)
+                select = np.eye(dim)[:, position] if self.objective != "paper" else np.eye(dim)
                 E = self._D[:, None] * select  # D E
                 sensing = []  # the epigraph LMIs that carry F(Θ)
                 if self.formulation == "one_lmi":
@@ -221,6 +256,79 @@ class BeamformerDesigner:
         constraints = self._communication_constraints()  # (18c)-(18f)
         self.problem = cp.Problem(cp.Minimize(objective), sensing + fim_constraints + constraints)
         self._comm_constraints = constraints
+
+    def _build_achievable(self):
+        """The SDR over the joint covariance of all nodes' communication beams (objective "achievable", issue 15).
+
+        Variables (units of P_T): per user u the joint covariance C_u (N·Mt square, ⪰ 0) of the stacked beams
+        [w_{c,1,u}; …; w_{c,N,u}], whose diagonal blocks are the paper's R_{c,n,u}; per node R_{r,n} ⪰ 0;
+        R_n = R_{r,n} + Σ_u C_u[n, n]. Constraints: the paper's (18c)–(18f) on these (the SINR of eq. 17 reads the
+        diagonal blocks only: the noncoherent user averages the cross terms away). Objective: the average over S
+        phase sets φ_s of the position CRB surrogate tr(T_s), [[F(Θ; φ_s), E_p], [E_p^T, T_s]] ⪰ 0, with F(Θ; φ)
+        the phase-conditional FIM of core.design_achievable (the paper's F(Θ) plus the cross-node terms
+        Re e^{j(φ_m' − φ_m)}·(Σ_u C_u[m', m])): affine in the variables for each φ_s, so the problem stays convex.
+        Same congruence scaling D as (18). The users' subspace reduction is not used: the cross blocks are needed
+        in full.
+        """
+        s = self.scenario
+        N, U, mt, K = s.num_nodes, s.num_users, s.tx_antennas, s.num_targets
+        F_ref = self.fim_map.fim_theta(fim_mod.isotropic_covariances(N, mt, 1.0))
+        diag = np.diag(F_ref).copy()
+        diag[diag <= 0] = 1.0
+        self._D = 1.0 / np.sqrt(diag)
+        self._signal_coef = cp.Parameter(nonneg=True, value=1.0, name="signal_coef")
+        self._interference_coef = cp.Parameter(nonneg=True, value=1.0, name="interference_coef")
+        self.joint_map = design_achievable.JointFimMap(self.geometry)
+        self.design_phases_rad = design_achievable.lattice_phase_sets(N, self.phase_sets)
+        size = N * mt
+        Zc = [cp.Variable((2 * size, 2 * size), PSD=True, name=f"Zjoint_{u}") for u in range(U)]
+        Zr = [cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"Zr_{n}") for n in range(N)]
+        joint = [_complexify(Z, size) for Z in Zc]
+        radar = [_complexify(Z, mt) for Z in Zr]
+
+        def block(pair, a, b):
+            rows, cols = slice(a * mt, (a + 1) * mt), slice(b * mt, (b + 1) * mt)
+            return pair[0][rows, cols], pair[1][rows, cols]
+
+        self.R = []
+        for n in range(N):
+            parts = [block(c, n, n) for c in joint]
+            self.R.append((radar[n][0] + sum(p[0] for p in parts), radar[n][1] + sum(p[1] for p in parts)))
+        self._R_frame, self._frames = self.R, [None] * N  # R_n are expressions here (read by _R_value)
+        constraints = [cp.diag(self.R[n][0]) <= 1.0 for n in range(N)]  # (18d)
+        h = self.channels
+        noise = s.user_noise_power / self.per_re_power
+        for u in range(U):  # (18f) on the diagonal blocks, as in _communication_constraints
+            signal = sum(_quadratic(h[n, u], block(joint[u], n, n)) for n in range(N))
+            interference = sum(_quadratic(h[n, u], radar[n]) + sum(_quadratic(h[n, u], block(joint[i], n, n))
+                                                                   for i in range(U) if i != u) for n in range(N))
+            constraints.append(self._signal_coef * signal - self._interference_coef * (interference + noise) >= 0)
+        # the real vector the FIM reads: per ordered block (m', m), row-major, [vec Re Y, vec Im Y] (JointFimMap)
+        pieces = []
+        for a in range(N):
+            for b in range(N):
+                if a == b:
+                    Y = self.R[a]
+                else:
+                    parts = [block(c, a, b) for c in joint]
+                    Y = (sum(p[0] for p in parts), sum(p[1] for p in parts))
+                pieces += [cp.vec(Y[0], order="C"), cp.vec(Y[1], order="C")]
+        vector = cp.hstack(pieces)
+        dim = self.joint_map.theta_dim
+        D = self._D
+        scale = np.outer(D, D).ravel()[:, None]
+        E = D[:, None] * np.eye(dim)[:, :2 * K]  # D E, E = the x, y selector
+        sensing, objective = [], 0
+        for index, matrix in enumerate(self.joint_map.affine_matrices(self.design_phases_rad)):
+            matrix = sparse.csr_matrix(scale * matrix)
+            matrix.eliminate_zeros()
+            F = cp.reshape(matrix @ vector, (dim, dim), order="C")
+            T = cp.Variable((2 * K, 2 * K), symmetric=True, name=f"T_{index}")
+            sensing.append(cp.bmat([[F, E], [E.T, T]]) >> 0)
+            objective = objective + cp.trace(T) / self.phase_sets
+        self._joint_variables = Zc
+        self._comm_constraints = constraints
+        self.problem = cp.Problem(cp.Minimize(objective), sensing + constraints)
 
     def _dense_blocks(self):
         """block(rows, cols) -> the scaled F(Θ)[rows, cols] from the dense coefficient tensor (the reference
@@ -542,7 +650,12 @@ class BeamformerDesigner:
         if not np.all(np.isfinite(R_units)):
             result.status, result.message = "solver_error", "the solver returned non-finite values"
             return
-        Rc, R_consistent = self._communication_covariances(R_units)
+        joint = None
+        if self.formulation == "joint":
+            Rc, R_consistent, joint = self._joint_communication_covariances(R_units)
+            joint = joint * pt
+        else:
+            Rc, R_consistent = self._communication_covariances(R_units)
         Rc, R_consistent, R = Rc * pt, R_consistent * pt, R_units * pt
         if not (np.all(np.isfinite(Rc)) and np.all(np.isfinite(R_consistent))):
             result.status, result.message = "solver_error", "the solver returned non-finite values"
@@ -550,6 +663,12 @@ class BeamformerDesigner:
         # the beamformers come from the R_c and the R_n they are consistent with (R_n⁺ differs from the solver's
         # R_n by its residuals); the bound stays the CRB of the solver's R_n, the optimum of (18)
         Wc, Wr = extract_beamformers(self.channels, Rc, R_consistent, extraction, per_antenna_power=pt)
+        if self.objective == "achievable":
+            if joint is not None:
+                Wc = _align_joint_phases(Wc, joint)
+            # the freedom (19) leaves: each beam's phase; chosen to minimise the sampled floor (SINRs, R_n unchanged)
+            check = design_achievable.lattice_phase_sets(N, design_achievable.CHECK_PHASE_SETS, seed=1)
+            Wc = design_achievable.polish_beam_phases(self.joint_map, Wc, Wr, self.design_phases_rad, check)
         extracted_R = transmit_covariances(Wc, Wr)
         result.Rc, result.R, result.Wc, result.Wr, result.R_extracted = Rc, R, Wc, Wr, extracted_R
         J = self.fim_map.jacobian
@@ -566,6 +685,36 @@ class BeamformerDesigner:
         result.sinr_extracted_db = [float(v) for v in to_db(sinr)]
         result.sinr_bound_db = [float(v) for v in to_db(sinr_from_covariances(self.channels, Rc, R, s.user_noise_power))]
         result.max_antenna_power = float(np.max(np.real(np.einsum("nii->ni", extracted_R))))
+        if self.objective == "achievable":
+            mt = s.tx_antennas
+            if joint is None:  # the position relaxation: per-node covariances, no cross blocks (floor = its CRB)
+                relaxed = np.zeros((N, N, mt, mt), complex)
+            else:
+                relaxed = joint.sum(axis=0).reshape(N, mt, N, mt).transpose(0, 2, 1, 3)  # Y[m', m] = Σ_u C_u[m', m]
+            relaxed[np.arange(N), np.arange(N)] = R
+            bound = design_achievable.floor_from_blocks(self.joint_map, relaxed)
+            extracted = design_achievable.floor_crb_m2(self.joint_map, Wc, Wr)
+            result.crb_achievable_bound_m2 = bound["floor_m2"]
+            result.crb_achievable_extracted_m2 = extracted["floor_m2"]
+            result.crb_achievable_stderr_m2 = extracted["floor_stderr_m2"]
+            result.phase_sets = self.phase_sets
+            result.Rc_joint = joint
+
+    def _joint_communication_covariances(self, R):
+        """(R_c (N, U, Mt, Mt), R⁺ (N, Mt, Mt), C (U, N·Mt, N·Mt)) after an "achievable" solve, units of P_T.
+
+        Every C_u is replaced by its PSD part (eigen-clip, a change of the solver's tolerance) and R_c,n,u are its
+        diagonal blocks; R⁺_n = R_n + the PSD part of Σ_u R_c,n,u − R_n, as in _communication_covariances, so that
+        the paper's radar part R⁺_n − Σ_u R_c,n,u is PSD to rounding."""
+        N, mt = self.scenario.num_nodes, self.scenario.tx_antennas
+        joint = psd_part(np.array([_complexify_value(Z.value) for Z in self._joint_variables]))
+        Rc = np.array([[joint[u, n * mt:(n + 1) * mt, n * mt:(n + 1) * mt] for u in range(joint.shape[0])]
+                       for n in range(N)])
+        consistent = []
+        for n in range(N):
+            R_n = psd_part(R[n])
+            consistent.append(R_n + psd_part(Rc[n].sum(axis=0) - R_n))
+        return Rc, np.array(consistent), joint
 
     def _R_value(self, n):
         """R_n (units of P_T) after a solve, from the variables R'_n (numpy: cvxpy's evaluation is slower)."""
@@ -604,6 +753,26 @@ class BeamformerDesigner:
         self._set_threshold(gamma_db)
         status, _ = self._solve_problem(self._comm_only)
         return status in _OK
+
+
+def _align_joint_phases(Wc, joint):
+    """The per-node beams of eq. (19) rotated to the phases of the joint covariances' principal eigenvectors.
+
+    Eq. (19) at node n gives ŵ_{n,u} up to a unit phase (it reads only the diagonal block C_u[n, n]), and the
+    cross-node blocks ŵ_{m',u} ŵ_{m,u}^H of the FIM depend on the relative phases of different users' beams at
+    a node (one node's oscillator phase rotates all of them together, so these do not average away). Each
+    ŵ_{n,u} is multiplied by e^{jβ}, β = arg(ŵ_{n,u}^H v_{n,u}), v_u the principal eigenvector of C_u (its block
+    n): a rank-1 C_u = v v^H is then reproduced exactly; per-node covariances and every SINR are unchanged."""
+    N, mt, U = Wc.shape
+    out = Wc.copy()
+    for u in range(U):
+        _, vectors = np.linalg.eigh(0.5 * (joint[u] + joint[u].conj().T))
+        v = vectors[:, -1].reshape(N, mt)
+        for n in range(N):
+            overlap = np.vdot(Wc[n, :, u], v[n])
+            if abs(overlap) > 0:
+                out[n, :, u] = Wc[n, :, u] * (overlap / abs(overlap))
+    return out
 
 
 def _orthonormal_basis(matrix, rcond=1e-10):

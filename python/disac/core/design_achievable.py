@@ -1,0 +1,270 @@
+# Copyright 2026 The gr-disac authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The phase-conditional FIM of CoMP transmission and the SDR that minimises its bound (issue 15 item 2).
+
+With CoMP every node sends the SAME user data, each through its own beamformer and its own oscillator phase φ_m,
+fixed for the frame. Within a frame the nodes' signals are therefore correlated:
+
+    E_s[x_m' x_m^H | φ] = e^{j(φ_m' − φ_m)} W_c,m' W_c,m^H        (m' ≠ m; radar streams independent per node)
+    E_s[x_m x_m^H]      = R_m = W_c,m W_c,m^H + W_r,m W_r,m^H       (m' = m: the paper's covariance)
+
+Eq. (10) with this joint covariance (expectation over the data, NOT over the phases) is
+
+    F(Ψ; φ)_ij = (2P/σ²) Re Σ_n Σ_{m,m'} Σ_l tr(G_{i,n,m,l}^H G_{j,n,m',l} E[x_m',l x_m,l^H | φ])
+
+(docs/fim-derivation.md §3 without the step E[x_m x_m'^H] = 0): the paper's F(Ψ) (m = m' terms, core.fim.FimMap)
+plus cross-node terms that carry e^{j(φ_m' − φ_m)}. The paper's expected FIM is its average over φ. As P → ∞ the
+conditional CRB of a frame tends to CRB(F(φ)), so the bound an estimator can reach tends to the **floor**
+E_φ[CRB(F(φ))] ≥ CRB(E_φ F(φ)) (Jensen): `floor_crb_m2`.
+
+`JointFimMap` holds every term as a coefficient tensor over Θ (J F(Ψ) J^T, eq. 11/13), so F(Θ; φ) is one linear map
+of the blocks of the joint covariance, evaluated for beamformers (numpy) or used as an affine expression in the
+SDR (core.beamformer, objective "achievable"). An optional per-node, per-subcarrier transmit phase ψ[m, l]
+(a known data layout: ψ = 2π·m·l·Δ/L is a cyclic delay of Δ samples per node) multiplies node m's signal on bin l
+by e^{jψ[m, l]}: the diagonal terms and every user's (noncoherent, eq. 17) SINR are unchanged, the cross terms are
+weighted by e^{j(ψ[m', l] − ψ[m, l])} inside the sum over l.
+"""
+
+import math
+
+import numpy as np
+
+from . import fim as fim_mod
+
+# Phase sets S of the design's sampled average (docs/beamforming.md §8). The convex relaxation's optimum does not
+# depend on S: any lattice whose N − 1 generators are distinct and nonzero mod S averages every e^{j(φ_m' − φ_m)} to
+# exactly 0, so the sampled mean of F(Θ; φ_s) IS the paper's expected FIM and (Jensen) the relaxation's optimum is the
+# position problem's. S matters for the phase polish after eq. (19) (polish_beam_phases), which fits the sampled
+# average: with S = 8 it over-fitted (the floor on 8192 fresh draws rose by 0.1 % on the paper scenario), with 64 it
+# fell by 0.3–0.4 % on both scenarios and 256 gave the same (bench/bench_design_achievable.py --phase-sets).
+DEFAULT_PHASE_SETS = 64
+# The check lattice of the polish (polish_beam_phases): 1024 sets, an independent shift (seed 1).
+CHECK_PHASE_SETS = 1024
+# Fresh draws of the evaluation of the floor (iid uniform phases); its standard error is reported beside it.
+DEFAULT_FLOOR_DRAWS = 2048
+
+
+def _link_G(geom, n, m):
+    """(Ψ indices, G (i, L·Mr, Mt)) of the link tx m → rx n (core.fim's derivatives, inactive bins zero)."""
+    idx, G = fim_mod._link_derivatives(geom, n, m)
+    return idx, G
+
+
+class JointFimMap:
+    """F(Θ; φ) as Σ over blocks (m', m) of Re Σ_ac e^{j(φ_m' − φ_m)} K[m', m][:, :, a, c] Y_{m'm}[c, a].
+
+    Y_{mm} = R_m (the per-node covariance), Y_{m'm} = W_c,m' W_c,m^H (m' ≠ m: the cross-covariance of the shared
+    data). K[m, m] are the paper's coefficients (core.fim.FimMap, so the diagonal part is today's F(Θ) exactly);
+    K[m', m] for m' ≠ m the cross-node ones. ``subcarrier_phases_rad`` (N, L) or None: the data layout's known
+    per-node phase ψ[m, l] (see the module docstring).
+    """
+
+    def __init__(self, geom, subcarrier_phases_rad=None):
+        self.geom = geom
+        N, K, mt = geom.num_nodes, geom.num_targets, geom.tx_antennas
+        L = geom.subcarriers
+        if subcarrier_phases_rad is not None:
+            psi = np.asarray(subcarrier_phases_rad, dtype=float)
+            if psi.shape != (N, L) or not np.all(np.isfinite(psi)):
+                raise ValueError(f"subcarrier_phases_rad of shape {psi.shape}: expected finite radians of shape "
+                                 f"(N, L) = ({N}, {L})")
+        else:
+            psi = None
+        self.subcarrier_phases_rad = psi
+        self.jacobian = fim_mod.jacobian_theta(geom)
+        dpsi, dtheta = fim_mod.psi_size(N, K), fim_mod.theta_size(N, K)
+        self.theta_dim = dtheta
+        scale = 2.0 * geom.symbols / geom.noise_power
+        links = {(n, m): _link_G(geom, n, m) for n in range(N) for m in range(N)}
+        mr = geom.rx_antennas
+        coeff = np.zeros((N, N, dpsi, dpsi, mt, mt), complex)  # [m', m] over Ψ, summed over receivers
+        for n in range(N):
+            for m in range(N):  # the conjugated derivative (transmitter m)
+                idx_i, G_i = links[(n, m)]
+                for mp in range(N):  # transmitter m'
+                    idx_j, G_j = links[(n, mp)]
+                    Gj = G_j
+                    if psi is not None and mp != m:
+                        weight = np.exp(1j * (psi[mp] - psi[m]))  # (L,)
+                        Gj = G_j * weight[None, :, None, None]
+                    Gi = G_i.reshape(len(idx_i), L * mr, mt)
+                    Gj = Gj.reshape(len(idx_j), L * mr, mt)
+                    # Q[i, j, a, c] = Σ_z conj(G_i[z, a]) G_j[z, c]: multiplies E[x_m'[c] conj(x_m[a])] = Y_{m'm}[c, a]
+                    Q = np.einsum("iza,jzc->ijac", Gi.conj(), Gj, optimize=True)
+                    coeff[mp, m][np.ix_(idx_i, idx_j)] += scale * Q
+        J = self.jacobian
+        self.coefficients = np.einsum("pi,xyijac,qj->xypqac", J, coeff, J, optimize=True)  # (N, N, dΘ, dΘ, Mt, Mt)
+
+    # ---- evaluation for beamformers ---------------------------------------------------------------------------
+    def blocks(self, wc, wr):
+        """Y (N, N, Mt, Mt): Y[m', m] = E[x_m' x_m^H] at φ = 0 (W_c,m' W_c,m^H off the diagonal, R_m on it)."""
+        wc, wr = np.asarray(wc, complex), np.asarray(wr, complex)
+        Y = np.einsum("xau,ybu->xyab", wc, wc.conj())
+        N = wc.shape[0]
+        for m in range(N):
+            Y[m, m] = Y[m, m] + wr[m] @ wr[m].conj().T
+        return Y
+
+    def fim_theta(self, Y, phases_rad):
+        """F(Θ; φ) (S, dΘ, dΘ) for blocks Y (N, N, Mt, Mt) and phase sets φ (S, N)."""
+        phases = np.atleast_2d(np.asarray(phases_rad, float))
+        # per block: the real matrix Re Σ_ac K[..., a, c] Y[c, a] times e^{jα}, α = φ_m' − φ_m
+        contraction = np.einsum("xypqac,xyca->xypq", self.coefficients, Y, optimize=True)  # (N, N, dΘ, dΘ) complex
+        rotation = np.exp(1j * (phases[:, :, None] - phases[:, None, :]))  # (S, m', m)
+        F = np.real(np.einsum("sxy,xypq->spq", rotation, contraction, optimize=True))
+        return 0.5 * (F + np.swapaxes(F, -1, -2))
+
+    def affine_matrices(self, phases_rad):
+        """Per phase set, the real matrix that maps the real vector of the blocks to vec F(Θ; φ) (row-major).
+
+        The vector is, for every ordered block (m', m) in row-major order, [vec(Re Y_{m'm}), vec(Im Y_{m'm})], each
+        vec row-major; rows (p, q) and (q, p) are averaged so that the expression is exactly symmetric.
+        Returns (S, dΘ², 2·N²·Mt²)."""
+        phases = np.atleast_2d(np.asarray(phases_rad, float))
+        N = self.geom.num_nodes
+        d = self.theta_dim
+        mt = self.geom.tx_antennas
+        out = []
+        for phase in phases:
+            rot = np.exp(1j * (phase[:, None] - phase[None, :]))  # [m', m]
+            K = self.coefficients * rot[:, :, None, None, None, None]
+            K = 0.5 * (K + np.swapaxes(K, 2, 3))  # symmetric in (p, q) (the total is; each block's average is exact)
+            # Re(K[a, c] (Yr[c, a] + j Yi[c, a])) = Re K[a, c]·Yr[c, a] − Im K[a, c]·Yi[c, a]; index Y row-major [c, a]
+            real = np.real(K).transpose(2, 3, 0, 1, 5, 4).reshape(d * d, N * N, mt * mt)
+            imag = -np.imag(K).transpose(2, 3, 0, 1, 5, 4).reshape(d * d, N * N, mt * mt)
+            out.append(np.concatenate([real, imag], axis=2).reshape(d * d, N * N * 2 * mt * mt))
+        return np.array(out)
+
+
+def lattice_phase_sets(num_nodes, count, seed=0):
+    """``count`` phase sets (count, N) for the sampled average over independent uniform oscillator phases.
+
+    Only phase differences matter, so φ_1 = 0 and the other N − 1 phases follow a randomly shifted rank-1 lattice
+    on the torus: φ_m = 2π·frac(s·g_m/S + Δ_m), g = (1, a, a², …) mod S with a the integer coprime to S nearest
+    S·(√5 − 1)/2 (the Fibonacci lattice for N = 3; equally spaced phases for N = 2, which integrate every
+    trigonometric polynomial of degree < S exactly). The CRB is a smooth (rational) function of the e^{jφ_m}, where
+    lattice rules converge much faster than independent draws. ``seed`` fixes the shift Δ."""
+    if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"phase_sets = {count!r}: expected a positive integer")
+    rng = np.random.default_rng(seed)
+    N, S = int(num_nodes), int(count)
+    a = max(1, int(round(S * (math.sqrt(5.0) - 1.0) / 2.0)))
+    while math.gcd(a, S) != 1 and a > 1:
+        a -= 1
+    generators = [pow(a, i, S) if S > 1 else 0 for i in range(max(N - 1, 0))]
+    if len(set(generators)) < len(generators) and S >= N:
+        generators = list(range(1, N))  # Korobov powers collide: the plain lattice g_m = m is still exact
+    if S > 1 and len(set(generators)) < len(generators):
+        # two nodes would keep a fixed phase difference over the whole rule: the average of e^{j(φ_m' − φ_m)} over
+        # the sets would not vanish (the rule would not reproduce the paper's expected FIM); say so
+        raise ValueError(f"phase_sets = {count!r}: too few for a lattice over {N} nodes with distinct phase "
+                         "differences; use a prime number ≥ N or a larger count")
+    g = np.array(generators, dtype=float)
+    shift = rng.random(max(N - 1, 0))
+    s = np.arange(S)[:, None]
+    phases = np.zeros((S, N))
+    phases[:, 1:] = 2 * np.pi * np.mod(s * g[None, :] / S + shift[None, :], 1.0)
+    return phases
+
+
+def cyclic_delay_phases(geom, delay_samples=None):
+    """ψ[m, l] = 2π·m·l·Δ/L: node m delays its OFDM symbol cyclically by m·Δ samples (cyclic delay diversity),
+    Δ = L / N by default (spreads the nodes' delays over the symbol). A known transmit layout: it changes no
+    per-node covariance and no user's noncoherent SINR (eq. 17)."""
+    N, L = geom.num_nodes, geom.subcarriers
+    delta = L / N if delay_samples is None else float(delay_samples)
+    return 2 * np.pi * np.outer(np.arange(N), np.arange(L)) * delta / L
+
+
+def floor_crb_m2(joint_map, wc, wr, draws=DEFAULT_FLOOR_DRAWS, seed=0, symbol_phases_rad=None):
+    """The P → ∞ floor of the achievable bound: E_φ[tr([F(Θ; φ)^{-1}]_xy)] over independent uniform phases.
+
+    Returns a dict: floor_m2 (mean over the draws), floor_stderr_m2 (its standard error), paper_m2 (the expected-
+    FIM position CRB, eq. 10–13, of the same beamformers), ratio = floor/paper, draws, singular_draws (phase sets
+    whose F(Θ; φ) fixes no position: counted, left out of the mean — none in the scenarios measured).
+    ``symbol_phases_rad`` (P, N) or None: a per-symbol phase pattern of the shared data within the frame (symbol p
+    of node m multiplied by e^{jψ[p, m]}); the frame's FIM is then the average of F(Θ; φ + ψ_p) over its symbols."""
+    return floor_from_blocks(joint_map, joint_map.blocks(wc, wr), draws, seed, symbol_phases_rad)
+
+
+def floor_from_blocks(joint_map, blocks, draws=DEFAULT_FLOOR_DRAWS, seed=0, symbol_phases_rad=None):
+    """floor_crb_m2 for the blocks Y (N, N, Mt, Mt) of a joint covariance at φ = 0 (JointFimMap.blocks), e.g. the
+    relaxed optimum of the SDR (cross blocks Σ_u C_u[m', m], diagonal R_m)."""
+    geom = joint_map.geom
+    K = geom.num_targets
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 2:
+        raise ValueError(f"draws = {draws!r}: expected an integer ≥ 2")
+    rng = np.random.default_rng(seed)
+    phases = 2 * np.pi * rng.random((int(draws), geom.num_nodes))
+    Y = np.asarray(blocks, complex)
+    if symbol_phases_rad is None:
+        F = joint_map.fim_theta(Y, phases)
+    else:
+        pattern = np.atleast_2d(np.asarray(symbol_phases_rad, float))
+        F = np.mean([joint_map.fim_theta(Y, phases + p[None, :]) for p in pattern], axis=0)
+    values = []
+    for Fs in F:
+        total, _ = fim_mod.position_crb_from_fim_theta(Fs, K)
+        values.append(np.nan if total is None else total)
+    values = np.array(values)
+    good = np.isfinite(values)
+    N = geom.num_nodes
+    F_paper = joint_map.fim_theta(Y * np.eye(N)[:, :, None, None], np.zeros((1, N)))[0]
+    paper, _ = fim_mod.position_crb_from_fim_theta(F_paper, K)
+    floor = float(values[good].mean()) if good.any() else None
+    stderr = float(values[good].std(ddof=1) / math.sqrt(good.sum())) if good.sum() > 1 else None
+    return {"floor_m2": floor, "floor_stderr_m2": stderr, "paper_m2": paper,
+            "ratio": (floor / paper) if floor is not None and paper else None,
+            "draws": int(draws), "singular_draws": int((~good).sum())}
+
+
+def sampled_floor_m2(joint_map, wc, wr, phases_rad):
+    """The design's objective for beamformers: the mean position CRB of F(Θ; φ_s) over the given phase sets (m²);
+    +inf when one of them fixes no position."""
+    K = joint_map.geom.num_targets
+    F = joint_map.fim_theta(joint_map.blocks(wc, wr), phases_rad)
+    total = 0.0
+    for Fs in F:
+        value, _ = fim_mod.position_crb_from_fim_theta(Fs, K)
+        if value is None:
+            return math.inf
+        total += value
+    return total / len(F)
+
+
+def polish_beam_phases(joint_map, wc, wr, phases_rad, check_phases_rad=None):
+    """W_c with each beam w_{c,n,u} multiplied by the unit phase e^{jβ_{n,u}} that minimises the sampled floor.
+
+    Eq. (19) fixes every beam up to such a phase, and a phase changes no per-node covariance, no SINR (eq. 6) and no
+    power, only the cross-node blocks Σ_u w_{m',u} w_{m,u}^H e^{j(β_{m',u} − β_{m,u})} of the FIM. Node 1's phases
+    and one common rotation of all nodes change nothing that matters (only relative phases do), so β_{1,u} = 0 and the (N − 1)·U others are
+    found by L-BFGS from β = 0 (the extraction's own phases); the result is kept only where it lowers the sampled
+    objective, so it is never worse than the extraction on the design's phase sets — and, when
+    ``check_phases_rad`` is given (a larger independent lattice), only where it is lower there too: with S = 8 sets
+    the fit alone raised the floor on fresh draws (docs/beamforming.md §8)."""
+    from scipy.optimize import minimize  # scipy is a dependency of cvxpy; imported here to keep this module light
+
+    wc = np.asarray(wc, complex)
+    N, _, U = wc.shape
+    if N < 2 or U < 1:
+        return wc
+
+    def rotated(beta):
+        full = np.zeros((N, U))
+        full[1:] = beta.reshape(N - 1, U)
+        return wc * np.exp(1j * full)[:, None, :]
+
+    start = sampled_floor_m2(joint_map, wc, wr, phases_rad)
+    if not math.isfinite(start):
+        return wc
+    found = minimize(lambda beta: sampled_floor_m2(joint_map, rotated(beta), wr, phases_rad) / start,
+                     np.zeros((N - 1) * U), method="L-BFGS-B", options={"maxiter": 100})
+    if found.success or found.fun < 1.0:
+        candidate = rotated(found.x)
+        better = sampled_floor_m2(joint_map, candidate, wr, phases_rad) < start
+        if better and check_phases_rad is not None:
+            better = (sampled_floor_m2(joint_map, candidate, wr, check_phases_rad)
+                      < sampled_floor_m2(joint_map, wc, wr, check_phases_rad))
+        if better:
+            return candidate
+    return wc
