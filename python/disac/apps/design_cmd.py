@@ -17,7 +17,9 @@ from ..core.scenario import load_scenario
 from .cli import (add_progress_option, add_scenario_argument, finite_float, print_json, progress_bar,
                   solver_accuracy_warnings_quieted)
 
-OBJECTIVE_HELP = {"paper": "tr(F(Θ)^-1), the paper's eq. (18a)", "position": "tr of the x,y block of F(Θ)^-1"}
+OBJECTIVE_HELP = {"paper": "tr(F(Θ)^-1), the paper's eq. (18a)", "position": "tr of the x,y block of F(Θ)^-1",
+                  "achievable": "the position CRB of the phase-conditional FIM of CoMP data, averaged over oscillator "
+                                "phase sets (docs/beamforming.md §8)"}
 
 
 def register(subparsers):
@@ -31,8 +33,9 @@ def register(subparsers):
                         help="; ".join(f"{k}: {v}" for k, v in OBJECTIVE_HELP.items()) + f" (default {DEFAULT_OBJECTIVE})")
     parser.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER,
                         help=f"SDP solver, {' or '.join(SOLVERS)} (default {DEFAULT_SOLVER})")
-    parser.add_argument("--formulation", choices=FORMULATIONS, default="decomposed",
-                        help="decomposed (default, fastest), one_lmi, or the paper's literal Schur LMIs")
+    parser.add_argument("--formulation", choices=FORMULATIONS, default=None,
+                        help="decomposed (default, fastest), one_lmi, or the paper's literal Schur LMIs; the objective "
+                             "achievable has a formulation of its own (the joint-covariance SDR) and takes none of these")
     parser.add_argument("--extraction", choices=EXTRACTIONS, default="paper",
                         help="radar beamformer from R_r,n (paper, default) or from R_n − Σ ŵŵ^H (keep_covariance, "
                              "ref. [11])")

@@ -85,10 +85,17 @@ _CLARABEL_PRIMAL = _ClarabelPrimalOnly()
 #   J F(Ψ) J^T each.
 REFERENCE_FORMULATIONS = ("decomposed_dense", "decomposed_free_psd")
 # Objective "achievable" only: "joint", the SDR over the joint covariance of all nodes' communication beams averaged
-# over the phase sets (BeamformerDesigner._build_achievable). Its optimum is the position objective's (proof in
-# docs/beamforming.md §8; tests/test_design_achievable.py checks it), so the objective's default relaxation is the
-# position problem in the chosen formulation, and "joint" is kept to measure that claim (bench/bench_design_achievable).
+# over the phase sets (BeamformerDesigner._build_achievable), then sequential rank-one solves (_solve_rank_one): the
+# relaxation alone has the position problem's optimum, with rank > 1 (docs/beamforming.md §8).
 ACHIEVABLE_FORMULATIONS = ("joint",)
+# The sequential rank-one solves of the joint formulation (BeamformerDesigner._solve_rank_one): first weight relative
+# to the relaxed objective, the largest number of steps, and the λ2/λ1 at which a joint covariance counts as rank one.
+RANK_WEIGHT_START = 1e-2
+RANK_STEPS = 20
+RANK_TOLERANCE = 1e-4
+# Steps without a better iterate after which the sequence stops: on the three-node scenario the floor of the iterates
+# only grew after the relaxation's (0.543 → 0.544 → 0.562 → 0.67 → 0.79 m² over seven steps).
+RANK_PATIENCE = 2
 
 
 @dataclasses.dataclass
@@ -153,21 +160,26 @@ def _check_choice(name, value, accepted):
 class BeamformerDesigner:
     """Problem (18) for one scenario, compiled once; ``solve(Γ_c)`` re-solves for any threshold."""
 
-    def __init__(self, scenario, objective="position", solver=None, formulation="decomposed", user_subspace=True,
+    def __init__(self, scenario, objective="position", solver=None, formulation=None, user_subspace=True,
                  channels=None, time_limit_s=None, transmit_subspace=True, phase_sets=None):
         """channels: the users' channels h (N, U, Mt) to design for (measured CSI), default the scenario's;
         time_limit_s: a solve that takes longer stops with status "solver_error" (None: no limit);
         user_subspace / transmit_subspace: the exact reductions of docs/beamforming.md §3 (the second one
         only in the decomposed formulation); False keeps the unreduced problem, for comparison.
+        formulation None: "joint" for the objective "achievable" (its only formulation), "decomposed" otherwise.
         phase_sets: objective "achievable" only, the number S of oscillator phase sets its average runs over
-        (default core.design_achievable.DEFAULT_PHASE_SETS); that objective has one formulation of its own
-        (docs/beamforming.md §8) and ignores formulation, user_subspace and transmit_subspace."""
+        (default core.design_achievable.default_phase_sets(N)); that objective ignores user_subspace and
+        transmit_subspace (docs/beamforming.md §8)."""
         solver = solver or DEFAULT_SOLVER
+        if formulation is None:
+            formulation = "joint" if objective == "achievable" else "decomposed"
         _check_choice("objective", objective, OBJECTIVES)
         _check_choice("solver", solver, SOLVERS)
         _check_choice("formulation", formulation, FORMULATIONS + REFERENCE_FORMULATIONS + ACHIEVABLE_FORMULATIONS)
-        if formulation in ACHIEVABLE_FORMULATIONS and objective != "achievable":
-            raise ValueError(f"formulation = {formulation!r}: only with the objective 'achievable'")
+        if (formulation in ACHIEVABLE_FORMULATIONS) != (objective == "achievable"):
+            raise ValueError(f"formulation = {formulation!r} with objective = {objective!r}: the objective 'achievable' "
+                             f"has the formulation {ACHIEVABLE_FORMULATIONS[0]!r} only, and that formulation no other "
+                             "objective")
         self.scenario, self.objective, self.solver, self.formulation = scenario, objective, solver, formulation
         self.user_subspace = bool(user_subspace)
         self.transmit_subspace = bool(transmit_subspace)
@@ -185,7 +197,7 @@ class BeamformerDesigner:
         if phase_sets is not None and objective != "achievable":
             raise ValueError(f"phase_sets = {phase_sets!r}: only the objective 'achievable' averages over phase sets")
         if phase_sets is None:
-            phase_sets = design_achievable.DEFAULT_PHASE_SETS
+            phase_sets = design_achievable.default_phase_sets(scenario.num_nodes)
         if isinstance(phase_sets, bool) or not isinstance(phase_sets, (int, np.integer)) or phase_sets < 1:
             raise ValueError(f"phase_sets = {phase_sets!r}: expected a positive integer")
         self.phase_sets = int(phase_sets)
@@ -197,9 +209,6 @@ class BeamformerDesigner:
         if self.formulation == "joint":
             self._build_achievable()
             return
-        if self.objective == "achievable":  # the position problem's relaxation, then the phase polish after (19)
-            self.joint_map = design_achievable.JointFimMap(self.geometry)
-            self.design_phases_rad = design_achievable.lattice_phase_sets(self.scenario.num_nodes, self.phase_sets)
         s = self.scenario
         N, mt, K = s.num_nodes, s.tx_antennas, s.num_targets
         # congruence scaling at the isotropic reference R = I (covariances are in units of P_T)
@@ -326,9 +335,23 @@ class BeamformerDesigner:
             T = cp.Variable((2 * K, 2 * K), symmetric=True, name=f"T_{index}")
             sensing.append(cp.bmat([[F, E], [E.T, T]]) >> 0)
             objective = objective + cp.trace(T) / self.phase_sets
-        self._joint_variables = Zc
+        self._joint_variables, self._radar_variables = Zc, Zr
+        self.selection_phases_rad = design_achievable.lattice_phase_sets(N, design_achievable.SELECTION_PHASE_SETS,
+                                                                         seed=1)
         self._comm_constraints = constraints
-        self.problem = cp.Problem(cp.Minimize(objective), sensing + constraints)
+        # the rank-one penalty of the sequential solves (_solve_rank_one): ρ·Σ_u (tr C_u − v_u^H C_u v_u) with v_u the
+        # previous solve's principal eigenvector, ρ·v v^H held as parameters (DPP: one compiled problem for all steps)
+        self._rank_weight = cp.Parameter(nonneg=True, value=0.0, name="rank_weight")
+        self._rank_directions = []
+        penalty = 0
+        for u, (re, im) in enumerate(joint):
+            Pr = cp.Parameter((size, size), symmetric=True, value=np.zeros((size, size)), name=f"rank_re_{u}")
+            Pi = cp.Parameter((size, size), value=np.zeros((size, size)), name=f"rank_im_{u}")
+            self._rank_directions.append((Pr, Pi))
+            # v^H C v = Σ Re C ∘ Re(v v^H) + Σ Im C ∘ Im(v v^H) for C = Re C + j Im C Hermitian
+            penalty = penalty + self._rank_weight * cp.trace(re) - cp.sum(cp.multiply(Pr, re)) - cp.sum(cp.multiply(Pi, im))
+        self.problem = cp.Problem(cp.Minimize(objective + penalty), sensing + constraints)
+        self._sensing_objective = objective
 
     def _dense_blocks(self):
         """block(rows, cols) -> the scaled F(Θ)[rows, cols] from the dense coefficient tensor (the reference
@@ -622,7 +645,10 @@ class BeamformerDesigner:
             raise ValueError(f"sinr_threshold_db = {sinr_threshold_db!r}: expected a finite number of dB "
                              f"from {MIN_SINR_DB:g} to {MAX_SINR_DB:g}")
         self._set_threshold(gamma_db)
-        status, elapsed = self._solve_problem(self.problem)
+        if self.formulation == "joint":
+            status, elapsed = self._solve_rank_one(extraction)
+        else:
+            status, elapsed = self._solve_problem(self.problem)
         if status not in _OK and not status.startswith("infeasible") and status != TIMEOUT_STATUS:
             # Clarabel can stop with a numerical error on an infeasible SDP instead of a certificate;
             # the SINR/power problem alone (small, well posed) then says whether the threshold is the cause
@@ -650,25 +676,19 @@ class BeamformerDesigner:
         if not np.all(np.isfinite(R_units)):
             result.status, result.message = "solver_error", "the solver returned non-finite values"
             return
-        joint = None
         if self.formulation == "joint":
-            Rc, R_consistent, joint = self._joint_communication_covariances(R_units)
-            joint = joint * pt
+            Rc, R_consistent, joint, Wc, Wr = self._joint_beamformers(R_units, extraction)
+            R = R_units * pt
         else:
             Rc, R_consistent = self._communication_covariances(R_units)
-        Rc, R_consistent, R = Rc * pt, R_consistent * pt, R_units * pt
+            Rc, R_consistent, R = Rc * pt, R_consistent * pt, R_units * pt
         if not (np.all(np.isfinite(Rc)) and np.all(np.isfinite(R_consistent))):
             result.status, result.message = "solver_error", "the solver returned non-finite values"
             return
-        # the beamformers come from the R_c and the R_n they are consistent with (R_n⁺ differs from the solver's
-        # R_n by its residuals); the bound stays the CRB of the solver's R_n, the optimum of (18)
-        Wc, Wr = extract_beamformers(self.channels, Rc, R_consistent, extraction, per_antenna_power=pt)
-        if self.objective == "achievable":
-            if joint is not None:
-                Wc = _align_joint_phases(Wc, joint)
-            # the freedom (19) leaves: each beam's phase; chosen to minimise the sampled floor (SINRs, R_n unchanged)
-            check = design_achievable.lattice_phase_sets(N, design_achievable.CHECK_PHASE_SETS, seed=1)
-            Wc = design_achievable.polish_beam_phases(self.joint_map, Wc, Wr, self.design_phases_rad, check)
+        if self.formulation != "joint":
+            # the beamformers come from the R_c and the R_n they are consistent with (R_n⁺ differs from the solver's
+            # R_n by its residuals); the bound stays the CRB of the solver's R_n, the optimum of (18)
+            Wc, Wr = extract_beamformers(self.channels, Rc, R_consistent, extraction, per_antenna_power=pt)
         extracted_R = transmit_covariances(Wc, Wr)
         result.Rc, result.R, result.Wc, result.Wr, result.R_extracted = Rc, R, Wc, Wr, extracted_R
         J = self.fim_map.jacobian
@@ -687,10 +707,7 @@ class BeamformerDesigner:
         result.max_antenna_power = float(np.max(np.real(np.einsum("nii->ni", extracted_R))))
         if self.objective == "achievable":
             mt = s.tx_antennas
-            if joint is None:  # the position relaxation: per-node covariances, no cross blocks (floor = its CRB)
-                relaxed = np.zeros((N, N, mt, mt), complex)
-            else:
-                relaxed = joint.sum(axis=0).reshape(N, mt, N, mt).transpose(0, 2, 1, 3)  # Y[m', m] = Σ_u C_u[m', m]
+            relaxed = joint.sum(axis=0).reshape(N, mt, N, mt).transpose(0, 2, 1, 3)  # Y[m', m] = Σ_u C_u[m', m]
             relaxed[np.arange(N), np.arange(N)] = R
             bound = design_achievable.floor_from_blocks(self.joint_map, relaxed)
             extracted = design_achievable.floor_crb_m2(self.joint_map, Wc, Wr)
@@ -699,6 +716,86 @@ class BeamformerDesigner:
             result.crb_achievable_stderr_m2 = extracted["floor_stderr_m2"]
             result.phase_sets = self.phase_sets
             result.Rc_joint = joint
+
+    def _solve_rank_one(self, extraction):
+        """The joint SDR, then sequential convex solves that drive every C_u towards rank one (formulation "joint").
+
+        The relaxation alone returns the position problem's optimum with C_u of rank > 1 (docs/beamforming.md §8): a
+        rank-2 C_u is two independent data streams, which decorrelates the nodes and is not CoMP. Rank one is the
+        difference-of-convex constraint tr C_u − λ_max(C_u) = 0; each step minimises the sampled objective plus
+        ρ_k·Σ_u (tr C_u − v_u^H C_u v_u), the convex majorant at the previous principal eigenvectors v_u (a
+        majorise-minimise step), with ρ doubling from RANK_WEIGHT_START × the relaxed objective, until
+        λ2/λ1 ≤ RANK_TOLERANCE for every user or RANK_STEPS steps. Every iterate (the relaxation's included) is
+        extracted (eq. 19 and _align_joint_phases) and its floor evaluated on an independent lattice of
+        SELECTION_PHASE_SETS phase sets; the solver variables of the best one are restored at the end (the
+        penalty can run into a decorrelated point whose expected bound is far worse: the three-node scenario)."""
+        self._rank_weight.value = 0.0
+        for Pr, Pi in self._rank_directions:
+            Pr.value, Pi.value = np.zeros(Pr.shape), np.zeros(Pi.shape)
+        status, elapsed = self._solve_problem(self.problem)
+        self.rank_steps, self.selected_step, self.step_floors_m2, self.relaxed_objective_m2 = 0, None, [], None
+        if status not in _OK:
+            return status, elapsed
+        # the relaxation's optimum in m² (covariances are in units of P_T, and F is linear in them)
+        self.relaxed_objective_m2 = float(self._sensing_objective.value) / self.per_re_power
+        best_status, best_floor, best_values = status, math.inf, None
+        weight = RANK_WEIGHT_START * max(float(self._sensing_objective.value), 1e-300)
+        variables = self._joint_variables + self._radar_variables
+        for step in range(RANK_STEPS + 1):
+            floor = self._iterate_floor_m2(extraction)
+            self.step_floors_m2.append(floor)
+            if floor < best_floor:
+                best_status, best_floor, self.selected_step = status, floor, step
+                best_values = [np.array(v.value) for v in variables]
+            joint = np.array([_complexify_value(Z.value) for Z in self._joint_variables])
+            eig, vec = np.linalg.eigh(0.5 * (joint + np.swapaxes(joint, -1, -2).conj()))
+            if step == RANK_STEPS or np.all(eig[:, -2] <= RANK_TOLERANCE * np.maximum(eig[:, -1], 1e-300)):
+                break
+            if step - self.selected_step >= RANK_PATIENCE:  # the penalty has moved away from the best for a while
+                break
+            self._rank_weight.value = weight
+            for (Pr, Pi), v in zip(self._rank_directions, vec[:, :, -1]):
+                outer = weight * np.outer(v, v.conj())
+                Pr.value, Pi.value = 0.5 * (outer.real + outer.real.T), 0.5 * (outer.imag - outer.imag.T)
+            status, more = self._solve_problem(self.problem)
+            elapsed += more
+            self.rank_steps = step + 1
+            if status not in _OK:
+                break
+            weight *= 2.0
+        if best_values is None:
+            return status, elapsed
+        for variable, value in zip(variables, best_values):
+            variable.value = value
+        return best_status, elapsed
+
+    def _iterate_floor_m2(self, extraction):
+        """The floor (mean position CRB over the selection lattice) of the current iterate's extracted beams; +inf
+        where the values are not finite or a phase set fixes no position."""
+        N = self.scenario.num_nodes
+        R_units = np.array([self._R_value(n) for n in range(N)])
+        if not np.all(np.isfinite(R_units)):
+            return math.inf
+        Wc, Wr = self._joint_beamformers(R_units, extraction)[3:]
+        if not (np.all(np.isfinite(Wc)) and np.all(np.isfinite(Wr))):
+            return math.inf
+        F = self.joint_map.fim_theta(self.joint_map.blocks(Wc, Wr), self.selection_phases_rad)
+        total = 0.0
+        for Fs in F:
+            value, _ = fim_mod.position_crb_from_fim_theta(Fs, self.scenario.num_targets)
+            if value is None:
+                return math.inf
+            total += value
+        return total / len(F)
+
+    def _joint_beamformers(self, R_units, extraction):
+        """(R_c, R⁺, C, W_c, W_r) of the current joint solution, scaled to P_T: eq. (19) per node from the diagonal
+        blocks, then the beams' phases aligned to C (_align_joint_phases)."""
+        pt = self.per_re_power
+        Rc, R_consistent, joint = self._joint_communication_covariances(R_units)
+        Rc, R_consistent, joint = Rc * pt, R_consistent * pt, joint * pt
+        Wc, Wr = extract_beamformers(self.channels, Rc, R_consistent, extraction, per_antenna_power=pt)
+        return Rc, R_consistent, joint, _align_joint_phases(Wc, joint), Wr
 
     def _joint_communication_covariances(self, R):
         """(R_c (N, U, Mt, Mt), R⁺ (N, Mt, Mt), C (U, N·Mt, N·Mt)) after an "achievable" solve, units of P_T.
@@ -944,7 +1041,7 @@ def psd_factor(matrix):
 
 
 def design(scenario, sinr_threshold_db, objective="position", solver=None, extraction="paper",
-           max_sinr=False, formulation="decomposed"):
+           max_sinr=False, formulation=None):
     """One-shot convenience: build problem (18) for the scenario and solve it at Γ_c (dB)."""
     designer = BeamformerDesigner(scenario, objective=objective, solver=solver, formulation=formulation)
     return designer.solve(sinr_threshold_db, extraction=extraction, max_sinr=max_sinr)

@@ -31,15 +31,17 @@ import numpy as np
 
 from . import fim as fim_mod
 
-# Phase sets S of the design's sampled average (docs/beamforming.md §8). The convex relaxation's optimum does not
-# depend on S: any lattice whose N − 1 generators are distinct and nonzero mod S averages every e^{j(φ_m' − φ_m)} to
-# exactly 0, so the sampled mean of F(Θ; φ_s) IS the paper's expected FIM and (Jensen) the relaxation's optimum is the
-# position problem's. S matters for the phase polish after eq. (19) (polish_beam_phases), which fits the sampled
-# average: with S = 8 it over-fitted (the floor on 8192 fresh draws rose by 0.1 % on the paper scenario), with 64 it
-# fell by 0.3–0.4 % on both scenarios and 256 gave the same (bench/bench_design_achievable.py --phase-sets).
-DEFAULT_PHASE_SETS = 64
-# The check lattice of the polish (polish_beam_phases): 1024 sets, an independent shift (seed 1).
-CHECK_PHASE_SETS = 1024
+# Phase sets S of the design's sampled average (docs/beamforming.md §8): default_phase_sets(N) = max(4, N), the
+# smallest lattice this module builds for N nodes. The relaxation's optimum does not depend on S at all (any lattice
+# with distinct nonzero generators averages every e^{j(φ_m' − φ_m)} to exactly 0: the sampled mean of F(Θ; φ_s) is the
+# paper's expected FIM, and by Jensen the optimum is the position problem's). The rank-one steps do depend on it, but
+# on the paper scenario S = 4, 8 and 16 gave the same design (floor 0.1406212–0.1406213 m² on 8192 fresh draws),
+# while the solve time grows with S (one LMI per set: 11 s at 4, 39 s at 16 under load 5); and the iterates are
+# compared on an independent lattice (SELECTION_PHASE_SETS), so S only steers the steps.
+MIN_PHASE_SETS = 4
+# The lattice on which the sequential rank-one solves' iterates are compared (BeamformerDesigner._solve_rank_one):
+# independent of the design's S sets (another shift), large enough that its mean is within ~0.1 % of fresh draws.
+SELECTION_PHASE_SETS = 256
 # Fresh draws of the evaluation of the floor (iid uniform phases); its standard error is reported beside it.
 DEFAULT_FLOOR_DRAWS = 2048
 
@@ -136,6 +138,11 @@ class JointFimMap:
         return np.array(out)
 
 
+def default_phase_sets(num_nodes):
+    """S = max(MIN_PHASE_SETS, N): the smallest count lattice_phase_sets accepts for N nodes, at least 4."""
+    return max(MIN_PHASE_SETS, int(num_nodes))
+
+
 def lattice_phase_sets(num_nodes, count, seed=0):
     """``count`` phase sets (count, N) for the sampled average over independent uniform oscillator phases.
 
@@ -217,54 +224,3 @@ def floor_from_blocks(joint_map, blocks, draws=DEFAULT_FLOOR_DRAWS, seed=0, symb
             "ratio": (floor / paper) if floor is not None and paper else None,
             "draws": int(draws), "singular_draws": int((~good).sum())}
 
-
-def sampled_floor_m2(joint_map, wc, wr, phases_rad):
-    """The design's objective for beamformers: the mean position CRB of F(Θ; φ_s) over the given phase sets (m²);
-    +inf when one of them fixes no position."""
-    K = joint_map.geom.num_targets
-    F = joint_map.fim_theta(joint_map.blocks(wc, wr), phases_rad)
-    total = 0.0
-    for Fs in F:
-        value, _ = fim_mod.position_crb_from_fim_theta(Fs, K)
-        if value is None:
-            return math.inf
-        total += value
-    return total / len(F)
-
-
-def polish_beam_phases(joint_map, wc, wr, phases_rad, check_phases_rad=None):
-    """W_c with each beam w_{c,n,u} multiplied by the unit phase e^{jβ_{n,u}} that minimises the sampled floor.
-
-    Eq. (19) fixes every beam up to such a phase, and a phase changes no per-node covariance, no SINR (eq. 6) and no
-    power, only the cross-node blocks Σ_u w_{m',u} w_{m,u}^H e^{j(β_{m',u} − β_{m,u})} of the FIM. Node 1's phases
-    and one common rotation of all nodes change nothing that matters (only relative phases do), so β_{1,u} = 0 and the (N − 1)·U others are
-    found by L-BFGS from β = 0 (the extraction's own phases); the result is kept only where it lowers the sampled
-    objective, so it is never worse than the extraction on the design's phase sets — and, when
-    ``check_phases_rad`` is given (a larger independent lattice), only where it is lower there too: with S = 8 sets
-    the fit alone raised the floor on fresh draws (docs/beamforming.md §8)."""
-    from scipy.optimize import minimize  # scipy is a dependency of cvxpy; imported here to keep this module light
-
-    wc = np.asarray(wc, complex)
-    N, _, U = wc.shape
-    if N < 2 or U < 1:
-        return wc
-
-    def rotated(beta):
-        full = np.zeros((N, U))
-        full[1:] = beta.reshape(N - 1, U)
-        return wc * np.exp(1j * full)[:, None, :]
-
-    start = sampled_floor_m2(joint_map, wc, wr, phases_rad)
-    if not math.isfinite(start):
-        return wc
-    found = minimize(lambda beta: sampled_floor_m2(joint_map, rotated(beta), wr, phases_rad) / start,
-                     np.zeros((N - 1) * U), method="L-BFGS-B", options={"maxiter": 100})
-    if found.success or found.fun < 1.0:
-        candidate = rotated(found.x)
-        better = sampled_floor_m2(joint_map, candidate, wr, phases_rad) < start
-        if better and check_phases_rad is not None:
-            better = (sampled_floor_m2(joint_map, candidate, wr, check_phases_rad)
-                      < sampled_floor_m2(joint_map, wc, wr, check_phases_rad))
-        if better:
-            return candidate
-    return wc
