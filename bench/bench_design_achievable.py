@@ -4,17 +4,19 @@
 """Issue 15 item 2, beyond the paper: how much of the P → ∞ floor of the achievable bound each design or data
 layout removes, at equal SINR (Γ_c = 10 dB by default), on the paper scenario and the three-node one.
 
-    floor  = E_φ[CRB(F(Θ; φ))], the phase-conditional position CRB of CoMP data averaged over fresh uniform
-             oscillator phases (core.design_achievable.floor_crb_m2; ± its Monte-Carlo standard error)
+    floor  = E_φ[CRB(F(Θ; φ))], the phase-conditional position CRB of CoMP data averaged over uniform oscillator
+             phases: core.achievable.achievable_crb_m2(..., symbols=inf) for the designs (± its error estimate),
+             core.design_achievable.mean_position_crb_m2 on the same phase grid for the data layouts
     paper  = the expected-FIM position CRB (eq. 10–13) of the same beamformers
     ratio  = floor / paper bound of the paper-objective design;  removed = share of the paper design's excess
              (floor − its paper bound) that the row takes away (negative: adds to it)
 
-Run: OPENBLAS_NUM_THREADS=1 /work/main/.venv/bin/python bench/bench_design_achievable.py [--sinr-db 10] [--draws 8192]
+Run: OPENBLAS_NUM_THREADS=1 /work/main/.venv/bin/python bench/bench_design_achievable.py [--sinr-db 10]
 (from the worktree root; puts python/ on the path the way conftest.py does).
 """
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -27,23 +29,31 @@ sys.modules.pop("gnuradio.disac", None)
 
 import numpy as np  # noqa: E402
 
-from gnuradio.disac.core import beamformer, design_achievable as da, fim  # noqa: E402
+from gnuradio.disac.core import achievable, beamformer, design_achievable as da, fim  # noqa: E402
 from gnuradio.disac.core.scenario import load_scenario  # noqa: E402
 
 SCENARIOS = ("paper", os.path.join(_ROOT, "tests", "scenarios", "three_nodes_calibration.toml"))
 
 
-def rows_for(path, sinr_db, draws, seed):
+def rows_for(path, sinr_db):
     scenario = load_scenario(path)
     geom = fim.SensingGeometry.from_scenario(scenario)
     joint_map = da.JointFimMap(geom)
     N = scenario.num_nodes
     out = []
+    grid = da.evaluation_phase_sets(N)
 
-    def add(label, wc, wr, sinr, seconds, layout_map=None, symbol_phases=None, note=""):
-        report = da.floor_crb_m2(layout_map or joint_map, wc, wr, draws=draws, seed=seed, symbol_phases_rad=symbol_phases)
-        out.append(dict(label=label, floor=report["floor_m2"], stderr=report["floor_stderr_m2"], paper=report["paper_m2"],
-                        sinr=min(sinr), seconds=seconds, note=note))
+    def add(label, wc, wr, sinr, seconds, note=""):
+        report = achievable.achievable_crb_m2(scenario, wc, wr, symbols=math.inf)
+        out.append(dict(label=label, floor=report["achievable_m2"], stderr=report["standard_error_m2"],
+                        paper=report["paper_m2"], sinr=min(sinr), seconds=seconds, note=note))
+
+    def add_layout(label, design, layout_map=None, symbol_phases=None, blocks=None):
+        layout_map = layout_map or joint_map
+        Y = layout_map.blocks(design.Wc, design.Wr) if blocks is None else blocks
+        floor = da.mean_position_crb_m2(layout_map, Y, grid, symbol_phases_rad=symbol_phases)
+        out.append(dict(label=label, floor=floor, stderr=0.0, paper=design.crb_position_extracted_m2,
+                        sinr=min(design.sinr_extracted_db), seconds=float("nan"), note=""))
 
     designs = {}
     for objective in ("paper", "position", "achievable"):
@@ -69,35 +79,26 @@ def rows_for(path, sinr_db, draws, seed):
     # data layouts with the paper design's beams (SINR of eq. 17 and the expected FIM unchanged)
     L = scenario.subcarriers
     for delta in (L / N, 1.0):
-        layout = da.JointFimMap(geom, da.cyclic_delay_phases(geom, delta))
-        add(f"paper design + cyclic delay {delta:g} samples/node", paper.Wc, paper.Wr, paper.sinr_extracted_db,
-            float("nan"), layout_map=layout)
+        add_layout(f"paper design + cyclic delay {delta:g} samples/node", paper,
+                   layout_map=da.JointFimMap(geom, da.cyclic_delay_phases(geom, delta)))
     rng = np.random.default_rng(0)
-    layout = da.JointFimMap(geom, 2 * np.pi * rng.random((N, L)))
-    add("paper design + random phase per node and bin", paper.Wc, paper.Wr, paper.sinr_extracted_db, float("nan"),
-        layout_map=layout)
+    add_layout("paper design + random phase per node and bin", paper,
+               layout_map=da.JointFimMap(geom, 2 * np.pi * rng.random((N, L))))
     hopping = 2 * np.pi * np.outer(np.arange(N), np.arange(N)).T / N  # (P = N, N): symbol p of node m × e^{j2πmp/N}
-    add(f"paper design + DFT phase hopping over P = {N} symbols", paper.Wc, paper.Wr, paper.sinr_extracted_db,
-        float("nan"), symbol_phases=hopping)
-    zero_cross = da.floor_from_blocks(joint_map, joint_map.blocks(paper.Wc, paper.Wr) * np.eye(N)[:, :, None, None],
-                                      draws=draws, seed=seed)
-    out.append(dict(label="paper design, independent data per node (STBC)", floor=zero_cross["floor_m2"],
-                    stderr=zero_cross["floor_stderr_m2"], paper=zero_cross["paper_m2"],
-                    sinr=min(paper.sinr_extracted_db), seconds=float("nan"), note=""))
+    add_layout(f"paper design + DFT phase hopping over P = {N} symbols", paper, symbol_phases=hopping)
+    add_layout("paper design, independent data per node (STBC)", paper,
+               blocks=joint_map.blocks(paper.Wc, paper.Wr) * np.eye(N)[:, :, None, None])
     return scenario, out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sinr-db", type=float, default=10.0)
-    parser.add_argument("--draws", type=int, default=8192)
-    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     with open("/proc/loadavg") as handle:
-        print(f"load average: {handle.read().split()[:3]}; Γ_c = {args.sinr_db:g} dB; {args.draws} phase draws, "
-              f"seed {args.seed}")
+        print(f"load average: {handle.read().split()[:3]}; Γ_c = {args.sinr_db:g} dB")
     for path in SCENARIOS:
-        scenario, rows = rows_for(path, args.sinr_db, args.draws, args.seed)
+        scenario, rows = rows_for(path, args.sinr_db)
         base_floor, base_paper = rows[0]["floor"], rows[0]["paper"]
         print(f"\n### {scenario.name}: N = {scenario.num_nodes}, Mt = {scenario.tx_antennas}, K = {scenario.num_targets}, "
               f"U = {scenario.num_users}\n")

@@ -32,7 +32,7 @@ from cvxpy.reductions.solution import Solution, failure_solution
 from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import CLARABEL as _ClarabelConif
 from scipy import sparse
 
-from . import design_achievable
+from . import achievable, design_achievable
 from . import fim as fim_mod
 from . import geometry, ofdm
 from .design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,  # noqa: F401
@@ -122,9 +122,10 @@ class DesignResult:
     max_common_sinr_db: object = None  # filled on request (max_sinr=True)
     extraction: str = "paper"
     message: str = ""
-    # objective "achievable" only (issue 15): the P → ∞ floor E_φ[CRB(F(Θ; φ))] of the relaxed covariances and of the
-    # extracted beamformers (core.design_achievable.floor_crb_m2, fresh phase draws), its standard error, the
-    # number of phase sets S of the design's average, and the joint covariances (U, N·Mt, N·Mt) of the users' beams
+    # objective "achievable" only (issue 15): the P → ∞ floor E_φ[CRB(F(Θ; φ))] of the relaxed covariances
+    # (design_achievable.mean_position_crb_m2) and of the extracted beamformers (core.achievable.achievable_crb_m2,
+    # symbols=inf), the latter's error estimate, the number of phase sets S of the design's average, and the joint
+    # covariances (U, N·Mt, N·Mt) of the users' beams
     crb_achievable_bound_m2: object = None
     crb_achievable_extracted_m2: object = None
     crb_achievable_stderr_m2: object = None
@@ -709,11 +710,11 @@ class BeamformerDesigner:
             mt = s.tx_antennas
             relaxed = joint.sum(axis=0).reshape(N, mt, N, mt).transpose(0, 2, 1, 3)  # Y[m', m] = Σ_u C_u[m', m]
             relaxed[np.arange(N), np.arange(N)] = R
-            bound = design_achievable.floor_from_blocks(self.joint_map, relaxed)
-            extracted = design_achievable.floor_crb_m2(self.joint_map, Wc, Wr)
-            result.crb_achievable_bound_m2 = bound["floor_m2"]
-            result.crb_achievable_extracted_m2 = extracted["floor_m2"]
-            result.crb_achievable_stderr_m2 = extracted["floor_stderr_m2"]
+            result.crb_achievable_bound_m2 = design_achievable.mean_position_crb_m2(
+                self.joint_map, relaxed, design_achievable.evaluation_phase_sets(N))
+            extracted = achievable.achievable_crb_m2(s, Wc, Wr, symbols=math.inf)  # branch bound's floor (P → ∞)
+            result.crb_achievable_extracted_m2 = extracted["achievable_m2"]
+            result.crb_achievable_stderr_m2 = extracted["standard_error_m2"]
             result.phase_sets = self.phase_sets
             result.Rc_joint = joint
 
@@ -779,14 +780,8 @@ class BeamformerDesigner:
         Wc, Wr = self._joint_beamformers(R_units, extraction)[3:]
         if not (np.all(np.isfinite(Wc)) and np.all(np.isfinite(Wr))):
             return math.inf
-        F = self.joint_map.fim_theta(self.joint_map.blocks(Wc, Wr), self.selection_phases_rad)
-        total = 0.0
-        for Fs in F:
-            value, _ = fim_mod.position_crb_from_fim_theta(Fs, self.scenario.num_targets)
-            if value is None:
-                return math.inf
-            total += value
-        return total / len(F)
+        return design_achievable.mean_position_crb_m2(self.joint_map, self.joint_map.blocks(Wc, Wr),
+                                                      self.selection_phases_rad)
 
     def _joint_beamformers(self, R_units, extraction):
         """(R_c, R⁺, C, W_c, W_r) of the current joint solution, scaled to P_T: eq. (19) per node from the diagonal

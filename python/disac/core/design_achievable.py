@@ -15,7 +15,9 @@ Eq. (10) with this joint covariance (expectation over the data, NOT over the pha
 (docs/fim-derivation.md §3 without the step E[x_m x_m'^H] = 0): the paper's F(Ψ) (m = m' terms, core.fim.FimMap)
 plus cross-node terms that carry e^{j(φ_m' − φ_m)}. The paper's expected FIM is its average over φ. As P → ∞ the
 conditional CRB of a frame tends to CRB(F(φ)), so the bound an estimator can reach tends to the **floor**
-E_φ[CRB(F(φ))] ≥ CRB(E_φ F(φ)) (Jensen): `floor_crb_m2`.
+E_φ[CRB(F(φ))] ≥ CRB(E_φ F(φ)) (Jensen): for beamformers core.achievable.achievable_crb_m2(..., symbols=math.inf)
+(branch `bound`'s implementation, by beam-output Gram matrices); here `mean_position_crb_m2` for what it does not take
+(relaxed joint covariances of rank > 1, data layouts), tested equal to it on beamformers.
 
 `JointFimMap` holds every term as a coefficient tensor over Θ (J F(Ψ) J^T, eq. 11/13), so F(Θ; φ) is one linear map
 of the blocks of the joint covariance, evaluated for beamformers (numpy) or used as an affine expression in the
@@ -29,6 +31,7 @@ import math
 
 import numpy as np
 
+from . import achievable
 from . import fim as fim_mod
 
 # Phase sets S of the design's sampled average (docs/beamforming.md §8): default_phase_sets(N) = max(4, N), the
@@ -42,8 +45,6 @@ MIN_PHASE_SETS = 4
 # The lattice on which the sequential rank-one solves' iterates are compared (BeamformerDesigner._solve_rank_one):
 # independent of the design's S sets (another shift), large enough that its mean is within ~0.1 % of fresh draws.
 SELECTION_PHASE_SETS = 256
-# Fresh draws of the evaluation of the floor (iid uniform phases); its standard error is reported beside it.
-DEFAULT_FLOOR_DRAWS = 2048
 
 
 def _link_G(geom, n, m):
@@ -183,44 +184,36 @@ def cyclic_delay_phases(geom, delay_samples=None):
     return 2 * np.pi * np.outer(np.arange(N), np.arange(L)) * delta / L
 
 
-def floor_crb_m2(joint_map, wc, wr, draws=DEFAULT_FLOOR_DRAWS, seed=0, symbol_phases_rad=None):
-    """The P → ∞ floor of the achievable bound: E_φ[tr([F(Θ; φ)^{-1}]_xy)] over independent uniform phases.
+def evaluation_phase_sets(num_nodes):
+    """The phase sets the floor is averaged over for anything core.achievable cannot evaluate (a relaxed joint
+    covariance of rank > 1, a data layout): core.achievable's own periodic grid for N ≤ 3 (exact to rounding,
+    PHASE_GRID_POINTS), else a lattice of 1024 sets."""
+    points = achievable.PHASE_GRID_POINTS.get(int(num_nodes) - 1)
+    if points is not None:
+        return achievable.phase_grid_rad(int(num_nodes), points)
+    return lattice_phase_sets(num_nodes, 1024, seed=2)
 
-    Returns a dict: floor_m2 (mean over the draws), floor_stderr_m2 (its standard error), paper_m2 (the expected-
-    FIM position CRB, eq. 10–13, of the same beamformers), ratio = floor/paper, draws, singular_draws (phase sets
-    whose F(Θ; φ) fixes no position: counted, left out of the mean — none in the scenarios measured).
-    ``symbol_phases_rad`` (P, N) or None: a per-symbol phase pattern of the shared data within the frame (symbol p
-    of node m multiplied by e^{jψ[p, m]}); the frame's FIM is then the average of F(Θ; φ + ψ_p) over its symbols."""
-    return floor_from_blocks(joint_map, joint_map.blocks(wc, wr), draws, seed, symbol_phases_rad)
 
+def mean_position_crb_m2(joint_map, blocks, phases_rad, symbol_phases_rad=None):
+    """The mean over the phase sets (S, N) of tr([F(Θ; φ_s)^{-1}]_xy) (m²) for the blocks Y (N, N, Mt, Mt) of a joint
+    covariance at φ = 0 (JointFimMap.blocks, or Σ_u C_u[m', m] of a relaxed solution); +inf when a set fixes no
+    position. ``symbol_phases_rad`` (P, N) or None: a per-symbol phase pattern of the shared data within the frame
+    (symbol p of node m multiplied by e^{jψ[p, m]}); the frame's FIM is then the mean of F(Θ; φ + ψ_p).
 
-def floor_from_blocks(joint_map, blocks, draws=DEFAULT_FLOOR_DRAWS, seed=0, symbol_phases_rad=None):
-    """floor_crb_m2 for the blocks Y (N, N, Mt, Mt) of a joint covariance at φ = 0 (JointFimMap.blocks), e.g. the
-    relaxed optimum of the SDR (cross blocks Σ_u C_u[m', m], diagonal R_m)."""
-    geom = joint_map.geom
-    K = geom.num_targets
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 2:
-        raise ValueError(f"draws = {draws!r}: expected an integer ≥ 2")
-    rng = np.random.default_rng(seed)
-    phases = 2 * np.pi * rng.random((int(draws), geom.num_nodes))
+    For beamformers this is core.achievable.achievable_crb_m2(..., symbols=math.inf) on the same phases (tested
+    equal to rounding); that function is the one to use for them."""
     Y = np.asarray(blocks, complex)
+    phases = np.atleast_2d(np.asarray(phases_rad, float))
     if symbol_phases_rad is None:
         F = joint_map.fim_theta(Y, phases)
     else:
         pattern = np.atleast_2d(np.asarray(symbol_phases_rad, float))
         F = np.mean([joint_map.fim_theta(Y, phases + p[None, :]) for p in pattern], axis=0)
-    values = []
+    K = joint_map.geom.num_targets
+    total = 0.0
     for Fs in F:
-        total, _ = fim_mod.position_crb_from_fim_theta(Fs, K)
-        values.append(np.nan if total is None else total)
-    values = np.array(values)
-    good = np.isfinite(values)
-    N = geom.num_nodes
-    F_paper = joint_map.fim_theta(Y * np.eye(N)[:, :, None, None], np.zeros((1, N)))[0]
-    paper, _ = fim_mod.position_crb_from_fim_theta(F_paper, K)
-    floor = float(values[good].mean()) if good.any() else None
-    stderr = float(values[good].std(ddof=1) / math.sqrt(good.sum())) if good.sum() > 1 else None
-    return {"floor_m2": floor, "floor_stderr_m2": stderr, "paper_m2": paper,
-            "ratio": (floor / paper) if floor is not None and paper else None,
-            "draws": int(draws), "singular_draws": int((~good).sum())}
-
+        value, _ = fim_mod.position_crb_from_fim_theta(Fs, K)
+        if value is None:
+            return math.inf
+        total += value
+    return total / len(F)
