@@ -52,7 +52,7 @@ def rows_for(path, sinr_db):
         layout_map = layout_map or joint_map
         Y = layout_map.blocks(design.Wc, design.Wr) if blocks is None else blocks
         floor = da.mean_position_crb_m2(layout_map, Y, grid, symbol_phases_rad=symbol_phases)
-        out.append(dict(label=label, floor=floor, stderr=0.0, paper=design.crb_position_extracted_m2,
+        out.append(dict(label=label, floor=floor, stderr=None, paper=design.crb_position_extracted_m2,
                         sinr=min(design.sinr_extracted_db), seconds=float("nan"), note=""))
 
     designs = {}
@@ -72,7 +72,7 @@ def rows_for(path, sinr_db):
         add(f"design {objective}", result.Wc, result.Wr, result.sinr_extracted_db, seconds, note=note)
         if objective == "achievable":
             value = designer.relaxed_objective_m2
-            out.append(dict(label="  its joint-covariance relaxation alone (rank > 1: not CoMP)", floor=value, stderr=0.0,
+            out.append(dict(label="  its joint-covariance relaxation alone (rank > 1: not CoMP)", floor=value, stderr=None,
                             paper=value, sinr=float("nan"), seconds=float("nan"),
                             note="the SDR optimum; = the position problem's (§8)"))
     paper = designs["paper"]
@@ -109,7 +109,8 @@ def main():
             removed = (base_floor - row["floor"]) / (base_floor - base_paper)
             seconds = "" if not np.isfinite(row["seconds"]) else f"{row['seconds']:.2f}"
             sinr = "" if not np.isfinite(row["sinr"]) else f"{row['sinr']:.4f}"
-            print(f"| {row['label']} | {sinr} | {row['paper']:.5g} | {row['floor']:.5g} ± {row['stderr']:.2g} | "
+            error = "" if row["stderr"] is None else f" ± {row['stderr']:.1g}"
+            print(f"| {row['label']} | {sinr} | {row['paper']:.5g} | {row['floor']:.5g}{error} | "
                   f"{row['floor'] / base_paper:.4f} | {100 * removed:.1f} % | {seconds} |"
                   + (f" {row['note']}" if row["note"] else ""))
     with open("/proc/loadavg") as handle:

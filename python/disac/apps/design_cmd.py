@@ -4,7 +4,9 @@
 
 JSON keys (a contract other tools read): status, objective, solver, sinr_threshold_db, solve_time_s,
 crb_position_bound_m2, crb_position_extracted_m2, crb_paper_bound, crb_paper_extracted,
-sinr_extracted_db (one per user), max_antenna_power, scenario; with --max-sinr also max_common_sinr_db.
+sinr_extracted_db (one per user), max_antenna_power, scenario; with --max-sinr also max_common_sinr_db; with
+--objective achievable also crb_achievable_bound_m2, crb_achievable_extracted_m2, crb_achievable_stderr_m2 (the P → ∞
+floor of the achievable bound, docs/beamforming.md §8) and phase_sets.
 Exit status 0 when a design was found, 1 when the threshold is infeasible or the solver failed (the
 JSON still says which), 2 for bad arguments.
 """
