@@ -69,7 +69,7 @@ def test_joint_fim_is_the_conditional_fim_of_the_phase_conditional_covariance(na
     # the affine map the SDR uses is the same linear map
     vector = np.concatenate([np.concatenate([Y[a, b].real.ravel(), Y[a, b].imag.ravel()])
                              for a in range(N) for b in range(N)])
-    affine = (joint.affine_matrices(phases[None])[0] @ vector).reshape(F_joint.shape)
+    affine = (next(joint.affine_matrices(phases[None])) @ vector).reshape(F_joint.shape)
     assert np.abs(affine - F_joint).max() <= 1e-10 * np.abs(F_joint).max()
 
 
@@ -83,6 +83,16 @@ def test_lattice_averages_every_phase_difference_to_zero(nodes, sets):
 def test_lattice_refuses_too_few_sets():
     with pytest.raises(ValueError, match="phase_sets = 3"):
         da.lattice_phase_sets(4, 3)
+
+
+def test_joint_map_too_large_is_refused_with_its_size():
+    scenario = load_scenario("paper")
+    geom = fim.SensingGeometry.from_scenario(scenario)
+    big = fim.SensingGeometry(**{**geom.__dict__, "node_positions_m": np.array(
+        [[100.0 * np.cos(a), 100.0 * np.sin(a)] for a in np.linspace(0, 2 * np.pi, 9)[:8]]),
+        "amplitudes": np.ones((8, 8, 2), complex), "tx_antennas": 16})
+    with pytest.raises(ValueError, match="N = 8 nodes, K = 2 targets, Mt = 16 antennas needs .* GB"):
+        da.JointFimMap(big)
 
 
 def test_achievable_design_meets_every_constraint(paper_designs):

@@ -47,10 +47,9 @@ MIN_PHASE_SETS = 4
 SELECTION_PHASE_SETS = 256
 
 
-def _link_G(geom, n, m):
-    """(Ψ indices, G (i, L·Mr, Mt)) of the link tx m → rx n (core.fim's derivatives, inactive bins zero)."""
-    idx, G = fim_mod._link_derivatives(geom, n, m)
-    return idx, G
+# The coefficient tensors hold N²·dim Ψ²·Mt² complex numbers; above this many bytes the map is refused with the sizes
+# (the four-nodes preset needs ~0.24 GB, N = 8 with K = 3 and Mt = 8 would need ~12 GB).
+MAX_MAP_BYTES = 2e9
 
 
 class JointFimMap:
@@ -74,11 +73,16 @@ class JointFimMap:
         else:
             psi = None
         self.subcarrier_phases_rad = psi
+        needed = 16.0 * N * N * fim_mod.psi_size(N, K) ** 2 * mt * mt
+        if needed > MAX_MAP_BYTES:
+            raise ValueError(f"the phase-conditional FIM of N = {N} nodes, K = {K} targets, Mt = {mt} antennas needs "
+                             f"{needed / 1e9:.1f} GB of coefficients: accepted up to {MAX_MAP_BYTES / 1e9:g} GB "
+                             "(fewer nodes, targets or antennas)")
         self.jacobian = fim_mod.jacobian_theta(geom)
         dpsi, dtheta = fim_mod.psi_size(N, K), fim_mod.theta_size(N, K)
         self.theta_dim = dtheta
         scale = 2.0 * geom.symbols / geom.noise_power
-        links = {(n, m): _link_G(geom, n, m) for n in range(N) for m in range(N)}
+        links = {(n, m): fim_mod._link_derivatives(geom, n, m) for n in range(N) for m in range(N)}
         mr = geom.rx_antennas
         coeff = np.zeros((N, N, dpsi, dpsi, mt, mt), complex)  # [m', m] over Ψ, summed over receivers
         for n in range(N):
@@ -118,16 +122,16 @@ class JointFimMap:
         return 0.5 * (F + np.swapaxes(F, -1, -2))
 
     def affine_matrices(self, phases_rad):
-        """Per phase set, the real matrix that maps the real vector of the blocks to vec F(Θ; φ) (row-major).
+        """Per phase set (a generator: one dense matrix at a time), the real matrix that maps the real vector of the
+        blocks to vec F(Θ; φ) (row-major).
 
         The vector is, for every ordered block (m', m) in row-major order, [vec(Re Y_{m'm}), vec(Im Y_{m'm})], each
         vec row-major; rows (p, q) and (q, p) are averaged so that the expression is exactly symmetric.
-        Returns (S, dΘ², 2·N²·Mt²)."""
+        Yields S matrices (dΘ², 2·N²·Mt²)."""
         phases = np.atleast_2d(np.asarray(phases_rad, float))
         N = self.geom.num_nodes
         d = self.theta_dim
         mt = self.geom.tx_antennas
-        out = []
         for phase in phases:
             rot = np.exp(1j * (phase[:, None] - phase[None, :]))  # [m', m]
             K = self.coefficients * rot[:, :, None, None, None, None]
@@ -135,8 +139,7 @@ class JointFimMap:
             # Re(K[a, c] (Yr[c, a] + j Yi[c, a])) = Re K[a, c]·Yr[c, a] − Im K[a, c]·Yi[c, a]; index Y row-major [c, a]
             real = np.real(K).transpose(2, 3, 0, 1, 5, 4).reshape(d * d, N * N, mt * mt)
             imag = -np.imag(K).transpose(2, 3, 0, 1, 5, 4).reshape(d * d, N * N, mt * mt)
-            out.append(np.concatenate([real, imag], axis=2).reshape(d * d, N * N * 2 * mt * mt))
-        return np.array(out)
+            yield np.concatenate([real, imag], axis=2).reshape(d * d, N * N * 2 * mt * mt)
 
 
 def default_phase_sets(num_nodes):
