@@ -250,7 +250,7 @@ class BeamformerDesigner:
             else:
                 F = block(np.arange(dim), np.arange(dim))
                 F = (F + F.T) / 2
-                select = np.eye(dim)[:, position] if self.objective != "paper" else np.eye(dim)
+                select = np.eye(dim)[:, position] if self.objective == "position" else np.eye(dim)
                 E = self._D[:, None] * select  # D E
                 sensing = []  # the epigraph LMIs that carry F(Θ)
                 if self.formulation == "one_lmi":
