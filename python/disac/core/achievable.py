@@ -173,8 +173,7 @@ class AchievableBound:
         rng = np.random.default_rng([int(seed), _STREAM_DATA, P])
         codes = rng.integers(0, 4, size=(draws, 1 if shared_data else N, U, L * P))
         s_c = ofdm.QPSK_SCALE * ((1 - 2 * (codes & 1)) + 1j * (1 - 2 * (codes >> 1)))
-        s_c = s_c * np.repeat(active, P)
-        s_c = s_c[:, np.zeros(len(self.beam_node), int) if shared_data else self.beam_node]  # (draws, NB, U, L·P)
+        s_c = s_c * np.repeat(active, P)  # (draws, 1 or N, U, L·P)
         rng = np.random.default_rng([int(seed), _STREAM_RADAR, P])
         gauss = rng.standard_normal((draws, res, N * mt)) + 1j * rng.standard_normal((draws, res, N * mt))
         q, r = np.linalg.qr(gauss)
@@ -183,8 +182,10 @@ class AchievableBound:
         s_r = np.zeros((draws, N * mt, L * P), complex)
         s_r[:, :, np.flatnonzero(np.repeat(active, P))] = math.sqrt(res) * np.swapaxes(q, 1, 2)
         s_r = s_r.reshape(draws, N, mt, L * P)
-        y = (np.einsum("bu,fbuj->fbj", self.beam_comm, s_c)
-             + np.einsum("bt,fbtj->fbj", self.beam_radar, s_r[:, self.beam_node]))
+        y = np.empty((draws, len(self.beam_node), L * P), complex)
+        for m in range(N):  # node m's beams: a^T (W_c,m s_c + W_r,m s_r,m), one GEMM each over all draws
+            rows = self.beam_node == m
+            y[:, rows] = self.beam_comm[rows] @ s_c[:, 0 if shared_data else m] + self.beam_radar[rows] @ s_r[:, m]
         y = y * np.exp(1j * phases_rad[:, self.beam_node])[:, :, None]
         return y.reshape(draws, -1, L, P)
 
