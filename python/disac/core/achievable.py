@@ -154,11 +154,12 @@ class AchievableBound:
             y = y * np.exp(1j * np.asarray(phases_rad))[:, :, None, None, None, None]
         return y.reshape(frames.shape[0], 2 * N * K, frames.shape[3], frames.shape[4])
 
-    def sample_beams(self, symbols, draws, seed=0, phases_rad=None, shared_data=True):
+    def sample_beams(self, symbols, draws, seed=0, phases_rad=None, shared_data=True, block=0):
         """Beam outputs (draws, 2NK, L, P) of frames drawn from the PHY's symbol distributions (module docstring),
         with uniform node phases drawn from ``seed`` (or the given (draws, N) ``phases_rad``: common random
         numbers across P). ``shared_data=False``: every node its own independent data (not the PHY's CoMP: the
-        counterfactual that shows where the floor comes from, docs/fim-derivation.md §10)."""
+        counterfactual that shows where the floor comes from, docs/fim-derivation.md §10). ``block``: a further
+        key of the data and radar draws (achievable_crb_m2 samples in blocks of bounded memory)."""
         lay = self.layout
         N, mt, L, P, U = self.num_nodes, lay.tx_antennas, lay.subcarriers, int(symbols), lay.num_users
         active = lay.active_mask
@@ -170,11 +171,11 @@ class AchievableBound:
         if phases_rad is None:
             phases_rad = sample_phases_rad(draws, N, seed)
         phases_rad = np.asarray(phases_rad, dtype=float).reshape(draws, N)
-        rng = np.random.default_rng([int(seed), _STREAM_DATA, P])
+        rng = np.random.default_rng([int(seed), _STREAM_DATA, P, int(block)])
         codes = rng.integers(0, 4, size=(draws, 1 if shared_data else N, U, L * P))
         s_c = ofdm.QPSK_SCALE * ((1 - 2 * (codes & 1)) + 1j * (1 - 2 * (codes >> 1)))
         s_c = s_c * np.repeat(active, P)  # (draws, 1 or N, U, L·P)
-        rng = np.random.default_rng([int(seed), _STREAM_RADAR, P])
+        rng = np.random.default_rng([int(seed), _STREAM_RADAR, P, int(block)])
         gauss = rng.standard_normal((draws, res, N * mt)) + 1j * rng.standard_normal((draws, res, N * mt))
         q, r = np.linalg.qr(gauss)
         diag = np.diagonal(r, axis1=-2, axis2=-1)
@@ -338,7 +339,12 @@ def achievable_crb_m2(scenario, wc, wr, symbols=None, draws=DEFAULT_DRAWS, seed=
         paper = paper_crb_m2(scenario, wc, wr, scenario_symbols)
         label = "inf"
     else:
-        crbs = bound.conditional_crbs_m2(bound.sample_beams(symbols, draws, seed))
+        phases = sample_phases_rad(draws, scenario.num_nodes, seed)
+        # the sampler holds ~6 complex arrays of L·P × N·Mt per draw (the Haar QR): blocks of bounded memory
+        per_draw = 6 * 16 * scenario.subcarriers * symbols * scenario.num_nodes * scenario.tx_antennas
+        size = max(1, int(4 * _CHUNK_BYTES // per_draw))
+        crbs = np.concatenate([bound.conditional_crbs_m2(bound.sample_beams(
+            symbols, len(phases[i:i + size]), seed, phases[i:i + size], block=i // size)) for i in range(0, draws, size)])
         mean, error = float(np.mean(crbs)), float(np.std(crbs, ddof=1) / math.sqrt(draws))
         paper = paper_crb_m2(scenario, wc, wr, symbols)
         method, used, label = "monte-carlo", draws, symbols
