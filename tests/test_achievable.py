@@ -1,6 +1,6 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The achievable bound (core/achievable.py, issue 15 item 2; docs/fim-derivation.md §9).
+"""The achievable bound (core/achievable.py, issue 15 item 2; docs/fim-derivation.md §10).
 
 What is checked, each against something computed another way:
 * the module's fast conditional CRB (beam-output Gram matrices, per-receiver Schur complements) equals
@@ -11,7 +11,7 @@ What is checked, each against something computed another way:
 * the P → ∞ limit: P·(conditional CRB) → the phase-conditional CRB (common phases), gap shrinking like 1/P;
   the floor is the shared data's: with independent data per node the limit is exactly the paper's bound;
 * the ML estimator's MSE / achievable bound in [0.9, 1.1] at high SNR, P = 1 on the paper scenario and P = 8 on
-  the 3-node one (the other two cases of the issue's four are in bench/bench_achievable.py: the test run's time);
+  the 3-node one (the other two of the issue's four cases are in bench/bench_achievable.py: the test run's time);
 * the CLI keys `disac crb` crb_achievable_m2 (+ --symbols), and bad input.
 """
 
@@ -78,14 +78,14 @@ def test_expected_fim_gives_the_paper_bound(name):
 
 # ---- the achievable bound against a Monte-Carlo of conditional CRBs on the PHY's frames --------------------------
 
-@pytest.mark.parametrize("name, symbols, draws", [("paper", 1, 8000), (THREE_NODES, 2, 3000)])
+@pytest.mark.parametrize("name, symbols, draws", [("paper", 1, 5000), (THREE_NODES, 2, 2000)])
 def test_achievable_matches_the_monte_carlo_of_phy_conditional_crbs(name, symbols, draws):
     """The bound from the module's own sampler (``draws``) against the mean conditional CRB over as many of the PHY's
     actual frames (ofdm.transmitted_frames, channels.node_phases_rad: the frames `disac localize` sends). The per-frame
     CRB of the PHY frames is evaluated on the fast path, which test_conditional_crb_equals_trial_stats_frame_by_frame
     proves equal to trial_stats.conditional_crbs_m2 frame by frame (1e-9; that function itself costs ~4 ms a frame);
     what is independent here is the sampling of the frames. The standard error of the difference of the two
-    Monte-Carlos is computed (≈ 0.4 % with the relative spreads 0.26 and 0.17 of the two cases) and 2 % must be ≥ 3
+    Monte-Carlos is computed (≈ 0.5 % with the relative spreads 0.26 and 0.12 of the two cases) and 2 % must be ≥ 3
     of it."""
     scenario, wc, wr = designed(name)
     scenario = scenario.replace(symbols_per_frame=symbols)
@@ -161,22 +161,35 @@ def test_three_nodes_floor_by_grid_equals_sampled_phases():
 
 # ---- the estimator reaches the achievable bound ------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, symbols, trials", [("paper", 1, 700), (THREE_NODES, 8, 600)])
-def test_mse_over_achievable_is_one(name, symbols, trials):
+# two of the issue's four cases (P = 1 on the paper scenario, P = 8 on the three-node one): all four ran in ~70 s on
+# the loaded 2-core machine, beyond this file's budget; bench/bench_achievable.py runs all four (and P = 2, 4)
+@pytest.mark.parametrize("name, symbols", [("paper", 1), (THREE_NODES, 8)])
+def test_mse_over_achievable_is_one(name, symbols):
     """The central unit's ML estimate (receive_snapshots + localise_frames, the ideal air, search "track": the full
-    search's estimates at this SNR) at 30 dB. Σ_k‖e_k‖² has a relative spread ≈ 0.75–0.9 per frame (four error
-    coordinates of unequal variance), so 600–700 frames give a standard error of ≈ 3 % of the MSE: the issue's
-    [0.9, 1.1] is then ≥ 3 standard errors wide on each side (asserted, from the measured spread). The bound's own
-    error (4 000 draws, < 0.6 %) is negligible beside it."""
+    search's estimates at this SNR) at 30 dB, 60 frames, against the achievable bound (2 000 draws: ≤ 0.8 %).
+
+    Σ_k‖e_k‖² spreads by 0.75–0.9 of its mean from frame to frame, so a plain mean of 60 frames is known to ±11 %
+    only (the [0.9, 1.1] of the issue would need ≥ 600 frames per case at 3 standard errors: bench/bench_achievable.py
+    runs 1 500). The MSE is therefore estimated with a control variate of known mean: the same frames' linearised
+    efficient errors (E[sq_lin | frame] = that frame's conditional CRB, whose mean over frames is the achievable
+    bound: test above), MSE ≈ mean(sq − sq_lin) + achievable. Its standard error is computed (≈ 0.8 %, nearly all
+    the bound's own: the ML error is the linearised one to ~1e-4 at 30 dB), so [0.9, 1.1] is ≥ 3 of it on each side
+    (asserted: ≥ 10); and the plain mean must agree with it within 3 of its own standard errors (nothing hidden in
+    the control variate)."""
     scenario, wc, wr = designed(name)
     scenario = scenario.replace(symbols_per_frame=symbols)
-    sq = achievable.localisation_squared_errors_m2(scenario, wc, wr, np.arange(trials), seed=0, channel_seed=1)
-    bound = achievable.achievable_crb_m2(scenario, wc, wr, draws=4000, seed=3)
-    ratio = float(np.mean(sq)) / bound["achievable_m2"]
-    relative_se = math.hypot(np.std(sq, ddof=1) / math.sqrt(len(sq)) / np.mean(sq), bound["relative_standard_error"])
-    assert 3 * relative_se <= 0.1 + 1e-9 or 0.9 + 3 * relative_se * ratio <= ratio, relative_se
-    assert 0.9 <= ratio <= 1.1, (ratio, relative_se)
-    assert float(np.mean(sq)) / bound["paper_m2"] > ratio  # against the paper's bound the same MSE is further off
+    sq, sq_lin = achievable.localisation_squared_errors_m2(scenario, wc, wr, np.arange(60), seed=0, channel_seed=1,
+                                                           linearised=True)
+    bound = achievable.achievable_crb_m2(scenario, wc, wr, draws=2000, seed=3)
+    ach = bound["achievable_m2"]
+    difference = sq - sq_lin
+    mse = float(np.mean(difference)) + ach
+    mse_se = math.hypot(np.std(difference, ddof=1) / math.sqrt(len(sq)), bound["standard_error_m2"])
+    assert 10 * mse_se / ach <= 0.1, mse_se / ach
+    assert 0.9 <= mse / ach <= 1.1, (mse / ach, mse_se / ach)
+    plain_se = np.std(sq, ddof=1) / math.sqrt(len(sq))
+    assert abs(float(np.mean(sq)) - mse) <= 3 * plain_se, (np.mean(sq) / ach, mse / ach, plain_se / ach)
+    assert mse / bound["paper_m2"] > mse / ach  # against the paper's bound the same MSE is further off
 
 
 # ---- contracts ---------------------------------------------------------------------------------------------------
@@ -219,3 +232,16 @@ def test_too_few_resource_elements_for_orthogonal_radar_is_an_error():
     bound = achievable.AchievableBound(scenario, wc, wr)
     with pytest.raises(achievable.AchievableError, match="symbols = 0"):
         bound.sample_beams(0, 10)
+
+
+def test_localize_reports_mse_over_achievable():
+    """`disac localize`'s Monte-Carlo (the GNU Radio chain) adds crb_achievable_m2 (the bound of the same precoders
+    and P) and mse_over_achievable = mse_m2 / crb_achievable_m2 beside its other keys."""
+    from gnuradio.disac.apps import localize_cmd
+
+    scenario, wc, wr = designed("paper", 20.0)
+    result = localize_cmd.monte_carlo(scenario, wc, wr, trials=6, seed=2, channel_seed=3)
+    assert result["crb_achievable_m2"] == pytest.approx(
+        achievable.achievable_crb_m2(scenario, wc, wr, seed=2)["achievable_m2"], rel=1e-12)
+    assert result["mse_over_achievable"] == pytest.approx(result["mse_m2"] / result["crb_achievable_m2"], rel=1e-12)
+    assert result["crb_achievable_m2"] > result["crb_position_m2"]  # 1.3× on this scenario (Jensen and the floor)

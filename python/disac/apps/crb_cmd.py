@@ -140,12 +140,13 @@ def run(args):
             ("position CRB, AOA only", report.crb_position_aoa_only_m2, "m²"),
             ("position CRB, TOF only", report.crb_position_tof_only_m2, "m²"),
             ("position CRB, with nuisance", nuisance_total, "m²"),
-            ("achievable (conditional, averaged)", None if bound is None else bound["achievable_m2"], "m²")]
+            ("achievable (conditional CRB, mean)", None if bound is None else bound["achievable_m2"], "m²")]
     for label, value, unit in rows:
-        print(f"  {label:32s} {'unbounded' if value is None else f'{value:.6g} {unit}'}")
+        missing = "not computed (note below)" if label.startswith("achievable") else "unbounded"
+        print(f"  {label:32s} {missing if value is None else f'{value:.6g} {unit}'}")
     if report.crb_position_per_target_m2:
         for k, value in enumerate(report.crb_position_per_target_m2):
             print(f"    target {k + 1}: {value:.6g} m² (RMSE ≥ {value ** 0.5:.4g} m)")
-    for note in report.notes:
+    for note in out["notes"]:
         print(f"  note: {note}")
     return 0

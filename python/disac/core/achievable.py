@@ -8,7 +8,7 @@ works frame by frame meets one realisation: that frame's data and radar symbols,
 φ_m, which are fixed for the whole frame. Its MSE is bounded by the CRB of that frame's conditional FIM
 (eq. 10 without the expectation, the cross-node terms W_c,m W_c,m'^H e^{j(φ_m − φ_m')} of the shared CoMP
 data included), averaged over frames. By Jensen (the inverse is matrix-convex) this is ≥ the paper's bound;
-the gap does not vanish as P → ∞, because the phases stay fixed within the frame (docs/fim-derivation.md §9,
+the gap does not vanish as P → ∞, because the phases stay fixed within the frame (docs/fim-derivation.md §10,
 "The achievable bound"; docs/localization.md).
 
     achievable(P) = E_{data, radar, φ}[ tr([F_cond(Θ)^{-1}]_xy) ]               (P symbols per frame)
@@ -22,7 +22,7 @@ unitaries with a random cyclic RE rotation and per-RE quarter turns, which leave
 phases uniform and independent per frame (the ideal air, core.channels.node_phases_rad). It does not use the
 PHY's frames, so comparing it with trial_stats.conditional_crbs_m2 on the PHY's frames is an independent check.
 
-How it is fast (docs/fim-derivation.md §9): every derivative of the mean at receiver n is a sum of "atoms"
+How it is fast (docs/fim-derivation.md §10): every derivative of the mean at receiver n is a sum of "atoms"
 r ⊗ s, r a receive steering vector (or its θ-derivative) and s the transmit beam output a_t^T(θ_m^k) x_m (or
 ȧ_t^T x_m) weighted by d_l(τ) or ḋ_l(τ) over the subcarriers. So a frame enters the FIM only through the
 per-subcarrier Gram matrix of its 2NK beam outputs (instead of its N·Mt·L·P symbols), and the amplitudes of
@@ -107,7 +107,8 @@ class AchievableBound:
         self.beam_node = np.repeat(np.arange(N), 2 * K)  # transmitter of each beam
         # signal vectors at receiver n, index σ = (m·K + k)·3 + type: d⊙z, d⊙ż, ḋ⊙z over the (l, p) of a frame
         self._signal_beam = np.array([(m * K + k) * 2 + z for m in range(N) for k in range(K) for z in (0, 1, 0)])
-        # atoms (module docstring), index a = (m·K + k)·4 + t: A (ȧ_r, d⊙z), B (a_r, d⊙ż), C (a_r, ḋ⊙z), D (a_r, d⊙z)
+        # atoms (module docstring), index a = (m·K + k)·4 + t:
+        # A (ȧ_r, d⊙z), B (a_r, d⊙ż), C (a_r, ḋ⊙z), D (a_r, d⊙z)
         atoms = [(m, k, t) for m in range(N) for k in range(K) for t in range(4)]
         atom_signal = np.array([(m * K + k) * 3 + (0, 1, 2, 0)[t] for m, k, t in atoms])
         self._atom_pair = (atom_signal[:, None], atom_signal[None, :])
@@ -153,27 +154,28 @@ class AchievableBound:
             y = y * np.exp(1j * np.asarray(phases_rad))[:, :, None, None, None, None]
         return y.reshape(frames.shape[0], 2 * N * K, frames.shape[3], frames.shape[4])
 
-    def sample_beams(self, symbols, draws, seed=0, phases_rad=None, shared_data=True):
+    def sample_beams(self, symbols, draws, seed=0, phases_rad=None, shared_data=True, block=0):
         """Beam outputs (draws, 2NK, L, P) of frames drawn from the PHY's symbol distributions (module docstring),
         with uniform node phases drawn from ``seed`` (or the given (draws, N) ``phases_rad``: common random
         numbers across P). ``shared_data=False``: every node its own independent data (not the PHY's CoMP: the
-        counterfactual that shows where the floor comes from, docs/fim-derivation.md §9)."""
+        counterfactual that shows where the floor comes from, docs/fim-derivation.md §10). ``block``: a further
+        key of the data and radar draws (achievable_crb_m2 samples in blocks of bounded memory)."""
         lay = self.layout
         N, mt, L, P, U = self.num_nodes, lay.tx_antennas, lay.subcarriers, int(symbols), lay.num_users
         active = lay.active_mask
         res = int(active.sum()) * P
         if res < N * mt:
             raise AchievableError(f"symbols = {P}: radar streams of N·Mt = {N * mt} rows cannot be orthogonal over "
-                                  f"L_active·P = {res} resource elements; accepted: P ≥ {math.ceil(N * mt / active.sum())}")
+                                  f"L_active·P = {res} resource elements; accepted: "
+                                  f"P ≥ {math.ceil(N * mt / active.sum())}")
         if phases_rad is None:
             phases_rad = sample_phases_rad(draws, N, seed)
         phases_rad = np.asarray(phases_rad, dtype=float).reshape(draws, N)
-        rng = np.random.default_rng([int(seed), _STREAM_DATA, P])
+        rng = np.random.default_rng([int(seed), _STREAM_DATA, P, int(block)])
         codes = rng.integers(0, 4, size=(draws, 1 if shared_data else N, U, L * P))
         s_c = ofdm.QPSK_SCALE * ((1 - 2 * (codes & 1)) + 1j * (1 - 2 * (codes >> 1)))
-        s_c = s_c * np.repeat(active, P)
-        s_c = s_c[:, np.zeros(len(self.beam_node), int) if shared_data else self.beam_node]  # (draws, NB, U, L·P)
-        rng = np.random.default_rng([int(seed), _STREAM_RADAR, P])
+        s_c = s_c * np.repeat(active, P)  # (draws, 1 or N, U, L·P)
+        rng = np.random.default_rng([int(seed), _STREAM_RADAR, P, int(block)])
         gauss = rng.standard_normal((draws, res, N * mt)) + 1j * rng.standard_normal((draws, res, N * mt))
         q, r = np.linalg.qr(gauss)
         diag = np.diagonal(r, axis1=-2, axis2=-1)
@@ -181,8 +183,10 @@ class AchievableBound:
         s_r = np.zeros((draws, N * mt, L * P), complex)
         s_r[:, :, np.flatnonzero(np.repeat(active, P))] = math.sqrt(res) * np.swapaxes(q, 1, 2)
         s_r = s_r.reshape(draws, N, mt, L * P)
-        y = (np.einsum("bu,fbuj->fbj", self.beam_comm, s_c)
-             + np.einsum("bt,fbtj->fbj", self.beam_radar, s_r[:, self.beam_node]))
+        y = np.empty((draws, len(self.beam_node), L * P), complex)
+        for m in range(N):  # node m's beams: a^T (W_c,m s_c + W_r,m s_r,m), one GEMM each over all draws
+            rows = self.beam_node == m
+            y[:, rows] = self.beam_comm[rows] @ s_c[:, 0 if shared_data else m] + self.beam_radar[rows] @ s_r[:, m]
         y = y * np.exp(1j * phases_rad[:, self.beam_node])[:, :, None]
         return y.reshape(draws, -1, L, P)
 
@@ -335,7 +339,12 @@ def achievable_crb_m2(scenario, wc, wr, symbols=None, draws=DEFAULT_DRAWS, seed=
         paper = paper_crb_m2(scenario, wc, wr, scenario_symbols)
         label = "inf"
     else:
-        crbs = bound.conditional_crbs_m2(bound.sample_beams(symbols, draws, seed))
+        phases = sample_phases_rad(draws, scenario.num_nodes, seed)
+        # the sampler holds ~6 complex arrays of L·P × N·Mt per draw (the Haar QR): blocks of bounded memory
+        per_draw = 6 * 16 * scenario.subcarriers * symbols * scenario.num_nodes * scenario.tx_antennas
+        size = max(1, int(4 * _CHUNK_BYTES // per_draw))
+        crbs = np.concatenate([bound.conditional_crbs_m2(bound.sample_beams(
+            symbols, len(phases[i:i + size]), seed, phases[i:i + size], block=i // size)) for i in range(0, draws, size)])
         mean, error = float(np.mean(crbs)), float(np.std(crbs, ddof=1) / math.sqrt(draws))
         paper = paper_crb_m2(scenario, wc, wr, symbols)
         method, used, label = "monte-carlo", draws, symbols
@@ -346,18 +355,45 @@ def achievable_crb_m2(scenario, wc, wr, symbols=None, draws=DEFAULT_DRAWS, seed=
 
 # ---- the Monte-Carlo the bound is compared with -------------------------------------------------------------
 
-def localisation_squared_errors_m2(scenario, wc, wr, frames, seed=0, channel_seed=1, search="track"):
+def localisation_squared_errors_m2(scenario, wc, wr, frames, seed=0, channel_seed=1, search="track", linearised=False):
     """Σ_k ‖q̂_k − q_k‖² (m², estimates matched to the targets) per frame of the central unit's ML estimator
     (core.fusion.FrameEstimator through impairment_trials.localise_frames) on snapshots of the scenario's own
     air (impairment_trials.receive_snapshots: the PHY's frames, oscillator phases from ``channel_seed``, AWGN
     from ``seed``), the receive side given ``scenario.without_impairments()``. ``search`` "track" refines from
     the previous frame's estimate and falls back to the full search whenever the residual is implausible for
-    noise alone: at high SNR the same estimates as "full" (docs/localization.md), several times faster."""
-    from . import impairment_trials, trial_stats  # the PHY and the localiser: only for this Monte-Carlo
+    noise alone: at high SNR the same estimates as "full" (docs/localization.md), several times faster.
+
+    ``linearised=True``: also Σ_k ‖e_k‖² of the efficient linearised error of each frame, e = [F_cond^{-1} s]_xy
+    with s the score of that frame's noise realisation (Z = noisy − noise-free snapshot, the same draw) and F_cond
+    its conditional FIM (eq. 10; fim.mean_derivatives with the amplitudes b·e^{j(φ_m − φ_n)}). E[‖e‖² | frame] is
+    that frame's conditional CRB exactly, and at high SNR the ML error is e plus higher-order terms, so
+    mean(sq − sq_lin) + achievable is an unbiased estimate of the MSE with a far smaller variance (a control
+    variate of known mean; docs/localization.md). Returns (sq, sq_lin) then."""
+    from . import channels, impairment_trials, trial_stats  # the PHY and the localiser: only for this Monte-Carlo
 
     frames = np.asarray(frames, dtype=np.int64)
     snapshots = impairment_trials.receive_snapshots(scenario, wc, wr, frames, seed, channel_seed)
     result = impairment_trials.localise_frames(scenario.without_impairments(), snapshots, frames, wc, wr, seed,
                                                search=search)
     truth = scenario.target_positions_m
-    return np.array([np.sum(trial_stats.matched_errors(np.asarray(p), truth) ** 2) for p in result.positions_m])
+    sq = np.array([np.sum(trial_stats.matched_errors(np.asarray(p), truth) ** 2) for p in result.positions_m])
+    if not linearised:
+        return sq
+    noise = snapshots.astype(complex) - impairment_trials.receive_snapshots(scenario, wc, wr, frames, seed,
+                                                                            channel_seed, noise=False)
+    layout = ofdm.layout_from_scenario(scenario)
+    base = fim.SensingGeometry.from_scenario(scenario.without_impairments())
+    jac = fim.jacobian_theta(base)
+    x = np.stack([ofdm.transmitted_frames(layout, seed, frames, m, wc[m], wr[m]) for m in range(scenario.num_nodes)],
+                 axis=1)  # (F, N, Mt, L, P)
+    amps = channels.linked_amplitudes(scenario.target_amplitudes(),
+                                      channels.node_phases_rad(channel_seed, frames, scenario.num_nodes))
+    K, dim = scenario.num_targets, fim.psi_size(scenario.num_nodes, scenario.num_targets)
+    sq_lin = np.empty(len(frames))
+    for f in range(len(frames)):
+        geom = fim.SensingGeometry(**{**base.__dict__, "amplitudes": amps[f]})
+        D = fim.mean_derivatives(geom, x[f]).reshape(dim, -1)
+        F_theta = jac @ ((2.0 / geom.noise_power) * np.real(D.conj() @ D.T)) @ jac.T
+        score = jac @ ((2.0 / geom.noise_power) * np.real(D.conj() @ noise[f].reshape(-1)))
+        sq_lin[f] = float(np.sum(np.linalg.solve(F_theta, score)[:2 * K] ** 2))
+    return sq, sq_lin
