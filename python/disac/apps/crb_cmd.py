@@ -9,15 +9,23 @@ Issue 14: crb_with_nuisance_m2 (and _per_target_m2): the position CRB with every
 node's self-coupling matrix unknown per frame (the bound an interference-suppressing receiver can reach,
 core.fim.position_crb_with_nuisance_m2; docs/fim-derivation.md §8), and `nuisance` (what was counted as unknown).
 Every bound sums over the scenario's active subcarriers only (guard/DC bins, docs/fim-derivation.md §7).
+Issue 15: crb_achievable_m2, the achievable bound of the precoders (the conditional CRB, cross-node terms included,
+averaged over the data and the oscillator phases: core.achievable), and `achievable` (its paper_m2, ratio, standard
+error, draws, method); `--symbols P` sets P for every bound (the scenario's symbols_per_frame replaced), `--symbols
+inf` gives the P → ∞ floor for the scenario's own P. Isotropic covariances are sent as radar streams only (W_c = 0).
 """
+
+import argparse
+import math
+import numpy as np
 
 import dataclasses
 
-from ..core import fim, ofdm
+from ..core import achievable, fim, ofdm
 from ..core.design_options import DEFAULT_OBJECTIVE, MAX_SINR_DB, MIN_SINR_DB, OBJECTIVES
 from ..core.scenario import load_scenario
 from .cli import (UsageError, add_progress_option, add_scenario_argument, finite_float, print_json, progress_bar,
-                  solver_accuracy_warnings_quieted)
+                  solver_accuracy_warnings_quieted, whole_number)
 
 COVARIANCES = ("isotropic", "designed")
 
@@ -50,13 +58,40 @@ def register(subparsers):
     parser.add_argument("--self-coupling-frames", type=finite_float("--self-coupling-frames", 1, 1e12), default=1.0,
                         help="crb_with_nuisance_m2 with each node's self-coupling matrix the same over this many frames "
                              "and estimated from all of them (default 1: unknown in every frame)")
+    parser.add_argument("--symbols", type=_symbols, default=None,
+                        help="OFDM symbols per frame P for every bound (default the scenario's), or inf: the achievable "
+                             "bound's P → ∞ floor for the scenario's P")
+    parser.add_argument("--draws", type=whole_number("--draws", 2, 10**6), default=achievable.DEFAULT_DRAWS,
+                        help=f"frames sampled for the achievable bound (default {achievable.DEFAULT_DRAWS})")
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
 
 
+def _symbols(text):
+    if text.strip().lower() == "inf":
+        return math.inf
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--symbols = {text!r}: expected a whole number ≥ 1 or inf")
+    return value
+
+
+def _achievable(scenario, wc, wr, args):
+    """core.achievable's bound of these precoders, or None (with the reason) when the frame cannot carry them."""
+    try:
+        return achievable.achievable_crb_m2(scenario, wc, wr, symbols=args.symbols, draws=args.draws), None
+    except (achievable.AchievableError, ofdm.FrameError) as exc:
+        return None, f"achievable bound not computed: {exc}"
+
+
 def run(args):
     scenario = load_scenario(args.scenario)
+    if args.symbols not in (None, math.inf):
+        scenario = scenario.replace(symbols_per_frame=args.symbols)
     geometry = dataclasses.replace(fim.SensingGeometry.from_scenario(scenario), frequency_grid=args.frequency_grid)
     if args.covariance == "designed":
         if args.sinr_db is None:
@@ -71,11 +106,13 @@ def run(args):
             bar.update()
         if not result.ok:
             raise UsageError(f"no design at --sinr-db {args.sinr_db:g}: status {result.status}. {result.message}")
-        covariances = result.R
+        covariances, precoders = result.R, (result.Wc, result.Wr)
     else:
         # P_T per RE, or P_T·L/L_a per active RE with guard/DC bins (core.ofdm.per_re_power: the same DAC power)
-        covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, ofdm.per_re_power(
-            scenario.per_antenna_power, getattr(scenario, "active_subcarriers", None)))
+        power = ofdm.per_re_power(scenario.per_antenna_power, getattr(scenario, "active_subcarriers", None))
+        covariances = fim.isotropic_covariances(scenario.num_nodes, scenario.tx_antennas, power)
+        n, mt = scenario.num_nodes, scenario.tx_antennas  # R_n = P_T·I as radar streams W_r = √P_T·I, no data
+        precoders = (np.zeros((n, mt, scenario.num_users)), np.broadcast_to(np.sqrt(power) * np.eye(mt), (n, mt, mt)))
     report = fim.crb_report(geometry, covariances)
     delay_s = self_coupling_delay_s(scenario)
     nuisance_map = fim.NuisanceFimMap(geometry, direct_paths=True, self_coupling=True, self_coupling_delay_s=delay_s)
@@ -87,6 +124,10 @@ def run(args):
                      "self_coupling_delay_s": delay_s, "self_coupling_frames": args.self_coupling_frames},
         "active_subcarriers": int(geometry.active_mask().sum()), "frequency_grid": args.frequency_grid,
         "scenario": scenario.name, "covariance": args.covariance}
+    bound, why = _achievable(scenario, *precoders, args)
+    out |= {"crb_achievable_m2": None if bound is None else bound["achievable_m2"], "achievable": bound}
+    if why:
+        out["notes"] = out["notes"] + [why]
     if args.covariance == "designed":
         out |= {"objective": args.objective, "sinr_threshold_db": args.sinr_db}
     if args.json:
@@ -98,12 +139,14 @@ def run(args):
             ("paper objective tr(F(Θ)^-1)", report.crb_paper, ""),
             ("position CRB, AOA only", report.crb_position_aoa_only_m2, "m²"),
             ("position CRB, TOF only", report.crb_position_tof_only_m2, "m²"),
-            ("position CRB, with nuisance", nuisance_total, "m²")]
+            ("position CRB, with nuisance", nuisance_total, "m²"),
+            ("achievable (conditional CRB, mean)", None if bound is None else bound["achievable_m2"], "m²")]
     for label, value, unit in rows:
-        print(f"  {label:32s} {'unbounded' if value is None else f'{value:.6g} {unit}'}")
+        missing = "not computed (note below)" if label.startswith("achievable") else "unbounded"
+        print(f"  {label:32s} {missing if value is None else f'{value:.6g} {unit}'}")
     if report.crb_position_per_target_m2:
         for k, value in enumerate(report.crb_position_per_target_m2):
             print(f"    target {k + 1}: {value:.6g} m² (RMSE ≥ {value ** 0.5:.4g} m)")
-    for note in report.notes:
+    for note in out["notes"]:
         print(f"  note: {note}")
     return 0

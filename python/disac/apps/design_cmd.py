@@ -4,7 +4,9 @@
 
 JSON keys (a contract other tools read): status, objective, solver, sinr_threshold_db, solve_time_s,
 crb_position_bound_m2, crb_position_extracted_m2, crb_paper_bound, crb_paper_extracted,
-sinr_extracted_db (one per user), max_antenna_power, scenario; with --max-sinr also max_common_sinr_db.
+sinr_extracted_db (one per user), max_antenna_power, scenario; with --max-sinr also max_common_sinr_db; with
+--objective achievable also crb_achievable_bound_m2, crb_achievable_extracted_m2, crb_achievable_stderr_m2 (the P → ∞
+floor of the achievable bound, docs/beamforming.md §8) and phase_sets.
 Exit status 0 when a design was found, 1 when the threshold is infeasible or the solver failed (the
 JSON still says which), 2 for bad arguments.
 """
@@ -17,7 +19,9 @@ from ..core.scenario import load_scenario
 from .cli import (add_progress_option, add_scenario_argument, finite_float, print_json, progress_bar,
                   solver_accuracy_warnings_quieted)
 
-OBJECTIVE_HELP = {"paper": "tr(F(Θ)^-1), the paper's eq. (18a)", "position": "tr of the x,y block of F(Θ)^-1"}
+OBJECTIVE_HELP = {"paper": "tr(F(Θ)^-1), the paper's eq. (18a)", "position": "tr of the x,y block of F(Θ)^-1",
+                  "achievable": "the position CRB of the phase-conditional FIM of CoMP data, averaged over oscillator "
+                                "phase sets (docs/beamforming.md §8)"}
 
 
 def register(subparsers):
@@ -31,8 +35,9 @@ def register(subparsers):
                         help="; ".join(f"{k}: {v}" for k, v in OBJECTIVE_HELP.items()) + f" (default {DEFAULT_OBJECTIVE})")
     parser.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER,
                         help=f"SDP solver, {' or '.join(SOLVERS)} (default {DEFAULT_SOLVER})")
-    parser.add_argument("--formulation", choices=FORMULATIONS, default="decomposed",
-                        help="decomposed (default, fastest), one_lmi, or the paper's literal Schur LMIs")
+    parser.add_argument("--formulation", choices=FORMULATIONS, default=None,
+                        help="decomposed (default, fastest), one_lmi, or the paper's literal Schur LMIs; the objective "
+                             "achievable has a formulation of its own (the joint-covariance SDR) and takes none of these")
     parser.add_argument("--extraction", choices=EXTRACTIONS, default="paper",
                         help="radar beamformer from R_r,n (paper, default) or from R_n − Σ ŵŵ^H (keep_covariance, "
                              "ref. [11])")

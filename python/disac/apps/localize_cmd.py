@@ -114,6 +114,10 @@ def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, o
                   elapsed_s=time.perf_counter() - started, calibration=calibration_report(calibration, status))
     result["interference"], result["crb_with_nuisance_m2"] = interference_report(
         suppressor, scenario.without_impairments(), wc, wr)
+    from ..core import achievable  # issue 15: the achievable bound (docs/localization.md), mse_over_achievable
+
+    bound = achievable.achievable_crb_m2(scenario.without_impairments(), wc, wr, seed=seed)
+    result.update(crb_achievable_m2=bound["achievable_m2"], mse_over_achievable=result["mse_m2"] / bound["achievable_m2"])
     return result
 
 

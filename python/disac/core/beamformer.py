@@ -32,6 +32,7 @@ from cvxpy.reductions.solution import Solution, failure_solution
 from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import CLARABEL as _ClarabelConif
 from scipy import sparse
 
+from . import achievable, design_achievable
 from . import fim as fim_mod
 from . import geometry, ofdm
 from .design_options import (DEFAULT_SOLVER, EXTRACTIONS, FORMULATIONS, MAX_SINR_DB, MIN_SINR_DB,  # noqa: F401
@@ -83,6 +84,18 @@ _CLARABEL_PRIMAL = _ClarabelPrimalOnly()
 #   equalities, cvxpy's recovery of every dual value, and the two bounds from two inverses of the dense
 #   J F(Ψ) J^T each.
 REFERENCE_FORMULATIONS = ("decomposed_dense", "decomposed_free_psd")
+# Objective "achievable" only: "joint", the SDR over the joint covariance of all nodes' communication beams averaged
+# over the phase sets (BeamformerDesigner._build_achievable), then sequential rank-one solves (_solve_rank_one): the
+# relaxation alone has the position problem's optimum, with rank > 1 (docs/beamforming.md §8).
+ACHIEVABLE_FORMULATIONS = ("joint",)
+# The sequential rank-one solves of the joint formulation (BeamformerDesigner._solve_rank_one): first weight relative
+# to the relaxed objective, the largest number of steps, and the λ2/λ1 at which a joint covariance counts as rank one.
+RANK_WEIGHT_START = 1e-2
+RANK_STEPS = 20
+RANK_TOLERANCE = 1e-4
+# Steps without a better iterate after which the sequence stops: on the three-node scenario the floor of the iterates
+# only grew after the relaxation's (0.543 → 0.544 → 0.562 → 0.67 → 0.79 m² over seven steps).
+RANK_PATIENCE = 2
 
 
 @dataclasses.dataclass
@@ -109,6 +122,15 @@ class DesignResult:
     max_common_sinr_db: object = None  # filled on request (max_sinr=True)
     extraction: str = "paper"
     message: str = ""
+    # objective "achievable" only (issue 15): the P → ∞ floor E_φ[CRB(F(Θ; φ))] of the relaxed covariances
+    # (design_achievable.mean_position_crb_m2) and of the extracted beamformers (core.achievable.achievable_crb_m2,
+    # symbols=inf), the latter's error estimate, the number of phase sets S of the design's average, and the joint
+    # covariances (U, N·Mt, N·Mt) of the users' beams
+    crb_achievable_bound_m2: object = None
+    crb_achievable_extracted_m2: object = None
+    crb_achievable_stderr_m2: object = None
+    phase_sets: object = None
+    Rc_joint: object = None
 
     @property
     def ok(self):
@@ -125,7 +147,10 @@ class DesignResult:
             "sinr_extracted_db": self.sinr_extracted_db, "sinr_bound_db": self.sinr_bound_db,
             "max_antenna_power": self.max_antenna_power, "max_common_sinr_db": self.max_common_sinr_db,
             "extraction": self.extraction, "message": self.message,
-        }
+        } | ({"crb_achievable_bound_m2": self.crb_achievable_bound_m2,
+              "crb_achievable_extracted_m2": self.crb_achievable_extracted_m2,
+              "crb_achievable_stderr_m2": self.crb_achievable_stderr_m2,
+              "phase_sets": self.phase_sets} if self.objective == "achievable" else {})
 
 
 def _check_choice(name, value, accepted):
@@ -136,16 +161,26 @@ def _check_choice(name, value, accepted):
 class BeamformerDesigner:
     """Problem (18) for one scenario, compiled once; ``solve(Γ_c)`` re-solves for any threshold."""
 
-    def __init__(self, scenario, objective="position", solver=None, formulation="decomposed", user_subspace=True,
-                 channels=None, time_limit_s=None, transmit_subspace=True):
+    def __init__(self, scenario, objective="position", solver=None, formulation=None, user_subspace=True,
+                 channels=None, time_limit_s=None, transmit_subspace=True, phase_sets=None):
         """channels: the users' channels h (N, U, Mt) to design for (measured CSI), default the scenario's;
         time_limit_s: a solve that takes longer stops with status "solver_error" (None: no limit);
         user_subspace / transmit_subspace: the exact reductions of docs/beamforming.md §3 (the second one
-        only in the decomposed formulation); False keeps the unreduced problem, for comparison."""
+        only in the decomposed formulation); False keeps the unreduced problem, for comparison.
+        formulation None: "joint" for the objective "achievable" (its only formulation), "decomposed" otherwise.
+        phase_sets: objective "achievable" only, the number S of oscillator phase sets its average runs over
+        (default core.design_achievable.default_phase_sets(N)); that objective ignores user_subspace and
+        transmit_subspace (docs/beamforming.md §8)."""
         solver = solver or DEFAULT_SOLVER
+        if formulation is None:
+            formulation = "joint" if objective == "achievable" else "decomposed"
         _check_choice("objective", objective, OBJECTIVES)
         _check_choice("solver", solver, SOLVERS)
-        _check_choice("formulation", formulation, FORMULATIONS + REFERENCE_FORMULATIONS)
+        _check_choice("formulation", formulation, FORMULATIONS + REFERENCE_FORMULATIONS + ACHIEVABLE_FORMULATIONS)
+        if (formulation in ACHIEVABLE_FORMULATIONS) != (objective == "achievable"):
+            raise ValueError(f"formulation = {formulation!r} with objective = {objective!r}: the objective 'achievable' "
+                             f"has the formulation {ACHIEVABLE_FORMULATIONS[0]!r} only, and that formulation no other "
+                             "objective")
         self.scenario, self.objective, self.solver, self.formulation = scenario, objective, solver, formulation
         self.user_subspace = bool(user_subspace)
         self.transmit_subspace = bool(transmit_subspace)
@@ -160,11 +195,21 @@ class BeamformerDesigner:
                                              and math.isfinite(time_limit_s)):
             raise ValueError(f"time_limit_s = {time_limit_s!r}: expected a positive number of seconds or None")
         self.time_limit_s = time_limit_s
+        if phase_sets is not None and objective != "achievable":
+            raise ValueError(f"phase_sets = {phase_sets!r}: only the objective 'achievable' averages over phase sets")
+        if phase_sets is None:
+            phase_sets = design_achievable.default_phase_sets(scenario.num_nodes)
+        if isinstance(phase_sets, bool) or not isinstance(phase_sets, (int, np.integer)) or phase_sets < 1:
+            raise ValueError(f"phase_sets = {phase_sets!r}: expected a positive integer")
+        self.phase_sets = int(phase_sets)
         self._build()
         self._comm_only = None
 
     # ---- the compiled problem -----------------------------------------------------------------
     def _build(self):
+        if self.formulation == "joint":
+            self._build_achievable()
+            return
         s = self.scenario
         N, mt, K = s.num_nodes, s.tx_antennas, s.num_targets
         # congruence scaling at the isotropic reference R = I (covariances are in units of P_T)
@@ -221,6 +266,93 @@ class BeamformerDesigner:
         constraints = self._communication_constraints()  # (18c)-(18f)
         self.problem = cp.Problem(cp.Minimize(objective), sensing + fim_constraints + constraints)
         self._comm_constraints = constraints
+
+    def _build_achievable(self):
+        """The SDR over the joint covariance of all nodes' communication beams (objective "achievable", issue 15).
+
+        Variables (units of P_T): per user u the joint covariance C_u (N·Mt square, ⪰ 0) of the stacked beams
+        [w_{c,1,u}; …; w_{c,N,u}], whose diagonal blocks are the paper's R_{c,n,u}; per node R_{r,n} ⪰ 0;
+        R_n = R_{r,n} + Σ_u C_u[n, n]. Constraints: the paper's (18c)–(18f) on these (the SINR of eq. 17 reads the
+        diagonal blocks only: the noncoherent user averages the cross terms away). Objective: the average over S
+        phase sets φ_s of the position CRB surrogate tr(T_s), [[F(Θ; φ_s), E_p], [E_p^T, T_s]] ⪰ 0, with F(Θ; φ)
+        the phase-conditional FIM of core.design_achievable (the paper's F(Θ) plus the cross-node terms
+        Re e^{j(φ_m' − φ_m)}·(Σ_u C_u[m', m])): affine in the variables for each φ_s, so the problem stays convex.
+        Same congruence scaling D as (18). The users' subspace reduction is not used: the cross blocks are needed
+        in full.
+        """
+        s = self.scenario
+        N, U, mt, K = s.num_nodes, s.num_users, s.tx_antennas, s.num_targets
+        F_ref = self.fim_map.fim_theta(fim_mod.isotropic_covariances(N, mt, 1.0))
+        diag = np.diag(F_ref).copy()
+        diag[diag <= 0] = 1.0
+        self._D = 1.0 / np.sqrt(diag)
+        self._signal_coef = cp.Parameter(nonneg=True, value=1.0, name="signal_coef")
+        self._interference_coef = cp.Parameter(nonneg=True, value=1.0, name="interference_coef")
+        self.joint_map = design_achievable.JointFimMap(self.geometry)
+        self.design_phases_rad = design_achievable.lattice_phase_sets(N, self.phase_sets)
+        size = N * mt
+        Zc = [cp.Variable((2 * size, 2 * size), PSD=True, name=f"Zjoint_{u}") for u in range(U)]
+        Zr = [cp.Variable((2 * mt, 2 * mt), PSD=True, name=f"Zr_{n}") for n in range(N)]
+        joint = [_complexify(Z, size) for Z in Zc]
+        radar = [_complexify(Z, mt) for Z in Zr]
+
+        def block(pair, a, b):
+            rows, cols = slice(a * mt, (a + 1) * mt), slice(b * mt, (b + 1) * mt)
+            return pair[0][rows, cols], pair[1][rows, cols]
+
+        self.R = []
+        for n in range(N):
+            parts = [block(c, n, n) for c in joint]
+            self.R.append((radar[n][0] + sum(p[0] for p in parts), radar[n][1] + sum(p[1] for p in parts)))
+        self._R_frame, self._frames = self.R, [None] * N  # R_n are expressions here (read by _R_value)
+        constraints = [cp.diag(self.R[n][0]) <= 1.0 for n in range(N)]  # (18d)
+        h = self.channels
+        noise = s.user_noise_power / self.per_re_power
+        for u in range(U):  # (18f) on the diagonal blocks, as in _communication_constraints
+            signal = sum(_quadratic(h[n, u], block(joint[u], n, n)) for n in range(N))
+            interference = sum(_quadratic(h[n, u], radar[n]) + sum(_quadratic(h[n, u], block(joint[i], n, n))
+                                                                   for i in range(U) if i != u) for n in range(N))
+            constraints.append(self._signal_coef * signal - self._interference_coef * (interference + noise) >= 0)
+        # the real vector the FIM reads: per ordered block (m', m), row-major, [vec Re Y, vec Im Y] (JointFimMap)
+        pieces = []
+        for a in range(N):
+            for b in range(N):
+                if a == b:
+                    Y = self.R[a]
+                else:
+                    parts = [block(c, a, b) for c in joint]
+                    Y = (sum(p[0] for p in parts), sum(p[1] for p in parts))
+                pieces += [cp.vec(Y[0], order="C"), cp.vec(Y[1], order="C")]
+        vector = cp.hstack(pieces)
+        dim = self.joint_map.theta_dim
+        D = self._D
+        scale = np.outer(D, D).ravel()[:, None]
+        E = D[:, None] * np.eye(dim)[:, :2 * K]  # D E, E = the x, y selector
+        sensing, objective = [], 0
+        for index, matrix in enumerate(self.joint_map.affine_matrices(self.design_phases_rad)):
+            matrix = sparse.csr_matrix(scale * matrix)
+            matrix.eliminate_zeros()
+            F = cp.reshape(matrix @ vector, (dim, dim), order="C")
+            T = cp.Variable((2 * K, 2 * K), symmetric=True, name=f"T_{index}")
+            sensing.append(cp.bmat([[F, E], [E.T, T]]) >> 0)
+            objective = objective + cp.trace(T) / self.phase_sets
+        self._joint_variables, self._radar_variables = Zc, Zr
+        self.selection_phases_rad = design_achievable.lattice_phase_sets(N, design_achievable.SELECTION_PHASE_SETS,
+                                                                         seed=1)
+        self._comm_constraints = constraints
+        # the rank-one penalty of the sequential solves (_solve_rank_one): ρ·Σ_u (tr C_u − v_u^H C_u v_u) with v_u the
+        # previous solve's principal eigenvector, ρ·v v^H held as parameters (DPP: one compiled problem for all steps)
+        self._rank_weight = cp.Parameter(nonneg=True, value=0.0, name="rank_weight")
+        self._rank_directions = []
+        penalty = 0
+        for u, (re, im) in enumerate(joint):
+            Pr = cp.Parameter((size, size), symmetric=True, value=np.zeros((size, size)), name=f"rank_re_{u}")
+            Pi = cp.Parameter((size, size), value=np.zeros((size, size)), name=f"rank_im_{u}")
+            self._rank_directions.append((Pr, Pi))
+            # v^H C v = Σ Re C ∘ Re(v v^H) + Σ Im C ∘ Im(v v^H) for C = Re C + j Im C Hermitian
+            penalty = penalty + self._rank_weight * cp.trace(re) - cp.sum(cp.multiply(Pr, re)) - cp.sum(cp.multiply(Pi, im))
+        self.problem = cp.Problem(cp.Minimize(objective + penalty), sensing + constraints)
+        self._sensing_objective = objective
 
     def _dense_blocks(self):
         """block(rows, cols) -> the scaled F(Θ)[rows, cols] from the dense coefficient tensor (the reference
@@ -514,7 +646,10 @@ class BeamformerDesigner:
             raise ValueError(f"sinr_threshold_db = {sinr_threshold_db!r}: expected a finite number of dB "
                              f"from {MIN_SINR_DB:g} to {MAX_SINR_DB:g}")
         self._set_threshold(gamma_db)
-        status, elapsed = self._solve_problem(self.problem)
+        if self.formulation == "joint":
+            status, elapsed = self._solve_rank_one(extraction)
+        else:
+            status, elapsed = self._solve_problem(self.problem)
         if status not in _OK and not status.startswith("infeasible") and status != TIMEOUT_STATUS:
             # Clarabel can stop with a numerical error on an infeasible SDP instead of a certificate;
             # the SINR/power problem alone (small, well posed) then says whether the threshold is the cause
@@ -542,14 +677,19 @@ class BeamformerDesigner:
         if not np.all(np.isfinite(R_units)):
             result.status, result.message = "solver_error", "the solver returned non-finite values"
             return
-        Rc, R_consistent = self._communication_covariances(R_units)
-        Rc, R_consistent, R = Rc * pt, R_consistent * pt, R_units * pt
+        if self.formulation == "joint":
+            Rc, R_consistent, joint, Wc, Wr = self._joint_beamformers(R_units, extraction)
+            R = R_units * pt
+        else:
+            Rc, R_consistent = self._communication_covariances(R_units)
+            Rc, R_consistent, R = Rc * pt, R_consistent * pt, R_units * pt
         if not (np.all(np.isfinite(Rc)) and np.all(np.isfinite(R_consistent))):
             result.status, result.message = "solver_error", "the solver returned non-finite values"
             return
-        # the beamformers come from the R_c and the R_n they are consistent with (R_n⁺ differs from the solver's
-        # R_n by its residuals); the bound stays the CRB of the solver's R_n, the optimum of (18)
-        Wc, Wr = extract_beamformers(self.channels, Rc, R_consistent, extraction, per_antenna_power=pt)
+        if self.formulation != "joint":
+            # the beamformers come from the R_c and the R_n they are consistent with (R_n⁺ differs from the solver's
+            # R_n by its residuals); the bound stays the CRB of the solver's R_n, the optimum of (18)
+            Wc, Wr = extract_beamformers(self.channels, Rc, R_consistent, extraction, per_antenna_power=pt)
         extracted_R = transmit_covariances(Wc, Wr)
         result.Rc, result.R, result.Wc, result.Wr, result.R_extracted = Rc, R, Wc, Wr, extracted_R
         J = self.fim_map.jacobian
@@ -566,6 +706,107 @@ class BeamformerDesigner:
         result.sinr_extracted_db = [float(v) for v in to_db(sinr)]
         result.sinr_bound_db = [float(v) for v in to_db(sinr_from_covariances(self.channels, Rc, R, s.user_noise_power))]
         result.max_antenna_power = float(np.max(np.real(np.einsum("nii->ni", extracted_R))))
+        if self.objective == "achievable":
+            mt = s.tx_antennas
+            relaxed = joint.sum(axis=0).reshape(N, mt, N, mt).transpose(0, 2, 1, 3)  # Y[m', m] = Σ_u C_u[m', m]
+            relaxed[np.arange(N), np.arange(N)] = R
+            result.crb_achievable_bound_m2 = design_achievable.mean_position_crb_m2(
+                self.joint_map, relaxed, design_achievable.evaluation_phase_sets(N))
+            extracted = achievable.achievable_crb_m2(s, Wc, Wr, symbols=math.inf)  # branch bound's floor (P → ∞)
+            result.crb_achievable_extracted_m2 = extracted["achievable_m2"]
+            result.crb_achievable_stderr_m2 = extracted["standard_error_m2"]
+            result.phase_sets = self.phase_sets
+            result.Rc_joint = joint
+
+    def _solve_rank_one(self, extraction):
+        """The joint SDR, then sequential convex solves that drive every C_u towards rank one (formulation "joint").
+
+        The relaxation alone returns the position problem's optimum with C_u of rank > 1 (docs/beamforming.md §8): a
+        rank-2 C_u is two independent data streams, which decorrelates the nodes and is not CoMP. Rank one is the
+        difference-of-convex constraint tr C_u − λ_max(C_u) = 0; each step minimises the sampled objective plus
+        ρ_k·Σ_u (tr C_u − v_u^H C_u v_u), the convex majorant at the previous principal eigenvectors v_u (a
+        majorise-minimise step), with ρ doubling from RANK_WEIGHT_START × the relaxed objective, until
+        λ2/λ1 ≤ RANK_TOLERANCE for every user or RANK_STEPS steps. Every iterate (the relaxation's included) is
+        extracted (eq. 19 and _align_joint_phases) and its floor evaluated on an independent lattice of
+        SELECTION_PHASE_SETS phase sets; the solver variables of the best one are restored at the end (the
+        penalty can run into a decorrelated point whose expected bound is far worse: the three-node scenario)."""
+        self._rank_weight.value = 0.0
+        for Pr, Pi in self._rank_directions:
+            Pr.value, Pi.value = np.zeros(Pr.shape), np.zeros(Pi.shape)
+        status, elapsed = self._solve_problem(self.problem)
+        self.rank_steps, self.selected_step, self.step_floors_m2, self.relaxed_objective_m2 = 0, None, [], None
+        if status not in _OK:
+            return status, elapsed
+        # the relaxation's optimum in m² (covariances are in units of P_T, and F is linear in them)
+        self.relaxed_objective_m2 = float(self._sensing_objective.value) / self.per_re_power
+        best_status, best_floor, best_values = status, math.inf, None
+        weight = RANK_WEIGHT_START * max(float(self._sensing_objective.value), 1e-300)
+        variables = self._joint_variables + self._radar_variables
+        for step in range(RANK_STEPS + 1):
+            floor = self._iterate_floor_m2(extraction)
+            self.step_floors_m2.append(floor)
+            if floor < best_floor:
+                best_status, best_floor, self.selected_step = status, floor, step
+                best_values = [np.array(v.value) for v in variables]
+            joint = np.array([_complexify_value(Z.value) for Z in self._joint_variables])
+            eig, vec = np.linalg.eigh(0.5 * (joint + np.swapaxes(joint, -1, -2).conj()))
+            if step == RANK_STEPS or np.all(eig[:, -2] <= RANK_TOLERANCE * np.maximum(eig[:, -1], 1e-300)):
+                break
+            if step - self.selected_step >= RANK_PATIENCE:  # the penalty has moved away from the best for a while
+                break
+            self._rank_weight.value = weight
+            for (Pr, Pi), v in zip(self._rank_directions, vec[:, :, -1]):
+                outer = weight * np.outer(v, v.conj())
+                Pr.value, Pi.value = 0.5 * (outer.real + outer.real.T), 0.5 * (outer.imag - outer.imag.T)
+            status, more = self._solve_problem(self.problem)
+            elapsed += more
+            self.rank_steps = step + 1
+            if status not in _OK:
+                break
+            weight *= 2.0
+        if best_values is None:
+            return status, elapsed
+        for variable, value in zip(variables, best_values):
+            variable.value = value
+        return best_status, elapsed
+
+    def _iterate_floor_m2(self, extraction):
+        """The floor (mean position CRB over the selection lattice) of the current iterate's extracted beams; +inf
+        where the values are not finite or a phase set fixes no position."""
+        N = self.scenario.num_nodes
+        R_units = np.array([self._R_value(n) for n in range(N)])
+        if not np.all(np.isfinite(R_units)):
+            return math.inf
+        Wc, Wr = self._joint_beamformers(R_units, extraction)[3:]
+        if not (np.all(np.isfinite(Wc)) and np.all(np.isfinite(Wr))):
+            return math.inf
+        return design_achievable.mean_position_crb_m2(self.joint_map, self.joint_map.blocks(Wc, Wr),
+                                                      self.selection_phases_rad)
+
+    def _joint_beamformers(self, R_units, extraction):
+        """(R_c, R⁺, C, W_c, W_r) of the current joint solution, scaled to P_T: eq. (19) per node from the diagonal
+        blocks, then the beams' phases aligned to C (_align_joint_phases)."""
+        pt = self.per_re_power
+        Rc, R_consistent, joint = self._joint_communication_covariances(R_units)
+        Rc, R_consistent, joint = Rc * pt, R_consistent * pt, joint * pt
+        Wc, Wr = extract_beamformers(self.channels, Rc, R_consistent, extraction, per_antenna_power=pt)
+        return Rc, R_consistent, joint, _align_joint_phases(Wc, joint), Wr
+
+    def _joint_communication_covariances(self, R):
+        """(R_c (N, U, Mt, Mt), R⁺ (N, Mt, Mt), C (U, N·Mt, N·Mt)) after an "achievable" solve, units of P_T.
+
+        Every C_u is replaced by its PSD part (eigen-clip, a change of the solver's tolerance) and R_c,n,u are its
+        diagonal blocks; R⁺_n = R_n + the PSD part of Σ_u R_c,n,u − R_n, as in _communication_covariances, so that
+        the paper's radar part R⁺_n − Σ_u R_c,n,u is PSD to rounding."""
+        N, mt = self.scenario.num_nodes, self.scenario.tx_antennas
+        joint = psd_part(np.array([_complexify_value(Z.value) for Z in self._joint_variables]))
+        Rc = np.array([[joint[u, n * mt:(n + 1) * mt, n * mt:(n + 1) * mt] for u in range(joint.shape[0])]
+                       for n in range(N)])
+        consistent = []
+        for n in range(N):
+            R_n = psd_part(R[n])
+            consistent.append(R_n + psd_part(Rc[n].sum(axis=0) - R_n))
+        return Rc, np.array(consistent), joint
 
     def _R_value(self, n):
         """R_n (units of P_T) after a solve, from the variables R'_n (numpy: cvxpy's evaluation is slower)."""
@@ -604,6 +845,26 @@ class BeamformerDesigner:
         self._set_threshold(gamma_db)
         status, _ = self._solve_problem(self._comm_only)
         return status in _OK
+
+
+def _align_joint_phases(Wc, joint):
+    """The per-node beams of eq. (19) rotated to the phases of the joint covariances' principal eigenvectors.
+
+    Eq. (19) at node n gives ŵ_{n,u} up to a unit phase (it reads only the diagonal block C_u[n, n]), and the
+    cross-node blocks ŵ_{m',u} ŵ_{m,u}^H of the FIM depend on the relative phases of different users' beams at
+    a node (one node's oscillator phase rotates all of them together, so these do not average away). Each
+    ŵ_{n,u} is multiplied by e^{jβ}, β = arg(ŵ_{n,u}^H v_{n,u}), v_u the principal eigenvector of C_u (its block
+    n): a rank-1 C_u = v v^H is then reproduced exactly; per-node covariances and every SINR are unchanged."""
+    N, mt, U = Wc.shape
+    out = Wc.copy()
+    for u in range(U):
+        _, vectors = np.linalg.eigh(0.5 * (joint[u] + joint[u].conj().T))
+        v = vectors[:, -1].reshape(N, mt)
+        for n in range(N):
+            overlap = np.vdot(Wc[n, :, u], v[n])
+            if abs(overlap) > 0:
+                out[n, :, u] = Wc[n, :, u] * (overlap / abs(overlap))
+    return out
 
 
 def _orthonormal_basis(matrix, rcond=1e-10):
@@ -775,7 +1036,7 @@ def psd_factor(matrix):
 
 
 def design(scenario, sinr_threshold_db, objective="position", solver=None, extraction="paper",
-           max_sinr=False, formulation="decomposed"):
+           max_sinr=False, formulation=None):
     """One-shot convenience: build problem (18) for the scenario and solve it at Γ_c (dB)."""
     designer = BeamformerDesigner(scenario, objective=objective, solver=solver, formulation=formulation)
     return designer.solve(sinr_threshold_db, extraction=extraction, max_sinr=max_sinr)

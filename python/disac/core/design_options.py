@@ -6,9 +6,11 @@ Command-line parsers and request validators read these without importing cvxpy (
 second), and core/beamformer.py takes them from here: one definition each.
 """
 
-OBJECTIVES = ("position", "paper")
+OBJECTIVES = ("position", "paper", "achievable")
 # One default for every command and the beamformer server: the paper's own objective tr(F(Θ)^-1) of
-# problem (18); "position" (the x,y block only) is the other choice.
+# problem (18); "position" (the x,y block only) is the other choice; "achievable" (issue 15) minimises the
+# position CRB of the phase-conditional FIM averaged over oscillator phase sets, the floor of the bound an
+# estimator can reach with CoMP data (core.design_achievable, docs/beamforming.md §8).
 DEFAULT_OBJECTIVE = "paper"
 SOLVERS = ("clarabel", "scs")
 FORMULATIONS = ("decomposed", "one_lmi", "literal")
