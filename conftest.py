@@ -60,7 +60,23 @@ def _shared_fixture_group(item):
 def pytest_collection_modifyitems(config, items):
     if not config.pluginmanager.hasplugin("xdist"):
         return
+    grouped = bool(config.getvalue("loadgroup")) if hasattr(config.option, "loadgroup") else False
     for item in items:
         group = _shared_fixture_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+            if grouped and "@" not in item.nodeid:
+                _add_group_suffix(item, group)
+
+
+def _add_group_suffix(item, group):
+    """The "@group" suffix of the node id that xdist's loadgroup scheduler groups by. xdist 3.8 writes it as
+    ``item._nodeid = …``, which pytest 9 no longer reads (the id is ``item._id``, a _pytest.nodeid.NodeId): with
+    the marker alone nothing was grouped, and a module fixture was built on both workers (tests/test_sinr_switch.py's
+    45 s loopback run twice, tests/test_grc.py's 60 s one). Here for both pytest generations."""
+    nodeid = f"{item.nodeid}@{group}"
+    current = getattr(item, "_id", None)
+    if current is not None and type(current).__name__ == "NodeId":
+        item._id = type(current).parse(nodeid)
+    else:
+        item._nodeid = nodeid
