@@ -42,18 +42,8 @@ DEFAULT_CARRIER_HZ = 3.5e9
 
 # ---- Doppler and symbol times ----------------------------------------------------------------------------------
 
-def bistatic_doppler_hz(node_positions_m, target_positions_m, velocities_mps, carrier_hz):
-    """f[n, m, k] = −(u_{m,k} + u_{n,k})·v_k / λ (Hz): the Doppler of the echo tx m → target k → rx n, the rate of
-    the bistatic range ‖q_k − p_m‖ + ‖q_k − p_n‖ over λ = c / carrier_hz, with a minus sign (a target moving away
-    lowers the frequency)."""
-    p = np.asarray(node_positions_m, float).reshape(-1, 2)
-    q = np.asarray(target_positions_m, float).reshape(-1, 2)
-    v = np.asarray(velocities_mps, float).reshape(-1, 2)
-    diff = q[None, :, :] - p[:, None, :]  # (N, K, 2)
-    unit = diff / np.linalg.norm(diff, axis=-1, keepdims=True)
-    range_rate = np.einsum("nkd,kd->nk", unit, v)  # d‖q_k − p_n‖/dt
-    wavelength_m = geometry.SPEED_OF_LIGHT_M_S / carrier_hz
-    return -(range_rate[:, None, :] + range_rate[None, :, :]) / wavelength_m
+# f[n, m, k] of the echo tx m → target k → rx n (one definition, shared with the moving air's core.model.moving_links)
+bistatic_doppler_hz = geometry.bistatic_doppler_hz
 
 
 def doppler_jacobians(node_positions_m, target_positions_m, velocities_mps, carrier_hz):

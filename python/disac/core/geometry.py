@@ -39,6 +39,27 @@ def one_way_delays_s(node_positions_m, target_positions_m):
     return distances_m(node_positions_m, target_positions_m) / SPEED_OF_LIGHT_M_S
 
 
+def ranges_and_rates(node_positions_m, target_positions_m, velocities_mps):
+    """|q_k − p_n| (..., N, K) in m and its rate (q_k − p_n)·v_k/|q_k − p_n| in m/s (0 where a target is on a node),
+    for target positions and velocities (..., K, 2) (leading axes, e.g. scene times, broadcast)."""
+    nodes = np.asarray(node_positions_m, dtype=float).reshape(-1, 2)
+    positions = np.asarray(target_positions_m, dtype=float)
+    velocities = np.asarray(velocities_mps, dtype=float)
+    diff = positions[..., None, :, :] - nodes[:, None, :]  # (..., N, K, 2)
+    dist = np.hypot(diff[..., 0], diff[..., 1])
+    safe = np.where(dist > 0, dist, 1.0)
+    rate = np.where(dist > 0, np.sum(diff * velocities[..., None, :, :], axis=-1) / safe, 0.0)
+    return dist, rate
+
+
+def bistatic_doppler_hz(node_positions_m, target_positions_m, velocities_mps, carrier_hz):
+    """f[..., n, m, k] = −(d/dt)(|q_k − p_m| + |q_k − p_n|)/λ (Hz), λ = c / carrier_hz: the Doppler of the echo
+    tx m → target k → rx n (a target moving away lowers the frequency); positions and velocities (..., K, 2)."""
+    _, rate = ranges_and_rates(node_positions_m, target_positions_m, velocities_mps)
+    wavelength_m = SPEED_OF_LIGHT_M_S / float(carrier_hz)
+    return -(rate[..., :, None, :] + rate[..., None, :, :]) / wavelength_m
+
+
 def bistatic_delays_s(one_way_s):
     """Bistatic time of flight τ[n, m, k] = τ_n^k + τ_m^k (tx m → target k → rx n), under eq. 3."""
     one_way_s = np.asarray(one_way_s, dtype=float)

@@ -66,28 +66,18 @@ class MovingLinks:
     doppler_hz: np.ndarray
 
 
-def _range_and_rate(nodes, positions, velocities):
-    """|q_k − p_n| (..., N, K) and its rate (q_k − p_n)·v_k/|q_k − p_n| (0 where a target is on a node), for
-    positions and velocities (..., K, 2)."""
-    diff = positions[..., None, :, :] - nodes[:, None, :]  # (..., N, K, 2)
-    dist = np.hypot(diff[..., 0], diff[..., 1])
-    safe = np.where(dist > 0, dist, 1.0)
-    rate = np.where(dist > 0, np.sum(diff * velocities[..., None, :, :], axis=-1) / safe, 0.0)
-    return dist, rate
-
-
 def moving_links(scenario, time_s):
     """The targets' links of ``scenario`` at scene time ``time_s`` (a number, or an array of T times: a leading axis
     T), a MovingLinks. Truth of the air (it reads the scene's motion)."""
     state = scenario.targets_at(time_s)
     nodes = scenario.node_positions_m
-    dist, rate = _range_and_rate(nodes, state.positions_m, state.velocities_mps)
-    dist0, _ = _range_and_rate(nodes, scenario.target_positions_m, scenario.target_velocities_mps)
+    dist, _ = geometry.ranges_and_rates(nodes, state.positions_m, state.velocities_mps)
+    dist0, _ = geometry.ranges_and_rates(nodes, scenario.target_positions_m, scenario.target_velocities_mps)
     lam = geometry.SPEED_OF_LIGHT_M_S / scenario.carrier_hz
     bistatic = dist[..., :, None, :] + dist[..., None, :, :]  # [n, m, k] = R_n + R_m
     bistatic0 = dist0[:, None, :] + dist0[None, :, :]
     carrier = np.exp(-2j * np.pi * ((bistatic - bistatic0) / lam))
-    doppler = -(rate[..., :, None, :] + rate[..., None, :, :]) / lam
+    doppler = geometry.bistatic_doppler_hz(nodes, state.positions_m, state.velocities_mps, scenario.carrier_hz)
     diff = state.positions_m[..., None, :, :] - nodes[:, None, :]  # (..., N, K, 2): eq. (4b)'s atan2, batched
     angles = np.arctan2(diff[..., 1], diff[..., 0])
     return MovingLinks(time_s, state.positions_m, state.present, angles, dist / geometry.SPEED_OF_LIGHT_M_S,
