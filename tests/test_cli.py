@@ -195,3 +195,11 @@ def test_echo_beyond_cyclic_prefix():
     assert_one_line_error(disac("scenario", "show", os.path.join(FIXTURES, "bad_cyclic_prefix.toml")),
                           "ofdm.cyclic_prefix = 16", "target 2, node 2 → node 2", "16.08 samples",
                           "at least 17 samples")
+
+
+def test_localize_refuses_a_moving_scene_and_names_disac_track():
+    """`disac localize` scores every frame against the t = 0 targets and their CRB: on a scene that moves it would
+    report a meaningless MSE, so it refuses it in one line, naming the keys and the command that takes it."""
+    result = disac("localize", os.path.join(ROOT, "examples", "scenarios", "moving-targets.toml"), "--trials", "2",
+                   "--snr-db", "0")
+    assert_one_line_error(result, "moving-targets", "velocities_mps", "disac track")

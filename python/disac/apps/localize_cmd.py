@@ -128,6 +128,10 @@ def run_command(args):
                                                                   args.false_alarm_rate, UsageError)
     quiet_gnuradio_info()
     scenario = impaired_scenario(scenario_at_snr(load_checked_scenario(args.scenario), args.snr_db), args)
+    if not scenario.is_static:  # the statistics score every frame against the t = 0 targets and their CRB
+        raise UsageError(f"scenario {scenario.name!r} moves ([targets] velocities_mps / appear_s / leave_s): "
+                         "disac localize scores static scenes; accepted: a static scenario, or `disac track` for "
+                         "a moving one")
     print_scenario_warnings(scenario)
     calibration = resolve_calibration(scenario, args, args.seed, args.seed + 1)
     wc, wr = resolve_precoders(scenario.without_impairments(), args.precoders, args.sinr_db, args.seed, args.objective)
