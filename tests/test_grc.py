@@ -182,7 +182,9 @@ def drive(module_dir, frames, frame_rate, first_sinr_db, switch_sinr_db, frames_
                           for i in range(status_store.num_messages())],
         "estimates": [{"frame": int(e.frame), "precoder_version": int(e.precoder_version),
                        "positions_m": np.asarray(e.positions_m).tolist(), "nodes": list(map(int, e.nodes)),
-                       "crb_m2": np.asarray(e.crb_m2, float).tolist()}
+                       "crb_m2": np.asarray(e.crb_m2, float).tolist(),
+                       "track_ids": None if getattr(e, "track_ids", None) is None else
+                       [int(i) for i in np.asarray(e.track_ids).reshape(-1)]}
                       for e in cu.estimates],
         "cu_status": {k: v if isinstance(v, str) else int(v) for k, v in cu.status().items()},
         "cu_versions": list(cu.precoders.versions),
@@ -364,6 +366,22 @@ def test_loopback_estimates_are_near_the_targets(loopback_run):
         positions = np.asarray(estimate["positions_m"])
         errors = np.linalg.norm(positions[:, None, :] - truth[None, :, :], axis=2).min(axis=0)
         assert np.all(errors <= 10 * np.sqrt(estimate["crb_m2"])), estimate
+
+
+def test_loopback_central_unit_tracks_each_target_under_one_id(loopback_run):
+    """The example's Central Unit runs with track on (issue 15): from a few frames in (the tracker confirms a track
+    after 3 hits) every estimate's points carry a confirmed track id, and each true target keeps one id all run
+    (the targets stand still here: a change of id would be a lost or swapped track)."""
+    from gnuradio.disac.core.scenario import load_scenario
+
+    truth = np.asarray(load_scenario("paper").target_positions_m)
+    ids_of_target = [set(), set()]
+    for estimate in loopback_run["estimates"][10:]:
+        positions, ids = np.asarray(estimate["positions_m"]), estimate["track_ids"]
+        assert ids is not None and len(ids) == len(positions) and min(ids) >= 1, estimate
+        for position, track in zip(positions, ids):
+            ids_of_target[int(np.argmin(np.linalg.norm(truth - position, axis=1)))].add(track)
+    assert all(len(ids) == 1 for ids in ids_of_target) and ids_of_target[0] != ids_of_target[1], ids_of_target
 
 
 if __name__ == "__main__" and len(sys.argv) == 8 and sys.argv[1] == "drive":
