@@ -66,6 +66,12 @@ def register(subparsers):
     parser.add_argument("--frame-window", type=whole_number("--frame-window", 1, 1 << 40), default=4096,
                         help="frames a node may be ahead of the quorum before its snapshots are implausible "
                              "(default 4096)")
+    parser.add_argument("--max-targets", type=whole_number("--max-targets", 0, 16), default=0,
+                        help="detect how many targets there are, up to N (0, the default: the scenario's K, told)")
+    parser.add_argument("--false-alarm-rate", type=finite_float("--false-alarm-rate", 0.0, 1.0), default=1e-3,
+                        help="with --max-targets: probability of a false target in a frame without one (default 1e-3)")
+    parser.add_argument("--track", action="store_true",
+                        help="track the estimates (docs/tracking.md): each carries track_ids and velocities_mps")
     add_progress_option(parser)
     parser.set_defaults(func=run_command)
 
@@ -94,7 +100,18 @@ def estimate_json(estimate, num_nodes):
             "positions_m": np.asarray(estimate.positions_m).tolist(),
             "crb_m2": [float(v) if np.isfinite(v) else None for v in estimate.crb_m2],
             "residual": float(estimate.residual), "nodes": [int(n) for n in estimate.nodes],
-            "partial": len(estimate.nodes) < num_nodes, "full_search": bool(estimate.full_search)}
+            "partial": len(estimate.nodes) < num_nodes, "full_search": bool(estimate.full_search),
+            **_track_json(estimate)}
+
+
+def _track_json(estimate):
+    """track_ids and velocities_mps of a tracking unit's estimate (--track), nothing otherwise."""
+    ids = getattr(estimate, "track_ids", None)
+    if ids is None:
+        return {}
+    velocities = np.asarray(estimate.velocities_mps, float).reshape(-1, 2)
+    return {"track_ids": [int(i) for i in np.asarray(ids).reshape(-1)],
+            "velocities_mps": [[float(v) if np.isfinite(v) else None for v in row] for row in velocities]}
 
 
 class _LinePrinter:
@@ -137,7 +154,8 @@ def run_command(args):
                                pattern=args.pattern, estimate_address=args.estimates,
                                status_interval_s=args.status_interval_s, precoders_address=args.precoders_from,
                                precoders_server_public_key=precoder_security.server_public_key,
-                               frame_window=args.frame_window, state_file=args.state, **link_parameters(security))
+                               frame_window=args.frame_window, state_file=args.state, max_targets=args.max_targets,
+                               false_alarm_rate=args.false_alarm_rate, track=args.track, **link_parameters(security))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     cu, num_nodes = central.cu, scenario.num_nodes
