@@ -43,22 +43,27 @@ AIRS = {
 }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def argument_parser(description):
+    """The options of this benchmark and of bench_moving_air.py (which measures its airs with compare_airs)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=4)
     parser.add_argument("--call-samples", type=int, default=65520, help="rounded down to whole symbols")
     parser.add_argument("--no-noise", action="store_true", help="the model alone (the loopback's noiseless channels)")
-    args = parser.parse_args()
-    paper = load_scenario("paper")
-    lay = ofdm.layout_from_scenario(paper)
+    return parser
+
+
+def compare_airs(scenarios, args, reference):
+    """Print each air's sensing-channel rate (module docstring) and its ratio to the ``reference`` air's; scenarios:
+    {name: Scenario} of one node and antenna count (the inputs are drawn once for all of them)."""
+    first = next(iter(scenarios.values()))
+    lay = ofdm.layout_from_scenario(first)
     count = (args.call_samples // lay.symbol_len) * lay.symbol_len
     rng = np.random.default_rng(1)
-    x = (rng.standard_normal((paper.num_nodes * paper.tx_antennas, count))
-         + 1j * rng.standard_normal((paper.num_nodes * paper.tx_antennas, count))).astype(np.complex64)
+    x = (rng.standard_normal((first.num_nodes * first.tx_antennas, count))
+         + 1j * rng.standard_normal((first.num_nodes * first.tx_antennas, count))).astype(np.complex64)
     runs = {}
-    for name, table in AIRS.items():
-        s = paper if table is None else paper.with_impairments(table)
+    for name, s in scenarios.items():
         channel = channels.SensingChannel(s, 0, 1)
         outputs = list(np.zeros((s.rx_antennas, count), dtype=np.complex64))
         runs[name] = (s, channel, outputs, channels.noise_rng(1, "sensing", 0),
@@ -76,14 +81,22 @@ def main():
             rates.append(args.calls * count / (time.process_time() - start))
     with open("/proc/loadavg", encoding="ascii") as handle:
         load = handle.read().split()[:3]
-    ideal = np.median(runs["ideal"][5])
-    print(f"sensing channel into node 0 of the paper scenario, {count}-sample calls, noise "
+    base = np.median(runs[reference][5])
+    width = max(len(name) for name in runs) + 1
+    print(f"sensing channel into node 0 of the {first.name} scenario, {count}-sample calls, noise "
           f"{'off' if args.no_noise else 'on'}, {args.rounds} rounds; load average {' '.join(load)}")
-    print(f"{'air':<10} {'paths':>5} {'MS/s per antenna':>17} {'ratio to ideal':>15}")
+    print(f"{'air':<{width}} {'paths':>5} {'MS/s per antenna':>17} {'ratio to ' + reference:>{10 + len(reference)}}")
     for name, (s, channel, *_rest) in runs.items():
         rate = np.median(_rest[3])
-        print(f"{name:<10} {channel.paths.count:>5} {rate / 1e6:>17.3f} {rate / ideal:>15.3f}")
+        print(f"{name:<{width}} {channel.paths.count:>5} {rate / 1e6:>17.3f} {rate / base:>{10 + len(reference)}.3f}")
     print("(MS/s per antenna: output samples of each of the Mr streams per CPU-second of the work body)")
+
+
+def main():
+    args = argument_parser(__doc__.split("\n\n")[0]).parse_args()
+    paper = load_scenario("paper")
+    compare_airs({name: paper if table is None else paper.with_impairments(table) for name, table in AIRS.items()},
+                 args, "ideal")
 
 
 if __name__ == "__main__":

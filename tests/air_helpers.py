@@ -5,7 +5,7 @@ error for the FIM tests, and a sensing channel's streaming fast path run over a 
 
 import numpy as np
 
-from gnuradio.disac.core import scenario
+from gnuradio.disac.core import ofdm, scenario
 
 
 def random_scenario(seed, tx_antennas=3, rx_antennas=5):
@@ -53,3 +53,21 @@ def write_time_stream(channel, x, cuts=None):
         channel.write_time(np.ascontiguousarray(x[:, a:b]), a, list(part))
         out[:, a:b] = part
     return out
+
+
+def ofdm_streams(scenario, frames, seed=1, silent_nodes=()):
+    """Exact OFDM transmit streams of every node with random precoders, (N·Mt, F·frame_len) complex64, and the
+    frequency-domain frames X (F, N, Mt, L, P); nodes in ``silent_nodes`` send nothing."""
+    layout = ofdm.layout_from_scenario(scenario)
+    gen = ofdm.FrameGenerator(layout, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    n, mt, u = scenario.num_nodes, scenario.tx_antennas, scenario.num_users
+    wc = rng.standard_normal((n, mt, u)) + 1j * rng.standard_normal((n, mt, u))
+    wr = rng.standard_normal((n, mt, mt)) + 1j * rng.standard_normal((n, mt, mt))
+    for m in silent_nodes:
+        wc[m], wr[m] = 0, 0
+    x = np.stack([np.concatenate([wc[m], wr[m]], axis=1) @ gen.stream_time(frames, m).astype(complex)
+                  for m in range(n)], axis=1)  # (F, N, Mt, frame_len)
+    x = np.moveaxis(x.reshape(len(frames), n * mt, -1), 0, 1).reshape(n * mt, -1).astype(np.complex64)
+    x_freq = np.stack([ofdm.transmitted_frames(layout, seed, frames, m, wc[m], wr[m]) for m in range(n)], axis=1)
+    return x, x_freq

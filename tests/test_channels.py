@@ -169,22 +169,7 @@ def test_fast_channel_paths_equal_apply_time(paper, first_frame_symbol):
 
 # ---- the air's impairments in the sensing channel (issue 13, docs/air-model.md §2) ---------------------------------
 
-def _ofdm_streams(scenario, frames, seed=1, silent_nodes=()):
-    """Exact OFDM transmit streams of every node with random precoders, (N·Mt, F·frame_len) complex64, and
-    the frequency-domain frames X (F, N, Mt, L, P); nodes in ``silent_nodes`` send nothing."""
-    layout = ofdm.layout_from_scenario(scenario)
-    gen = ofdm.FrameGenerator(layout, seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    n, mt, u = scenario.num_nodes, scenario.tx_antennas, scenario.num_users
-    wc = rng.standard_normal((n, mt, u)) + 1j * rng.standard_normal((n, mt, u))
-    wr = rng.standard_normal((n, mt, mt)) + 1j * rng.standard_normal((n, mt, mt))
-    for m in silent_nodes:
-        wc[m], wr[m] = 0, 0
-    x = np.stack([np.concatenate([wc[m], wr[m]], axis=1) @ gen.stream_time(frames, m).astype(complex)
-                  for m in range(n)], axis=1)  # (F, N, Mt, frame_len)
-    x = np.moveaxis(x.reshape(len(frames), n * mt, -1), 0, 1).reshape(n * mt, -1).astype(np.complex64)
-    x_freq = np.stack([ofdm.transmitted_frames(layout, seed, frames, m, wc[m], wr[m]) for m in range(n)], axis=1)
-    return x, x_freq
+_ofdm_streams = air_helpers.ofdm_streams
 
 
 _fast = air_helpers.write_time_stream

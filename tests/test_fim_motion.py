@@ -24,6 +24,7 @@ import dataclasses
 import json
 
 import air_helpers
+from air_helpers import normalised_error, random_complex, random_covariances
 import numpy as np
 import pytest
 
@@ -43,20 +44,6 @@ IDENTITY_RTOL = 1e-8
 # Monte-Carlo, as tests/test_fim.py: each entry within 5 of its own standard errors (seeded, deterministic).
 MC_SIGMAS = 5.0
 CARRIER_HZ = fim_motion.DEFAULT_CARRIER_HZ
-
-
-def random_complex(rng, shape):
-    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
-
-
-def random_covariances(rng, scn, rank=None):
-    w = random_complex(rng, (scn.num_nodes, scn.tx_antennas, rank or scn.tx_antennas))
-    return np.einsum("naj,nbj->nab", w, w.conj())
-
-
-def normalised_error(estimate, reference):
-    d = np.sqrt(np.diag(reference))
-    return np.max(np.abs(estimate - reference) / np.outer(d, d))
 
 
 def spread_times_s(P):

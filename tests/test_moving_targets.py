@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import air_helpers
+from air_helpers import ofdm_streams
 from gnuradio.disac.core import (channels, fim, fusion, geometry, impairment_trials, model, ofdm, scenario as sc,
                                  trial_stats)
 from gnuradio.disac.core.scenario import ScenarioError, load_scenario, scenario_from_dict, scenario_to_toml
@@ -30,24 +31,6 @@ def fixture_dict():
 @pytest.fixture(scope="module")
 def moving_paper():
     return load_scenario("paper").replace(target_velocities_mps=PAPER_VELOCITIES, frame_interval_setting_s=0.1)
-
-
-def ofdm_streams(scenario, frames, seed=1, silent_nodes=()):
-    """Exact OFDM streams of every node with random precoders, (N·Mt, F·frame_len) complex64, and the frequency-domain
-    frames X (F, N, Mt, L, P) (tests/test_channels.py's helper, here with its inputs)."""
-    layout = ofdm.layout_from_scenario(scenario)
-    gen = ofdm.FrameGenerator(layout, seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    n, mt, u = scenario.num_nodes, scenario.tx_antennas, scenario.num_users
-    wc = rng.standard_normal((n, mt, u)) + 1j * rng.standard_normal((n, mt, u))
-    wr = rng.standard_normal((n, mt, mt)) + 1j * rng.standard_normal((n, mt, mt))
-    for m in silent_nodes:
-        wc[m], wr[m] = 0, 0
-    x = np.stack([np.concatenate([wc[m], wr[m]], axis=1) @ gen.stream_time(frames, m).astype(complex)
-                  for m in range(n)], axis=1)  # (F, N, Mt, frame_len)
-    x = np.moveaxis(x.reshape(len(frames), n * mt, -1), 0, 1).reshape(n * mt, -1).astype(np.complex64)
-    x_freq = np.stack([ofdm.transmitted_frames(layout, seed, frames, m, wc[m], wr[m]) for m in range(n)], axis=1)
-    return x, x_freq
 
 
 def snapshots(y, layout):
