@@ -475,3 +475,46 @@ def test_bench_scaling_rows_keep_the_json_contract():
     at_eight = {row["name"].split(",")[0]: row for row in rows if "N=8" in row["name"]}
     assert at_eight["SDR warm re-solve"]["anchor_value"] == bench.TARGET_SCALING_WARM_S["position"]
     assert at_eight["SDR build"]["anchor_value"] == bench.TARGET_SCALING_BUILD_S
+
+
+def _inverse_by_the_eigenvalue_rule(F):
+    """fim._inverse_or_none as it was before issue 16's third pass: eigenvalues of the unit-diagonal F decide."""
+    F = 0.5 * (F + F.T)
+    diag = np.diag(F)
+    if np.any(~np.isfinite(F)) or np.any(diag <= 0):
+        return None
+    s = 1.0 / np.sqrt(diag)
+    Fs = F * s[:, None] * s[None, :]
+    eig = np.linalg.eigvalsh(Fs)
+    if eig[0] <= fim.SINGULAR_RCOND * eig[-1]:
+        return None
+    return np.linalg.inv(Fs) * s[:, None] * s[None, :]
+
+
+def test_fim_inverse_certificate_keeps_the_eigenvalue_rule(paper, position_designer):
+    """fim._inverse_or_none skips the eigenvalues when a Cholesky factorisation and the norm bound
+    1/(‖F‖_∞‖F^{-1}‖_∞) > 2·SINGULAR_RCOND prove the matrix is well conditioned (the SDR's CRB reports, issue 16).
+    It must give the same answer as the eigenvalue rule, bit for bit (the same np.linalg.inv), and the same None
+    on singular, indefinite and borderline matrices: random ones whose conditioning spans the threshold, and the
+    paper scenario's F(Θ) at a design."""
+    rng = np.random.default_rng(16)
+    singular = well = 0
+    for _ in range(600):
+        n = int(rng.integers(1, 30))
+        rank = int(rng.integers(1, n + 1))
+        A = rng.standard_normal((n, rank)) * 10.0 ** rng.uniform(-3, 3, rank)
+        F = A @ A.T + (10.0 ** rng.uniform(-14, 0) if rng.random() < 0.7 else 0.0) * np.eye(n)
+        if rng.random() < 0.1:
+            F -= 1e-3 * np.trace(F) / n * np.eye(n)  # indefinite
+        expected, got = _inverse_by_the_eigenvalue_rule(F), fim._inverse_or_none(F)
+        assert (expected is None) == (got is None)
+        if expected is None:
+            singular += 1
+        else:
+            well += 1
+            assert np.array_equal(expected, got)
+    assert singular > 50 and well > 50  # both outcomes exercised
+    result = position_designer.solve(10.0)
+    for cov in (result.R, result.R_extracted):
+        F = position_designer.fim_map.fim_theta(cov)
+        assert np.array_equal(fim._inverse_or_none(F), _inverse_by_the_eigenvalue_rule(F))
