@@ -23,6 +23,8 @@ Prints, in one run:
     cvxpy's data, the default path timed part by part (cvxpy's share), a reference solve to 1e-9, looser
     tolerances and a normalised objective, and R_n confined to span(transmit, users), each with its deviation from
     the recorded optimum (tests/test_sdr_optima.py) and from the reference;
+ 9. (--crb-reports only) the extraction and CRB reports of a warm solve at N = 8 with fim's inverse against the
+    eigenvalue rule it replaced, alternated in one run;
 and the ratio of each measured time to the issue's target (≤ 1 meets it; for the literal comparison the
 target is a speed-up of ≥ 10, and the ratio printed is 10 / speed-up). Times are the wall time of
 BeamformerDesigner.solve() (solver, cvxpy's parameter update, extraction and the CRB reports); the
@@ -34,6 +36,7 @@ solver-only time (result.solve_time_s) is printed next to it.
     .venv/bin/python bench/bench_beamformer.py --warm-path [--nodes 8] [--repeats 7]
     .venv/bin/python bench/bench_beamformer.py --kkt-fill
     .venv/bin/python bench/bench_beamformer.py --solver-study [--quick | --all-points] [--repeats 3]
+    .venv/bin/python bench/bench_beamformer.py --crb-reports [--repeats 15]
 
 --scaling prints only table 5. --json prints only a JSON list of rows, each {"name", "value", "unit", "anchor",
 "anchor_value", "ratio"} with ratio = value / anchor_value (the anchor is the OLD formulation measured in the
@@ -620,6 +623,53 @@ def solver_study_table(rows):
               flush=True)
 
 
+def _inverse_by_the_eigenvalue_rule(F):
+    """fim._inverse_or_none before issue 16's third pass (the eigenvalues of the unit-diagonal F decide): the anchor
+    of crb_reports_table."""
+    import numpy as np
+    from disac.core import fim
+    F = 0.5 * (F + F.T)
+    diag = np.diag(F)
+    if np.any(~np.isfinite(F)) or np.any(diag <= 0):
+        return None
+    s = 1.0 / np.sqrt(diag)
+    Fs = F * s[:, None] * s[None, :]
+    eig = np.linalg.eigvalsh(Fs)
+    if eig[0] <= fim.SINGULAR_RCOND * eig[-1]:
+        return None
+    return np.linalg.inv(Fs) * s[:, None] * s[None, :]
+
+
+def crb_reports_table(num_nodes=8, repeats=15):
+    """The extraction and CRB reports of a warm solve (BeamformerDesigner._fill_solution) with fim._inverse_or_none
+    as it is (Cholesky + norm-bound certificate) and as it was (eigenvalues), alternated in one process: CPU medians
+    and the bounds of both (bit for bit equal)."""
+    from disac.core import fim
+    current = fim._inverse_or_none
+    print(f"\n## Extraction and CRB reports of one warm solve, circle N = {num_nodes}, Γ_c = {SCALING_GAMMA_DB:g} dB "
+          f"(CPU s, median of {repeats}, alternated)")
+    print(f"{'objective':9} {'eigenvalue rule':>15} {'certificate':>11} {'saved s':>8} {'ratio':>6}  bounds equal")
+    try:
+        for objective in PROBLEM_18_OBJECTIVES:
+            designer = beamformer.BeamformerDesigner(circle_scenario(num_nodes), objective=objective)
+            designer.solve(SCALING_GAMMA_DB)
+            times, bounds = {"rule": [], "certificate": []}, {}
+            for _ in range(repeats):
+                for label, inverse in (("rule", _inverse_by_the_eigenvalue_rule), ("certificate", current)):
+                    fim._inverse_or_none = inverse
+                    result = beamformer.DesignResult(status="optimal", objective=objective, solver="clarabel",
+                                                     sinr_threshold_db=SCALING_GAMMA_DB, solve_time_s=0.0)
+                    _, _, cpu = _timed_cpu(designer._fill_solution, result, "paper")
+                    times[label].append(cpu)
+                    bounds[label] = (result.crb_position_bound_m2, result.crb_paper_bound,
+                                     result.crb_position_extracted_m2, result.crb_paper_extracted)
+            rule, cert = statistics.median(times["rule"]), statistics.median(times["certificate"])
+            print(f"{objective:9} {rule:15.4f} {cert:11.4f} {rule - cert:8.4f} {rule / cert:6.2f}  "
+                  f"{bounds['rule'] == bounds['certificate']}", flush=True)
+    finally:
+        fim._inverse_or_none = current
+
+
 def _load_line():
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
@@ -641,6 +691,9 @@ def main():
     parser.add_argument("--solver-study", action="store_true",
                         help="only the solver-path study at 20 dB (table 8): circle N = 8 and four-nodes, both "
                              "objectives (--quick: circle N = 8 position only)")
+    parser.add_argument("--crb-reports", action="store_true",
+                        help="only the extraction and CRB reports of a warm solve at N = 8, fim's inverse against "
+                             "the eigenvalue rule it replaced (table 9)")
     parser.add_argument("--all-points", action="store_true",
                         help="with --solver-study: every point tests/test_sdr_optima.py pins (paper 0–30 dB, four-nodes "
                              "0/20/30 dB, circle N = 8 at 20 dB), default path, reference and normalised objective only")
@@ -653,6 +706,11 @@ def main():
     repeats = args.repeats or (1 if args.quick else 5)
     if args.kkt_fill:
         kkt_fill_table()
+        return
+    if args.crb_reports:
+        print(f"{_load_line()} at start; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+        crb_reports_table(repeats=args.repeats or 15)
+        print(f"{_load_line()} at end")
         return
     if args.solver_study:
         print(f"{_load_line()} at start; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
