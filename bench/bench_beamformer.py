@@ -504,7 +504,8 @@ class _DirectClarabel:
         for key, value in {**self.base, **settings, "verbose": False}.items():
             setattr(options, key, value)
         q = self.data["c"] * objective_scale
-        solver, setup = self._cpu(clarabel.DefaultSolver, self.P, q, self.data["A"], self.data["b"], self.cones, options)
+        solver, setup = self._cpu(clarabel.DefaultSolver, self.P, q, self.data["A"], self.data["b"], self.cones,
+                                  options)
         solution, iterations = self._cpu(solver.solve)
         designer = self.designer
         out = {"setup_cpu_s": setup, "solve_cpu_s": iterations, "iterations": solution.iterations,
@@ -534,8 +535,7 @@ def _isotropic_objective(designer):
 
 def _restricted_value(designer, gamma_db):
     """The optimum with every R_n confined to span(transmit basis, users' channels) (idea (c) of SPEC16), solved with
-    cvxpy as extra equalities tr(P_⊥ R_n) = 0 (with R_n ⪰ 0: R_n P_⊥ = 0); its value / P_T, and the share of the full
-    optimum's trace outside that span."""
+    cvxpy as extra equalities tr(P_⊥ R_n) = 0 (with R_n ⪰ 0: R_n P_⊥ = 0); (status, value / P_T)."""
     import numpy as np
     s = designer.scenario
     extra = []
@@ -695,8 +695,9 @@ def main():
                         help="only the extraction and CRB reports of a warm solve at N = 8, fim's inverse against "
                              "the eigenvalue rule it replaced (table 9)")
     parser.add_argument("--all-points", action="store_true",
-                        help="with --solver-study: every point tests/test_sdr_optima.py pins (paper 0–30 dB, four-nodes "
-                             "0/20/30 dB, circle N = 8 at 20 dB), default path, reference and normalised objective only")
+                        help="with --solver-study: every point tests/test_sdr_optima.py pins (paper 0–30 dB, "
+                             "four-nodes 0/20/30 dB, circle N = 8 at 20 dB), default path, reference and normalised "
+                             "objective only")
     parser.add_argument("--nodes", type=int, nargs="+", default=None,
                         help=f"N of the scaling table (default {' '.join(map(str, SCALING_NODES))}; "
                              f"{' '.join(map(str, SCALING_QUICK_NODES))} with --quick)")
