@@ -523,14 +523,14 @@ class _DirectClarabel:
 
 
 def _isotropic_objective(designer):
-    """The objective's value at R_n = P_T·I (every antenna at full power), in the solver's units: a scale known at
-    build time, of the order of the optimum."""
-    import numpy as np
+    """The objective's value at R_n = P_T·I (every antenna at full power) in the solver's units (covariances in units
+    of P_T: the CRB of R_n = I): a scale known at build time, of the order of the optimum."""
     from disac.core import fim
     s = designer.scenario
     cov = fim.isotropic_covariances(s.num_nodes, s.tx_antennas, 1.0)
     position, _, paper = fim.crbs_from_fim_theta(designer.fim_map.fim_theta(cov), s.num_targets)
-    return float(np.float64(position if designer.objective == "position" else paper))
+    value = position if designer.objective == "position" else paper
+    return float(value) if value is not None and value > 0 else 1.0  # singular: no rescale
 
 
 def _restricted_value(designer, gamma_db):
@@ -565,7 +565,7 @@ def solver_study(cases, repeats, all_variants=True, log=print):
         designer = beamformer.BeamformerDesigner(scn, objective=objective)
         designer.solve(FIRST_SOLVE_DB)
         direct = _DirectClarabel(designer, gamma_db)
-        iso = _isotropic_objective(designer) / scn.per_antenna_power
+        iso = _isotropic_objective(designer)  # the solver minimises CRB(R / P_T): same units
         tolerances = [("(b) gap 1e-6", 1.0, dict(tol_gap_abs=1e-6, tol_gap_rel=1e-6)),
                       ("(b) feasibility 1e-7", 1.0, dict(tol_feas=1e-7)),
                       ("(b) gap 1e-6, feasibility 1e-7", 1.0, dict(tol_gap_abs=1e-6, tol_gap_rel=1e-6, tol_feas=1e-7))]
