@@ -57,6 +57,15 @@ C_M_S = geometry.SPEED_OF_LIGHT_M_S
 _GRAM_LOADING = 1e-12
 # Largest number of (grid point × transmitter × subcarrier × symbol) complex values processed at once.
 _CHUNK_ELEMENTS = 1 << 15
+# The same for the fast grid pass (larger: fewer numpy calls; 4 MB of complex128 per array at most).
+_FAST_CHUNK_ELEMENTS = 1 << 18
+# A frame's whitened grid signals (fast grid pass) are kept for the frame's later passes when they hold at most
+# this many complex values (64 MB); larger problems recompute them on every pass.
+_FAST_CACHE_ELEMENTS = 1 << 22
+# How the coarse search and the refinement are computed (Localizer's search_method; docs/localization.md,
+# "Speed"): "fast" (default) and "reference", the implementation before issue 16, kept for the equality tests
+# and the before/after benchmark. Both compute the same quantities of eq. (9); they differ only in rounding.
+SEARCH_METHODS = ("fast", "reference")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,10 +169,17 @@ class Localizer:
     frame. region_m = (x_min, x_max, y_min, y_max); grid_step_m defaults to c/(4B), half the monostatic
     range resolution, fine enough that the best grid point lies in the basin of the true minimum.
     paths: KnownPath echoes projected out of every frame (module docstring; default none).
+    search_method: "fast" (default) or "reference" (SEARCH_METHODS): how the grid pass and the refinement's
+    Jacobian are computed. Both evaluate the same explained energies and the same Kaufman Jacobian (equal to
+    rounding, ~1e-13 relative), so the same grid point starts the same LM iterations; "reference" is the
+    implementation before issue 16, kept for the equality tests and as the benchmark's anchor.
     """
 
     def __init__(self, node_positions_m, tx_antennas, rx_antennas, subcarriers, bandwidth_hz, region_m,
-                 grid_step_m=None, max_iterations=50, paths=(), active_subcarriers=None):
+                 grid_step_m=None, max_iterations=50, paths=(), active_subcarriers=None, search_method="fast"):
+        if search_method not in SEARCH_METHODS:
+            raise ValueError(f"search_method = {search_method!r}: accepted: {', '.join(map(repr, SEARCH_METHODS))}")
+        self.search_method = search_method
         nodes = np.asarray(node_positions_m, dtype=float)
         if nodes.ndim != 2 or nodes.shape[1] != 2 or len(nodes) < 1 or not np.all(np.isfinite(nodes)):
             raise ValueError(f"node_positions_m = {node_positions_m!r}: expected finite (N, 2) positions, N ≥ 1")
@@ -215,23 +231,26 @@ class Localizer:
         tau = geometry.one_way_delays_s(nodes, grid)  # (N, G)
         self._grid_ar_conj = np.conj(geometry.ula_steering(theta, self.rx_antennas))  # (N, G, Mr)
         self._grid_at = geometry.ula_steering(theta, self.tx_antennas)  # (N, G, Mt)
+        self._grid_at_conj = np.conj(self._grid_at)
         self._grid_d = self._delay_steering(tau)  # (N, G, L_active)
         self._grid_d_conj = np.conj(self._grid_d)
 
     @classmethod
     def from_scenario(cls, scenario, region_m=None, grid_step_m=None, max_iterations=50, direct_paths=False,
-                      reflector=False):
+                      reflector=False, search_method="fast"):
         """A Localizer for a Scenario's nodes and numerology; region defaults to default_search_region.
         direct_paths / reflector: project out the direct paths between the nodes / the echoes of the
         scenario's [calibration] reference reflector (known_paths; geometry only, docs/air-model.md §3).
-        The scenario's active subcarriers (``scenario.active_subcarriers``: the transmitters' layout) are used."""
+        The scenario's active subcarriers (``scenario.active_subcarriers``: the transmitters' layout) are used.
+        search_method: as the constructor's."""
         region = default_search_region(scenario) if region_m is None else region_m
         point = getattr(scenario, "reflector_m", None) if reflector else None
         active = getattr(scenario, "active_subcarriers", None)
         return cls(scenario.node_positions_m, scenario.tx_antennas, scenario.rx_antennas,
                    scenario.subcarriers, scenario.bandwidth_hz, region, grid_step_m, max_iterations,
                    known_paths(scenario.node_positions_m, direct_paths, point),
-                   active_subcarriers=None if active is None else np.asarray(active, dtype=bool))
+                   active_subcarriers=None if active is None else np.asarray(active, dtype=bool),
+                   search_method=search_method)
 
     def _delay_steering(self, delay_s):
         """d(τ) at the active subcarriers, shape delay.shape + (L_active,) (geometry.delay_steering when all are)."""
@@ -379,8 +398,85 @@ class Localizer:
         """Σ_n y_n^H P_{A_n(g)} y_n for one target at every grid point g (vectorised; eq. 9 concentrated).
 
         For a single target the Gram matrix of node n's N columns does not depend on n (|d| = 1 and
-        a_r^H a_r = Mr), so one (T × T) solve per grid point serves every receiving node.
+        a_r^H a_r = Mr), so one (T × T) solve per grid point serves every receiving node. search_method picks
+        the implementation (_grid_explained_energy_fast or _reference); both compute this same quantity.
         """
+        if self.search_method == "reference":
+            return self._grid_explained_energy_reference(problem, y)
+        return self._grid_explained_energy_fast(problem, y)
+
+    def _grid_explained_energy_fast(self, problem, y):
+        """The grid pass without per-frame fancy indexing or per-point tiny solves (issue 16 item 3).
+
+        Per grid point g the transmitters' conjugate signals ē_m(g) = conj(a_t^T(θ_m) X_m ⊙ d(τ_m)) do not depend
+        on the data, so they and the Cholesky factor C(g) of their Gram matrix G(g) = Mr·Eᴴ E (loaded as the
+        reference's), G = C Cᴴ, are computed once per frame (_grid_signals, cached in the problem for the frame's
+        later passes). A pass then needs w_n(g) = a_r^H(θ_n) Y_n ⊙ d̄(τ_n) (one matrix product (g × Mr)(Mr × LP) per
+        receiving node on the node's own steering table: a view, no copy), rhs = Eᴴ w (one batched product) and
+        rhs_nᴴ G⁻¹ rhs_n = ‖C⁻¹ rhs_n‖² by forward substitution on (g, R) vectors.
+        """
+        rx = list(problem.rx)
+        n_rx, mr = len(rx), self.rx_antennas
+        nsub, nsym = problem.x.shape[2], problem.x.shape[3]
+        explained = np.zeros(len(self.grid_m))
+        for sl, e_conj, chol in self._grid_signals(problem):
+            g, n_tx = e_conj.shape[0], e_conj.shape[1]
+            w = np.empty((g, nsub, nsym, n_rx), dtype=complex)
+            for i, n in enumerate(rx):
+                z = self._grid_ar_conj[n, sl] @ y[i].reshape(mr, nsub * nsym)  # a_r^H(θ_n) Y_n, (g, LP)
+                np.multiply(z.reshape(g, nsub, nsym), self._grid_d_conj[n, sl, :, None], out=w[..., i])
+            rhs = e_conj @ w.reshape(g, nsub * nsym, n_rx)  # (g, T, R)
+            solved = []
+            for j in range(n_tx):  # C⁻¹ rhs, row by row
+                row = rhs[:, j]
+                for a in range(j):
+                    row = row - chol[j][a][:, None] * solved[a]
+                solved.append(row / chol[j][j][:, None])
+                explained[sl] += np.sum(solved[j].real ** 2 + solved[j].imag ** 2, axis=1)
+        return explained
+
+    def _grid_signals(self, problem):
+        """[(slice, ē, C)] over grid chunks for the fast grid pass (its docstring): ē (g, T, LP) the conjugate
+        transmit signals, C the lower Cholesky factor of their loaded Gram matrix as nested lists C[i][j] (i ≥ j)
+        of (g,) arrays. Depends on the frames only: kept in the problem's cache when small enough."""
+        cached = problem.cache.get("grid_signals")
+        if cached is not None:
+            return cached
+        tx = list(problem.tx)
+        n_tx, mr, mt = len(tx), self.rx_antennas, self.tx_antennas
+        nsub, nsym = problem.x.shape[2], problem.x.shape[3]
+        count = len(self.grid_m)
+        chunk = max(1, _FAST_CHUNK_ELEMENTS // (n_tx * nsub * nsym))
+        x_conj = np.conj(problem.x).reshape(n_tx, mt, nsub * nsym)
+        out = []
+        for start in range(0, count, chunk):
+            sl = slice(start, min(start + chunk, count))
+            g = sl.stop - sl.start
+            e_conj = np.empty((g, n_tx, nsub, nsym), dtype=complex)
+            for t, m in enumerate(tx):  # ē_m = conj(a_t^T(θ_m) X_m ⊙ d(τ_m))
+                beam_conj = self._grid_at_conj[m, sl] @ x_conj[t]
+                np.multiply(beam_conj.reshape(g, nsub, nsym), self._grid_d_conj[m, sl, :, None], out=e_conj[:, t])
+            e_conj = e_conj.reshape(g, n_tx, nsub * nsym)
+            gram = mr * (e_conj @ np.conj(e_conj).transpose(0, 2, 1))  # (g, T, T): Mr Σ ē_a e_b
+            load = _GRAM_LOADING * np.trace(gram, axis1=1, axis2=2).real / n_tx + 1e-300
+            chol = [[None] * n_tx for _ in range(n_tx)]  # a loop over T, vectorised over the points
+            for j in range(n_tx):
+                diagonal = gram[:, j, j].real + load
+                for a in range(j):
+                    diagonal = diagonal - (chol[j][a].real ** 2 + chol[j][a].imag ** 2)
+                chol[j][j] = np.sqrt(np.maximum(diagonal, 1e-300))
+                for i in range(j + 1, n_tx):
+                    value = gram[:, i, j]
+                    for a in range(j):
+                        value = value - chol[i][a] * np.conj(chol[j][a])
+                    chol[i][j] = value / chol[j][j]
+            out.append((sl, e_conj, chol))
+        if n_tx * count * nsub * nsym <= _FAST_CACHE_ELEMENTS:
+            problem.cache["grid_signals"] = out
+        return out
+
+    def _grid_explained_energy_reference(self, problem, y):
+        """The grid pass as before issue 16 (search_method "reference"; _grid_explained_energy's docstring)."""
         rx, tx = list(problem.rx), list(problem.tx)
         n_rx, n_tx, mr = len(rx), len(tx), self.rx_antennas
         nsub, nsym = problem.x.shape[2], problem.x.shape[3]  # active subcarriers, symbols
@@ -480,6 +576,58 @@ class Localizer:
         residual, _, _ = self._projection(problem, theta, tau, False, y)
         return residual.reshape(problem.y.shape)
 
+    def _position_projection(self, problem, positions_m):
+        """Variable projection at target positions (K, 2) with Kaufman's Jacobian in the positions directly
+        (search_method "fast"): residual r (R, D) = P⊥ y_n, amplitudes b̂ (R, T, K) and J (R·D, 2K) =
+        −P⊥ ∂μ/∂(x_1, y_1, x_2, …) at fixed b̂, μ the model of eq. (3). The same quantities as _projection and
+        the chain rule through ∂θ/∂q, ∂τ/∂q (eq. 13's blocks), without the (N, K, R, D) intermediates: per rx
+        node n and target k,
+
+            ∂μ_n/∂q_k,c = ∂θ_n^k/∂c · a_r'(θ_n^k) ⊗ U_nk + a_r(θ_n^k) ⊗ V_nk,c,
+            U_nk = Σ_m b̂_nm^k s_nm^k,   s_nm^k = a_t^T(θ_m^k) X_m ⊙ d(τ_n^k + τ_m^k),
+            V_nk,c = Σ_m b̂_nm^k d(τ_n^k + τ_m^k) ⊙ (∂θ_m^k/∂c · a_t'^T(θ_m^k) X_m − j2πf (∂τ_n^k/∂c + ∂τ_m^k/∂c) a_t^T X_m).
+
+        The residual and b̂ come from the very QR the reference computes (bit-identical)."""
+        nodes = self.node_positions_m
+        rx, tx = list(problem.rx), list(problem.tx)
+        n_rx, n_tx = len(rx), len(tx)
+        mr, mt = self.rx_antennas, self.tx_antennas
+        nsub, nsym = problem.x.shape[2], problem.x.shape[3]
+        theta = geometry.angles_rad(nodes, positions_m)  # (N, K)
+        tau = geometry.one_way_delays_s(nodes, positions_m)
+        dtheta, dtau = geometry.angle_delay_jacobians(nodes, positions_m)  # (N, K, 2)
+        k_count = theta.shape[1]
+        ar, at, beam, d = self._factors(problem, theta, tau)
+        signal = beam[None] * d[..., None]  # (R, T, K, L, P), as _projection
+        atoms = ar[:, None, :, :, None, None] * signal[:, :, :, None]  # (R, T, K, Mr, L, P)
+        dim = atoms[0, 0, 0].size
+        atoms = atoms.reshape(n_rx, n_tx * k_count, dim).transpose(0, 2, 1)
+        if problem.known is not None:
+            atoms = np.concatenate([atoms, problem.known_loaded], axis=2)
+        yv = problem.y.reshape(n_rx, dim)
+        q, r_tri = np.linalg.qr(atoms)
+        coef = (np.conj(q).transpose(0, 2, 1) @ yv[..., None])[..., 0]
+        residual = yv - (q @ coef[..., None])[..., 0]
+        b = np.linalg.solve(r_tri, coef[..., None])[..., 0][:, :n_tx * k_count].reshape(n_rx, n_tx, k_count)
+        # ∂μ/∂q at fixed b̂
+        i_rx = np.arange(mr)
+        dar = 1j * (np.pi * np.multiply.outer(np.cos(theta[rx]), i_rx)) * ar  # a_r'(θ), (R, K, Mr)
+        dat = geometry.ula_steering_derivative(theta[tx], mt)  # (T, K, Mt)
+        dbeam = (dat @ problem.x.reshape(n_tx, mt, nsub * nsym)).reshape(n_tx, k_count, nsub, nsym)
+        bs = b[..., None, None] * signal  # (R, T, K, L, P)
+        u = bs.sum(axis=1)  # U_nk, (R, K, L, P)
+        bd_dbeam = b[..., None, None] * dbeam[None] * d[..., None]  # (R, T, K, L, P)
+        ramp = (-2j * np.pi * self._frequencies_hz())[:, None]  # (L, 1)
+        dtheta_tx, dtau_tx, dtau_rx = dtheta[tx], dtau[tx], dtau[rx]
+        v = (np.einsum("tkc,ntklp->nkclp", dtheta_tx, bd_dbeam)
+             + ramp * (dtau_rx[..., None, None] * u[:, :, None] + np.einsum("tkc,ntklp->nkclp", dtau_tx, bs)))
+        dmu = (dtheta[rx][:, :, :, None, None, None] * (dar[:, :, None, :, None, None] * u[:, :, None, None])
+               + ar[:, :, None, :, None, None] * v[:, :, :, None])  # (R, K, 2, Mr, L, P)
+        dmu = dmu.reshape(n_rx, 2 * k_count, dim).transpose(0, 2, 1)  # (R, D, 2K)
+        # Kaufman: J = −P⊥ ∂μ = Q (Qᴴ ∂μ) − ∂μ
+        jac = q @ (np.conj(q).transpose(0, 2, 1) @ dmu) - dmu
+        return residual, b, jac.reshape(n_rx * dim, 2 * k_count)
+
     def _refine(self, problem, start_m, full=False):
         """LM on C(q) over all 2K coordinates from start_m; returns positions (and b̂, cost, its, conv)."""
         nodes = self.node_positions_m
@@ -488,6 +636,9 @@ class Localizer:
             pos = params.reshape(-1, 2)
             if geometry.distances_m(nodes, pos).min() < 1e-6:
                 return None  # angles undefined on a node: reject the step
+            if self.search_method != "reference":
+                residual, b, jac = self._position_projection(problem, pos)
+                return _real(residual.reshape(-1)), _real(jac), b
             theta = geometry.angles_rad(nodes, pos)
             tau = geometry.one_way_delays_s(nodes, pos)
             residual, b, (j_theta, j_tau) = self._projection(problem, theta, tau, True)
@@ -563,6 +714,8 @@ class _Problem:
     y: np.ndarray  # (R, Mr, L, P) snapshots of the rx nodes
     x: np.ndarray  # (T, Mt, L, P) frames of the tx nodes
     known: object = None  # (R, D, J) columns of the known paths (zero-padded), or None
+    # what depends on the frames only (the fast grid pass's whitened signals), shared by with_y's copies
+    cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def with_y(self, y):
         return dataclasses.replace(self, y=y)
