@@ -63,9 +63,14 @@ _FAST_CHUNK_ELEMENTS = 1 << 18
 # this many complex values (64 MB); larger problems recompute them on every pass.
 _FAST_CACHE_ELEMENTS = 1 << 22
 # How the coarse search and the refinement are computed (Localizer's search_method; docs/localization.md,
-# "Speed"): "fast" (default) and "reference", the implementation before issue 16, kept for the equality tests
-# and the before/after benchmark. Both compute the same quantities of eq. (9); they differ only in rounding.
-SEARCH_METHODS = ("fast", "reference")
+# "Speed"): "reference", the implementation before issue 16, kept for the equality tests and the before/after
+# benchmark; "full", the same grid pass over every point and the same LM, computed faster (equal to rounding);
+# "fast" (default), as "full" but localize's grid start is found coarse to fine.
+SEARCH_METHODS = ("fast", "full", "reference")
+# Coarse-to-fine start of search_method "fast": the grid pass on every COARSE_FACTOR-th lattice point in x and y,
+# then every grid point within one step of the COARSE_CANDIDATES best coarse points (docs/localization.md, "Speed").
+COARSE_FACTOR = 2
+COARSE_CANDIDATES = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,10 +174,11 @@ class Localizer:
     frame. region_m = (x_min, x_max, y_min, y_max); grid_step_m defaults to c/(4B), half the monostatic
     range resolution, fine enough that the best grid point lies in the basin of the true minimum.
     paths: KnownPath echoes projected out of every frame (module docstring; default none).
-    search_method: "fast" (default) or "reference" (SEARCH_METHODS): how the grid pass and the refinement's
-    Jacobian are computed. Both evaluate the same explained energies and the same Kaufman Jacobian (equal to
-    rounding, ~1e-13 relative), so the same grid point starts the same LM iterations; "reference" is the
-    implementation before issue 16, kept for the equality tests and as the benchmark's anchor.
+    search_method (SEARCH_METHODS): "reference" is the implementation before issue 16, kept for the equality
+    tests and as the benchmark's anchor; "full" evaluates the same explained energies on every grid point and
+    the same Kaufman Jacobian, computed faster (equal to rounding, ~1e-15 relative), so the same grid point
+    starts the same LM iterations; "fast" (default) is "full" with localize's grid start found coarse to fine
+    (_coarse_to_fine_start). Detection (core.detection) always gets the energy of every grid point.
     """
 
     def __init__(self, node_positions_m, tx_antennas, rx_antennas, subcarriers, bandwidth_hz, region_m,
@@ -234,6 +240,15 @@ class Localizer:
         self._grid_at_conj = np.conj(self._grid_at)
         self._grid_d = self._delay_steering(tau)  # (N, G, L_active)
         self._grid_d_conj = np.conj(self._grid_d)
+        self._full_tables = _GridTables("full", None, self._grid_at_conj, self._grid_d_conj, self._grid_ar_conj)
+        # the grid's lattice (x index, y index) → grid index (−1: dropped near a node), and the coarse lattice
+        ix = np.rint((grid[:, 0] - region[0]) / step).astype(int)
+        iy = np.rint((grid[:, 1] - region[2]) / step).astype(int)
+        self._lattice = np.full((int(ix.max()) + 1, int(iy.max()) + 1), -1)
+        self._lattice[ix, iy] = np.arange(len(grid))
+        self._lattice_xy = np.stack([ix, iy], axis=1)
+        coarse = np.flatnonzero((ix % COARSE_FACTOR == 0) & (iy % COARSE_FACTOR == 0))
+        self._coarse_tables = self._tables("coarse", coarse) if search_method == "fast" else None
 
     @classmethod
     def from_scenario(cls, scenario, region_m=None, grid_step_m=None, max_iterations=50, direct_paths=False,
@@ -280,7 +295,7 @@ class Localizer:
         found = np.zeros((0, 2))
         work = problem.y if problem.known is None else problem.project_known(problem.y)
         for k in range(num_targets):
-            start = self.grid_m[np.argmax(self._grid_explained_energy(problem, work))]
+            start = self.grid_m[self._grid_start(problem, work)]
             if k == num_targets - 1:
                 found = np.vstack([found, start])  # the joint refinement below takes it from here
                 break
@@ -405,8 +420,37 @@ class Localizer:
             return self._grid_explained_energy_reference(problem, y)
         return self._grid_explained_energy_fast(problem, y)
 
-    def _grid_explained_energy_fast(self, problem, y):
-        """The grid pass without per-frame fancy indexing or per-point tiny solves (issue 16 item 3).
+    def _grid_start(self, problem, y):
+        """Index of the grid point where localize's LM starts for the next target: the best of every point
+        ("full", "reference"), or of the coarse-to-fine search ("fast")."""
+        if self.search_method == "fast":
+            return self._coarse_to_fine_start(problem, y)
+        return int(np.argmax(self._grid_explained_energy(problem, y)))
+
+    def _coarse_to_fine_start(self, problem, y):
+        """The grid pass on the coarse lattice (every COARSE_FACTOR-th point in x and y: a quarter of the points, at
+        c/(2B), the monostatic range resolution), then on every grid point within one step (3 × 3) of the
+        COARSE_CANDIDATES best coarse points; the best of those. Where the best grid point is among them (it is
+        next to a coarse point by construction; measured: docs/localization.md, "Speed") this is the very start
+        of "full"; elsewhere a neighbouring start in the same basin gives the same LM minimum."""
+        coarse = self._grid_explained_energy_fast(problem, y, self._coarse_tables)
+        best = self._coarse_tables.index[np.argsort(coarse)[-COARSE_CANDIDATES:]]
+        offsets = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+        cells = (self._lattice_xy[best][:, None, :] + offsets[None]).reshape(-1, 2)
+        inside = np.all((cells >= 0) & (cells < self._lattice.shape), axis=1)
+        points = self._lattice[cells[inside, 0], cells[inside, 1]]
+        points = np.unique(points[points >= 0])
+        fine = self._grid_explained_energy_fast(problem, y, self._tables("fine", points), cache=False)
+        return int(points[np.argmax(fine)])
+
+    def _tables(self, name, index):
+        """_GridTables of the grid points ``index`` (gathered copies)."""
+        return _GridTables(name, index, self._grid_at_conj[:, index], self._grid_d_conj[:, index],
+                           self._grid_ar_conj[:, index])
+
+    def _grid_explained_energy_fast(self, problem, y, tables=None, cache=True):
+        """The grid pass without per-frame fancy indexing or per-point tiny solves (issue 16 item 3), on the
+        points of ``tables`` (default: every grid point).
 
         Per grid point g the transmitters' conjugate signals ē_m(g) = conj(a_t^T(θ_m) X_m ⊙ d(τ_m)) do not depend
         on the data, so they and the Cholesky factor C(g) of their Gram matrix G(g) = Mr·Eᴴ E (loaded as the
@@ -415,16 +459,17 @@ class Localizer:
         receiving node on the node's own steering table: a view, no copy), rhs = Eᴴ w (one batched product) and
         rhs_nᴴ G⁻¹ rhs_n = ‖C⁻¹ rhs_n‖² by forward substitution on (g, R) vectors.
         """
+        tables = self._full_tables if tables is None else tables
         rx = list(problem.rx)
         n_rx, mr = len(rx), self.rx_antennas
         nsub, nsym = problem.x.shape[2], problem.x.shape[3]
-        explained = np.zeros(len(self.grid_m))
-        for sl, e_conj, chol in self._grid_signals(problem):
+        explained = np.zeros(tables.ar_conj.shape[1])
+        for sl, e_conj, chol in self._grid_signals(problem, tables, cache):
             g, n_tx = e_conj.shape[0], e_conj.shape[1]
             w = np.empty((g, nsub, nsym, n_rx), dtype=complex)
             for i, n in enumerate(rx):
-                z = self._grid_ar_conj[n, sl] @ y[i].reshape(mr, nsub * nsym)  # a_r^H(θ_n) Y_n, (g, LP)
-                np.multiply(z.reshape(g, nsub, nsym), self._grid_d_conj[n, sl, :, None], out=w[..., i])
+                z = tables.ar_conj[n, sl] @ y[i].reshape(mr, nsub * nsym)  # a_r^H(θ_n) Y_n, (g, LP)
+                np.multiply(z.reshape(g, nsub, nsym), tables.d_conj[n, sl, :, None], out=w[..., i])
             rhs = e_conj @ w.reshape(g, nsub * nsym, n_rx)  # (g, T, R)
             solved = []
             for j in range(n_tx):  # C⁻¹ rhs, row by row
@@ -435,17 +480,18 @@ class Localizer:
                 explained[sl] += np.sum(solved[j].real ** 2 + solved[j].imag ** 2, axis=1)
         return explained
 
-    def _grid_signals(self, problem):
-        """[(slice, ē, C)] over grid chunks for the fast grid pass (its docstring): ē (g, T, LP) the conjugate
-        transmit signals, C the lower Cholesky factor of their loaded Gram matrix as nested lists C[i][j] (i ≥ j)
-        of (g,) arrays. Depends on the frames only: kept in the problem's cache when small enough."""
-        cached = problem.cache.get("grid_signals")
+    def _grid_signals(self, problem, tables, cache=True):
+        """[(slice, ē, C)] over chunks of the points of ``tables`` for the fast grid pass (its docstring): ē (g, T,
+        LP) the conjugate transmit signals, C the lower Cholesky factor of their loaded Gram matrix as nested lists
+        C[i][j] (i ≥ j) of (g,) arrays. Depends on the frames only: kept in the problem's cache when small enough."""
+        key = ("grid_signals", tables.name)
+        cached = problem.cache.get(key) if cache else None
         if cached is not None:
             return cached
         tx = list(problem.tx)
         n_tx, mr, mt = len(tx), self.rx_antennas, self.tx_antennas
         nsub, nsym = problem.x.shape[2], problem.x.shape[3]
-        count = len(self.grid_m)
+        count = tables.ar_conj.shape[1]
         chunk = max(1, _FAST_CHUNK_ELEMENTS // (n_tx * nsub * nsym))
         x_conj = np.conj(problem.x).reshape(n_tx, mt, nsub * nsym)
         out = []
@@ -454,8 +500,8 @@ class Localizer:
             g = sl.stop - sl.start
             e_conj = np.empty((g, n_tx, nsub, nsym), dtype=complex)
             for t, m in enumerate(tx):  # ē_m = conj(a_t^T(θ_m) X_m ⊙ d(τ_m))
-                beam_conj = self._grid_at_conj[m, sl] @ x_conj[t]
-                np.multiply(beam_conj.reshape(g, nsub, nsym), self._grid_d_conj[m, sl, :, None], out=e_conj[:, t])
+                beam_conj = tables.at_conj[m, sl] @ x_conj[t]
+                np.multiply(beam_conj.reshape(g, nsub, nsym), tables.d_conj[m, sl, :, None], out=e_conj[:, t])
             e_conj = e_conj.reshape(g, n_tx, nsub * nsym)
             gram = mr * (e_conj @ np.conj(e_conj).transpose(0, 2, 1))  # (g, T, T): Mr Σ ē_a e_b
             load = _GRAM_LOADING * np.trace(gram, axis1=1, axis2=2).real / n_tx + 1e-300
@@ -471,8 +517,8 @@ class Localizer:
                         value = value - chol[i][a] * np.conj(chol[j][a])
                     chol[i][j] = value / chol[j][j]
             out.append((sl, e_conj, chol))
-        if n_tx * count * nsub * nsym <= _FAST_CACHE_ELEMENTS:
-            problem.cache["grid_signals"] = out
+        if cache and n_tx * count * nsub * nsym <= _FAST_CACHE_ELEMENTS:
+            problem.cache[key] = out
         return out
 
     def _grid_explained_energy_reference(self, problem, y):
@@ -578,26 +624,33 @@ class Localizer:
 
     def _position_projection(self, problem, positions_m):
         """Variable projection at target positions (K, 2) with Kaufman's Jacobian in the positions directly
-        (search_method "fast"): residual r (R, D) = P⊥ y_n, amplitudes b̂ (R, T, K) and J (R·D, 2K) =
-        −P⊥ ∂μ/∂(x_1, y_1, x_2, …) at fixed b̂, μ the model of eq. (3). The same quantities as _projection and
-        the chain rule through ∂θ/∂q, ∂τ/∂q (eq. 13's blocks), without the (N, K, R, D) intermediates: per rx
-        node n and target k,
+        (search_method "fast"): residual r (R, D) = P⊥ y_n, amplitudes b̂ (R, T, K) and a function giving
+        J (R·D, 2K) = −P⊥ ∂μ/∂(x_1, y_1, x_2, …) at fixed b̂ (computed only when the LM needs it: not for a
+        rejected or final step), μ the model of eq. (3). The same quantities as _projection and the chain rule
+        through ∂θ/∂q, ∂τ/∂q (eq. 13's blocks), without the (N, K, R, D) intermediates: per rx node n, target k,
 
             ∂μ_n/∂q_k,c = ∂θ_n^k/∂c · a_r'(θ_n^k) ⊗ U_nk + a_r(θ_n^k) ⊗ V_nk,c,
             U_nk = Σ_m b̂_nm^k s_nm^k,   s_nm^k = a_t^T(θ_m^k) X_m ⊙ d(τ_n^k + τ_m^k),
             V_nk,c = Σ_m b̂_nm^k d(τ_n^k + τ_m^k) ⊙ (∂θ_m^k/∂c · a_t'^T(θ_m^k) X_m − j2πf (∂τ_n^k/∂c + ∂τ_m^k/∂c) a_t^T X_m).
 
-        The residual and b̂ come from the very QR the reference computes (bit-identical)."""
-        nodes = self.node_positions_m
+        The residual and b̂ come from the same QR of the same columns as the reference's."""
         rx, tx = list(problem.rx), list(problem.tx)
         n_rx, n_tx = len(rx), len(tx)
         mr, mt = self.rx_antennas, self.tx_antennas
         nsub, nsym = problem.x.shape[2], problem.x.shape[3]
-        theta = geometry.angles_rad(nodes, positions_m)  # (N, K)
-        tau = geometry.one_way_delays_s(nodes, positions_m)
-        dtheta, dtau = geometry.angle_delay_jacobians(nodes, positions_m)  # (N, K, 2)
+        # geometry of eq. (4a)/(4b) and its Jacobian (geometry.angles_rad, one_way_delays_s, angle_delay_jacobians)
+        diff = positions_m[None, :, :] - self.node_positions_m[:, None, :]  # (N, K, 2)
+        dist2 = diff[..., 0] ** 2 + diff[..., 1] ** 2
+        dist = np.sqrt(dist2)
+        theta = np.arctan2(diff[..., 1], diff[..., 0])
+        tau = dist / C_M_S
         k_count = theta.shape[1]
-        ar, at, beam, d = self._factors(problem, theta, tau)
+        sin_theta = np.sin(theta)
+        ar = np.exp(1j * np.pi * np.multiply.outer(sin_theta[rx], np.arange(mr)))  # (R, K, Mr)
+        at = np.exp(1j * np.pi * np.multiply.outer(sin_theta[tx], np.arange(mt)))  # (T, K, Mt)
+        x_flat = problem.x.reshape(n_tx, mt, nsub * nsym)
+        beam = (at @ x_flat).reshape(n_tx, k_count, nsub, nsym)
+        d = self._delay_steering(tau[rx][:, None, :] + tau[tx][None, :, :])  # (R, T, K, L)
         signal = beam[None] * d[..., None]  # (R, T, K, L, P), as _projection
         atoms = ar[:, None, :, :, None, None] * signal[:, :, :, None]  # (R, T, K, Mr, L, P)
         dim = atoms[0, 0, 0].size
@@ -609,24 +662,28 @@ class Localizer:
         coef = (np.conj(q).transpose(0, 2, 1) @ yv[..., None])[..., 0]
         residual = yv - (q @ coef[..., None])[..., 0]
         b = np.linalg.solve(r_tri, coef[..., None])[..., 0][:, :n_tx * k_count].reshape(n_rx, n_tx, k_count)
-        # ∂μ/∂q at fixed b̂
-        i_rx = np.arange(mr)
-        dar = 1j * (np.pi * np.multiply.outer(np.cos(theta[rx]), i_rx)) * ar  # a_r'(θ), (R, K, Mr)
-        dat = geometry.ula_steering_derivative(theta[tx], mt)  # (T, K, Mt)
-        dbeam = (dat @ problem.x.reshape(n_tx, mt, nsub * nsym)).reshape(n_tx, k_count, nsub, nsym)
-        bs = b[..., None, None] * signal  # (R, T, K, L, P)
-        u = bs.sum(axis=1)  # U_nk, (R, K, L, P)
-        bd_dbeam = b[..., None, None] * dbeam[None] * d[..., None]  # (R, T, K, L, P)
-        ramp = (-2j * np.pi * self._frequencies_hz())[:, None]  # (L, 1)
-        dtheta_tx, dtau_tx, dtau_rx = dtheta[tx], dtau[tx], dtau[rx]
-        v = (np.einsum("tkc,ntklp->nkclp", dtheta_tx, bd_dbeam)
-             + ramp * (dtau_rx[..., None, None] * u[:, :, None] + np.einsum("tkc,ntklp->nkclp", dtau_tx, bs)))
-        dmu = (dtheta[rx][:, :, :, None, None, None] * (dar[:, :, None, :, None, None] * u[:, :, None, None])
-               + ar[:, :, None, :, None, None] * v[:, :, :, None])  # (R, K, 2, Mr, L, P)
-        dmu = dmu.reshape(n_rx, 2 * k_count, dim).transpose(0, 2, 1)  # (R, D, 2K)
-        # Kaufman: J = −P⊥ ∂μ = Q (Qᴴ ∂μ) − ∂μ
-        jac = q @ (np.conj(q).transpose(0, 2, 1) @ dmu) - dmu
-        return residual, b, jac.reshape(n_rx * dim, 2 * k_count)
+
+        def jacobian():
+            cos_theta = np.cos(theta)
+            dtheta = np.stack([-diff[..., 1] / dist2, diff[..., 0] / dist2], axis=-1)  # (N, K, 2)
+            dtau = diff / (dist[..., None] * C_M_S)
+            dar = 1j * (np.pi * np.multiply.outer(cos_theta[rx], np.arange(mr))) * ar  # a_r'(θ), (R, K, Mr)
+            dat = 1j * (np.pi * np.multiply.outer(cos_theta[tx], np.arange(mt))) * at
+            dbeam = (dat @ x_flat).reshape(n_tx, k_count, nsub, nsym)
+            bs = b[..., None, None] * signal  # (R, T, K, L, P)
+            u = bs.sum(axis=1)  # U_nk, (R, K, L, P)
+            bd_dbeam = b[..., None, None] * dbeam[None] * d[..., None]  # (R, T, K, L, P)
+            ramp = (-2j * np.pi * self._frequencies_hz())[:, None]  # (L, 1)
+            v = (np.einsum("tkc,ntklp->nkclp", dtheta[tx], bd_dbeam)
+                 + ramp * (dtau[rx][..., None, None] * u[:, :, None] + np.einsum("tkc,ntklp->nkclp", dtau[tx], bs)))
+            dmu = (dtheta[rx][:, :, :, None, None, None] * (dar[:, :, None, :, None, None] * u[:, :, None, None])
+                   + ar[:, :, None, :, None, None] * v[:, :, :, None])  # (R, K, 2, Mr, L, P)
+            dmu = dmu.reshape(n_rx, 2 * k_count, dim).transpose(0, 2, 1)  # (R, D, 2K)
+            # Kaufman: J = −P⊥ ∂μ = Q (Qᴴ ∂μ) − ∂μ
+            jac = q @ (np.conj(q).transpose(0, 2, 1) @ dmu) - dmu
+            return jac.reshape(n_rx * dim, 2 * k_count)
+
+        return residual, b, jacobian
 
     def _refine(self, problem, start_m, full=False):
         """LM on C(q) over all 2K coordinates from start_m; returns positions (and b̂, cost, its, conv)."""
@@ -637,8 +694,8 @@ class Localizer:
             if geometry.distances_m(nodes, pos).min() < 1e-6:
                 return None  # angles undefined on a node: reject the step
             if self.search_method != "reference":
-                residual, b, jac = self._position_projection(problem, pos)
-                return _real(residual.reshape(-1)), _real(jac), b
+                residual, b, jacobian = self._position_projection(problem, pos)
+                return _real(residual.reshape(-1)), lambda: _real(jacobian()), b
             theta = geometry.angles_rad(nodes, pos)
             tau = geometry.one_way_delays_s(nodes, pos)
             residual, b, (j_theta, j_tau) = self._projection(problem, theta, tau, True)
@@ -708,6 +765,18 @@ class Localizer:
 
 
 @dataclasses.dataclass(frozen=True)
+class _GridTables:
+    """Steering tables of a set of grid points for the fast grid pass: name (its cache key), index (into grid_m;
+    None = every point), at_conj (N, g, Mt), d_conj (N, g, L_active), ar_conj (N, g, Mr)."""
+
+    name: str
+    index: object
+    at_conj: np.ndarray
+    d_conj: np.ndarray
+    ar_conj: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
 class _Problem:
     rx: tuple  # receiving nodes used
     tx: tuple  # transmitting nodes whose frames are known
@@ -768,7 +837,9 @@ def _real(z):
 
 def _levenberg_marquardt(evaluate, params, max_iterations, return_hessian=False,
                          step_tol=1e-9, cost_rtol=1e-13):
-    """Minimise ‖r(p)‖² with Marquardt-scaled damping; evaluate(p) → (r, J, aux) or None (invalid p).
+    """Minimise ‖r(p)‖² with Marquardt-scaled damping; evaluate(p) → (r, J, aux) or None (invalid p). J may be
+    a function returning J: it is then called only for a step the iterations go on from (not for a rejected
+    trial or the final point), with the same iterates.
 
     Converged when a step moves every parameter by less than step_tol (metres or radians) or lowers the
     cost by less than cost_rtol relative, or when no damped step lowers the cost (a local minimum).
@@ -781,6 +852,7 @@ def _levenberg_marquardt(evaluate, params, max_iterations, return_hessian=False,
     lam, converged, iterations = 1e-3, False, 0
     while iterations < max_iterations and not converged:
         iterations += 1
+        jac = jac() if callable(jac) else jac
         grad, hess = jac.T @ r, jac.T @ jac
         scale = np.diag(hess).copy()
         scale[scale <= 0] = 1.0
@@ -799,6 +871,7 @@ def _levenberg_marquardt(evaluate, params, max_iterations, return_hessian=False,
                 converged = True  # no damped step lowers the cost: at a (numerical) minimum
                 break
     if return_hessian:
+        jac = jac() if callable(jac) else jac
         return params, cost, aux, iterations, converged, jac.T @ jac
     return params, cost, aux, iterations, converged
 
