@@ -240,6 +240,10 @@ class Localizer:
         self._grid_at_conj = np.conj(self._grid_at)
         self._grid_d = self._delay_steering(tau)  # (N, G, L_active)
         self._grid_d_conj = np.conj(self._grid_d)
+        # constants of the fast refinement: jπ·i of the ULAs' phase (a(θ) = exp(jπ i sin θ)), −j2π f_l of d(τ)
+        self._rx_phase = 1j * np.pi * np.arange(self.rx_antennas)
+        self._tx_phase = 1j * np.pi * np.arange(self.tx_antennas)
+        self._delay_ramp = -2j * np.pi * self._frequencies_hz()
         self._full_tables = _GridTables("full", None, self._grid_at_conj, self._grid_d_conj, self._grid_ar_conj)
         # the grid's lattice (x index, y index) → grid index (−1: dropped near a node), and the coarse lattice
         ix = np.rint((grid[:, 0] - region[0]) / step).astype(int)
@@ -624,7 +628,7 @@ class Localizer:
 
     def _position_projection(self, problem, positions_m):
         """Variable projection at target positions (K, 2) with Kaufman's Jacobian in the positions directly
-        (search_method "fast"): residual r (R, D) = P⊥ y_n, amplitudes b̂ (R, T, K) and a function giving
+        (search_method "fast", "full"; None on a node): residual r (R, D) = P⊥ y_n, amplitudes b̂ (R, T, K) and a function giving
         J (R·D, 2K) = −P⊥ ∂μ/∂(x_1, y_1, x_2, …) at fixed b̂ (computed only when the LM needs it: not for a
         rejected or final step), μ the model of eq. (3). The same quantities as _projection and the chain rule
         through ∂θ/∂q, ∂τ/∂q (eq. 13's blocks), without the (N, K, R, D) intermediates: per rx node n, target k,
@@ -642,15 +646,17 @@ class Localizer:
         diff = positions_m[None, :, :] - self.node_positions_m[:, None, :]  # (N, K, 2)
         dist2 = diff[..., 0] ** 2 + diff[..., 1] ** 2
         dist = np.sqrt(dist2)
+        if dist.min() < 1e-6:
+            return None  # angles undefined on a node
         theta = np.arctan2(diff[..., 1], diff[..., 0])
         tau = dist / C_M_S
         k_count = theta.shape[1]
         sin_theta = np.sin(theta)
-        ar = np.exp(1j * np.pi * np.multiply.outer(sin_theta[rx], np.arange(mr)))  # (R, K, Mr)
-        at = np.exp(1j * np.pi * np.multiply.outer(sin_theta[tx], np.arange(mt)))  # (T, K, Mt)
+        ar = np.exp(sin_theta[rx][..., None] * self._rx_phase)  # a_r(θ), (R, K, Mr)
+        at = np.exp(sin_theta[tx][..., None] * self._tx_phase)  # (T, K, Mt)
         x_flat = problem.x.reshape(n_tx, mt, nsub * nsym)
         beam = (at @ x_flat).reshape(n_tx, k_count, nsub, nsym)
-        d = self._delay_steering(tau[rx][:, None, :] + tau[tx][None, :, :])  # (R, T, K, L)
+        d = np.exp((tau[rx][:, None, :] + tau[tx][None, :, :])[..., None] * self._delay_ramp)  # d(τ_n + τ_m), (R, T, K, L)
         signal = beam[None] * d[..., None]  # (R, T, K, L, P), as _projection
         atoms = ar[:, None, :, :, None, None] * signal[:, :, :, None]  # (R, T, K, Mr, L, P)
         dim = atoms[0, 0, 0].size
@@ -667,13 +673,13 @@ class Localizer:
             cos_theta = np.cos(theta)
             dtheta = np.stack([-diff[..., 1] / dist2, diff[..., 0] / dist2], axis=-1)  # (N, K, 2)
             dtau = diff / (dist[..., None] * C_M_S)
-            dar = 1j * (np.pi * np.multiply.outer(cos_theta[rx], np.arange(mr))) * ar  # a_r'(θ), (R, K, Mr)
-            dat = 1j * (np.pi * np.multiply.outer(cos_theta[tx], np.arange(mt))) * at
+            dar = (cos_theta[rx][..., None] * self._rx_phase) * ar  # a_r'(θ) = jπ i cos θ a_r(θ), (R, K, Mr)
+            dat = (cos_theta[tx][..., None] * self._tx_phase) * at
             dbeam = (dat @ x_flat).reshape(n_tx, k_count, nsub, nsym)
             bs = b[..., None, None] * signal  # (R, T, K, L, P)
             u = bs.sum(axis=1)  # U_nk, (R, K, L, P)
             bd_dbeam = b[..., None, None] * dbeam[None] * d[..., None]  # (R, T, K, L, P)
-            ramp = (-2j * np.pi * self._frequencies_hz())[:, None]  # (L, 1)
+            ramp = self._delay_ramp[:, None]  # −j2π f_l, (L, 1)
             v = (np.einsum("tkc,ntklp->nkclp", dtheta[tx], bd_dbeam)
                  + ramp * (dtau[rx][..., None, None] * u[:, :, None] + np.einsum("tkc,ntklp->nkclp", dtau[tx], bs)))
             dmu = (dtheta[rx][:, :, :, None, None, None] * (dar[:, :, None, :, None, None] * u[:, :, None, None])
@@ -691,11 +697,14 @@ class Localizer:
 
         def evaluate(params):
             pos = params.reshape(-1, 2)
+            if self.search_method != "reference":
+                projected = self._position_projection(problem, pos)
+                if projected is None:
+                    return None  # angles undefined on a node: reject the step
+                residual, b, jacobian = projected
+                return _real(residual.reshape(-1)), lambda: _real(jacobian()), b
             if geometry.distances_m(nodes, pos).min() < 1e-6:
                 return None  # angles undefined on a node: reject the step
-            if self.search_method != "reference":
-                residual, b, jacobian = self._position_projection(problem, pos)
-                return _real(residual.reshape(-1)), lambda: _real(jacobian()), b
             theta = geometry.angles_rad(nodes, pos)
             tau = geometry.one_way_delays_s(nodes, pos)
             residual, b, (j_theta, j_tau) = self._projection(problem, theta, tau, True)
