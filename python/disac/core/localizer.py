@@ -71,6 +71,9 @@ SEARCH_METHODS = ("fast", "full", "reference")
 # then every grid point within one step of the COARSE_CANDIDATES best coarse points (docs/localization.md, "Speed").
 COARSE_FACTOR = 2
 COARSE_CANDIDATES = 4
+# The "fast" search's single-target fits between grid passes (localize): they only subtract a found target's echoes
+# before the next pass and start the joint LM, which then runs to the full tolerances (docs/localization.md, "Speed").
+INTERMEDIATE_TOLERANCES = {"step_tol": 1e-4, "cost_rtol": 1e-9}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,6 +247,7 @@ class Localizer:
         self._rx_phase = 1j * np.pi * np.arange(self.rx_antennas)
         self._tx_phase = 1j * np.pi * np.arange(self.tx_antennas)
         self._delay_ramp = -2j * np.pi * self._frequencies_hz()
+        self._intermediate_tolerances = INTERMEDIATE_TOLERANCES if search_method == "fast" else {}
         self._full_tables = _GridTables("full", None, self._grid_at_conj, self._grid_d_conj, self._grid_ar_conj)
         # the grid's lattice (x index, y index) → grid index (−1: dropped near a node), and the coarse lattice
         ix = np.rint((grid[:, 0] - region[0]) / step).astype(int)
@@ -305,7 +309,7 @@ class Localizer:
                 break
             # refine this target alone so that its echoes subtract cleanly, re-fit every found target's
             # amplitudes jointly, subtract their echoes and search the rest
-            found = np.vstack([found, self._refine(problem.with_y(work), start[None, :])])
+            found = np.vstack([found, self._refine(problem.with_y(work), start[None, :], **self._intermediate_tolerances)])
             work = self._residual_at(problem, found)
         return self._result(problem, *self._refine(problem, found, full=True))
 
@@ -691,8 +695,10 @@ class Localizer:
 
         return residual, b, jacobian
 
-    def _refine(self, problem, start_m, full=False):
-        """LM on C(q) over all 2K coordinates from start_m; returns positions (and b̂, cost, its, conv)."""
+    def _refine(self, problem, start_m, full=False, step_tol=1e-9, cost_rtol=1e-13):
+        """LM on C(q) over all 2K coordinates from start_m; returns positions (and b̂, cost, its, conv).
+        step_tol, cost_rtol: _levenberg_marquardt's (the defaults everywhere but the "fast" search's intermediate
+        single-target fits, localize)."""
         nodes = self.node_positions_m
 
         def evaluate(params):
@@ -714,7 +720,7 @@ class Localizer:
             return _real(residual.reshape(-1)), _real(jac), b
 
         params, cost, b, iterations, converged = _levenberg_marquardt(
-            evaluate, start_m.reshape(-1), self.max_iterations)
+            evaluate, start_m.reshape(-1), self.max_iterations, step_tol=step_tol, cost_rtol=cost_rtol)
         positions = params.reshape(-1, 2)
         if not full:
             return positions
