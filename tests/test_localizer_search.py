@@ -74,7 +74,12 @@ def assert_same_estimates(locs, frames, num_targets, **selection):
             assert result.converged == reference.converged
 
 
-@pytest.mark.parametrize("make, frames", [(paper, 30), (four_nodes, 15)], ids=["paper", "four-nodes"])
+def four_nodes_preset():
+    return scenario.load_scenario("four-nodes")  # Mt = 8, P = 2: the benchmark's
+
+
+@pytest.mark.parametrize("make, frames", [(paper, 20), (four_nodes, 10), (four_nodes_preset, 6)],
+                         ids=["paper", "four-nodes-paper-arrays", "four-nodes-preset"])
 def test_fast_search_gives_the_reference_estimates(make, frames):
     scn = make()
     assert_same_estimates(localizers(scn), synthetic_frames(scn, frames, seed=16), scn.num_targets)
