@@ -185,3 +185,18 @@ def test_the_coarse_to_fine_start_is_the_full_grids_best_point():
 def test_search_method_is_checked():
     with pytest.raises(ValueError, match="search_method = 'quick'.*'fast', 'full', 'reference'"):
         localizer.Localizer.from_scenario(paper(), search_method="quick")
+
+
+def test_a_tiny_region_without_coarse_points_searches_every_point():
+    """A region whose only coarse point is dropped (a 2 × 2 lattice whose corner is a node: grid points within half
+    a step of a node are not searched) falls back to the full grid: the same start as "full"."""
+    scn = paper()
+    x, y = synthetic_frames(scn, 1, seed=2)[0]
+    node = scn.node_positions_m[0]
+    step = 7.5
+    region = (node[0], node[0] + step, node[1], node[1] + step)
+    locs = {method: localizer.Localizer.from_scenario(scn, region_m=region, grid_step_m=step, search_method=method)
+            for method in ("fast", "full")}
+    assert locs["fast"]._coarse_tables is None and len(locs["fast"].grid_m) == 3
+    problem = locs["fast"]._problem(y, x, None, None)
+    assert locs["fast"]._grid_start(problem, problem.y) == locs["full"]._grid_start(problem, problem.y)

@@ -256,7 +256,8 @@ class Localizer:
         self._lattice[ix, iy] = np.arange(len(grid))
         self._lattice_xy = np.stack([ix, iy], axis=1)
         coarse = np.flatnonzero((ix % COARSE_FACTOR == 0) & (iy % COARSE_FACTOR == 0))
-        self._coarse_tables = self._tables("coarse", coarse) if search_method == "fast" else None
+        # (a region so small or so close to the nodes that no coarse point is left: every point is searched)
+        self._coarse_tables = self._tables("coarse", coarse) if search_method == "fast" and coarse.size else None
 
     @classmethod
     def from_scenario(cls, scenario, region_m=None, grid_step_m=None, max_iterations=50, direct_paths=False,
@@ -431,7 +432,7 @@ class Localizer:
     def _grid_start(self, problem, y):
         """Index of the grid point where localize's LM starts for the next target: the best of every point
         ("full", "reference"), or of the coarse-to-fine search ("fast")."""
-        if self.search_method == "fast":
+        if self._coarse_tables is not None:
             return self._coarse_to_fine_start(problem, y)
         return int(np.argmax(self._grid_explained_energy(problem, y)))
 
