@@ -140,7 +140,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--snr-db", type=float, default=None, help="target SNR (paper's definition; default the scenario's)")
+    parser.add_argument("--snr-db", type=float, default=None,
+                        help="target SNR (paper's definition; default the scenario's)")
     parser.add_argument("--grid-step-m", type=float, default=None, help="default: the Localizer's c/(4B)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
                         help="search methods to run (default: all); the first is the anchor of '× ref' and 'max |Δ|'")
@@ -158,7 +159,8 @@ def main():
             speedup = s[methods[0]]["median_ms"] / r["median_ms"]
             print(f"{name:11} {method:9} {r['grid_points']:8d} {r['build_ms']:8.1f} {r['median_ms']:9.2f} "
                   f"{r['p90_ms']:6.1f} {r['min_ms']:6.1f} {r['cpu_median_ms']:7.2f} {speedup:6.2f} "
-                  f"{r['mse_over_crb']:9.3f} {r['over_gate']:6d} {r['max_gap_m']:9.1e} {r['frames_differ']:6d}", flush=True)
+                  f"{r['mse_over_crb']:9.3f} {r['over_gate']:6d} {r['max_gap_m']:9.1e} {r['frames_differ']:6d}",
+                  flush=True)
     print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
 
 

@@ -310,7 +310,8 @@ class Localizer:
                 break
             # refine this target alone so that its echoes subtract cleanly, re-fit every found target's
             # amplitudes jointly, subtract their echoes and search the rest
-            found = np.vstack([found, self._refine(problem.with_y(work), start[None, :], **self._intermediate_tolerances)])
+            alone = self._refine(problem.with_y(work), start[None, :], **self._intermediate_tolerances)
+            found = np.vstack([found, alone])
             work = self._residual_at(problem, found)
         return self._result(problem, *self._refine(problem, found, full=True))
 
@@ -633,14 +634,15 @@ class Localizer:
 
     def _position_projection(self, problem, positions_m):
         """Variable projection at target positions (K, 2) with Kaufman's Jacobian in the positions directly
-        (search_method "fast", "full"; None on a node): residual r (R, D) = P⊥ y_n, amplitudes b̂ (R, T, K) and a function giving
-        J (R·D, 2K) = −P⊥ ∂μ/∂(x_1, y_1, x_2, …) at fixed b̂ (computed only when the LM needs it: not for a
-        rejected or final step), μ the model of eq. (3). The same quantities as _projection and the chain rule
-        through ∂θ/∂q, ∂τ/∂q (eq. 13's blocks), without the (N, K, R, D) intermediates: per rx node n, target k,
+        (search_method "fast", "full"; None on a node): residual r (R, D) = P⊥ y_n, amplitudes b̂ (R, T, K) and a
+        function giving J (R·D, 2K) = −P⊥ ∂μ/∂(x_1, y_1, x_2, …) at fixed b̂ (computed only when the LM needs it:
+        not for a rejected or final step), μ the model of eq. (3). The same quantities as _projection and the chain
+        rule through ∂θ/∂q, ∂τ/∂q (eq. 13's blocks), without the (N, K, R, D) intermediates: per rx node n, target k,
 
             ∂μ_n/∂q_k,c = ∂θ_n^k/∂c · a_r'(θ_n^k) ⊗ U_nk + a_r(θ_n^k) ⊗ V_nk,c,
             U_nk = Σ_m b̂_nm^k s_nm^k,   s_nm^k = a_t^T(θ_m^k) X_m ⊙ d(τ_n^k + τ_m^k),
-            V_nk,c = Σ_m b̂_nm^k d(τ_n^k + τ_m^k) ⊙ (∂θ_m^k/∂c · a_t'^T(θ_m^k) X_m − j2πf (∂τ_n^k/∂c + ∂τ_m^k/∂c) a_t^T X_m).
+            V_nk,c = Σ_m b̂_nm^k d(τ_n^k + τ_m^k) ⊙ (∂θ_m^k/∂c · a_t'^T(θ_m^k) X_m
+                                                  − j2πf (∂τ_n^k/∂c + ∂τ_m^k/∂c) a_t^T(θ_m^k) X_m).
 
         The residual and b̂ come from the same QR of the same columns as the reference's."""
         rx, tx = list(problem.rx), list(problem.tx)
@@ -661,7 +663,7 @@ class Localizer:
         at = np.exp(sin_theta[tx][..., None] * self._tx_phase)  # (T, K, Mt)
         x_flat = problem.x.reshape(n_tx, mt, nsub * nsym)
         beam = (at @ x_flat).reshape(n_tx, k_count, nsub, nsym)
-        d = np.exp((tau[rx][:, None, :] + tau[tx][None, :, :])[..., None] * self._delay_ramp)  # d(τ_n + τ_m), (R, T, K, L)
+        d = np.exp((tau[rx][:, None, :] + tau[tx][None, :, :])[..., None] * self._delay_ramp)  # d(τ_n + τ_m)
         signal = beam[None] * d[..., None]  # (R, T, K, L, P), as _projection
         atoms = ar[:, None, :, :, None, None] * signal[:, :, :, None]  # (R, T, K, Mr, L, P)
         dim = atoms[0, 0, 0].size
