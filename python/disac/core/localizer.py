@@ -59,8 +59,8 @@ _GRAM_LOADING = 1e-12
 _CHUNK_ELEMENTS = 1 << 15
 # The same for the fast grid pass (larger: fewer numpy calls; 4 MB of complex128 per array at most).
 _FAST_CHUNK_ELEMENTS = 1 << 18
-# A frame's whitened grid signals (fast grid pass) are kept for the frame's later passes when they hold at most
-# this many complex values (64 MB); larger problems recompute them on every pass.
+# A frame's grid signals (fast grid pass: ē and the Cholesky factors) are kept for its later passes when they hold
+# at most this many complex values (64 MB); larger problems recompute them on every pass.
 _FAST_CACHE_ELEMENTS = 1 << 22
 # How the coarse search and the refinement are computed (Localizer's search_method; docs/localization.md,
 # "Speed"): "reference", the implementation before issue 16, kept for the equality tests and the before/after
