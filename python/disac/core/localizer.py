@@ -57,6 +57,23 @@ C_M_S = geometry.SPEED_OF_LIGHT_M_S
 _GRAM_LOADING = 1e-12
 # Largest number of (grid point × transmitter × subcarrier × symbol) complex values processed at once.
 _CHUNK_ELEMENTS = 1 << 15
+# The same for the fast grid pass (larger: fewer numpy calls; 4 MB of complex128 per array at most).
+_FAST_CHUNK_ELEMENTS = 1 << 18
+# A frame's grid signals (fast grid pass: ē and the Cholesky factors) are kept for its later passes when they hold
+# at most this many complex values (64 MB); larger problems recompute them on every pass.
+_FAST_CACHE_ELEMENTS = 1 << 22
+# How the coarse search and the refinement are computed (Localizer's search_method; docs/localization.md,
+# "Speed"): "reference", the implementation before issue 16, kept for the equality tests and the before/after
+# benchmark; "full", the same grid pass over every point and the same LM, computed faster (equal to rounding);
+# "fast" (default), as "full" but localize's grid start is found coarse to fine.
+SEARCH_METHODS = ("fast", "full", "reference")
+# Coarse-to-fine start of search_method "fast": the grid pass on every COARSE_FACTOR-th lattice point in x and y,
+# then every grid point within one step of the COARSE_CANDIDATES best coarse points (docs/localization.md, "Speed").
+COARSE_FACTOR = 2
+COARSE_CANDIDATES = 4
+# The "fast" search's single-target fits between grid passes (localize): they only subtract a found target's echoes
+# before the next pass and start the joint LM, which then runs to the full tolerances (docs/localization.md, "Speed").
+INTERMEDIATE_TOLERANCES = {"step_tol": 1e-4, "cost_rtol": 1e-9}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,10 +177,18 @@ class Localizer:
     frame. region_m = (x_min, x_max, y_min, y_max); grid_step_m defaults to c/(4B), half the monostatic
     range resolution, fine enough that the best grid point lies in the basin of the true minimum.
     paths: KnownPath echoes projected out of every frame (module docstring; default none).
+    search_method (SEARCH_METHODS): "reference" is the implementation before issue 16, kept for the equality
+    tests and as the benchmark's anchor; "full" evaluates the same explained energies on every grid point and
+    the same Kaufman Jacobian, computed faster (equal to rounding, ~1e-15 relative), so the same grid point
+    starts the same LM iterations; "fast" (default) is "full" with localize's grid start found coarse to fine
+    (_coarse_to_fine_start). Detection (core.detection) always gets the energy of every grid point.
     """
 
     def __init__(self, node_positions_m, tx_antennas, rx_antennas, subcarriers, bandwidth_hz, region_m,
-                 grid_step_m=None, max_iterations=50, paths=(), active_subcarriers=None):
+                 grid_step_m=None, max_iterations=50, paths=(), active_subcarriers=None, search_method="fast"):
+        if search_method not in SEARCH_METHODS:
+            raise ValueError(f"search_method = {search_method!r}: accepted: {', '.join(map(repr, SEARCH_METHODS))}")
+        self.search_method = search_method
         nodes = np.asarray(node_positions_m, dtype=float)
         if nodes.ndim != 2 or nodes.shape[1] != 2 or len(nodes) < 1 or not np.all(np.isfinite(nodes)):
             raise ValueError(f"node_positions_m = {node_positions_m!r}: expected finite (N, 2) positions, N ≥ 1")
@@ -215,23 +240,41 @@ class Localizer:
         tau = geometry.one_way_delays_s(nodes, grid)  # (N, G)
         self._grid_ar_conj = np.conj(geometry.ula_steering(theta, self.rx_antennas))  # (N, G, Mr)
         self._grid_at = geometry.ula_steering(theta, self.tx_antennas)  # (N, G, Mt)
+        self._grid_at_conj = np.conj(self._grid_at)
         self._grid_d = self._delay_steering(tau)  # (N, G, L_active)
         self._grid_d_conj = np.conj(self._grid_d)
+        # constants of the fast refinement: jπ·i of the ULAs' phase (a(θ) = exp(jπ i sin θ)), −j2π f_l of d(τ)
+        self._rx_phase = 1j * np.pi * np.arange(self.rx_antennas)
+        self._tx_phase = 1j * np.pi * np.arange(self.tx_antennas)
+        self._delay_ramp = -2j * np.pi * self._frequencies_hz()
+        self._intermediate_tolerances = INTERMEDIATE_TOLERANCES if search_method == "fast" else {}
+        self._full_tables = _GridTables("full", None, self._grid_at_conj, self._grid_d_conj, self._grid_ar_conj)
+        # the grid's lattice (x index, y index) → grid index (−1: dropped near a node), and the coarse lattice
+        ix = np.rint((grid[:, 0] - region[0]) / step).astype(int)
+        iy = np.rint((grid[:, 1] - region[2]) / step).astype(int)
+        self._lattice = np.full((int(ix.max()) + 1, int(iy.max()) + 1), -1)
+        self._lattice[ix, iy] = np.arange(len(grid))
+        self._lattice_xy = np.stack([ix, iy], axis=1)
+        coarse = np.flatnonzero((ix % COARSE_FACTOR == 0) & (iy % COARSE_FACTOR == 0))
+        # (a region so small or so close to the nodes that no coarse point is left: every point is searched)
+        self._coarse_tables = self._tables("coarse", coarse) if search_method == "fast" and coarse.size else None
 
     @classmethod
     def from_scenario(cls, scenario, region_m=None, grid_step_m=None, max_iterations=50, direct_paths=False,
-                      reflector=False):
+                      reflector=False, search_method="fast"):
         """A Localizer for a Scenario's nodes and numerology; region defaults to default_search_region.
         direct_paths / reflector: project out the direct paths between the nodes / the echoes of the
         scenario's [calibration] reference reflector (known_paths; geometry only, docs/air-model.md §3).
-        The scenario's active subcarriers (``scenario.active_subcarriers``: the transmitters' layout) are used."""
+        The scenario's active subcarriers (``scenario.active_subcarriers``: the transmitters' layout) are used.
+        search_method: as the constructor's."""
         region = default_search_region(scenario) if region_m is None else region_m
         point = getattr(scenario, "reflector_m", None) if reflector else None
         active = getattr(scenario, "active_subcarriers", None)
         return cls(scenario.node_positions_m, scenario.tx_antennas, scenario.rx_antennas,
                    scenario.subcarriers, scenario.bandwidth_hz, region, grid_step_m, max_iterations,
                    known_paths(scenario.node_positions_m, direct_paths, point),
-                   active_subcarriers=None if active is None else np.asarray(active, dtype=bool))
+                   active_subcarriers=None if active is None else np.asarray(active, dtype=bool),
+                   search_method=search_method)
 
     def _delay_steering(self, delay_s):
         """d(τ) at the active subcarriers, shape delay.shape + (L_active,) (geometry.delay_steering when all are)."""
@@ -261,13 +304,14 @@ class Localizer:
         found = np.zeros((0, 2))
         work = problem.y if problem.known is None else problem.project_known(problem.y)
         for k in range(num_targets):
-            start = self.grid_m[np.argmax(self._grid_explained_energy(problem, work))]
+            start = self.grid_m[self._grid_start(problem, work)]
             if k == num_targets - 1:
                 found = np.vstack([found, start])  # the joint refinement below takes it from here
                 break
             # refine this target alone so that its echoes subtract cleanly, re-fit every found target's
             # amplitudes jointly, subtract their echoes and search the rest
-            found = np.vstack([found, self._refine(problem.with_y(work), start[None, :])])
+            alone = self._refine(problem.with_y(work), start[None, :], **self._intermediate_tolerances)
+            found = np.vstack([found, alone])
             work = self._residual_at(problem, found)
         return self._result(problem, *self._refine(problem, found, full=True))
 
@@ -379,8 +423,116 @@ class Localizer:
         """Σ_n y_n^H P_{A_n(g)} y_n for one target at every grid point g (vectorised; eq. 9 concentrated).
 
         For a single target the Gram matrix of node n's N columns does not depend on n (|d| = 1 and
-        a_r^H a_r = Mr), so one (T × T) solve per grid point serves every receiving node.
+        a_r^H a_r = Mr), so one (T × T) solve per grid point serves every receiving node. search_method picks
+        the implementation (_grid_explained_energy_fast or _reference); both compute this same quantity.
         """
+        if self.search_method == "reference":
+            return self._grid_explained_energy_reference(problem, y)
+        return self._grid_explained_energy_fast(problem, y)
+
+    def _grid_start(self, problem, y):
+        """Index of the grid point where localize's LM starts for the next target: the best of every point
+        ("full", "reference"), or of the coarse-to-fine search ("fast")."""
+        if self._coarse_tables is not None:
+            return self._coarse_to_fine_start(problem, y)
+        return int(np.argmax(self._grid_explained_energy(problem, y)))
+
+    def _coarse_to_fine_start(self, problem, y):
+        """The grid pass on the coarse lattice (every COARSE_FACTOR-th point in x and y: a quarter of the points, at
+        c/(2B), the monostatic range resolution), then on every grid point within one step (3 × 3) of the
+        COARSE_CANDIDATES best coarse points; the best of those. Where the best grid point is among them (it is
+        next to a coarse point by construction; measured: docs/localization.md, "Speed") this is the very start
+        of "full"; elsewhere a neighbouring start in the same basin gives the same LM minimum."""
+        coarse = self._grid_explained_energy_fast(problem, y, self._coarse_tables)
+        best = self._coarse_tables.index[np.argsort(coarse)[-COARSE_CANDIDATES:]]
+        offsets = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+        cells = (self._lattice_xy[best][:, None, :] + offsets[None]).reshape(-1, 2)
+        inside = np.all((cells >= 0) & (cells < self._lattice.shape), axis=1)
+        points = self._lattice[cells[inside, 0], cells[inside, 1]]
+        points = np.unique(points[points >= 0])
+        fine = self._grid_explained_energy_fast(problem, y, self._tables("fine", points), cache=False)
+        return int(points[np.argmax(fine)])
+
+    def _tables(self, name, index):
+        """_GridTables of the grid points ``index`` (gathered copies)."""
+        return _GridTables(name, index, self._grid_at_conj[:, index], self._grid_d_conj[:, index],
+                           self._grid_ar_conj[:, index])
+
+    def _grid_explained_energy_fast(self, problem, y, tables=None, cache=True):
+        """The grid pass without per-frame fancy indexing or per-point tiny solves (issue 16 item 3), on the
+        points of ``tables`` (default: every grid point).
+
+        Per grid point g the transmitters' conjugate signals ē_m(g) = conj(a_t^T(θ_m) X_m ⊙ d(τ_m)) do not depend
+        on the data, so they and the Cholesky factor C(g) of their Gram matrix G(g) = Mr·Eᴴ E (loaded as the
+        reference's), G = C Cᴴ, are computed once per frame (_grid_signals, cached in the problem for the frame's
+        later passes). A pass then needs w_n(g) = a_r^H(θ_n) Y_n ⊙ d̄(τ_n) (one matrix product (g × Mr)(Mr × LP) per
+        receiving node on the node's own steering table: a view, no copy), rhs = Eᴴ w (one batched product) and
+        rhs_nᴴ G⁻¹ rhs_n = ‖C⁻¹ rhs_n‖² by forward substitution on (g, R) vectors.
+        """
+        tables = self._full_tables if tables is None else tables
+        rx = list(problem.rx)
+        n_rx, mr = len(rx), self.rx_antennas
+        nsub, nsym = problem.x.shape[2], problem.x.shape[3]
+        explained = np.zeros(tables.ar_conj.shape[1])
+        for sl, e_conj, chol in self._grid_signals(problem, tables, cache):
+            g, n_tx = e_conj.shape[0], e_conj.shape[1]
+            w = np.empty((g, nsub, nsym, n_rx), dtype=complex)
+            for i, n in enumerate(rx):
+                z = tables.ar_conj[n, sl] @ y[i].reshape(mr, nsub * nsym)  # a_r^H(θ_n) Y_n, (g, LP)
+                np.multiply(z.reshape(g, nsub, nsym), tables.d_conj[n, sl, :, None], out=w[..., i])
+            rhs = e_conj @ w.reshape(g, nsub * nsym, n_rx)  # (g, T, R)
+            solved = []
+            for j in range(n_tx):  # C⁻¹ rhs, row by row
+                row = rhs[:, j]
+                for a in range(j):
+                    row = row - chol[j][a][:, None] * solved[a]
+                solved.append(row / chol[j][j][:, None])
+                explained[sl] += np.sum(solved[j].real ** 2 + solved[j].imag ** 2, axis=1)
+        return explained
+
+    def _grid_signals(self, problem, tables, cache=True):
+        """[(slice, ē, C)] over chunks of the points of ``tables`` for the fast grid pass (its docstring): ē (g, T,
+        LP) the conjugate transmit signals, C the lower Cholesky factor of their loaded Gram matrix as nested lists
+        C[i][j] (i ≥ j) of (g,) arrays. Depends on the frames only: kept in the problem's cache when small enough."""
+        key = ("grid_signals", tables.name)
+        cached = problem.cache.get(key) if cache else None
+        if cached is not None:
+            return cached
+        tx = list(problem.tx)
+        n_tx, mr, mt = len(tx), self.rx_antennas, self.tx_antennas
+        nsub, nsym = problem.x.shape[2], problem.x.shape[3]
+        count = tables.ar_conj.shape[1]
+        chunk = max(1, _FAST_CHUNK_ELEMENTS // (n_tx * nsub * nsym))
+        x_conj = np.conj(problem.x).reshape(n_tx, mt, nsub * nsym)
+        out = []
+        for start in range(0, count, chunk):
+            sl = slice(start, min(start + chunk, count))
+            g = sl.stop - sl.start
+            e_conj = np.empty((g, n_tx, nsub, nsym), dtype=complex)
+            for t, m in enumerate(tx):  # ē_m = conj(a_t^T(θ_m) X_m ⊙ d(τ_m))
+                beam_conj = tables.at_conj[m, sl] @ x_conj[t]
+                np.multiply(beam_conj.reshape(g, nsub, nsym), tables.d_conj[m, sl, :, None], out=e_conj[:, t])
+            e_conj = e_conj.reshape(g, n_tx, nsub * nsym)
+            gram = mr * (e_conj @ np.conj(e_conj).transpose(0, 2, 1))  # (g, T, T): Mr Σ ē_a e_b
+            load = _GRAM_LOADING * np.trace(gram, axis1=1, axis2=2).real / n_tx + 1e-300
+            chol = [[None] * n_tx for _ in range(n_tx)]  # a loop over T, vectorised over the points
+            for j in range(n_tx):
+                diagonal = gram[:, j, j].real + load
+                for a in range(j):
+                    diagonal = diagonal - (chol[j][a].real ** 2 + chol[j][a].imag ** 2)
+                chol[j][j] = np.sqrt(np.maximum(diagonal, 1e-300))
+                for i in range(j + 1, n_tx):
+                    value = gram[:, i, j]
+                    for a in range(j):
+                        value = value - chol[i][a] * np.conj(chol[j][a])
+                    chol[i][j] = value / chol[j][j]
+            out.append((sl, e_conj, chol))
+        if cache and n_tx * count * nsub * nsym <= _FAST_CACHE_ELEMENTS:
+            problem.cache[key] = out
+        return out
+
+    def _grid_explained_energy_reference(self, problem, y):
+        """The grid pass as before issue 16 (search_method "reference"; _grid_explained_energy's docstring)."""
         rx, tx = list(problem.rx), list(problem.tx)
         n_rx, n_tx, mr = len(rx), len(tx), self.rx_antennas
         nsub, nsym = problem.x.shape[2], problem.x.shape[3]  # active subcarriers, symbols
@@ -480,12 +632,86 @@ class Localizer:
         residual, _, _ = self._projection(problem, theta, tau, False, y)
         return residual.reshape(problem.y.shape)
 
-    def _refine(self, problem, start_m, full=False):
-        """LM on C(q) over all 2K coordinates from start_m; returns positions (and b̂, cost, its, conv)."""
+    def _position_projection(self, problem, positions_m):
+        """Variable projection at target positions (K, 2) with Kaufman's Jacobian in the positions directly
+        (search_method "fast", "full"; None on a node): residual r (R, D) = P⊥ y_n, amplitudes b̂ (R, T, K) and a
+        function giving J (R·D, 2K) = −P⊥ ∂μ/∂(x_1, y_1, x_2, …) at fixed b̂ (computed only when the LM needs it:
+        not for a rejected or final step), μ the model of eq. (3). The same quantities as _projection and the chain
+        rule through ∂θ/∂q, ∂τ/∂q (eq. 13's blocks), without the (N, K, R, D) intermediates: per rx node n, target k,
+
+            ∂μ_n/∂q_k,c = ∂θ_n^k/∂c · a_r'(θ_n^k) ⊗ U_nk + a_r(θ_n^k) ⊗ V_nk,c,
+            U_nk = Σ_m b̂_nm^k s_nm^k,   s_nm^k = a_t^T(θ_m^k) X_m ⊙ d(τ_n^k + τ_m^k),
+            V_nk,c = Σ_m b̂_nm^k d(τ_n^k + τ_m^k) ⊙ (∂θ_m^k/∂c · a_t'^T(θ_m^k) X_m
+                                                  − j2πf (∂τ_n^k/∂c + ∂τ_m^k/∂c) a_t^T(θ_m^k) X_m).
+
+        The residual and b̂ come from the same QR of the same columns as the reference's."""
+        rx, tx = list(problem.rx), list(problem.tx)
+        n_rx, n_tx = len(rx), len(tx)
+        mr, mt = self.rx_antennas, self.tx_antennas
+        nsub, nsym = problem.x.shape[2], problem.x.shape[3]
+        # geometry of eq. (4a)/(4b) and its Jacobian (geometry.angles_rad, one_way_delays_s, angle_delay_jacobians)
+        diff = positions_m[None, :, :] - self.node_positions_m[:, None, :]  # (N, K, 2)
+        dist2 = diff[..., 0] ** 2 + diff[..., 1] ** 2
+        dist = np.sqrt(dist2)
+        if dist.min() < 1e-6:
+            return None  # angles undefined on a node
+        theta = np.arctan2(diff[..., 1], diff[..., 0])
+        tau = dist / C_M_S
+        k_count = theta.shape[1]
+        sin_theta = np.sin(theta)
+        ar = np.exp(sin_theta[rx][..., None] * self._rx_phase)  # a_r(θ), (R, K, Mr)
+        at = np.exp(sin_theta[tx][..., None] * self._tx_phase)  # (T, K, Mt)
+        x_flat = problem.x.reshape(n_tx, mt, nsub * nsym)
+        beam = (at @ x_flat).reshape(n_tx, k_count, nsub, nsym)
+        d = np.exp((tau[rx][:, None, :] + tau[tx][None, :, :])[..., None] * self._delay_ramp)  # d(τ_n + τ_m)
+        signal = beam[None] * d[..., None]  # (R, T, K, L, P), as _projection
+        atoms = ar[:, None, :, :, None, None] * signal[:, :, :, None]  # (R, T, K, Mr, L, P)
+        dim = atoms[0, 0, 0].size
+        atoms = atoms.reshape(n_rx, n_tx * k_count, dim).transpose(0, 2, 1)
+        if problem.known is not None:
+            atoms = np.concatenate([atoms, problem.known_loaded], axis=2)
+        yv = problem.y.reshape(n_rx, dim)
+        q, r_tri = np.linalg.qr(atoms)
+        coef = (np.conj(q).transpose(0, 2, 1) @ yv[..., None])[..., 0]
+        residual = yv - (q @ coef[..., None])[..., 0]
+        b = np.linalg.solve(r_tri, coef[..., None])[..., 0][:, :n_tx * k_count].reshape(n_rx, n_tx, k_count)
+
+        def jacobian():
+            cos_theta = np.cos(theta)
+            dtheta = np.stack([-diff[..., 1] / dist2, diff[..., 0] / dist2], axis=-1)  # (N, K, 2)
+            dtau = diff / (dist[..., None] * C_M_S)
+            dar = (cos_theta[rx][..., None] * self._rx_phase) * ar  # a_r'(θ) = jπ i cos θ a_r(θ), (R, K, Mr)
+            dat = (cos_theta[tx][..., None] * self._tx_phase) * at
+            dbeam = (dat @ x_flat).reshape(n_tx, k_count, nsub, nsym)
+            bs = b[..., None, None] * signal  # (R, T, K, L, P)
+            u = bs.sum(axis=1)  # U_nk, (R, K, L, P)
+            bd_dbeam = b[..., None, None] * dbeam[None] * d[..., None]  # (R, T, K, L, P)
+            ramp = self._delay_ramp[:, None]  # −j2π f_l, (L, 1)
+            v = (np.einsum("tkc,ntklp->nkclp", dtheta[tx], bd_dbeam)
+                 + ramp * (dtau[rx][..., None, None] * u[:, :, None] + np.einsum("tkc,ntklp->nkclp", dtau[tx], bs)))
+            dmu = (dtheta[rx][:, :, :, None, None, None] * (dar[:, :, None, :, None, None] * u[:, :, None, None])
+                   + ar[:, :, None, :, None, None] * v[:, :, :, None])  # (R, K, 2, Mr, L, P)
+            dmu = dmu.reshape(n_rx, 2 * k_count, dim).transpose(0, 2, 1)  # (R, D, 2K)
+            # Kaufman: J = −P⊥ ∂μ = Q (Qᴴ ∂μ) − ∂μ
+            jac = q @ (np.conj(q).transpose(0, 2, 1) @ dmu) - dmu
+            return jac.reshape(n_rx * dim, 2 * k_count)
+
+        return residual, b, jacobian
+
+    def _refine(self, problem, start_m, full=False, step_tol=1e-9, cost_rtol=1e-13):
+        """LM on C(q) over all 2K coordinates from start_m; returns positions (and b̂, cost, its, conv).
+        step_tol, cost_rtol: _levenberg_marquardt's (the defaults everywhere but the "fast" search's intermediate
+        single-target fits, localize)."""
         nodes = self.node_positions_m
 
         def evaluate(params):
             pos = params.reshape(-1, 2)
+            if self.search_method != "reference":
+                projected = self._position_projection(problem, pos)
+                if projected is None:
+                    return None  # angles undefined on a node: reject the step
+                residual, b, jacobian = projected
+                return _real(residual.reshape(-1)), lambda: _real(jacobian()), b
             if geometry.distances_m(nodes, pos).min() < 1e-6:
                 return None  # angles undefined on a node: reject the step
             theta = geometry.angles_rad(nodes, pos)
@@ -497,7 +723,7 @@ class Localizer:
             return _real(residual.reshape(-1)), _real(jac), b
 
         params, cost, b, iterations, converged = _levenberg_marquardt(
-            evaluate, start_m.reshape(-1), self.max_iterations)
+            evaluate, start_m.reshape(-1), self.max_iterations, step_tol=step_tol, cost_rtol=cost_rtol)
         positions = params.reshape(-1, 2)
         if not full:
             return positions
@@ -557,12 +783,26 @@ class Localizer:
 
 
 @dataclasses.dataclass(frozen=True)
+class _GridTables:
+    """Steering tables of a set of grid points for the fast grid pass: name (its cache key), index (into grid_m;
+    None = every point), at_conj (N, g, Mt), d_conj (N, g, L_active), ar_conj (N, g, Mr)."""
+
+    name: str
+    index: object
+    at_conj: np.ndarray
+    d_conj: np.ndarray
+    ar_conj: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
 class _Problem:
     rx: tuple  # receiving nodes used
     tx: tuple  # transmitting nodes whose frames are known
     y: np.ndarray  # (R, Mr, L, P) snapshots of the rx nodes
     x: np.ndarray  # (T, Mt, L, P) frames of the tx nodes
     known: object = None  # (R, D, J) columns of the known paths (zero-padded), or None
+    # what depends on the frames only (the fast grid pass's whitened signals), shared by with_y's copies
+    cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def with_y(self, y):
         return dataclasses.replace(self, y=y)
@@ -615,7 +855,9 @@ def _real(z):
 
 def _levenberg_marquardt(evaluate, params, max_iterations, return_hessian=False,
                          step_tol=1e-9, cost_rtol=1e-13):
-    """Minimise ‖r(p)‖² with Marquardt-scaled damping; evaluate(p) → (r, J, aux) or None (invalid p).
+    """Minimise ‖r(p)‖² with Marquardt-scaled damping; evaluate(p) → (r, J, aux) or None (invalid p). J may be
+    a function returning J: it is then called only for a step the iterations go on from (not for a rejected
+    trial or the final point), with the same iterates.
 
     Converged when a step moves every parameter by less than step_tol (metres or radians) or lowers the
     cost by less than cost_rtol relative, or when no damped step lowers the cost (a local minimum).
@@ -628,6 +870,7 @@ def _levenberg_marquardt(evaluate, params, max_iterations, return_hessian=False,
     lam, converged, iterations = 1e-3, False, 0
     while iterations < max_iterations and not converged:
         iterations += 1
+        jac = jac() if callable(jac) else jac
         grad, hess = jac.T @ r, jac.T @ jac
         scale = np.diag(hess).copy()
         scale[scale <= 0] = 1.0
@@ -646,6 +889,7 @@ def _levenberg_marquardt(evaluate, params, max_iterations, return_hessian=False,
                 converged = True  # no damped step lowers the cost: at a (numerical) minimum
                 break
     if return_hessian:
+        jac = jac() if callable(jac) else jac
         return params, cost, aux, iterations, converged, jac.T @ jac
     return params, cost, aux, iterations, converged
 
