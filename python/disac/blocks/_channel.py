@@ -28,10 +28,6 @@ def run_channel(block, input_items, output_items, noise_power):
     x = _work_array(block, "_input_buffer", (len(input_items), count), np.complex64)
     np.stack([item[:count] for item in input_items], out=x)
     block.model.write_time(x, block.nitems_written(0), output_items)  # complex64 fast path of apply_time
-    if block.noise:
-        streams = len(output_items)
-        buffer = _work_array(block, "_noise_buffer", (2 * count * streams,), np.float32)
-        noise = channels.awgn(block._rng, count, streams, noise_power, buffer)
-        for index, out in enumerate(output_items):
-            out[:count] += noise[index]
+    if block.noise:  # core.channels.ComplexNoise: each output's own stream, added in place
+        block._rng.add_to(output_items, count, noise_power)
     return count
