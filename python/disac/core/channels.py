@@ -25,10 +25,16 @@ symbol's tail, as on a real channel. Past the prefix: inter-symbol interference,
 complex64 path (batched matrix products, scipy.fft single precision), tested equal to it. AWGN draws
 dominate a noisy channel's cost (16 streams × 2 normals per sample for a sensing channel).
 
-Noise source (decided in issue 16; measured on the 2-core benchmark machine): fresh i.i.d. CN(0, σ²) from
-numpy's seeded Generator (PCG64), float32, drawn into a kept buffer. It costs ≈ 20 ns per complex sample
-(PCG64's 64 random bits alone ≈ 5.6 ns), so on one core the noise alone caps a 16-antenna sensing channel
-at ≈ 3 MS/s per receive antenna and the 3-user comm channel at ≈ 16 MS/s. The fast sources were measured
+Noise source (decided in issue 16; measured on the 2-core benchmark machine): fresh i.i.d. CN(0, σ²), one
+seeded numpy Generator(SFC64) per output stream (``ComplexNoise``), float32 pairs drawn into a kept buffer and
+added in place. Issue 16's second stop changed it from one PCG64 drawn time-major over all streams (seeded noise
+differs from earlier versions; its statistics are pinned in qa_sensing_channel): per complex sample, drawn and
+added, 31 ns against 36–40 ns (the strided add of time-major noise gone; SFC64 float32 normals 9.5 ns against
+PCG64's 11.5 ns). Measured and rejected as no faster in numpy on this machine: Marsaglia's polar method and
+Box–Muller in float32 (numpy's float32 log, sin and cos cost 4–5 ns a value here, the complex-by-real multiply
+2.6 ns: ≥ 18 ns per complex sample before the rejection step). The noise is then ≈ 2 × 9.5 ns + the add per
+complex sample, so on one core it alone caps a 16-antenna sensing channel at ≈ 2–3 MS/s per receive antenna
+and the 3-user comm channel at ≈ 10–16 MS/s (docs/blocks.md "Speed"). The fast sources were measured
 and rejected for what they do to the statistics a paper reports:
 * a pre-drawn pool read in runs at random offsets (≈ 1 ns per sample): over a frame set of T output samples
   a fraction ≈ 1 − exp(−T/M) of them repeats a run elsewhere in the set (M = 2²² entries, 1000 frames of
