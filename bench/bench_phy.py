@@ -453,7 +453,7 @@ def to_json_rows(rows, loopback):
                         "unit": "CPU-s per s of air", "anchor": "the same blocks at issue 16's targets",
                         "anchor_value": target_need, "ratio": measured / target_need})
         out.append({"name": "loopback CPU budget at 10 MS/s: all blocks", "value": total, "unit": "CPU-s per s of air",
-                    "anchor": f"cores of this machine", "anchor_value": cores, "ratio": total / cores, "goal": "max",
+                    "anchor": "cores of this machine", "anchor_value": cores, "ratio": total / cores, "goal": "max",
                     "target": cores, "at_targets": at_target})
     return out
 
