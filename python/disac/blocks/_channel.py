@@ -4,8 +4,6 @@
 
 import numpy as np
 
-from ..core import channels
-
 
 def _work_array(block, name, shape, dtype):
     """A working array of ``shape`` kept on ``block`` between calls (grown when too small): a fresh multi-MB

@@ -118,7 +118,6 @@ class user_rx(gr.sync_block):
         return self.accumulator.ber
 
     def work(self, input_items, output_items):
-        lay = self.layout
         samples = input_items[0]
         count = len(samples)
         start = self.nitems_read(0)
