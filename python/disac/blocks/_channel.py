@@ -4,6 +4,8 @@
 
 import numpy as np
 
+from ..core import channels
+
 
 def _work_array(block, name, shape, dtype):
     """A working array of ``shape`` kept on ``block`` between calls (grown when too small): a fresh multi-MB
@@ -26,6 +28,10 @@ def run_channel(block, input_items, output_items, noise_power):
     x = _work_array(block, "_input_buffer", (len(input_items), count), np.complex64)
     np.stack([item[:count] for item in input_items], out=x)
     block.model.write_time(x, block.nitems_written(0), output_items)  # complex64 fast path of apply_time
-    if block.noise:  # core.channels.ComplexNoise: each output's own stream, added in place
-        block._rng.add_to(output_items, count, noise_power)
+    if block.noise:
+        streams = len(output_items)
+        buffer = _work_array(block, "_noise_buffer", (2 * count * streams,), np.float32)
+        noise = channels.awgn(block._rng, count, streams, noise_power, buffer)
+        for index, out in enumerate(output_items):
+            out[:count] += noise[index]
     return count

