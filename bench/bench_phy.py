@@ -358,7 +358,21 @@ def bench_loopback(s, seconds, frames_per_message=BATCH):
     frames = done_frames - start_frames
     # CPU seconds per second of 10 MS/s frame clock each kind of block would need (its work() time scaled)
     need = {kind: seconds_used / (frames * lay.frame_len / LINK_RATE_S) for kind, seconds_used in work.items()} if frames else {}
-    return frames * lay.frame_len / elapsed, frames, elapsed, cpu, need
+    return frames * lay.frame_len / elapsed, frames, elapsed, cpu, need, {kind: len(group) for kind, group in kinds.items()}
+
+
+# issue 16's per-block targets (MS/s per antenna on one core) and the noise setting of each kind in the loopback
+TARGET_RATE_S = {"isac_tx": NODE_RATE_S, "node_rx": NODE_RATE_S, "sensing_channel": LINK_RATE_S,
+                 "comm_channel": LINK_RATE_S, "user_rx": LINK_RATE_S}
+
+
+def loopback_budget(need, counts, cores):
+    """The per-block CPU budget of the loopback at the 10 MS/s frame clock: for each kind of block, the
+    CPU-seconds per second of air it took (measured) and would take if each block met its issue-16 target
+    (count × 10 MS/s / target), against the machine's cores. Rows (kind, blocks, measured, at target)."""
+    rows = [(kind, counts[kind], need.get(kind, float("nan")), counts[kind] * LINK_RATE_S / TARGET_RATE_S[kind])
+            for kind in TARGET_RATE_S]
+    return rows, sum(r[2] for r in rows), sum(r[3] for r in rows), cores
 
 
 def _slowest(nodes, users):
@@ -429,11 +443,33 @@ def to_json_rows(rows, loopback):
             out.append({"name": f"{label}: flowgraph vs C++", "value": flow_ms, "unit": "MS/s",
                         "anchor": f"{a_name} (same run)", "anchor_value": anchor_ms, "ratio": flow_ms / anchor_ms})
     if loopback is not None:
-        rate, frames, elapsed, _, _ = loopback
+        rate, frames, elapsed, _, need, counts = loopback
         out.append({"name": f"loopback (paper, free-running, {elapsed:.0f} s), per antenna", "value": rate / 1e6,
                     "unit": "MS/s", "anchor": "10 MS/s frame clock (paper's 10 MHz)", "anchor_value": LINK_RATE_S / 1e6,
                     "ratio": rate / LINK_RATE_S, "goal": "min", "target": LINK_RATE_S / 1e6, "frames": frames})
+        budget, total, at_target, cores = loopback_budget(need, counts, os.cpu_count())
+        for kind, blocks_of_kind, measured, target_need in budget:
+            out.append({"name": f"loopback CPU budget at 10 MS/s: {blocks_of_kind} x {kind}", "value": measured,
+                        "unit": "CPU-s per s of air", "anchor": "the same blocks at issue 16's targets",
+                        "anchor_value": target_need, "ratio": measured / target_need})
+        out.append({"name": "loopback CPU budget at 10 MS/s: all blocks", "value": total, "unit": "CPU-s per s of air",
+                    "anchor": "cores of this machine", "anchor_value": cores, "ratio": total / cores, "goal": "max",
+                    "target": cores, "at_targets": at_target})
     return out
+
+
+def bench_rows(quick=False):
+    """Rows for `disac bench` (the --json rows of a run without the loopback): every block against its C++
+    chain and the radio's rate, L = 16 and 64; quick: 100 000 samples per antenna per run instead of 10⁶."""
+    gr.logging().set_default_level(gr.log_levels.warn)
+    args = argparse.Namespace(samples=100_000 if quick else 1_000_000, subcarriers=[16, 64], blocks=list(BLOCKS),
+                              frames_per_message=[1, BATCH], user_frames_per_message=[1, BATCH], no_anchors=False)
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(affinity)})  # one core, as main() does
+    try:
+        return to_json_rows(measure(args), None)
+    finally:
+        os.sched_setaffinity(0, affinity)
 
 
 def main(argv=None):
@@ -454,8 +490,10 @@ def main(argv=None):
     gr.logging().set_default_level(gr.log_levels.warn)
     load_before = load()
     loopback = None
+    loopback_load = None
     if args.loopback_s > 0:  # first, unpinned: it uses every core, as a deployment would
         loopback = bench_loopback(load_scenario("paper"), args.loopback_s)
+        loopback_load = load()
     os.sched_setaffinity(0, {args.core})  # every thread of the flowgraphs below on one core
     rows = measure(args)
     if args.json:
@@ -473,12 +511,18 @@ def main(argv=None):
               f"{count / wall / 1e6:8.2f} {cpp:8.2f} {count / cpu / 1e6 / cpp:7.2f} {target / 1e6:6.0f} "
               f"{count / work / target:6.2f}")
     if loopback is not None:
-        rate, frames, elapsed, cpu, need = loopback
-        print(f"loopback (paper, free-running on all cores, {elapsed:.0f} s): {rate / 1e6:.2f} MS/s per antenna, "
-              f"{frames} frames by the slowest receiver; {rate / LINK_RATE_S:.2f} x the 10 MS/s frame clock; "
-              f"process CPU {cpu / elapsed:.2f} cores")
-        print("  CPU-seconds per second that real time at 10 MS/s would take, from each kind's work() time: " +
-              ", ".join(f"{kind} {value:.2f}" for kind, value in need.items()) + f"; total {sum(need.values()):.2f}")
+        rate, frames, elapsed, cpu, need, counts = loopback
+        print(f"loopback (paper, free-running on all cores, {elapsed:.0f} s; load after it {loopback_load}): "
+              f"{rate / 1e6:.2f} MS/s per antenna, {frames} frames by the slowest receiver; {rate / LINK_RATE_S:.2f} x "
+              f"the 10 MS/s frame clock; process CPU {cpu / elapsed:.2f} cores")
+        budget, total, at_target, cores = loopback_budget(need, counts, os.cpu_count())
+        print("  per-block CPU budget: CPU-seconds per second of air that the 10 MS/s frame clock takes (each kind's "
+              "work() thread time over the run, scaled to real time), measured and if every block met its target")
+        print(f"  {'blocks':26s} {'measured':>9s} {'at target':>10s}")
+        for kind, blocks_of_kind, measured, target_need in budget:
+            print(f"  {blocks_of_kind} x {kind:22s} {measured:9.2f} {target_need:10.2f}")
+        print(f"  {'all (work() only)':26s} {total:9.2f} {at_target:10.2f}   against {cores} cores: "
+              f"{total / cores:.1f} x / {at_target / cores:.1f} x what the machine has")
     return 0
 
 

@@ -85,6 +85,7 @@ class isac_tx(gr.sync_block):
         self._next_frame = 0
         self.rejected_precoders = 0
         self.last_rejection = ""
+        self._frame_len = self.layout.frame_len  # (a FrameLayout property computes it on every read)
         self.set_output_multiple(self.layout.frame_len)
         frames_per_buffer = max(2, -(-OUTPUT_BUFFER_SAMPLES // self.layout.frame_len))
         self.set_min_output_buffer(frames_per_buffer * self.layout.frame_len)
@@ -159,7 +160,10 @@ class isac_tx(gr.sync_block):
         start = self.nitems_written(0)
         key = tags.frame_tag_key()
         add_item_tag = self.gateway.add_item_tag  # bound once: self.add_item_tag passes through gr's __getattr__
-        for i, value in enumerate(tags.frame_tag_values(frames, self.node_id, version, identity)):  # (≈ 0.7 µs a tag)
-            add_item_tag(0, start + i * lay.frame_len, key, value)
+        # one tag per frame (the contract node_rx and user_rx align on): ≈ 5 µs of pybind calls each (value and
+        # add_item_tag), most of this block's cost at L = 16 (bench/bench_phy.py); offsets made once, in Python ints
+        offsets = range(start, start + count * self._frame_len, self._frame_len)
+        for offset, value in zip(offsets, tags.frame_tag_values(frames, self.node_id, version, identity)):
+            add_item_tag(0, offset, key, value)
         self._next_frame += count
         return count * lay.frame_len

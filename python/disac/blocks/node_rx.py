@@ -11,7 +11,7 @@ import pmt
 import scipy.fft
 from gnuradio import gr
 
-from . import tags
+from . import _fast_pmt, tags
 from ..core import calibration_apply, ofdm
 
 
@@ -66,6 +66,11 @@ class node_rx(gr.sync_block):
         lay = self.layout
         self._shape = (self.scenario.rx_antennas, lay.subcarriers, lay.data_symbols)
         self._meta = tags.snapshot_meta(self.node_id, self._shape)
+        # the single-frame PDU of tags.snapshot_to_pmt, made from a patched template (_fast_pmt: the same PMT)
+        self._snapshot_template = _fast_pmt.DictTemplate(
+            ((tags.KEY_FRAME, "uint64"), (tags.KEY_PRECODER_VERSION, "long"), (tags.KEY_PRECODER_ID, "long")),
+            payload_c32=int(np.prod(self._shape)), base=self._meta)
+        self._frame_len = lay.frame_len  # (a FrameLayout property computes it on every read)
         # sample index, from the frame start, of subcarrier-slot l of sensing symbol p after the CP: (L, P)
         self._core_offsets = (lay.front_len + lay.cyclic_prefix + np.arange(lay.subcarriers)[:, None]
                               + lay.symbol_len * np.arange(lay.data_symbols)[None, :])
@@ -96,24 +101,23 @@ class node_rx(gr.sync_block):
         found = self.get_tags_in_window(0, 0, count, tags.frame_tag_key())
         if not found:
             return count
+        frame_len = self._frame_len
         offsets = np.array([tag.offset for tag in found], dtype=np.int64) - start
-        complete = offsets + lay.frame_len <= count
+        complete = offsets + frame_len <= count
         consumed = count if complete.all() else int(offsets[~complete][0])
         if not complete.any():
             return consumed
-        ready = [tag for tag, c in zip(found, complete) if c]
+        ready = found if complete.all() else [tag for tag, c in zip(found, complete) if c]
         offsets = offsets[complete]
-        # frame numbers, precoder versions and ids: tuple fields 0, 2, 3 (the node id is the transmitter's)
-        tuple_ref, to_uint64, to_long = pmt.tuple_ref, pmt.to_uint64, pmt.to_long
-        frames = [to_uint64(tuple_ref(tag.value, 0)) for tag in ready]
-        versions = [to_long(tuple_ref(tag.value, 2)) for tag in ready]
-        identities = [tags.frame_tag_precoder_id(tag.value) for tag in ready]
+        # frame numbers, precoder versions and ids: tuple fields 0, 2, 3 (the node id is the transmitter's),
+        # read in bulk (_fast_pmt.frame_tag_fields: ≈ 2 µs a tag instead of ≈ 6.6 µs)
+        frames, _, versions, identities = _fast_pmt.frame_tag_fields([tag.value for tag in ready])
         # gather only the samples the snapshot needs (not the front symbols nor the CPs) straight into
         # the (F, Mr, L, P) layout of the messages, then one single-precision FFT along L (scipy.fft:
         # numpy's works in complex128)
         snapshots = np.empty((len(offsets),) + self._shape, dtype=np.complex64)
-        if np.all(np.diff(offsets) == lay.frame_len):  # back-to-back frames (the usual case): strided views,
-            first, end = offsets[0], offsets[-1] + lay.frame_len  # ~3x faster than an index gather
+        if np.all(np.diff(offsets) == frame_len):  # back-to-back frames (the usual case): strided views,
+            first, end = offsets[0], offsets[-1] + frame_len  # ~3x faster than an index gather
             for r, samples in enumerate(input_items):
                 symbols = samples[first:end].reshape(len(offsets), lay.frame_symbols, lay.symbol_len)
                 snapshots[:, r] = np.swapaxes(symbols[:, lay.front_symbols:, lay.cyclic_prefix:], 1, 2)
@@ -138,8 +142,13 @@ class node_rx(gr.sync_block):
     def _publish(self, frames, versions, identities, snapshots):
         if self.frames_per_message == 1:
             publish = self.gateway.message_port_pub  # bound once: self.message_port_pub passes through gr's __getattr__
-            for frame, version, identity, snapshot in zip(frames, versions, identities, snapshots):
-                publish(self._port, tags.snapshot_to_pmt(self._meta, frame, version, snapshot, identity))
+            pdus = self._snapshot_template.messages({tags.KEY_FRAME: frames, tags.KEY_PRECODER_VERSION: versions,
+                                                     tags.KEY_PRECODER_ID: identities}, snapshots)
+            if pdus is None:  # a version or id outside the template's 32-bit longs: the plain way
+                pdus = [tags.snapshot_to_pmt(self._meta, frame, version, snapshot, identity)
+                        for frame, version, identity, snapshot in zip(frames, versions, identities, snapshots)]
+            for pdu in pdus:
+                publish(self._port, pdu)
             return
         batch = self.frames_per_message
         for first in range(0, len(frames), batch):

@@ -195,5 +195,37 @@ class qa_snapshot_pmt(gr_unittest.TestCase):
             tags.snapshots_from_pmt(pmt.intern("nothing"))
 
 
+class qa_fast_frame_pmts(gr_unittest.TestCase):
+    """The bulk paths of issue 16 (blocks/_fast_pmt.py) give exactly what the plain PMT calls give."""
+
+    def test_single_frame_pdus_equal_snapshot_to_pmt(self):
+        rx = node_rx(SCENARIO, 1)
+        rng = np.random.default_rng(4)
+        snapshots = (rng.standard_normal((5,) + rx._shape) + 1j * rng.standard_normal((5,) + rx._shape)).astype(np.complex64)
+        frames = np.array([0, 1, 2**40, 7, 2**63 + 5], dtype=np.uint64)  # uint64 frame numbers, all of their range
+        versions = np.array([0, 3, -2, 5, 2**31 - 1])
+        ids = np.array([0, 12345, 7, -1, 99])
+        pdus = rx._snapshot_template.messages({"frame": frames, "precoder_version": versions, "precoder_id": ids},
+                                              snapshots)
+        for i in range(5):
+            self.assertTrue(pmt.equal(pdus[i], tags.snapshot_to_pmt(rx._meta, frames[i], versions[i], snapshots[i], ids[i])))
+        # a 64-bit id does not fit the template's 32-bit longs: None, and node_rx builds those PDUs the plain way
+        self.assertIsNone(rx._snapshot_template.messages(
+            {"frame": frames[:1], "precoder_version": versions[:1], "precoder_id": np.array([2**40])}, snapshots[:1]))
+
+    def test_frame_tag_fields_equal_parse_frame_tag(self):
+        from gnuradio.disac.blocks import _fast_pmt
+        cases = [tags.frame_tag_values([3, 4, 2**50], 1, 7, 2**40),  # one layout: the bulk path
+                 tags.frame_tag_values([3, 4], 1, 7, 2**40) + [tags.frame_tag_value(9, 0, 1, 5)],  # mixed: one by one
+                 [pmt.make_tuple(pmt.from_uint64(3), pmt.from_long(1), pmt.from_long(2))],  # 3 fields (before issue 11)
+                 [pmt.make_tuple(pmt.from_long(3), pmt.from_long(1), pmt.from_long(2), pmt.from_long(8))]]  # frame as a long
+        for values in cases:
+            frames, nodes, versions, ids = _fast_pmt.frame_tag_fields(values)
+            self.assertEqual(frames.dtype, np.uint64)
+            expected = [tags.parse_frame_tag(v) + (tags.frame_tag_precoder_id(v),) for v in values]
+            self.assertEqual([(int(f), int(n), int(v), int(i)) for f, n, v, i in zip(frames, nodes, versions, ids)],
+                             expected)
+
+
 if __name__ == "__main__":
     gr_unittest.main()

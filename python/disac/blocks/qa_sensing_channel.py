@@ -85,6 +85,31 @@ class qa_sensing_channel(gr_unittest.TestCase):
         np.testing.assert_array_equal(a, b)
         self.assertFalse(np.allclose(a, c))
 
+    def test_noise_is_white_circular_gaussian_per_antenna(self):
+        """The block's noise (β = 0) against CN(0, σ²) i.i.d. per antenna and sample (issue 16: what any change
+        of the noise source must keep). 16 antennas × 4320 samples, n = 69120: per-antenna power
+        within 6 % (std error 1/√4320 = 1.5 %: 4σ), real and imaginary parts each σ²/2 within 4 % (std error
+        √2/√69120 = 0.54 % of σ²/2: 7σ, a wrong split would be off by ≥ 100 %); correlations between antennas,
+        between re and im and at lag 1 below 0.03 (std error 1/√4320 = 0.015 for one pair: 2σ is too tight for
+        the max over 120 antenna pairs, whose expected max ≈ 3.2σ: bound 5σ ≈ 0.076 for those); P(|z|²/σ² > 3)
+        = e⁻³ = 0.0498 within 0.006 (std error 0.00083: 7σ) and P(|z|²/σ² > 6) = e⁻⁶ = 0.00248 within 0.0008
+        (std error 0.00019: 4σ): the exponential tail of a complex Gaussian, not a pool's or a clipped one."""
+        _, _, z, _, _ = run(rx_node=0, noise=True, channel_seed=7, amplitude_scale=0.0)
+        z = np.asarray(z, dtype=complex) / np.sqrt(SCENARIO.noise_power)  # (Mr, samples), unit variance
+        self.assertEqual(z.shape[0], SCENARIO.rx_antennas)
+        power = np.mean(np.abs(z) ** 2, axis=1)
+        self.assertLess(np.max(np.abs(power - 1)), 0.06)
+        self.assertLess(abs(np.mean(z.real ** 2) / 0.5 - 1), 0.04)
+        self.assertLess(abs(np.mean(z.imag ** 2) / 0.5 - 1), 0.04)
+        self.assertLess(abs(np.mean(z.real * z.imag)) / 0.5, 0.03)
+        lag1 = np.abs(np.mean(z[:, 1:] * np.conj(z[:, :-1]), axis=1))
+        self.assertLess(np.max(lag1), 0.076)
+        cross = np.abs(z @ z.conj().T) / z.shape[1]
+        self.assertLess(np.max(cross[~np.eye(len(cross), dtype=bool)]), 0.076)
+        energy = np.abs(z) ** 2
+        self.assertLess(abs(np.mean(energy > 3) - np.exp(-3)), 0.006)
+        self.assertLess(abs(np.mean(energy > 6) - np.exp(-6)), 0.0008)
+
 
 if __name__ == "__main__":
     gr_unittest.run(qa_sensing_channel)

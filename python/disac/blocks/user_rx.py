@@ -7,6 +7,9 @@ the equalised data symbols (a PDU, e.g. for a QT constellation sink through pdu_
 The maths is core.user_metrics; the known data come from core.ofdm (same seed as the transmitters).
 """
 
+import bisect
+import math
+
 import numpy as np
 import pmt
 import scipy.fft
@@ -96,7 +99,8 @@ class user_rx(gr.sync_block):
         self._next_frame = int(first_frame)
         self._buf = np.zeros(0, dtype=np.complex64)
         self._buf_start = 0  # absolute index of self._buf[0]
-        self._queue = []  # (absolute start, frame, version) of frames announced but not yet processed
+        self._queue = []  # (absolute start, frame, version) of frames announced but not yet processed, by start
+        self._frame_len = self.layout.frame_len  # (a FrameLayout property computes it on every read)
         self._port = pmt.intern(tags.METRICS_PORT)
         self.message_port_register_out(self._port)
         self._symbols_port = pmt.intern(SYMBOLS_PORT)
@@ -114,19 +118,20 @@ class user_rx(gr.sync_block):
         return self.accumulator.ber
 
     def work(self, input_items, output_items):
-        lay = self.layout
         samples = input_items[0]
         count = len(samples)
         start = self.nitems_read(0)
         self._buf = np.concatenate([self._buf, samples])
         if self.sync == "tags":
-            for tag in self.get_tags_in_window(0, 0, count, tags.frame_tag_key()):
-                frame, _, version = tags.parse_frame_tag(tag.value)
-                self._queue.append((tag.offset, frame, version))
+            found = self.get_tags_in_window(0, 0, count, tags.frame_tag_key())
+            if found:  # the tags' fields read in bulk (_fast_pmt.frame_tag_fields: ≈ 2 µs a tag instead of ≈ 6.6 µs)
+                frames, _, versions, _ = _fast_pmt.frame_tag_fields([tag.value for tag in found])
+                self._queue.extend(zip([tag.offset for tag in found], frames.tolist(), versions.tolist()))
         else:
             self._queue_preamble_frames()
         buf_end = self._buf_start + len(self._buf)
-        ready = [q for q in self._queue if q[0] + lay.frame_len <= buf_end]
+        # the frames whose last sample has arrived: a prefix of the queue (ordered by start)
+        ready = self._queue[:bisect.bisect_right(self._queue, (buf_end - self._frame_len, math.inf, math.inf))]
         if ready:
             self._process(ready)
             self._queue = self._queue[len(ready):]
@@ -151,16 +156,17 @@ class user_rx(gr.sync_block):
             offset = user_metrics.find_frame_start(self._buf, lay, self._sync_front, self._sync_spread)
             self.frame_start_found = self._buf_start + offset
             self._next_start = self.frame_start_found
-        while self._next_start + lay.frame_len <= buf_end:
+        while self._next_start + self._frame_len <= buf_end:
             self._queue.append((self._next_start, self._next_frame, -1))
-            self._next_start += lay.frame_len
+            self._next_start += self._frame_len
             self._next_frame += 1
 
     def _process(self, ready):
         lay = self.layout
-        starts = np.array([q[0] for q in ready], dtype=np.int64) - self._buf_start
-        frames = np.array([q[1] for q in ready], dtype=np.int64)
-        versions = np.array([q[2] for q in ready], dtype=np.int64)
+        starts, frames, versions = zip(*ready)
+        starts = np.array(starts, dtype=np.int64) - self._buf_start
+        frames = np.array(frames, dtype=np.int64)
+        versions = np.array(versions, dtype=np.int64)
         if np.all(np.diff(starts) == lay.frame_len):  # back-to-back frames (the usual case): a view
             x = self._buf[starts[0]:starts[-1] + lay.frame_len]
         else:

@@ -28,7 +28,13 @@ dominate a noisy channel's cost (16 streams × 2 normals per sample for a sensin
 Noise source (decided in issue 16; measured on the 2-core benchmark machine): fresh i.i.d. CN(0, σ²) from
 numpy's seeded Generator (PCG64), float32, drawn into a kept buffer. It costs ≈ 20 ns per complex sample
 (PCG64's 64 random bits alone ≈ 5.6 ns), so on one core the noise alone caps a 16-antenna sensing channel
-at ≈ 3 MS/s per receive antenna and the 3-user comm channel at ≈ 16 MS/s. The fast sources were measured
+at ≈ 3 MS/s per receive antenna and the 3-user comm channel at ≈ 16 MS/s. Measured and rejected at issue 16's second
+stop: one SFC64 generator per output stream, drawn contiguously and added in place (31 ns per complex sample
+drawn and added, against 36–40 ns: the sensing channel with noise 1.12× faster, within this machine's run-to-run
+noise), because it changes every seeded noisy result (tests/test_tracking.py's end-to-end track/frame RMSE ratio,
+within its 0.5 bound with this source, came out at 0.505 with that one on the same seed); Marsaglia's polar method and Box–Muller in
+float32 numpy (float32 log, sin and cos cost 4–5 ns a value here, the complex-by-real multiply 2.6 ns: ≥ 18 ns
+per complex sample before the rejection step, no faster). The fast sources were measured
 and rejected for what they do to the statistics a paper reports:
 * a pre-drawn pool read in runs at random offsets (≈ 1 ns per sample): over a frame set of T output samples
   a fraction ≈ 1 − exp(−T/M) of them repeats a run elsewhere in the set (M = 2²² entries, 1000 frames of
