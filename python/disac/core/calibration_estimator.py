@@ -963,13 +963,19 @@ def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths,
     # a search on the residual of a fit whose gains the unmodelled echoes still pull finds, after the strongest
     # echo, the known paths' own misfit (measured: nuisance paths on the direct path's cell at 20 dB target SNR);
     # after the refit the next round searches a cleaner residual
+    searching = set(range(len(links)))
     for _ in range(_SCATTERER_MAX_PER_LINK):
         added = 0
-        for link in links:
+        for index, link in enumerate(links):
+            if index not in searching:  # its last search found nothing above the level: done
+                continue
             known_delays = [link.paths[q].delay_s * fs + delays[(link.tx, link.rx)] - link.window
                             for q in range(link.known)]
-            added += _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr,
-                                     known_delays, max_new=1)
+            new = _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr,
+                                  known_delays, max_new=1)
+            added += new
+            if not new:
+                searching.discard(index)
         if not added:
             break
         alternate()
@@ -1182,19 +1188,23 @@ def _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, sym
     gram = np.einsum("fik,fjk->ij", link.x, np.conj(link.x))  # Σ_f X_f X_fᴴ
     norm = (np.sum(np.abs(ur) ** 2, axis=1)[:, None]
             * np.real(np.einsum("gi,ij,gj->g", vt, gram, np.conj(vt)))[None, :])  # (G_r, G_t) ‖c‖²
-    allowed = np.ones((delays.size, theta.size, theta.size), dtype=bool)
+    excluded = []  # (np.ix_ block of (T, G_r, G_t), mask within it): the cells not searched
     d_one = np.conj(d_conj[:, ::symbols])  # (T, L): one symbol's delay phases
+    ur_norm = np.linalg.norm(ur, axis=1)
+    vt_energy = np.real(np.einsum("gi,ij,gj->g", np.conj(vt), gram.T, vt))
 
     def exclude(sin_rx, sin_tx, window_delay):
-        """Mark the grid cells whose column correlates with the path (sin_rx, sin_tx, window_delay) above the limit."""
+        """Mark the grid cells whose column correlates with the path (sin_rx, sin_tx, window_delay) above the limit
+        (each factor is ≤ 1, so only cells where all three exceed it can: a small block)."""
         u0 = g_rx[link.rx] * np.exp(1j * np.pi * sin_rx * np.arange(mr))
         v0 = g_tx[link.tx] * np.exp(1j * np.pi * sin_tx * np.arange(mt))
-        c_r = np.abs(np.conj(ur) @ u0) / (np.linalg.norm(ur, axis=1) * np.linalg.norm(u0))
-        c_t = np.abs(np.conj(vt) @ gram.T @ v0) / np.sqrt(
-            np.real(np.einsum("gi,ij,gj->g", np.conj(vt), gram.T, vt)) * np.real(np.conj(v0) @ gram.T @ v0))
-        d0 = np.exp(-2j * np.pi * window_delay * freq_norm)
-        c_d = np.abs(np.conj(d_one) @ d0) / freq_norm.size
-        allowed[c_d[:, None, None] * c_r[None, :, None] * c_t[None, None, :] > _SCATTERER_EXCLUSION] = False
+        c_r = np.abs(np.conj(ur) @ u0) / (ur_norm * np.linalg.norm(u0))
+        c_t = np.abs(np.conj(vt) @ gram.T @ v0) / np.sqrt(vt_energy * np.real(np.conj(v0) @ gram.T @ v0))
+        c_d = np.abs(np.conj(d_one) @ np.exp(-2j * np.pi * window_delay * freq_norm)) / freq_norm.size
+        ti, ri, gi = (np.flatnonzero(c > _SCATTERER_EXCLUSION) for c in (c_d, c_r, c_t))
+        if ti.size and ri.size and gi.size:
+            mask = c_d[ti][:, None, None] * c_r[ri][None, :, None] * c_t[gi][None, None, :] > _SCATTERER_EXCLUSION
+            excluded.append((np.ix_(ti, ri, gi), mask))
     for q, window_delay in enumerate(known_delays):
         p = link.paths[q]
         exclude(math.sin(p.theta_rx_rad), math.sin(p.theta_tx_rad), window_delay)
@@ -1204,7 +1214,11 @@ def _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, sym
     for _ in range(1 if probe else min(int(max_new), _SCATTERER_MAX_PER_LINK - (len(link.paths) - link.known))):
         w = np.einsum("frk,fik->rik", work, np.conj(link.x))  # (Mr, Mt, L·P)
         z = np.moveaxis(w @ d_conj.T, 2, 0)  # (T, Mr, Mt)
-        stat = np.where(allowed, np.abs((np.conj(ur) @ z) @ np.conj(vt).T) ** 2 / norm[None], 0.0)  # (T, G_r, G_t)
+        stat = np.abs((np.conj(ur) @ z) @ np.conj(vt).T) ** 2 / norm[None]  # (T, G_r, G_t)
+        for block, mask in excluded:
+            cells = stat[block]
+            cells[mask] = 0.0
+            stat[block] = cells
         t, gr, gt = np.unravel_index(int(np.argmax(stat)), stat.shape)
         if probe:
             return float(10 * np.log10(max(float(stat[t, gr, gt]) / sigma2, 1e-30)))
