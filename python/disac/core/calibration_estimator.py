@@ -958,8 +958,8 @@ def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths,
     alternate()
     # the targets' echoes are coherent with the known paths of the same link (the same oscillator phases),
     # so they would bias them: the strongest unknown echoes of each link are found in the residual and
-    # fitted as nuisance paths, then everything is fitted again
-    # one echo per link and round, each round refitted (its echo's parameters refined, the gains and delays with it):
+    # fitted as nuisance paths, one echo per link and round, each round refitted (its echo's parameters refined,
+    # the gains and delays with it):
     # a search on the residual of a fit whose gains the unmodelled echoes still pull finds, after the strongest
     # echo, the known paths' own misfit (measured: nuisance paths on the direct path's cell at 20 dB target SNR);
     # after the refit the next round searches a cleaner residual
