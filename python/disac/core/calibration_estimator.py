@@ -63,7 +63,7 @@ The estimation, in four steps
    of their power as a structured residual, nuisance paths found before the refit landed on the direct
    path's own (end-fire) cell, and a target echo 0.9 correlated with a direct path was not searched for
    again: 0.25–0.58 ns and 0.6–0.7° at 20 dB (1.1–1.8 ns, 2.2–2.5° at 30 dB) on a three-node layout,
-   against ≤ 0.025 ns and ≤ 0.1° now. What the targets leave sets the residual noise level σ̂² of the fit.
+   against ≤ 0.03 ns and ≤ 0.06° now. What the targets leave sets the residual noise level σ̂² of the fit.
 4. **Over all links**: D_mn = t_m + r_n by weighted least squares (weights 1/var from step 3), gauge
    t_0 = 0. Identifiable when the measured links connect every tx to every rx node (docs/air-model.md §3): N ≥ 3
    with direct paths only; N ≤ 2 need the reflector's monostatic echoes. Otherwise CalibrationError.
@@ -106,9 +106,9 @@ cfo_hz_rms = the RMS of the links' residuals after step 4 (the closure of the li
 of the standard error of each link's solved delay t_m + r_n (the links' standard errors — again the larger of
 model and sandwich — through the weighted solve, times the closure's Birge ratio when above 1);
 unmodelled_echo_db = the model-mismatch statistic: the strongest point echo still in any link's residual after
-the fit, dB over σ̂² (white noise alone: ≈ 10–13 dB, the maximum over ~2.7 million correlated cells; ≥ 15 dB is an
-echo the fit could not take — four per link already, or on a known path's cell — and the standard errors do not
-bound its bias); links = each measured link's timing residual, standard error and mismatch statistic.
+the fit, dB over σ̂² (white noise alone: ≈ 10–13 dB, the maximum over ~2.7 million correlated cells; ≥ 15 dB is structure
+the fit could not take — an echo beyond the cyclic prefix (not a point path per bin), four per link already, or
+on a known path's cell — whose bias the standard errors need not bound); links = each measured link's timing residual, standard error and mismatch statistic.
 """
 
 import dataclasses
