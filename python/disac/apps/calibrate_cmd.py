@@ -164,6 +164,8 @@ def run(args):
                                ("rx channel gain", res.rx_gain_db_rms, "dB RMS"),
                                ("tx channel gain", res.tx_gain_db_rms, "dB RMS"),
                                ("link timing", res.timing_ns_rms, "ns RMS"),
+                               ("link timing std", res.timing_ns_std, "ns RMS"),
+                               ("unmodelled echo", res.unmodelled_echo_db, "dB over the fit's noise (< 15: none)"),
                                ("CFO", res.cfo_hz_rms, "Hz RMS")):
         print(f"    {label:18s} {show(value, unit)}")
     for link in res.links:

@@ -50,7 +50,10 @@ METHODS = ("direct_path", "reflector", "direct_path+reflector", "identity", "tru
 RADIOS = ("synthetic", "usrp")
 FREQUENCY_GRIDS = ofdm.FREQUENCY_GRIDS
 RESIDUAL_KEYS = ("rx_phase_deg_rms", "tx_phase_deg_rms", "rx_gain_db_rms", "tx_gain_db_rms",
-                 "timing_ns_rms", "cfo_hz_rms")
+                 "timing_ns_rms", "cfo_hz_rms", "timing_ns_std", "unmodelled_echo_db")
+# a link's keys in residuals.links: the first three always, the others optional (files before them are read)
+LINK_KEYS = ("tx", "rx", "timing_ns")
+LINK_OPTIONAL_KEYS = ("timing_ns_std", "unmodelled_echo_db")
 # A gain this small cannot be divided by (the receiver would amplify noise by > 200 dB): rejected.
 MIN_GAIN_MAGNITUDE = 1e-10
 # Bounds that no radio reaches, so that a corrupt file is not trusted: |delay| ≤ 10^9 samples (100 s at
@@ -141,14 +144,19 @@ def gain_gauge(gains):
 
 @dataclasses.dataclass(frozen=True)
 class LinkResidual:
-    """The fit's timing residual of one link tx m → rx n (node ids from 0), in ns."""
+    """The fit's timing residual of one link tx m → rx n (node ids from 0), in ns; optionally the standard error of
+    the link's solved delay (ns) and the strongest point echo left in its residual (dB over the fit's noise level)."""
 
     tx: int
     rx: int
     timing_ns: float
+    timing_ns_std: float = None
+    unmodelled_echo_db: float = None
 
     def to_dict(self):
-        return {"tx": self.tx, "rx": self.rx, "timing_ns": self.timing_ns}
+        out = {"tx": self.tx, "rx": self.rx, "timing_ns": self.timing_ns}
+        out.update({key: getattr(self, key) for key in LINK_OPTIONAL_KEYS if getattr(self, key) is not None})
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +167,10 @@ class CalibrationResiduals:
     with per-frame oscillator phases cannot show). Their meaning is defined by the estimator
     (core/calibration_estimator.py): the phases/gains are the RMS over antennas of each channel's
     standard error from the scatter of its per-frame, per-path estimates; timing and CFO the RMS of the
-    per-link residuals after the per-node values were solved over all links.
+    per-link residuals after the per-node values were solved over all links; timing_ns_std the RMS over links
+    of the standard error of each link's solved delay; unmodelled_echo_db the strongest point echo left in any
+    link's residual (dB over the fit's noise level: the model-mismatch statistic; docs/calibration.md, "What the
+    residuals say"). Files without the last two are read (None).
     """
 
     rx_phase_deg_rms: float = None
@@ -168,6 +179,8 @@ class CalibrationResiduals:
     tx_gain_db_rms: float = None
     timing_ns_rms: float = None
     cfo_hz_rms: float = None
+    timing_ns_std: float = None
+    unmodelled_echo_db: float = None
     links: tuple = ()
 
     def __post_init__(self):
@@ -175,16 +188,20 @@ class CalibrationResiduals:
             object.__setattr__(self, key, _finite(f"residuals.{key}", getattr(self, key), allow_none=True))
         links = []
         for i, link in enumerate(self.links):
+            accepted = ('an object {"tx": m, "rx": n, "timing_ns": value} (optional: '
+                        + ", ".join(f'"{key}"' for key in LINK_OPTIONAL_KEYS) + ")")
             if isinstance(link, dict):
-                unknown = set(link) - {"tx", "rx", "timing_ns"}
-                if unknown or not {"tx", "rx", "timing_ns"} <= set(link):
-                    _fail(f"residuals.links[{i}]", link, 'an object {"tx": m, "rx": n, "timing_ns": value}')
-                link = LinkResidual(link["tx"], link["rx"], link["timing_ns"])
+                unknown = set(link) - set(LINK_KEYS) - set(LINK_OPTIONAL_KEYS)
+                if unknown or not set(LINK_KEYS) <= set(link):
+                    _fail(f"residuals.links[{i}]", link, accepted)
+                link = LinkResidual(*(link[key] for key in LINK_KEYS), *(link.get(key) for key in LINK_OPTIONAL_KEYS))
             if not isinstance(link, LinkResidual):
-                _fail(f"residuals.links[{i}]", link, 'an object {"tx": m, "rx": n, "timing_ns": value}')
+                _fail(f"residuals.links[{i}]", link, accepted)
             links.append(LinkResidual(_whole(f"residuals.links[{i}].tx", link.tx),
                                       _whole(f"residuals.links[{i}].rx", link.rx),
-                                      _finite(f"residuals.links[{i}].timing_ns", link.timing_ns)))
+                                      _finite(f"residuals.links[{i}].timing_ns", link.timing_ns),
+                                      *(_finite(f"residuals.links[{i}].{key}", getattr(link, key), allow_none=True)
+                                        for key in LINK_OPTIONAL_KEYS)))
         object.__setattr__(self, "links", tuple(links))
 
     def to_dict(self):

@@ -51,10 +51,19 @@ The estimation, in four steps
    coherent with the known paths of their link (the same oscillator phases, and E[X Xᴴ] ∝ I does not
    decorrelate two point paths): left as interference they biased the reflector's delay by 0.005 sample
    (0.5 ns) on the paper scenario. So after a first fit, each link's residual is searched for its strongest
-   unknown point echoes (rx angle × tx angle × delay on a grid, one amplitude over the frames once the
-   link's per-frame phase is removed; up to 4 per link, while ≥ 15 dB above the noise), which are then
-   fitted as nuisance paths with free per-frame amplitudes, and everything is fitted again: the bias fell
-   to ≤ 0.0015 sample. What the targets leave sets the residual noise level σ̂² of the fit.
+   unknown point echo (rx angle × tx angle × delay on a grid, one amplitude over the frames once the
+   link's per-frame phase is removed; while ≥ 15 dB above the noise), which is then fitted as a nuisance
+   path with free per-frame amplitudes, and everything is fitted again — one echo per link and round, up to
+   4 per link. In every refit the nuisance paths' (sin θ_rx, sin θ_tx, delay) are refined off the grid
+   together with the link delay (damped Gauss–Newton, variable projection: ``refine_link``), the sines
+   wrapped modulo 2 (a half-wavelength ULA cannot tell sin θ from sin θ ± 2); no nuisance path is searched
+   for, or kept, on a known path's own cell (column correlation > 0.99: there it would share the known
+   path's energy and, its delay fixed, pull D_mn). Why (SPEC16 "cal13", measured at 20–30 dB target SNR,
+   docs/calibration.md "High target SNR"): echoes left on the grid (1/64 in sin θ, 1/8 sample) leave ~1/50
+   of their power as a structured residual, nuisance paths found before the refit landed on the direct
+   path's own (end-fire) cell, and a target echo 0.9 correlated with a direct path was not searched for
+   again: 0.25–0.58 ns and 0.6–0.7° at 20 dB (1.1–1.8 ns, 2.2–2.5° at 30 dB) on a three-node layout,
+   against ≤ 0.03 ns and ≤ 0.06° now. What the targets leave sets the residual noise level σ̂² of the fit.
 4. **Over all links**: D_mn = t_m + r_n by weighted least squares (weights 1/var from step 3), gauge
    t_0 = 0. Identifiable when the measured links connect every tx to every rx node (docs/air-model.md §3): N ≥ 3
    with direct paths only; N ≤ 2 need the reflector's monostatic echoes. Otherwise CalibrationError.
@@ -89,9 +98,17 @@ over σ² and the air adds 50 static clutter scatterers: on a node's own link th
    Only the active bins (``scenario.active_subcarriers``: the transmitter's own layout) enter the fit.
 
 Residuals (what the fit sees, never the truth): rx/tx phase and gain = the RMS over channels of each
-channel's standard error from the final LS (σ̂² of the fit's residual over the information of that
-channel); timing_ns_rms and cfo_hz_rms = the RMS of the links' residuals after step 4; links = each
-measured link's timing residual.
+channel's standard error from the final LS, the larger of the model's (σ̂² of the fit's residual over the
+information of that channel) and the sandwich one (the frames' own scatter of the channel's score: an
+unmodelled echo correlated with the channel's derivative shows there, not in σ̂²); timing_ns_rms and
+cfo_hz_rms = the RMS of the links' residuals after step 4 (the closure of the links: with N(N − 1) links and
+2N − 1 unknowns it sees little of a bias, one degree of freedom for N = 3); timing_ns_std = the RMS over links
+of the standard error of each link's solved delay t_m + r_n (the links' standard errors — again the larger of
+model and sandwich — through the weighted solve, times the closure's Birge ratio when above 1);
+unmodelled_echo_db = the model-mismatch statistic: the strongest point echo still in any link's residual after
+the fit, dB over σ̂² (white noise alone: ≈ 10–13 dB, the maximum over ~2.7 million correlated cells; ≥ 15 dB is structure
+the fit could not take — an echo beyond the cyclic prefix (not a point path per bin), four per link already, or
+on a known path's cell — whose bias the standard errors need not bound); links = each measured link's timing residual, standard error and mismatch statistic.
 """
 
 import dataclasses
@@ -464,6 +481,37 @@ class _Link:
         self.a_t = np.vstack([self.a_t, geometry.ula_steering(theta_tx_rad, mt)[None]])
         self.fixed_delay.append(float(window_delay_samples))
 
+    def remove_scatterer(self, q):
+        """Drop fitted scatterer q (q ≥ known)."""
+        keep = [j for j in range(len(self.paths)) if j != q]
+        self.paths = [self.paths[j] for j in keep]
+        self.a_r, self.a_t = self.a_r[keep], self.a_t[keep]
+        self.fixed_delay = [self.fixed_delay[j] for j in keep]
+
+    def path_parameters(self, q, known_delays):
+        """(sin θ_rx, sin θ_tx, window delay) of path q: a known path's window delay from known_delays."""
+        if q >= self.known:
+            return self.scatterer_parameters(q)
+        p = self.paths[q]
+        return np.array([math.sin(p.theta_rx_rad), math.sin(p.theta_tx_rad), known_delays[q]])
+
+    def scatterer_parameters(self, q):
+        """(sin θ_rx, sin θ_tx, window delay in samples) of fitted scatterer q (q ≥ known)."""
+        p = self.paths[q]
+        return np.array([math.sin(p.theta_rx_rad), math.sin(p.theta_tx_rad), self.fixed_delay[q]])
+
+    def set_scatterer_parameters(self, q, values, mt, mr):
+        """Move fitted scatterer q to (sin θ_rx, sin θ_tx, window delay) = values. A half-wavelength ULA's response
+        is periodic in sin θ with period 2 (sin θ and sin θ ± 2 are one direction): the sines are wrapped into
+        [−1, 1), so a scatterer found at the grid's end-fire edge can move across it to its true direction."""
+        sin_rx, sin_tx = (float((v + 1.0) % 2.0 - 1.0) for v in values[:2])
+        theta_rx, theta_tx = math.asin(sin_rx), math.asin(sin_tx)
+        self.paths = self.paths[:q] + [KnownPath(self.tx, self.rx, "scatterer", float("nan"), theta_tx, theta_rx)] \
+            + self.paths[q + 1:]
+        self.a_r[q] = geometry.ula_steering(theta_rx, mr)
+        self.a_t[q] = geometry.ula_steering(theta_tx, mt)
+        self.fixed_delay[q] = float(values[2])
+
 
 def _delay_phase(freq_norm, delay_samples, symbols):
     """d(τ) on the grid, repeated for the P symbols: (…, L·P) with RE order l·P + p."""
@@ -572,7 +620,7 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
     used = "direct_path+reflector" if use_direct and use_reflector else "direct_path" if use_direct else "reflector"
 
     # ---- step 4: over all links --------------------------------------------------------------------
-    link_d, link_var = dict(fit["delays"]), dict(fit["delay_var"])
+    link_d, link_var, link_var_robust = dict(fit["delays"]), dict(fit["delay_var"]), dict(fit["delay_var_robust"])
     if background and use_direct and use_reflector:
         # the links between nodes, checked against the reflector pass, where static interference cancels
         # (_reflector_pass_delay): when the direct path's delay agrees with it (|Δ| ≤ AGREEMENT_SIGMAS combined
@@ -591,8 +639,10 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
             if abs(d_dp - got[0]) <= AGREEMENT_SIGMAS * math.sqrt(v_dp + got[1]):
                 w = 1 / v_dp + 1 / got[1]
                 link_d[(m, n)], link_var[(m, n)] = (d_dp / v_dp + got[0] / got[1]) / w, 1 / w
+                link_var_robust[(m, n)] = (link_var_robust[(m, n)] / v_dp ** 2 + 1 / got[1]) / w ** 2
             else:
                 link_d[(m, n)], link_var[(m, n)] = got[0], got[1]
+                link_var_robust[(m, n)] = got[1]
                 disagreed.append(f"{m + 1}→{n + 1} ({(d_dp - got[0]) / fs * 1e9:+.2f} ns)")
         if disagreed:
             notes.append("the direct path's delay disagreed with the reflector pass on links " + ", ".join(disagreed)
@@ -610,6 +660,20 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
     sol = np.concatenate([[0.0], sol])
     t, r = sol[:n_nodes], sol[n_nodes:]
     timing_ns = (d - rows @ sol) / fs * 1e9
+    # the standard error of each link's solved delay t_m + r_n (what the receive chain applies), from the links'
+    # honest variances (the larger of the model's and the frames' scatter, _fit) through the weighted solve
+    # (sandwich: the solve's weights are the model's), scaled by the closure's Birge ratio √(χ²/dof) when the
+    # links disagree more than their errors allow
+    design = rows[:, 1:] * weights[:, None]
+    gain = np.linalg.pinv(design.T @ design) @ design.T * weights[None, :]  # solution = gain @ d
+    robust = np.array([link_var_robust[k] for k in links])
+    covariance = (gain * robust[None, :]) @ gain.T
+    link_std = np.sqrt(np.maximum(np.einsum("ja,ab,jb->j", rows[:, 1:], covariance, rows[:, 1:]), 0.0))
+    closure_dof = len(links) - (2 * n_nodes - 1)
+    if closure_dof > 0:
+        birge = math.sqrt(float(np.sum(((d - rows @ sol) * weights) ** 2)) / closure_dof)
+        link_std = link_std * max(1.0, birge)
+    link_std_ns = link_std / fs * 1e9
 
     # ---- CFO from the frame-to-frame phase progression of the bistatic links -------------------------
     cfo, cfo_rms, cfo_measured = np.zeros(n_nodes), None, False
@@ -653,7 +717,10 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
         rx_phase_deg_rms=rms_deg(fit["rx_rel_std"]), tx_phase_deg_rms=rms_deg(fit["tx_rel_std"]),
         rx_gain_db_rms=rms_db(fit["rx_rel_std"]), tx_gain_db_rms=rms_db(fit["tx_rel_std"]),
         timing_ns_rms=float(np.sqrt(np.mean(timing_ns ** 2))), cfo_hz_rms=cfo_rms,
-        links=tuple(LinkResidual(m, n, float(v)) for (m, n), v in zip(links, timing_ns)))
+        timing_ns_std=float(np.sqrt(np.mean(link_std_ns ** 2))),
+        unmodelled_echo_db=max(fit["unmodelled_echo_db"].values()),
+        links=tuple(LinkResidual(m, n, float(v), float(sd), fit["unmodelled_echo_db"].get((m, n)))
+                    for (m, n), v, sd in zip(links, timing_ns, link_std_ns)))
     calibration = Calibration(
         rx_gains=fit["g_rx"], tx_gains=fit["g_tx"], rx_delay_samples=r, tx_delay_samples=t, cfo_hz=cfo,
         sample_rate_hz=fs, scenario=scenario.name, method=used, radio=radio, serials=serials,
@@ -662,7 +729,8 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
         residuals=residuals).normalised()
     return CalibrationFit(
         calibration=calibration, link_delays_samples=dict(link_d),
-        link_std_samples={k: float(np.sqrt(v)) for k, v in link_var.items()}, path_snr_db=dict(fit["snr_db"]),
+        link_std_samples={k: float(np.sqrt(max(v, link_var_robust[k]))) for k, v in link_var.items()},
+        path_snr_db=dict(fit["snr_db"]),
         coarse_lags=dict(lags), window_offsets=dict(fit["windows"]), cfo_measured=cfo_measured, notes=tuple(notes))
 
 
@@ -813,7 +881,11 @@ def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths,
                 g_tx[node] = np.linalg.solve(lhs[node], rhs[node])
             g_tx = gain_gauge(g_tx)
             largest = 0.0
-            for link in links:  # link delay: one Gauss–Newton step on the phase slope over the subcarriers
+            for link in links:
+                if len(link.paths) > link.known:  # the link delay and its scatterers' parameters together
+                    largest = max(largest, refine_link(link))
+                    continue
+                # link delay: one Gauss–Newton step on the phase slope over the subcarriers
                 s = columns(link)
                 beta, u = amplitudes(link, s)
                 resid = (link.y - model(beta, u, s)).reshape(-1)
@@ -824,46 +896,178 @@ def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths,
             if largest < _DELAY_TOLERANCE_SAMPLES and iteration >= 3:
                 break
 
+    slope_re = np.repeat(-2j * np.pi * freq_norm, symbols)  # ∂d(τ)/∂τ ÷ d(τ) per RE (τ in samples)
+    rx_rate, tx_rate = 1j * np.pi * np.arange(mr), 1j * np.pi * np.arange(mt)  # ∂a(θ)/∂sin θ ÷ a(θ)
+
+    def link_cost(link):
+        s = columns(link)
+        beta, u = amplitudes(link, s)
+        return float(np.sum(np.abs(link.y - model(beta, u, s)) ** 2))
+
+    def refine_link(link):
+        """One damped Gauss–Newton step (variable projection: the Jacobian projected off the per-frame amplitudes'
+        columns, Kaufman's form) of the link delay D_mn and every fitted scatterer's (sin θ_rx, sin θ_tx, window
+        delay). The scatterers come off a grid (_add_scatterers: 1/64 in sin θ, 1/8 sample): left there, a strong
+        echo (a target at 20–30 dB) leaves a structured residual of ~20 dB below itself that is not orthogonal to
+        the known paths' columns and biases the link's delay and the channel gains (docs/calibration.md, "High
+        target SNR"). The largest step taken (samples or sin θ units)."""
+        key = (link.tx, link.rx)
+        s = columns(link)
+        beta, u = amplitudes(link, s)
+        frames = link.y.shape[0]
+        resid = (link.y - model(beta, u, s)).reshape(frames, -1)
+        cost = float(np.sum(np.abs(resid) ** 2))
+        cols = [delay_jacobian(link, beta, u, s).reshape(frames, -1)]
+        for q in range(link.known, len(link.paths)):
+            b = beta[:, q][:, None, None]
+            cols.append((b * (u[q] * rx_rate)[None, :, None] * s[:, q][:, None, :]).reshape(frames, -1))
+            beams_rate = np.einsum("i,fik->fk", g_tx[link.tx] * link.a_t[q] * tx_rate, link.x)
+            ds_tx = beams_rate * _delay_phase(freq_norm, link.fixed_delay[q], symbols)[None]
+            cols.append((b * u[q][None, :, None] * ds_tx[:, None, :]).reshape(frames, -1))
+            cols.append((b * u[q][None, :, None] * (s[:, q] * slope_re[None])[:, None, :]).reshape(frames, -1))
+        jac = np.stack(cols, axis=2)  # (F, Mr·L·P, 1 + 3·scatterers)
+        basis = (u.T[None, :, None, :] * np.swapaxes(s, 1, 2)[:, None, :, :]).reshape(frames, -1, s.shape[1])  # (F, ·, Q)
+        gram = np.conj(np.swapaxes(basis, 1, 2)) @ basis
+        jac = jac - basis @ np.linalg.solve(gram, np.conj(np.swapaxes(basis, 1, 2)) @ jac)
+        normal = np.real(np.einsum("fka,fkb->ab", np.conj(jac), jac))
+        grad = np.real(np.einsum("fka,fk->a", np.conj(jac), resid))
+        scale = np.sqrt(np.maximum(np.diag(normal), 1e-300))
+        limits = np.array([0.5] + [0.02, 0.02, 0.25] * (len(link.paths) - link.known))
+        old_d = delays[key]
+        old = [link.scatterer_parameters(q) for q in range(link.known, len(link.paths))]
+        damping = 1e-6
+        for _ in range(8):  # Levenberg–Marquardt on the scaled normal equations, until the cost does not grow
+            a = normal / np.outer(scale, scale) + damping * np.eye(len(scale))
+            step = np.linalg.solve(a, grad / scale) / scale
+            step = np.clip(step, -limits, limits)
+            delays[key] = old_d + step[0]
+            for j, q in enumerate(range(link.known, len(link.paths))):
+                link.set_scatterer_parameters(q, old[j] + step[1 + 3 * j:4 + 3 * j], mt, mr)
+            try:
+                accepted = link_cost(link) <= cost
+            except np.linalg.LinAlgError:  # two columns made equal by the step: refused like a growing cost
+                accepted = False
+            if accepted:
+                return float(np.max(np.abs(step)))
+            damping *= 10.0
+        delays[key] = old_d
+        for j, q in enumerate(range(link.known, len(link.paths))):
+            link.set_scatterer_parameters(q, old[j], mt, mr)
+        return 0.0
+
     alternate()
     # the targets' echoes are coherent with the known paths of the same link (the same oscillator phases),
     # so they would bias them: the strongest unknown echoes of each link are found in the residual and
-    # fitted as nuisance paths, then everything is fitted again
-    for link in links:
-        _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr)
-    if any(len(link.paths) > link.known for link in links):
+    # fitted as nuisance paths, one echo per link and round, each round refitted (its echo's parameters refined,
+    # the gains and delays with it):
+    # a search on the residual of a fit whose gains the unmodelled echoes still pull finds, after the strongest
+    # echo, the known paths' own misfit (measured: nuisance paths on the direct path's cell at 20 dB target SNR);
+    # after the refit the next round searches a cleaner residual
+    searching = set(range(len(links)))
+    for _ in range(_SCATTERER_MAX_PER_LINK):
+        added = 0
+        for index, link in enumerate(links):
+            if index not in searching:  # its last search found nothing above the level: done
+                continue
+            known_delays = [link.paths[q].delay_s * fs + delays[(link.tx, link.rx)] - link.window
+                            for q in range(link.known)]
+            new = _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr,
+                                  known_delays, max_new=1)
+            added += new
+            if not new:
+                searching.discard(index)
+        if not added:
+            break
         alternate()
+        # a scatterer the refinement moved into a known path's cell (or onto another scatterer) is dropped and the
+        # link refitted: there it only shares the known path's energy and pulls its delay
+        dropped = 0
+        for link in links:
+            known_delays = [link.paths[q].delay_s * fs + delays[(link.tx, link.rx)] - link.window
+                            for q in range(link.known)]
+            gram = np.einsum("fik,fjk->ij", link.x, np.conj(link.x))
+            q = link.known
+            while q < len(link.paths):
+                mine = link.scatterer_parameters(q)
+                if any(_column_correlation(g_rx[link.rx], g_tx[link.tx], gram, freq_norm, mine,
+                                           link.path_parameters(j, known_delays)) > _SCATTERER_EXCLUSION
+                       for j in range(q)):
+                    link.remove_scatterer(q)
+                    dropped += 1
+                else:
+                    q += 1
+        if dropped:
+            alternate()
 
     # ---- final amplitudes, noise level, SNRs and standard errors -----------------------------------------
-    snr_db, amps, delay_var = {}, {}, {}
+    # Two standard errors of every estimate, and the larger is reported (docs/calibration.md, "What the residuals
+    # say"): the model's (σ̂² of the residual taken as white noise) and the sandwich (Huber–White) one from the
+    # frames' own scatter (each frame's score, e.g. Re(J_fᴴ r_f) for a delay, squared and summed over the frames,
+    # over the information squared). Anything in the residual that correlates with a parameter's derivative and
+    # changes from frame to frame (an unmodelled echo: it meets each frame's random symbols) shows in the second,
+    # not in the first.
+    snr_db, amps, delay_var, delay_var_robust, unmodelled_db = {}, {}, {}, {}, {}
     rx_info = np.zeros((n_nodes, mr))
+    rx_energy = np.zeros((n_nodes, mr))
+    rx_score2 = np.zeros((n_nodes, mr))
     tx_info = np.zeros((n_nodes, mt, mt), dtype=complex)
+    tx_normal = np.zeros((n_nodes, mt, mt), dtype=complex)
+    tx_score2 = np.zeros((n_nodes, mt, mt), dtype=complex)
     for link in links:
         s = columns(link)
         beta, u = amplitudes(link, s)
         resid = link.y - model(beta, u, s)
-        # unknowns of this link's data: β per frame and path, its delay, its share of the gains
-        dof = resid.size - beta.size - 1 - mr - mt
+        frames = resid.shape[0]
+        # unknowns of this link's data: β per frame and path, its delay, its share of the gains, the scatterers'
+        # (sin θ_rx, sin θ_tx, delay)
+        dof = resid.size - beta.size - 1 - mr - mt - 3 * (len(link.paths) - link.known)
         sigma2 = float(np.sum(np.abs(resid) ** 2) / max(dof, 1))
         energy = np.sum(np.abs(u) ** 2, axis=1)[None, :] * np.sum(np.abs(s) ** 2, axis=2)  # (F, Q)
         for q, p in enumerate(link.paths[:link.known]):
             snr = np.abs(beta[:, q]) ** 2 * energy[:, q] / sigma2
             snr_db[(p.tx, p.rx, p.kind)] = float(10 * np.log10(max(float(np.median(snr)), 1e-30)))
         amps[(link.tx, link.rx)] = [beta[:, q] for q in range(link.known)]
-        jac = delay_jacobian(link, beta, u, s)
+        jac = delay_jacobian(link, beta, u, s).reshape(frames, -1)
+        # the weights of step 4 and the agreement test stay the model's variance (with 6–20 frames the sandwich
+        # is itself a χ² of F degrees of freedom, ±50 % at F = 6: it would randomise the weights); the honest
+        # standard error of what is reported is the larger of the model's and the sandwich, both for the
+        # delay's derivative projected off the per-frame amplitudes' columns
         delay_var[(link.tx, link.rx)] = sigma2 / (2 * float(np.real(np.vdot(jac, jac))))
+        # the delay's derivative off the per-frame amplitudes' columns (what the amplitudes cannot absorb)
+        basis = (u.T[None, :, None, :] * np.swapaxes(s, 1, 2)[:, None, :, :]).reshape(frames, -1, s.shape[1])
+        jac = jac - (basis @ np.linalg.solve(np.conj(np.swapaxes(basis, 1, 2)) @ basis,
+                                             np.conj(np.swapaxes(basis, 1, 2)) @ jac[..., None]))[..., 0]
+        info = float(np.real(np.vdot(jac, jac)))
+        scores = np.real(np.sum(np.conj(jac) * resid.reshape(frames, -1), axis=1))  # (F,)
+        delay_var_robust[(link.tx, link.rx)] = max(sigma2 / (2 * info), float(np.sum(scores ** 2)) / info ** 2)
         z = np.einsum("fq,qr,fqk->frk", beta, link.a_r, s)
         rx_info[link.rx] += np.sum(np.abs(z) ** 2, axis=(0, 2)) / sigma2
+        rx_energy[link.rx] += np.sum(np.abs(z) ** 2, axis=(0, 2))
+        rx_score2[link.rx] += np.sum(np.abs(np.sum(np.conj(z) * resid, axis=2)) ** 2, axis=0)
         big = tx_columns(link, beta, u)
         tx_info[link.tx] += np.einsum("fak,fbk->ab", np.conj(big), big) / sigma2
+        tx_normal[link.tx] += np.einsum("fak,fbk->ab", np.conj(big), big)
+        h = np.einsum("fak,fk->fa", np.conj(big), resid.reshape(frames, -1))  # each frame's tx-gain score
+        tx_score2[link.tx] += np.einsum("fa,fb->ab", h, np.conj(h))
+        # the model-mismatch statistic: the strongest point echo still in the residual (dB over σ̂²)
+        unmodelled_db[(link.tx, link.rx)] = _add_scatterers(
+            link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr,
+            [link.paths[q].delay_s * fs + delays[(link.tx, link.rx)] - link.window for q in range(link.known)],
+            max_new=0, probe=True)
     rx_nodes = sorted({link.rx for link in links})
     tx_nodes = sorted({link.tx for link in links})
     # a complex estimate of variance v: phase std √(v/2)/|g| rad, relative magnitude std √(v/2)/|g|
-    rx_rel = np.concatenate([np.sqrt(1 / (2 * rx_info[n])) / np.abs(g_rx[n]) for n in rx_nodes])
-    tx_rel = np.concatenate([np.sqrt(np.real(np.diag(np.linalg.inv(tx_info[m]))) / 2) / np.abs(g_tx[m])
-                             for m in tx_nodes])
-    return {"paths": paths, "delays": {k: delays[k] for k in by_link}, "delay_var": delay_var, "snr_db": snr_db,
+    rx_var = {n: np.maximum(1 / rx_info[n], rx_score2[n] / rx_energy[n] ** 2) for n in rx_nodes}
+    rx_rel = np.concatenate([np.sqrt(rx_var[n] / 2) / np.abs(g_rx[n]) for n in rx_nodes])
+    tx_rel = []
+    for m in tx_nodes:
+        inverse = np.linalg.inv(tx_normal[m])
+        sandwich = np.real(np.diag(inverse @ tx_score2[m] @ inverse.conj().T))
+        tx_rel.append(np.sqrt(np.maximum(np.real(np.diag(np.linalg.inv(tx_info[m]))), sandwich) / 2) / np.abs(g_tx[m]))
+    return {"paths": paths, "delays": {k: delays[k] for k in by_link}, "delay_var": delay_var,
+            "delay_var_robust": delay_var_robust, "snr_db": snr_db,
             "amplitudes": amps, "windows": windows, "g_rx": g_rx, "g_tx": g_tx, "rx_rel_std": rx_rel,
-            "tx_rel_std": tx_rel}
+            "tx_rel_std": np.concatenate(tx_rel), "unmodelled_echo_db": unmodelled_db}
 
 
 def _reflector_pass_delay(scenario, layout, capture, schedule, x, freq_norm, active, fit, m, n, iterations=8):
@@ -935,17 +1139,44 @@ _SCATTERER_SIN_GRID = np.linspace(-1, 1, 129)
 _SCATTERER_DELAY_STEP_SAMPLES = 0.125
 _SCATTERER_MAX_PER_LINK = 4
 _SCATTERER_SNR_DB = 15.0
+# a grid cell whose column correlates with a known path's or an already fitted scatterer's by more than this
+# (|⟨c, c'⟩|/‖c‖‖c'‖, the product of the rx, tx and delay factors) is not searched, and a scatterer refined into one
+# is dropped: a nuisance path there only takes a share of the known path's own energy and, its delay fixed while
+# the known path moves with D_mn, pulls the link delay (measured: 0.9998 for nuisance paths found on the direct
+# path's end-fire cell on three nodes at 20 dB target SNR). Not lower: a target echo 0.895 correlated with a direct
+# path (three nodes, link 1 → 3) is a separate path that must be fitted, or it biases the link by 0.003 sample.
+_SCATTERER_EXCLUSION = 0.99
 
 
-def _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr):
+def _column_correlation(g_rx, g_tx, gram, freq_norm, first, second):
+    """|⟨c, c'⟩| / (‖c‖‖c'‖) of two point paths' columns on a link (the product of the rx, tx and delay factors; the
+    tx factor through gram = Σ_f X_f X_fᴴ), each given as (sin θ_rx, sin θ_tx, window delay in samples)."""
+    def factors(params):
+        u = g_rx * np.exp(1j * np.pi * params[0] * np.arange(g_rx.size))
+        v = g_tx * np.exp(1j * np.pi * params[1] * np.arange(g_tx.size))
+        return u, v, np.exp(-2j * np.pi * params[2] * freq_norm)
+    u0, v0, d0 = factors(first)
+    u1, v1, d1 = factors(second)
+    c_r = abs(np.vdot(u0, u1)) / (np.linalg.norm(u0) * np.linalg.norm(u1))
+    c_t = abs(v0 @ gram @ np.conj(v1)) / math.sqrt(float(np.real(v0 @ gram @ np.conj(v0)) * np.real(v1 @ gram @ np.conj(v1))))
+    c_d = abs(np.vdot(d0, d1)) / freq_norm.size
+    return float(c_r * c_t * c_d)
+
+
+def _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, symbols, cp, mt, mr, known_delays=(),
+                    max_new=_SCATTERER_MAX_PER_LINK, probe=False):
     """Greedy search of the link's residual for point echoes (rx angle, tx angle, window delay), each with one
     amplitude across the frames after the link's per-frame phase (that of its strongest known path) is
-    removed; those above _SCATTERER_SNR_DB are added to the link as nuisance paths."""
+    removed; those above _SCATTERER_SNR_DB are added to the link as nuisance paths, outside the cells of the
+    known paths (at known_delays: window delays in samples) and of the scatterers already there
+    (_SCATTERER_EXCLUSION), at most max_new, up to _SCATTERER_MAX_PER_LINK in all. The number added; with probe,
+    nothing is added and the strongest echo's statistic is returned instead (dB over σ̂²: the model-mismatch
+    statistic of the residuals)."""
     s = columns(link)
     beta, u = amplitudes(link, s)
     resid = link.y - model(beta, u, s)
     frames = resid.shape[0]
-    dof = resid.size - beta.size - 1 - mr - mt
+    dof = resid.size - beta.size - 1 - mr - mt - 3 * (len(link.paths) - link.known)
     sigma2 = float(np.sum(np.abs(resid) ** 2) / max(dof, 1))
     rot = np.exp(-1j * np.angle(beta[:, link.strongest]))
     work = resid * rot[:, None, None]
@@ -957,16 +1188,47 @@ def _add_scatterers(link, columns, amplitudes, model, g_rx, g_tx, freq_norm, sym
     gram = np.einsum("fik,fjk->ij", link.x, np.conj(link.x))  # Σ_f X_f X_fᴴ
     norm = (np.sum(np.abs(ur) ** 2, axis=1)[:, None]
             * np.real(np.einsum("gi,ij,gj->g", vt, gram, np.conj(vt)))[None, :])  # (G_r, G_t) ‖c‖²
-    for _ in range(_SCATTERER_MAX_PER_LINK):
+    excluded = []  # (np.ix_ block of (T, G_r, G_t), mask within it): the cells not searched
+    d_one = np.conj(d_conj[:, ::symbols])  # (T, L): one symbol's delay phases
+    ur_norm = np.linalg.norm(ur, axis=1)
+    vt_energy = np.real(np.einsum("gi,ij,gj->g", np.conj(vt), gram.T, vt))
+
+    def exclude(sin_rx, sin_tx, window_delay):
+        """Mark the grid cells whose column correlates with the path (sin_rx, sin_tx, window_delay) above the limit
+        (each factor is ≤ 1, so only cells where all three exceed it can: a small block)."""
+        u0 = g_rx[link.rx] * np.exp(1j * np.pi * sin_rx * np.arange(mr))
+        v0 = g_tx[link.tx] * np.exp(1j * np.pi * sin_tx * np.arange(mt))
+        c_r = np.abs(np.conj(ur) @ u0) / (ur_norm * np.linalg.norm(u0))
+        c_t = np.abs(np.conj(vt) @ gram.T @ v0) / np.sqrt(vt_energy * np.real(np.conj(v0) @ gram.T @ v0))
+        c_d = np.abs(np.conj(d_one) @ np.exp(-2j * np.pi * window_delay * freq_norm)) / freq_norm.size
+        ti, ri, gi = (np.flatnonzero(c > _SCATTERER_EXCLUSION) for c in (c_d, c_r, c_t))
+        if ti.size and ri.size and gi.size:
+            mask = c_d[ti][:, None, None] * c_r[ri][None, :, None] * c_t[gi][None, None, :] > _SCATTERER_EXCLUSION
+            excluded.append((np.ix_(ti, ri, gi), mask))
+    for q, window_delay in enumerate(known_delays):
+        p = link.paths[q]
+        exclude(math.sin(p.theta_rx_rad), math.sin(p.theta_tx_rad), window_delay)
+    for q in range(link.known, len(link.paths)):
+        exclude(*link.scatterer_parameters(q))
+    added = 0
+    for _ in range(1 if probe else min(int(max_new), _SCATTERER_MAX_PER_LINK - (len(link.paths) - link.known))):
         w = np.einsum("frk,fik->rik", work, np.conj(link.x))  # (Mr, Mt, L·P)
         z = np.moveaxis(w @ d_conj.T, 2, 0)  # (T, Mr, Mt)
         stat = np.abs((np.conj(ur) @ z) @ np.conj(vt).T) ** 2 / norm[None]  # (T, G_r, G_t)
+        for block, mask in excluded:
+            cells = stat[block]
+            cells[mask] = 0.0
+            stat[block] = cells
         t, gr, gt = np.unravel_index(int(np.argmax(stat)), stat.shape)
+        if probe:
+            return float(10 * np.log10(max(float(stat[t, gr, gt]) / sigma2, 1e-30)))
         if stat[t, gr, gt] / sigma2 < 10 ** (_SCATTERER_SNR_DB / 10):
             break
         link.add_scatterer(theta[gr], theta[gt], delays[t], mt, mr)
+        exclude(_SCATTERER_SIN_GRID[gr], _SCATTERER_SIN_GRID[gt], delays[t])
+        added += 1
         # remove it from the work residual (one amplitude over the frames) before the next search
         col = ur[gr][None, :, None] * ((vt[gt] @ link.x) * np.conj(d_conj[t]))[:, None, :]  # (F, Mr, L·P)
         alpha = np.vdot(col, work) / np.vdot(col, col)
         work = work - alpha * col
-    return frames
+    return added
