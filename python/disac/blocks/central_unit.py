@@ -821,13 +821,10 @@ class central_unit(gr.basic_block):
                     for slot in slots.values():
                         if slot.outcome is None:
                             self._drive(slot, pool, now)
-                    if slots:
-                        for data in pool.receive(int(_POLL_S * 1000)):
-                            self._take_result(data, by_task, finished_tasks, pool)
-                    else:
-                        with self._work_ready:
-                            if not self._work:
-                                self._work_ready.wait(_POLL_S)
+                    # results and HELLOs (the workers' count); a new frame waits at most _POLL_S
+                    for data in pool.receive(0 if self._work and len(slots) < self.queue_depth + pool.capacity()
+                                             else int(_POLL_S * 1000)):
+                        self._take_result(data, by_task, finished_tasks, pool)
                     while slots:
                         frame, slot = next(iter(slots.items()))
                         if slot.outcome is None and self._abandon:
