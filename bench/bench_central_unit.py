@@ -13,6 +13,8 @@
    paper scenario, the table of docs/localization.md.
 3. Throughput: snapshot_push (node side: PDU → wire → ZeroMQ PUSH) in one process, a PULL receiver doing
    the central unit's input path (wire.decode + frame alignment) in another, tcp://127.0.0.1.
+4. Localisation workers (issue 16 item 3, --workers): frames/s of blocks.central_unit with one worker thread
+   (workers=1) and two worker processes (workers=2), interleaved run by run; ratio (target ≥ 1.8×).
 
 Run on one core:  OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_central_unit.py [--curve]
 """
@@ -159,6 +161,83 @@ def bench_throughput(seconds):
         print(f"{str(shape):22} {size:9d} {rate:9.0f} {mb_s:8.1f}   ({got} received of {count})", flush=True)
 
 
+def _cu_run(cu, scn, snapshots, first_frame, count, wait_s=900.0):
+    """Feed ``count`` frames (numbers first_frame …) to a started central unit at once; seconds until the last
+    one is accounted for (localised or skipped; the counters, polled)."""
+    def accounted():
+        status = cu.status()
+        return status["frames_localised"] + status["frames_skipped"]
+
+    before = accounted()
+    t0 = time.perf_counter()
+    for i in range(count):
+        f = first_frame + i
+        for n in range(scn.num_nodes):
+            cu.handle_wire(wire.encode(wire.SnapshotMessage(n, f, 0, 0, 0, snapshots[i % len(snapshots)][n])))
+    deadline = t0 + wait_s
+    while accounted() < before + count:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"central unit: {accounted() - before} of {count} frames after {wait_s} s")
+        time.sleep(0.002)
+    return time.perf_counter() - t0
+
+
+def workers_throughput(name, workers, frames, repeats, seed=0):
+    """{workers: [frames/s per repeat]} of blocks.central_unit (full search, designed precoders at Γ_c = 10 dB):
+    the modes interleaved run by run (side by side under the same load). Each unit is warmed up first (its
+    workers started, HELLOs seen, 4 frames per worker localised: every worker's localiser grid built), then
+    ``frames`` frames are fed at once and timed until the last is accounted for."""
+    from gnuradio.disac.blocks.central_unit import central_unit
+
+    scn = scenario.load_scenario(name)
+    wc, wr = node_cmd.resolve_precoders(scn, "designed", 10.0)
+    rng = np.random.default_rng(seed)
+    snapshots = [phy_snapshot(scn, wc, wr, f, seed, seed + 1, rng) for f in range(16)]
+    rates = {w: [] for w in workers}
+    for _ in range(repeats):
+        for w in workers:
+            cu = central_unit(scn, seed, wc, wr, workers=w, queue_depth=frames + 8 * w, status_interval_s=0,
+                              keep_estimates=1)
+            cu.start()
+            try:
+                deadline = time.monotonic() + 300
+                while w > 1 and cu.status()["workers_seen"] < w:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"--workers {w}: only {cu.status()['workers_seen']} workers started")
+                    time.sleep(0.01)
+                _cu_run(cu, scn, snapshots, 0, 4 * w)
+                elapsed = _cu_run(cu, scn, snapshots, 4 * w, frames)
+                status = cu.status()
+                if status["frames_localised"] != 4 * w + frames:
+                    raise RuntimeError(f"--workers {w}: frames not all localised: {status}")
+            finally:
+                cu.stop()
+            rates[w].append(frames / elapsed)
+    return rates
+
+
+def bench_workers(frames, repeats):
+    print(f"\n== 4. central unit throughput with localisation workers (issue 16): full search, {frames} frames fed "
+          f"at once, {repeats} interleaved runs per mode; load average {_loadavg()}")
+    print(f"{'scenario':12} {'workers':>7} {'frames/s (median)':>17} {'runs':>24} {'ratio to 1':>10}")
+    for name in ("paper", "four-nodes"):
+        rates = workers_throughput(name, (1, 2), frames, repeats)
+        one = float(np.median(rates[1]))
+        for w, values in rates.items():
+            print(f"{name:12} {w:7d} {np.median(values):17.2f} {' '.join(f'{v:.2f}' for v in values):>24} "
+                  f"{np.median(values) / one:10.2f}", flush=True)
+    print(f"   load average after: {_loadavg()}")
+
+
+def _loadavg():
+    try:
+        with open("/proc/loadavg") as handle:
+            return " ".join(handle.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+TARGET_WORKERS_RATIO = 1.8  # issue 16: --workers 2 throughput ≥ 1.8× one worker
 TARGET_MS_PER_FRAME = 20.0  # issue 6: ≤ 20 ms per frame on one core
 
 
@@ -184,6 +263,13 @@ def bench_rows(quick=False):
                  "unit": "frames/s", "target": paper.bandwidth_hz / layout.frame_len, "goal": "min"})
     rows.append({"figure": f"snapshot throughput node → CU, {shape}", "value": mb_s, "unit": "MB/s",
                  "target": None, "goal": None})
+    frames = 12 if quick else 40
+    rates = workers_throughput("paper", (1, 2), frames, 1 if quick else 3)
+    one, two = float(np.median(rates[1])), float(np.median(rates[2]))
+    rows.append({"name": f"central unit throughput, paper, full search, --workers 2 ({frames} frames)", "value": two,
+                 "unit": "frames/s", "anchor": "--workers 1 (one worker thread), same run", "anchor_value": one,
+                 "ratio": two / one, "target": TARGET_WORKERS_RATIO * one, "goal": "min",
+                 "load_average": _loadavg()})
     return rows
 
 
@@ -197,12 +283,20 @@ def main():
     parser.add_argument("--curve-snr-db", type=float, nargs="+", default=[-15, -10, -5, 0, 5, 10, 20, 30])
     parser.add_argument("--throughput-seconds", type=float, default=2.0)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--workers", action="store_true",
+                        help="only the throughput with --workers 1 and 2 side by side (section 4)")
+    parser.add_argument("--workers-frames", type=int, default=40, help="frames per --workers run (default 40)")
+    parser.add_argument("--workers-repeats", type=int, default=3, help="interleaved runs per mode (default 3)")
     args = parser.parse_args()
+    if args.workers:
+        bench_workers(args.workers_frames, args.workers_repeats)
+        return
     if not args.skip_latency:
         bench_latency(args.frames, args.mse_frames, args.mse_snr_db)
     if args.curve:
         bench_curve(args.curve_trials, args.curve_snr_db)
     bench_throughput(args.throughput_seconds)
+    bench_workers(args.workers_frames, args.workers_repeats)
 
 
 if __name__ == "__main__":

@@ -818,9 +818,13 @@ class central_unit(gr.basic_block):
                     if ending and not slots:
                         return
                     now = time.monotonic()
+                    # at most pool.capacity() tasks out at once (two per worker: one searched, one waiting), so
+                    # that a task's deadline measures a worker's answer, not a queue behind other tasks
+                    out = sum(1 for slot in slots.values() if slot.outcome is None and slot.sent)
+                    anyone = pool.workers_seen(self._pool_options["deadline_s"]) or pool.local_alive()
                     for slot in slots.values():
                         if slot.outcome is None:
-                            self._drive(slot, pool, now)
+                            out += self._drive(slot, pool, now, out < pool.capacity(), anyone)
                     # results and HELLOs (the workers' count); a new frame waits at most _POLL_S
                     for data in pool.receive(0 if self._work and len(slots) < self.queue_depth + pool.capacity()
                                              else int(_POLL_S * 1000)):
@@ -862,29 +866,38 @@ class central_unit(gr.basic_block):
                 tuple(inputs.rx_nodes), tuple(inputs.tx_nodes),
                 np.stack([inputs.snapshots[n] for n in inputs.rx_nodes]),
                 np.stack([inputs.frames[m] for m in inputs.tx_nodes]), count, detect, noise, rate, null))
-            slot.deadline = time.monotonic() + self._pool_options["deadline_s"]
         except fusion.UnknownPrecoderVersion as exc:
             slot.outcome = ("skip", "unknown_precoders", f"frame {frame_set.frame} skipped: {exc.args[0]}")
         except Exception as exc:  # noqa: BLE001 — a frame that cannot be localised must not stop the unit
             slot.outcome = ("skip", "localisation_errors", f"frame {frame_set.frame}: {exc}")
         return slot
 
-    def _drive(self, slot, pool, now):
-        """Send a slot's task if it is not out yet; past its deadline issue it again or give it up."""
-        if now >= slot.deadline:
-            options = self._pool_options
+    def _drive(self, slot, pool, now, may_send, anyone):
+        """A slot's task: past its deadline (sent) issued again, or given up after worker_attempts (worker_lost);
+        sent when ``may_send``. A task no worker could take (none seen within the deadline, ``anyone`` false)
+        for worker_attempts deadlines is given up too. Returns the change of the number of tasks out (0, ±1)."""
+        options = self._pool_options
+        change = 0
+        if slot.sent and now >= slot.deadline:
+            slot.sent, change = False, -1
             if slot.attempts >= options["attempts"]:
                 slot.outcome = ("skip", "worker_lost", f"frame {slot.frame_set.frame}: no worker answered "
                                 f"{slot.attempts} task(s) within {options['deadline_s']:g} s each")
-                return
-            if slot.sent:
-                self._count("worker_reissued", f"frame {slot.frame_set.frame}: no answer within "
-                            f"{options['deadline_s']:g} s: issued again")
-            slot.sent = False
-            slot.deadline = now + options["deadline_s"]
-        if not slot.sent and pool.send(slot.data):
-            slot.sent = True
-            slot.attempts += 1
+                return change
+            self._count("worker_reissued", f"frame {slot.frame_set.frame}: no answer within "
+                        f"{options['deadline_s']:g} s: issued again")
+        if not slot.sent:
+            if may_send and change == 0 and pool.send(slot.data):
+                slot.sent = True
+                slot.attempts += 1
+                slot.deadline = now + options["deadline_s"]
+                return change + 1
+            if anyone:
+                slot.waiting_since = now
+            elif now - slot.waiting_since >= options["deadline_s"] * options["attempts"]:
+                slot.outcome = ("skip", "worker_lost", f"frame {slot.frame_set.frame}: no worker connected for "
+                                f"{options['deadline_s'] * options['attempts']:g} s")
+        return change
 
     def _take_result(self, data, by_task, finished_tasks, pool):
         """One message of the result socket: a HELLO, or the result of a task in flight (checked); anything else
@@ -950,12 +963,14 @@ class central_unit(gr.basic_block):
 class _Slot:
     """A released frame in the reorder buffer: its task, where it is, and its outcome once known."""
 
-    __slots__ = ("frame_set", "task_id", "prepared", "data", "deadline", "attempts", "sent", "outcome")
+    __slots__ = ("frame_set", "task_id", "prepared", "data", "deadline", "attempts", "sent", "outcome",
+                 "waiting_since")
 
     def __init__(self, frame_set, task_id):
         self.frame_set, self.task_id = frame_set, task_id
         self.prepared = self.data = self.outcome = None
         self.deadline, self.attempts, self.sent = 0.0, 0, False
+        self.waiting_since = time.monotonic()
 
 
 def zmq_context():
