@@ -205,3 +205,55 @@ def test_remote_worker_garbage_and_forged_results_are_counted_and_ignored(paper)
     assert status["frames_localised"] == 3 and _accounted(status) == 3, status
     assert [e.frame for e in cu.estimates] == [0, 1, 2]
     np.testing.assert_allclose(cu.estimates[2].positions_m, expected[2], rtol=0, atol=SAME_M)
+
+
+def test_curve_remote_worker_over_tcp_and_a_worker_with_another_key_refused(paper, tmp_path):
+    from free_ports import free_port
+
+    from gnuradio.disac import net
+
+    scn, snapshots, _, _, expected = paper
+    cu_public, cu_secret = net.create_keys(str(tmp_path), "cu")
+    _, worker_secret = net.create_keys(str(tmp_path), "worker")
+    _, intruder_secret = net.create_keys(str(tmp_path), "intruder")  # a key pair the unit does not allow
+    worker_public = net.read_secret(worker_secret, "worker")[0].decode()
+    allowed = tmp_path / "allowed"
+    allowed.write_text(worker_public + "\n")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    cu = central_unit(scn, SEED, workers=0, worker_address=address, queue_depth=FRAMES, status_interval_s=0,
+                      security="curve", secret_key_file=cu_secret, allowed_keys_file=str(allowed))
+    cu.start()
+    stops = [threading.Event(), threading.Event()]
+    good = threading.Thread(target=_localise_pool.serve, daemon=True,
+                            args=(address, net.LinkSecurity.curve(worker_secret, cu_public), stops[0]))
+    intruder = threading.Thread(target=_localise_pool.serve, daemon=True,
+                                args=(address, net.LinkSecurity.curve(intruder_secret, cu_public), stops[1]))
+    try:
+        intruder.start()
+        good.start()
+        wait_for(lambda: cu.status()["auth_refused"] >= 1, RUN_WAIT_S, "the intruder's key refused by the unit's CURVE server")
+        _send_frames(cu, scn, snapshots, range(2))
+        wait_for(lambda: cu.status()["frames_localised"] >= 2, RUN_WAIT_S, "two frames localised over CURVE")
+        assert cu.status()["workers_seen"] == 1  # only the worker with the key was heard
+    finally:
+        cu.stop()
+        for stop in stops:
+            stop.set()
+        good.join(timeout=30)
+        intruder.join(timeout=30)
+    for estimate in cu.estimates:
+        np.testing.assert_allclose(estimate.positions_m, expected[estimate.frame], rtol=0, atol=SAME_M)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["cu", "paper", "--bind", "tcp://127.0.0.1:9", "--workers", "2", "--search", "track"],
+     "search = 'track' with worker processes"),
+    (["cu", "paper", "--bind", "tcp://127.0.0.1:9", "--workers", "0"], "workers = 0 needs a worker address"),
+    (["cu-worker", "--connect", "localhost:5"], "--connect = 'localhost:5'"),
+    (["cu-worker", "--connect", "tcp://127.0.0.1:65535"], "port 1 … 65534 (the results use the next port)"),
+])
+def test_cli_refusals_are_one_line_errors(argv, fragment):
+    from test_cli import assert_one_line_error, disac
+
+    assert_one_line_error(disac(*argv), fragment)

@@ -392,6 +392,7 @@ class central_unit(gr.basic_block):
             out["workers_seen"] = self._pool.workers_seen()
             out["workers_local_alive"] = self._pool.local_alive()
             out["in_flight_frames"] = self._in_flight
+            out["auth_refused"] += net.refused(self._pool.tasks) + net.refused(self._pool.results)
         out["calibration"] = self.calibration_state()
         return out
 
