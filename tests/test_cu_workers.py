@@ -257,3 +257,27 @@ def test_cli_refusals_are_one_line_errors(argv, fragment):
     from test_cli import assert_one_line_error, disac
 
     assert_one_line_error(disac(*argv), fragment)
+
+
+def test_detection_searched_by_a_worker_gives_the_in_process_estimate(paper):
+    """Unknown K (--max-targets): the worker runs core.detection.detect_targets with the unit's null model and
+    noise power; the unit assigns the CRB as FrameEstimator._detect does. Same K̂, positions, residual."""
+    scn, snapshots, table, _, _ = paper
+    estimator = fusion.FrameEstimator(scn, SEED, localizer.Localizer.from_scenario(scn), max_targets=3)
+    estimator.calibrate_start(table)
+    runner = localise_tasks.TaskRunner(2)
+    for f in range(2):
+        frame_set = _frame_set(scn, snapshots, f)
+        inputs, crb = estimator.prepare(frame_set, table)
+        want = estimator.localise(inputs, crb)
+        task = localise_tasks.decode_task(localise_tasks.encode_task(_task(estimator, table, frame_set)))
+        assert task.detect and task.num_targets == 3 and task.null_model == estimator.null_model(inputs)
+        result = localise_tasks.decode_result(localise_tasks.encode_result(runner.run(task)))
+        got = estimator.estimate_from_search(inputs, crb, result.positions_m, result.residual, result.converged,
+                                             localise_tasks.detection_from_result(result))
+        assert got.num_targets == want.num_targets
+        np.testing.assert_allclose(got.positions_m, want.positions_m, rtol=0, atol=SAME_M)
+        np.testing.assert_array_equal(got.crb_m2, want.crb_m2)
+        assert got.residual == pytest.approx(want.residual, rel=1e-12)
+        assert got.detection.statistics == pytest.approx(want.detection.statistics, rel=1e-12)
+        assert got.converged == want.converged
