@@ -80,7 +80,8 @@ def register(subparsers):
                          help="bind the worker task socket here (tcp://*:5570; results on the next port, ipc://PATH "
                               "and PATH.results) for `disac cu-worker --connect ADDR` on other hosts")
     workers.add_argument("--worker-deadline-s", type=finite_float("--worker-deadline-s", 0.001, 3599.0), default=10.0,
-                         help="seconds a frame's task may go unanswered before it is issued again (default 10)")
+                         help="seconds a frame's task may go unanswered before it is issued again (default 10; "
+                              "longer while the workers answer slowly: 4× their median answer time)")
     workers.add_argument("--worker-attempts", type=whole_number("--worker-attempts", 1, 100), default=3,
                          help="times a frame's task is issued before the frame is counted worker_lost (default 3)")
     add_progress_option(parser)

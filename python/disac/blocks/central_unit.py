@@ -243,7 +243,8 @@ class central_unit(gr.basic_block):
                       worker_attempts times, then counted worker_lost. Needs search "full".
       worker_address  "" or the task endpoint the unit binds (tcp://HOST:P; results at P + 1, ipc://PATH and
                       PATH.results): where `disac cu-worker --connect ADDR` processes connect (CURVE: security)
-      worker_deadline_s, worker_attempts  see workers (defaults 10 s, 3)
+      worker_deadline_s, worker_attempts  see workers (defaults 10 s, 3); the deadline stretches to 4× the
+                      median answer time of the last 32 tasks when that is longer (a loaded machine)
 
     The unit reads nothing of the scenario's [impairments] (docs/air-model.md §0).
     """
@@ -353,7 +354,7 @@ class central_unit(gr.basic_block):
         self._threads = []
         self._context = None
         self._busy = False
-        self._pool = None  # _localise_pool.WorkerPool while running with worker processes
+        self._answer_times_s = collections.deque(maxlen=32)  # workers' recent answer times (adaptive deadline)
         self._config = None  # the localiser's configuration as the tasks carry it (core.localise_tasks)
         self.worker_endpoint = ""  # the task address bound for the workers (results: the next port / .results)
         self._in_flight = 0
@@ -367,12 +368,27 @@ class central_unit(gr.basic_block):
         # sockets open here, so that a caller can read the bound endpoints before the flowgraph starts;
         # each is then used by one thread only (the service thread reads, the worker publishes)
         self.estimate_endpoint = ""
+        self._pool = None  # _localise_pool.WorkerPool (worker processes), from here until stop
         self._socket_in = self._open_input() if self.address else None
+        self._socket_out = None
         try:
             self._socket_out = self._open_output() if self.estimate_address else None
+            # the worker sockets too (a bad or busy worker address is an error here, not at start)
+            self._pool = self._open_pool() if self._pool_options is not None else None
         except ValueError:
             self._close(self._socket_in)
+            self._close(self._socket_out)
             raise
+
+    def _open_pool(self):
+        from . import _localise_pool
+
+        self._context = self._context or zmq_context()
+        options = self._pool_options
+        pool = _localise_pool.WorkerPool(self._context, options["workers"], options["address"], self.security,
+                                         self.logger)
+        self.worker_endpoint = pool.task_endpoint
+        return pool
 
     # ---- counters and logging ------------------------------------------------------------------
     def status(self):
@@ -388,11 +404,12 @@ class central_unit(gr.basic_block):
         out["auth_refused"] = self._refused_closed + net.refused(self._socket_in) + net.refused(self._socket_out)
         out["frames_skipped"] = (out["skipped_busy"] + out["unknown_precoders"] + out["localisation_errors"]
                                  + out["worker_lost"])
-        if self._pool is not None:
-            out["workers_seen"] = self._pool.workers_seen()
-            out["workers_local_alive"] = self._pool.local_alive()
+        pool = self._pool  # read once: stop() may close it meanwhile
+        if pool is not None:
+            out["workers_seen"] = pool.workers_seen()
+            out["workers_local_alive"] = pool.local_alive()
             out["in_flight_frames"] = self._in_flight
-            out["auth_refused"] += net.refused(self._pool.tasks) + net.refused(self._pool.results)
+            out["auth_refused"] += net.refused(pool.tasks) + net.refused(pool.results)
         out["calibration"] = self.calibration_state()
         return out
 
@@ -565,13 +582,8 @@ class central_unit(gr.basic_block):
         self._abandon = False
         worker = self._worker
         if self._pool_options is not None:  # localisation in worker processes (issue 16 item 3)
-            from . import _localise_pool
-
-            self._context = self._context or zmq_context()
-            options = self._pool_options
-            self._pool = _localise_pool.WorkerPool(self._context, options["workers"], options["address"],
-                                                   self.security, self.logger)
-            self.worker_endpoint = self._pool.task_endpoint
+            if self._pool is None:  # restarted after a stop
+                self._pool = self._open_pool()
             self._pool.start_local()
             worker = self._dispatch
         self._threads = [threading.Thread(target=self._service, name="disac-cu-service", daemon=True),
@@ -883,15 +895,16 @@ class central_unit(gr.basic_block):
             slot.sent, change = False, -1
             if slot.attempts >= options["attempts"]:
                 slot.outcome = ("skip", "worker_lost", f"frame {slot.frame_set.frame}: no worker answered "
-                                f"{slot.attempts} task(s) within {options['deadline_s']:g} s each")
+                                f"{slot.attempts} task(s) within their deadlines (the last {slot.deadline - slot.sent_at:.3g} s)")
                 return change
             self._count("worker_reissued", f"frame {slot.frame_set.frame}: no answer within "
-                        f"{options['deadline_s']:g} s: issued again")
+                        f"{slot.deadline - slot.sent_at:.3g} s: issued again")
         if not slot.sent:
             if may_send and change == 0 and pool.send(slot.data):
                 slot.sent = True
                 slot.attempts += 1
-                slot.deadline = now + options["deadline_s"]
+                slot.sent_at = now
+                slot.deadline = now + self._task_deadline_s()
                 return change + 1
             if anyone:
                 slot.waiting_since = now
@@ -899,6 +912,14 @@ class central_unit(gr.basic_block):
                 slot.outcome = ("skip", "worker_lost", f"frame {slot.frame_set.frame}: no worker connected for "
                                 f"{options['deadline_s'] * options['attempts']:g} s")
         return change
+
+    def _task_deadline_s(self):
+        """A task's deadline: worker_deadline_s, or longer when the workers answer slowly — 4× the median answer
+        time (send → result) of the last 32 tasks — so that a loaded machine does not re-issue healthy tasks."""
+        floor = self._pool_options["deadline_s"]
+        if not self._answer_times_s:
+            return floor
+        return max(floor, 4.0 * float(np.median(self._answer_times_s)))
 
     def _take_result(self, data, by_task, finished_tasks, pool):
         """One message of the result socket: a HELLO, or the result of a task in flight (checked); anything else
@@ -922,6 +943,8 @@ class central_unit(gr.basic_block):
                 self._count("worker_unexpected_results", f"result for task {result.task_id} (frame {result.frame}), "
                             "which this unit did not give: ignored")
             return
+        if slot.sent:
+            self._answer_times_s.append(time.monotonic() - slot.sent_at)
         if result.frame != slot.frame_set.frame:
             self._count("worker_unexpected_results", f"result of task {result.task_id} names frame {result.frame}, "
                         f"the task was frame {slot.frame_set.frame}: ignored")
@@ -965,12 +988,12 @@ class _Slot:
     """A released frame in the reorder buffer: its task, where it is, and its outcome once known."""
 
     __slots__ = ("frame_set", "task_id", "prepared", "data", "deadline", "attempts", "sent", "outcome",
-                 "waiting_since")
+                 "waiting_since", "sent_at")
 
     def __init__(self, frame_set, task_id):
         self.frame_set, self.task_id = frame_set, task_id
         self.prepared = self.data = self.outcome = None
-        self.deadline, self.attempts, self.sent = 0.0, 0, False
+        self.deadline, self.attempts, self.sent, self.sent_at = 0.0, 0, False, 0.0
         self.waiting_since = time.monotonic()
 
 
