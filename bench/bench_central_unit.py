@@ -15,6 +15,8 @@
    the central unit's input path (wire.decode + frame alignment) in another, tcp://127.0.0.1.
 4. Localisation workers (issue 16 item 3, --workers): frames/s of blocks.central_unit with one worker thread
    (workers=1) and two worker processes (workers=2), interleaved run by run; ratio (target ≥ 1.8×).
+5. The CPU per frame of each part of the worker path (process_time: little changed by load), and the ratio two
+   workers reach on two free cores from it (the unit's share is serial).
 
 Run on one core:  OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_central_unit.py [--curve]
 """
@@ -229,6 +231,65 @@ def bench_workers(frames, repeats):
     print(f"   load average after: {_loadavg()}")
 
 
+def workers_cpu_budget(name, frames, seed=0):
+    """CPU seconds per frame (time.process_time, one thread: what load does not change much) of each part of the
+    pool's path: the unit's share (wire decode, prepare, TASK encode, RESULT decode, the estimate) and a worker's
+    (TASK decode, search, RESULT encode), against the thread path (decode, prepare, search). Returns the dict
+    and the throughput ratio two workers can reach on two free cores (Amdahl with the unit's share serial)."""
+    from gnuradio.disac.core import localise_tasks
+
+    scn = scenario.load_scenario(name)
+    wc, wr = node_cmd.resolve_precoders(scn, "designed", 10.0)
+    table = fusion.PrecoderTable(ofdm.layout_from_scenario(scn))
+    table.set_start(0, wc, wr)
+    est = fusion.FrameEstimator(scn, seed, localizer.Localizer.from_scenario(scn))
+    est.crb_m2(table, 0)
+    config = localise_tasks.localiser_config(est.localizer)
+    runner = localise_tasks.TaskRunner(1)
+    runner.localizer(config)  # the worker's localiser grid, built once per worker (not per frame)
+    rng = np.random.default_rng(seed)
+    parts = dict.fromkeys(("wire", "prepare", "task_encode", "result_decode", "worker", "search"), 0.0)
+    clock = time.process_time
+    for f in range(frames):
+        y = phy_snapshot(scn, wc, wr, f, seed, seed + 1, rng)
+        messages = [wire.encode(wire.SnapshotMessage(n, f, 0, 0, 0, y[n])) for n in range(scn.num_nodes)]
+        t0 = clock()
+        decoded = [wire.decode(m) for m in messages]
+        t1 = clock()
+        fs = fusion.FrameSet(f, {m.node_id: m.snapshot for m in decoded}, {m.node_id: 0 for m in decoded}, 0.0,
+                             precoder_ids={m.node_id: 0 for m in decoded})
+        inputs, crb = est.prepare(fs, table)
+        t2 = clock()
+        data = localise_tasks.encode_task(localise_tasks.Task(
+            1, f, 0, 0, 0, config, inputs.rx_nodes, inputs.tx_nodes, np.stack([inputs.snapshots[n] for n in inputs.rx_nodes]),
+            np.stack([inputs.frames[m] for m in inputs.tx_nodes]), est.num_targets))
+        t3 = clock()
+        answer = localise_tasks.encode_result(runner.run(localise_tasks.decode_task(data)))
+        t4 = clock()
+        result = localise_tasks.decode_result(answer)
+        est.estimate_from_search(inputs, crb, result.positions_m, result.residual, result.converged)
+        t5 = clock()
+        est.localise(inputs, crb)  # the thread path's search, for its cost
+        t6 = clock()
+        for key, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t5 - t4, t4 - t3, t6 - t5)):
+            parts[key] += dt / frames
+    unit = parts["wire"] + parts["prepare"] + parts["task_encode"] + parts["result_decode"]
+    thread = parts["wire"] + parts["prepare"] + parts["search"]
+    rate_one = 1.0 / thread
+    rate_two = min(2.0 / (unit + parts["worker"]), 1.0 / unit, 2.0 / parts["worker"])
+    return parts, rate_two / rate_one
+
+
+def bench_workers_cpu(frames):
+    print(f"\n== 5. CPU per frame of the worker path (process_time, ms; {frames} frames; load average {_loadavg()})")
+    print(f"{'scenario':12} {'wire':>6} {'prepare':>8} {'task enc':>8} {'res dec':>8} {'worker':>8} {'search':>8} "
+          f"{'2 workers on 2 free cores':>26}")
+    for name in ("paper", "four-nodes"):
+        parts, ratio = workers_cpu_budget(name, frames)
+        print(f"{name:12} " + " ".join(f"{1e3 * parts[k]:{w}.2f}" for k, w in zip(parts, (6, 8, 8, 8, 8, 8)))
+              + f" {ratio:25.2f}x", flush=True)
+
+
 def _loadavg():
     try:
         with open("/proc/loadavg") as handle:
@@ -270,6 +331,9 @@ def bench_rows(quick=False):
                  "unit": "frames/s", "anchor": "--workers 1 (one worker thread), same run", "anchor_value": one,
                  "ratio": two / one, "target": TARGET_WORKERS_RATIO * one, "goal": "min",
                  "load_average": _loadavg()})
+    _, reachable = workers_cpu_budget("paper", 4 if quick else 10)
+    rows.append({"name": "central unit --workers 2 ratio on 2 free cores, from the CPU per frame (paper)",
+                 "value": reachable, "unit": "x", "target": TARGET_WORKERS_RATIO, "goal": "min"})
     return rows
 
 
@@ -289,6 +353,7 @@ def main():
     parser.add_argument("--workers-repeats", type=int, default=3, help="interleaved runs per mode (default 3)")
     args = parser.parse_args()
     if args.workers:
+        bench_workers_cpu(args.workers_frames)
         bench_workers(args.workers_frames, args.workers_repeats)
         return
     if not args.skip_latency:
@@ -296,6 +361,7 @@ def main():
     if args.curve:
         bench_curve(args.curve_trials, args.curve_snr_db)
     bench_throughput(args.throughput_seconds)
+    bench_workers_cpu(args.workers_frames)
     bench_workers(args.workers_frames, args.workers_repeats)
 
 
