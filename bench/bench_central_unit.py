@@ -218,6 +218,50 @@ def workers_throughput(name, workers, frames, repeats, seed=0):
     return rates
 
 
+def _bare_searches(name, frames, start_at, out):
+    """A spawn child: ``frames`` full searches of FrameEstimator in a loop from wall time start_at; puts the
+    frames/s."""
+    import gnuradio as gr_pkg
+
+    gr_pkg.__path__.insert(0, os.path.join(HERE, "..", "python"))
+    scn = scenario.load_scenario(name)
+    layout = ofdm.layout_from_scenario(scn)
+    wc0, wr0 = ofdm.default_precoders(layout, scn.per_antenna_power)
+    wc = np.broadcast_to(wc0, (scn.num_nodes,) + wc0.shape)
+    wr = np.broadcast_to(wr0, (scn.num_nodes,) + wr0.shape)
+    table = fusion.PrecoderTable(layout)
+    table.set_start(0, wc, wr)
+    est = fusion.FrameEstimator(scn, 0, localizer.Localizer.from_scenario(scn))
+    rng = np.random.default_rng(0)
+    sets = [fusion.FrameSet(f, {n: y[n] for n in range(scn.num_nodes)}, {n: 0 for n in range(scn.num_nodes)}, 0.0,
+                            precoder_ids={n: 0 for n in range(scn.num_nodes)})
+            for f, y in enumerate(phy_snapshot(scn, wc, wr, f, 0, 1, rng) for f in range(4))]
+    est.estimate(sets[0], table)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    t0 = time.perf_counter()
+    for i in range(frames):
+        est.estimate(sets[i % len(sets)], table)
+    out.put(frames / (time.perf_counter() - t0))
+
+
+def parallel_ceiling(name, frames):
+    """frames/s of two bare search loops in two processes started together, over one alone (same run): what the
+    machine gives two processes at this moment — the ceiling of any two-worker ratio, without the unit."""
+    ctx = multiprocessing.get_context("spawn")
+    rates = []
+    for count in (1, 2):
+        out = ctx.Queue()
+        start_at = time.time() + 10.0  # after the children's imports and grid builds
+        procs = [ctx.Process(target=_bare_searches, args=(name, frames, start_at, out)) for _ in range(count)]
+        for proc in procs:
+            proc.start()
+        rates.append(sum(out.get(timeout=900) for _ in procs))
+        for proc in procs:
+            proc.join()
+    return rates[1] / rates[0]
+
+
 def bench_workers(frames, repeats):
     print(f"\n== 4. central unit throughput with localisation workers (issue 16): full search, {frames} frames fed "
           f"at once, {repeats} interleaved runs per mode; load average {_loadavg()}")
@@ -228,6 +272,8 @@ def bench_workers(frames, repeats):
         for w, values in rates.items():
             print(f"{name:12} {w:7d} {np.median(values):17.2f} {' '.join(f'{v:.2f}' for v in values):>24} "
                   f"{np.median(values) / one:10.2f}", flush=True)
+        print(f"{name:12} the machine's ceiling now: two bare search processes / one = "
+              f"{parallel_ceiling(name, frames):.2f} (load {_loadavg()})", flush=True)
     print(f"   load average after: {_loadavg()}")
 
 
