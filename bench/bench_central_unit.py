@@ -13,6 +13,10 @@
    paper scenario, the table of docs/localization.md.
 3. Throughput: snapshot_push (node side: PDU → wire → ZeroMQ PUSH) in one process, a PULL receiver doing
    the central unit's input path (wire.decode + frame alignment) in another, tcp://127.0.0.1.
+4. Localisation workers (issue 16 item 3, --workers): frames/s of blocks.central_unit with one worker thread
+   (workers=1) and two worker processes (workers=2), interleaved run by run; ratio (target ≥ 1.8×).
+5. The CPU per frame of each part of the worker path (process_time: little changed by load), and the ratio two
+   workers reach on two free cores from it (the unit's share is serial).
 
 Run on one core:  OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_central_unit.py [--curve]
 """
@@ -159,6 +163,188 @@ def bench_throughput(seconds):
         print(f"{str(shape):22} {size:9d} {rate:9.0f} {mb_s:8.1f}   ({got} received of {count})", flush=True)
 
 
+def _cu_run(cu, scn, snapshots, first_frame, count, wait_s=900.0):
+    """Feed ``count`` frames (numbers first_frame …) to a started central unit at once; seconds until the last
+    one is accounted for (localised or skipped; the counters, polled)."""
+    def accounted():
+        status = cu.status()
+        return status["frames_localised"] + status["frames_skipped"]
+
+    before = accounted()
+    t0 = time.perf_counter()
+    for i in range(count):
+        f = first_frame + i
+        for n in range(scn.num_nodes):
+            cu.handle_wire(wire.encode(wire.SnapshotMessage(n, f, 0, 0, 0, snapshots[i % len(snapshots)][n])))
+    deadline = t0 + wait_s
+    while accounted() < before + count:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"central unit: {accounted() - before} of {count} frames after {wait_s} s")
+        time.sleep(0.002)
+    return time.perf_counter() - t0
+
+
+def workers_throughput(name, workers, frames, repeats, seed=0):
+    """{workers: [frames/s per repeat]} of blocks.central_unit (full search, designed precoders at Γ_c = 10 dB):
+    the modes interleaved run by run (side by side under the same load). Each unit is warmed up first (its
+    workers started, HELLOs seen, 4 frames per worker localised: every worker's localiser grid built), then
+    ``frames`` frames are fed at once and timed until the last is accounted for."""
+    from gnuradio.disac.blocks.central_unit import central_unit
+
+    scn = scenario.load_scenario(name)
+    wc, wr = node_cmd.resolve_precoders(scn, "designed", 10.0)
+    rng = np.random.default_rng(seed)
+    snapshots = [phy_snapshot(scn, wc, wr, f, seed, seed + 1, rng) for f in range(16)]
+    rates = {w: [] for w in workers}
+    for _ in range(repeats):
+        for w in workers:
+            cu = central_unit(scn, seed, wc, wr, workers=w, queue_depth=frames + 8 * w, status_interval_s=0,
+                              keep_estimates=1)
+            cu.start()
+            try:
+                deadline = time.monotonic() + 300
+                while w > 1 and cu.status()["workers_seen"] < w:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"--workers {w}: only {cu.status()['workers_seen']} workers started")
+                    time.sleep(0.01)
+                _cu_run(cu, scn, snapshots, 0, 4 * w)
+                elapsed = _cu_run(cu, scn, snapshots, 4 * w, frames)
+                status = cu.status()
+                if status["frames_localised"] != 4 * w + frames:
+                    raise RuntimeError(f"--workers {w}: frames not all localised: {status}")
+            finally:
+                cu.stop()
+            rates[w].append(frames / elapsed)
+    return rates
+
+
+def _bare_searches(name, frames, start_at, out):
+    """A spawn child: ``frames`` full searches of FrameEstimator in a loop from wall time start_at; puts the
+    frames/s."""
+    import gnuradio as gr_pkg
+
+    gr_pkg.__path__.insert(0, os.path.join(HERE, "..", "python"))
+    scn = scenario.load_scenario(name)
+    layout = ofdm.layout_from_scenario(scn)
+    wc0, wr0 = ofdm.default_precoders(layout, scn.per_antenna_power)
+    wc = np.broadcast_to(wc0, (scn.num_nodes,) + wc0.shape)
+    wr = np.broadcast_to(wr0, (scn.num_nodes,) + wr0.shape)
+    table = fusion.PrecoderTable(layout)
+    table.set_start(0, wc, wr)
+    est = fusion.FrameEstimator(scn, 0, localizer.Localizer.from_scenario(scn))
+    rng = np.random.default_rng(0)
+    sets = [fusion.FrameSet(f, {n: y[n] for n in range(scn.num_nodes)}, {n: 0 for n in range(scn.num_nodes)}, 0.0,
+                            precoder_ids={n: 0 for n in range(scn.num_nodes)})
+            for f, y in enumerate(phy_snapshot(scn, wc, wr, f, 0, 1, rng) for f in range(4))]
+    est.estimate(sets[0], table)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    t0 = time.perf_counter()
+    for i in range(frames):
+        est.estimate(sets[i % len(sets)], table)
+    out.put(frames / (time.perf_counter() - t0))
+
+
+def parallel_ceiling(name, frames):
+    """frames/s of two bare search loops in two processes started together, over one alone (same run): what the
+    machine gives two processes at this moment — the ceiling of any two-worker ratio, without the unit."""
+    ctx = multiprocessing.get_context("spawn")
+    rates = []
+    for count in (1, 2):
+        out = ctx.Queue()
+        start_at = time.time() + 10.0  # after the children's imports and grid builds
+        procs = [ctx.Process(target=_bare_searches, args=(name, frames, start_at, out)) for _ in range(count)]
+        for proc in procs:
+            proc.start()
+        rates.append(sum(out.get(timeout=900) for _ in procs))
+        for proc in procs:
+            proc.join()
+    return rates[1] / rates[0]
+
+
+def bench_workers(frames, repeats):
+    print(f"\n== 4. central unit throughput with localisation workers (issue 16): full search, {frames} frames fed "
+          f"at once, {repeats} interleaved runs per mode; load average {_loadavg()}")
+    print(f"{'scenario':12} {'workers':>7} {'frames/s (median)':>17} {'runs':>24} {'ratio to 1':>10}")
+    for name in ("paper", "four-nodes"):
+        rates = workers_throughput(name, (1, 2), frames, repeats)
+        one = float(np.median(rates[1]))
+        for w, values in rates.items():
+            print(f"{name:12} {w:7d} {np.median(values):17.2f} {' '.join(f'{v:.2f}' for v in values):>24} "
+                  f"{np.median(values) / one:10.2f}", flush=True)
+        print(f"{name:12} the machine's ceiling now: two bare search processes / one = "
+              f"{parallel_ceiling(name, frames):.2f} (load {_loadavg()})", flush=True)
+    print(f"   load average after: {_loadavg()}")
+
+
+def workers_cpu_budget(name, frames, seed=0):
+    """CPU seconds per frame (time.process_time, one thread: what load does not change much) of each part of the
+    pool's path: the unit's share (wire decode, prepare, TASK encode, RESULT decode, the estimate) and a worker's
+    (TASK decode, search, RESULT encode), against the thread path (decode, prepare, search). Returns the dict
+    and the throughput ratio two workers can reach on two free cores (Amdahl with the unit's share serial)."""
+    from gnuradio.disac.core import localise_tasks
+
+    scn = scenario.load_scenario(name)
+    wc, wr = node_cmd.resolve_precoders(scn, "designed", 10.0)
+    table = fusion.PrecoderTable(ofdm.layout_from_scenario(scn))
+    table.set_start(0, wc, wr)
+    est = fusion.FrameEstimator(scn, seed, localizer.Localizer.from_scenario(scn))
+    est.crb_m2(table, 0)
+    config = localise_tasks.localiser_config(est.localizer)
+    runner = localise_tasks.TaskRunner(1)
+    runner.localizer(config)  # the worker's localiser grid, built once per worker (not per frame)
+    rng = np.random.default_rng(seed)
+    parts = dict.fromkeys(("wire", "prepare", "task_encode", "result_decode", "worker", "search"), 0.0)
+    clock = time.process_time
+    for f in range(frames):
+        y = phy_snapshot(scn, wc, wr, f, seed, seed + 1, rng)
+        messages = [wire.encode(wire.SnapshotMessage(n, f, 0, 0, 0, y[n])) for n in range(scn.num_nodes)]
+        t0 = clock()
+        decoded = [wire.decode(m) for m in messages]
+        t1 = clock()
+        fs = fusion.FrameSet(f, {m.node_id: m.snapshot for m in decoded}, {m.node_id: 0 for m in decoded}, 0.0,
+                             precoder_ids={m.node_id: 0 for m in decoded})
+        inputs, crb = est.prepare(fs, table)
+        t2 = clock()
+        data = localise_tasks.encode_task(localise_tasks.Task(
+            1, f, 0, 0, 0, config, inputs.rx_nodes, inputs.tx_nodes, np.stack([inputs.snapshots[n] for n in inputs.rx_nodes]),
+            np.stack([inputs.frames[m] for m in inputs.tx_nodes]), est.num_targets))
+        t3 = clock()
+        answer = localise_tasks.encode_result(runner.run(localise_tasks.decode_task(data)))
+        t4 = clock()
+        result = localise_tasks.decode_result(answer)
+        est.estimate_from_search(inputs, crb, result.positions_m, result.residual, result.converged)
+        t5 = clock()
+        est.localise(inputs, crb)  # the thread path's search, for its cost
+        t6 = clock()
+        for key, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t5 - t4, t4 - t3, t6 - t5)):
+            parts[key] += dt / frames
+    unit = parts["wire"] + parts["prepare"] + parts["task_encode"] + parts["result_decode"]
+    thread = parts["wire"] + parts["prepare"] + parts["search"]
+    rate_one = 1.0 / thread
+    rate_two = min(2.0 / (unit + parts["worker"]), 1.0 / unit, 2.0 / parts["worker"])
+    return parts, rate_two / rate_one
+
+
+def bench_workers_cpu(frames):
+    print(f"\n== 5. CPU per frame of the worker path (process_time, ms; {frames} frames; load average {_loadavg()})")
+    print(f"{'scenario':12} {'wire':>6} {'prepare':>8} {'task enc':>8} {'res dec':>8} {'worker':>8} {'search':>8} "
+          f"{'2 workers on 2 free cores':>26}")
+    for name in ("paper", "four-nodes"):
+        parts, ratio = workers_cpu_budget(name, frames)
+        print(f"{name:12} " + " ".join(f"{1e3 * parts[k]:{w}.2f}" for k, w in zip(parts, (6, 8, 8, 8, 8, 8)))
+              + f" {ratio:25.2f}x", flush=True)
+
+
+def _loadavg():
+    try:
+        with open("/proc/loadavg") as handle:
+            return " ".join(handle.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+TARGET_WORKERS_RATIO = 1.8  # issue 16: --workers 2 throughput ≥ 1.8× one worker
 TARGET_MS_PER_FRAME = 20.0  # issue 6: ≤ 20 ms per frame on one core
 
 
@@ -184,6 +370,16 @@ def bench_rows(quick=False):
                  "unit": "frames/s", "target": paper.bandwidth_hz / layout.frame_len, "goal": "min"})
     rows.append({"figure": f"snapshot throughput node → CU, {shape}", "value": mb_s, "unit": "MB/s",
                  "target": None, "goal": None})
+    frames = 12 if quick else 40
+    rates = workers_throughput("paper", (1, 2), frames, 1 if quick else 3)
+    one, two = float(np.median(rates[1])), float(np.median(rates[2]))
+    rows.append({"name": f"central unit throughput, paper, full search, --workers 2 ({frames} frames)", "value": two,
+                 "unit": "frames/s", "anchor": "--workers 1 (one worker thread), same run", "anchor_value": one,
+                 "ratio": two / one, "target": TARGET_WORKERS_RATIO * one, "goal": "min",
+                 "load_average": _loadavg()})
+    _, reachable = workers_cpu_budget("paper", 4 if quick else 10)
+    rows.append({"name": "central unit --workers 2 ratio on 2 free cores, from the CPU per frame (paper)",
+                 "value": reachable, "unit": "x", "target": TARGET_WORKERS_RATIO, "goal": "min"})
     return rows
 
 
@@ -197,12 +393,22 @@ def main():
     parser.add_argument("--curve-snr-db", type=float, nargs="+", default=[-15, -10, -5, 0, 5, 10, 20, 30])
     parser.add_argument("--throughput-seconds", type=float, default=2.0)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--workers", action="store_true",
+                        help="only the throughput with --workers 1 and 2 side by side (section 4)")
+    parser.add_argument("--workers-frames", type=int, default=40, help="frames per --workers run (default 40)")
+    parser.add_argument("--workers-repeats", type=int, default=3, help="interleaved runs per mode (default 3)")
     args = parser.parse_args()
+    if args.workers:
+        bench_workers_cpu(args.workers_frames)
+        bench_workers(args.workers_frames, args.workers_repeats)
+        return
     if not args.skip_latency:
         bench_latency(args.frames, args.mse_frames, args.mse_snr_db)
     if args.curve:
         bench_curve(args.curve_trials, args.curve_snr_db)
     bench_throughput(args.throughput_seconds)
+    bench_workers_cpu(args.workers_frames)
+    bench_workers(args.workers_frames, args.workers_repeats)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,18 @@ def register(subparsers):
                         help="with --max-targets: probability of a false target in a frame without one (default 1e-3)")
     parser.add_argument("--track", action="store_true",
                         help="track the estimates (docs/tracking.md): each carries track_ids and velocities_mps")
+    workers = parser.add_argument_group("localisation workers (issue 16; docs/deployment.md)")
+    workers.add_argument("--workers", type=whole_number("--workers", 0, 64), default=1,
+                         help="1 (default): localise in this process's worker thread; N ≥ 2: in N local worker "
+                              "processes (search full); 0: only remote workers (needs --worker-bind)")
+    workers.add_argument("--worker-bind", metavar="ADDR", default="",
+                         help="bind the worker task socket here (tcp://*:5570; results on the next port, ipc://PATH "
+                              "and PATH.results) for `disac cu-worker --connect ADDR` on other hosts")
+    workers.add_argument("--worker-deadline-s", type=finite_float("--worker-deadline-s", 0.001, 3599.0), default=10.0,
+                         help="seconds a frame's task may go unanswered before it is issued again (default 10; "
+                              "longer while the workers answer slowly: 4× their median answer time)")
+    workers.add_argument("--worker-attempts", type=whole_number("--worker-attempts", 1, 100), default=3,
+                         help="times a frame's task is issued before the frame is counted worker_lost (default 3)")
     add_progress_option(parser)
     parser.set_defaults(func=run_command)
 
@@ -155,7 +167,9 @@ def run_command(args):
                                status_interval_s=args.status_interval_s, precoders_address=args.precoders_from,
                                precoders_server_public_key=precoder_security.server_public_key,
                                frame_window=args.frame_window, state_file=args.state, max_targets=args.max_targets,
-                               false_alarm_rate=args.false_alarm_rate, track=args.track, **link_parameters(security))
+                               false_alarm_rate=args.false_alarm_rate, track=args.track, workers=args.workers,
+                               worker_address=args.worker_bind, worker_deadline_s=args.worker_deadline_s,
+                               worker_attempts=args.worker_attempts, **link_parameters(security))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     cu, num_nodes = central.cu, scenario.num_nodes
@@ -168,6 +182,10 @@ def run_command(args):
           f"{security.mode}), timeout {args.timeout_s:g} s"
           + (f", precoder sets from {args.precoders_from}" if args.precoders_from else "")
           + f", {frames_limit_text(args.frames)}", file=sys.stderr, flush=True)
+    if args.workers != 1 or args.worker_bind:
+        print(f"disac cu: localisation in {args.workers} local worker process(es)"
+              + (f", remote workers at {args.worker_bind} (results on the next port / .results)"
+                 if args.worker_bind else ""), file=sys.stderr, flush=True)
     progress = Progress(args.frames, "disac cu", args)
     started = last_change = time.monotonic()
     last_accepted = 0

@@ -8,6 +8,7 @@ worker thread, and publishes estimates and counters.
 """
 
 import collections
+import os
 import threading
 import time
 import traceback
@@ -39,6 +40,11 @@ KNOWN_PATHS = calibration_apply.KNOWN_PATHS
 # At stop, at most this many waiting ZeroMQ messages are still read (the socket's receive high-water mark,
 # 1000, plus what the kernel may hold): what reached the unit is counted, and an endless sender ends too
 _DRAIN_MAX_MESSAGES = 4096
+# Worker processes (issue 16 item 3): how long a frame's task may go unanswered before it is issued again
+# (a full search is 0.04–0.2 s here; a loaded machine may be 10× slower), and how many times it is issued
+DEFAULT_WORKER_DEADLINE_S = 10.0
+DEFAULT_WORKER_ATTEMPTS = 3
+MAX_WORKERS = 64
 
 
 def estimate_to_pmt(estimate, num_nodes):
@@ -229,6 +235,17 @@ class central_unit(gr.basic_block):
                       targets are searched (core.interference.Suppressor; docs/interference.md); with it,
                       known_paths "auto" projects nothing (the known paths are in the background)
 
+      workers         issue 16 item 3: 1 (default) = one worker thread, as before; N ≥ 2 = the searches run in
+                      N local `disac cu-worker` processes (ipc:// in a private directory unless worker_address);
+                      0 = only remote workers at worker_address. Everything sequential stays here (alignment,
+                      precoder table, prepare, trackers, state, publishing); estimates are released in frame
+                      order; a frame's task unanswered within worker_deadline_s is issued again, at most
+                      worker_attempts times, then counted worker_lost. Needs search "full".
+      worker_address  "" or the task endpoint the unit binds (tcp://HOST:P; results at P + 1, ipc://PATH and
+                      PATH.results): where `disac cu-worker --connect ADDR` processes connect (CURVE: security)
+      worker_deadline_s, worker_attempts  see workers (defaults 10 s, 3); the deadline stretches to 4× the
+                      median answer time of the last 32 tasks when that is longer (a loaded machine)
+
     The unit reads nothing of the scenario's [impairments] (docs/air-model.md §0).
     """
 
@@ -238,7 +255,8 @@ class central_unit(gr.basic_block):
                  keep_estimates=1000, security="open", secret_key_file="", server_public_key="",
                  allowed_keys_file="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file="", start_frame=0,
                  calibration="", known_paths="auto", background="", max_targets=0,
-                 false_alarm_rate=fusion.DEFAULT_FALSE_ALARM_RATE, track=False):
+                 false_alarm_rate=fusion.DEFAULT_FALSE_ALARM_RATE, track=False, workers=1, worker_address="",
+                 worker_deadline_s=DEFAULT_WORKER_DEADLINE_S, worker_attempts=DEFAULT_WORKER_ATTEMPTS):
         gr.basic_block.__init__(self, name="disac_central_unit", in_sig=None, out_sig=None)
         self.scenario = tags.as_scenario(scenario)
         s = self.scenario
@@ -294,6 +312,8 @@ class central_unit(gr.basic_block):
         if self.estimator.max_targets is not None:  # the detector's threshold for the start set, every node
             self.estimator.calibrate_start(self.precoders)
         self.queue_depth = int(queue_depth)
+        self._pool_options = _worker_options(workers, worker_address, worker_deadline_s, worker_attempts, search)
+        self.workers = int(workers)
         self.address, self.bind, self.pattern = address, bool(bind), pattern
         self.estimate_address, self.estimate_bind = estimate_address, bool(estimate_bind)
         self.status_interval_s = float(status_interval_s)
@@ -304,7 +324,9 @@ class central_unit(gr.basic_block):
             {key: 0 for key in ("decode_errors", "rejected_snapshots", "rejected_precoders", "precoder_updates",
                                 "frames_localised", "skipped_busy", "skipped_unknown_version", "unknown_precoders",
                                 "localisation_errors", "estimates_published", "worker_errors", "service_errors",
-                                "identity_mismatch", "restored", "calibration_jumps")})
+                                "identity_mismatch", "restored", "calibration_jumps", "worker_lost",
+                                "worker_reissued", "worker_bad_results", "worker_unexpected_results",
+                                "worker_duplicate_results")})
         self._done_upto = self.aligner.start_frame - 1  # every frame up to this one is finished
         self._restored_lost = 0
         if self._state is not None:  # a restart: carry on the accounting of the unit before
@@ -332,6 +354,11 @@ class central_unit(gr.basic_block):
         self._threads = []
         self._context = None
         self._busy = False
+        self._answer_times_s = collections.deque(maxlen=32)  # workers' recent answer times (adaptive deadline)
+        self._config = None  # the localiser's configuration as the tasks carry it (core.localise_tasks)
+        self.worker_endpoint = ""  # the task address bound for the workers (results: the next port / .results)
+        self._in_flight = 0
+        self._abandon = False
         for port in (SNAPSHOT_PORT, PRECODERS_PORT):
             self.message_port_register_in(pmt.intern(port))
         self.set_msg_handler(pmt.intern(SNAPSHOT_PORT), self.handle_snapshot)
@@ -341,12 +368,27 @@ class central_unit(gr.basic_block):
         # sockets open here, so that a caller can read the bound endpoints before the flowgraph starts;
         # each is then used by one thread only (the service thread reads, the worker publishes)
         self.estimate_endpoint = ""
+        self._pool = None  # _localise_pool.WorkerPool (worker processes), from here until stop
         self._socket_in = self._open_input() if self.address else None
+        self._socket_out = None
         try:
             self._socket_out = self._open_output() if self.estimate_address else None
+            # the worker sockets too (a bad or busy worker address is an error here, not at start)
+            self._pool = self._open_pool() if self._pool_options is not None else None
         except ValueError:
             self._close(self._socket_in)
+            self._close(self._socket_out)
             raise
+
+    def _open_pool(self):
+        from . import _localise_pool
+
+        self._context = self._context or zmq_context()
+        options = self._pool_options
+        pool = _localise_pool.WorkerPool(self._context, options["workers"], options["address"], self.security,
+                                         self.logger)
+        self.worker_endpoint = pool.task_endpoint
+        return pool
 
     # ---- counters and logging ------------------------------------------------------------------
     def status(self):
@@ -360,7 +402,14 @@ class central_unit(gr.basic_block):
         out["queued_frames"] = len(self._work)
         # CURVE clients refused by the ZAP handler (keys not allowed), closed sockets included
         out["auth_refused"] = self._refused_closed + net.refused(self._socket_in) + net.refused(self._socket_out)
-        out["frames_skipped"] = out["skipped_busy"] + out["unknown_precoders"] + out["localisation_errors"]
+        out["frames_skipped"] = (out["skipped_busy"] + out["unknown_precoders"] + out["localisation_errors"]
+                                 + out["worker_lost"])
+        pool = self._pool  # read once: stop() may close it meanwhile
+        if pool is not None:
+            out["workers_seen"] = pool.workers_seen()
+            out["workers_local_alive"] = pool.local_alive()
+            out["in_flight_frames"] = self._in_flight
+            out["auth_refused"] += net.refused(pool.tasks) + net.refused(pool.results)
         out["calibration"] = self.calibration_state()
         return out
 
@@ -530,8 +579,15 @@ class central_unit(gr.basic_block):
         if self._socket_out is None and self.estimate_address:
             self._socket_out = self._open_output()
         self._stop.clear()
+        self._abandon = False
+        worker = self._worker
+        if self._pool_options is not None:  # localisation in worker processes (issue 16 item 3)
+            if self._pool is None:  # restarted after a stop
+                self._pool = self._open_pool()
+            self._pool.start_local()
+            worker = self._dispatch
         self._threads = [threading.Thread(target=self._service, name="disac-cu-service", daemon=True),
-                         threading.Thread(target=self._worker, name="disac-cu-worker", daemon=True)]
+                         threading.Thread(target=worker, name="disac-cu-worker", daemon=True)]
         for thread in self._threads:
             thread.start()
         return True
@@ -550,6 +606,7 @@ class central_unit(gr.basic_block):
             with self._work_ready:
                 dropped = len(self._work) + len(remaining)
                 self._work.clear()
+                self._abandon = True  # the frames in worker processes too (counted skipped_busy as they go)
             with self._lock:
                 self.counters["skipped_busy"] += dropped
                 frames = [fs.frame for fs in remaining] + [self._done_upto]
@@ -559,6 +616,9 @@ class central_unit(gr.basic_block):
             self._work_ready.notify()
         self._threads[1].join()
         self._threads = []
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         self._save_state(force=True)
         self._publish_status()
         self._close(self._socket_in)
@@ -691,6 +751,10 @@ class central_unit(gr.basic_block):
         except Exception as exc:  # noqa: BLE001 — a frame that cannot be localised must not stop the unit
             self._count("localisation_errors", f"frame {frame_set.frame}: {exc}", done=frame_set.frame)
             return
+        self._finish(frame_set, prepared, estimate, pub)
+
+    def _finish(self, frame_set, prepared, estimate, pub):
+        """What follows the search of a frame, in frame order: trackers, counters, listeners, publishing."""
         if self.target_tracker is not None:  # track ids and velocities on the estimate (never stops the unit)
             try:
                 with self._lock:
@@ -735,3 +799,231 @@ class central_unit(gr.basic_block):
             msg = pmt.dict_add(msg, pmt.intern(key),
                                pmt.intern(value) if isinstance(value, str) else pmt.from_long(int(value)))
         self.message_port_pub(pmt.intern(STATUS_PORT), msg)
+
+    # ---- localisation in worker processes (issue 16 item 3; _localise_pool, core.localise_tasks) -------------
+    def _dispatch(self):
+        """The worker thread with worker processes: prepares each released frame here (the precoder table,
+        the suppressor), ships its search as a TASK, and finishes the frames in frame order as their results
+        come back (a reorder buffer). A frame whose task is not answered within worker_deadline_s is issued
+        again, up to worker_attempts times, then counted worker_lost. Never raises (supervised)."""
+        pub, pool = self._socket_out, self._pool
+        slots = collections.OrderedDict()  # frame -> _Slot, in frame (= release) order
+        by_task = {}  # task id -> _Slot
+        finished_tasks = collections.deque(maxlen=4096)
+        next_task = int.from_bytes(os.urandom(4), "little") << 24
+        ending = False
+        try:
+            while True:
+                try:
+                    while not ending and len(slots) < self.queue_depth + pool.capacity():
+                        with self._work_ready:
+                            if not self._work:
+                                break
+                            frame_set = self._work.popleft()
+                        if frame_set is None:
+                            ending = True
+                            break
+                        next_task += 1
+                        slot = slots[frame_set.frame] = self._issue(frame_set, next_task)
+                        if slot.data is not None:
+                            by_task[slot.task_id] = slot
+                    self._in_flight = len(slots)
+                    if ending and not slots:
+                        return
+                    now = time.monotonic()
+                    # at most pool.capacity() tasks out at once (two per worker: one searched, one waiting), so
+                    # that a task's deadline measures a worker's answer, not a queue behind other tasks
+                    out = sum(1 for slot in slots.values() if slot.outcome is None and slot.sent)
+                    anyone = pool.workers_seen(self._pool_options["deadline_s"]) or pool.local_alive()
+                    for slot in slots.values():
+                        if slot.outcome is None:
+                            out += self._drive(slot, pool, now, out < pool.capacity(), anyone)
+                    # results and HELLOs (the workers' count); a new frame waits at most _POLL_S
+                    for data in pool.receive(0 if self._work and len(slots) < self.queue_depth + pool.capacity()
+                                             else int(_POLL_S * 1000)):
+                        self._take_result(data, by_task, finished_tasks, pool)
+                    while slots:
+                        frame, slot = next(iter(slots.items()))
+                        if slot.outcome is None and self._abandon:
+                            slot.outcome = ("skip", "skipped_busy", "stopped without draining")
+                        if slot.outcome is None:
+                            break
+                        del slots[frame]
+                        if by_task.pop(slot.task_id, None) is not None:
+                            finished_tasks.append(slot.task_id)
+                        self._release_slot(slot, pub)
+                except Exception as exc:  # noqa: BLE001 — supervised: counted, logged once per cause, go on
+                    self._supervised("worker", exc)
+                    time.sleep(_POLL_S)
+        finally:
+            self._in_flight = 0
+            if pub is not None:
+                self._close(pub)
+                self._socket_out = None
+
+    def _issue(self, frame_set, task_id):
+        """A _Slot for a released frame: prepared and encoded, or already finished (skipped with its reason)."""
+        from ..core import localise_tasks
+
+        slot = _Slot(frame_set, task_id)
+        try:
+            with self._lock:  # the precoder table may change under a message handler
+                slot.prepared = self.estimator.prepare(frame_set, self.precoders)
+                inputs = slot.prepared[0]
+                detect, count, noise, rate, null = self.estimator.search_parameters(inputs)
+            if self._config is None:
+                self._config = localise_tasks.localiser_config(self.estimator.localizer)
+            slot.data = localise_tasks.encode_task(localise_tasks.Task(
+                task_id, int(inputs.frame), int(inputs.precoder_version),
+                0 if inputs.precoder_id is None else int(inputs.precoder_id), 0, self._config,
+                tuple(inputs.rx_nodes), tuple(inputs.tx_nodes),
+                np.stack([inputs.snapshots[n] for n in inputs.rx_nodes]),
+                np.stack([inputs.frames[m] for m in inputs.tx_nodes]), count, detect, noise, rate, null))
+        except fusion.UnknownPrecoderVersion as exc:
+            slot.outcome = ("skip", "unknown_precoders", f"frame {frame_set.frame} skipped: {exc.args[0]}")
+        except Exception as exc:  # noqa: BLE001 — a frame that cannot be localised must not stop the unit
+            slot.outcome = ("skip", "localisation_errors", f"frame {frame_set.frame}: {exc}")
+        return slot
+
+    def _drive(self, slot, pool, now, may_send, anyone):
+        """A slot's task: past its deadline (sent) issued again, or given up after worker_attempts (worker_lost);
+        sent when ``may_send``. A task no worker could take (none seen within the deadline, ``anyone`` false)
+        for worker_attempts deadlines is given up too. Returns the change of the number of tasks out (0, ±1)."""
+        options = self._pool_options
+        change = 0
+        if slot.sent and now >= slot.deadline:
+            slot.sent, change = False, -1
+            if slot.attempts >= options["attempts"]:
+                slot.outcome = ("skip", "worker_lost", f"frame {slot.frame_set.frame}: no worker answered "
+                                f"{slot.attempts} task(s) within their deadlines (the last {slot.deadline - slot.sent_at:.3g} s)")
+                return change
+            self._count("worker_reissued", f"frame {slot.frame_set.frame}: no answer within "
+                        f"{slot.deadline - slot.sent_at:.3g} s: issued again")
+        if not slot.sent:
+            if may_send and change == 0 and pool.send(slot.data):
+                slot.sent = True
+                slot.attempts += 1
+                slot.sent_at = now
+                slot.deadline = now + self._task_deadline_s()
+                return change + 1
+            if anyone:
+                slot.waiting_since = now
+            elif now - slot.waiting_since >= options["deadline_s"] * options["attempts"]:
+                slot.outcome = ("skip", "worker_lost", f"frame {slot.frame_set.frame}: no worker connected for "
+                                f"{options['deadline_s'] * options['attempts']:g} s")
+        return change
+
+    def _task_deadline_s(self):
+        """A task's deadline: worker_deadline_s, or longer when the workers answer slowly — 4× the median answer
+        time (send → result) of the last 32 tasks — so that a loaded machine does not re-issue healthy tasks."""
+        floor = self._pool_options["deadline_s"]
+        if not self._answer_times_s:
+            return floor
+        return max(floor, 4.0 * float(np.median(self._answer_times_s)))
+
+    def _take_result(self, data, by_task, finished_tasks, pool):
+        """One message of the result socket: a HELLO, or the result of a task in flight (checked); anything else
+        counted (worker_bad_results, worker_unexpected_results, worker_duplicate_results) and ignored."""
+        from ..core import localise_tasks
+
+        try:
+            result = localise_tasks.decode_result(data)
+        except localise_tasks.TaskError as exc:
+            self._count("worker_bad_results", f"result dropped: {exc}")
+            return
+        pool.seen(result.worker_id)
+        if result.status == localise_tasks.STATUS_HELLO:
+            return
+        slot = by_task.get(result.task_id)
+        if slot is None or slot.outcome is not None:
+            if result.task_id in finished_tasks or (slot is not None and slot.outcome is not None):
+                self._count("worker_duplicate_results", f"result of frame {result.frame} (task {result.task_id}) "
+                            "after the frame was finished: ignored")
+            else:
+                self._count("worker_unexpected_results", f"result for task {result.task_id} (frame {result.frame}), "
+                            "which this unit did not give: ignored")
+            return
+        if slot.sent:
+            self._answer_times_s.append(time.monotonic() - slot.sent_at)
+        if result.frame != slot.frame_set.frame:
+            self._count("worker_unexpected_results", f"result of task {result.task_id} names frame {result.frame}, "
+                        f"the task was frame {slot.frame_set.frame}: ignored")
+            return
+        if result.status == localise_tasks.STATUS_FAILED:
+            slot.outcome = ("skip", "localisation_errors", f"frame {result.frame} (worker {result.worker_id:x}): "
+                            f"{result.reason}")
+            return
+        estimator = self.estimator
+        positions = result.positions_m
+        detect = estimator.max_targets is not None
+        bad = (len(positions) > estimator.max_targets) if detect else (len(positions) != estimator.num_targets)
+        if bad or detect != (result.statistics is not None):
+            self._count("worker_bad_results", f"result of frame {result.frame}: {len(positions)} positions "
+                        f"{'with' if result.statistics is not None else 'without'} a detection does not fit this "
+                        "unit's search: ignored")
+            return
+        inputs, crb = slot.prepared
+        found = localise_tasks.detection_from_result(result) if detect else None
+        slot.outcome = ("estimate", estimator.estimate_from_search(inputs, crb, positions, result.residual,
+                                                                   result.converged, found))
+
+    def _release_slot(self, slot, pub):
+        kind, *rest = slot.outcome
+        frame = slot.frame_set.frame
+        if kind == "estimate":
+            try:
+                self._finish(slot.frame_set, slot.prepared, rest[0], pub)
+            except Exception as exc:  # noqa: BLE001 — as process_frame: counted, the loop goes on
+                with self._lock:
+                    if self._done_upto < frame:
+                        self.counters["localisation_errors"] += 1
+                        self._done_upto = frame
+                self._supervised("worker", exc)
+            return
+        key, reason = rest
+        self._count(key, reason, done=frame, also=("skipped_unknown_version",) if key == "unknown_precoders" else ())
+
+
+class _Slot:
+    """A released frame in the reorder buffer: its task, where it is, and its outcome once known."""
+
+    __slots__ = ("frame_set", "task_id", "prepared", "data", "deadline", "attempts", "sent", "outcome",
+                 "waiting_since", "sent_at")
+
+    def __init__(self, frame_set, task_id):
+        self.frame_set, self.task_id = frame_set, task_id
+        self.prepared = self.data = self.outcome = None
+        self.deadline, self.attempts, self.sent, self.sent_at = 0.0, 0, False, 0.0
+        self.waiting_since = time.monotonic()
+
+
+def zmq_context():
+    import zmq
+
+    return zmq.Context.instance()
+
+
+def _worker_options(workers, address, deadline_s, attempts, search):
+    """None for today's single worker thread (workers 1, no worker address), else the pool's options; ValueError
+    naming a bad value."""
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 0 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers = {workers!r}: accepted: 1 (one worker thread, the default), 2 … {MAX_WORKERS} "
+                         "worker processes, or 0 with a worker address (remote workers only)")
+    if not isinstance(address, str):
+        raise ValueError(f"worker_address = {address!r}: accepted: \"\" or a ZeroMQ endpoint")
+    if workers == 1 and not address:
+        return None
+    if workers == 0 and not address:
+        raise ValueError("workers = 0 needs a worker address (disac cu --worker-bind ADDR) for remote workers")
+    if address:
+        net.check_address(address, True, "worker_address")
+    if search != "full":
+        raise ValueError(f"search = {search!r} with worker processes (workers = {workers}"
+                         f"{', worker address ' + address if address else ''}): the track search starts each frame "
+                         "from the previous frame's estimate, so it runs in frame order on one worker; accepted: "
+                         "search \"full\", or workers 1")
+    if isinstance(deadline_s, bool) or not isinstance(deadline_s, (int, float)) or not 0 < deadline_s < 3600:
+        raise ValueError(f"worker_deadline_s = {deadline_s!r}: accepted: seconds > 0 and < 3600")
+    if isinstance(attempts, bool) or not isinstance(attempts, (int, np.integer)) or not 1 <= attempts <= 100:
+        raise ValueError(f"worker_attempts = {attempts!r}: accepted: a whole number 1 … 100")
+    return {"workers": int(workers), "address": address, "deadline_s": float(deadline_s), "attempts": int(attempts)}

@@ -726,6 +726,9 @@ class FrameEstimator:
         found = detection.detect_targets(self.localizer, inputs.snapshots, inputs.frames, self.max_targets, noise,
                                          self.false_alarm_rate, inputs.rx_nodes, inputs.tx_nodes,
                                          self.null_model(inputs))
+        return self._detect_estimate(inputs, crb_m2, found)
+
+    def _detect_estimate(self, inputs, crb_m2, found):
         positions = np.asarray(found.positions_m, dtype=float).reshape(-1, 2)
         prior = np.asarray(crb_m2, float)
         crb = np.full(len(positions), np.nan)
@@ -738,6 +741,30 @@ class FrameEstimator:
         return Estimate(inputs.frame, inputs.precoder_version, positions, crb, float(found.residual),
                         inputs.rx_nodes, True, converged,
                         START_SET_ID if inputs.precoder_id is None else int(inputs.precoder_id), found)
+
+    # ---- the cut for worker processes (issue 16 item 3, core.localise_tasks): the search of a frame runs
+    # elsewhere, its outcome is turned into the Estimate here, exactly as localise() does --------------------
+    def search_parameters(self, inputs):
+        """What a worker needs beside the prepared inputs: (detect, num_targets or max_targets, σ² or NaN,
+        false-alarm rate, null model or None). Calibrates the detector's null model here (cached)."""
+        if self.search != "full":
+            raise ValueError(f"search = {self.search!r}: a search elsewhere needs search \"full\" (\"track\" "
+                             "starts from the previous frame's estimate, in frame order)")
+        if self.max_targets is None:
+            return False, self.num_targets, float("nan"), self.false_alarm_rate, None
+        noise = float("nan") if self.estimate_noise else float(self.scenario.noise_power)
+        return True, self.max_targets, noise, self.false_alarm_rate, self.null_model(inputs)
+
+    def estimate_from_search(self, inputs, crb_m2, positions_m, residual, converged, found=None):
+        """The Estimate of a frame searched elsewhere: positions (K, 2) of Localizer.localize (found None), or
+        the core.detection.Detection ``found`` of detect_targets (its CRB assigned as _detect does)."""
+        if found is not None:
+            estimate = self._detect_estimate(inputs, crb_m2, found)
+            return dataclasses.replace(estimate, converged=bool(converged))
+        self.full_searches += 1
+        return Estimate(inputs.frame, inputs.precoder_version, np.asarray(positions_m, dtype=float),
+                        np.asarray(crb_m2, float), float(residual), inputs.rx_nodes, True, bool(converged),
+                        START_SET_ID if inputs.precoder_id is None else int(inputs.precoder_id))
 
     def localise(self, inputs, crb_m2):
         """The Estimate from prepared inputs (ML of eq. 9, full or tracking search; detection with an

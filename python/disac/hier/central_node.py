@@ -44,7 +44,7 @@ class central_node(gr.hier_block2):
                  security="open", secret_key_file="", server_public_key="", allowed_keys_file="",
                  precoders_server_public_key="", frame_window=fusion.DEFAULT_FRAME_WINDOW, state_file="",
                  calibration="", known_paths="auto", background="", max_targets=0,
-                 false_alarm_rate=fusion.DEFAULT_FALSE_ALARM_RATE, track=False):
+                 false_alarm_rate=fusion.DEFAULT_FALSE_ALARM_RATE, track=False, **worker_options):
         gr.hier_block2.__init__(self, "disac_central_node", gr.io_signature(0, 0, 0), gr.io_signature(0, 0, 0))
         self.cu = central_unit(scenario, seed, wc, wr, timeout_s=timeout_s, queue_depth=queue_depth, search=search,
                                address=address, bind=bind, pattern=pattern, estimate_address=estimate_address,
@@ -53,7 +53,8 @@ class central_node(gr.hier_block2):
                                secret_key_file=secret_key_file, server_public_key=server_public_key,
                                allowed_keys_file=allowed_keys_file, frame_window=frame_window, state_file=state_file,
                                calibration=calibration, known_paths=known_paths, background=background,
-                               max_targets=max_targets, false_alarm_rate=false_alarm_rate, track=track)
+                               max_targets=max_targets, false_alarm_rate=false_alarm_rate, track=track,
+                               **worker_options)  # workers, worker_address, … (issue 16: blocks.central_unit)
         self.precoder_sub = None
         if precoders_address:
             self.precoder_sub = precoder_sub(precoders_address, self.cu.scenario, -1, security, secret_key_file,
