@@ -91,6 +91,17 @@ def test_task_round_trip_and_worker_search_equal_the_in_process_estimate(paper):
     np.testing.assert_allclose(back.positions_m, expected[3], rtol=0, atol=SAME_M)
 
 
+@pytest.mark.parametrize("method", localizer.SEARCH_METHODS)
+def test_the_worker_rebuilds_the_units_search_method(paper, method):
+    """The configuration carries the Localizer's search_method, so a worker runs the unit's search, not the default
+    (a unit asked for the reference search must not get the coarse-to-fine start on its workers)."""
+    scn = paper[0]
+    loc = localizer.Localizer.from_scenario(scn, search_method=method)
+    rebuilt = localise_tasks.localizer_from_config(localise_tasks.localiser_config(loc))
+    assert rebuilt.search_method == method
+    assert localise_tasks.localiser_config(rebuilt) == localise_tasks.localiser_config(loc)
+
+
 def test_malformed_tasks_and_results_raise_task_error_only(paper):
     scn, snapshots, table, estimator, _ = paper
     good = localise_tasks.encode_task(_task(estimator, table, _frame_set(scn, snapshots, 0)))

@@ -76,7 +76,8 @@ def localiser_config(localizer):
               "max_iterations": loc.max_iterations,
               "paths": [[p.rx, p.tx, p.theta_rx_rad, p.theta_tx_rad, p.delay_s, p.kind] for p in loc.paths],
               "active_subcarriers": None if loc.active_subcarriers is None
-              else [bool(v) for v in loc.active_subcarriers]}
+              else [bool(v) for v in loc.active_subcarriers],
+              "search_method": loc.search_method}
     return json.dumps(config, sort_keys=True).encode("utf-8")
 
 
@@ -96,7 +97,8 @@ def localizer_from_config(data):
         return Localizer(config["node_positions_m"], config["tx_antennas"], config["rx_antennas"],
                          config["subcarriers"], config["bandwidth_hz"], config["region_m"], config["grid_step_m"],
                          config["max_iterations"], tuple(paths),
-                         active_subcarriers=None if active is None else np.asarray(active, dtype=bool))
+                         active_subcarriers=None if active is None else np.asarray(active, dtype=bool),
+                         search_method=config.get("search_method", "fast"))
     except TaskError:
         raise
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
