@@ -10,8 +10,10 @@ target (the radio's rate B in S/s, an issue's bound) otherwise; the row says whi
 target, "meets" says whether the value meets it (a time when ≤ target, a rate or a speed-up when ≥).
 
     beamformer    bench/bench_beamformer.py    bench_rows(quick): SDR warm solves; full run: + `--json` scaling in N
-    localizer     bench/bench_localizer.py     bench_rows(quick): ML localiser ms/frame (issue 6: ≤ 20 ms)
-    central-unit  bench/bench_central_unit.py  bench_rows(quick): CU ms/frame, snapshot throughput
+    localizer     bench/bench_localizer.py     bench_rows(quick): full-search ms/frame against the reference search
+                                               in the same run (issue 16: ≤ 10 ms paper, ≤ 40 ms four-nodes)
+    central-unit  bench/bench_central_unit.py  bench_rows(quick): CU ms/frame, snapshot throughput, --workers 2
+                                               against --workers 1 in the same run
     phy           bench/bench_phy.py           `--json` rows: each PHY block against its C++ chain and the
                                                radio's rate
 
