@@ -43,11 +43,22 @@ adds ``k_detected_rate`` (share of frames with K̂ = K), ``false_targets_per_fra
 (estimates matched to the targets within the gate, Hungarian; an estimate left unmatched is a false target),
 ``false_alarm_rate``, ``max_targets``, ``trials_k_correct`` and ``detected_count_histogram``; the MSE keys are
 then over the frames with K̂ = K. A scenario with target amplitude 0 is the scene without echoes (K = 0).
+
+Issue 16, ``--scheduler auto|local|none|ADDR [--dask-workers N] [--chunk-trials M]`` (docs/sweeps.md): the trials
+run in chunks of M (default 250) frames, chunk c a flowgraph of its own with the seeds of core.sweep.plan_chunks
+(chunk 0: --seed and --seed + 1, so a run of ≤ M trials is the run as before, frame for frame), on a Dask local
+cluster (``local``; ``auto``, the default, when there is more than one chunk), an existing Dask scheduler
+(``ADDR``) or in this process (``none``; ``auto`` with one chunk). The numbers depend on (seed, trials, M) only,
+never on the scheduler. ``--chunk-trials 0``: every trial in one flowgraph (the numbers of gr-disac before issue
+16 for runs of more than 250 trials; one chunk runs on one worker). The JSON adds ``chunks`` (per chunk: index,
+first_trial, trials, seed, channel_seed, frames_skipped, elapsed_s, calibration), ``chunk_trials``,
+``scheduler`` (what ran: none, local or the address) and ``dask_workers``; with several chunks ``calibration``
+is chunk 0's (each chunk's is in ``chunks``: with ``--calibration auto`` every chunk's tracker starts afresh).
 """
 
 import time
 
-from ..core import trial_stats
+from ..core import sweep, trial_stats
 from ..core.trial_stats import conditional_crbs_m2, matched_errors, scenario_at_snr  # noqa: F401 (the names scripts use)
 from ..hier import system
 from .cli import (UsageError, add_background_arguments, add_impairment_arguments, interference_report,
@@ -77,8 +88,23 @@ def register(subparsers):
     parser.add_argument("--max-targets", type=int, default=None, help="with --unknown-k: the most targets (default 4)")
     parser.add_argument("--false-alarm-rate", type=finite_float("--false-alarm-rate", 0.0, 1.0), default=None,
                         help="with --unknown-k: probability of a false target in a frame without one (default 1e-3)")
+    add_scheduler_arguments(parser)
+    parser.add_argument("--chunk-trials", type=int, default=sweep.DEFAULT_CHUNK_TRIALS, metavar="M",
+                        help="trials per flowgraph run, the unit of parallel work (default %(default)s; 0: all trials "
+                             "in one run); the numbers depend on it, not on the scheduler")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_command)
+
+
+def add_scheduler_arguments(parser):
+    """--scheduler and --dask-workers (disac localize, sweep, figures)."""
+    parser.add_argument("--scheduler", default=sweep.SCHEDULER_AUTO, metavar="auto|local|none|ADDR",
+                        help="where the work runs: local (a Dask cluster of worker processes on this machine), none "
+                             "(this process), ADDR (an existing Dask scheduler, e.g. tcp://127.0.0.1:8786); auto (the "
+                             "default): local when there is more than one task, else none")
+    parser.add_argument("--dask-workers", type=int, default=None, metavar="N",
+                        help=f"with a local cluster: worker processes (default min(4, CPU count) = "
+                             f"{sweep.default_dask_workers()})")
 
 
 def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None, timeout_s=3600.0,
@@ -96,22 +122,62 @@ def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", n
     return estimates, status
 
 
-def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None, calibration=None,
-                suppressor=None, max_targets=None, false_alarm_rate=None):
-    """The chain for `trials` frames and the statistics of the module docstring (a dict); ``suppressor`` (a
-    core.interference.Suppressor or None) goes to the central unit; ``max_targets`` (≥ 1): K unknown."""
+def run_trial_chunk(scenario, wc, wr, chunk, gate_m=None, calibration=None, suppressor=None, max_targets=None,
+                    false_alarm_rate=None, on_progress=None):
+    """One chunk (core.sweep.Chunk) of a Monte-Carlo through the chain: (records, info), the per-trial records of
+    core.sweep.trial_records and the chunk's facts (index, first_trial, trials, seeds, frames_skipped, elapsed_s,
+    calibration). A Dask task (picklable arguments and result) or a call in this process."""
+    quiet_gnuradio_info()  # a Dask worker process has not run disac's main()
     started = time.perf_counter()
-    estimates, status = run_chain(scenario, wc, wr, trials, seed, channel_seed, on_progress=on_progress,
-                                  calibration=calibration, suppressor=suppressor, max_targets=max_targets,
-                                  false_alarm_rate=false_alarm_rate)
-    if max_targets:
-        result = trial_stats.unknown_k_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
-                                                  gate_m, max_targets, false_alarm_rate)
+    estimates, status = run_chain(scenario, wc, wr, chunk.trials, chunk.seed, chunk.channel_seed,
+                                  on_progress=on_progress, calibration=calibration, suppressor=suppressor,
+                                  max_targets=max_targets, false_alarm_rate=false_alarm_rate)
+    records = sweep.trial_records(scenario.without_impairments(), wc, wr, estimates, chunk, gate_m,
+                                  unknown_k=bool(max_targets))
+    info = {"index": chunk.index, "first_trial": chunk.first_trial, "trials": chunk.trials, "seed": chunk.seed,
+            "channel_seed": chunk.channel_seed, "frames_skipped": status["frames_skipped"],
+            "elapsed_s": time.perf_counter() - started, "calibration": calibration_report(calibration, status)}
+    return records, info
+
+
+def chunk_tasks(scenario, wc, wr, chunks, gate_m=None, calibration=None, suppressor=None, max_targets=None,
+                false_alarm_rate=None):
+    """The argument tuples of run_trial_chunk for each chunk (an executor's items)."""
+    return [(scenario, wc, wr, chunk, gate_m, calibration, suppressor, max_targets, false_alarm_rate)
+            for chunk in chunks]
+
+
+def chunked_statistics(scenario, wc, wr, outcomes, gate_m=None, max_targets=None, false_alarm_rate=None):
+    """The statistics of the module docstring from run_trial_chunk's outcomes (in chunk order), and the records."""
+    records = sweep.combine_records(r for r, _ in outcomes)
+    result = sweep.statistics(scenario.without_impairments(), wc, wr, records, gate_m, max_targets, false_alarm_rate)
+    infos = [info for _, info in outcomes]
+    result.update(frames_skipped=sum(i["frames_skipped"] for i in infos), chunks=infos,
+                  calibration=infos[0]["calibration"])
+    return result, records
+
+
+def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None, calibration=None,
+                suppressor=None, max_targets=None, false_alarm_rate=None, chunk_trials=None, executor=None):
+    """The chain for `trials` frames and the statistics of the module docstring (a dict); ``suppressor`` (a
+    core.interference.Suppressor or None) goes to the central unit; ``max_targets`` (≥ 1): K unknown.
+
+    ``chunk_trials`` (default None: one chunk, every trial in one flowgraph as before issue 16): trials per run,
+    core.sweep.plan_chunks; ``executor`` (core.sweep.open_executor's; default: this process) runs the chunks."""
+    started = time.perf_counter()
+    chunks = sweep.plan_chunks(trials, seed, chunk_trials, channel_seed)
+    executor = executor or sweep.SerialExecutor()
+    tasks = chunk_tasks(scenario, wc, wr, chunks, gate_m, calibration, suppressor, max_targets, false_alarm_rate)
+    if isinstance(executor, sweep.SerialExecutor) and on_progress is not None:  # frame by frame, in this process
+        outcomes = [run_trial_chunk(*task, on_progress=lambda done, first=chunk.first_trial: on_progress(first + done))
+                    for task, chunk in zip(tasks, chunks)]
     else:
-        result = trial_stats.trial_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
-                                              gate_m)
-    result.update(frames_skipped=status["frames_skipped"], seed=seed, channel_seed=channel_seed,
-                  elapsed_s=time.perf_counter() - started, calibration=calibration_report(calibration, status))
+        outcomes = executor.map(run_trial_chunk, tasks, on_done=None if on_progress is None else (
+            lambda done: on_progress(sum(c.trials for c in chunks[:done]))))
+    result, _ = chunked_statistics(scenario, wc, wr, outcomes, gate_m, max_targets, false_alarm_rate)
+    result.update(seed=seed, channel_seed=chunks[0].channel_seed, elapsed_s=time.perf_counter() - started,
+                  chunk_trials=int(chunk_trials or 0),
+                  scheduler=executor.address or executor.kind, dask_workers=executor.workers)
     result["interference"], result["crb_with_nuisance_m2"] = interference_report(
         suppressor, scenario.without_impairments(), wc, wr)
     from ..core import achievable  # issue 15: the achievable bound (docs/localization.md), mse_over_achievable
@@ -136,10 +202,19 @@ def run_command(args):
     calibration = resolve_calibration(scenario, args, args.seed, args.seed + 1)
     wc, wr = resolve_precoders(scenario.without_impairments(), args.precoders, args.sinr_db, args.seed, args.objective)
     suppressor = resolve_suppressor(scenario, args, wc, wr, args.seed, args.seed + 1, calibration)
+    try:
+        chunks = sweep.plan_chunks(args.trials, args.seed, args.chunk_trials)
+        sweep.check_scheduler(args.scheduler)
+    except sweep.SweepError as exc:
+        raise UsageError(str(exc).replace("chunk_trials", "--chunk-trials")) from None
     progress = Progress(args.trials, "disac localize", args)
     try:
-        result = monte_carlo(scenario, wc, wr, args.trials, args.seed, args.seed + 1, args.gate_m, progress.callback,
-                             calibration, suppressor, max_targets, false_alarm_rate)
+        with sweep.open_executor(args.scheduler, args.dask_workers, tasks=len(chunks)) as executor:
+            result = monte_carlo(scenario, wc, wr, args.trials, args.seed, args.seed + 1, args.gate_m,
+                                 progress.callback, calibration, suppressor, max_targets, false_alarm_rate,
+                                 args.chunk_trials, executor)
+    except sweep.SweepError as exc:
+        raise UsageError(str(exc)) from None
     finally:
         progress.close()
     result["sinr_db"] = args.sinr_db if args.precoders == "designed" else None
@@ -154,7 +229,8 @@ def run_command(args):
     print(f"  MSE {result['mse_m2']:.4g} m² (RMSE {result['rmse_m']:.4g} m), position CRB {result['crb_position_m2']:.4g} m²"
           f" → MSE/CRB {result['mse_over_crb']:.3f}; conditional CRB {result['crb_conditional_m2']:.4g} m²"
           f" → {result['mse_over_crb_conditional']:.3f}")
-    print(f"  failures (error > {result['gate_m']:.3g} m): {result['failures']}; {result['elapsed_s']:.1f} s")
+    print(f"  failures (error > {result['gate_m']:.3g} m): {result['failures']}; {result['elapsed_s']:.1f} s"
+          f" ({len(result['chunks'])} chunk(s), scheduler {result['scheduler']}, {result['dask_workers']} worker(s))")
     if max_targets:
         print(f"  unknown K (≤ {max_targets}, P_fa {false_alarm_rate:g}): K̂ = K in {result['k_detected_rate']:.3f} of "
               f"frames; per frame {result['false_targets_per_frame']:.3g} false, "
