@@ -27,7 +27,7 @@ from ..core.json_values import json_ready  # noqa: F401 - re-exported: the apps 
 from ..core.scenario import ScenarioError
 
 # subcommand modules, in the order `disac --help` lists them
-COMMAND_MODULES = ["demo_cmd", "scenario_cmd", "crb_cmd", "design_cmd", "figures_cmd", "loopback_cmd", "keys_cmd", "bf_server_cmd", "bf_request_cmd", "localize_cmd", "calibrate_cmd", "node_cmd", "cu_cmd", "bench_cmd", "track_cmd"]
+COMMAND_MODULES = ["demo_cmd", "scenario_cmd", "crb_cmd", "design_cmd", "figures_cmd", "loopback_cmd", "keys_cmd", "bf_server_cmd", "bf_request_cmd", "localize_cmd", "calibrate_cmd", "node_cmd", "cu_cmd", "bench_cmd", "track_cmd", "sweep_cmd"]
 
 
 class UsageError(Exception):

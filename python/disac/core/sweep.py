@@ -362,7 +362,10 @@ def worker_preload():
             f"_source = {top!r}\n"
             "if _source not in gnuradio.__path__:\n"
             "    gnuradio.__path__.insert(0, _source)\n"
-            "sys.modules.pop('gnuradio.disac', None)\n")
+            # a spawned worker may have imported an installed gr-disac already (multiprocessing re-imports the
+            # parent's main module, e.g. gnuradio.disac.apps.cli): forget every module of it
+            "for _name in [m for m in sys.modules if m == 'gnuradio.disac' or m.startswith('gnuradio.disac.')]:\n"
+            "    del sys.modules[_name]\n")
 
 
 WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -409,6 +412,7 @@ def open_executor(scheduler, dask_workers=None, tasks=None):
                           preload=[preload] if preload else [], silence_logs=40) as cluster, \
                 Client(cluster) as client:
             client.wait_for_workers(workers, timeout=120)
+            _check_workers(client, SCHEDULER_LOCAL, same_file=True)
             yield DaskExecutor(client, SCHEDULER_LOCAL, cluster.scheduler_address)
         return
     if dask_workers is not None:
@@ -423,16 +427,24 @@ def open_executor(scheduler, dask_workers=None, tasks=None):
         yield DaskExecutor(client, scheduler, scheduler)
 
 
-def _check_workers(client, address):
+def _check_workers(client, address, same_file=False):
+    """SweepError unless every worker imports this gr-disac: the same version (an existing cluster), the very same
+    files (``same_file``: a local cluster, whose workers must run this source tree). Without the check, a task
+    whose function a worker cannot import would never finish (Dask retries the worker)."""
     from .. import __version__
 
     if not client.scheduler_info(n_workers=-1)["workers"]:
         raise SweepError(f"--scheduler {address}: the cluster has no workers")
-    found = client.run(eval, "getattr(__import__('gnuradio.disac', fromlist=['__version__']), '__version__', None)",
-                       on_error="return")
-    wrong = {worker: (f"none ({type(version).__name__}: {version})" if isinstance(version, BaseException) else version)
-             for worker, version in found.items() if version != __version__}
+    if same_file:
+        expected = os.path.abspath(__file__)
+        probe = "__import__('gnuradio.disac.core.sweep', fromlist=['x']).__file__"
+    else:
+        expected = __version__
+        probe = "getattr(__import__('gnuradio.disac', fromlist=['__version__']), '__version__', None)"
+    found = client.run(eval, probe, on_error="return")
+    wrong = {worker: (f"none ({type(value).__name__}: {value})" if isinstance(value, BaseException) else value)
+             for worker, value in found.items() if value != expected}
     if wrong:
         raise SweepError(f"--scheduler {address}: workers {sorted(wrong)} import gr-disac "
-                         f"{sorted(set(map(str, wrong.values())))}, not this {__version__}; accepted: workers that "
-                         "run this gr-disac (installed by tools/setup.sh)")
+                         f"{sorted(set(map(str, wrong.values())))}, not {expected}; accepted: workers that run this "
+                         "gr-disac (installed by tools/setup.sh, or this source tree for a local cluster)")
