@@ -38,12 +38,21 @@ def run_sweep(out, trials, chunk_trials, scheduler, workers=None):
                "--trials", str(trials), "--chunk-trials", str(chunk_trials), "--scheduler", scheduler,
                "--out", out, "--json", "--no-progress"] + (["--dask-workers", str(workers)] if workers else [])
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _children_cpu_s()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=7200)
     wall_s = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"disac sweep --scheduler {scheduler} failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout), wall_s
+    result = json.loads(done.stdout)
+    result["cpu_s"] = _children_cpu_s() - cpu_before  # the command and the processes it waited for (its workers)
+    return result, wall_s
+
+
+def _children_cpu_s():
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def compare(serial_dir, cluster_dir):
@@ -84,6 +93,7 @@ def measure(trials, chunk_trials, workers):
         identical, worst_m, worst_rel = compare(os.path.join(tmp, "serial"), os.path.join(tmp, "cluster"))
         return {"trials": trials, "chunk_trials": chunk_trials, "workers": cluster["dask_workers"],
                 "serial_s": serial_s, "cluster_s": cluster_s, "speedup": serial_s / cluster_s,
+                "serial_cpu_s": serial["cpu_s"], "cluster_cpu_s": cluster["cpu_s"],
                 "identical_seeds_chunks_flags": identical, "max_estimate_difference_m": worst_m,
                 "max_relative_difference": worst_rel, "mse_m2_serial": serial["points"][0]["mse_m2"],
                 "mse_m2_cluster": cluster["points"][0]["mse_m2"], "load_average_before": list(load_before),
@@ -111,8 +121,10 @@ def main():
         print(json.dumps(r))
         return
     print(f"disac sweep paper --snr-db 20 --precoders random --trials {r['trials']} --chunk-trials {r['chunk_trials']}")
-    print(f"  serial (--scheduler none)             {r['serial_s']:8.1f} s   MSE {r['mse_m2_serial']:.9g} m²")
-    print(f"  local cluster ({r['workers']} worker processes)   {r['cluster_s']:8.1f} s   MSE {r['mse_m2_cluster']:.9g} m²")
+    print(f"  serial (--scheduler none)             {r['serial_s']:8.1f} s wall, {r['serial_cpu_s']:8.1f} s CPU   "
+          f"MSE {r['mse_m2_serial']:.9g} m²")
+    print(f"  local cluster ({r['workers']} worker processes)   {r['cluster_s']:8.1f} s wall, {r['cluster_cpu_s']:8.1f} s CPU   "
+          f"MSE {r['mse_m2_cluster']:.9g} m²")
     print(f"  speed-up {r['speedup']:.2f}×; seeds, chunks, frames, failures identical: "
           f"{r['identical_seeds_chunks_flags']}; max |Δ estimate| {r['max_estimate_difference_m']:.2e} m, "
           f"max relative Δ {r['max_relative_difference']:.2e}")

@@ -190,6 +190,11 @@ def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, o
 def run_command(args):
     if args.trials < 1:
         raise UsageError(f"--trials {args.trials!r}: accepted: a positive number of trials")
+    try:  # before the design and the captures: a bad --chunk-trials/--scheduler costs nothing
+        chunks = sweep.plan_chunks(args.trials, args.seed, args.chunk_trials)
+        sweep.check_scheduler(args.scheduler)
+    except sweep.SweepError as exc:
+        raise UsageError(str(exc).replace("chunk_trials", "--chunk-trials")) from None
     max_targets, false_alarm_rate = trial_stats.unknown_k_options(args.unknown_k, args.max_targets,
                                                                   args.false_alarm_rate, UsageError)
     quiet_gnuradio_info()
@@ -202,11 +207,6 @@ def run_command(args):
     calibration = resolve_calibration(scenario, args, args.seed, args.seed + 1)
     wc, wr = resolve_precoders(scenario.without_impairments(), args.precoders, args.sinr_db, args.seed, args.objective)
     suppressor = resolve_suppressor(scenario, args, wc, wr, args.seed, args.seed + 1, calibration)
-    try:
-        chunks = sweep.plan_chunks(args.trials, args.seed, args.chunk_trials)
-        sweep.check_scheduler(args.scheduler)
-    except sweep.SweepError as exc:
-        raise UsageError(str(exc).replace("chunk_trials", "--chunk-trials")) from None
     progress = Progress(args.trials, "disac localize", args)
     try:
         with sweep.open_executor(args.scheduler, args.dask_workers, tasks=len(chunks)) as executor:
