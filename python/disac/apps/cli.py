@@ -35,8 +35,8 @@ class UsageError(Exception):
 
 
 from .cli_options import (  # noqa: F401 - re-exported: the subcommands import them from here
-    DEFAULT_SCENARIO, add_option, add_progress_option, add_scenario_argument, deprecation_note, finite_float,
-    progress_bar, solver_accuracy_warnings_quieted, whole_number)
+    DEFAULT_SCENARIO, add_option, add_progress_option, add_scenario_argument, add_scheduler_arguments,
+    deprecation_note, finite_float, progress_bar, solver_accuracy_warnings_quieted, whole_number)
 
 
 # GNU Radio's runtime reads its log settings from its preferences when it loads, and a variable

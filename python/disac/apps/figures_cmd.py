@@ -21,7 +21,7 @@ not depend on where it ran; settings.scheduler says where (settings.jobs: how ma
 import os
 
 from ..core.design_options import DEFAULT_OBJECTIVE, DEFAULT_SOLVER, OBJECTIVES, SOLVERS
-from .cli import UsageError, add_progress_option, print_json, progress_bar
+from .cli import UsageError, add_progress_option, add_scheduler_arguments, print_json, progress_bar
 
 DEFAULT_OUT = "figures"
 OBJECTIVE_HELP = {"paper": "the paper's tr(F(Θ)^-1), eq. (18a)", "position": "the position CRB tr([F(Θ)^-1]_xy)"}
@@ -48,8 +48,6 @@ def register(subparsers):
                         help="design objective: " + "; ".join(f"{k}: {v}" for k, v in OBJECTIVE_HELP.items())
                              + f" (default {DEFAULT_OBJECTIVE})")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the Fig. 3(c) Monte-Carlo (default 0)")
-    from .localize_cmd import add_scheduler_arguments
-
     add_scheduler_arguments(parser)
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true",

@@ -59,11 +59,11 @@ is chunk 0's (each chunk's is in ``chunks``: with ``--calibration auto`` every c
 import time
 
 from ..core import sweep, trial_stats
+from ..sweep_runs import chunk_tasks, chunked_statistics, run_chain, run_trial_chunk  # noqa: F401 (scripts use run_chain)
 from ..core.trial_stats import conditional_crbs_m2, matched_errors, scenario_at_snr  # noqa: F401 (the names scripts use)
-from ..hier import system
-from .cli import (UsageError, add_background_arguments, add_impairment_arguments, interference_report,
-                  resolve_suppressor, add_precoder_arguments, add_progress_option,
-                  add_scenario_argument, calibration_report, finite_float, impaired_scenario, load_checked_scenario,
+from .cli import (UsageError, add_background_arguments, add_impairment_arguments, add_scheduler_arguments,
+                  interference_report, resolve_suppressor, add_precoder_arguments, add_progress_option,
+                  add_scenario_argument, finite_float, impaired_scenario, load_checked_scenario,
                   print_json, print_scenario_warnings, Progress, quiet_gnuradio_info, resolve_calibration,
                   resolve_precoders)
 
@@ -94,67 +94,6 @@ def register(subparsers):
                              "in one run); the numbers depend on it, not on the scheduler")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_command)
-
-
-def add_scheduler_arguments(parser):
-    """--scheduler and --dask-workers (disac localize, sweep, figures)."""
-    parser.add_argument("--scheduler", default=sweep.SCHEDULER_AUTO, metavar="auto|local|none|ADDR",
-                        help="where the work runs: local (a Dask cluster of worker processes on this machine), none "
-                             "(this process), ADDR (an existing Dask scheduler, e.g. tcp://127.0.0.1:8786); auto (the "
-                             "default): local when there is more than one task, else none")
-    parser.add_argument("--dask-workers", type=int, default=None, metavar="N",
-                        help=f"with a local cluster: worker processes (default min(4, CPU count) = "
-                             f"{sweep.default_dask_workers()})")
-
-
-def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None, timeout_s=3600.0,
-              on_progress=None, calibration=None, suppressor=None, max_targets=0, false_alarm_rate=None):
-    """Run the GNU Radio chain for `frames` frames in one process; returns (estimates by frame, status).
-
-    nodes: the receiving nodes that report (0-based; default all); with some missing, each frame goes
-    after timeout_s (the central unit's timeout: the default suits complete runs, where it never fires).
-    """
-    estimates, status, _ = system.run_synthetic_system(scenario, wc, wr, frames, seed, channel_seed, search, nodes,
-                                                       timeout_s, on_progress=on_progress,
-                                                       calibration=calibration if calibration else "",
-                                                       background=suppressor if suppressor is not None else "",
-                                                       max_targets=max_targets or 0, false_alarm_rate=false_alarm_rate)
-    return estimates, status
-
-
-def run_trial_chunk(scenario, wc, wr, chunk, gate_m=None, calibration=None, suppressor=None, max_targets=None,
-                    false_alarm_rate=None, on_progress=None):
-    """One chunk (core.sweep.Chunk) of a Monte-Carlo through the chain: (records, info), the per-trial records of
-    core.sweep.trial_records and the chunk's facts (index, first_trial, trials, seeds, frames_skipped, elapsed_s,
-    calibration). A Dask task (picklable arguments and result) or a call in this process."""
-    quiet_gnuradio_info()  # a Dask worker process has not run disac's main()
-    started = time.perf_counter()
-    estimates, status = run_chain(scenario, wc, wr, chunk.trials, chunk.seed, chunk.channel_seed,
-                                  on_progress=on_progress, calibration=calibration, suppressor=suppressor,
-                                  max_targets=max_targets, false_alarm_rate=false_alarm_rate)
-    records = sweep.trial_records(scenario.without_impairments(), wc, wr, estimates, chunk, gate_m,
-                                  unknown_k=bool(max_targets))
-    info = {"index": chunk.index, "first_trial": chunk.first_trial, "trials": chunk.trials, "seed": chunk.seed,
-            "channel_seed": chunk.channel_seed, "frames_skipped": status["frames_skipped"],
-            "elapsed_s": time.perf_counter() - started, "calibration": calibration_report(calibration, status)}
-    return records, info
-
-
-def chunk_tasks(scenario, wc, wr, chunks, gate_m=None, calibration=None, suppressor=None, max_targets=None,
-                false_alarm_rate=None):
-    """The argument tuples of run_trial_chunk for each chunk (an executor's items)."""
-    return [(scenario, wc, wr, chunk, gate_m, calibration, suppressor, max_targets, false_alarm_rate)
-            for chunk in chunks]
-
-
-def chunked_statistics(scenario, wc, wr, outcomes, gate_m=None, max_targets=None, false_alarm_rate=None):
-    """The statistics of the module docstring from run_trial_chunk's outcomes (in chunk order), and the records."""
-    records = sweep.combine_records(r for r, _ in outcomes)
-    result = sweep.statistics(scenario.without_impairments(), wc, wr, records, gate_m, max_targets, false_alarm_rate)
-    infos = [info for _, info in outcomes]
-    result.update(frames_skipped=sum(i["frames_skipped"] for i in infos), chunks=infos,
-                  calibration=infos[0]["calibration"])
-    return result, records
 
 
 def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None, calibration=None,

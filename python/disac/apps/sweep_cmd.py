@@ -18,21 +18,15 @@ and √CRB against the target SNR, and MSE/CRB). --json prints sweep.json's docu
 The ideal air only (no [impairments]: `disac localize --impairments` for impaired runs) and K known.
 """
 
-import csv
 import json
 import math
 import os
-import platform
 import time
 
 from ..core import sweep
-from .cli import UsageError, add_progress_option, add_scenario_argument, print_json, Progress
-
-POINT_COLUMNS = ("trials", "mse_m2", "rmse_m", "crb_position_m2", "mse_over_crb", "crb_conditional_m2",
-                 "mse_over_crb_conditional", "failures", "mse_m2_without_failures", "gate_m", "frames_skipped")
-TRIAL_COLUMNS = ("point", "trial", "chunk", "seed", "channel_seed", "frame", "squared_error_m2", "max_target_error_m",
-                 "failed", "crb_conditional_m2", "estimates_m")
-
+from .. import sweep_runs
+from .cli import (UsageError, add_progress_option, add_scenario_argument, add_scheduler_arguments, print_json,
+                  Progress)
 
 def register(subparsers):
     from ..core.design_options import DEFAULT_OBJECTIVE, OBJECTIVES
@@ -57,8 +51,6 @@ def register(subparsers):
     parser.add_argument("--seed", type=int, default=0, help="data seed of every point (chunk 0's; default 0)")
     parser.add_argument("--gate-m", type=float, default=None, help="failure gate per target in metres (default c/(4B))")
     parser.add_argument("--out", default="sweep", metavar="DIR", help="output folder (default sweep)")
-    from .localize_cmd import add_scheduler_arguments
-
     add_scheduler_arguments(parser)
     parser.add_argument("--chunk-trials", type=int, default=sweep.DEFAULT_CHUNK_TRIALS, metavar="M",
                         help="trials per flowgraph run, the unit of parallel work (default %(default)s; 0: all trials "
@@ -66,16 +58,6 @@ def register(subparsers):
     add_progress_option(parser)
     parser.add_argument("--json", action="store_true", help="print the summary (sweep.json and the files) as JSON")
     parser.set_defaults(func=run_command)
-
-
-# ---- the tasks (run on Dask workers or in this process) ---------------------------------------------
-
-def design_task(scenario, kind, sinr_db, seed, objective):
-    """(wc, wr) of a grid point, as `disac localize` resolves them (core.precoder_sets)."""
-    from ..core import precoder_sets
-
-    return precoder_sets.resolve_precoders(scenario.without_impairments(), kind,
-                                           10.0 if sinr_db is None else sinr_db, seed, objective)
 
 
 def _number_list(text, option, low, high):
@@ -130,110 +112,6 @@ def build_points(args):
     return grid, points, [scenario_at_snr(scenarios[p.overrides], p.snr_db) for p in points]
 
 
-def run_sweep(points, scenarios, args, executor, on_progress=None):
-    """The statistics of every point ([dict]) and the trial rows ([dict]); two rounds of tasks on ``executor``."""
-    from . import localize_cmd
-    from ..core import precoder_sets
-
-    try:
-        designs = executor.map(design_task, [(s, args.precoders, p.sinr_db, args.seed, args.objective)
-                                             for p, s in zip(points, scenarios)])
-    except precoder_sets.PrecoderSetError as exc:
-        raise UsageError(str(exc)) from None
-    plans = [sweep.plan_chunks(args.trials, args.seed, args.chunk_trials) for _ in points]
-    tasks, owners = [], []
-    for index, (scenario, (wc, wr), chunks) in enumerate(zip(scenarios, designs, plans)):
-        tasks += localize_cmd.chunk_tasks(scenario, wc, wr, chunks, args.gate_m)
-        owners += [index] * len(chunks)
-    sizes = [c.trials for chunks in plans for c in chunks]
-    outcomes = executor.map(localize_cmd.run_trial_chunk, tasks, on_done=None if on_progress is None else (
-        lambda done: on_progress(sum(sizes[:done]))))
-    rows, trial_rows = [], []
-    for index, (point, scenario, (wc, wr)) in enumerate(zip(points, scenarios, designs)):
-        mine = [o for o, owner in zip(outcomes, owners) if owner == index]
-        stats, records = localize_cmd.chunked_statistics(scenario, wc, wr, mine, args.gate_m)
-        row = {"point": point.index, **{k: _cell_value(v) for k, v in point.overrides}, "snr_db": point.snr_db,
-               "sinr_db": point.sinr_db, "precoders": args.precoders,
-               "objective": args.objective if args.precoders == "designed" else None, "scenario": scenario.name,
-               **{k: stats[k] for k in POINT_COLUMNS}, "chunks": len(mine),
-               "elapsed_s": sum(info["elapsed_s"] for _, info in mine)}
-        rows.append({"row": row, "chunks": stats["chunks"]})
-        for i in range(len(records["trial"])):
-            trial_rows.append({"point": point.index, **{c: records[c][i] for c in TRIAL_COLUMNS[1:-1]},
-                               "estimates_m": json.dumps(records["estimates_m"][i])})
-    return rows, trial_rows
-
-
-def _cell_value(value):
-    """A grid value in a table cell: numbers and strings as they are, lists as JSON text."""
-    return value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
-
-
-# ---- files ----------------------------------------------------------------------------------------------
-
-def write_table(path_stem, rows):
-    """rows ([dict], same keys) as path_stem.csv and path_stem.parquet (pyarrow); the paths."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = list(rows[0]) if rows else []
-    with open(path_stem + ".csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(["" if row[c] is None else (repr(row[c]) if isinstance(row[c], float) else row[c])
-                             for c in columns])
-    table = pa.table({c: [row[c] for row in rows] for c in columns})
-    pq.write_table(table, path_stem + ".parquet")
-    return [path_stem + ".csv", path_stem + ".parquet"]
-
-
-def plot(path, rows):
-    """sweep.png: RMSE (markers) and √CRB (dashed) against the target SNR per setting, and MSE/CRB."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_rmse, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.4))
-    curves = {}
-    for row in rows:
-        label = ", ".join(f"{k}={row[k]}" for k in row if "." in k)
-        if row["sinr_db"] is not None:
-            label = (label + ", " if label else "") + f"Γc={row['sinr_db']:g} dB"
-        curves.setdefault(label or row["scenario"], []).append(row)
-    for label, points in curves.items():
-        points = sorted(points, key=lambda r: r["snr_db"])
-        snr = [r["snr_db"] for r in points]
-        line, = ax_rmse.plot(snr, [r["rmse_m"] for r in points], "o-", label=label)
-        ax_rmse.plot(snr, [math.sqrt(r["crb_position_m2"]) for r in points], "--", color=line.get_color())
-        ax_ratio.plot(snr, [r["mse_over_crb"] for r in points], "o-", color=line.get_color(), label=label)
-    ax_rmse.set_yscale("log")
-    ax_rmse.set_xlabel("target SNR (dB)")
-    ax_rmse.set_ylabel("RMSE (markers), √CRB (dashed) (m)")
-    ax_ratio.set_xlabel("target SNR (dB)")
-    ax_ratio.set_ylabel("MSE / CRB")
-    ax_ratio.axhline(1.0, color="grey", lw=0.8)
-    for ax in (ax_rmse, ax_ratio):
-        ax.grid(True, which="both", alpha=0.3)
-    ax_ratio.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def software_versions():
-    import dask
-    import numpy
-    import pyarrow
-
-    from .. import __version__
-
-    return {"gr-disac": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "dask": dask.__version__, "pyarrow": pyarrow.__version__}
-
-
 def run_command(args):
     if args.trials < 1:
         raise UsageError(f"--trials {args.trials!r}: accepted: a positive number of trials")
@@ -258,20 +136,23 @@ def run_command(args):
     progress = Progress(len(points) * args.trials, "disac sweep", args, unit="trial")
     try:
         with sweep.open_executor(args.scheduler, args.dask_workers, tasks=tasks) as executor:
-            rows, trial_rows = run_sweep(points, scenarios, args, executor, progress.callback)
+            rows, trial_rows = sweep_runs.run_sweep(points, scenarios, args.precoders, args.objective, args.seed,
+                                                    args.trials, args.chunk_trials, args.gate_m, executor,
+                                                    progress.callback)
             where = {"scheduler": executor.address or executor.kind, "dask_workers": executor.workers}
     except sweep.SweepError as exc:
         raise UsageError(str(exc)) from None
     finally:
         progress.close()
     point_rows = [r["row"] for r in rows]
-    written = write_table(os.path.join(out, "points"), point_rows) + write_table(os.path.join(out, "trials"), trial_rows)
-    written.append(plot(os.path.join(out, "sweep.png"), point_rows))
+    written = (sweep_runs.write_table(os.path.join(out, "points"), point_rows)
+               + sweep_runs.write_table(os.path.join(out, "trials"), trial_rows))
+    written.append(sweep_runs.plot(os.path.join(out, "sweep.png"), point_rows))
     summary = {"scenario": args.scenario, "grid": {k: v for k, v in grid}, "snr_db": sorted({p.snr_db for p in points}),
                "sinr_db": [g for g in dict.fromkeys(p.sinr_db for p in points)], "precoders": args.precoders,
                "objective": args.objective if args.precoders == "designed" else None, "trials": args.trials,
                "seed": args.seed, "chunk_trials": args.chunk_trials, **where,
-               "points": [{**r["row"], "chunk_list": r["chunks"]} for r in rows], "software": software_versions(),
+               "points": [{**r["row"], "chunk_list": r["chunks"]} for r in rows], "software": sweep_runs.software_versions(),
                "elapsed_s": time.perf_counter() - started, "load_average_before": list(load_before),
                "load_average_after": list(os.getloadavg()), "cpu_count": os.cpu_count()}
     from .cli import json_ready

@@ -3,7 +3,7 @@
 """Monte-Carlo sweeps that scale out (issue 16 item 4): trials in chunks, a grid of scenario keys × target SNR
 × Γ_c, per-trial records, their statistics, and the executor that runs the chunks (Dask or this process).
 
-No GNU Radio here: a chunk's flowgraph is the caller's function (apps/localize_cmd.run_trial_chunk); this module
+No GNU Radio here: a chunk's flowgraph is the caller's function (python/disac/sweep_runs.run_trial_chunk); this module
 plans the chunks, combines what they return and runs the calls. docs/sweeps.md is the user's page.
 
 **Chunks and seeds (decided here).** A `disac localize` run sends frames 0 … T − 1 of one (data seed, channel
