@@ -104,9 +104,9 @@ def bench_rows(quick=False):
     """Rows for `disac bench`: the cluster's wall time against the serial run's (the anchor), same trials."""
     trials, chunk = (200, 50) if quick else (1000, 125)
     r = measure(trials, chunk, 2)
-    return [{"name": f"disac sweep, {trials} trials on a Dask local cluster of {r['workers']} workers",
+    return [{"name": f"disac sweep wall time, {trials} trials on a Dask local cluster of {r['workers']} workers",
              "value": r["cluster_s"], "unit": "s", "anchor": "the same sweep with --scheduler none",
-             "anchor_value": r["serial_s"], "ratio": r["speedup"], "goal": "max"}]
+             "anchor_value": r["serial_s"], "ratio": r["cluster_s"] / r["serial_s"]}]  # value / anchor, as disac bench
 
 
 def main():
