@@ -270,3 +270,17 @@ def test_figures_jobs_on_a_local_cluster_equal_the_serial_ones():
         for p in a["points"] + b["points"]:
             p.pop("solve_time_s")
         assert a == b, key
+
+
+def test_an_existing_scheduler_is_used_by_address_after_its_workers_are_checked():
+    """--scheduler ADDR: the client connects to a running scheduler (here a local cluster's, started by the test),
+    checks that its workers import this gr-disac version, and runs the tasks there, results in the order given."""
+    with sweep.open_executor("local", 1) as cluster:
+        with sweep.open_executor(cluster.address) as remote:
+            assert remote.kind == remote.address == cluster.address and remote.workers == 1
+            done = []
+            assert remote.map(pow, [(2, 10), (3, 3), (5, 2)], on_done=done.append) == [1024, 27, 25]
+            assert done == [1, 2, 3]
+        with pytest.raises(sweep.SweepError, match="applies to --scheduler local"):
+            with sweep.open_executor(cluster.address, dask_workers=2):
+                pass
