@@ -136,6 +136,7 @@ from gnuradio import gr
 import clarabel
 import cvxpy
 import scipy
+import dask, distributed, pyarrow.parquet  # the sweeps (pyarrow 26 would install and then fail here on numpy 1.x)
 
 major = int(numpy.__version__.split(".")[0])
 if major != 1:
@@ -145,7 +146,8 @@ if not scipy.__file__.startswith(sys.prefix):
     raise SystemExit(f"scipy {scipy.__version__} comes from {scipy.__file__}, not from the venv's pinned "
                      f"copy (requirements.txt): cvxpy needs scipy >= 1.13")
 print(f"GNU Radio {gr.version()}, numpy {numpy.__version__}, scipy {scipy.__version__}, cvxpy {cvxpy.__version__}, "
-      f"clarabel {clarabel.__version__}")
+      f"clarabel {clarabel.__version__}, "
+      f"dask {dask.__version__}, pyarrow {pyarrow.__version__}")
 PY
 )" || die "the venv check failed: $check_output"
 for entry in "${new_stamps[@]}"; do

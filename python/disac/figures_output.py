@@ -44,13 +44,25 @@ def _run_job_in_worker(job):
     return core_figures.run_job(job, on_progress=_PROGRESS_QUEUE.put)
 
 
-def run_jobs(jobs, workers, on_progress=None):
-    """{job.key: result} of core.figures.run_job for every job, in `workers` processes (1: this process).
+def run_jobs(jobs, workers, on_progress=None, executor=None):
+    """{job.key: result} of core.figures.run_job for every job, in `workers` processes (1: this process), or as
+    tasks of ``executor`` (core.sweep.open_executor's: a Dask cluster, `disac figures --scheduler`).
 
-    on_progress(n) is called in this process with the ticks done (core.figures.progress_steps(job) per job).
+    on_progress(n) is called in this process with the ticks done (core.figures.progress_steps(job) per job; on
+    an executor a job's ticks all come when it finishes). The results do not depend on where the jobs ran.
     """
     tick = on_progress or (lambda n: None)
     results = {}
+    if executor is not None:
+        steps = [core_figures.progress_steps(job) for job in jobs]
+        reported = [0]
+
+        def done(count):
+            tick(sum(steps[:count]) - reported[0])
+            reported[0] = sum(steps[:count])
+
+        outcomes = executor.map(core_figures.run_job, [(job,) for job in jobs], on_done=done)
+        return {job.key: result for job, result in zip(jobs, outcomes)}
     if workers == 1:
         for job in jobs:
             results[job.key] = core_figures.run_job(job, on_progress=tick)
@@ -305,7 +317,7 @@ class _NoBar:
 
 
 def reproduce(out, *, quick=False, seed=0, objective=DEFAULT_OBJECTIVE, solver=DEFAULT_SOLVER, workers=1,
-              progress_bar=None):
+              progress_bar=None, executor=None):
     """Compute every figure and write its files into the folder ``out`` (which must exist).
 
     progress_bar(total) returns a context manager with .update(n) (e.g. a tqdm bar), or None for none.
@@ -317,13 +329,15 @@ def reproduce(out, *, quick=False, seed=0, objective=DEFAULT_OBJECTIVE, solver=D
     jobs, curves, mc_key = core_figures.plan(quick=quick, seed=seed, objective=objective, solver=solver)
     total = sum(core_figures.progress_steps(j) for j in jobs)
     with (progress_bar(total) if progress_bar else _NoBar()) as bar:
-        results = run_jobs(jobs, workers, on_progress=bar.update)
+        results = run_jobs(jobs, workers, on_progress=bar.update, executor=executor)
     figures_data = core_figures.assemble(curves, results, mc_key, jobs)
     compute_s = time.perf_counter() - start
     claims = core_figures.evaluate_claims(figures_data)
 
     settings = {"quick": quick, "objective": objective, "solver": solver, "seed": seed,
-                "jobs": workers, "extraction": "paper (eq. 19)", "grid_db": list(jobs[0].grid_db),
+                "jobs": workers if executor is None else executor.workers,
+                "scheduler": None if executor is None else (executor.address or executor.kind),
+                "extraction": "paper (eq. 19)", "grid_db": list(jobs[0].grid_db),
                 "max_sinr_tolerance_db": jobs[0].max_sinr_tolerance_db,
                 "crb_axis": "position CRB tr([F(Θ)^-1]_xy) in m²; crb_paper_* is the paper's tr(F(Θ)^-1)"}
     versions = software_versions(solver)

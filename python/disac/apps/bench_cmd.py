@@ -39,6 +39,7 @@ BENCHES = {  # name: (script, how its rows are read)
     "localizer": ("bench_localizer.py", "rows"),
     "central-unit": ("bench_central_unit.py", "rows"),
     "phy": ("bench_phy.py", "phy"),
+    "sweep": ("bench_sweep.py", "rows"),
 }
 CONTRACT_KEYS = ("name", "value", "unit", "anchor", "anchor_value", "ratio")  # every --json row has these
 ROWS_PREFIX = "DISAC-BENCH-ROWS "

@@ -27,7 +27,7 @@ from ..core.json_values import json_ready  # noqa: F401 - re-exported: the apps 
 from ..core.scenario import ScenarioError
 
 # subcommand modules, in the order `disac --help` lists them
-COMMAND_MODULES = ["demo_cmd", "scenario_cmd", "crb_cmd", "design_cmd", "figures_cmd", "loopback_cmd", "keys_cmd", "bf_server_cmd", "bf_request_cmd", "localize_cmd", "calibrate_cmd", "node_cmd", "cu_cmd", "cu_worker_cmd", "bench_cmd", "track_cmd"]
+COMMAND_MODULES = ["demo_cmd", "scenario_cmd", "crb_cmd", "design_cmd", "figures_cmd", "loopback_cmd", "keys_cmd", "bf_server_cmd", "bf_request_cmd", "localize_cmd", "calibrate_cmd", "node_cmd", "cu_cmd", "cu_worker_cmd", "bench_cmd", "track_cmd", "sweep_cmd"]
 
 
 class UsageError(Exception):
@@ -35,8 +35,8 @@ class UsageError(Exception):
 
 
 from .cli_options import (  # noqa: F401 - re-exported: the subcommands import them from here
-    DEFAULT_SCENARIO, add_option, add_progress_option, add_scenario_argument, deprecation_note, finite_float,
-    progress_bar, solver_accuracy_warnings_quieted, whole_number)
+    DEFAULT_SCENARIO, add_option, add_progress_option, add_scenario_argument, add_scheduler_arguments,
+    deprecation_note, finite_float, progress_bar, solver_accuracy_warnings_quieted, whole_number)
 
 
 # GNU Radio's runtime reads its log settings from its preferences when it loads, and a variable

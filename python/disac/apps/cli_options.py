@@ -120,3 +120,18 @@ def progress_bar(total, desc, unit="step", enabled=True):
     except (AttributeError, ValueError):  # a closed or replaced stream
         terminal = False
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=not (enabled and terminal))
+
+
+def add_scheduler_arguments(parser):
+    """--scheduler auto|local|none|ADDR and --dask-workers N of the commands that run on Dask (localize, sweep,
+    figures; core/sweep.py, docs/sweeps.md). Checked when the command runs (core.sweep.check_scheduler); nothing is
+    imported here, so that `disac --help` stays fast."""
+    import os
+
+    parser.add_argument("--scheduler", default="auto", metavar="auto|local|none|ADDR",
+                        help="where the work runs: local (a Dask cluster of worker processes on this machine), none "
+                             "(this process), ADDR (an existing Dask scheduler, e.g. tcp://127.0.0.1:8786); auto (the "
+                             "default): local when there is more than one task, else none")
+    parser.add_argument("--dask-workers", type=int, default=None, metavar="N",
+                        help=f"with a local cluster: worker processes (default min(4, CPU count) = "
+                             f"{max(1, min(4, os.cpu_count() or 1))})")

@@ -43,16 +43,27 @@ adds ``k_detected_rate`` (share of frames with K̂ = K), ``false_targets_per_fra
 (estimates matched to the targets within the gate, Hungarian; an estimate left unmatched is a false target),
 ``false_alarm_rate``, ``max_targets``, ``trials_k_correct`` and ``detected_count_histogram``; the MSE keys are
 then over the frames with K̂ = K. A scenario with target amplitude 0 is the scene without echoes (K = 0).
+
+Issue 16, ``--scheduler auto|local|none|ADDR [--dask-workers N] [--chunk-trials M]`` (docs/sweeps.md): the trials
+run in chunks of M (default 250) frames, chunk c a flowgraph of its own with the seeds of core.sweep.plan_chunks
+(chunk 0: --seed and --seed + 1, so a run of ≤ M trials is the run as before, frame for frame), on a Dask local
+cluster (``local``; ``auto``, the default, when there is more than one chunk), an existing Dask scheduler
+(``ADDR``) or in this process (``none``; ``auto`` with one chunk). The numbers depend on (seed, trials, M) only,
+never on the scheduler. ``--chunk-trials 0``: every trial in one flowgraph (the numbers of gr-disac before issue
+16 for runs of more than 250 trials; one chunk runs on one worker). The JSON adds ``chunks`` (per chunk: index,
+first_trial, trials, seed, channel_seed, frames_skipped, elapsed_s, calibration), ``chunk_trials``,
+``scheduler`` (what ran: none, local or the address) and ``dask_workers``; with several chunks ``calibration``
+is chunk 0's (each chunk's is in ``chunks``: with ``--calibration auto`` every chunk's tracker starts afresh).
 """
 
 import time
 
-from ..core import trial_stats
+from ..core import sweep, trial_stats
+from ..sweep_runs import chunk_tasks, chunked_statistics, run_chain, run_trial_chunk  # noqa: F401 (scripts use run_chain)
 from ..core.trial_stats import conditional_crbs_m2, matched_errors, scenario_at_snr  # noqa: F401 (the names scripts use)
-from ..hier import system
-from .cli import (UsageError, add_background_arguments, add_impairment_arguments, interference_report,
-                  resolve_suppressor, add_precoder_arguments, add_progress_option,
-                  add_scenario_argument, calibration_report, finite_float, impaired_scenario, load_checked_scenario,
+from .cli import (UsageError, add_background_arguments, add_impairment_arguments, add_scheduler_arguments,
+                  interference_report, resolve_suppressor, add_precoder_arguments, add_progress_option,
+                  add_scenario_argument, finite_float, impaired_scenario, load_checked_scenario,
                   print_json, print_scenario_warnings, Progress, quiet_gnuradio_info, resolve_calibration,
                   resolve_precoders)
 
@@ -77,41 +88,35 @@ def register(subparsers):
     parser.add_argument("--max-targets", type=int, default=None, help="with --unknown-k: the most targets (default 4)")
     parser.add_argument("--false-alarm-rate", type=finite_float("--false-alarm-rate", 0.0, 1.0), default=None,
                         help="with --unknown-k: probability of a false target in a frame without one (default 1e-3)")
+    add_scheduler_arguments(parser)
+    parser.add_argument("--chunk-trials", type=int, default=sweep.DEFAULT_CHUNK_TRIALS, metavar="M",
+                        help="trials per flowgraph run, the unit of parallel work (default %(default)s; 0: all trials "
+                             "in one run); the numbers depend on it, not on the scheduler")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_command)
 
 
-def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None, timeout_s=3600.0,
-              on_progress=None, calibration=None, suppressor=None, max_targets=0, false_alarm_rate=None):
-    """Run the GNU Radio chain for `frames` frames in one process; returns (estimates by frame, status).
-
-    nodes: the receiving nodes that report (0-based; default all); with some missing, each frame goes
-    after timeout_s (the central unit's timeout: the default suits complete runs, where it never fires).
-    """
-    estimates, status, _ = system.run_synthetic_system(scenario, wc, wr, frames, seed, channel_seed, search, nodes,
-                                                       timeout_s, on_progress=on_progress,
-                                                       calibration=calibration if calibration else "",
-                                                       background=suppressor if suppressor is not None else "",
-                                                       max_targets=max_targets or 0, false_alarm_rate=false_alarm_rate)
-    return estimates, status
-
-
 def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, on_progress=None, calibration=None,
-                suppressor=None, max_targets=None, false_alarm_rate=None):
+                suppressor=None, max_targets=None, false_alarm_rate=None, chunk_trials=None, executor=None):
     """The chain for `trials` frames and the statistics of the module docstring (a dict); ``suppressor`` (a
-    core.interference.Suppressor or None) goes to the central unit; ``max_targets`` (≥ 1): K unknown."""
+    core.interference.Suppressor or None) goes to the central unit; ``max_targets`` (≥ 1): K unknown.
+
+    ``chunk_trials`` (default None: one chunk, every trial in one flowgraph as before issue 16): trials per run,
+    core.sweep.plan_chunks; ``executor`` (core.sweep.open_executor's; default: this process) runs the chunks."""
     started = time.perf_counter()
-    estimates, status = run_chain(scenario, wc, wr, trials, seed, channel_seed, on_progress=on_progress,
-                                  calibration=calibration, suppressor=suppressor, max_targets=max_targets,
-                                  false_alarm_rate=false_alarm_rate)
-    if max_targets:
-        result = trial_stats.unknown_k_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
-                                                  gate_m, max_targets, false_alarm_rate)
+    chunks = sweep.plan_chunks(trials, seed, chunk_trials, channel_seed)
+    executor = executor or sweep.SerialExecutor()
+    tasks = chunk_tasks(scenario, wc, wr, chunks, gate_m, calibration, suppressor, max_targets, false_alarm_rate)
+    if isinstance(executor, sweep.SerialExecutor) and on_progress is not None:  # frame by frame, in this process
+        outcomes = [run_trial_chunk(*task, on_progress=lambda done, first=chunk.first_trial: on_progress(first + done))
+                    for task, chunk in zip(tasks, chunks)]
     else:
-        result = trial_stats.trial_statistics(scenario.without_impairments(), wc, wr, estimates, seed, channel_seed,
-                                              gate_m)
-    result.update(frames_skipped=status["frames_skipped"], seed=seed, channel_seed=channel_seed,
-                  elapsed_s=time.perf_counter() - started, calibration=calibration_report(calibration, status))
+        outcomes = executor.map(run_trial_chunk, tasks, on_done=None if on_progress is None else (
+            lambda done: on_progress(sum(c.trials for c in chunks[:done]))))
+    result, _ = chunked_statistics(scenario, wc, wr, outcomes, gate_m, max_targets, false_alarm_rate)
+    result.update(seed=seed, channel_seed=chunks[0].channel_seed, elapsed_s=time.perf_counter() - started,
+                  chunk_trials=int(chunk_trials or 0),
+                  scheduler=executor.address or executor.kind, dask_workers=executor.workers)
     result["interference"], result["crb_with_nuisance_m2"] = interference_report(
         suppressor, scenario.without_impairments(), wc, wr)
     from ..core import achievable  # issue 15: the achievable bound (docs/localization.md), mse_over_achievable
@@ -124,6 +129,11 @@ def monte_carlo(scenario, wc, wr, trials, seed=0, channel_seed=1, gate_m=None, o
 def run_command(args):
     if args.trials < 1:
         raise UsageError(f"--trials {args.trials!r}: accepted: a positive number of trials")
+    try:  # before the design and the captures: a bad --chunk-trials/--scheduler costs nothing
+        chunks = sweep.plan_chunks(args.trials, args.seed, args.chunk_trials)
+        sweep.check_scheduler(args.scheduler)
+    except sweep.SweepError as exc:
+        raise UsageError(str(exc).replace("chunk_trials", "--chunk-trials")) from None
     max_targets, false_alarm_rate = trial_stats.unknown_k_options(args.unknown_k, args.max_targets,
                                                                   args.false_alarm_rate, UsageError)
     quiet_gnuradio_info()
@@ -138,8 +148,12 @@ def run_command(args):
     suppressor = resolve_suppressor(scenario, args, wc, wr, args.seed, args.seed + 1, calibration)
     progress = Progress(args.trials, "disac localize", args)
     try:
-        result = monte_carlo(scenario, wc, wr, args.trials, args.seed, args.seed + 1, args.gate_m, progress.callback,
-                             calibration, suppressor, max_targets, false_alarm_rate)
+        with sweep.open_executor(args.scheduler, args.dask_workers, tasks=len(chunks)) as executor:
+            result = monte_carlo(scenario, wc, wr, args.trials, args.seed, args.seed + 1, args.gate_m,
+                                 progress.callback, calibration, suppressor, max_targets, false_alarm_rate,
+                                 args.chunk_trials, executor)
+    except sweep.SweepError as exc:
+        raise UsageError(str(exc)) from None
     finally:
         progress.close()
     result["sinr_db"] = args.sinr_db if args.precoders == "designed" else None
@@ -154,7 +168,8 @@ def run_command(args):
     print(f"  MSE {result['mse_m2']:.4g} m² (RMSE {result['rmse_m']:.4g} m), position CRB {result['crb_position_m2']:.4g} m²"
           f" → MSE/CRB {result['mse_over_crb']:.3f}; conditional CRB {result['crb_conditional_m2']:.4g} m²"
           f" → {result['mse_over_crb_conditional']:.3f}")
-    print(f"  failures (error > {result['gate_m']:.3g} m): {result['failures']}; {result['elapsed_s']:.1f} s")
+    print(f"  failures (error > {result['gate_m']:.3g} m): {result['failures']}; {result['elapsed_s']:.1f} s"
+          f" ({len(result['chunks'])} chunk(s), scheduler {result['scheduler']}, {result['dask_workers']} worker(s))")
     if max_targets:
         print(f"  unknown K (≤ {max_targets}, P_fa {false_alarm_rate:g}): K̂ = K in {result['k_detected_rate']:.3f} of "
               f"frames; per frame {result['false_targets_per_frame']:.3g} false, "
