@@ -623,23 +623,6 @@ def solver_study_table(rows):
               flush=True)
 
 
-def _inverse_by_the_eigenvalue_rule(F):
-    """fim._inverse_or_none before issue 16's third pass (the eigenvalues of the unit-diagonal F decide): the anchor
-    of crb_reports_table."""
-    import numpy as np
-    from disac.core import fim
-    F = 0.5 * (F + F.T)
-    diag = np.diag(F)
-    if np.any(~np.isfinite(F)) or np.any(diag <= 0):
-        return None
-    s = 1.0 / np.sqrt(diag)
-    Fs = F * s[:, None] * s[None, :]
-    eig = np.linalg.eigvalsh(Fs)
-    if eig[0] <= fim.SINGULAR_RCOND * eig[-1]:
-        return None
-    return np.linalg.inv(Fs) * s[:, None] * s[None, :]
-
-
 def crb_reports_table(num_nodes=8, repeats=15):
     """The extraction and CRB reports of a warm solve (BeamformerDesigner._fill_solution) with fim._inverse_or_none
     as it is (Cholesky + norm-bound certificate) and as it was (eigenvalues), alternated in one process: CPU medians
@@ -655,7 +638,7 @@ def crb_reports_table(num_nodes=8, repeats=15):
             designer.solve(SCALING_GAMMA_DB)
             times, bounds = {"rule": [], "certificate": []}, {}
             for _ in range(repeats):
-                for label, inverse in (("rule", _inverse_by_the_eigenvalue_rule), ("certificate", current)):
+                for label, inverse in (("rule", fim.inverse_by_eigenvalues), ("certificate", current)):
                     fim._inverse_or_none = inverse
                     result = beamformer.DesignResult(status="optimal", objective=objective, solver="clarabel",
                                                      sinr_threshold_db=SCALING_GAMMA_DB, solve_time_s=0.0)

@@ -477,20 +477,6 @@ def test_bench_scaling_rows_keep_the_json_contract():
     assert at_eight["SDR build"]["anchor_value"] == bench.TARGET_SCALING_BUILD_S
 
 
-def _inverse_by_the_eigenvalue_rule(F):
-    """fim._inverse_or_none as it was before issue 16's third pass: eigenvalues of the unit-diagonal F decide."""
-    F = 0.5 * (F + F.T)
-    diag = np.diag(F)
-    if np.any(~np.isfinite(F)) or np.any(diag <= 0):
-        return None
-    s = 1.0 / np.sqrt(diag)
-    Fs = F * s[:, None] * s[None, :]
-    eig = np.linalg.eigvalsh(Fs)
-    if eig[0] <= fim.SINGULAR_RCOND * eig[-1]:
-        return None
-    return np.linalg.inv(Fs) * s[:, None] * s[None, :]
-
-
 def test_fim_inverse_certificate_keeps_the_eigenvalue_rule(paper, position_designer):
     """fim._inverse_or_none skips the eigenvalues when a Cholesky factorisation and the norm bound
     1/(‖F‖_∞‖F^{-1}‖_∞) > 2·SINGULAR_RCOND prove the matrix is well conditioned (the SDR's CRB reports, issue 16).
@@ -506,7 +492,7 @@ def test_fim_inverse_certificate_keeps_the_eigenvalue_rule(paper, position_desig
         F = A @ A.T + (10.0 ** rng.uniform(-14, 0) if rng.random() < 0.7 else 0.0) * np.eye(n)
         if rng.random() < 0.1:
             F -= 1e-3 * np.trace(F) / n * np.eye(n)  # indefinite
-        expected, got = _inverse_by_the_eigenvalue_rule(F), fim._inverse_or_none(F)
+        expected, got = fim.inverse_by_eigenvalues(F), fim._inverse_or_none(F)
         assert (expected is None) == (got is None)
         if expected is None:
             singular += 1
@@ -517,4 +503,4 @@ def test_fim_inverse_certificate_keeps_the_eigenvalue_rule(paper, position_desig
     result = position_designer.solve(10.0)
     for cov in (result.R, result.R_extracted):
         F = position_designer.fim_map.fim_theta(cov)
-        assert np.array_equal(fim._inverse_or_none(F), _inverse_by_the_eigenvalue_rule(F))
+        assert np.array_equal(fim._inverse_or_none(F), fim.inverse_by_eigenvalues(F))

@@ -409,10 +409,23 @@ def _inverse_or_none(F):
         if inv is not None and np.all(np.isfinite(inv)) and (
                 np.abs(Fs).sum(axis=1).max() * np.abs(inv).sum(axis=1).max() < 0.5 / SINGULAR_RCOND):
             return inv * s[:, None] * s[None, :]
+    return inverse_by_eigenvalues(F, scaled_inverse=inv)
+
+
+def inverse_by_eigenvalues(F, scaled_inverse=None):
+    """F^{-1} of a symmetric FIM, or None when, after unit-diagonal scaling, λ_min ≤ SINGULAR_RCOND · λ_max: the
+    eigenvalue rule itself (what _inverse_or_none falls back to, and the rule it was before issue 16, which the
+    benchmark and the tests compare it with). scaled_inverse: the scaled F's inverse if already computed."""
+    F = 0.5 * (F + F.T)
+    diag = np.diag(F)
+    if np.any(~np.isfinite(F)) or np.any(diag <= 0):
+        return None
+    s = 1.0 / np.sqrt(diag)
+    Fs = F * s[:, None] * s[None, :]  # unit diagonal: eigenvalues are comparable
     eig = np.linalg.eigvalsh(Fs)
     if eig[0] <= SINGULAR_RCOND * eig[-1]:
         return None
-    return (np.linalg.inv(Fs) if inv is None else inv) * s[:, None] * s[None, :]
+    return (np.linalg.inv(Fs) if scaled_inverse is None else scaled_inverse) * s[:, None] * s[None, :]
 
 
 def _cholesky_succeeds(matrix):
