@@ -36,7 +36,6 @@ import hashlib
 import json
 import math
 import struct
-import zlib
 
 import numpy as np
 
@@ -46,13 +45,13 @@ from .localizer import KnownPath, Localizer
 MAGIC = b"DSLT"
 FORMAT_VERSION = 1
 TASK, RESULT, HELLO = 1, 2, 3
+_TYPE_NAMES = {TASK: "TASK", RESULT: "RESULT", HELLO: "HELLO"}
 STATUS_LOCALISED, STATUS_FAILED, STATUS_HELLO = 0, 1, 2
 MAX_CONFIG_BYTES = 1 << 20
 MAX_REASON_BYTES = 2000
 MAX_TASK_BYTES = wire.MAX_MESSAGE_BYTES + MAX_CONFIG_BYTES + 4096
 
-_COMMON = struct.Struct("<4sBBBBII")
-_CRC_OFFSET = 12
+_COMMON = wire._COMMON  # the framing's common header (core.wire.frame_message / open_message)
 _TASK = struct.Struct("<QQQQIB3xIddB3xIIIdI")
 _RESULT = struct.Struct("<QQQBBBBdH")
 _NULL_METHODS = {0: None, 1: "bonferroni", 2: "calibrated"}
@@ -173,13 +172,7 @@ def _arrays_bytes(arrays):
 
 def _frame(mtype, header, blob, arrays):
     parts = [header, blob] + _arrays_bytes(arrays)
-    total = _COMMON.size + sum(len(p) for p in parts)
-    if total > MAX_TASK_BYTES:
-        raise TaskError(f"message of {total} bytes: the limit is {MAX_TASK_BYTES}")
-    body = b"".join(parts)
-    head = _COMMON.pack(MAGIC, FORMAT_VERSION, mtype, len(arrays), 0, total, 0)
-    crc = zlib.crc32(body, zlib.crc32(head))
-    return _COMMON.pack(MAGIC, FORMAT_VERSION, mtype, len(arrays), 0, total, crc) + body
+    return wire.frame_message(mtype, len(arrays), parts, MAGIC, FORMAT_VERSION, MAX_TASK_BYTES, TaskError)
 
 
 def encode_task(task):
@@ -221,28 +214,9 @@ def encode_result(result):
 
 
 def _open(data, expect):
-    try:
-        view = wire._as_bytes_view(data)
-    except wire.WireError as exc:
-        raise TaskError(str(exc)) from None
-    size = len(view)
-    if size > MAX_TASK_BYTES or size < _COMMON.size:
-        raise TaskError(f"message of {size} bytes: accepted {_COMMON.size} … {MAX_TASK_BYTES}")
-    magic, version, mtype, count, flags, total, crc = _COMMON.unpack_from(view, 0)
-    if magic != MAGIC:
-        raise TaskError(f"magic {bytes(magic)!r}: expected {MAGIC!r} (not a localisation task/result)")
-    if version != FORMAT_VERSION:
-        raise TaskError(f"format version {version}: this decoder reads version {FORMAT_VERSION}")
-    if mtype not in expect:
-        raise TaskError(f"message type {mtype}: expected {sorted(expect)}")
-    if flags or total != size:
-        raise TaskError(f"flags {flags} / declared length {total} of a {size}-byte message: expected 0 / {size}")
-    computed = zlib.crc32(view[_COMMON.size:], zlib.crc32(bytes(view[:_CRC_OFFSET]) + b"\0\0\0\0"))
-    if computed != crc:
-        raise TaskError(f"CRC-32 {crc:#010x} does not match the content ({computed:#010x}): corrupted message")
-    if count > wire.MAX_ARRAYS:
-        raise TaskError(f"{count} arrays declared: the limit is {wire.MAX_ARRAYS}")
-    return view, mtype, count
+    """(view, type, array count) of a TASK/RESULT/HELLO message: core.wire's framing with this codec's magic."""
+    return wire.open_message(data, MAGIC, FORMAT_VERSION, {t: _TYPE_NAMES[t] for t in expect}, MAX_TASK_BYTES,
+                             "a localisation task/result", TaskError)
 
 
 def _read_arrays(view, offset, count, names):

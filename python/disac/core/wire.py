@@ -259,13 +259,21 @@ def encode(message):
     _validate(mtype, checked)
     if mtype == PRECODERS:
         _check_identity(values[1], checked)
+    return frame_message(mtype, len(arrays), parts)
+
+
+def frame_message(mtype, array_count, parts, magic=MAGIC, version=FORMAT_VERSION, max_bytes=MAX_MESSAGE_BYTES,
+                  error=WireError):
+    """The bytes of a message in this module's framing: the common header (magic, version, type, array count,
+    flags 0, total length, CRC-32 over the whole message with its own field as zero) before the body ``parts``
+    (bytes); ``error`` when the whole exceeds max_bytes. open_message reads it back."""
     total = _COMMON.size + sum(len(p) for p in parts)
-    if total > MAX_MESSAGE_BYTES:
-        raise WireError(f"message of {total} bytes: the limit is {MAX_MESSAGE_BYTES}")
-    header = _COMMON.pack(MAGIC, FORMAT_VERSION, mtype, len(arrays), 0, total, 0)
+    if total > max_bytes:
+        raise error(f"message of {total} bytes: the limit is {max_bytes}")
+    header = _COMMON.pack(magic, version, mtype, array_count, 0, total, 0)
     body = b"".join(parts)
     crc = zlib.crc32(body, zlib.crc32(header))
-    return _COMMON.pack(MAGIC, FORMAT_VERSION, mtype, len(arrays), 0, total, crc) + body
+    return _COMMON.pack(magic, version, mtype, array_count, 0, total, crc) + body
 
 
 # ---- decoding --------------------------------------------------------------------------------------
@@ -279,31 +287,46 @@ def _as_bytes_view(data):
     return view.cast("B") if view.format != "B" else view
 
 
-def decode(data):
-    """A message object from bytes; raises WireError (with the reason) for anything malformed."""
-    view = _as_bytes_view(data)
+def open_message(data, magic=MAGIC, version=FORMAT_VERSION, types=None, max_bytes=MAX_MESSAGE_BYTES,
+                 what="a gr-disac message", error=WireError):
+    """(view, type, array count) of a message in this module's framing (the common header: magic, version, type,
+    array count, flags, total length, CRC-32 over the whole message with its own field as zero), every header
+    field checked before anything is read; ``error`` (WireError, or a codec's own class: core.localise_tasks uses
+    this framing for its own magic) with the reason for anything malformed. types: the accepted type codes
+    (a dict code → name is shown in the message)."""
+    try:
+        view = _as_bytes_view(data)
+    except WireError as exc:
+        raise error(str(exc)) from None
     size = len(view)
-    if size > MAX_MESSAGE_BYTES:
-        raise WireError(f"message of {size} bytes: the limit is {MAX_MESSAGE_BYTES}")
+    if size > max_bytes:
+        raise error(f"message of {size} bytes: the limit is {max_bytes}")
     if size < _COMMON.size:
-        raise WireError(f"message of {size} bytes: shorter than the {_COMMON.size}-byte header")
-    magic, version, mtype, count, flags, total, crc = _COMMON.unpack_from(view, 0)
-    if magic != MAGIC:
-        raise WireError(f"magic {bytes(magic)!r}: expected {MAGIC!r} (not a gr-disac message)")
-    if version != FORMAT_VERSION:
-        raise WireError(f"format version {version}: this decoder reads version {FORMAT_VERSION}")
-    if mtype not in _TYPE_HEADERS:
-        raise WireError(f"message type {mtype}: expected one of {sorted(_TYPE_NAMES.items())}")
+        raise error(f"message of {size} bytes: shorter than the {_COMMON.size}-byte header")
+    got_magic, got_version, mtype, count, flags, total, crc = _COMMON.unpack_from(view, 0)
+    if got_magic != magic:
+        raise error(f"magic {bytes(got_magic)!r}: expected {magic!r} (not {what})")
+    if got_version != version:
+        raise error(f"format version {got_version}: this decoder reads version {version}")
+    if mtype not in types:
+        shown = sorted(types.items()) if isinstance(types, dict) else sorted(types)
+        raise error(f"message type {mtype}: expected one of {shown}")
     if flags != 0:
-        raise WireError(f"flags {flags:#x}: expected 0 in format version {FORMAT_VERSION}")
+        raise error(f"flags {flags:#x}: expected 0 in format version {version}")
     if total != size:
-        raise WireError(f"declared length {total} bytes but {size} bytes received (truncated or padded)")
-    # the CRC covers the whole message with its own field taken as zero
+        raise error(f"declared length {total} bytes but {size} bytes received (truncated or padded)")
     computed = zlib.crc32(view[_COMMON.size:], zlib.crc32(bytes(view[:_CRC_OFFSET]) + b"\0\0\0\0"))
     if computed != crc:
-        raise WireError(f"CRC-32 {crc:#010x} does not match the content ({computed:#010x}): corrupted message")
+        raise error(f"CRC-32 {crc:#010x} does not match the content ({computed:#010x}): corrupted message")
     if count > MAX_ARRAYS:
-        raise WireError(f"{count} arrays declared: the limit is {MAX_ARRAYS}")
+        raise error(f"{count} arrays declared: the limit is {MAX_ARRAYS}")
+    return view, mtype, count
+
+
+def decode(data):
+    """A message object from bytes; raises WireError (with the reason) for anything malformed."""
+    view, mtype, count = open_message(data, types=_TYPE_NAMES)
+    size = len(view)
     type_header = _TYPE_HEADERS[mtype]
     offset = _COMMON.size
     if size - offset < type_header.size:
