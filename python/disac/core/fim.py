@@ -394,12 +394,10 @@ def _inverse_or_none(F):
     radius is at most any induced norm), so 1/(‖F‖_∞ ‖F^{-1}‖_∞) > 2·SINGULAR_RCOND proves the test passes (the
     factor 2 covers the rounding of both sides). Otherwise the eigenvalues decide, as before; the inverse is the
     same np.linalg.inv either way, so the result is bit for bit the previous one."""
-    F = 0.5 * (F + F.T)
-    diag = np.diag(F)
-    if np.any(~np.isfinite(F)) or np.any(diag <= 0):
+    scaled = _unit_diagonal(F)
+    if scaled is None:
         return None
-    s = 1.0 / np.sqrt(diag)
-    Fs = F * s[:, None] * s[None, :]  # unit diagonal: eigenvalues are comparable
+    s, Fs = scaled
     inv = None
     if _cholesky_succeeds(Fs):
         try:
@@ -409,19 +407,30 @@ def _inverse_or_none(F):
         if inv is not None and np.all(np.isfinite(inv)) and (
                 np.abs(Fs).sum(axis=1).max() * np.abs(inv).sum(axis=1).max() < 0.5 / SINGULAR_RCOND):
             return inv * s[:, None] * s[None, :]
-    return inverse_by_eigenvalues(F, scaled_inverse=inv)
+    return _eigenvalue_rule(s, Fs, inv)
 
 
-def inverse_by_eigenvalues(F, scaled_inverse=None):
+def inverse_by_eigenvalues(F):
     """F^{-1} of a symmetric FIM, or None when, after unit-diagonal scaling, λ_min ≤ SINGULAR_RCOND · λ_max: the
     eigenvalue rule itself (what _inverse_or_none falls back to, and the rule it was before issue 16, which the
-    benchmark and the tests compare it with). scaled_inverse: the scaled F's inverse if already computed."""
+    benchmark and the tests compare it with)."""
+    scaled = _unit_diagonal(F)
+    return None if scaled is None else _eigenvalue_rule(*scaled)
+
+
+def _unit_diagonal(F):
+    """(s, F_s) with s = diag(F)^{-1/2} and F_s = diag(s) F diag(s) of the symmetrised F (unit diagonal: its
+    eigenvalues are comparable), or None when F has a non-finite entry or a diagonal entry ≤ 0."""
     F = 0.5 * (F + F.T)
     diag = np.diag(F)
     if np.any(~np.isfinite(F)) or np.any(diag <= 0):
         return None
     s = 1.0 / np.sqrt(diag)
-    Fs = F * s[:, None] * s[None, :]  # unit diagonal: eigenvalues are comparable
+    return s, F * s[:, None] * s[None, :]
+
+
+def _eigenvalue_rule(s, Fs, scaled_inverse=None):
+    """The eigenvalue rule on a unit-diagonal F_s (of _unit_diagonal); scaled_inverse: F_s^{-1} if already computed."""
     eig = np.linalg.eigvalsh(Fs)
     if eig[0] <= SINGULAR_RCOND * eig[-1]:
         return None
