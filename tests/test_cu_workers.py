@@ -155,17 +155,23 @@ def _accounted(status):
 
 def test_two_worker_processes_one_killed_every_frame_accounted_for_in_order(paper):
     scn, snapshots, _, _, expected = paper
-    # deadline 5 s: far above one search (0.04–0.5 s under load), short enough for the re-issue to show
+    # deadline 5 s: far above one search (0.01–0.5 s under load), short enough for the re-issue to show
     cu = central_unit(scn, SEED, workers=2, queue_depth=FRAMES, status_interval_s=0, worker_deadline_s=5.0,
                       worker_attempts=3)
     cu.start()
     try:
         pool = cu._pool
         wait_for(lambda: cu.status()["workers_seen"] >= 2, START_WAIT_S, "both worker processes' HELLO")
-        _send_frames(cu, scn, snapshots, range(FRAMES // 2))
-        wait_for(lambda: cu.status()["frames_localised"] >= 1 and cu.status()["in_flight_frames"] >= 2, RUN_WAIT_S,
-                 "a first estimate with frames still in the workers")
+        # The victim is stopped (SIGSTOP) before the first frames, so it holds the tasks PUSH's round robin gives it
+        # and never answers them, however fast the search: the kill below then always takes frames with it (with
+        # the fast search, a kill timed on "frames still in flight" could find every frame already answered).
+        # Both HELLOs came over the result sockets, which each worker connects after its task socket, so both
+        # task pipes are attached and the victim gets some of the first tasks.
         victim = pool.processes[0]
+        victim.send_signal(signal.SIGSTOP)
+        _send_frames(cu, scn, snapshots, range(FRAMES // 2))
+        wait_for(lambda: cu.status()["worker_reissued"] >= 1, RUN_WAIT_S,
+                 "the stopped worker's first task issued again after its deadline")
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         _send_frames(cu, scn, snapshots, range(FRAMES // 2, FRAMES))
@@ -178,6 +184,7 @@ def test_two_worker_processes_one_killed_every_frame_accounted_for_in_order(pape
     assert pool.processes[1].returncode is not None  # the surviving worker was stopped with the unit
     assert _accounted(status) == FRAMES, status
     assert status["frames_localised"] == FRAMES, status  # the killed worker's frames went to the other one
+    assert status["worker_reissued"] >= 1, status
     frames = [e.frame for e in cu.estimates]
     assert frames == list(range(FRAMES))  # released in frame order
     for estimate in cu.estimates:
