@@ -458,12 +458,11 @@ REFERENCE_SETTINGS = dict(tol_gap_abs=1e-9, tol_gap_rel=1e-9, tol_feas=1e-9, ite
 
 def _optima_module():
     """tests/test_sdr_optima.py: RECORDED and CIRCLE_RECORDED (the optima the issue pins to 1e-6), PRESET_POINTS."""
-    import importlib.util
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "test_sdr_optima.py")
-    spec = importlib.util.spec_from_file_location("sdr_optima_records", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import test_sdr_optima
+    return test_sdr_optima
 
 
 def _recorded_optima():

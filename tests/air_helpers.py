@@ -1,11 +1,26 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Helpers several test files share: a random small scenario, random covariances and the normalised FIM
-error for the FIM tests, and a sensing channel's streaming fast path run over a whole stream."""
+error for the FIM tests, a sensing channel's streaming fast path run over a whole stream, and the bench
+scripts some tests read (bench_module)."""
+
+import importlib
+import os
+import sys
 
 import numpy as np
 
 from gnuradio.disac.core import ofdm, scenario
+
+
+BENCH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench")
+
+
+def bench_module(name):
+    """bench/<name>.py imported as a module (e.g. "bench_beamformer": its circle case and JSON rows)."""
+    if BENCH_DIR not in sys.path:
+        sys.path.insert(0, BENCH_DIR)
+    return importlib.import_module(name)
 
 
 def random_scenario(seed, tx_antennas=3, rx_antennas=5):

@@ -454,12 +454,8 @@ def test_bench_scaling_rows_keep_the_json_contract():
     """bench/bench_beamformer.py --json: a list of rows with exactly name, value, unit, anchor, anchor_value and
     ratio = value / anchor_value (the contract `disac bench --json` reads), NEW anchored to OLD where OLD ran and
     to the issue's targets at N = 8 otherwise. Built from made-up measurements: no timing is asserted."""
-    import importlib.util
-    import os
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "bench_beamformer.py")
-    spec = importlib.util.spec_from_file_location("bench_beamformer_contract", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    import air_helpers
+    bench = air_helpers.bench_module("bench_beamformer")
 
     def fake(scale):
         return dict(build_s=1.0 * scale, build_cpu_s=0.9 * scale, first_s=2.0 * scale, first_cpu_s=1.8 * scale,

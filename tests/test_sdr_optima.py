@@ -50,19 +50,10 @@ CIRCLE_RECORDED = {
 # fmt: on
 
 
-def _bench_module():
-    """bench/bench_beamformer.py (it defines the circle case; it imports the package from this tree's python/)."""
-    import importlib.util
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "bench_beamformer.py")
-    spec = importlib.util.spec_from_file_location("bench_beamformer_optima", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 def record_circle():
     """Solve the circle case at 20 dB with the tree's default formulation and print CIRCLE_RECORDED as JSON."""
-    bench = _bench_module()
+    import air_helpers  # here, not at the top: bench_beamformer imports this file for RECORDED alone
+    bench = air_helpers.bench_module("bench_beamformer")
     scn = bench.circle_scenario(CIRCLE_NODES)
     out = {}
     for objective in OBJECTIVES:
@@ -136,7 +127,8 @@ def test_optima_equal_the_recorded_ones(preset, objective):
 def test_circle_of_eight_optima_equal_the_recorded_ones(objective):
     """The N = 8 case of issue 16's Done when, whose warm solve the transmit frame and the direct R_n ⪰ 0 LMI sped
     up: the same optimum (bound and value) as before that change, to OPTIMUM_RTOL (observed ≤ 2e-8)."""
-    bench = _bench_module()
+    import air_helpers  # here, not at the top: bench_beamformer imports this file for RECORDED alone
+    bench = air_helpers.bench_module("bench_beamformer")
     scn = bench.circle_scenario(CIRCLE_NODES)
     designer = bench.beamformer.BeamformerDesigner(scn, objective=objective, solver="clarabel")
     result = designer.solve(20.0)
