@@ -165,3 +165,26 @@ def test_a_restarted_unit_knows_the_sets_of_the_one_before(tmp_path):
         assert "does not match" in str(exc) and "cu.state" in str(exc)
     else:
         raise AssertionError("a forged set in the state file was accepted")
+
+
+def test_frames_no_worker_answered_stay_counted_across_a_restart(tmp_path):
+    """A restarted unit carries worker_lost on (issue 16's workers): before, the state file did not hold it, so
+    the frames no worker answered dropped out of localised + skipped + lost after a restart. A state file
+    written before the counter existed reads as 0."""
+    from gnuradio.disac.blocks.central_unit import central_unit
+
+    state = tmp_path / "cu.state"
+    first = central_unit("paper", 0, status_interval_s=0, state_file=str(state))
+    # the accounting of a unit that finished frames 0 … 9: 7 localised, 3 given up by the workers
+    first._done_upto = 9
+    first.counters["frames_localised"], first.counters["worker_lost"] = 7, 3
+    first._save_state(force=True)
+    written = json.loads(state.read_text())
+    assert written["worker_lost"] == 3 and written["lost"] == 0
+    status = central_unit("paper", 0, status_interval_s=0, state_file=str(state)).status()
+    assert status["worker_lost"] == 3 and status["frames_skipped"] == 3
+    assert status["frames_localised"] + status["frames_skipped"] + status["lost"] == 10, status
+    del written["worker_lost"]  # a file of the unit before this counter
+    state.write_text(json.dumps(written))
+    status = central_unit("paper", 0, status_interval_s=0, state_file=str(state)).status()
+    assert status["worker_lost"] == 0 and status["restored"] == 1

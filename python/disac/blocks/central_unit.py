@@ -332,7 +332,7 @@ class central_unit(gr.basic_block):
         if self._state is not None:  # a restart: carry on the accounting of the unit before
             self.aligner.resume(self._state["done_upto"])
             self._done_upto = self._state["done_upto"]
-            for key in ("frames_localised", "skipped_busy", "unknown_precoders", "localisation_errors"):
+            for key in ("frames_localised", "skipped_busy", "unknown_precoders", "localisation_errors", "worker_lost"):
                 self.counters[key] = self._state[key]
             self.counters["skipped_unknown_version"] = self._state["unknown_precoders"]
             self._restored_lost = self._state["lost"]
@@ -696,7 +696,8 @@ class central_unit(gr.basic_block):
         # this state counts them lost, so the accounting stays exact whatever happens after the write
         with self._lock:
             sets = self.precoders.known_sets()
-        snapshot = (done,) + tuple(status[key] for key in fusion.STATE_COUNTERS) + tuple(s[0] for s in sets)
+        snapshot = ((done,) + tuple(status[key] for key in fusion.STATE_COUNTERS + fusion.LATER_STATE_COUNTERS)
+                    + tuple(s[0] for s in sets))
         if snapshot == self._saved:
             return
         counters = dict(status)

@@ -817,6 +817,9 @@ class FrameEstimator:
 STATE_FORMAT = 1
 # the accounting a restarted unit carries on: frames localised, skipped (per cause) and lost before it
 STATE_COUNTERS = ("frames_localised", "skipped_busy", "unknown_precoders", "localisation_errors", "lost")
+# counters added since STATE_FORMAT 1 was fixed: written always, read as 0 from a file written before them
+# (worker_lost: frames no localisation worker answered, issue 16; without it a restart dropped them from the sums)
+LATER_STATE_COUNTERS = ("worker_lost",)
 
 
 def save_state(path, scenario_name, done_upto, counters, precoder_sets=()):
@@ -828,7 +831,7 @@ def save_state(path, scenario_name, done_upto, counters, precoder_sets=()):
     import os
 
     state = {"format": STATE_FORMAT, "scenario": str(scenario_name), "done_upto": int(done_upto)}
-    state.update({key: int(counters.get(key, 0)) for key in STATE_COUNTERS})
+    state.update({key: int(counters.get(key, 0)) for key in STATE_COUNTERS + LATER_STATE_COUNTERS})
     state["precoder_sets"] = [
         {"precoder_id": int(identity), "version": int(version),
          "wc": [np.real(wc).ravel().tolist(), np.imag(wc).ravel().tolist(), list(np.shape(wc))],
@@ -858,7 +861,9 @@ def load_state(path, scenario_name):
     if state.get("scenario") != scenario_name:
         raise ValueError(f"state file {path!r}: written for scenario {state.get('scenario')!r}, this unit runs "
                          f"{scenario_name!r}; delete it to start afresh")
-    for key in ("done_upto",) + STATE_COUNTERS:
+    for key in LATER_STATE_COUNTERS:
+        state.setdefault(key, 0)
+    for key in ("done_upto",) + STATE_COUNTERS + LATER_STATE_COUNTERS:
         value = state.get(key)
         low = -1 if key == "done_upto" else 0
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= (1 << 63) - 1:
