@@ -231,6 +231,34 @@ def test_sweep_on_a_local_cluster_gives_the_serial_result(tmp_path):
     assert alone["mse_m2"] == pytest.approx(float(np.mean(first_chunk)), rel=RELATIVE_TOLERANCE)
 
 
+def test_sweep_with_unknown_k_is_localize_with_unknown_k(tmp_path):
+    """`disac sweep --unknown-k` runs each point as `disac localize --unknown-k`: the detection's keys on the
+    point, its counts on the trials, and the numbers of the localize Monte-Carlo of the same seeds (in this
+    process: scheduler none). 4 frames of paper at 20 dB, random precoders, K̂ ≤ 3 at P_fa 1e-3."""
+    out = str(tmp_path / "unknown")
+    command = [sys.executable, "-c", RUN_MODULE, "sweep", "paper", "--snr-db", "20", "--precoders", "random",
+               "--trials", "4", "--scheduler", "none", "--unknown-k", "--max-targets", "3", "--out", out, "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                            env=dict(os.environ, OPENBLAS_NUM_THREADS="1"), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["max_targets"] == 3 and summary["false_alarm_rate"] == 1e-3
+    points, trials = _table(os.path.join(out, "points.parquet")), _table(os.path.join(out, "trials.parquet"))
+    scn = trial_stats.scenario_at_snr(scenario_mod.load_scenario("paper"), 20.0)
+    wc, wr = node_cmd.resolve_precoders(scn, "random", 10.0)
+    alone = localize_cmd.monte_carlo(scn, wc, wr, 4, seed=0, channel_seed=1, max_targets=3, false_alarm_rate=1e-3)
+    for key in ("k_detected_rate", "false_targets_per_frame", "missed_targets_per_frame", "trials_k_correct",
+                "max_targets"):
+        assert points[key] == [alone[key]], key
+    assert points["mse_m2"][0] == pytest.approx(alone["mse_m2"], rel=RELATIVE_TOLERANCE)
+    assert sum(trials["k_correct"]) == alone["trials_k_correct"]
+    assert [d - f + m for d, f, m in zip(trials["detected"], trials["false_targets"], trials["missed_targets"])] == \
+        [2] * 4  # detected − false + missed = the K = 2 true targets, per trial
+    # and without --unknown-k the options are refused, naming them
+    assert_one_line_error(disac("sweep", "--snr-db", "20", "--max-targets", "3", "--out", out + "x"),
+                          "--max-targets", "--unknown-k")
+
+
 def test_localize_monte_carlo_on_a_local_cluster_gives_the_serial_result(paper_at_20db):
     scn, wc, wr = paper_at_20db
     serial = localize_cmd.monte_carlo(scn, wc, wr, 8, seed=5, channel_seed=6, chunk_trials=4)

@@ -22,6 +22,10 @@ POINT_COLUMNS = ("trials", "mse_m2", "rmse_m", "crb_position_m2", "mse_over_crb"
                  "mse_over_crb_conditional", "failures", "mse_m2_without_failures", "gate_m", "frames_skipped")
 TRIAL_COLUMNS = ("point", "trial", "chunk", "seed", "channel_seed", "frame", "squared_error_m2", "max_target_error_m",
                  "failed", "crb_conditional_m2", "estimates_m")
+# with K unknown (--unknown-k): the detection's statistics per point and its counts per trial
+UNKNOWN_K_POINT_COLUMNS = ("k_detected_rate", "false_targets_per_frame", "missed_targets_per_frame",
+                           "trials_k_correct", "max_targets", "false_alarm_rate")
+UNKNOWN_K_TRIAL_COLUMNS = ("detected", "k_correct", "false_targets", "missed_targets")
 
 
 def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", nodes=None, timeout_s=3600.0,
@@ -87,9 +91,11 @@ def design_task(scenario, kind, sinr_db, seed, objective):
                                            10.0 if sinr_db is None else sinr_db, seed, objective)
 
 
-def run_sweep(points, scenarios, precoders, objective, seed, trials, chunk_trials, gate_m, executor, on_progress=None):
+def run_sweep(points, scenarios, precoders, objective, seed, trials, chunk_trials, gate_m, executor, on_progress=None,
+              max_targets=None, false_alarm_rate=None):
     """`disac sweep`'s work: the statistics of every point ([{"row": dict, "chunks": [dict]}]) and the trial rows
-    ([dict]); two rounds of tasks on ``executor`` (the designs, then every chunk of every point)."""
+    ([dict]); two rounds of tasks on ``executor`` (the designs, then every chunk of every point). ``max_targets``
+    (≥ 1): K unknown, detected at ``false_alarm_rate`` (core.detection), as `disac localize --unknown-k`."""
     from .core import precoder_sets
 
     try:
@@ -100,7 +106,8 @@ def run_sweep(points, scenarios, precoders, objective, seed, trials, chunk_trial
     plans = [sweep.plan_chunks(trials, seed, chunk_trials) for _ in points]
     tasks, owners = [], []
     for index, (scenario, (wc, wr), chunks) in enumerate(zip(scenarios, designs, plans)):
-        tasks += chunk_tasks(scenario, wc, wr, chunks, gate_m)
+        tasks += chunk_tasks(scenario, wc, wr, chunks, gate_m, max_targets=max_targets,
+                             false_alarm_rate=false_alarm_rate)
         owners += [index] * len(chunks)
     sizes = [c.trials for chunks in plans for c in chunks]
     outcomes = executor.map(run_trial_chunk, tasks, on_done=None if on_progress is None else (
@@ -108,15 +115,17 @@ def run_sweep(points, scenarios, precoders, objective, seed, trials, chunk_trial
     rows, trial_rows = [], []
     for index, (point, scenario, (wc, wr)) in enumerate(zip(points, scenarios, designs)):
         mine = [o for o, owner in zip(outcomes, owners) if owner == index]
-        stats, records = chunked_statistics(scenario, wc, wr, mine, gate_m)
+        stats, records = chunked_statistics(scenario, wc, wr, mine, gate_m, max_targets, false_alarm_rate)
         row = {"point": point.index, **{k: _cell_value(v) for k, v in point.overrides}, "snr_db": point.snr_db,
                "sinr_db": point.sinr_db, "precoders": precoders,
                "objective": objective if precoders == "designed" else None, "scenario": scenario.name,
-               **{k: stats[k] for k in POINT_COLUMNS}, "chunks": len(mine),
+               **{k: stats[k] for k in POINT_COLUMNS + (UNKNOWN_K_POINT_COLUMNS if max_targets else ())},
+               "chunks": len(mine),
                "elapsed_s": sum(info["elapsed_s"] for _, info in mine)}
         rows.append({"row": row, "chunks": stats["chunks"]})
         for i in range(len(records["trial"])):
             trial_rows.append({"point": point.index, **{c: records[c][i] for c in TRIAL_COLUMNS[1:-1]},
+                               **{c: records[c][i] for c in (UNKNOWN_K_TRIAL_COLUMNS if max_targets else ())},
                                "estimates_m": json.dumps(records["estimates_m"][i])})
     return rows, trial_rows
 

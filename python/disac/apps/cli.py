@@ -36,6 +36,7 @@ class UsageError(Exception):
 
 from .cli_options import (  # noqa: F401 - re-exported: the subcommands import them from here
     DEFAULT_SCENARIO, add_option, add_progress_option, add_scenario_argument, add_scheduler_arguments,
+    add_unknown_k_arguments,
     deprecation_note, finite_float, progress_bar, solver_accuracy_warnings_quieted, whole_number)
 
 

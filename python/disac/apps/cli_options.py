@@ -122,6 +122,15 @@ def progress_bar(total, desc, unit="step", enabled=True):
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=not (enabled and terminal))
 
 
+def add_unknown_k_arguments(parser):
+    """--unknown-k [--max-targets N] [--false-alarm-rate P] of localize and sweep (issue 15; checked when the command
+    runs by core.trial_stats.unknown_k_options)."""
+    parser.add_argument("--unknown-k", action="store_true", help="the central unit detects how many targets there are")
+    parser.add_argument("--max-targets", type=int, default=None, help="with --unknown-k: the most targets (default 4)")
+    parser.add_argument("--false-alarm-rate", type=finite_float("--false-alarm-rate", 0.0, 1.0), default=None,
+                        help="with --unknown-k: probability of a false target in a frame without one (default 1e-3)")
+
+
 def add_scheduler_arguments(parser):
     """--scheduler auto|local|none|ADDR and --dask-workers N of the commands that run on Dask (localize, sweep,
     figures; core/sweep.py, docs/sweeps.md). Checked when the command runs (core.sweep.check_scheduler); nothing is

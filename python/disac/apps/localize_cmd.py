@@ -62,6 +62,7 @@ from ..core import sweep, trial_stats
 from ..sweep_runs import chunk_tasks, chunked_statistics, run_chain, run_trial_chunk  # noqa: F401 (scripts use run_chain)
 from ..core.trial_stats import conditional_crbs_m2, matched_errors, scenario_at_snr  # noqa: F401 (the names scripts use)
 from .cli import (UsageError, add_background_arguments, add_impairment_arguments, add_scheduler_arguments,
+                  add_unknown_k_arguments,
                   interference_report, resolve_suppressor, add_precoder_arguments, add_progress_option,
                   add_scenario_argument, finite_float, impaired_scenario, load_checked_scenario,
                   print_json, print_scenario_warnings, Progress, quiet_gnuradio_info, resolve_calibration,
@@ -84,10 +85,7 @@ def register(subparsers):
     add_impairment_arguments(parser)
     add_background_arguments(parser)
     add_progress_option(parser)
-    parser.add_argument("--unknown-k", action="store_true", help="the central unit detects how many targets there are")
-    parser.add_argument("--max-targets", type=int, default=None, help="with --unknown-k: the most targets (default 4)")
-    parser.add_argument("--false-alarm-rate", type=finite_float("--false-alarm-rate", 0.0, 1.0), default=None,
-                        help="with --unknown-k: probability of a false target in a frame without one (default 1e-3)")
+    add_unknown_k_arguments(parser)
     add_scheduler_arguments(parser)
     parser.add_argument("--chunk-trials", type=int, default=sweep.DEFAULT_CHUNK_TRIALS, metavar="M",
                         help="trials per flowgraph run, the unit of parallel work (default %(default)s; 0: all trials "

@@ -1,7 +1,8 @@
 # Copyright 2026 The gr-disac authors
 # SPDX-License-Identifier: GPL-3.0-or-later
 """`disac sweep [SCENARIO] --grid KEY=V1,V2,… [--grid …] --snr-db S1,S2,… [--sinr-db G1,G2,…] --trials N --out DIR
-[--scheduler auto|local|none|ADDR] [--dask-workers N] [--chunk-trials M]`: a `disac localize` Monte-Carlo at every
+[--unknown-k [--max-targets N] [--false-alarm-rate P]] [--scheduler auto|local|none|ADDR] [--dask-workers N]
+[--chunk-trials M]`: a `disac localize` Monte-Carlo at every
 point of a grid of scenario keys × target SNR × Γ_c, on Dask (issue 16 item 4; docs/sweeps.md).
 
 Every point is `disac localize SCENARIO(with the keys set) --snr-db S --sinr-db G --trials N --seed SEED
@@ -15,7 +16,10 @@ statistics of `disac localize`), trials.csv and trials.parquet (one row per tria
 frame, squared error, worst target error, failed, conditional CRB, the estimates as JSON), sweep.json (the
 settings, the grid, the points with their chunks, software versions, load averages, times) and sweep.png (RMSE
 and √CRB against the target SNR, and MSE/CRB). --json prints sweep.json's document (and the files written).
-The ideal air only (no [impairments]: `disac localize --impairments` for impaired runs) and K known.
+With --unknown-k the central unit detects K̂ per frame as `disac localize --unknown-k` does, and the points gain
+its keys (k_detected_rate, false_targets_per_frame, missed_targets_per_frame, trials_k_correct, max_targets,
+false_alarm_rate), the trials detected, k_correct, false_targets and missed_targets; the MSE keys are over the
+frames with K̂ = K. The ideal air only (no [impairments]: `disac localize --impairments` for impaired runs).
 """
 
 import json
@@ -25,8 +29,9 @@ import time
 
 from ..core import sweep
 from .. import sweep_runs
-from .cli import (UsageError, add_progress_option, add_scenario_argument, add_scheduler_arguments, print_json,
-                  Progress)
+from ..core import trial_stats
+from .cli import (UsageError, add_progress_option, add_scenario_argument, add_scheduler_arguments,
+                  add_unknown_k_arguments, print_json, Progress)
 
 def register(subparsers):
     from ..core.design_options import DEFAULT_OBJECTIVE, OBJECTIVES
@@ -51,6 +56,7 @@ def register(subparsers):
     parser.add_argument("--seed", type=int, default=0, help="data seed of every point (chunk 0's; default 0)")
     parser.add_argument("--gate-m", type=float, default=None, help="failure gate per target in metres (default c/(4B))")
     parser.add_argument("--out", default="sweep", metavar="DIR", help="output folder (default sweep)")
+    add_unknown_k_arguments(parser)
     add_scheduler_arguments(parser)
     parser.add_argument("--chunk-trials", type=int, default=sweep.DEFAULT_CHUNK_TRIALS, metavar="M",
                         help="trials per flowgraph run, the unit of parallel work (default %(default)s; 0: all trials "
@@ -119,6 +125,8 @@ def run_command(args):
         raise UsageError(f"--chunk-trials {args.chunk_trials!r}: accepted: a whole number ≥ 1, or 0 for one chunk")
     if args.gate_m is not None and not (math.isfinite(args.gate_m) and args.gate_m > 0):
         raise UsageError(f"--gate-m {args.gate_m!r}: accepted: a positive distance in metres")
+    max_targets, false_alarm_rate = trial_stats.unknown_k_options(args.unknown_k, args.max_targets,
+                                                                  args.false_alarm_rate, UsageError)
     try:
         sweep.check_scheduler(args.scheduler)
     except sweep.SweepError as exc:
@@ -138,7 +146,7 @@ def run_command(args):
         with sweep.open_executor(args.scheduler, args.dask_workers, tasks=tasks) as executor:
             rows, trial_rows = sweep_runs.run_sweep(points, scenarios, args.precoders, args.objective, args.seed,
                                                     args.trials, args.chunk_trials, args.gate_m, executor,
-                                                    progress.callback)
+                                                    progress.callback, max_targets, false_alarm_rate)
             where = {"scheduler": executor.address or executor.kind, "dask_workers": executor.workers}
     except sweep.SweepError as exc:
         raise UsageError(str(exc)) from None
@@ -151,7 +159,8 @@ def run_command(args):
     summary = {"scenario": args.scenario, "grid": {k: v for k, v in grid}, "snr_db": sorted({p.snr_db for p in points}),
                "sinr_db": [g for g in dict.fromkeys(p.sinr_db for p in points)], "precoders": args.precoders,
                "objective": args.objective if args.precoders == "designed" else None, "trials": args.trials,
-               "seed": args.seed, "chunk_trials": args.chunk_trials, **where,
+               "seed": args.seed, "chunk_trials": args.chunk_trials, "max_targets": max_targets,
+               "false_alarm_rate": false_alarm_rate, **where,
                "points": [{**r["row"], "chunk_list": r["chunks"]} for r in rows], "software": sweep_runs.software_versions(),
                "elapsed_s": time.perf_counter() - started, "load_average_before": list(load_before),
                "load_average_after": list(os.getloadavg()), "cpu_count": os.cpu_count()}
@@ -171,6 +180,7 @@ def run_command(args):
         keys = ", ".join(f"{k}={row[k]}" for k in row if "." in k)
         sinr = "" if row["sinr_db"] is None else f", Γc {row['sinr_db']:g} dB"
         print(f"  {keys + ', ' if keys else ''}SNR {row['snr_db']:g} dB{sinr}: MSE {row['mse_m2']:.4g} m², "
-              f"CRB {row['crb_position_m2']:.4g} m², MSE/CRB {row['mse_over_crb']:.3f}, failures {row['failures']}")
+              f"CRB {row['crb_position_m2']:.4g} m², MSE/CRB {row['mse_over_crb']:.3f}, failures {row['failures']}"
+              + (f", K̂ = K in {row['k_detected_rate']:.3f} of frames" if max_targets else ""))
     print(f"wrote {len(written)} files to {out}")
     return 0
