@@ -76,8 +76,8 @@ COARSE_CANDIDATES = 4
 INTERMEDIATE_TOLERANCES = {"step_tol": 1e-4, "cost_rtol": 1e-9}
 # The structured (normal-equation) evaluation of the fast refinement (_structured_projection) hands over to the QR
 # (_position_projection) when a column of some A_n keeps less than this fraction of its energy outside the span of the
-# columns before it (a squared Cholesky pivot over the Gram diagonal: sin² of its angle to that span), i.e. when
-# cond(A_nᴴA_n) could reach ~1e8 and b̂ from the normal equations would lose more than ~1e-8 relative.
+# other columns (1/(G_ii (G⁻¹)_ii): sin² of its angle to that span), i.e. when cond(A_nᴴA_n) could pass ~1e8 and b̂
+# from the normal equations would lose more than ~1e-8 relative.
 _NORMAL_PIVOT_MIN = 1e-8
 # The fast refinement's normal equations form ∂μ explicitly (R, 2K, D) when a node's data has at most this many values
 # D = Mr·L·P, else only its Kronecker factors (_structured_projection). Measured (one core, per call): the paper's D = 256,
@@ -725,9 +725,9 @@ class Localizer:
         inner product the LM needs splits into an Mr-long and an LP-long one: (a ⊗ u)ᴴ(a' ⊗ u') = (aᴴa')(uᴴu') and
         (a ⊗ u)ᴴ y_n = uᴴ (aᴴ Y_n). With G_n = A_nᴴA_n and c_n = A_nᴴ y_n: b̂ = G⁻¹c; the residual r_n = y_n − Σ_k a_k ⊗ U_nk
         is formed explicitly, so C(q) = ‖r‖² has no cancellation (an error δb in b̂ changes it at second order only,
-        r ⟂ A); Jᵀr = −Re Σ_n ∂μᴴ P⊥ r_n and JᵀJ = Re Σ_n (∂μᴴ∂μ − ∂μᴴA G⁻¹ Aᴴ∂μ). No D-long column is formed: a few
-        products of (R, ≤ TK + 3K, LP) arrays replace the Householder QR of R (D × TK) blocks and the (R, D, 2K)
-        Jacobian. The same quantities as the QR's to rounding (measured ≤ 6e-15 relative; cond(G) = cond(A)², and the
+        r ⟂ A); Jᵀr = −Re Σ_n ∂μᴴ P⊥ r_n and JᵀJ = Re Σ_n (∂μᴴ∂μ − ∂μᴴA G⁻¹ Aᴴ∂μ). No column of A is formed: a few
+        products of (R, ≤ TK + 3K, LP) arrays replace the Householder QR of the R (D × TK) blocks; ∂μ is formed
+        (R, 2K + 1, D with r) only where D ≤ _EXPLICIT_NORMAL_MAX_D, where that is faster. The same quantities as the QR's to rounding (measured ≤ 6e-15 relative; cond(G) = cond(A)², and the
         columns of distinct targets are far from collinear)."""
         rx, tx = problem.index
         n_rx, n_tx = len(rx), len(tx)
