@@ -245,3 +245,16 @@ def test_near_collinear_columns_go_to_the_qr():
     cost, _, _ = loc._fast_evaluation(problem, positions)
     residual, _, _ = loc._position_projection(problem, positions)
     assert cost == pytest.approx(float(np.sum(np.abs(residual) ** 2)), rel=1e-12)
+
+
+def test_guard_bins_and_several_symbols_give_the_reference_estimates():
+    """Guard/DC bins left out (active_subcarriers) and three OFDM symbols (D = Mr·L_active·P = 672: the Kronecker form
+    of the normal equations), the same estimates as the reference."""
+    scn = paper()
+    mask = np.ones(scn.subcarriers, dtype=bool)
+    mask[[0, scn.subcarriers // 2]] = False
+    locs = {method: localizer.Localizer(scn.node_positions_m, scn.tx_antennas, scn.rx_antennas, scn.subcarriers,
+                                        scn.bandwidth_hz, localizer.default_search_region(scn),
+                                        active_subcarriers=mask, search_method=method)
+            for method in localizer.SEARCH_METHODS}
+    assert_same_estimates(locs, synthetic_frames(scn, 3, seed=6, symbols=3), scn.num_targets)
