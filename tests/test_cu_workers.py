@@ -264,6 +264,71 @@ def test_curve_remote_worker_over_tcp_and_a_worker_with_another_key_refused(pape
         np.testing.assert_allclose(estimate.positions_m, expected[estimate.frame], rtol=0, atol=SAME_M)
 
 
+def test_a_curve_units_local_workers_localise_over_their_private_ipc(paper, tmp_path):
+    """--workers N with the unit on CURVE: the local workers (subprocesses without a key) connect over the unit's
+    private ipc directory, which needs no CURVE. Before, the unit bound those sockets as a CURVE server and its
+    keyless workers were never heard (workers_seen stayed 0: measured, 60 s)."""
+    from gnuradio.disac import net
+
+    scn, snapshots, _, _, expected = paper
+    _, cu_secret = net.create_keys(str(tmp_path), "cu")
+    allowed = tmp_path / "allowed"
+    allowed.write_text(net.read_secret(cu_secret, "cu")[0].decode() + "\n")
+    cu = central_unit(scn, SEED, workers=2, queue_depth=FRAMES, status_interval_s=0, security="curve",
+                      secret_key_file=cu_secret, allowed_keys_file=str(allowed))
+    cu.start()
+    try:
+        wait_for(lambda: cu.status()["workers_seen"] >= 2, START_WAIT_S, "both local workers' HELLO")
+        _send_frames(cu, scn, snapshots, range(3))
+        wait_for(lambda: cu.status()["frames_localised"] >= 2, RUN_WAIT_S, "frames 0 and 1 localised")
+    finally:
+        cu.stop()
+    status = cu.status()
+    assert status["frames_localised"] == 3 and _accounted(status) == 3, status
+    for estimate in cu.estimates:
+        np.testing.assert_allclose(estimate.positions_m, expected[estimate.frame], rtol=0, atol=SAME_M)
+
+
+def test_private_ipc_links_are_said_once_not_logged_open(tmp_path, caplog):
+    """The unit's private worker directory (0700): its links are not logged OPEN (by the unit nor by a worker), one
+    line says the local workers are private; an ipc address in a directory others can enter is still OPEN."""
+    import logging
+
+    import zmq
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)  # whatever the umask
+    assert _localise_pool.is_private_ipc(f"ipc://{private}/tasks")
+    assert not _localise_pool.is_private_ipc(f"ipc://{shared}/tasks")
+    assert not _localise_pool.is_private_ipc("tcp://127.0.0.1:5555")
+    assert not _localise_pool.is_private_ipc(f"ipc://{tmp_path}/missing/tasks")
+    context = zmq.Context()
+    try:
+        with caplog.at_level(logging.INFO):
+            pool = _localise_pool.WorkerPool(context, 0)  # its own private directory, no worker started
+            try:
+                stop = threading.Event()
+                stop.set()  # serve connects its sockets, then returns at once
+                _localise_pool.serve(pool.task_endpoint, None, stop)
+            finally:
+                pool.close()
+        opened = [r.getMessage() for r in caplog.records if "is OPEN" in r.getMessage()]
+        assert opened == [], opened
+        said = [r.getMessage() for r in caplog.records if "private directory" in r.getMessage()]
+        assert len(said) == 1, said
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            stop = threading.Event()
+            stop.set()
+            _localise_pool.serve(f"ipc://{shared}/tasks", None, stop)
+        assert any("is OPEN" in r.getMessage() for r in caplog.records)
+    finally:
+        context.term()
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["cu", "paper", "--bind", "tcp://127.0.0.1:9", "--workers", "2", "--search", "track"],
      "search = 'track' with worker processes"),

@@ -282,7 +282,7 @@ def release(context):
 _OPEN_LOGGED = set()
 
 
-def make_socket(context, socket_type, address, bind, security=None, name="address", options=None):
+def make_socket(context, socket_type, address, bind, security=None, name="address", options=None, private=False):
     """A ZeroMQ socket bound or connected to ``address`` with the given security.
 
     ``name`` is the parameter or option the address came from (errors and logs name it); ``options``
@@ -290,7 +290,8 @@ def make_socket(context, socket_type, address, bind, security=None, name="addres
     Returns (socket, endpoint): the endpoint is the address actually bound (a tcp port '*' or 0 is
     resolved). Sockets linger 0 ms on close unless ``options`` say otherwise, so that a process never
     hangs on a peer that went away. An open tcp:// or ipc:// socket logs once per (name, address) that
-    it is open; inproc:// does not (no other process can reach it).
+    it is open; inproc:// does not (no other process can reach it), nor does a ``private`` one (an ipc:// path in a
+    directory only this user can enter: blocks._localise_pool.is_private_ipc).
     Close it with net.close (which also stops an authenticator nobody uses any more).
     """
     security = security or LinkSecurity.open()
@@ -315,7 +316,7 @@ def make_socket(context, socket_type, address, bind, security=None, name="addres
                     raise LinkError(f"{name} = {address!r}: a CURVE client (a socket that connects) needs the "
                                     "server's public key (server_public_key, --curve-server-key)")
                 sock.curve_serverkey = read_key(security.server_public_key, f"{name}: server public key")
-        elif not address.startswith("inproc://") and (name, address) not in _OPEN_LOGGED:
+        elif not private and not address.startswith("inproc://") and (name, address) not in _OPEN_LOGGED:
             # inproc:// never leaves the process: nobody outside can reach it, so there is nothing to secure
             _OPEN_LOGGED.add((name, address))
             LOG.warning("%s %s is OPEN: no authentication or encryption (use CURVE keys from `disac keys`)",

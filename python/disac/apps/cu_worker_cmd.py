@@ -54,7 +54,9 @@ def run_command(args):
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"disac cu-worker: tasks from {args.connect} ({security.mode})", file=sys.stderr, flush=True)
+    if args.parent_pid is None or security.mode == "curve" or not _localise_pool.is_private_ipc(args.connect):
+        # (a unit's local worker, --workers N, in its private directory: the unit has said it once for all)
+        print(f"disac cu-worker: tasks from {args.connect} ({security.mode})", file=sys.stderr, flush=True)
     try:
         counters = _localise_pool.serve(args.connect, security, stop, args.parent_pid)
     except net.LinkError as exc:

@@ -10,10 +10,14 @@ unit's own (net.LinkSecurity: CURVE with --curve-* as every other link; the unit
 
 Local workers (``--workers N``) are `disac cu-worker` subprocesses of the unit, connected over
 ipc:// in a private directory (mode 0700: only this user reaches it) unless a worker address is given; they
-end when told (SIGTERM) or when the unit that started them is gone (--parent-pid).
+end when told (SIGTERM) or when the unit that started them is gone (--parent-pid). Those two sockets need no CURVE
+(no other user can reach them, and the subprocesses hold no key): they are open on both sides, whatever the unit's
+own security, and said so once ("private") instead of logging every link as OPEN (is_private_ipc).
 """
 
+import logging
 import os
+import stat
 import re
 import shutil
 import signal
@@ -30,6 +34,19 @@ from ..core import localise_tasks
 
 _TCP = re.compile(r"^(tcp://.+):(\d{1,5})$")
 HELLO_EVERY_S = 2.0  # a worker's HELLO (heartbeat): how the unit counts the workers it can feed
+LOG = logging.getLogger("gnuradio.disac.cu_workers")
+
+
+def is_private_ipc(address):
+    """True for an ipc://PATH whose directory is owned by this user and closed to everyone else (no group or other
+    permission bits; the unit's private worker directory): no other user can reach the socket there."""
+    if not address.startswith("ipc://"):
+        return False
+    try:
+        info = os.stat(os.path.dirname(os.path.abspath(address[len("ipc://"):])))
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 def results_address(task_address):
@@ -82,14 +99,21 @@ class WorkerPool:
             self._private_dir = tempfile.mkdtemp(prefix="disac-cu-workers-")
             os.chmod(self._private_dir, 0o700)
             address = f"ipc://{self._private_dir}/tasks"
+            # the local workers hold no key: the private sockets are open on both sides (module docstring)
+            self.security = net.LinkSecurity.open()
+            text = (f"central unit: {self.local_workers} local worker(s) over {address} in a private directory "
+                    "(mode 0700, this user only): no authentication needed there")
+            (getattr(logger, "info", None) or LOG.info)(text)
         self.logger = logger
+        private = self._private_dir is not None
         limit = localise_tasks.MAX_TASK_BYTES
         self.tasks, self.task_endpoint = net.make_socket(context, zmq.PUSH, address, True, self.security,
-                                                         name="worker address", options={zmq.SNDHWM: 1})
+                                                         name="worker address", options={zmq.SNDHWM: 1},
+                                                         private=private)
         try:
             self.results, self.result_endpoint = net.make_socket(
                 context, zmq.PULL, results_address(self.task_endpoint), True, self.security,
-                name="worker result address", options={zmq.MAXMSGSIZE: limit, zmq.RCVHWM: 1000})
+                name="worker result address", options={zmq.MAXMSGSIZE: limit, zmq.RCVHWM: 1000}, private=private)
         except Exception:
             net.close(self.tasks)
             raise
@@ -103,7 +127,7 @@ class WorkerPool:
         env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
         for _ in range(self.local_workers - len(self.processes)):
             self.processes.append(subprocess.Popen(
-                worker_command(self.task_endpoint, os.getpid(), self.security if not self._private_dir else None),
+                worker_command(self.task_endpoint, os.getpid(), None if self._private_dir else self.security),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env))
 
     def seen(self, worker_id):
@@ -160,7 +184,8 @@ def serve(address, security=None, stop=None, parent_pid=None, worker_id=None, lo
 
     Returns the counters {"tasks": n, "failed": n, "bad_tasks": n} when ``stop`` (a threading.Event) is set or
     the parent process is gone. A message that is not a valid TASK is counted and dropped (it names no task to
-    answer); a task that fails is answered with its reason.
+    answer); a task that fails is answered with its reason. An open link to a private ipc address (is_private_ipc:
+    a local worker of `--workers N`) is not logged as OPEN.
     """
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     worker_id = int.from_bytes(os.urandom(8), "little") if worker_id is None else int(worker_id)
@@ -168,11 +193,14 @@ def serve(address, security=None, stop=None, parent_pid=None, worker_id=None, lo
     context = zmq.Context()
     counters = {"tasks": 0, "failed": 0, "bad_tasks": 0}
     tasks = results = None
+    private = (security is None or security.mode != "curve") and is_private_ipc(address)
     try:
         tasks, _ = net.make_socket(context, zmq.PULL, address, False, security, name="--connect",
-                                   options={zmq.RCVHWM: 1, zmq.MAXMSGSIZE: localise_tasks.MAX_TASK_BYTES})
+                                   options={zmq.RCVHWM: 1, zmq.MAXMSGSIZE: localise_tasks.MAX_TASK_BYTES},
+                                   private=private)
         results, _ = net.make_socket(context, zmq.PUSH, results_address(address), False, security,
-                                     name="--connect (results)", options={zmq.SNDHWM: 1000, zmq.LINGER: 2000})
+                                     name="--connect (results)", options={zmq.SNDHWM: 1000, zmq.LINGER: 2000},
+                                     private=private)
         runner = localise_tasks.TaskRunner(worker_id)
         hello = localise_tasks.encode_result(localise_tasks.Result(0, 0, worker_id, localise_tasks.STATUS_HELLO))
         next_hello = 0.0
