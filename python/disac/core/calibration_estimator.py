@@ -653,7 +653,7 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
                 w = 1 / h_dp + 1 / h_rp
                 link_d[(m, n)] = (d_dp / h_dp + d_rp / h_rp) / w
                 link_var_robust[(m, n)] = 1 / w
-                link_var[(m, n)] = v_dp / (h_dp * w)  # step 4's weight: the model's, shrunk as the honest one is
+                link_var[(m, n)] = v_dp / (h_dp * w)  # step 4's weight, on its scale, shrunk as the honest one is
             else:
                 link_d[(m, n)], link_var[(m, n)], link_var_robust[(m, n)] = d_rp, v_rp, h_rp
                 disagreed.append(f"{m + 1}→{n + 1} ({(d_dp - d_rp) / fs * 1e9:+.2f} ns"
@@ -1043,18 +1043,19 @@ def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths,
             snr_db[(p.tx, p.rx, p.kind)] = float(10 * np.log10(max(float(np.median(snr)), 1e-30)))
         amps[(link.tx, link.rx)] = [beta[:, q] for q in range(link.known)]
         jac = delay_jacobian(link, beta, u, s).reshape(frames, -1)
+        # the weights of step 4 stay the model's variance (with 6–20 frames the sandwich is itself a χ² of F degrees
+        # of freedom, ±50 % at F = 6: it would randomise the weights) of the unprojected derivative: on the low-IF
+        # grid it is 2.5–3.5× too small in standard error (the mean frequency's share of the derivative is a phase
+        # the amplitudes absorb), a scale the closure's Birge ratio then carries into timing_ns_std; kept so (SPEC16
+        # "cal13b" measured every layout of docs/calibration.md on this scale). Everything that judges a delay (the
+        # reflector-pass agreement, the reported standard errors) uses the honest one below: the larger of the
+        # model's and the sandwich, both for the delay's derivative projected off the per-frame amplitudes' columns
+        delay_var[(link.tx, link.rx)] = sigma2 / (2 * float(np.real(np.vdot(jac, jac))))
         # the delay's derivative off the per-frame amplitudes' columns (what the amplitudes cannot absorb)
         basis = (u.T[None, :, None, :] * np.swapaxes(s, 1, 2)[:, None, :, :]).reshape(frames, -1, s.shape[1])
         jac = jac - (basis @ np.linalg.solve(np.conj(np.swapaxes(basis, 1, 2)) @ basis,
                                              np.conj(np.swapaxes(basis, 1, 2)) @ jac[..., None]))[..., 0]
         info = float(np.real(np.vdot(jac, jac)))
-        # the weights of step 4 are the model's variance (with 6–20 frames the sandwich is itself a χ² of F degrees
-        # of freedom, ±50 % at F = 6: it would randomise the weights), of the projected derivative as the honest
-        # one's: unprojected (before SPEC16 "cal13b") it was 2.5–3.5× too small in standard error on the low-IF grid
-        # (the mean frequency's share of the derivative is a phase the amplitudes absorb), by a factor that
-        # differs between a link with one path and one with nuisance paths, and than the reflector pass's; the
-        # honest standard error of what is reported is the larger of the model's and the sandwich
-        delay_var[(link.tx, link.rx)] = sigma2 / (2 * info)
         scores = np.real(np.sum(np.conj(jac) * resid.reshape(frames, -1), axis=1))  # (F,)
         delay_var_robust[(link.tx, link.rx)] = max(sigma2 / (2 * info), float(np.sum(scores ** 2)) / info ** 2)
         z = np.einsum("fq,qr,fqk->frk", beta, link.a_r, s)
@@ -1088,8 +1089,9 @@ def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths,
 
 
 def _reflector_pass_delay(scenario, layout, capture, schedule, x, freq_norm, active, fit, m, n, iterations=12):
-    """(D_mn, its model variance, the reflector's fitted SNR dB, its honest variance) of the link m → n between two
-    nodes from the reflector pass, or None.
+    """(D_mn, its weight's variance, the reflector's fitted SNR dB, its honest variance) of the link m → n between
+    two nodes from the reflector pass, or None. The weight's variance is on the scale of step 4's weights (the
+    model's with the unprojected derivative, as _fit's delay_var); the honest one judges the delay.
 
     Each first-pass frame y0_f = α_f (S + R) X_f + noise and its background-pass replay y1_f = α'_f S X_f + noise
     (the same samples sent: S is everything static on the link — direct path, clutter, targets, echoes beyond the
@@ -1158,9 +1160,11 @@ def _reflector_pass_delay(scenario, layout, capture, schedule, x, freq_norm, act
     dof = resid.size - 2 * frames - 1  # β per frame, the projection per frame, the delay
     sigma2 = float(np.sum(np.abs(resid) ** 2) / max(dof, 1))
     info = max(float(np.real(np.vdot(jac, jac))), 1e-300)
-    var = sigma2 / (2 * info)
     scores = np.real(np.sum(np.conj(jac) * resid, axis=1))  # (F,): each frame's score of the delay
-    var_honest = max(var, float(np.sum(scores ** 2)) / info ** 2)
+    var_honest = max(sigma2 / (2 * info), float(np.sum(scores ** 2)) / info ** 2)
+    _, dc = columns(delay)
+    # step 4's weight, on the scale of the main fit's (_fit: the unprojected derivative's model variance)
+    var = sigma2 / (2 * max(float(np.real(np.vdot(beta[:, None] * dc, beta[:, None] * dc))), 1e-300))
     snr = float(10 * np.log10(max(float(np.median(np.abs(beta) ** 2 * energy / sigma2)), 1e-30)))
     return delay, var, snr, var_honest
 
