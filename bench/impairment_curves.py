@@ -260,7 +260,10 @@ def mean_db(values):
     return 10 * math.log10(sum(10 ** (v / 10) for v in values) / len(values)) if values else None
 
 
-def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, sinr_frames, log=print):
+def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, sinr_frames, log=print, values=None,
+          checkpoint=None):
+    """The sweeps' results (module docstring). values: the sizes to run instead of each sweep's list (one sweep);
+    checkpoint: called with the results after every point (a long run killed half-way keeps what it measured)."""
     from gnuradio.disac.core import precoder_sets
     from gnuradio.disac.core.scenario import load_scenario
 
@@ -280,9 +283,10 @@ def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, 
                "pilot_symbols": scenario.pilot_symbols,
                "reflector_m": None if scenario.reflector_m is None else [float(v) for v in scenario.reflector_m]}
     for name in names:
-        values = SWEEPS[name][2] if quick else SWEEPS[name][1]
+        sizes = values if values is not None else SWEEPS[name][2] if quick else SWEEPS[name][1]
         points = []
-        for value in values:
+        results["sweeps"][name] = points
+        for value in sizes:
             started = time.monotonic()
             point = {"value": value}
             if name == "overflow":  # a framing question, not a calibration one (overflow_point)
@@ -290,13 +294,16 @@ def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, 
                 log(f"  overflow every {value} frames: {point}")
                 log(f"  ({time.monotonic() - started:.0f} s)")
                 points.append(point)
+                if checkpoint:
+                    checkpoint(results)
                 continue
             point.update(measure(trials, scenario, (wc, wr), name, value, calibration_mode, frames, seed, sinr_frames))
             for kind in ("uncalibrated", "calibrated"):
                 log(f"  {name} = {value:g}, {kind}: {_summary(point[kind])}")
             log(f"  ({time.monotonic() - started:.0f} s)")
             points.append(point)
-        results["sweeps"][name] = points
+            if checkpoint:
+                checkpoint(results)
     return results
 
 
@@ -431,6 +438,8 @@ def main(argv=None):
     parser.add_argument("--sinr-frames", type=int, default=None,
                         help="frames of the users' SINR run per point (default 200; --quick 50; 0: skip)")
     parser.add_argument("--only", nargs="+", choices=list(SWEEPS), default=list(SWEEPS), help="sweeps to run")
+    parser.add_argument("--values", type=float, nargs="+", default=None,
+                        help="the sizes to run instead of the sweep's list (with one sweep in --only)")
     parser.add_argument("--json-out", default=os.path.join(FIGURES, "impairment-curves.json"))
     parser.add_argument("--plot-only", action="store_true", help="re-plot and re-tabulate from --json-out")
     parser.add_argument("--no-doc", action="store_true", help="do not write the table into docs/calibration.md")
@@ -438,6 +447,10 @@ def main(argv=None):
     trials = args.trials or (20 if args.quick else 200)
     if trials < 1:
         parser.error(f"--trials {trials}: accepted: a positive number of frames")
+    if args.values is not None and len(args.only) != 1:
+        parser.error(f"--values with --only {' '.join(args.only)}: accepted: exactly one sweep in --only")
+    if args.values is not None and args.only[0] == "overflow" and any(v != int(v) or v < 0 for v in args.values):
+        parser.error(f"--values {args.values} for the overflow sweep: accepted: whole numbers of frames ≥ 0")
     print(f"load average: {open('/proc/loadavg').read().split()[:3]}", file=sys.stderr, flush=True)
     from gnuradio import gr
     gr.logging().set_default_level(gr.log_levels.warn)  # the blocks' buffer notes would fill stdout
@@ -448,12 +461,18 @@ def main(argv=None):
         command = results.get("command", command)
     else:
         sinr_frames = args.sinr_frames if args.sinr_frames is not None else (50 if args.quick else 200)
+        def save(results, complete=False):
+            results["command"] = command.strip()
+            results["complete"] = complete  # False: a checkpoint of a run still going (or killed)
+            os.makedirs(os.path.dirname(args.json_out) or ".", exist_ok=True)
+            with open(args.json_out + ".tmp", "w", encoding="utf-8") as handle:
+                json.dump(results, handle, indent=1)
+            os.replace(args.json_out + ".tmp", args.json_out)
+        values = None if args.values is None else [int(v) if args.only[0] == "overflow" else v for v in args.values]
         results = sweep(args.only, args.quick, trials, args.seed, args.scenario, args.calibration, args.sinr_db,
-                        sinr_frames, log=lambda text: print(text, file=sys.stderr, flush=True))
-        results["command"] = command.strip()
-        os.makedirs(os.path.dirname(args.json_out), exist_ok=True)
-        with open(args.json_out, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=1)
+                        sinr_frames, log=lambda text: print(text, file=sys.stderr, flush=True), values=values,
+                        checkpoint=save)
+        save(results, complete=True)
     for path in plot(results, os.path.dirname(args.json_out) or FIGURES):
         print(f"wrote {path}", file=sys.stderr)
     text = table(results, results.get("command", command).strip())
