@@ -26,7 +26,11 @@ and the raw numbers as JSON (--json-out, default docs/figures/impairment-curves.
 re-plots from it).
 
     .venv/bin/python bench/impairment_curves.py --quick          # 3 points per sweep, few frames
-    .venv/bin/python bench/impairment_curves.py [--trials N] [--scenario paper] [--only timing phase]
+    .venv/bin/python bench/impairment_curves.py [--trials N] [--scenario paper] [--only timing phase] [--values 0 50]
+
+The JSON is written after every point ("complete": false until the end), so a run stopped half-way keeps what it
+measured. The sweeps are independent and seeded: on a machine with cores to spare, run them in parallel, each with
+its own --only and --json-out, and combine them with --merge A.json B.json … (then plotted and tabulated as one run).
 
 The trials themselves are engineer "apply"'s reusable function (core.calibrated_trials.run_trials,
 "docs/air-model.md trials function in"); this script only sweeps, plots and tabulates. The load average is printed
@@ -413,6 +417,38 @@ def table(results, command):
     return "\n".join(lines)
 
 
+MERGE_KEYS = ("scenario", "trials", "seed", "quick", "calibration_mode", "sinr_db", "sinr_frames", "pilot_symbols",
+              "reflector_m")
+
+
+def merge_results(paths):
+    """One results dict from the JSON of several runs (``--merge``): the same settings (MERGE_KEYS) in every one, each
+    sweep in at most one, every run complete; sweeps in SWEEPS' order, the commands joined."""
+    runs = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            runs.append((path, json.load(handle)))
+    first_path, first = runs[0]
+    merged = {key: first.get(key) for key in MERGE_KEYS}
+    sweeps, commands = {}, []
+    for path, run in runs:
+        for key in MERGE_KEYS:
+            if run.get(key) != first.get(key):
+                raise SystemExit(f"--merge: {path} has {key} = {run.get(key)!r}, {first_path} {first.get(key)!r}: "
+                                 "accepted: runs of the same settings")
+        if not run.get("complete", True):
+            raise SystemExit(f"--merge: {path} is a checkpoint of an unfinished run (\"complete\": false)")
+        for name, points in run["sweeps"].items():
+            if name in sweeps:
+                raise SystemExit(f"--merge: sweep {name!r} in more than one run ({path}): accepted: each in one")
+            sweeps[name] = points
+        commands.append(run.get("command", "?"))
+    merged["sweeps"] = {name: sweeps[name] for name in SWEEPS if name in sweeps}
+    merged["command"] = " & ".join(commands) + " (in parallel, merged by --merge)"
+    merged["complete"] = True
+    return merged
+
+
 def write_table(text, doc=DOC):
     with open(doc, encoding="utf-8") as handle:
         content = handle.read()
@@ -442,6 +478,10 @@ def main(argv=None):
                         help="the sizes to run instead of the sweep's list (with one sweep in --only)")
     parser.add_argument("--json-out", default=os.path.join(FIGURES, "impairment-curves.json"))
     parser.add_argument("--plot-only", action="store_true", help="re-plot and re-tabulate from --json-out")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="combine the JSON of runs of different sweeps (same scenario, seed, frames, calibration, "
+                             "Γ_c) into --json-out, then plot and tabulate: the sweeps are independent and seeded, so "
+                             "runs of --only A and --only B in parallel equal one run of both")
     parser.add_argument("--no-doc", action="store_true", help="do not write the table into docs/calibration.md")
     args = parser.parse_args(argv)
     trials = args.trials or (20 if args.quick else 200)
@@ -455,7 +495,12 @@ def main(argv=None):
     from gnuradio import gr
     gr.logging().set_default_level(gr.log_levels.warn)  # the blocks' buffer notes would fill stdout
     command = "python bench/impairment_curves.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    if args.plot_only:
+    if args.merge:
+        results = merge_results(args.merge)
+        with open(args.json_out, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1)
+        command = results["command"]
+    elif args.plot_only:
         with open(args.json_out, encoding="utf-8") as handle:
             results = json.load(handle)
         command = results.get("command", command)
