@@ -169,6 +169,8 @@ def user_sinr_db(air, wc, wr, calibration, frames, seed):
     return measured, [float(v) for v in np.atleast_1d(eq6)]
 
 
+RMSE_PLOT_CAP_M = 1e4  # the figures' RMSE axis ends here: an RMSE over frames that failed (a target's estimate
+# unbounded: 1e14 m measured) is drawn at the cap, marked, and stays as measured in the table and the JSON
 OVERFLOW_SAMPLES = 1000  # samples lost per overflow (the [impairments] default)
 OVERFLOW_FRAMES = 100  # frames framed per overflow point (at least)
 
@@ -358,7 +360,11 @@ def plot(results, out_dir):
             written.append(path)
             continue
         for kind, style in (("uncalibrated", "o--"), ("calibrated", "s-")):
-            left.plot(x, [_nan(p[kind]["rmse_m"]) for p in points], style, label=f"RMSE, {kind}")
+            rmse = [_nan(p[kind]["rmse_m"]) for p in points]
+            off = [v > RMSE_PLOT_CAP_M for v in rmse]  # a failed frame's estimate is unbounded (1e14 m seen)
+            left.plot(x, [min(v, RMSE_PLOT_CAP_M) for v in rmse], style,
+                      label=f"RMSE, {kind}" + (f" (▲: > {RMSE_PLOT_CAP_M:g} m, off scale)" if any(off) else ""))
+            left.plot([xi for xi, o in zip(x, off) if o], [RMSE_PLOT_CAP_M] * sum(off), "k^", markersize=8)
             right.plot(x, [_nan(mean_db(p[kind]["sinr_measured_db"])) for p in points], style, label=f"measured, {kind}")
         left.plot(x, [_nan(p["calibrated"]["rmse_ideal_m"]) for p in points], "g-.", label="RMSE, ideal air (same seeds)")
         left.plot(x, [_nan(p["calibrated"]["sqrt_crb_m"]) for p in points], "k:", label="√CRB")
@@ -399,7 +405,7 @@ def table(results, command):
             ideal = c.get("rmse_ideal_m")
             ratio = c["rmse_m"] / ideal if c.get("rmse_m") is not None and ideal else None
             lines.append(f"| {name} | {p['value']:g} | {_fmt(u['rmse_m'])} | {_fmt(c['rmse_m'])} | {_fmt(ideal)} "
-                         f"| {_fmt(ratio)} | {_fmt(c['sqrt_crb_m'])} | {u['failed_frames']}/{u['frames']} "
+                         f"| {_fmt(ratio, 4)} | {_fmt(c['sqrt_crb_m'])} | {u['failed_frames']}/{u['frames']} "
                          f"| {c['failed_frames']}/{c['frames']} "
                          f"| {_fmt(mean_db(u['sinr_measured_db']))} | {_fmt(mean_db(c['sinr_measured_db']))} "
                          f"| {_fmt(mean_db(c['sinr_eq6_db']))} |")
