@@ -93,9 +93,10 @@ over σ² and the air adds 50 static clutter scatterers: on a node's own link th
    the **reflector pass** (``_reflector_pass_delay``: each first-pass frame projected off its replay, which spans
    the link's static part whatever its phase, and the reflector fitted with that projection in its model): agreed
    (≤ AGREEMENT_SIGMAS combined honest standard errors: the larger of the model's and the sandwich one, the delay's
-   derivative taken off the per-frame amplitudes), the two are averaged by those variances; not (clutter near the
-   line of sight pulls the direct path), the reflector pass's delay is used. Without a reflector (N ≥ 3, direct paths only) the clutter's pull stays
-   (0.33 ns RMS on three-nodes' lab air).
+   derivative taken off the per-frame amplitudes) and the direct path's fit clean (its unmodelled_echo_db under
+   _SCATTERER_SNR_DB), the two are averaged by those variances; not (clutter near the line of sight pulls the direct
+   path), the reflector pass's delay is used. Without a reflector (N ≥ 3, direct paths only) the clutter's pull
+   stays (0.24 ns RMS on three-nodes' lab air, impairment seed 3).
    Only the active bins (``scenario.active_subcarriers``: the transmitter's own layout) enter the fit.
 
 Residuals (what the fit sees, never the truth): rx/tx phase and gain = the RMS over channels of each
