@@ -405,7 +405,7 @@ def table(results, command):
             ideal = c.get("rmse_ideal_m")
             ratio = c["rmse_m"] / ideal if c.get("rmse_m") is not None and ideal else None
             lines.append(f"| {name} | {p['value']:g} | {_fmt(u['rmse_m'])} | {_fmt(c['rmse_m'])} | {_fmt(ideal)} "
-                         f"| {_fmt(ratio, 4)} | {_fmt(c['sqrt_crb_m'])} | {u['failed_frames']}/{u['frames']} "
+                         f"| {'—' if ratio is None else f'{ratio:.3f}'} | {_fmt(c['sqrt_crb_m'])} | {u['failed_frames']}/{u['frames']} "
                          f"| {c['failed_frames']}/{c['frames']} "
                          f"| {_fmt(mean_db(u['sinr_measured_db']))} | {_fmt(mean_db(c['sinr_measured_db']))} "
                          f"| {_fmt(mean_db(c['sinr_eq6_db']))} |")
