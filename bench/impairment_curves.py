@@ -26,7 +26,11 @@ and the raw numbers as JSON (--json-out, default docs/figures/impairment-curves.
 re-plots from it).
 
     .venv/bin/python bench/impairment_curves.py --quick          # 3 points per sweep, few frames
-    .venv/bin/python bench/impairment_curves.py [--trials N] [--scenario paper] [--only timing phase]
+    .venv/bin/python bench/impairment_curves.py [--trials N] [--scenario paper] [--only timing phase] [--values 0 50]
+
+The JSON is written after every point ("complete": false until the end), so a run stopped half-way keeps what it
+measured. The sweeps are independent and seeded: on a machine with cores to spare, run them in parallel, each with
+its own --only and --json-out, and combine them with --merge A.json B.json … (then plotted and tabulated as one run).
 
 The trials themselves are engineer "apply"'s reusable function (core.calibrated_trials.run_trials,
 "docs/air-model.md trials function in"); this script only sweeps, plots and tabulates. The load average is printed
@@ -165,6 +169,8 @@ def user_sinr_db(air, wc, wr, calibration, frames, seed):
     return measured, [float(v) for v in np.atleast_1d(eq6)]
 
 
+RMSE_PLOT_CAP_M = 1e4  # the figures' RMSE axis ends here: an RMSE over frames that failed (a target's estimate
+# unbounded: 1e14 m measured) is drawn at the cap, marked, and stays as measured in the table and the JSON
 OVERFLOW_SAMPLES = 1000  # samples lost per overflow (the [impairments] default)
 OVERFLOW_FRAMES = 100  # frames framed per overflow point (at least)
 
@@ -260,7 +266,10 @@ def mean_db(values):
     return 10 * math.log10(sum(10 ** (v / 10) for v in values) / len(values)) if values else None
 
 
-def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, sinr_frames, log=print):
+def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, sinr_frames, log=print, values=None,
+          checkpoint=None):
+    """The sweeps' results (module docstring). values: the sizes to run instead of each sweep's list (one sweep);
+    checkpoint: called with the results after every point (a long run killed half-way keeps what it measured)."""
     from gnuradio.disac.core import precoder_sets
     from gnuradio.disac.core.scenario import load_scenario
 
@@ -280,9 +289,10 @@ def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, 
                "pilot_symbols": scenario.pilot_symbols,
                "reflector_m": None if scenario.reflector_m is None else [float(v) for v in scenario.reflector_m]}
     for name in names:
-        values = SWEEPS[name][2] if quick else SWEEPS[name][1]
+        sizes = values if values is not None else SWEEPS[name][2] if quick else SWEEPS[name][1]
         points = []
-        for value in values:
+        results["sweeps"][name] = points
+        for value in sizes:
             started = time.monotonic()
             point = {"value": value}
             if name == "overflow":  # a framing question, not a calibration one (overflow_point)
@@ -290,13 +300,16 @@ def sweep(names, quick, frames, seed, scenario_name, calibration_mode, sinr_db, 
                 log(f"  overflow every {value} frames: {point}")
                 log(f"  ({time.monotonic() - started:.0f} s)")
                 points.append(point)
+                if checkpoint:
+                    checkpoint(results)
                 continue
             point.update(measure(trials, scenario, (wc, wr), name, value, calibration_mode, frames, seed, sinr_frames))
             for kind in ("uncalibrated", "calibrated"):
                 log(f"  {name} = {value:g}, {kind}: {_summary(point[kind])}")
             log(f"  ({time.monotonic() - started:.0f} s)")
             points.append(point)
-        results["sweeps"][name] = points
+            if checkpoint:
+                checkpoint(results)
     return results
 
 
@@ -347,7 +360,11 @@ def plot(results, out_dir):
             written.append(path)
             continue
         for kind, style in (("uncalibrated", "o--"), ("calibrated", "s-")):
-            left.plot(x, [_nan(p[kind]["rmse_m"]) for p in points], style, label=f"RMSE, {kind}")
+            rmse = [_nan(p[kind]["rmse_m"]) for p in points]
+            off = [v > RMSE_PLOT_CAP_M for v in rmse]  # a failed frame's estimate is unbounded (1e14 m seen)
+            left.plot(x, [min(v, RMSE_PLOT_CAP_M) for v in rmse], style,
+                      label=f"RMSE, {kind}" + (f" (▲: > {RMSE_PLOT_CAP_M:g} m, off scale)" if any(off) else ""))
+            left.plot([xi for xi, o in zip(x, off) if o], [RMSE_PLOT_CAP_M] * sum(off), "k^", markersize=8)
             right.plot(x, [_nan(mean_db(p[kind]["sinr_measured_db"])) for p in points], style, label=f"measured, {kind}")
         left.plot(x, [_nan(p["calibrated"]["rmse_ideal_m"]) for p in points], "g-.", label="RMSE, ideal air (same seeds)")
         left.plot(x, [_nan(p["calibrated"]["sqrt_crb_m"]) for p in points], "k:", label="√CRB")
@@ -388,7 +405,7 @@ def table(results, command):
             ideal = c.get("rmse_ideal_m")
             ratio = c["rmse_m"] / ideal if c.get("rmse_m") is not None and ideal else None
             lines.append(f"| {name} | {p['value']:g} | {_fmt(u['rmse_m'])} | {_fmt(c['rmse_m'])} | {_fmt(ideal)} "
-                         f"| {_fmt(ratio)} | {_fmt(c['sqrt_crb_m'])} | {u['failed_frames']}/{u['frames']} "
+                         f"| {'—' if ratio is None else f'{ratio:.3f}'} | {_fmt(c['sqrt_crb_m'])} | {u['failed_frames']}/{u['frames']} "
                          f"| {c['failed_frames']}/{c['frames']} "
                          f"| {_fmt(mean_db(u['sinr_measured_db']))} | {_fmt(mean_db(c['sinr_measured_db']))} "
                          f"| {_fmt(mean_db(c['sinr_eq6_db']))} |")
@@ -404,6 +421,38 @@ def table(results, command):
             lines.append(f"| {every} | {a['placed']} | {a['misplaced']} | {a['dropped']} "
                          f"| {b['placed']} | {b['misplaced']} | {b['dropped']} |")
     return "\n".join(lines)
+
+
+MERGE_KEYS = ("scenario", "trials", "seed", "quick", "calibration_mode", "sinr_db", "sinr_frames", "pilot_symbols",
+              "reflector_m")
+
+
+def merge_results(paths):
+    """One results dict from the JSON of several runs (``--merge``): the same settings (MERGE_KEYS) in every one, each
+    sweep in at most one, every run complete; sweeps in SWEEPS' order, the commands joined."""
+    runs = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            runs.append((path, json.load(handle)))
+    first_path, first = runs[0]
+    merged = {key: first.get(key) for key in MERGE_KEYS}
+    sweeps, commands = {}, []
+    for path, run in runs:
+        for key in MERGE_KEYS:
+            if run.get(key) != first.get(key):
+                raise SystemExit(f"--merge: {path} has {key} = {run.get(key)!r}, {first_path} {first.get(key)!r}: "
+                                 "accepted: runs of the same settings")
+        if not run.get("complete", True):
+            raise SystemExit(f"--merge: {path} is a checkpoint of an unfinished run (\"complete\": false)")
+        for name, points in run["sweeps"].items():
+            if name in sweeps:
+                raise SystemExit(f"--merge: sweep {name!r} in more than one run ({path}): accepted: each in one")
+            sweeps[name] = points
+        commands.append(run.get("command", "?"))
+    merged["sweeps"] = {name: sweeps[name] for name in SWEEPS if name in sweeps}
+    merged["command"] = " & ".join(commands) + " (in parallel, merged by --merge)"
+    merged["complete"] = True
+    return merged
 
 
 def write_table(text, doc=DOC):
@@ -431,29 +480,50 @@ def main(argv=None):
     parser.add_argument("--sinr-frames", type=int, default=None,
                         help="frames of the users' SINR run per point (default 200; --quick 50; 0: skip)")
     parser.add_argument("--only", nargs="+", choices=list(SWEEPS), default=list(SWEEPS), help="sweeps to run")
+    parser.add_argument("--values", type=float, nargs="+", default=None,
+                        help="the sizes to run instead of the sweep's list (with one sweep in --only)")
     parser.add_argument("--json-out", default=os.path.join(FIGURES, "impairment-curves.json"))
     parser.add_argument("--plot-only", action="store_true", help="re-plot and re-tabulate from --json-out")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="combine the JSON of runs of different sweeps (same scenario, seed, frames, calibration, "
+                             "Γ_c) into --json-out, then plot and tabulate: the sweeps are independent and seeded, so "
+                             "runs of --only A and --only B in parallel equal one run of both")
     parser.add_argument("--no-doc", action="store_true", help="do not write the table into docs/calibration.md")
     args = parser.parse_args(argv)
     trials = args.trials or (20 if args.quick else 200)
     if trials < 1:
         parser.error(f"--trials {trials}: accepted: a positive number of frames")
+    if args.values is not None and len(args.only) != 1:
+        parser.error(f"--values with --only {' '.join(args.only)}: accepted: exactly one sweep in --only")
+    if args.values is not None and args.only[0] == "overflow" and any(v != int(v) or v < 0 for v in args.values):
+        parser.error(f"--values {args.values} for the overflow sweep: accepted: whole numbers of frames ≥ 0")
     print(f"load average: {open('/proc/loadavg').read().split()[:3]}", file=sys.stderr, flush=True)
     from gnuradio import gr
     gr.logging().set_default_level(gr.log_levels.warn)  # the blocks' buffer notes would fill stdout
     command = "python bench/impairment_curves.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    if args.plot_only:
+    if args.merge:
+        results = merge_results(args.merge)
+        with open(args.json_out, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1)
+        command = results["command"]
+    elif args.plot_only:
         with open(args.json_out, encoding="utf-8") as handle:
             results = json.load(handle)
         command = results.get("command", command)
     else:
         sinr_frames = args.sinr_frames if args.sinr_frames is not None else (50 if args.quick else 200)
+        def save(results, complete=False):
+            results["command"] = command.strip()
+            results["complete"] = complete  # False: a checkpoint of a run still going (or killed)
+            os.makedirs(os.path.dirname(args.json_out) or ".", exist_ok=True)
+            with open(args.json_out + ".tmp", "w", encoding="utf-8") as handle:
+                json.dump(results, handle, indent=1)
+            os.replace(args.json_out + ".tmp", args.json_out)
+        values = None if args.values is None else [int(v) if args.only[0] == "overflow" else v for v in args.values]
         results = sweep(args.only, args.quick, trials, args.seed, args.scenario, args.calibration, args.sinr_db,
-                        sinr_frames, log=lambda text: print(text, file=sys.stderr, flush=True))
-        results["command"] = command.strip()
-        os.makedirs(os.path.dirname(args.json_out), exist_ok=True)
-        with open(args.json_out, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=1)
+                        sinr_frames, log=lambda text: print(text, file=sys.stderr, flush=True), values=values,
+                        checkpoint=save)
+        save(results, complete=True)
     for path in plot(results, os.path.dirname(args.json_out) or FIGURES):
         print(f"wrote {path}", file=sys.stderr)
     text = table(results, results.get("command", command).strip())

@@ -305,3 +305,29 @@ def test_high_target_snr_on_the_paper_scenario_with_a_reflector():
     assert fit.calibration.method == "direct_path+reflector"
     assert truth["rx_phase_deg_rms"] <= 2.0 and truth["tx_phase_deg_rms"] <= 2.0 and truth["timing_ns_rms"] <= 0.1
     assert truth["timing_ns_rms"] <= 4 * fit.calibration.residuals.timing_ns_std
+
+
+def test_paper_seed_3_noise_is_not_taken_for_a_disagreement():
+    """The paper scenario with the reflector at (−100, 0) m, lab-sync + direct paths, impairment seed 3, 10 dB target
+    SNR (docs/calibration.md, "High target SNR"). Before SPEC16 "cal13b" the reflector pass's delay on link 2 → 1 was
+    0.0018 sample off the direct path's, "4.5 combined standard errors", and the arbitration took the reflector pass's:
+    0.106 ns RMS against the truth, over the issue's 0.1 ns. The cause was not an echo but the standard errors: the
+    delay's derivative was not projected off the per-frame amplitudes (on the low-IF grid most of it is a phase the
+    amplitude absorbs), so both variances were 2.5–3.5× too small in standard error and the Gauss–Newton steps that
+    share too short; the 0.0018 was an ordinary noise draw of the reflector pass (its scatter over 8 noise draws
+    0.0010 sample RMS, the honest standard error now 0.0008). This air has no clutter: nothing pulls the direct paths,
+    so no link may disagree, and the direct paths (8× more precise) carry the bistatic delays. Measured now:
+    0.063 ns; the issue's 0.1 ns is the limit, and the reported standard error must cover the truth's error (4×, as
+    the tests above)."""
+    from gnuradio.disac.core import calibration_air, impairment_trials, trial_stats
+    s = load_scenario("paper").replace(reflector_m=np.array([-100.0, 0.0]), reflector_amplitude=np.sqrt(100 / 4))
+    air = trial_stats.scenario_at_snr(s, 10.0).with_impairments({"preset": "lab-sync", "seed": 3, "direct_path": True})
+    fit = impairment_trials.estimate_calibration(air, 3, 4)
+    truth = calibration_air.truth_errors(air, fit.calibration)
+    assert fit.calibration.method == "direct_path+reflector"
+    assert not any("disagreed" in note for note in fit.notes), fit.notes
+    assert truth["timing_ns_rms"] <= 0.1  # the issue's 0.1 ns RMS (0.106 before)
+    assert truth["rx_phase_deg_rms"] <= 2.0 and truth["tx_phase_deg_rms"] <= 2.0
+    assert truth["timing_ns_rms"] <= 4 * fit.calibration.residuals.timing_ns_std
+    # both bistatic links were checked against the reflector pass (found there, well over the 25 dB presence level)
+    assert fit.path_snr_db[(0, 1, "reflector_pass")] > 35 and fit.path_snr_db[(1, 0, "reflector_pass")] > 35

@@ -92,9 +92,11 @@ over σ² and the air adds 50 static clutter scatterers: on a node's own link th
    of noise. The links between nodes keep the direct path (gains, delay), and their delay is checked against
    the **reflector pass** (``_reflector_pass_delay``: each first-pass frame projected off its replay, which spans
    the link's static part whatever its phase, and the reflector fitted with that projection in its model): agreed
-   (≤ AGREEMENT_SIGMAS), the two are averaged; not (clutter near the line of sight pulls the direct path), the
-   reflector pass's delay is used. Without a reflector (N ≥ 3, direct paths only) the clutter's pull stays
-   (0.33 ns RMS on three-nodes' lab air).
+   (≤ AGREEMENT_SIGMAS combined honest standard errors: the larger of the model's and the sandwich one, the delay's
+   derivative taken off the per-frame amplitudes) and the direct path's fit clean (its unmodelled_echo_db under
+   _SCATTERER_SNR_DB), the two are averaged by those variances; not (clutter near the line of sight pulls the direct
+   path), the reflector pass's delay is used. Without a reflector (N ≥ 3, direct paths only) the clutter's pull
+   stays (0.24 ns RMS on three-nodes' lab air, impairment seed 3).
    Only the active bins (``scenario.active_subcarriers``: the transmitter's own layout) enter the fit.
 
 Residuals (what the fit sees, never the truth): rx/tx phase and gain = the RMS over channels of each
@@ -133,7 +135,9 @@ PRESENT_SNR_DB = 25.0
 # phases give ≈ 1; per-frame random phases give ≈ 1/√(F − 1), 0.23 for 20 frames).
 COHERENCE_THRESHOLD = 0.8
 # a link's direct-path delay and its reflector-pass delay agree when they differ by at most this many combined
-# standard errors (4: a false disagreement once in ~16 000 links when both are unbiased)
+# standard errors (4: a false disagreement once in ~16 000 links when both are unbiased and the errors honest: the
+# larger of the model's and the sandwich one, with the delay's derivative off the per-frame amplitudes — with the
+# unprojected model errors of before SPEC16 "cal13b", 2.5–3.5× too small, noise alone disagreed, docs/calibration.md)
 AGREEMENT_SIGMAS = 4.0
 _FINE_GRID_SAMPLES = np.arange(-1.5, 1.5001, 0.05)
 _MAX_ITERATIONS = 60
@@ -623,10 +627,18 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
     link_d, link_var, link_var_robust = dict(fit["delays"]), dict(fit["delay_var"]), dict(fit["delay_var_robust"])
     if background and use_direct and use_reflector:
         # the links between nodes, checked against the reflector pass, where static interference cancels
-        # (_reflector_pass_delay): when the direct path's delay agrees with it (|Δ| ≤ AGREEMENT_SIGMAS combined
-        # standard errors) the two are averaged by their variances (the direct path, 15–20 dB stronger, dominates);
-        # when not, something static the fit does not model (clutter near the line of sight) pulls the direct path,
-        # and the reflector pass's delay is used. The direct paths keep giving the gains.
+        # (_reflector_pass_delay). The direct path (15–20 dB stronger) carries the link's delay only where nothing
+        # says it is pulled: its fit's residual clean (the link's unmodelled_echo_db under the search's
+        # _SCATTERER_SNR_DB: no structure left whose bias the standard errors need not bound) and its delay within
+        # AGREEMENT_SIGMAS combined honest standard errors of the reflector pass's (the larger of the model's and the
+        # sandwich one, the delay's derivative off the per-frame amplitudes); then the two are averaged by those
+        # variances (the direct path dominates). Otherwise something static the fit does not model (clutter near the
+        # line of sight) pulls the direct path, and the reflector pass's delay is used. The direct paths keep giving
+        # the gains. Decided in SPEC16 "cal13b" (docs/calibration.md, "High target SNR"): the test used the model
+        # variances with unprojected derivatives, 2.5–3.5× too small in standard error on the low-IF grid, so noise
+        # alone "disagreed" on a clean air (seed 3: 0.11 ns); with honest errors alone the clutter's pull on the full
+        # lab air (0.003–0.005 sample, 2.5–4 honest standard errors) "agreed" and was averaged in (0.12–0.22 ns),
+        # while its residual flags it every time (21–24 dB against 11–12 dB on a clean air).
         disagreed = []
         for (m, n) in sorted(link_d):
             if m == n:
@@ -634,18 +646,22 @@ def estimate_calibration(scenario, captures, schedule, seed, *, method="auto",
             got = _reflector_pass_delay(scenario, layout, captures[n], schedule, x_freq[m], freq_norm, active, fit, m, n)
             if got is None or got[2] < PRESENT_SNR_DB:
                 continue
-            fit["snr_db"][(m, n, "reflector_pass")] = got[2]
-            d_dp, v_dp = link_d[(m, n)], link_var[(m, n)]
-            if abs(d_dp - got[0]) <= AGREEMENT_SIGMAS * math.sqrt(v_dp + got[1]):
-                w = 1 / v_dp + 1 / got[1]
-                link_d[(m, n)], link_var[(m, n)] = (d_dp / v_dp + got[0] / got[1]) / w, 1 / w
-                link_var_robust[(m, n)] = (link_var_robust[(m, n)] / v_dp ** 2 + 1 / got[1]) / w ** 2
+            d_rp, v_rp, snr_rp, h_rp = got
+            fit["snr_db"][(m, n, "reflector_pass")] = snr_rp
+            d_dp, v_dp, h_dp = link_d[(m, n)], link_var[(m, n)], link_var_robust[(m, n)]
+            clean = fit["unmodelled_echo_db"][(m, n)] < _SCATTERER_SNR_DB
+            if clean and abs(d_dp - d_rp) <= AGREEMENT_SIGMAS * math.sqrt(h_dp + h_rp):
+                w = 1 / h_dp + 1 / h_rp
+                link_d[(m, n)] = (d_dp / h_dp + d_rp / h_rp) / w
+                link_var_robust[(m, n)] = 1 / w
+                link_var[(m, n)] = v_dp / (h_dp * w)  # step 4's weight, on its scale, shrunk as the honest one is
             else:
-                link_d[(m, n)], link_var[(m, n)] = got[0], got[1]
-                link_var_robust[(m, n)] = got[1]
-                disagreed.append(f"{m + 1}→{n + 1} ({(d_dp - got[0]) / fs * 1e9:+.2f} ns)")
+                link_d[(m, n)], link_var[(m, n)], link_var_robust[(m, n)] = d_rp, v_rp, h_rp
+                disagreed.append(f"{m + 1}→{n + 1} ({(d_dp - d_rp) / fs * 1e9:+.2f} ns"
+                                 + ("" if clean else f", residual {fit['unmodelled_echo_db'][(m, n)]:.1f} dB") + ")")
         if disagreed:
-            notes.append("the direct path's delay disagreed with the reflector pass on links " + ", ".join(disagreed)
+            notes.append("the direct path's delay disagreed with the reflector pass, or its fit's residual held echoes "
+                         f"it could not model (≥ {_SCATTERER_SNR_DB:g} dB), on links " + ", ".join(disagreed)
                          + ": static echoes near the line of sight pull it; those links' delays are the reflector pass's")
     links = sorted(link_d)
     if not links_identifiable(links, n_nodes):
@@ -1028,10 +1044,13 @@ def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths,
             snr_db[(p.tx, p.rx, p.kind)] = float(10 * np.log10(max(float(np.median(snr)), 1e-30)))
         amps[(link.tx, link.rx)] = [beta[:, q] for q in range(link.known)]
         jac = delay_jacobian(link, beta, u, s).reshape(frames, -1)
-        # the weights of step 4 and the agreement test stay the model's variance (with 6–20 frames the sandwich
-        # is itself a χ² of F degrees of freedom, ±50 % at F = 6: it would randomise the weights); the honest
-        # standard error of what is reported is the larger of the model's and the sandwich, both for the
-        # delay's derivative projected off the per-frame amplitudes' columns
+        # the weights of step 4 stay the model's variance (with 6–20 frames the sandwich is itself a χ² of F degrees
+        # of freedom, ±50 % at F = 6: it would randomise the weights) of the unprojected derivative: on the low-IF
+        # grid it is 2.5–3.5× too small in standard error (the mean frequency's share of the derivative is a phase
+        # the amplitudes absorb), a scale the closure's Birge ratio then carries into timing_ns_std; kept so (SPEC16
+        # "cal13b" measured every layout of docs/calibration.md on this scale). Everything that judges a delay (the
+        # reflector-pass agreement, the reported standard errors) uses the honest one below: the larger of the
+        # model's and the sandwich, both for the delay's derivative projected off the per-frame amplitudes' columns
         delay_var[(link.tx, link.rx)] = sigma2 / (2 * float(np.real(np.vdot(jac, jac))))
         # the delay's derivative off the per-frame amplitudes' columns (what the amplitudes cannot absorb)
         basis = (u.T[None, :, None, :] * np.swapaxes(s, 1, 2)[:, None, :, :]).reshape(frames, -1, s.shape[1])
@@ -1070,9 +1089,10 @@ def _fit(scenario, layout, link_captures, turns, x_freq, lags, freq_norm, paths,
             "tx_rel_std": np.concatenate(tx_rel), "unmodelled_echo_db": unmodelled_db}
 
 
-def _reflector_pass_delay(scenario, layout, capture, schedule, x, freq_norm, active, fit, m, n, iterations=8):
-    """(D_mn, its variance, the reflector's fitted SNR dB) of the link m → n between two nodes from the reflector
-    pass, or None.
+def _reflector_pass_delay(scenario, layout, capture, schedule, x, freq_norm, active, fit, m, n, iterations=12):
+    """(D_mn, its weight's variance, the reflector's fitted SNR dB, its honest variance) of the link m → n between
+    two nodes from the reflector pass, or None. The weight's variance is on the scale of step 4's weights (the
+    model's with the unprojected derivative, as _fit's delay_var); the honest one judges the delay.
 
     Each first-pass frame y0_f = α_f (S + R) X_f + noise and its background-pass replay y1_f = α'_f S X_f + noise
     (the same samples sent: S is everything static on the link — direct path, clutter, targets, echoes beyond the
@@ -1080,7 +1100,17 @@ def _reflector_pass_delay(scenario, layout, capture, schedule, x, freq_norm, act
     difference removes S; a projection does: z_f = P⊥(y1_f) y0_f (y0_f off the one vector y1_f) holds α_f P⊥ R X_f
     and the noise, whatever S is. The reflector is fitted to it with the projection in its model, β_f P⊥(y1_f)
     c_f(D) (c_f = the reflector's column with the gains of the main fit: u ⊗ (v^T X_f ⊙ d(τ_r + D − o))), one
-    amplitude per frame, D by Gauss–Newton from the main fit's value."""
+    amplitude per frame, D by Gauss–Newton from the main fit's value.
+
+    The delay's derivative is taken off each frame's column before it is used (variable projection, as refine_link
+    and the main fit's honest variance): on the low-IF grid (bin frequencies 0 … (L − 1)/L) the derivative
+    −j2πf ⊙ c_f is mostly the column itself times −j2π·mean(f), a phase that β_f absorbs. Unprojected (before
+    SPEC16 "cal13b"), the Gauss–Newton step was that share too short (8 iterations left a fifth of the way
+    undone) and the variance σ̂²/(2‖J‖²) was 2.5–3× too small in standard error (measured on the paper scenario,
+    "lab-sync", reflector at (−100, 0) m, 8 noise draws: a scatter of 0.0010 sample RMS against a reported 0.0004),
+    so the agreement test of estimate_calibration declared an ordinary noise draw of 4.5 "standard errors" a
+    disagreement (docs/calibration.md, "High target SNR": seed 3). The honest variance is the larger of the model's
+    (projected) and the sandwich one (the frames' own scatter of the delay's score, as _fit)."""
     fs = float(scenario.bandwidth_hz)
     path = [p for p in known_paths(scenario, False, True) if p.tx == m and p.rx == n]
     if not path:
@@ -1112,26 +1142,32 @@ def _reflector_pass_delay(scenario, layout, capture, schedule, x, freq_norm, act
         full = (u[None, :, None] * col[:, None, :]).reshape(frames, -1)
         deriv = (u[None, :, None] * (col * slope[None])[:, None, :]).reshape(frames, -1)
         return project(full), project(deriv)
-    for _ in range(iterations):
-        c, dc = columns(delay)
+
+    def solve(d):
+        """β per frame, the residual and the delay's Jacobian off each frame's column (variable projection)."""
+        c, dc = columns(d)
         energy = np.real(np.sum(np.conj(c) * c, axis=1))
         beta = np.sum(np.conj(c) * z, axis=1) / energy
-        resid = z - beta[:, None] * c
         jac = beta[:, None] * dc
+        jac = jac - c * (np.sum(np.conj(c) * jac, axis=1) / energy)[:, None]
+        return c, energy, beta, z - beta[:, None] * c, jac
+    for _ in range(iterations):
+        _, _, _, resid, jac = solve(delay)
         step = float(np.real(np.vdot(jac, resid)) / max(np.real(np.vdot(jac, jac)), 1e-300))
         delay += float(np.clip(step, -0.5, 0.5))
         if abs(step) < _DELAY_TOLERANCE_SAMPLES:
             break
-    c, dc = columns(delay)
-    energy = np.real(np.sum(np.conj(c) * c, axis=1))
-    beta = np.sum(np.conj(c) * z, axis=1) / energy
-    resid = z - beta[:, None] * c
+    c, energy, beta, resid, jac = solve(delay)
     dof = resid.size - 2 * frames - 1  # β per frame, the projection per frame, the delay
     sigma2 = float(np.sum(np.abs(resid) ** 2) / max(dof, 1))
-    jac = beta[:, None] * dc
-    var = sigma2 / (2 * max(float(np.real(np.vdot(jac, jac))), 1e-300))
+    info = max(float(np.real(np.vdot(jac, jac))), 1e-300)
+    scores = np.real(np.sum(np.conj(jac) * resid, axis=1))  # (F,): each frame's score of the delay
+    var_honest = max(sigma2 / (2 * info), float(np.sum(scores ** 2)) / info ** 2)
+    _, dc = columns(delay)
+    # step 4's weight, on the scale of the main fit's (_fit: the unprojected derivative's model variance)
+    var = sigma2 / (2 * max(float(np.real(np.vdot(beta[:, None] * dc, beta[:, None] * dc))), 1e-300))
     snr = float(10 * np.log10(max(float(np.median(np.abs(beta) ** 2 * energy / sigma2)), 1e-30)))
-    return delay, var, snr
+    return delay, var, snr, var_honest
 
 
 # the nuisance search: sin θ grids of the rx and tx arrays, window delays, and when to stop
