@@ -375,17 +375,18 @@ def _link_masks(residual, frames, ramp, groups, rx_antennas):
     return masks
 
 
-def _learn_link_taps(y, frames, alpha, cyclic_prefix, delays, masks, ramp=None):
+def _learn_link_taps(y, frames, alpha, cyclic_prefix, delays, masks, ramp=None, groups=None):
     """(taps (Mr, N·Mt·T) in Background.taps' order (m, i, τ), their part of y (F, Mr, L, P)): the beyond-CP taps
     of every transmitter m at the delays whose mask is in masks[m] (a set of ints; the others stay zero), learned
-    jointly with the per-subcarrier background (_learn_taps), group by group (_transmitter_groups)."""
+    jointly with the per-subcarrier background (_learn_taps), group by group (``groups``: default
+    _transmitter_groups(frames); the transmitters of groups not given get zero taps and no part)."""
     f_count, n_tx, mt, nsub, nsym = frames.shape
     mr = y.shape[1]
     n_taps = len(delays)
     taps = np.zeros((mr, n_tx, mt, n_taps), complex)
     part = np.zeros_like(y)
     counts = np.array([_mask_count(d, cyclic_prefix) for d in delays])
-    for members, rows in _transmitter_groups(frames):
+    for members, rows in (_transmitter_groups(frames) if groups is None else groups):
         chosen = {m: np.nonzero(np.isin(counts, sorted(masks.get(m, ()))))[0] for m in members}
         chosen = {m: sel for m, sel in chosen.items() if len(sel)}
         if not chosen:
@@ -581,14 +582,27 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
                 masks = {m: set(range(1, nsub + 1)) for m in range(n_nodes)}
                 passes = 1
             learned = 0
+            taps_n = np.zeros((mr, n_nodes * mt * len(delays)), complex)
+            part = np.zeros_like(y)
             for _ in range(passes):
                 if given is None:
                     found = _link_masks(residual, x_all, ramp, groups, mr)
-                    if all(found[m] <= masks[m] for m in found):
+                    changed = {m for m in found if not found[m] <= masks[m]}
+                    if not changed:
                         break
                     for m in found:
                         masks[m] |= found[m]
-                taps_n, part = _learn_link_taps(y, x_all, alpha, cyclic_prefix, delays, masks, ramp)
+                    # only the groups whose masks grew are learned again: the fits separate exactly over groups
+                    again = [(members, rows) for members, rows in groups if changed & set(members)]
+                else:
+                    again = groups
+                new_taps, new_part = _learn_link_taps(y, x_all, alpha, cyclic_prefix, delays, masks, ramp, again)
+                new_taps = new_taps.reshape(mr, n_nodes, -1)
+                taps_n = taps_n.reshape(mr, n_nodes, -1)
+                for members, rows in again:
+                    taps_n[:, members] = new_taps[:, members]
+                    part[rows] = new_part[rows]
+                taps_n = taps_n.reshape(mr, -1)
                 learned = int(np.count_nonzero(np.any(taps_n != 0, axis=0)))
                 coef, variance = _least_squares_with_variance(y - part, _regressors(x_all, alpha))
                 coef = _prune(coef, variance, sigma2, n_nodes, mt)
