@@ -253,6 +253,23 @@ def test_a_short_capture_is_a_clear_error():
         interference.learn_background(y, x, 1.0, NODES, 10e6)
 
 
+def test_the_beyond_cp_masks_are_where_the_residual_steps():
+    """_step_masks on a residual's time profile (means of 200 exponential |r|² per window sample, as 200 frames
+    give): an echo of mask 11 at +6 dB and one of mask 25 at +1.8 dB over the floor (the second a step of 0.5 σ²,
+    ~10 standard errors of the 4-sample means) are found, each with its neighbours, and nothing else; a flat
+    profile gives no mask (5 standard errors over ~130 tests: a false step has probability ~4e-5). The shifts of
+    mask_tap_delays carry their mask (_mask_count), the ends of the interval included."""
+    rng = np.random.default_rng(7)
+    samples = np.arange(64)
+    level = 1.0 + 2.5 * (samples < 11) + 0.5 * (samples < 25)
+    found = interference._step_masks(rng.exponential(level, (200, 64)).mean(axis=0), 200)
+    assert {11, 25} <= set(found) <= {10, 11, 12, 24, 25, 26}, found
+    assert interference._step_masks(rng.exponential(np.ones(64), (200, 64)).mean(axis=0), 200) == []
+    delays = interference.mask_tap_delays(24, [1, 7])
+    assert [interference._mask_count(d, 24) for d in delays] == [1, 1, 1, 7, 7, 7]
+    np.testing.assert_allclose(np.abs(delays), [24 + 1e-6, 24.5, 25, 30, 30.5, 31])
+
+
 def test_loopback_reports_the_interference():
     """`disac loopback --impairments FILE` on an air with direct paths and clutter: the JSON has the
     ``interference`` object (the suppressor's figures: what was learned and removed, beyond-CP flags) and

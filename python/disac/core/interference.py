@@ -43,7 +43,11 @@ calibration; moving targets would allow learning on line, not done here.
 Beyond the cyclic prefix: an echo whose delay passes the CP leaks each subcarrier into its neighbours
 (the FFT window cuts the delayed symbol: inter-carrier interference). The learning residual is regressed
 on the neighbouring subcarriers' data X_m[:, l ± 1]: the energy they explain, against what noise alone
-explains, is the flag (``Background.beyond_cp_db``, ``beyond_cp_flags``); it comes from samples only.
+explains, is the flag (``Background.beyond_cp_db``, ``beyond_cp_flags``); it comes from samples only. At a
+flagged node the window's truncation is learned too: taps g_mn,τ on U_τ(X_m), the frame's own core samples
+shifted by τ and masked to the first ⌈τ − CP⌉ window samples (_truncation_signals), three shifts per mask, for
+the masks at which the learning residual's time profile steps, per link (_link_masks; docs/interference.md §4:
+the receiver's geometry does not bound where clutter is, the samples show it).
 """
 
 import dataclasses
@@ -63,18 +67,18 @@ BEYOND_CP_FLAG_DB = 3.0
 # X = 0; regressors collinear through the users' common data)
 _RCOND = 1e-10
 # the beyond-CP model (docs/interference.md §4): band-limited shifts learned per mask length M (the first M window
-# samples from the previous symbol). Measured (L = 64, the truncation of delays drawn in CP … CP + 39 fitted by each
-# basis over 300 frames, residual against the truncation's own energy, worst / mean): 1 shift −14 / −20 dB, one
-# integer tap per delay (mask d − CP) −11 / −17 dB, 2 shifts −26 / −33 dB, 3 shifts −45 / −50 dB; the
-# truncation of a clutter path is at most a few dB over σ² per sample, so 2 shifts leave < −20 dB re σ²
+# samples from the previous symbol), equally spaced over the mask's delay interval, ends included. Measured (L = 64,
+# the truncation of delays drawn in CP … CP + 39 fitted over 300 frames, residual against the truncation's own
+# energy, worst / mean): one integer tap per delay −11 / −17 dB, 1 shift −14 / −20 dB, 2 (ends) −20 / −27 dB,
+# 3 (ends and middle) −45 / −50 dB
 TAP_SHIFTS_PER_MASK = 3
-# a link's masks reach the last window sample where the learning residual's time profile (without taps) changes
-# level by more than _PROFILE_SIGMAS standard errors, plus TAP_MASK_MARGIN masks (a step straddling two samples,
-# a weak tail)
+# which masks a link learns: where the learning residual's time profile steps (_step_masks) by more than
+# _PROFILE_SIGMAS standard errors, the means of w samples either side compared for each w of _PROFILE_WINDOWS
+# (1: a spike, two masks a sample apart; 4: a weak step); _TAP_PASSES rounds of detecting and fitting (weaker
+# steps show once the strong ones are fitted)
 _PROFILE_SIGMAS = 5.0
-TAP_MASK_MARGIN = 2
-_PROFILE_WINDOWS = (1, 4)  # samples averaged on either side of a candidate step: a spike, a weak step
-_TAP_PASSES = 4  # detect steps, fit their taps, look again at the residual (weaker steps show once the strong are fitted)
+_PROFILE_WINDOWS = (1, 4)
+_TAP_PASSES = 4
 FORMAT = "gr-disac-background"
 VERSION = 1
 
@@ -528,8 +532,10 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
     unit's model frames X_m of those frames (with the calibration's tx factors); noise_power σ² (the
     scenario's: what the receiver expects); node_positions_m (N, 2) and bandwidth_hz: geometry, for the
     direct paths' phases. cyclic_prefix (samples; None: no beyond-CP model): where a node's learning residual
-    flags echoes beyond the prefix (beyond_cp_db > BEYOND_CP_FLAG_DB), taps at tap_delays (default
-    default_tap_delays) are learned there too. ValueError when the capture is too short to be identified."""
+    flags echoes beyond the prefix (beyond_cp_db > BEYOND_CP_FLAG_DB), beyond-CP taps are learned there too: by
+    default per link at the masks its learning residual shows (_link_masks, mask_tap_delays' shifts), or every
+    link at the given ``tap_delays`` (e.g. default_tap_delays, stop 19's fixed set). ValueError when the capture
+    is too short to be identified."""
     y_all = np.asarray(snapshots, complex)
     x_all = np.asarray(frames, complex)
     if y_all.ndim != 5 or x_all.ndim != 5 or y_all.shape[0] != x_all.shape[0] or y_all.shape[1] != x_all.shape[1]:
