@@ -247,6 +247,31 @@ def test_background_file_round_trip(tmp_path):
         interference.load_background(path)
 
 
+def test_a_background_with_beyond_cp_taps_round_trips(tmp_path):
+    """The per-link taps keep the file's meaning (tap delays with their masks, _mask_count; version 1): a saved
+    Background with taps on some links and zeros on the others loads with the same delays, masks and taps, and
+    suppresses a frame to the same bits."""
+    y, x, _ = _synthetic(_static_background(20.0, seed=3), 40, seed=3)
+    plain = interference.learn_background(y, x, 1.0, NODES, 10e6)
+    delays = interference.mask_tap_delays(4, [2, 5])
+    rng = np.random.default_rng(5)
+    taps = (rng.standard_normal((2, 8, 2 * 3 * len(delays))) + 1j * rng.standard_normal((2, 8, 2 * 3 * len(delays))))
+    taps[:, :, :3 * len(delays)] = 0  # transmitter 0: no taps
+    background = interference.Background(plain.coefficients, 3, 40, 1.0, plain.link_power_db, plain.residual_excess_db,
+                                         plain.beyond_cp_db, 4, delays, taps, None)
+    path = tmp_path / "background.json"
+    background.save(path)
+    again = interference.load_background(path)
+    np.testing.assert_array_equal(again.tap_delays, delays)
+    assert [interference._mask_count(d, 4) for d in again.tap_delays] == [2, 2, 2, 5, 5, 5]
+    np.testing.assert_array_equal(again.taps, taps)
+    frame = ({n: y[0, n] for n in range(2)}, {m: x[0, m] for m in range(2)})
+    a = interference.Suppressor(background).apply(*frame)
+    b = interference.Suppressor(again).apply(*frame)
+    for n in range(2):
+        np.testing.assert_array_equal(a[n], b[n])
+
+
 def test_a_short_capture_is_a_clear_error():
     y, x, _ = _synthetic(_static_background(20.0, seed=2), 4, seed=2)
     with pytest.raises(ValueError, match="frames are needed"):

@@ -235,13 +235,6 @@ def _truncation_signals(frames, cyclic_prefix, tap_delays, ramp=None):
     return out
 
 
-def _tap_regressors(frames, alpha, cyclic_prefix, tap_delays, ramp=None):
-    """V (F, L, P, N·Mt·T): α_m,f·U_τ[m, i] in the order (m, i, τ) of Background.taps."""
-    u = _truncation_signals(frames, cyclic_prefix, tap_delays, ramp) * alpha[:, :, None, None, None, None]
-    f_count, n_tx, mt, n_taps, nsub, nsym = u.shape
-    return u.transpose(0, 4, 5, 1, 2, 3).reshape(f_count, nsub, nsym, n_tx * mt * n_taps)
-
-
 def _learn_taps(y, z, v):
     """Taps (Mr, R) of the beyond-CP regressors v (F, L, P, R) jointly with the per-subcarrier model z (F, L, P,
     Q): z projected out per subcarrier (Frisch–Waugh), then one least-squares fit over all subcarriers (normal
@@ -313,12 +306,13 @@ def _time_profile(residual, ramp=None):
 
 def _step_masks(profile, samples_per_point):
     """The masks M (sorted ints in 1 … L − 1) at which ``profile`` (L,) changes level between window samples
-    M − 1 and M: the means of the w samples on either side (w in _PROFILE_WINDOWS) differ by more than _PROFILE_SIGMAS
-    standard errors (each point a mean of ``samples_per_point`` independent |r|², std = mean: count frames ×
-    symbols, not antennas — an echo reaches every rx antenna through one steering vector), at the local maxima
-    of that score (a step raises it over the ±w samples whose windows straddle it), with M ± 1 (the receiver's fractional delay ramp smears a step
-    over a sample). An echo of mask M raises — or lowers: its part the per-subcarrier fit takes spreads over the
-    window — the samples before M. A step at M = L (a delay past CP + L) would wrap onto sample 0: not seen."""
+    M − 1 and M: the means of the w samples on either side (each w of _PROFILE_WINDOWS) differ by more than
+    _PROFILE_SIGMAS standard errors — each point a mean of ``samples_per_point`` independent |r|² (std = mean;
+    count frames × symbols, not antennas: an echo reaches every rx antenna through one steering vector) — at the
+    local maxima of that score (a step raises it over the ±w samples whose windows straddle it), each with M ± 1
+    (the receiver's fractional delay ramp smears a step over a sample). An echo of mask M raises the samples
+    before M — or lowers them: its part the per-subcarrier fit takes spreads over the window. A step at M = L
+    (a delay past CP + L) would wrap onto sample 0: not seen."""
     profile = np.asarray(profile, float)
     count = max(float(samples_per_point), 1.0)
     nsub = len(profile)
@@ -620,12 +614,14 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
             if learned:
                 floor = float(np.sum(np.abs(residual[:, :, active]) ** 2)) / max(dof - learned, 1)
                 excess[n] = _db(floor / sigma2)
-    if taps is not None and given is None:  # the grid trimmed to the longest mask any link learned
+    if taps is not None and given is None:  # the grid (ordered by mask) trimmed to the longest mask any link learned
         per_delay = np.any(taps.reshape(n_nodes, mr, n_nodes, mt, len(delays)) != 0, axis=(0, 1, 2, 3))
-        keep = int(np.nonzero(per_delay)[0].max()) + 1 if per_delay.any() else 0
-        keep = -(-keep // TAP_SHIFTS_PER_MASK) * TAP_SHIFTS_PER_MASK
+        counts = np.array([_mask_count(d, cyclic_prefix) for d in delays])
+        keep = int(np.sum(counts <= counts[per_delay].max())) if per_delay.any() else 0
         taps = taps.reshape(n_nodes, mr, n_nodes, mt, len(delays))[..., :keep].reshape(n_nodes, mr, -1)
         delays = delays[:keep]
+        if not keep:
+            taps = None
     return Background(coefficients, mt, f_count, sigma2, link_power, excess, beyond,
                       int(cyclic_prefix or 0), delays if taps is not None else None, taps,
                       None if rx_ramps is None else np.asarray(rx_ramps, complex))
