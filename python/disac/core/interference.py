@@ -519,7 +519,7 @@ def _initial_phases(y, frames, node_positions_m, rx, rx_antennas, bandwidth_hz, 
 
 
 def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth_hz, iterations=ITERATIONS,
-                     cyclic_prefix=None, tap_delays=None, rx_ramps=None):
+                     cyclic_prefix=None, tap_delays=None, rx_ramps=None, tap_shifts=TAP_SHIFTS_PER_MASK):
     """The Background of every link from a capture with the scene clear (module docstring).
 
     snapshots (F, N, Mr, L, P): every node's calibrated snapshots; frames (F, N, Mt, L, P): the central
@@ -528,8 +528,10 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
     direct paths' phases. cyclic_prefix (samples; None: no beyond-CP model): where a node's learning residual
     flags echoes beyond the prefix (beyond_cp_db > BEYOND_CP_FLAG_DB), beyond-CP taps are learned there too: by
     default per link at the masks its learning residual shows (_link_masks, mask_tap_delays' shifts), or every
-    link at the given ``tap_delays`` (e.g. default_tap_delays, stop 19's fixed set). ValueError when the capture
-    is too short to be identified."""
+    link at the given ``tap_delays`` (e.g. default_tap_delays, stop 19's fixed set). ``tap_shifts``: the per-link
+    masks' band-limited shifts each (mask_tap_delays; more model a cut more finely and cost more regressors: the
+    clear-scene capture of core.impairment_trials takes as many as its length pays for, capture_tap_shifts).
+    ValueError when the capture is too short to be identified."""
     y_all = np.asarray(snapshots, complex)
     x_all = np.asarray(frames, complex)
     if y_all.ndim != 5 or x_all.ndim != 5 or y_all.shape[0] != x_all.shape[0] or y_all.shape[1] != x_all.shape[1]:
@@ -551,7 +553,7 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
     given = None if tap_delays is None else np.asarray(tap_delays, float)
     # the default grid: masks up to L (a link's own masks come from its residual, _link_masks), trimmed below
     delays = None if cyclic_prefix is None else (
-        mask_tap_delays(cyclic_prefix, nsub) if given is None else given)
+        mask_tap_delays(cyclic_prefix, nsub, tap_shifts) if given is None else given)
     taps = None
     groups = _transmitter_groups(x_all)
     for n in range(n_nodes):
