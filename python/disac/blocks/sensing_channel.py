@@ -48,13 +48,18 @@ class sensing_channel(gr.sync_block):
       noise            add CN(0, σ²) per sample (False: the noiseless mean of eq. 3/5)
       frequency_grid   "low-if" (bins at l·B/L, the model's d(τ)) or "centred" (a radio's band)
       num_nodes, tx_antennas, rx_antennas   port counts GRC draws; 0 or the scenario's (checked)
+      transmit_cfo_hz  the carrier rotation ε_m (Hz, one per node) each transmitter's input streams carry, which
+                       the air delays exactly (docs/air-model.md §5.4); None: the table's cfo_hz (what
+                       synthetic_radio_tx applies to an uncompensated transmitter). A transmitter that
+                       pre-compensates its CFO (a calibration's ε̂_m) sends ε_m − ε̂_m: hier.synthetic_node passes that
     """
 
     def __init__(self, scenario="paper", rx_node=0, channel_seed=0, noise=True, frequency_grid="low-if",
-                 num_nodes=0, tx_antennas=0, rx_antennas=0):
+                 num_nodes=0, tx_antennas=0, rx_antennas=0, transmit_cfo_hz=None):
         self.scenario = tags.as_scenario(scenario)
         tags.check_sizes(self.scenario, num_nodes=num_nodes, tx_antennas=tx_antennas, rx_antennas=rx_antennas)
-        self.model = channels.SensingChannel(self.scenario, rx_node, channel_seed, frequency_grid)
+        self.model = channels.SensingChannel(self.scenario, rx_node, channel_seed, frequency_grid,
+                                             transmit_cfo_hz=transmit_cfo_hz)
         self.layout = self.model.layout
         lay = self.layout
         gr.sync_block.__init__(self, name="disac_sensing_channel",

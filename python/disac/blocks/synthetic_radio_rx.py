@@ -56,10 +56,13 @@ class synthetic_radio_rx(gr.basic_block):
                             when the table's rf_canceller_db > 0 (without the reference: no canceller, a warning)
       transmit_frames       the frames the node transmits (0: endless): after them its reference is silence
       tx_antennas           port count GRC draws; 0 or the scenario's Mt (checked)
+      reference_cfo_hz      the carrier rotation (Hz) the transmit reference carries: −ε̂_n when the node's
+                            transmitter pre-compensates a calibration's CFO (hier.synthetic_node passes it; the
+                            canceller delays its reference exactly for it, as the air does: docs/air-model.md §5.4)
     """
 
     def __init__(self, scenario="paper", node_id=0, epoch_s=None, epoch_frac_s=0.0, label_offset_samples=0,
-                 rx_antennas=0, tx_reference=False, transmit_frames=0, tx_antennas=0):
+                 rx_antennas=0, tx_reference=False, transmit_frames=0, tx_antennas=0, reference_cfo_hz=0.0):
         self.scenario = tags.as_scenario(scenario)
         tags.check_sizes(self.scenario, rx_antennas=rx_antennas, tx_antennas=tx_antennas)
         n = self.scenario.num_nodes
@@ -67,6 +70,9 @@ class synthetic_radio_rx(gr.basic_block):
             raise ValueError(f"node_id = {node_id!r}: accepted: 0 … {n - 1}")
         if isinstance(label_offset_samples, bool) or int(label_offset_samples) != label_offset_samples:
             raise ValueError(f"label_offset_samples = {label_offset_samples!r}: accepted: a whole number of samples")
+        if isinstance(reference_cfo_hz, bool) or not np.isfinite(np.asarray(reference_cfo_hz, dtype=float)).all() \
+                or np.ndim(reference_cfo_hz) != 0:
+            raise ValueError(f"reference_cfo_hz = {reference_cfo_hz!r}: accepted: a finite number of Hz")
         self.node_id = int(node_id)
         self.label_offset_samples = int(label_offset_samples)
         self.epoch = tags.split_seconds(tags.SYNTHETIC_EPOCH_S if epoch_s is None else epoch_s, epoch_frac_s)
@@ -98,7 +104,8 @@ class synthetic_radio_rx(gr.basic_block):
                 canceller = front_end.SelfInterferenceCanceller(
                     mt, mr, layout.subcarriers, layout.cyclic_prefix, layout.frame_len, self.sample_rate_hz,
                     ofdm.DEFAULT_FREQUENCY_GRID, settings["rf_canceller_db"],
-                    end_symbols=int(transmit_frames) * layout.frame_symbols if transmit_frames else None)
+                    end_symbols=int(transmit_frames) * layout.frame_symbols if transmit_frames else None,
+                    reference_cfo_hz=float(reference_cfo_hz))
             else:
                 self._canceller_warning = (f"impairments.rf_canceller_db = {settings['rf_canceller_db']:g} but no "
                                            "transmit reference (tx_reference=False): no RF canceller")

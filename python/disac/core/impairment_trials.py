@@ -53,7 +53,9 @@ SUPPRESSION_MODES = ("none", "background", "auto")
 # made from the air it set up; the receive side itself never reads them)
 _INTERFERENCE_FIELDS = ("clutter_scatterers", "adc_bits")
 # clear-scene frames per transmitting node of the background capture: the background's estimation error is
-# σ²·(Mt + 1)/F per resource element (−14.6 dB at Mt = 6, F = 200: +3.5 % noise power)
+# σ²·(Mt + 1)/F per resource element (−14.6 dB at Mt = 6, F = 200: +3.5 % noise power); where beyond-CP taps are
+# learned (BACKGROUND_TAP_SHIFTS) their N·Mt·T regressors per antenna add ≈ σ²·Mt·T/(F·L_active) (measured +0.8 dB at the paper
+# lab: T = 80, L_active = 12, F = 200), so that air wants 400 (docs/interference.md §6; the default stays for airs without taps)
 DEFAULT_BACKGROUND_FRAMES_PER_NODE = 200
 DEFAULT_CALIBRATION_FRAMES = 20
 _NOISE_STREAM = 0x7E1A15
@@ -367,6 +369,45 @@ def background_capture_frames(first_frame, num_nodes, frames_per_node, block_fra
     return numbers, numbers[(numbers % block_frames) >= settle_frames]
 
 
+# the beyond-CP taps the clear-scene capture learns where a node's residual flags echoes beyond the prefix: the per-link
+# masks of core.interference.learn_background, each with up to this many band-limited shifts evenly over its delay
+# interval [CP + M − 1, CP + M] (core.interference.mask_tap_delays) instead of three. Measured with stop 19's fixed masks. Measured on the paper lab (seed 3, drawn 5 Hz CFO, noise off, 100 frames per
+# node): what the taps leave of the clutter is −3.9 dB re σ² at node 1 with 3 shifts (its +1.7 dB learning residual:
+# clutter paths at 20.4…21 and 29.7…36.9 samples in its window, whose cut the three-point interpolation misses),
+# −8.5 dB with 4, −11.5 dB with 5 (docs/interference.md §6). More shifts are more regressors (Mt per shift and mask
+# for each transmitter), whose estimation error ≈ σ²·Mt·T/(F·L_active·P) per resource element (T taps, F capture
+# frames per node) the capture's length pays for: the capture takes the most shifts (3 … BACKGROUND_TAP_SHIFTS) that
+# keep it within BACKGROUND_TAP_ERROR (−10 dB re σ²) — on the paper lab 5 from 400 frames per node, 3 (as before)
+# at the default 200, where 5 shifts would cost +0.8 dB of estimation error (seed 3, 40 frames: 1.39 × ideal)
+BACKGROUND_TAP_SHIFTS = 5
+BACKGROUND_TAP_ERROR = 0.1
+
+
+def capture_tap_shifts(frames_per_node, tx_antennas, cyclic_prefix, subcarriers, active_subcarriers, symbols=1):
+    """Shifts per mask for a capture of ``frames_per_node`` (module constants above): the most of
+    BACKGROUND_TAP_SHIFTS … 3 whose taps' estimation error σ²·Mt·T/(F·L_active·P) is ≤ BACKGROUND_TAP_ERROR·σ²,
+    T = shifts × the most masks a link can learn (core.interference's per-link grid: masks 1 … L). cyclic_prefix
+    does not enter (kept for the callers: the masks are counted from the window, not the prefix)."""
+    masks = int(subcarriers)
+    observations = max(float(frames_per_node) * int(active_subcarriers) * int(symbols), 1.0)
+    for shifts in range(BACKGROUND_TAP_SHIFTS, 3, -1):
+        if int(tx_antennas) * masks * shifts / observations <= BACKGROUND_TAP_ERROR * (1 + 1e-9):
+            return shifts
+    return 3
+
+
+def _learn_capture(snaps, x, scenario_rx, calibration, frames_per_node):
+    """core.interference.learn_background on a clear-scene capture: its per-link beyond-CP masks with the shifts
+    the capture's length pays for (capture_tap_shifts), and the receivers' delay ramps: what the receive side has."""
+    lay = ofdm.layout_from_scenario(scenario_rx)
+    active = int(np.sum(np.any(np.asarray(x) != 0, axis=(0, 1, 2, 4))))
+    shifts = capture_tap_shifts(frames_per_node, x.shape[2], lay.cyclic_prefix, lay.subcarriers, active, x.shape[4])
+    return interference.learn_background(snaps, x, scenario_rx.noise_power, scenario_rx.node_positions_m,
+                                         scenario_rx.bandwidth_hz, cyclic_prefix=lay.cyclic_prefix,
+                                         tap_shifts=shifts,
+                                         rx_ramps=receive_ramps(scenario_rx, calibration))
+
+
 def model_frames(scenario_rx, frames, wc, wr, seed, calibration=None, on_air=None):
     """(F, N, Mt, L, P): the central unit's model frames X_m (core.fusion.localiser_inputs: regenerated from the
     seed and precoders, × the calibration's transmit factors), zero where ``on_air`` says a node was silent."""
@@ -396,12 +437,14 @@ def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=Non
     snaps = receive_snapshots(scenario_air, wc, wr, learned, seed, channel_seed, calibration,
                               noise=_noise_mode(scenario_air) if noise is None else noise, on_air=schedule,
                               targets_on=lambda f: np.zeros(len(f), bool),
-                              lead_frames=int(learned[0] - numbers[0]) + _LEAD_FRAMES)
+                              # the receivers' front ends (AGC, RF canceller) settle before the capture's first frame,
+                              # as run_with_background_capture's trial stream lets them: learned while the canceller
+                              # still tunes, the paper lab's background kept +20 dB over σ² (tests/test_background_capture.py)
+                              lead_frames=int(learned[0] - numbers[0]) + _LEAD_FRAMES
+                              + (_FRONT_END_SETTLE_FRAMES if front_end_needed(scenario_air) else 0))
     rx = scenario_air.without_impairments()
     x = model_frames(rx, learned, wc, wr, seed, calibration, schedule)
-    return interference.learn_background(snaps, x, rx.noise_power, rx.node_positions_m, rx.bandwidth_hz,
-                                         cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix,
-                                         rx_ramps=receive_ramps(rx, calibration))
+    return _learn_capture(snaps, x, rx, calibration, len(learned) / n_nodes)
 
 
 def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed, calibration=None,
@@ -439,10 +482,7 @@ def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed
     index = {int(f): i for i, f in enumerate(everything)}
     rx = scenario_air.without_impairments()
     x = model_frames(rx, capture, wc, wr, seed, calibration, solo)
-    background = interference.learn_background(snaps[[index[int(f)] for f in capture]], x, rx.noise_power,
-                                               rx.node_positions_m, rx.bandwidth_hz,
-                                               cyclic_prefix=ofdm.layout_from_scenario(rx).cyclic_prefix,
-                                               rx_ramps=receive_ramps(rx, calibration))
+    background = _learn_capture(snaps[[index[int(f)] for f in capture]], x, rx, calibration, len(capture) / n_nodes)
     return snaps[[index[int(f)] for f in frames]], background
 
 

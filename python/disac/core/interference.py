@@ -43,7 +43,11 @@ calibration; moving targets would allow learning on line, not done here.
 Beyond the cyclic prefix: an echo whose delay passes the CP leaks each subcarrier into its neighbours
 (the FFT window cuts the delayed symbol: inter-carrier interference). The learning residual is regressed
 on the neighbouring subcarriers' data X_m[:, l ± 1]: the energy they explain, against what noise alone
-explains, is the flag (``Background.beyond_cp_db``, ``beyond_cp_flags``); it comes from samples only.
+explains, is the flag (``Background.beyond_cp_db``, ``beyond_cp_flags``); it comes from samples only. At a
+flagged node the window's truncation is learned too: taps g_mn,τ on U_τ(X_m), the frame's own core samples
+shifted by τ and masked to the first ⌈τ − CP⌉ window samples (_truncation_signals), three shifts per mask, for
+the masks at which the learning residual's time profile steps, per link (_link_masks; docs/interference.md §4:
+the receiver's geometry does not bound where clutter is, the samples show it).
 """
 
 import dataclasses
@@ -62,6 +66,19 @@ BEYOND_CP_FLAG_DB = 3.0
 # singular values below this fraction of the largest are dropped in the least-squares fits (inactive bins:
 # X = 0; regressors collinear through the users' common data)
 _RCOND = 1e-10
+# the beyond-CP model (docs/interference.md §4): band-limited shifts learned per mask length M (the first M window
+# samples from the previous symbol), equally spaced over the mask's delay interval, ends included. Measured (L = 64,
+# the truncation of delays drawn in CP … CP + 39 fitted over 300 frames, residual against the truncation's own
+# energy, worst / mean): one integer tap per delay −11 / −17 dB, 1 shift −14 / −20 dB, 2 (ends) −20 / −27 dB,
+# 3 (ends and middle) −45 / −50 dB
+TAP_SHIFTS_PER_MASK = 3
+# which masks a link learns: where the learning residual's time profile steps (_step_masks) by more than
+# _PROFILE_SIGMAS standard errors, the means of w samples either side compared for each w of _PROFILE_WINDOWS
+# (1: a spike, two masks a sample apart; 4: a weak step); _TAP_PASSES rounds of detecting and fitting (weaker
+# steps show once the strong ones are fitted)
+_PROFILE_SIGMAS = 5.0
+_PROFILE_WINDOWS = (1, 4)
+_TAP_PASSES = 4
 FORMAT = "gr-disac-background"
 VERSION = 1
 
@@ -218,13 +235,6 @@ def _truncation_signals(frames, cyclic_prefix, tap_delays, ramp=None):
     return out
 
 
-def _tap_regressors(frames, alpha, cyclic_prefix, tap_delays, ramp=None):
-    """V (F, L, P, N·Mt·T): α_m,f·U_τ[m, i] in the order (m, i, τ) of Background.taps."""
-    u = _truncation_signals(frames, cyclic_prefix, tap_delays, ramp) * alpha[:, :, None, None, None, None]
-    f_count, n_tx, mt, n_taps, nsub, nsym = u.shape
-    return u.transpose(0, 4, 5, 1, 2, 3).reshape(f_count, nsub, nsym, n_tx * mt * n_taps)
-
-
 def _learn_taps(y, z, v):
     """Taps (Mr, R) of the beyond-CP regressors v (F, L, P, R) jointly with the per-subcarrier model z (F, L, P,
     Q): z projected out per subcarrier (Frisch–Waugh), then one least-squares fit over all subcarriers (normal
@@ -256,8 +266,9 @@ def _mask_count(tau, cyclic_prefix):
 
 
 def default_tap_delays(cyclic_prefix, subcarriers):
-    """The beyond-CP taps learned: masks M = 1 … T, T = CP + 4 but at most L (echoes up to ~2 × CP: a scatterer
-    at 1.5 × CP from one node is further on the bistatic links to the others), three shifts each."""
+    """The fixed beyond-CP tap set of stop 19 (masks M = 1 … min(L, CP + 4), three shifts each), still accepted
+    as learn_background's explicit ``tap_delays`` (every link then learns all of them). The default is now
+    per link, from the samples (learn_background: _link_masks)."""
     count = min(int(subcarriers), int(cyclic_prefix) + 4)
     cp = int(cyclic_prefix)
     # for every mask M (the first M window samples from the previous symbol: delays in (CP + M − 1, CP + M]),
@@ -266,6 +277,135 @@ def default_tap_delays(cyclic_prefix, subcarriers):
     for mask in range(1, count + 1):
         out += [-(cp + mask - 1) if mask > 1 else -(cp + 0.0) - 1e-6, cp + mask - 0.5, cp + mask]
     return np.asarray(out, float)
+
+
+def mask_tap_delays(cyclic_prefix, masks, shifts=TAP_SHIFTS_PER_MASK):
+    """The tap delays of masks M = 1 … ``masks`` (a count, or a sequence of masks), ``shifts`` band-limited shifts
+    each, equally spaced over the mask's delay interval [CP + M − 1, CP + M] ends included (1: its middle), in
+    the order (M, shift). The left end CP + M − 1 is written −(CP + M − 1) (the same shift with mask M;
+    _mask_count), for M = 1 −(CP + 10⁻⁶)."""
+    cp, shifts = int(cyclic_prefix), int(shifts)
+    if shifts < 1:
+        raise ValueError(f"shifts = {shifts!r}: accepted: an integer ≥ 1 (band-limited shifts per mask)")
+    offsets = np.array([-0.5]) if shifts == 1 else np.linspace(-1.0, 0.0, shifts)
+    chosen = range(1, int(masks) + 1) if np.ndim(masks) == 0 else [int(v) for v in masks]
+    out = []
+    for mask in chosen:
+        for offset in offsets:
+            tau = cp + mask + float(offset)
+            out.append(tau if offset > -1.0 else (-(cp + 1e-6) if mask == 1 else -float(cp + mask - 1)))
+    return np.asarray(out, float)
+
+
+def _time_profile(residual, ramp=None):
+    """(F, L): the learning residual's energy per window sample (mean over rx antennas and symbols), the
+    snapshots taken back to the window as the prefix cut it (before the receiver's delay ramp)."""
+    r = residual if ramp is None else residual / np.asarray(ramp)[None, None, :, None]
+    return np.mean(np.abs(np.fft.ifft(r, axis=2, norm="ortho")) ** 2, axis=(1, 3))
+
+
+def _step_masks(profile, samples_per_point):
+    """The masks M (sorted ints in 1 … L − 1) at which ``profile`` (L,) changes level between window samples
+    M − 1 and M: the means of the w samples on either side (each w of _PROFILE_WINDOWS) differ by more than
+    _PROFILE_SIGMAS standard errors — each point a mean of ``samples_per_point`` independent |r|² (std = mean;
+    count frames × symbols, not antennas: an echo reaches every rx antenna through one steering vector) — at the
+    local maxima of that score (a step raises it over the ±w samples whose windows straddle it), each with M ± 1
+    (the receiver's fractional delay ramp smears a step over a sample). An echo of mask M raises the samples
+    before M — or lowers them: its part the per-subcarrier fit takes spreads over the window. A step at M = L
+    (a delay past CP + L) would wrap onto sample 0: not seen."""
+    profile = np.asarray(profile, float)
+    count = max(float(samples_per_point), 1.0)
+    nsub = len(profile)
+    out = set()
+    for width in _PROFILE_WINDOWS:
+        score = np.zeros(nsub)
+        for mask in range(1, nsub):
+            head = profile[max(0, mask - width):mask]
+            tail = profile[mask:mask + width]
+            se = math.sqrt(head.mean() ** 2 / (len(head) * count) + tail.mean() ** 2 / (len(tail) * count))
+            score[mask] = abs(head.mean() - tail.mean()) / max(se, 1e-300)
+        for mask in np.nonzero(score > _PROFILE_SIGMAS)[0]:
+            if score[mask] >= score[max(1, mask - 1):mask + 2].max():
+                out.update(v for v in (mask - 1, mask, mask + 1) if 1 <= v < nsub)
+    return sorted(int(v) for v in out)
+
+
+def _transmitter_groups(frames):
+    """[(transmitters, frame indices)]: the capture's frames grouped so that no transmitter is on in two groups
+    (the connected components of 'on in the same frame'): the least-squares fits separate exactly over them (a
+    transmitter's regressors are zero where it is silent). The node-by-node capture gives one group per node."""
+    on = np.any(frames != 0, axis=(2, 3, 4))  # (F, N)
+    n_tx = on.shape[1]
+    parent = list(range(n_tx))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row in on:
+        lit = np.nonzero(row)[0]
+        for m in lit[1:]:
+            parent[root(int(m))] = root(int(lit[0]))
+    groups = {}
+    for m in range(n_tx):
+        if on[:, m].any():
+            groups.setdefault(root(m), []).append(m)
+    out = []
+    for members in groups.values():
+        rows = np.nonzero(on[:, members].any(axis=1))[0]
+        out.append((members, rows))
+    return out
+
+
+def _link_masks(residual, frames, ramp, groups, rx_antennas):
+    """{transmitter: masks (set of ints)} for one rx node from a learning residual (module docstring;
+    docs/interference.md §4): the level steps of the residual's time profile over the frames of the
+    transmitter's group (_step_masks); a group of several transmitters gives each of them its steps."""
+    nsym = frames.shape[4]
+    profile = _time_profile(residual, ramp)  # (F, L)
+    masks = {}
+    for members, rows in groups:
+        steps = set(_step_masks(profile[rows].mean(axis=0), len(rows) * nsym))
+        for m in members:
+            masks[m] = steps
+    return masks
+
+
+def _learn_link_taps(y, frames, alpha, cyclic_prefix, delays, masks, ramp=None, groups=None):
+    """(taps (Mr, N·Mt·T) in Background.taps' order (m, i, τ), their part of y (F, Mr, L, P)): the beyond-CP taps
+    of every transmitter m at the delays whose mask is in masks[m] (a set of ints; the others stay zero), learned
+    jointly with the per-subcarrier background (_learn_taps), group by group (``groups``: default
+    _transmitter_groups(frames); the transmitters of groups not given get zero taps and no part)."""
+    f_count, n_tx, mt, nsub, nsym = frames.shape
+    mr = y.shape[1]
+    n_taps = len(delays)
+    taps = np.zeros((mr, n_tx, mt, n_taps), complex)
+    part = np.zeros_like(y)
+    counts = np.array([_mask_count(d, cyclic_prefix) for d in delays])
+    for members, rows in (_transmitter_groups(frames) if groups is None else groups):
+        chosen = {m: np.nonzero(np.isin(counts, sorted(masks.get(m, ()))))[0] for m in members}
+        chosen = {m: sel for m, sel in chosen.items() if len(sel)}
+        if not chosen:
+            continue
+        x = frames[rows]
+        blocks = []
+        for m, sel in chosen.items():
+            u = _truncation_signals(x[:, [m]], cyclic_prefix, delays[sel], ramp)[:, 0]  # (Fg, Mt, T_m, L, P)
+            u = u * alpha[rows, m][:, None, None, None, None]
+            blocks.append(u.transpose(0, 3, 4, 1, 2).reshape(len(rows), nsub, nsym, -1))
+        v = np.concatenate(blocks, axis=3)
+        z = _regressors(x, alpha[rows])
+        columns = [m * mt + i for m in members for i in range(mt)] + [n_tx * mt + m for m in members]
+        g = _learn_taps(y[rows], z[..., columns], v)  # (Mr, R)
+        part[rows] = np.einsum("rq,flpq->frlp", g, v, optimize=True)
+        start = 0
+        for m, sel in chosen.items():
+            width = mt * len(sel)
+            taps[:, m, :, sel] = g[:, start:start + width].reshape(mr, mt, len(sel)).transpose(2, 0, 1)
+            start += width
+    return taps.reshape(mr, -1), part
 
 
 def _least_squares(y, z):
@@ -379,15 +519,19 @@ def _initial_phases(y, frames, node_positions_m, rx, rx_antennas, bandwidth_hz, 
 
 
 def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth_hz, iterations=ITERATIONS,
-                     cyclic_prefix=None, tap_delays=None, rx_ramps=None):
+                     cyclic_prefix=None, tap_delays=None, rx_ramps=None, tap_shifts=TAP_SHIFTS_PER_MASK):
     """The Background of every link from a capture with the scene clear (module docstring).
 
     snapshots (F, N, Mr, L, P): every node's calibrated snapshots; frames (F, N, Mt, L, P): the central
     unit's model frames X_m of those frames (with the calibration's tx factors); noise_power σ² (the
     scenario's: what the receiver expects); node_positions_m (N, 2) and bandwidth_hz: geometry, for the
     direct paths' phases. cyclic_prefix (samples; None: no beyond-CP model): where a node's learning residual
-    flags echoes beyond the prefix (beyond_cp_db > BEYOND_CP_FLAG_DB), taps at tap_delays (default
-    default_tap_delays) are learned there too. ValueError when the capture is too short to be identified."""
+    flags echoes beyond the prefix (beyond_cp_db > BEYOND_CP_FLAG_DB), beyond-CP taps are learned there too: by
+    default per link at the masks its learning residual shows (_link_masks, mask_tap_delays' shifts), or every
+    link at the given ``tap_delays`` (e.g. default_tap_delays, stop 19's fixed set). ``tap_shifts``: the per-link
+    masks' band-limited shifts each (mask_tap_delays; more model a cut more finely and cost more regressors: the
+    clear-scene capture of core.impairment_trials takes as many as its length pays for, capture_tap_shifts).
+    ValueError when the capture is too short to be identified."""
     y_all = np.asarray(snapshots, complex)
     x_all = np.asarray(frames, complex)
     if y_all.ndim != 5 or x_all.ndim != 5 or y_all.shape[0] != x_all.shape[0] or y_all.shape[1] != x_all.shape[1]:
@@ -406,10 +550,12 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
     excess = np.empty(n_nodes)
     beyond = np.empty(n_nodes)
     active = np.any(x_all != 0, axis=(0, 1, 2, 4))  # (L,) the bins the transmitters use
-    delays = None
+    given = None if tap_delays is None else np.asarray(tap_delays, float)
+    # the default grid: masks up to L (a link's own masks come from its residual, _link_masks), trimmed below
+    delays = None if cyclic_prefix is None else (
+        mask_tap_delays(cyclic_prefix, nsub, tap_shifts) if given is None else given)
     taps = None
-    if cyclic_prefix is not None:
-        delays = default_tap_delays(cyclic_prefix, nsub) if tap_delays is None else np.asarray(tap_delays, float)
+    groups = _transmitter_groups(x_all)
     for n in range(n_nodes):
         y = y_all[:, n]
         alpha = _initial_phases(y, x_all, node_positions_m, n, mr, bandwidth_hz, sigma2)
@@ -430,19 +576,54 @@ def learn_background(snapshots, frames, noise_power, node_positions_m, bandwidth
         excess[n] = _db(floor / sigma2)
         beyond[n] = _neighbour_leakage_db(residual, x_all, alpha, active, floor, sigma2)
         if delays is not None and beyond[n] > BEYOND_CP_FLAG_DB:
-            z = _regressors(x_all, alpha)
             ramp = None if rx_ramps is None else np.asarray(rx_ramps)[n]
-            v = _tap_regressors(x_all, alpha, cyclic_prefix, delays, ramp)
-            if taps is None:
-                taps = np.zeros((n_nodes, mr, v.shape[3]), complex)
-            taps[n] = _learn_taps(y, z, v)
-            part = np.einsum("rq,flpq->frlp", taps[n], v, optimize=True)
-            coef, variance = _least_squares_with_variance(y - part, z)
-            coefficients[n] = _prune(coef, variance, sigma2, n_nodes, mt)
-            c = _columns(coefficients[n], x_all, taps[n], cyclic_prefix, delays, ramp)
-            residual = y - np.einsum("fm,fmrlp->frlp", alpha, c)
-            floor = float(np.sum(np.abs(residual[:, :, active]) ** 2)) / max(dof - v.shape[3], 1)
-            excess[n] = _db(floor / sigma2)
+            if given is None:  # the masks from the residual's steps, again after each fit (weaker steps show)
+                masks = {m: set() for m in range(n_nodes)}
+                passes = _TAP_PASSES
+            else:
+                masks = {m: set(range(1, nsub + 1)) for m in range(n_nodes)}
+                passes = 1
+            learned = 0
+            taps_n = np.zeros((mr, n_nodes * mt * len(delays)), complex)
+            part = np.zeros_like(y)
+            for _ in range(passes):
+                if given is None:
+                    found = _link_masks(residual, x_all, ramp, groups, mr)
+                    changed = {m for m in found if not found[m] <= masks[m]}
+                    if not changed:
+                        break
+                    for m in found:
+                        masks[m] |= found[m]
+                    # only the groups whose masks grew are learned again: the fits separate exactly over groups
+                    again = [(members, rows) for members, rows in groups if changed & set(members)]
+                else:
+                    again = groups
+                new_taps, new_part = _learn_link_taps(y, x_all, alpha, cyclic_prefix, delays, masks, ramp, again)
+                new_taps = new_taps.reshape(mr, n_nodes, -1)
+                taps_n = taps_n.reshape(mr, n_nodes, -1)
+                for members, rows in again:
+                    taps_n[:, members] = new_taps[:, members]
+                    part[rows] = new_part[rows]
+                taps_n = taps_n.reshape(mr, -1)
+                learned = int(np.count_nonzero(np.any(taps_n != 0, axis=0)))
+                coef, variance = _least_squares_with_variance(y - part, _regressors(x_all, alpha))
+                coef = _prune(coef, variance, sigma2, n_nodes, mt)
+                residual = y - part - np.einsum("fm,fmrlp->frlp", alpha, _columns(coef, x_all))
+                if taps is None:
+                    taps = np.zeros((n_nodes, mr, taps_n.shape[1]), complex)
+                taps[n] = taps_n
+                coefficients[n] = coef
+            if learned:
+                floor = float(np.sum(np.abs(residual[:, :, active]) ** 2)) / max(dof - learned, 1)
+                excess[n] = _db(floor / sigma2)
+    if taps is not None and given is None:  # the grid (ordered by mask) trimmed to the longest mask any link learned
+        per_delay = np.any(taps.reshape(n_nodes, mr, n_nodes, mt, len(delays)) != 0, axis=(0, 1, 2, 3))
+        counts = np.array([_mask_count(d, cyclic_prefix) for d in delays])
+        keep = int(np.sum(counts <= counts[per_delay].max())) if per_delay.any() else 0
+        taps = taps.reshape(n_nodes, mr, n_nodes, mt, len(delays))[..., :keep].reshape(n_nodes, mr, -1)
+        delays = delays[:keep]
+        if not keep:
+            taps = None
     return Background(coefficients, mt, f_count, sigma2, link_power, excess, beyond,
                       int(cyclic_prefix or 0), delays if taps is not None else None, taps,
                       None if rx_ramps is None else np.asarray(rx_ramps, complex))

@@ -105,6 +105,30 @@ class qa_synthetic_node(gr_unittest.TestCase):
         # channel's buffers, plus the frames inside one work call: never the ~600 frames of a free run
         self.assertLess(ahead, 4 * CLOCKED_BUFFER_FRAMES + 8)
 
+    def test_a_calibrated_node_delays_the_net_cfo_as_the_trials_chain(self):
+        """With a calibration that pre-compensates the CFO (the lab's 5 Hz, the drawn values as a calibration),
+        the node's air delays each transmitter's net rotation ε_m − ε̂_m exactly and its RF canceller's reference
+        carries −ε̂_n: what core.impairment_trials' chain does (its _air_streams and node_front_ends), so a
+        flowgraph and the trials see the same leakage (docs/air-model.md §5.4). Before: the table's ε_m in the
+        air (a rotation the transmitter had already removed) and no reference rotation."""
+        from gnuradio.disac.core import impairment_trials
+
+        air = SCENARIO.with_impairments({"preset": "lab", "seed": 3})
+        calibration = impairment_trials.truth_calibration(air)
+        eps, eps_hat = np.asarray(air.impairments.cfo_hz), np.asarray(calibration.cfo_hz)
+        self.assertGreater(float(np.max(np.abs(eps - eps_hat))), 1.0)  # the gauge: ε̂ ≠ ε, or the test proves nothing
+        trials_ends = impairment_trials.node_front_ends(air, calibration)
+        for n in range(2):
+            node = synthetic_node(air, n, SEED, CHANNEL_SEED, max_frames=2, calibration=calibration)
+            np.testing.assert_allclose(node.channel.model.transmit_cfo_hz, eps - eps_hat, rtol=0, atol=1e-12)
+            self.assertEqual(node.radio_rx.front.canceller.reference.cfo_hz,
+                             trials_ends[n].canceller.reference.cfo_hz)
+            self.assertAlmostEqual(node.radio_rx.front.canceller.reference.cfo_hz, -float(eps_hat[n]), places=12)
+        # without a calibration: the table's rotation into the air, none on the reference (as before)
+        node = synthetic_node(air, 1, SEED, CHANNEL_SEED, max_frames=2)
+        np.testing.assert_array_equal(node.channel.model.transmit_cfo_hz, eps)
+        self.assertEqual(node.radio_rx.front.canceller.reference.cfo_hz, 0.0)
+
     def test_bad_parameters_are_named(self):
         with self.assertRaisesRegex(ValueError, "node_id"):
             synthetic_node(SCENARIO, 2)

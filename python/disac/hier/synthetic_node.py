@@ -33,6 +33,7 @@ the snapshots are exactly those of the chain before issue 13.
 
 import time
 
+import numpy as np
 from gnuradio import gr
 
 from ..blocks import tags
@@ -130,10 +131,19 @@ class synthetic_node(gr.hier_block2):
         radio_epoch = tags.SYNTHETIC_EPOCH_S if epoch_s is None else epoch_s
         self.transmitter = isac_tx(node_side, node_id, seed, wc, wr, max_frames, **calibrated)
         self.radio_tx = synthetic_radio_tx(s, node_id, radio_epoch, 0.0, 0, max_frames)  # + the silent tail
-        self.channel = sensing_channel(s, node_id, channel_seed, noise, frequency_grid)
+        # what each transmitter's streams carry into the air: its radio's ε_m less the calibration's pre-compensation
+        # ε̂_m (every node of a system has the same calibration: hier.system), delayed exactly by the air, and the
+        # canceller's reference (the node's own pre-compensated samples) likewise (docs/air-model.md §5.4; the same
+        # as core.impairment_trials' air and node_front_ends)
+        cfo = np.asarray(s.impairments.cfo_hz, dtype=float)
+        precompensated = np.array([float(calibration.cfo_hz[m]) if calibration is not None
+                                   and calibration_apply.has_cfo(calibration, m) else 0.0 for m in range(n)])
+        self.channel = sensing_channel(s, node_id, channel_seed, noise, frequency_grid,
+                                       transmit_cfo_hz=cfo - precompensated)
         canceller = front_end_settings(s)["rf_canceller_db"] > 0  # the radio's hardware: it needs its TX samples
         self.radio_rx = synthetic_radio_rx(s, node_id, radio_epoch, 0.0, self.channel.label_offset_samples,
-                                           tx_reference=canceller, transmit_frames=max_frames)
+                                           tx_reference=canceller, transmit_frames=max_frames,
+                                           reference_cfo_hz=-precompensated[node_id])
         self.tx_log = tx_frame_log()
         # the receiver takes the transmitter's frames: not the silence the radios send after them
         self.tagger = rx_frame_tagger(node_side, node_id, 0, self.tx_log, max_frames, offset_samples, radio_epoch,
