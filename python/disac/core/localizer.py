@@ -662,7 +662,7 @@ class Localizer:
         The residual and b̂ come from the same QR of the same columns as the reference's."""
         rx, tx = list(problem.rx), list(problem.tx)
         n_rx, n_tx = len(rx), len(tx)
-        mr, mt = self.rx_antennas, self.tx_antennas
+        mt = self.tx_antennas
         nsub, nsym = problem.x.shape[2], problem.x.shape[3]
         # geometry of eq. (4a)/(4b) and its Jacobian (geometry.angles_rad, one_way_delays_s, angle_delay_jacobians)
         diff = positions_m[None, :, :] - self.node_positions_m[:, None, :]  # (N, K, 2)
@@ -775,7 +775,8 @@ class Localizer:
         flat = residual.reshape(-1)
         cost = float(np.vdot(flat, flat).real)
 
-        def normal_equations():
+        def derivative_waves():
+            """(a_r', V, α) of the Jacobian: a_r'(θ) (R, K, Mr), V_nk,c (R, K, 2, LP), α = ∂θ_n^k/∂c (R, K, 2)."""
             cos_theta = diff[..., 0] / dist
             dtheta = diff[..., ::-1] * (_ROTATE / dist2[..., None])  # ∂θ/∂(x, y) = (−Δy, Δx)/ρ², (N, K, 2)
             dtau = diff * (1 / (C_M_S * dist))[..., None]  # ∂τ/∂(x, y) = (Δx, Δy)/(cρ)
@@ -786,7 +787,10 @@ class Localizer:
             weights = np.concatenate([dtheta[tx], dtau[tx]]).transpose(1, 2, 0)  # (K, 2, 2T)
             terms = np.concatenate([e, bs * ramp], axis=1).transpose(0, 2, 1, 3)  # (R, K, 2T, LP)
             v = weights @ terms + dtau[rx][..., None] * (ramp * u)[:, :, None]  # (R, K, 2, LP)
-            alpha = dtheta[rx]  # ∂θ_n^k/∂c, (R, K, 2)
+            return dar, v, dtheta[rx]
+
+        def normal_equations():
+            dar, v, alpha = derivative_waves()
             steer = np.concatenate([ar, dar], axis=1)  # [a_k; a_k'], (R, 2K, Mr)
             steer_conj = np.conj(steer)
             sg = steer_conj @ steer.transpose(0, 2, 1)  # (R, 2K, 2K)
@@ -822,16 +826,7 @@ class Localizer:
             return grad.real, hess.real  # Jᵀr = −Re ∂μᴴ P⊥ r, JᵀJ = Re ∂μᴴ P⊥ ∂μ
 
         def normal_equations_explicit():
-            cos_theta = diff[..., 0] / dist
-            dtheta = diff[..., ::-1] * (_ROTATE / dist2[..., None])  # ∂θ/∂(x, y) = (−Δy, Δx)/ρ², (N, K, 2)
-            dtau = diff * (1 / (C_M_S * dist))[..., None]  # ∂τ/∂(x, y) = (Δx, Δy)/(cρ)
-            dar = (cos_theta[rx][..., None] * self._rx_phase) * ar  # a_r'(θ) = jπ i cos θ a_r(θ), (R, K, Mr)
-            dat = dar[..., :self.tx_antennas] if shared else (cos_theta[tx][..., None] * self._tx_phase) * at
-            e = b4 * ((dat @ x_flat) * d)  # b̂ d ⊙ a_t'^T X_m, (R, T, K, LP)
-            weights = np.concatenate([dtheta[tx], dtau[tx]]).transpose(1, 2, 0)  # (K, 2, 2T)
-            terms = np.concatenate([e, bs * ramp], axis=1).transpose(0, 2, 1, 3)  # (R, K, 2T, LP)
-            v = weights @ terms + dtau[rx][..., None] * (ramp * u)[:, :, None]  # (R, K, 2, LP)
-            alpha = dtheta[rx]  # ∂θ_n^k/∂c, (R, K, 2)
+            dar, v, alpha = derivative_waves()
             mr = ar.shape[2]
             stacked = np.empty((n_rx, 2 * k_count + 1, mr, lp), dtype=complex)
             dmu = stacked[:, :-1].reshape(n_rx, k_count, 2, mr, lp)
