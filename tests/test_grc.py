@@ -143,9 +143,20 @@ def drive(module_dir, frames, frame_rate, first_sinr_db, switch_sinr_db, frames_
                    if pmt.to_long(pmt.dict_ref(m, pmt.intern("precoder_version"),
                                                pmt.from_long(-1))) >= version_at_least)
 
+    # The frames wait for the server's first design (one SDR solve): on a loaded machine it took longer than the
+    # run's 4 s of frames, and no frame carried it. The nodes' frame clocks are held an hour ahead, then started
+    # together once the design is published (the event the assertions on version 1 need).
+    clocks = [getattr(tb, f"disac_synthetic_node_{n}").clock for n in range(2)]
+    for clock in clocks:
+        clock.set_epoch_s(time.time() + 3600.0)
     started = time.monotonic()
     tb.start()
     try:
+        wait_for(lambda: tb.disac_beamformer_server_0.version() >= 1, 60.0 + 6.0 * frames / frame_rate, app,
+                 "the server's first design")
+        epoch_s = time.time()
+        for clock in clocks:
+            clock.set_epoch_s(epoch_s)
         switch = wait_for_the_run(tb, app, cu, probes, user_frames, frames, frame_rate, switch_sinr_db,
                                   frames_before_switch, started)
     finally:  # also when a wait timed out: the flowgraph stopped before this process leaves (never torn down running)

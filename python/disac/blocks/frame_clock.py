@@ -32,11 +32,21 @@ class frame_clock(gr.sync_block):
         rate = float(frame_rate_hz)
         if not (np.isfinite(rate) and rate > 0):
             raise ValueError(f"frame_rate_hz = {frame_rate_hz!r}: accepted: a finite number of frames per second > 0")
+        self.frame_rate_hz = rate
+        self.epoch_s = self._checked_epoch_s(epoch_s)
+        self.set_output_multiple(self.layout.frame_len)
+
+    @staticmethod
+    def _checked_epoch_s(epoch_s):
         if epoch_s is not None and not np.isfinite(float(epoch_s)):
             raise ValueError(f"epoch_s = {epoch_s!r}: accepted: Unix seconds, or None (now)")
-        self.frame_rate_hz = rate
-        self.epoch_s = time.time() if epoch_s is None or float(epoch_s) < 0 else float(epoch_s)
-        self.set_output_multiple(self.layout.frame_len)
+        return time.time() if epoch_s is None or float(epoch_s) < 0 else float(epoch_s)
+
+    def set_epoch_s(self, epoch_s=None):
+        """Move the schedule at run time: frame f is then due at epoch_s + f/frame_rate_hz (None or negative:
+        now). A radio's frame counter started by a shared event (every node up, the first precoders designed):
+        frames already released stay released; the next goes at its new time. ValueError names a bad value."""
+        self.epoch_s = self._checked_epoch_s(epoch_s)
 
     def set_frame_rate_hz(self, frame_rate_hz):
         """Change the rate at run time; frame f is then due at epoch_s + f/frame_rate_hz (the same epoch)."""

@@ -64,6 +64,30 @@ class qa_frame_clock(gr_unittest.TestCase):
             # never early (the clock sleeps until the due time; 1 ms for time.time() granularity)
             self.assertGreaterEqual(arrived, epoch + frame / rate - 1e-3, frame)
 
+    def test_a_held_schedule_starts_when_its_epoch_is_set(self):
+        """A clock made with its epoch an hour ahead holds every frame; set_epoch_s at run time starts the
+        schedule there (how a driver starts the frames on an event, e.g. the first design at the transmitters)."""
+        frames, rate = 6, 20.0
+        tb = gr.top_block()
+        source = blocks.vector_source_c(np.zeros(frames * FRAME_LEN, np.complex64), False)
+        clock, log = frame_clock(SCENARIO, rate, time.time() + 3600.0), arrival_log()
+        tb.connect(source, clock, log)
+        tb.start()
+        try:
+            released_at = time.time() + 0.1
+            clock.set_epoch_s(released_at)
+            deadline = time.monotonic() + 60.0  # a bound for a stuck run only: the frames take 0.4 s
+            while len(log.arrivals) < frames and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            tb.stop()
+            tb.wait()
+        self.assertEqual(sorted(log.arrivals), list(range(frames)))  # without the new epoch: none for an hour
+        for frame, arrived in log.arrivals.items():
+            self.assertGreaterEqual(arrived, released_at + frame / rate - 1e-3, frame)
+        with self.assertRaisesRegex(ValueError, "epoch_s"):
+            clock.set_epoch_s(float("nan"))
+
     def test_bad_parameters_are_named(self):
         for rate in (0.0, -1.0, float("nan")):
             with self.assertRaisesRegex(ValueError, "frame_rate_hz"):
