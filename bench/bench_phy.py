@@ -32,10 +32,16 @@ off → node_rx with batched snapshots; → comm channel, noise on → user_rx) 
 as a deployment would), for S wall seconds; its rate is the frames the slowest receiver completed × frame
 length / S, against the 10 MS/s frame clock of a radio at the paper's 10 MHz.
 
+Frame tags (isac_tx writes one per frame, node_rx and user_rx read them): in C++ when the extension
+gnuradio.disac._native is built (blocks/_native_tags.py; DISAC_NATIVE=0 in the environment: the Python path).
+``--native both`` measures isac_tx, node_rx and user_rx both ways in the same run, side by side (rows
+"[C++ tags]" and "[Python tags]"); ``on``/``off`` one way (default: the path in use).
+
 Not a test: run it and read the table (or --json: rows name, value, unit, anchor, anchor_value, ratio).
 
     .venv/bin/python bench/bench_phy.py [--samples 1000000] [--core 0] [--subcarriers 16 64]
-        [--blocks tx rx sensing comm user] [--frames-per-message 1 64] [--no-anchors] [--loopback-s 60] [--json]
+        [--blocks tx rx sensing comm user] [--frames-per-message 1 64] [--no-anchors] [--loopback-s 60]
+        [--native default|on|off|both] [--json]
 """
 
 import argparse
@@ -54,7 +60,7 @@ import numpy as np  # noqa: E402
 import pmt  # noqa: E402
 from gnuradio import analog, blocks, digital, fft, gr  # noqa: E402
 
-from gnuradio.disac.blocks import tags  # noqa: E402
+from gnuradio.disac.blocks import _native_tags, tags  # noqa: E402
 from gnuradio.disac.blocks.comm_channel import comm_channel  # noqa: E402
 from gnuradio.disac.blocks.isac_tx import isac_tx  # noqa: E402
 from gnuradio.disac.blocks.node_rx import node_rx  # noqa: E402
@@ -398,14 +404,20 @@ def measure(args):
         def anchor(name, fn, *extra):
             return None if args.no_anchors else (name, *fn(s, args.samples, *extra))
 
+        tag_paths = tag_paths_of(getattr(args, "native", "default"))
         if "tx" in args.blocks:
-            rows.append((f"isac_tx (Mt={s.tx_antennas})", subcarriers, *bench_tx(s, args.samples),
-                         anchor("C++ precoder+IFFT+CP chain", anchor_tx), NODE_RATE_S))
+            tx_anchor = anchor("C++ precoder+IFFT+CP chain", anchor_tx)
+            for path, suffix in tag_paths:
+                with frame_tags_path(path):
+                    rows.append((f"isac_tx (Mt={s.tx_antennas}){suffix}", subcarriers, *bench_tx(s, args.samples),
+                                 tx_anchor, NODE_RATE_S))
         if "rx" in args.blocks:
             rx_anchor = anchor("C++ CP-removal+FFT chain", anchor_rx)
             for fpm in args.frames_per_message:
-                rows.append((f"node_rx (Mr={s.rx_antennas}, {fpm} frame/msg)", subcarriers,
-                             *bench_rx(s, args.samples, fpm), rx_anchor, NODE_RATE_S))
+                for path, suffix in tag_paths:
+                    with frame_tags_path(path):
+                        rows.append((f"node_rx (Mr={s.rx_antennas}, {fpm} frame/msg){suffix}", subcarriers,
+                                     *bench_rx(s, args.samples, fpm), rx_anchor, NODE_RATE_S))
         if "sensing" in args.blocks:
             samples = args.samples
             for noise in (True, False):
@@ -423,9 +435,37 @@ def measure(args):
         if "user" in args.blocks:
             user_anchor = anchor("C++ CP-removal+FFT+equaliser+QPSK decisions", anchor_user)
             for fpm in args.user_frames_per_message:
-                rows.append((f"user_rx ({fpm} frame/msg)", subcarriers, *bench_user(s, args.samples, fpm),
-                             user_anchor, LINK_RATE_S))
+                for path, suffix in tag_paths:
+                    with frame_tags_path(path):
+                        rows.append((f"user_rx ({fpm} frame/msg){suffix}", subcarriers,
+                                     *bench_user(s, args.samples, fpm), user_anchor, LINK_RATE_S))
     return rows
+
+
+NATIVE_CHOICES = ("default", "on", "off", "both")
+
+
+def tag_paths_of(choice):
+    """[(use the C++ extension: True/False, or None: the path in use; row name suffix)] for --native."""
+    if choice in ("on", "both") and _native_tags.native_module is None:
+        raise SystemExit(f"--native {choice}: the C++ extension is not available: {_native_tags.native_error}")
+    return {"default": [(None, "")], "on": [(True, " [C++ tags]")], "off": [(False, " [Python tags]")],
+            "both": [(True, " [C++ tags]"), (False, " [Python tags]")]}[choice]
+
+
+class frame_tags_path:
+    """Within the block: the frame tags take the C++ path (True), the Python path (False) or the one in use."""
+
+    def __init__(self, native):
+        self.native = native
+
+    def __enter__(self):
+        self.saved = _native_tags.use_native
+        if self.native is not None:
+            _native_tags.use_native = self.native
+
+    def __exit__(self, *exc):
+        _native_tags.use_native = self.saved
 
 
 def to_json_rows(rows, loopback):
@@ -485,6 +525,9 @@ def main(argv=None):
     parser.add_argument("--no-anchors", action="store_true", help="skip the C++ anchor chains")
     parser.add_argument("--loopback-s", type=float, default=0.0,
                         help="also run the loopback free for this many wall seconds (default 0: not run)")
+    parser.add_argument("--native", choices=NATIVE_CHOICES, default="default",
+                        help="frame tags of isac_tx/node_rx/user_rx: the path in use (default), the C++ extension "
+                             "(on), the Python path (off), or both side by side")
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list instead of the table")
     args = parser.parse_args(argv)
     gr.logging().set_default_level(gr.log_levels.warn)
@@ -501,6 +544,8 @@ def main(argv=None):
         return 0
     print(f"gr-disac PHY throughput on one core (core {args.core}), samples/s per antenna. Load average "
           f"before/after: {load_before} / {load()} on {os.cpu_count()} cores.")
+    print(f"  frame tags: {_native_tags.status()}" + (" (and the other path, --native both)"
+                                                       if args.native == "both" else ""))
     print("  block: per CPU-second of the block's work() alone; flowgraph: per CPU-second of the whole pinned\n"
           "  flowgraph; C++: the same for the block's C++ anchor chain, same run; ratio = block / target (MS/s)")
     print(f"{'block':52s} {'L':>4s} {'block':>8s} {'flowgraph':>10s} {'wall':>8s} {'C++':>8s} {'vs C++':>7s} "
