@@ -16,6 +16,8 @@ happens only where setup did not build it).
 import hashlib
 import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pmt
@@ -59,6 +61,20 @@ def test_extension_is_built_and_used_where_setup_built_it():
     assert status.split()[1] == native_sources_hash(), \
         "python/disac/_native*.so was built from other native/ sources: run tools/setup.sh again"
     assert _native_tags.use_native == (os.environ.get(_native_tags.NATIVE_ENV, "").strip() != "0")
+
+
+@pytest.mark.parametrize("setting", ["0", "1", ""])
+def test_the_environment_variable_picks_the_path(setting):
+    # read once at import, in a fresh interpreter (gnuradio.disac from this tree, as conftest.py makes it)
+    env = dict(os.environ, **{_native_tags.NATIVE_ENV: setting})
+    probe = ("import conftest; from gnuradio.disac.blocks import _native_tags as n; "
+             "print(n.use_native, n.native_module is not None)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)  # (an import on a loaded machine: seconds; 120 s is generous)
+    assert result.returncode == 0, result.stderr
+    use_native, built = (word == "True" for word in result.stdout.split()[-2:])
+    assert built == (_native_tags.native_module is not None)
+    assert use_native == (built and setting != "0")
 
 
 def test_bad_native_setting_is_named(monkeypatch):
