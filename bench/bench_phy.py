@@ -32,10 +32,17 @@ off → node_rx with batched snapshots; → comm channel, noise on → user_rx) 
 as a deployment would), for S wall seconds; its rate is the frames the slowest receiver completed × frame
 length / S, against the 10 MS/s frame clock of a radio at the paper's 10 MHz.
 
+Frame tags (isac_tx writes one per frame, node_rx and user_rx read them): in C++ when the extension
+gnuradio.disac._native is built (blocks/_native_tags.py; DISAC_NATIVE=0 in the environment: the Python path).
+``--native both`` measures isac_tx, node_rx and user_rx both ways in the same run, side by side (rows
+"[C++ tags]" and "[Python tags]"), and the tags alone (µs to add / read one, both paths interleaved);
+``on``/``off`` one way (default: the path in use).
+
 Not a test: run it and read the table (or --json: rows name, value, unit, anchor, anchor_value, ratio).
 
     .venv/bin/python bench/bench_phy.py [--samples 1000000] [--core 0] [--subcarriers 16 64]
-        [--blocks tx rx sensing comm user] [--frames-per-message 1 64] [--no-anchors] [--loopback-s 60] [--json]
+        [--blocks tx rx sensing comm user] [--frames-per-message 1 64] [--no-anchors] [--loopback-s 60]
+        [--native default|on|off|both] [--json]
 """
 
 import argparse
@@ -54,7 +61,7 @@ import numpy as np  # noqa: E402
 import pmt  # noqa: E402
 from gnuradio import analog, blocks, digital, fft, gr  # noqa: E402
 
-from gnuradio.disac.blocks import tags  # noqa: E402
+from gnuradio.disac.blocks import _native_tags, tags  # noqa: E402
 from gnuradio.disac.blocks.comm_channel import comm_channel  # noqa: E402
 from gnuradio.disac.blocks.isac_tx import isac_tx  # noqa: E402
 from gnuradio.disac.blocks.node_rx import node_rx  # noqa: E402
@@ -206,6 +213,52 @@ def bench_user(s, samples, frames_per_message=1):
     if rx.accumulator.frames < frames - 1:
         raise RuntimeError(f"user_rx measured {rx.accumulator.frames} frames of {frames}")
     return rx.accumulator.frames * lay.frame_len, wall, cpu, rx.work_seconds
+
+
+# ---- the frame tags alone, per tag (--native both) -----------------------------------------------------
+
+class _TagWriter(gr.sync_block):
+    """A source adding one frame tag per ``frame_len`` samples through _native_tags, timing only that."""
+
+    def __init__(self, frame_len, calls):
+        gr.sync_block.__init__(self, name="tag_writer", in_sig=None, out_sig=[np.complex64])
+        self.frame_len, self.calls, self.seconds, self.tags = frame_len, calls, 0.0, 0
+
+    def work(self, input_items, output_items):
+        if self.calls == 0:
+            return -1  # WORK_DONE
+        self.calls -= 1
+        count = len(output_items[0]) // self.frame_len
+        begin = time.thread_time()
+        _native_tags.add_frame_tags(self.gateway, self.nitems_written(0), self.frame_len, self.tags, count, 0, 1, 2)
+        self.seconds += time.thread_time() - begin
+        self.tags += count
+        return count * self.frame_len
+
+
+class _TagReader(gr.sync_block):
+    """A sink reading each call's frame tags through _native_tags, timing only that."""
+
+    def __init__(self):
+        gr.sync_block.__init__(self, name="tag_reader", in_sig=[np.complex64], out_sig=None)
+        self.seconds, self.tags = 0.0, 0
+
+    def work(self, input_items, output_items):
+        begin = time.thread_time()
+        offsets = _native_tags.frame_tags(self.gateway, len(input_items[0]))[0]
+        self.seconds += time.thread_time() - begin
+        self.tags += offsets.size
+        return len(input_items[0])
+
+
+def bench_tag_costs(frame_len, calls=60):
+    """(µs to add one frame tag, µs to read one back) on the path in use: 108-sample frames (L = 16), ``calls``
+    work() calls of a 64k-sample buffer."""
+    tb = gr.top_block()
+    writer, reader = big(_TagWriter(frame_len, calls)), _TagReader()
+    tb.connect(writer, reader)
+    tb.run()
+    return writer.seconds / writer.tags * 1e6, reader.seconds / reader.tags * 1e6
 
 
 # ---- the C++ anchors (see the module docstring) -------------------------------------------------------
@@ -398,14 +451,20 @@ def measure(args):
         def anchor(name, fn, *extra):
             return None if args.no_anchors else (name, *fn(s, args.samples, *extra))
 
+        tag_paths = tag_paths_of(getattr(args, "native", "default"))
         if "tx" in args.blocks:
-            rows.append((f"isac_tx (Mt={s.tx_antennas})", subcarriers, *bench_tx(s, args.samples),
-                         anchor("C++ precoder+IFFT+CP chain", anchor_tx), NODE_RATE_S))
+            tx_anchor = anchor("C++ precoder+IFFT+CP chain", anchor_tx)
+            for path, suffix in tag_paths:
+                with frame_tags_path(path):
+                    rows.append((f"isac_tx (Mt={s.tx_antennas}){suffix}", subcarriers, *bench_tx(s, args.samples),
+                                 tx_anchor, NODE_RATE_S))
         if "rx" in args.blocks:
             rx_anchor = anchor("C++ CP-removal+FFT chain", anchor_rx)
             for fpm in args.frames_per_message:
-                rows.append((f"node_rx (Mr={s.rx_antennas}, {fpm} frame/msg)", subcarriers,
-                             *bench_rx(s, args.samples, fpm), rx_anchor, NODE_RATE_S))
+                for path, suffix in tag_paths:
+                    with frame_tags_path(path):
+                        rows.append((f"node_rx (Mr={s.rx_antennas}, {fpm} frame/msg){suffix}", subcarriers,
+                                     *bench_rx(s, args.samples, fpm), rx_anchor, NODE_RATE_S))
         if "sensing" in args.blocks:
             samples = args.samples
             for noise in (True, False):
@@ -423,9 +482,37 @@ def measure(args):
         if "user" in args.blocks:
             user_anchor = anchor("C++ CP-removal+FFT+equaliser+QPSK decisions", anchor_user)
             for fpm in args.user_frames_per_message:
-                rows.append((f"user_rx ({fpm} frame/msg)", subcarriers, *bench_user(s, args.samples, fpm),
-                             user_anchor, LINK_RATE_S))
+                for path, suffix in tag_paths:
+                    with frame_tags_path(path):
+                        rows.append((f"user_rx ({fpm} frame/msg){suffix}", subcarriers,
+                                     *bench_user(s, args.samples, fpm), user_anchor, LINK_RATE_S))
     return rows
+
+
+NATIVE_CHOICES = ("default", "on", "off", "both")
+
+
+def tag_paths_of(choice):
+    """[(use the C++ extension: True/False, or None: the path in use; row name suffix)] for --native."""
+    if choice in ("on", "both") and _native_tags.native_module is None:
+        raise SystemExit(f"--native {choice}: the C++ extension is not available: {_native_tags.native_error}")
+    return {"default": [(None, "")], "on": [(True, " [C++ tags]")], "off": [(False, " [Python tags]")],
+            "both": [(True, " [C++ tags]"), (False, " [Python tags]")]}[choice]
+
+
+class frame_tags_path:
+    """Within the block: the frame tags take the C++ path (True), the Python path (False) or the one in use."""
+
+    def __init__(self, native):
+        self.native = native
+
+    def __enter__(self):
+        self.saved = _native_tags.use_native
+        if self.native is not None:
+            _native_tags.use_native = self.native
+
+    def __exit__(self, *exc):
+        _native_tags.use_native = self.saved
 
 
 def to_json_rows(rows, loopback):
@@ -485,6 +572,9 @@ def main(argv=None):
     parser.add_argument("--no-anchors", action="store_true", help="skip the C++ anchor chains")
     parser.add_argument("--loopback-s", type=float, default=0.0,
                         help="also run the loopback free for this many wall seconds (default 0: not run)")
+    parser.add_argument("--native", choices=NATIVE_CHOICES, default="default",
+                        help="frame tags of isac_tx/node_rx/user_rx: the path in use (default), the C++ extension "
+                             "(on), the Python path (off), or both side by side")
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list instead of the table")
     args = parser.parse_args(argv)
     gr.logging().set_default_level(gr.log_levels.warn)
@@ -496,11 +586,27 @@ def main(argv=None):
         loopback_load = load()
     os.sched_setaffinity(0, {args.core})  # every thread of the flowgraphs below on one core
     rows = measure(args)
+    tag_costs = None
+    if args.native == "both":  # the tags alone, per tag, both paths (interleaved: C++, Python, C++, Python)
+        lay = ofdm.layout_from_scenario(load_scenario("paper").replace(subcarriers=16))
+        runs = {True: [], False: []}
+        for path in (True, False, True, False):
+            with frame_tags_path(path):
+                runs[path].append(bench_tag_costs(lay.frame_len))
+        tag_costs = {path: tuple(min(r[k] for r in found) for k in range(2)) for path, found in runs.items()}
     if args.json:
-        print(json.dumps(to_json_rows(rows, loopback)))
+        out = to_json_rows(rows, loopback)
+        if tag_costs is not None:
+            for k, what in enumerate(("add", "read")):
+                out.append({"name": f"frame tags: {what} one (L = 16 frames), C++ extension", "value": tag_costs[True][k],
+                            "unit": "µs per tag", "anchor": "the Python path (same run)",
+                            "anchor_value": tag_costs[False][k], "ratio": tag_costs[True][k] / tag_costs[False][k]})
+        print(json.dumps(out))
         return 0
     print(f"gr-disac PHY throughput on one core (core {args.core}), samples/s per antenna. Load average "
           f"before/after: {load_before} / {load()} on {os.cpu_count()} cores.")
+    print(f"  frame tags: {_native_tags.status()}" + (" (and the other path, --native both)"
+                                                       if args.native == "both" else ""))
     print("  block: per CPU-second of the block's work() alone; flowgraph: per CPU-second of the whole pinned\n"
           "  flowgraph; C++: the same for the block's C++ anchor chain, same run; ratio = block / target (MS/s)")
     print(f"{'block':52s} {'L':>4s} {'block':>8s} {'flowgraph':>10s} {'wall':>8s} {'C++':>8s} {'vs C++':>7s} "
@@ -510,6 +616,11 @@ def main(argv=None):
         print(f"{name:52s} {subcarriers:4d} {count / work / 1e6:8.2f} {count / cpu / 1e6:10.2f} "
               f"{count / wall / 1e6:8.2f} {cpp:8.2f} {count / cpu / 1e6 / cpp:7.2f} {target / 1e6:6.0f} "
               f"{count / work / target:6.2f}")
+    if tag_costs is not None:
+        print(f"frame tags alone, µs per tag (best of 2, thread time inside work(), 108-sample frames): add "
+              f"{tag_costs[True][0]:.2f} in C++ against {tag_costs[False][0]:.2f} in Python "
+              f"({tag_costs[False][0] / tag_costs[True][0]:.1f} x); read {tag_costs[True][1]:.2f} against "
+              f"{tag_costs[False][1]:.2f} ({tag_costs[False][1] / tag_costs[True][1]:.1f} x)")
     if loopback is not None:
         rate, frames, elapsed, cpu, need, counts = loopback
         print(f"loopback (paper, free-running on all cores, {elapsed:.0f} s; load after it {loopback_load}): "

@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Set up a Debian 12 machine for gr-disac; safe to run again (a ready machine takes seconds).
 #
-#   1. Debian packages (GNU Radio 3.10, CMake, the venv module; no compiler), installed only if one
-#      is missing;
+#   1. Debian packages (GNU Radio 3.10, CMake, the venv module, a C++ compiler and pybind11-dev for the
+#      one C++ extension), installed only if one is missing;
 #   2. the virtual environment ./.venv (or $DISAC_VENV), made from /usr/bin/python3 with
 #      --system-site-packages so that Debian's GNU Radio stays importable;
 #   3. the PyPI packages of requirements.txt (and, with --test, requirements-test.txt), as wheels
@@ -12,7 +12,10 @@
 #      is kept in <venv>/.requirements.sha256, <venv>/.requirements-test.sha256);
 #   4. a check that GNU Radio and cvxpy import together, numpy is still 1.x and scipy is the venv's;
 #   5. gr-disac itself built with CMake and installed into the venv (<venv>/bin/disac, and
-#      `from gnuradio import disac` anywhere), redone only when the module's files changed;
+#      `from gnuradio import disac` anywhere), redone only when the module's files changed; with it the C++
+#      extension gnuradio.disac._native (native/: the frame tags of the PHY blocks in C++; without a
+#      compiler the blocks take the Python path, same tags, slower), also copied beside the source tree's
+#      package (python/disac/_native*.so and _native_status.txt, gitignored) for pytest from the checkout;
 #   6. GNU Radio started the usual way, by the user running this script, finds it: the venv's GRC
 #      block folder in ~/.gnuradio/config.conf (local_blocks_path) and the venv's site-packages for
 #      /usr/bin/python3 (~/.local/lib/python3.11/site-packages/gr-disac.pth), see
@@ -29,14 +32,15 @@ VENV="${DISAC_VENV:-$ROOT/.venv}"
 SYSTEM_PYTHON=/usr/bin/python3
 USER_CONFIG_TOOL="$ROOT/tools/gr_user_config.py"
 
-# GNU Radio 3.10 (runtime, grcc, Qt GUI blocks; gnuradio-dev: its CMake modules and gr_modtool), GTK's
-# introspection data for the GRC window, pyzmq, PyYAML, CMake, and the venv module with its pip. No
-# compiler: the module is Python only (CMake `LANGUAGES NONE`) and every PyPI package is a wheel.
+# GNU Radio 3.10 (runtime, grcc, Qt GUI blocks; gnuradio-dev: its CMake modules, headers and gr_modtool), GTK's
+# introspection data for the GRC window, pyzmq, PyYAML, CMake, and the venv module with its pip. A C++
+# compiler (build-essential) and pybind11-dev (2.10.3, the pybind11 Debian built GNU Radio's bindings with)
+# for the one C++ extension, native/; every PyPI package is a wheel.
 # xvfb and xauth: a virtual display for the tests that lay out GRC's canvas and for the GUI screenshot
 # (xvfb-run). Recommends are not installed: this is the tested set.
 APT_PACKAGES=(
     gnuradio gnuradio-dev gir1.2-gtk-3.0 python3-zmq python3-numpy python3-yaml cmake python3-venv
-    python3-pip-whl xvfb xauth
+    python3-pip-whl xvfb xauth build-essential pybind11-dev
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -157,10 +161,17 @@ say "Python: $check_output"
 
 # --- 5. gr-disac into the venv ---------------------------------------------------------------------
 INSTALL_STAMP="$VENV/.gr-disac-install.sha256"
-source_hash="$(cd "$ROOT" && find CMakeLists.txt cmake apps grc python/disac -type f \
-        ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum \
+# (the copies of the extension and its status beside the source tree's package are outputs, not sources)
+source_hash="$(cd "$ROOT" && find CMakeLists.txt cmake apps grc native python/disac -type f \
+        ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path 'python/disac/_native*' -print0 | LC_ALL=C sort -z \
+        | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+# the hash of the extension's sources alone, as tests/test_native_tags.py computes it (it fails on a stale copy)
+native_hash="$(cd "$ROOT" && find native -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum \
         | sha256sum | cut -d' ' -f1)"
-if [[ -x "$VENV/bin/disac" && -f "$INSTALL_STAMP" && "$(cat "$INSTALL_STAMP")" == "$source_hash" ]]; then
+NATIVE_STATUS="$VENV/.gr-disac-native-status"
+site_dir="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+if [[ -x "$VENV/bin/disac" && -f "$INSTALL_STAMP" && "$(cat "$INSTALL_STAMP")" == "$source_hash" \
+        && -f "$NATIVE_STATUS" ]]; then
     say "gr-disac: installed in the venv, up to date"
 else
     say "gr-disac: CMake build and install into $VENV"
@@ -168,7 +179,6 @@ else
     build_dir="$(mktemp -d "${TMPDIR:-/tmp}/gr-disac-setup.XXXXXX")"
     trap 'rm -rf "$build_dir"' EXIT
     # remove the previous install first, so a module deleted from the tree does not linger
-    site_dir="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
     rm -rf "$site_dir/gnuradio/disac"
     { cmake -S "$ROOT" -B "$build_dir" -DPYTHON_EXECUTABLE="$VENV/bin/python" -DCMAKE_INSTALL_PREFIX="$VENV" \
         && cmake --build "$build_dir" && cmake --install "$build_dir"; } >"$build_dir/log" 2>&1 \
@@ -177,8 +187,28 @@ else
         || die "gr-disac installed into $VENV but 'from gnuradio import disac' fails"
     [[ "$installed_at" == "$site_dir/gnuradio/disac/__init__.py" ]] \
         || die "'from gnuradio import disac' resolves to $installed_at, not to the venv's install"
+    # the C++ extension: built (then it must import and take GNU Radio's blocks and PMTs), or why not
+    native_files=("$site_dir"/gnuradio/disac/_native*.so)
+    if [[ -f "${native_files[0]}" ]]; then
+        native_check="$(cd "$build_dir" && DISAC_NATIVE=1 "$VENV/bin/python" -c \
+            'from gnuradio.disac.blocks import _native_tags as n; print(n.status()); raise SystemExit(not n.use_native)' 2>&1)" \
+            || die "the C++ extension gnuradio.disac._native was built but is not used: $native_check"
+        echo "built $native_hash" > "$NATIVE_STATUS"
+        say "gr-disac: C++ extension built and used ($native_check)"
+    else
+        reason="$(sed -n 's/.*_native NOT built (\(.*\)): .*/\1/p' "$build_dir/log" | head -n 1)"
+        echo "not built: ${reason:-see the CMake configure output}" > "$NATIVE_STATUS"
+        say "gr-disac: C++ extension NOT built (${reason:-see the CMake output}): the blocks use the Python path"
+    fi
     echo "$source_hash" > "$INSTALL_STAMP"
 fi
+# the source tree's package (pytest from the checkout, conftest.py) gets the venv's extension and its status
+rm -f "$ROOT"/python/disac/_native*.so "$ROOT/python/disac/_native_status.txt"
+native_files=("$site_dir"/gnuradio/disac/_native*.so)
+if [[ -f "${native_files[0]}" ]]; then
+    cp "${native_files[0]}" "$ROOT/python/disac/"
+fi
+cp "$NATIVE_STATUS" "$ROOT/python/disac/_native_status.txt"
 
 # --- 6. GNU Radio started the usual way finds gr-disac (this user) ---------------------------------
 blocks_dir="$VENV/share/gnuradio/grc/blocks"

@@ -13,7 +13,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from . import tags
+from . import _native_tags, tags
 from ..core import calibration_apply, ofdm, precoder_identity
 
 # Output buffer of each antenna stream, in samples: large buffers cut the per-call overhead of a Python
@@ -157,13 +157,10 @@ class isac_tx(gr.sync_block):
             phasor = self._cfo_ramp[:samples] * np.complex64(start)
             for out in output_items:
                 out[:samples] *= phasor
-        start = self.nitems_written(0)
-        key = tags.frame_tag_key()
-        add_item_tag = self.gateway.add_item_tag  # bound once: self.add_item_tag passes through gr's __getattr__
-        # one tag per frame (the contract node_rx and user_rx align on): ≈ 5 µs of pybind calls each (value and
-        # add_item_tag), most of this block's cost at L = 16 (bench/bench_phy.py); offsets made once, in Python ints
-        offsets = range(start, start + count * self._frame_len, self._frame_len)
-        for offset, value in zip(offsets, tags.frame_tag_values(frames, self.node_id, version, identity)):
-            add_item_tag(0, offset, key, value)
+        # one tag per frame (the contract node_rx and user_rx align on), all of the call's in one call: in C++
+        # when the extension is built (≈ 5 µs of pybind calls a tag in Python, most of this block's cost at
+        # L = 16: bench/bench_phy.py), else in Python; the same tags either way (_native_tags)
+        _native_tags.add_frame_tags(self.gateway, self.nitems_written(0), self._frame_len, self._next_frame, count,
+                                    self.node_id, version, identity)
         self._next_frame += count
         return count * lay.frame_len
