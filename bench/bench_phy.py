@@ -106,11 +106,17 @@ def big(block, ports=1):
     return block
 
 
-def finite_sources(tb, count, n):
-    """n null sources of ``count`` samples each (a head per source), large buffers."""
+def finite_sources(tb, count, n, frame_len=None):
+    """n null sources of ``count`` samples each (a head per source), large buffers. With ``frame_len``, source 0
+    carries a frame tag every frame_len samples (GNU Radio's C++ tags_strobe, zeros), as isac_tx's antenna 0 does:
+    the channels read and pass on those tags, part of their cost in a chain."""
     heads = []
-    for _ in range(n):
-        src, head = big(blocks.null_source(C)), big(blocks.head(C, count))
+    for i in range(n):
+        if i == 0 and frame_len:
+            src = blocks.tags_strobe(C, tags.frame_tag_value(0, 0, 0), int(frame_len), tags.frame_tag_key())
+        else:
+            src = blocks.null_source(C)
+        src, head = big(src), big(blocks.head(C, count))
         tb.connect(src, head)
         heads.append(head)
     return heads
@@ -169,7 +175,7 @@ def bench_channel(make, inputs, outputs, samples, symbol_len):
     count = max(1, samples // symbol_len) * symbol_len
     tb = gr.top_block()
     block = timed_work(make())
-    for i, source in enumerate(finite_sources(tb, count, inputs)):
+    for i, source in enumerate(finite_sources(tb, count, inputs, block.layout.frame_len)):
         tb.connect(source, (block, i))
     sinks(tb, [(block, o) for o in range(outputs)])
     wall, cpu = run_timed(tb)

@@ -136,6 +136,24 @@ std::optional<FrameTagArrays> frame_tags_in_window(gr::block& block, unsigned in
     return FrameTagArrays(array(offsets), array(frames), array(nodes), array(versions), array(ids));
 }
 
+// Copies the tags with key `key` on `input` in the window [rel_start, rel_end) of the items this call reads to
+// each output of `outputs`, at the same offsets, key, value and srcid (the comm channel: each frame tag of its
+// input 0 on every user's output, for user_rx). Returns the number of tags copied per output.
+size_t copy_tags(gr::block& block, unsigned int input, const std::vector<unsigned int>& outputs, uint64_t rel_start,
+                 uint64_t rel_end, const pmt::pmt_t& key)
+{
+    check_port(block, input, false);
+    for (unsigned int output : outputs)
+        check_port(block, output, true);
+    std::vector<gr::tag_t> found;
+    py::gil_scoped_release no_gil;
+    access::get_tags(block, found, input, rel_start, rel_end, key);
+    for (unsigned int output : outputs)
+        for (const gr::tag_t& tag : found)
+            access::add_tag(block, output, tag);
+    return found.size();
+}
+
 } // namespace
 
 PYBIND11_MODULE(_native, m)
@@ -150,6 +168,10 @@ PYBIND11_MODULE(_native, m)
           py::arg("rel_end"), py::arg("key"),
           "(offsets, frames, node ids, precoder versions, precoder ids) arrays of the frame tags in a window of "
           "the items this work() call reads, or None when one is not a frame tag of the usual layout.");
+    m.def("copy_tags", &copy_tags, py::arg("block"), py::arg("input"), py::arg("outputs"), py::arg("rel_start"),
+          py::arg("rel_end"), py::arg("key"),
+          "Copy the tags (key `key`) of a window of input `input` to each output in `outputs` (same offset, key, "
+          "value, srcid); the number copied per output.");
     m.def("is_pmt", [](const pmt::pmt_t&) { return true; }, py::arg("value"),
           "True: a PMT from Python's pmt module passed (this module shares GNU Radio's pybind11 types).");
 }

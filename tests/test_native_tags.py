@@ -240,3 +240,42 @@ def test_native_rejects_bad_arguments_with_their_value():
     tb.run()
     assert block.errors == ["output 5: accepted: 0 … 0", "frame_len = 0: accepted: a frame length ≥ 1 sample",
                             "count = -1: accepted: a number of frames ≥ 0"]
+
+
+# ---- copying: comm_channel's tags to every user ------------------------------------------------------------
+
+def comm_channel_tags(native, monkeypatch, frames):
+    """The tags on each user's output of comm_channel (noise off) fed frame tags on input 0 and a frame-keyed tag
+    on input 1 (which must not be copied): [[tag_t] per user]."""
+    from gnuradio.disac.blocks.comm_channel import comm_channel
+
+    monkeypatch.setattr(_native_tags, "use_native", native)
+    tb = gr.top_block()
+    channel = comm_channel(SCENARIO, channel_seed=1, noise=False)
+    samples = frames * LAYOUT.frame_len
+    first = [tag(f * LAYOUT.frame_len, tags.frame_tag_value(f, 0, 3, (1 << 41) + f)) for f in range(frames)]
+    for i in range(LAYOUT.num_nodes * LAYOUT.tx_antennas):
+        tag_list = first if i == 0 else ([tag(5, tags.frame_tag_value(77, 1, 0, 0))] if i == 1 else [])
+        tb.connect(blocks.vector_source_c(np.zeros(samples, np.complex64), False, 1, tag_list), (channel, i))
+    sinks = [blocks.vector_sink_c() for _ in range(SCENARIO.num_users)]
+    for u, sink in enumerate(sinks):
+        tb.connect((channel, u), sink)
+    tb.run()
+    return [sink.tags() for sink in sinks]
+
+
+def test_comm_channel_copies_the_frame_tags_to_every_user_the_same_from_both_paths(monkeypatch):
+    frames = 1300  # several work() calls
+    python_tags = comm_channel_tags(False, monkeypatch, frames)
+    for user_tags in python_tags:  # what they must be: input 0's frame tags only, unchanged, on every output
+        assert [t.offset for t in user_tags] == [f * LAYOUT.frame_len for f in range(frames)]
+        for f, t in enumerate(user_tags):
+            assert pmt.equal(t.value, tags.frame_tag_value(f, 0, 3, (1 << 41) + f)) and pmt.eq(t.key, tags.frame_tag_key())
+    if _native_tags.native_module is None:
+        return  # no extension here (test_extension_is_built_and_used_where_setup_built_it says why that is right)
+    native_tags = comm_channel_tags(True, monkeypatch, frames)
+    for native_user, python_user in zip(native_tags, python_tags):
+        assert len(native_user) == len(python_user)
+        for a, b in zip(native_user, python_user):
+            assert a.offset == b.offset and pmt.equal(a.key, b.key) and pmt.equal(a.srcid, b.srcid)
+            assert pmt.equal(a.value, b.value)

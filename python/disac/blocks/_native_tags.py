@@ -108,3 +108,23 @@ def python_frame_tags(gateway, count):
     found = gateway.get_tags_in_window(0, 0, int(count), tags.frame_tag_key())
     offsets = np.array([tag.offset for tag in found], dtype=np.uint64)
     return (offsets,) + tuple(_fast_pmt.frame_tag_fields([tag.value for tag in found]))
+
+
+# ---- copying the frame tags of a call to other outputs (comm_channel) ----------------------------------------
+
+def copy_frame_tags(gateway, outputs, count):
+    """Copies the frame tags on input 0 among the ``count`` items this work() call reads to each output of
+    ``outputs`` (same offset, key, value, srcid)."""
+    if use_native:
+        native_module.copy_tags(gateway, 0, [int(o) for o in outputs], 0, int(count), tags.frame_tag_key())
+    else:
+        python_copy_frame_tags(gateway, outputs, count)
+
+
+def python_copy_frame_tags(gateway, outputs, count):
+    """The Python path of copy_frame_tags: ≈ 2 µs a tag read, ≈ 2.5 µs a tag added."""
+    found = gateway.get_tags_in_window(0, 0, int(count), tags.frame_tag_key())
+    add_item_tag = gateway.add_item_tag
+    for output in outputs:
+        for tag in found:
+            add_item_tag(int(output), tag.offset, tag.key, tag.value, tag.srcid)
