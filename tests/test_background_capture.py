@@ -181,7 +181,7 @@ def test_the_capture_length_option_and_its_record_round_trip(tmp_path):
     for value, expected in (("auto", "auto"), ("AUTO", "auto"), (None, "auto"), ("400", 400), (400, 400),
                             (np.int64(7), 7)):
         assert trials.background_frames_option(value) == expected
-    for bad in (0, -3, "abc", "1.5", 1.5, True, "-2"):
+    for bad in (0, -3, "abc", "1.5", 1.5, True, "-2", "²", ""):
         with pytest.raises(ValueError, match="accepted: auto, or a whole number"):
             trials.background_frames_option(bad)
     background = _learned([0.5, 0.9], [True, True], masks=7)

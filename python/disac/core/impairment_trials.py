@@ -495,7 +495,7 @@ def background_frames_option(value):
     string of digits: `--background-frames`). ValueError naming the value and what is accepted."""
     if value is None or (isinstance(value, str) and value.strip().lower() == BACKGROUND_FRAMES_AUTO):
         return BACKGROUND_FRAMES_AUTO
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip() and all(c in "0123456789" for c in value.strip()):
         value = int(value.strip())
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < 1:
         raise ValueError(f"background frames per node = {value!r}: accepted: auto, or a whole number ≥ 1")
