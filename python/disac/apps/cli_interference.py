@@ -18,9 +18,11 @@ def add_background_arguments(parser):
     from ..core import impairment_trials
 
     parser.add_argument("--background", metavar="auto|FILE|none", default="auto", help=BACKGROUND_HELP)
-    parser.add_argument("--background-frames", type=int, default=impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE,
-                        help="clear-scene frames per node of the auto background capture (default "
-                             f"{impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE})")
+    parser.add_argument("--background-frames", metavar="auto|N", default=impairment_trials.BACKGROUND_FRAMES_AUTO,
+                        help="clear-scene frames per node of the auto background capture: auto (default: "
+                             f"{impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE}, extended up to "
+                             f"{impairment_trials.BACKGROUND_AUTO_MAX_FRAMES_PER_NODE} when what the capture learned "
+                             "asks for more: docs/interference.md §4) or a whole number N (exactly N)")
 
 
 # frame numbers of the auto background capture: far from the run's own (its noise and data are its own)
@@ -35,9 +37,11 @@ def resolve_suppressor(air_scenario, args, wc, wr, seed, channel_seed, calibrati
     from ..core import impairment_trials, interference
 
     value = getattr(args, "background", "auto") or "auto"
-    frames = getattr(args, "background_frames", impairment_trials.DEFAULT_BACKGROUND_FRAMES_PER_NODE)
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-        raise _usage_error(f"--background-frames {frames!r}: accepted: a whole number ≥ 1")
+    frames = getattr(args, "background_frames", impairment_trials.BACKGROUND_FRAMES_AUTO)
+    try:
+        frames = impairment_trials.background_frames_option(frames)
+    except ValueError:
+        raise _usage_error(f"--background-frames {frames!r}: accepted: auto, or a whole number ≥ 1") from None
     if value == "none":
         return None
     try:
@@ -47,11 +51,23 @@ def resolve_suppressor(air_scenario, args, wc, wr, seed, channel_seed, calibrati
             background = impairment_trials.capture_background(
                 air_scenario, wc, wr, seed, channel_seed + 7, calibration, first_frame=BACKGROUND_FIRST_FRAME,
                 frames_per_node=frames, noise=noise)
+            log_background_capture(background)
         else:
             background = interference.load_background(value)
         return interference.Suppressor(background)
     except (OSError, ValueError, KeyError) as exc:
         raise _usage_error(f"--background {value}: {exc}") from None
+
+
+def log_background_capture(background):
+    """One line on stderr (the apps' log, as their warnings): the clear-scene capture's length and why."""
+    import sys
+
+    record = background.capture or {}
+    shifts = record.get("tap_shifts")
+    print(f"disac: background capture: {background.frames_per_node} frames per node "
+          f"(--background-frames {record.get('requested', '?')}: {record.get('reason', '')}"
+          f"{'' if shifts is None else f'; {shifts} shifts per beyond-CP mask'})", file=sys.stderr)
 
 
 def interference_report(suppressor, scenario_rx, wc, wr):

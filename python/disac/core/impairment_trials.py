@@ -54,9 +54,25 @@ SUPPRESSION_MODES = ("none", "background", "auto")
 _INTERFERENCE_FIELDS = ("clutter_scatterers", "adc_bits")
 # clear-scene frames per transmitting node of the background capture: the background's estimation error is
 # σ²·(Mt + 1)/F per resource element (−14.6 dB at Mt = 6, F = 200: +3.5 % noise power); where beyond-CP taps are
-# learned (BACKGROUND_TAP_SHIFTS) their N·Mt·T regressors per antenna add ≈ σ²·Mt·T/(F·L_active) (measured +0.8 dB at the paper
-# lab: T = 80, L_active = 12, F = 200), so that air wants 400 (docs/interference.md §6; the default stays for airs without taps)
+# learned (BACKGROUND_TAP_SHIFTS) their Mt·T regressors per transmitter and antenna add ≈ σ²·Mt·T/(F·L_active·P)
+# (capture_tap_shifts). The base length of the "auto" capture, and what an explicit length replaced before "auto"
 DEFAULT_BACKGROUND_FRAMES_PER_NODE = 200
+# the capture's length by default: "auto" (BACKGROUND_FRAMES_AUTO) captures the base length, learns, and extends the
+# capture (the same stream, more clear-scene blocks) while what it learned says the capture is too short for the
+# background (capture_length_decision: the beyond-CP masks found want more frames for their taps, or the learning
+# residual at a node flagged beyond the prefix stays above BACKGROUND_AUTO_RESIDUAL_DB), up to
+# BACKGROUND_AUTO_MAX_FRAMES_PER_NODE; docs/interference.md §4 "The capture's length". An explicit count keeps meaning
+# exactly that many frames per node.
+BACKGROUND_FRAMES_AUTO = "auto"
+BACKGROUND_AUTO_MAX_FRAMES_PER_NODE = 800
+# a node flagged beyond the prefix whose learning residual stays this far over σ² has not learned its background:
+# measured learned backgrounds +0.5 … +0.9 dB (the calibration's gain gauge is up to +0.45 dB of it), unlearned ones
+# +2.65 dB (paper lab, three shifts), +3.1 dB (three-nodes lab at 200 frames per node, five shifts: far masks unseen),
+# +4.9 / +8.6 dB (three-nodes lab at 100 frames per node)
+BACKGROUND_AUTO_RESIDUAL_DB = 1.5
+# an extension for the residual's sake is repeated only while it lowers that residual by at least this much (an ADC
+# floor or a model limit does not go with more frames: the capture would grow to the cap for nothing)
+BACKGROUND_AUTO_RESIDUAL_GAIN_DB = 0.5
 DEFAULT_CALIBRATION_FRAMES = 20
 _NOISE_STREAM = 0x7E1A15
 # frames run before the first trial frame: the air's delays (latencies up to a few frames) fill the
@@ -383,12 +399,14 @@ BACKGROUND_TAP_SHIFTS = 5
 BACKGROUND_TAP_ERROR = 0.1
 
 
-def capture_tap_shifts(frames_per_node, tx_antennas, cyclic_prefix, subcarriers, active_subcarriers, symbols=1):
+def capture_tap_shifts(frames_per_node, tx_antennas, cyclic_prefix, subcarriers, active_subcarriers, symbols=1,
+                       masks=None):
     """Shifts per mask for a capture of ``frames_per_node`` (module constants above): the most of
     BACKGROUND_TAP_SHIFTS … 3 whose taps' estimation error σ²·Mt·T/(F·L_active·P) is ≤ BACKGROUND_TAP_ERROR·σ²,
-    T = shifts × the most masks a link can learn (core.interference's per-link grid: masks 1 … L). cyclic_prefix
-    does not enter (kept for the callers: the masks are counted from the window, not the prefix)."""
-    masks = int(subcarriers)
+    T = shifts × ``masks``: the most masks one least-squares fit of the learning holds (the masks a link learned,
+    summed over a transmitter group: _capture_masks), by default all L masks a link could learn (the bound before
+    the masks are known). cyclic_prefix does not enter (kept for the callers: the masks are counted from the window)."""
+    masks = int(subcarriers) if masks is None else int(masks)
     observations = max(float(frames_per_node) * int(active_subcarriers) * int(symbols), 1.0)
     for shifts in range(BACKGROUND_TAP_SHIFTS, 3, -1):
         if int(tx_antennas) * masks * shifts / observations <= BACKGROUND_TAP_ERROR * (1 + 1e-9):
@@ -396,16 +414,158 @@ def capture_tap_shifts(frames_per_node, tx_antennas, cyclic_prefix, subcarriers,
     return 3
 
 
-def _learn_capture(snaps, x, scenario_rx, calibration, frames_per_node):
-    """core.interference.learn_background on a clear-scene capture: its per-link beyond-CP masks with the shifts
-    the capture's length pays for (capture_tap_shifts), and the receivers' delay ramps: what the receive side has."""
+def _capture_masks(background, x):
+    """The most beyond-CP masks one fit of the learning held: per rx node and transmitter group (the transmitters on
+    together in the capture, interference._transmitter_groups; one per node in the node-by-node capture) the masks
+    its links learned, summed over the group. 0 without taps. From the Background and the model frames only."""
+    if background.taps is None:
+        return 0
+    masks = background.link_masks()
+    groups = interference._transmitter_groups(np.asarray(x))
+    return max(sum(len(masks[n][m]) for m in members) for n in range(background.num_nodes) for members, _ in groups)
+
+
+def _worst_flagged_residual_db(background):
+    """The largest learning residual over σ² (dB) of the nodes flagged beyond the prefix; None when none is."""
+    flags = np.asarray(background.beyond_cp_flags, bool)
+    return float(np.max(np.asarray(background.residual_excess_db, float)[flags])) if flags.any() else None
+
+
+def _capture_learner(snaps, x, scenario_rx, calibration):
+    """learn(shifts): core.interference.learn_background on this clear-scene capture with ``shifts`` per beyond-CP
+    mask, from what the receive side has (snapshots, model frames, σ², geometry, the receivers' delay ramps)."""
     lay = ofdm.layout_from_scenario(scenario_rx)
-    active = int(np.sum(np.any(np.asarray(x) != 0, axis=(0, 1, 2, 4))))
-    shifts = capture_tap_shifts(frames_per_node, x.shape[2], lay.cyclic_prefix, lay.subcarriers, active, x.shape[4])
-    return interference.learn_background(snaps, x, scenario_rx.noise_power, scenario_rx.node_positions_m,
-                                         scenario_rx.bandwidth_hz, cyclic_prefix=lay.cyclic_prefix,
-                                         tap_shifts=shifts,
-                                         rx_ramps=receive_ramps(scenario_rx, calibration))
+
+    def learn(shifts):
+        return interference.learn_background(snaps, x, scenario_rx.noise_power, scenario_rx.node_positions_m,
+                                             scenario_rx.bandwidth_hz, cyclic_prefix=lay.cyclic_prefix,
+                                             tap_shifts=shifts, rx_ramps=receive_ramps(scenario_rx, calibration))
+    return learn
+
+
+def _learn_capture(snaps, x, scenario_rx, calibration, frames_per_node, requested=None, fallback=True, learn=None):
+    """core.interference.learn_background on a clear-scene capture: its per-link beyond-CP masks with as many shifts
+    (≤ BACKGROUND_TAP_SHIFTS) as the capture's length pays for on the masks the learning found (capture_tap_shifts
+    with _capture_masks: first learned with BACKGROUND_TAP_SHIFTS, again with fewer if its masks' taps cost too
+    much), and the receivers' delay ramps: what the receive side has. ``fallback``: _three_shift_fallback. The
+    Background's ``capture`` record says the length, the shifts and the masks (``requested``: "auto" or the count
+    asked for)."""
+    lay = ofdm.layout_from_scenario(scenario_rx)
+    x = np.asarray(x)
+    active = int(np.sum(np.any(x != 0, axis=(0, 1, 2, 4))))
+    frames_per_node = int(round(frames_per_node))
+    learn = _capture_learner(snaps, x, scenario_rx, calibration) if learn is None else learn
+    shifts = BACKGROUND_TAP_SHIFTS
+    background = learn(shifts)
+    masks = _capture_masks(background, x)
+    if background.taps is not None:
+        paid = capture_tap_shifts(frames_per_node, x.shape[2], lay.cyclic_prefix, lay.subcarriers, active, x.shape[4],
+                                  masks=masks)
+        if paid < shifts:
+            shifts, background = paid, learn(paid)
+            masks = _capture_masks(background, x)
+    record = {"frames_per_node": frames_per_node, "requested": frames_per_node if requested is None else requested,
+              "tap_shifts": shifts if background.taps is not None else None, "masks": int(masks),
+              "active_subcarriers": active, "symbols": int(x.shape[4]), "extended_from": None,
+              "reason": "base length" if requested == BACKGROUND_FRAMES_AUTO else "explicit"}
+    background = dataclasses.replace(background, capture=record)
+    return _three_shift_fallback(background, learn, x) if fallback else background
+
+
+def _three_shift_fallback(background, learn, x):
+    """Where a node flagged beyond the prefix keeps a residual over BACKGROUND_AUTO_RESIDUAL_DB with more than three
+    shifts per mask, the capture learned with three too, and the lower residual kept (measured: at 200 frames per
+    node on the three-nodes lab five shifts leave +3.1 dB, three +0.9 dB — the mask detector finds fewer far masks
+    after the first finer fit; docs/interference.md §4). ``learn``: _capture_learner's of that capture."""
+    record = background.capture or {}
+    worst = _worst_flagged_residual_db(background)
+    if background.taps is None or worst is None or worst <= BACKGROUND_AUTO_RESIDUAL_DB \
+            or int(record.get("tap_shifts") or 3) <= 3:
+        return background
+    three = learn(3)
+    worst_three = _worst_flagged_residual_db(three)
+    if worst_three is None or worst_three >= worst:
+        return background
+    return dataclasses.replace(three, capture=dict(record, tap_shifts=3 if three.taps is not None else None,
+                                                   masks=_capture_masks(three, x)))
+
+
+def background_frames_option(value):
+    """The capture's length as asked: BACKGROUND_FRAMES_AUTO ("auto", also None) or a whole number ≥ 1 (an int, or a
+    string of digits: `--background-frames`). ValueError naming the value and what is accepted."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == BACKGROUND_FRAMES_AUTO):
+        return BACKGROUND_FRAMES_AUTO
+    if isinstance(value, str) and value.strip() and all(c in "0123456789" for c in value.strip()):
+        value = int(value.strip())
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise ValueError(f"background frames per node = {value!r}: accepted: auto, or a whole number ≥ 1")
+    return int(value)
+
+
+def _whole_rounds(frames_per_node):
+    """frames_per_node rounded up to what the node-by-node capture takes: whole blocks of learnable frames."""
+    per_block = BACKGROUND_BLOCK_FRAMES - BACKGROUND_SETTLE_FRAMES
+    return -(-int(math.ceil(frames_per_node)) // per_block) * per_block
+
+
+def capture_length_decision(background, frames_per_node, previous_residual_db=None):
+    """(frames per node the clear-scene capture should have, reason): ``frames_per_node`` when it is long enough,
+    more when what it learned says otherwise — from the learned Background and the receivers' layout only (its
+    taps, masks, residuals and the capture's own frames; never the air):
+
+    * taps: the beyond-CP masks the learning found (the most one fit holds, Background.capture's shifts aside) want
+      BACKGROUND_TAP_SHIFTS shifts each (docs/interference.md §6: three leave −3.9 dB re σ² of the paper lab's clutter
+      cut, five −11.5 dB); their error σ²·Mt·T/(F·L_active·P) ≤ BACKGROUND_TAP_ERROR sets F;
+    * residual: a node flagged beyond the prefix whose learning residual is over BACKGROUND_AUTO_RESIDUAL_DB has not
+      learned its background (the mask detector's steps grow with the frames: √F): twice the frames — unless the
+      last extension for that reason (``previous_residual_db``: its worst flagged residual before) lowered it by less
+      than BACKGROUND_AUTO_RESIDUAL_GAIN_DB.
+
+    Rounded up to whole capture blocks, capped at BACKGROUND_AUTO_MAX_FRAMES_PER_NODE. The layout (Mt, L_active, P)
+    comes from the background and its record: ``active_subcarriers`` and ``symbols`` in Background.capture."""
+    frames_per_node = int(frames_per_node)
+    record = background.capture or {}
+    need, reasons = frames_per_node, []
+    masks = int(record.get("masks", 0) or 0)
+    if background.taps is not None and masks:
+        observations = int(record["active_subcarriers"]) * int(record["symbols"])
+        wanted = background.tx_antennas * BACKGROUND_TAP_SHIFTS * masks / (BACKGROUND_TAP_ERROR * observations)
+        if wanted > frames_per_node * (1 + 1e-9):
+            need = max(need, _whole_rounds(wanted))
+            reasons.append(f"{masks} beyond-CP masks in one fit want {_whole_rounds(wanted)} frames per node for "
+                           f"{BACKGROUND_TAP_SHIFTS} shifts each")
+    worst = _worst_flagged_residual_db(background)
+    if worst is not None and worst > BACKGROUND_AUTO_RESIDUAL_DB:
+        if previous_residual_db is None or previous_residual_db - worst >= BACKGROUND_AUTO_RESIDUAL_GAIN_DB:
+            need = max(need, 2 * frames_per_node)
+            reasons.append(f"learning residual {worst:+.2f} dB over the noise at a node flagged beyond the prefix "
+                           f"(> {BACKGROUND_AUTO_RESIDUAL_DB:+.1f} dB)")
+    need = min(_whole_rounds(need), max(BACKGROUND_AUTO_MAX_FRAMES_PER_NODE, frames_per_node))
+    return need, "; ".join(reasons)
+
+
+def _auto_capture(capture, base=DEFAULT_BACKGROUND_FRAMES_PER_NODE):
+    """The "auto" length. ``capture(frames_per_node)`` runs a clear-scene capture of that length (the same stream,
+    continued: its first frames are the shorter capture's) and returns (its result, its Background learned without
+    the three-shift fallback, its learner: _capture_learner, its model frames); from ``base`` the capture is extended
+    as capture_length_decision says, up to the cap. Returns (the last capture's result, its Background with the
+    record: frames_per_node, extended_from, reason)."""
+    frames, previous, reasons = int(base), None, []
+    while True:
+        result, background, learn, x = capture(frames)
+        need, reason = capture_length_decision(background, frames, previous)
+        if need <= frames:
+            break
+        reasons.append(f"{frames} → {need}: {reason}")
+        previous = _worst_flagged_residual_db(background)
+        frames = need
+    background = _three_shift_fallback(background, learn, x)
+    record = dict(background.capture or {}, requested=BACKGROUND_FRAMES_AUTO,
+                  extended_from=int(base) if reasons else None,
+                  reason="; ".join(reasons) if reasons else "base length: what it learned asked for no more")
+    if frames >= BACKGROUND_AUTO_MAX_FRAMES_PER_NODE and capture_length_decision(background, frames)[0] > frames:
+        record["reason"] += f" (capped at {BACKGROUND_AUTO_MAX_FRAMES_PER_NODE} frames per node)"
+    return result, dataclasses.replace(background, capture=record)
 
 
 def model_frames(scenario_rx, frames, wc, wr, seed, calibration=None, on_air=None):
@@ -424,42 +584,54 @@ def model_frames(scenario_rx, frames, wc, wr, seed, calibration=None, on_air=Non
 
 
 def capture_background(scenario_air, wc, wr, seed, channel_seed, calibration=None, first_frame=0,
-                       frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None):
+                       frames_per_node=BACKGROUND_FRAMES_AUTO, noise=None):
     """The clear-scene background capture of this air (the scene without its targets: their echoes taken out,
     targets_only; the reference reflector, clutter, direct paths and leakage stay) on the
     background_schedule, learned by core.interference.learn_background from what the receive side has:
-    the snapshots, its model frames, the scenario's noise power and geometry. A core.interference.Background.
+    the snapshots, its model frames, the scenario's noise power and geometry. A core.interference.Background
+    (its ``capture`` record: the length used and why). frames_per_node: "auto" (default: the base length, extended
+    from first_frame on as what it learned asks: _auto_capture) or a whole number (exactly that many).
     noise: receive_snapshots' (default: at the antennas with an ADC model, else in the snapshots; False for a
     noise-off air such as `disac loopback`'s)."""
+    requested = background_frames_option(frames_per_node)
     n_nodes = scenario_air.num_nodes
-    numbers, learned = background_capture_frames(first_frame, n_nodes, frames_per_node)
     schedule = background_schedule(n_nodes)
-    snaps = receive_snapshots(scenario_air, wc, wr, learned, seed, channel_seed, calibration,
-                              noise=_noise_mode(scenario_air) if noise is None else noise, on_air=schedule,
-                              targets_on=lambda f: np.zeros(len(f), bool),
-                              # the receivers' front ends (AGC, RF canceller) settle before the capture's first frame,
-                              # as run_with_background_capture's trial stream lets them: learned while the canceller
-                              # still tunes, the paper lab's background kept +20 dB over σ² (tests/test_background_capture.py)
-                              lead_frames=int(learned[0] - numbers[0]) + _LEAD_FRAMES
-                              + (_FRONT_END_SETTLE_FRAMES if front_end_needed(scenario_air) else 0))
     rx = scenario_air.without_impairments()
-    x = model_frames(rx, learned, wc, wr, seed, calibration, schedule)
-    return _learn_capture(snaps, x, rx, calibration, len(learned) / n_nodes)
+
+    def capture(count, fallback):
+        numbers, learned = background_capture_frames(first_frame, n_nodes, count)
+        snaps = receive_snapshots(scenario_air, wc, wr, learned, seed, channel_seed, calibration,
+                                  noise=_noise_mode(scenario_air) if noise is None else noise, on_air=schedule,
+                                  targets_on=lambda f: np.zeros(len(f), bool),
+                                  # the receivers' front ends (AGC, RF canceller) settle before the capture's first
+                                  # frame, as run_with_background_capture's trial stream lets them: learned while the
+                                  # canceller still tunes, the paper lab's background kept +20 dB over σ²
+                                  # (tests/test_background_capture.py)
+                                  lead_frames=int(learned[0] - numbers[0]) + _LEAD_FRAMES
+                                  + (_FRONT_END_SETTLE_FRAMES if front_end_needed(scenario_air) else 0))
+        x = model_frames(rx, learned, wc, wr, seed, calibration, schedule)
+        learn = _capture_learner(snaps, x, rx, calibration)
+        background = _learn_capture(snaps, x, rx, calibration, len(learned) / n_nodes, requested, fallback, learn)
+        return None, background, learn, x
+
+    if requested == BACKGROUND_FRAMES_AUTO:
+        return _auto_capture(lambda count: capture(count, False))[1]
+    return capture(requested, True)[1]
 
 
-def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed, calibration=None,
-                                frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None, front_end_status=None):
-    """(snapshots of ``frames``, the Background) from ONE run of the air: the clear-scene capture
-    (background_schedule, targets absent) first, as a deployment records it before it watches, a gap of ≥ 10
-    frames, then the trial frames with the targets — one stream, so a receiver's front end (AGC, RF canceller)
-    runs continuously through both as a radio's does, and the capture's leakage residual is the trials' (a
-    canceller restarted between them would settle elsewhere). When ``frames`` start too early for the capture
-    to fit before them, it goes after them instead (with a front end that may have retuned in between:
-    background_capture_room says how many frames it needs)."""
+def _capture_run(scenario_air, wc, wr, frames, seed, channel_seed, calibration, frames_per_node, noise,
+                 front_end_status, capture_start=None):
+    """One stream of the air with a clear-scene capture of ``frames_per_node`` and the trial ``frames``
+    (run_with_background_capture's placement, or from the block boundary ``capture_start`` on). (trial snapshots,
+    capture snapshots, the capture's model frames, the receive side's scenario)."""
     frames = np.asarray(frames, dtype=np.int64)
     n_nodes = scenario_air.num_nodes
     room = background_capture_room(n_nodes, frames_per_node)
-    if int(frames[0]) >= room:
+    if capture_start is not None:
+        numbers, capture = background_capture_frames(int(capture_start), n_nodes, frames_per_node)
+        if int(numbers[-1]) + 12 > int(frames[0]) and int(numbers[0]) <= int(frames[-1]):
+            raise ValueError(f"capture frames {numbers[0]} … {numbers[-1]} overlap the trial frames from {frames[0]}")
+    elif int(frames[0]) >= room:
         numbers, capture = background_capture_frames(int(frames[0]) - room + 1, n_nodes, frames_per_node)
     else:
         numbers, capture = background_capture_frames(int(frames[-1]) + 11, n_nodes, frames_per_node)
@@ -482,13 +654,77 @@ def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed
     index = {int(f): i for i, f in enumerate(everything)}
     rx = scenario_air.without_impairments()
     x = model_frames(rx, capture, wc, wr, seed, calibration, solo)
-    background = _learn_capture(snaps[[index[int(f)] for f in capture]], x, rx, calibration, len(capture) / n_nodes)
-    return snaps[[index[int(f)] for f in frames]], background
+    return snaps[[index[int(f)] for f in frames]], snaps[[index[int(f)] for f in capture]], x, rx
+
+
+def run_with_background_capture(scenario_air, wc, wr, frames, seed, channel_seed, calibration=None,
+                                frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, noise=None, front_end_status=None):
+    """(snapshots of ``frames``, the Background) from ONE run of the air: the clear-scene capture
+    (background_schedule, targets absent) first, as a deployment records it before it watches, a gap of ≥ 10
+    frames, then the trial frames with the targets — one stream, so a receiver's front end (AGC, RF canceller)
+    runs continuously through both as a radio's does, and the capture's leakage residual is the trials' (a
+    canceller restarted between them would settle elsewhere). When ``frames`` start too early for the capture
+    to fit before them, it goes after them instead (with a front end that may have retuned in between:
+    background_capture_room says how many frames it needs). frames_per_node: a whole number (exactly that many; the
+    trial frames are the caller's): the "auto" length moves the trial frames behind a capture that grows, which is
+    run_with_auto_background_capture."""
+    requested = background_frames_option(frames_per_node)
+    if requested == BACKGROUND_FRAMES_AUTO:
+        raise ValueError("frames_per_node = 'auto': the trial frames follow a capture whose length is decided as it "
+                         "runs; use run_with_auto_background_capture(first_frame, frame_count, …), or a whole number")
+    n_nodes = scenario_air.num_nodes
+    trial, snaps, x, rx = _capture_run(scenario_air, wc, wr, frames, seed, channel_seed, calibration, requested,
+                                       noise, front_end_status)
+    return trial, _learn_capture(snaps, x, rx, calibration, len(x) / n_nodes, requested)
+
+
+def run_with_auto_background_capture(scenario_air, wc, wr, first_frame, frame_count, seed, channel_seed,
+                                     calibration=None, noise=None, front_end_status=None,
+                                     base_frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE):
+    """(trial frame numbers, their snapshots, the Background): run_with_background_capture with the "auto" length.
+    The capture starts where a base-length capture would (``base_frames_per_node``, run_with_background_capture's
+    placement before trial frames from ``first_frame``); when what it learned asks for more (_auto_capture,
+    capture_length_decision) the capture continues — the same stream, more clear-scene blocks on the same schedule —
+    and the trials follow it, later by the frames added (the gap before them as with the base length). The stream
+    is simulated again with the longer capture: its first blocks are the very samples the decision was made on
+    (every draw is per frame, the air and the receivers are causal; tests/test_background_capture.py), so this is
+    the capture continued, not a second run. When the trials start too early for a base capture before them (frames
+    from first_frame < background_capture_room), the capture goes after them and grows there; the trial frames stay.
+    front_end_status: filled from the last stream."""
+    n_nodes = scenario_air.num_nodes
+    base = int(base_frames_per_node)
+    frames0 = np.arange(int(first_frame), int(first_frame) + int(frame_count))
+    room = background_capture_room(n_nodes, base)
+    before = int(frames0[0]) >= room
+    if before:
+        start = int(background_capture_frames(int(frames0[0]) - room + 1, n_nodes, base)[0][0])
+    else:
+        start = -(-(int(frames0[-1]) + 11) // BACKGROUND_BLOCK_FRAMES) * BACKGROUND_BLOCK_FRAMES
+    base_length = len(background_capture_frames(0, n_nodes, base)[0])
+
+    def capture(count):
+        frames = frames0
+        if before:
+            frames = frames0 + (len(background_capture_frames(0, n_nodes, count)[0]) - base_length)
+        status = {}
+        trial, snaps, x, rx = _capture_run(scenario_air, wc, wr, frames, seed, channel_seed, calibration, count,
+                                           noise, status, capture_start=start)
+        learn = _capture_learner(snaps, x, rx, calibration)
+        background = _learn_capture(snaps, x, rx, calibration, len(x) / n_nodes, BACKGROUND_FRAMES_AUTO, False, learn)
+        return (frames, trial, status), background, learn, x
+
+    (frames, trial, status), background = _auto_capture(capture, base)
+    if front_end_status is not None:
+        front_end_status.update(status)
+    return frames, trial, background
 
 
 def background_capture_room(num_nodes, frames_per_node):
-    """Frames a clear-scene capture and its gap take before the first trial frame (whole blocks + 12)."""
-    numbers, _ = background_capture_frames(0, num_nodes, frames_per_node)
+    """Frames a clear-scene capture and its gap take before the first trial frame (whole blocks + 12); for "auto",
+    the base length's (an extension moves the trials later: run_with_auto_background_capture)."""
+    requested = background_frames_option(frames_per_node)
+    count = DEFAULT_BACKGROUND_FRAMES_PER_NODE if requested == BACKGROUND_FRAMES_AUTO else requested
+    numbers, _ = background_capture_frames(0, num_nodes, count)
     return len(numbers) + BACKGROUND_BLOCK_FRAMES + 12
 
 
@@ -576,7 +812,7 @@ def _calibration_residuals(calibration):
 
 def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, channel_seed=None, wc=None, wr=None,
                first_frame=100, gate_m=None, calibration=None, with_ideal=True, snr_db=None, search="full",
-               suppression="auto", background_frames_per_node=DEFAULT_BACKGROUND_FRAMES_PER_NODE, background=None,
+               suppression="auto", background_frames_per_node=BACKGROUND_FRAMES_AUTO, background=None,
                reference_table=None):
     """Localisation RMSE on the air ``scenario.with_impairments(impairments_table)`` for ``frames`` frames
     (one trial each, frame numbers first_frame …) with calibration_mode "none" | "estimated" | "truth",
@@ -596,9 +832,12 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     when its residual says the track is lost: core.fusion.FrameEstimator), the same for every run.
     suppression (issue 14, SUPPRESSION_MODES): "auto" (default: "background" when the air has issue 14's
     interference, has_interference, else "none": issue 13's runs unchanged), "none", or "background": a clear-scene capture of
-    ``background_frames_per_node`` × N frames (capture_background, after the trial frames; its own noise) is
-    learned and subtracted by the central unit (``background``: a core.interference.Background to use
-    instead). Then also:
+    ``background_frames_per_node`` × N frames in the same stream before the trial frames
+    (run_with_background_capture; targets absent) is learned and subtracted by the central unit (``background``: a
+    core.interference.Background to use instead). background_frames_per_node: "auto" (default: the base length
+    DEFAULT_BACKGROUND_FRAMES_PER_NODE, extended as what the capture learned asks, run_with_auto_background_capture:
+    the trial frames then follow the longer capture, and the reference runs use the same frames) or a whole number
+    (exactly that many). Then also:
 
       interference              the suppressor's summary (core.interference.Suppressor.summary), None without
       crb_with_nuisance_m2      the position CRB with the per-frame link amplitudes the suppressor fits
@@ -632,6 +871,7 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
         wr = np.broadcast_to(wr0, (scenario.num_nodes,) + wr0.shape) if wr is None else wr
     if suppression == "auto":
         suppression = "background" if has_interference(air) else "none"
+    background_frames_per_node = background_frames_option(background_frames_per_node)
     if suppression == "background" and background is None:  # room for the clear-scene capture before them
         first_frame = max(int(first_frame), background_capture_room(scenario.num_nodes, background_frames_per_node))
     numbers = np.arange(first_frame, first_frame + int(frames))
@@ -644,17 +884,20 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
     if calibration_mode == "none":
         calibration = None
     gate = trial_stats.default_gate_m(scenario) if gate_m is None else float(gate_m)
-    truth = scenario.target_positions_m if scenario.is_static else frame_truth_m(scenario, numbers)
 
     noise = _noise_mode(air)
     suppressor = None
     status = {}
-    if suppression == "background" and background is None:
+    if suppression == "background" and background is None and background_frames_per_node == BACKGROUND_FRAMES_AUTO:
+        numbers, snaps, background = run_with_auto_background_capture(air, wc, wr, numbers[0], len(numbers), seed,
+                                                                      channel_seed, calibration, noise, status)
+    elif suppression == "background" and background is None:
         snaps, background = run_with_background_capture(air, wc, wr, numbers, seed, channel_seed, calibration,
                                                         background_frames_per_node, noise, status)
     else:
         snaps = receive_snapshots(air, wc, wr, numbers, seed, channel_seed, calibration, noise=noise,
                                   front_end_status=status)
+    truth = scenario.target_positions_m if scenario.is_static else frame_truth_m(scenario, numbers)
     if suppression == "background":
         suppressor = interference.Suppressor(background)
     result = localise_frames(rx_scenario, snaps, numbers, wc, wr, seed, calibration, search=search,
@@ -669,7 +912,7 @@ def run_trials(scenario, impairments_table, calibration_mode, frames, seed, *, c
                "method": calibration.method, "residuals": _calibration_residuals(calibration),
                "frames_used": int(getattr(calibration, "frames_used", 0))},
            "calibration_notes": list(fit.notes) if fit is not None else [],
-           "suppression": suppression, "suppression_requested": requested,
+           "suppression": suppression, "suppression_requested": requested, "first_frame": int(numbers[0]),
            "front_end": {int(n): _plain(v) for n, v in status.items()} or None,
            "interference": None if suppressor is None else suppressor.summary(),
            "crb_with_nuisance_m2": nuisance_crb_m2(rx_scenario, wc, wr) if suppressor is not None else None}

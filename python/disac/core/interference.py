@@ -111,10 +111,38 @@ class Background:
     # (N_rx, L) the receive delay ramps the node receivers applied to the snapshots (the calibration's
     # e^{+j2π f_l (r_n − w_n)/fs}; None: none): the prefix cuts the window before them
     rx_ramps: object = None
+    # the clear-scene capture this was learned from (core.impairment_trials: capture_record), None when unknown (a
+    # background learned directly, or a file from before): {"frames_per_node": frames per transmitting node,
+    # "requested": "auto" or the explicit count, "tap_shifts": band-limited shifts per beyond-CP mask (None without
+    # taps), "extended_from": the base length an auto capture started at (None: not extended), "reason": why}
+    capture: object = None
 
     @property
     def num_nodes(self):
         return self.coefficients.shape[0]
+
+    @property
+    def frames_per_node(self):
+        """Clear-scene frames per transmitting node of the capture (capture["frames_per_node"]; else frames_used / N,
+        what a node-by-node capture gives)."""
+        if isinstance(self.capture, dict) and self.capture.get("frames_per_node") is not None:
+            return int(self.capture["frames_per_node"])
+        return int(self.frames_used) // max(self.num_nodes, 1)
+
+    def link_masks(self):
+        """(N_rx, N_tx) lists of the beyond-CP masks M (window samples from the previous symbol) each link m → n
+        learned taps at (empty without taps): what the learning found in the samples (_link_masks)."""
+        n_nodes = self.num_nodes
+        out = [[[] for _ in range(n_nodes)] for _ in range(n_nodes)]
+        if self.taps is None or self.tap_delays is None:
+            return out
+        counts = np.array([_mask_count(d, self.cyclic_prefix) for d in self.tap_delays])
+        taps = np.asarray(self.taps).reshape(n_nodes, -1, n_nodes, self.tx_antennas, len(self.tap_delays))
+        for n in range(n_nodes):
+            for m in range(n_nodes):
+                on = np.any(taps[n, :, m] != 0, axis=(0, 1))
+                out[n][m] = sorted({int(v) for v in counts[on]})
+        return out
 
     @property
     def beyond_cp_flags(self):
@@ -129,7 +157,9 @@ class Background:
                 "beyond_cp_db": np.round(np.asarray(self.beyond_cp_db, float), 2).tolist(),
                 "beyond_cp_nodes": [int(n) for n in np.nonzero(self.beyond_cp_flags)[0]],
                 "beyond_cp_count": int(np.sum(self.beyond_cp_flags)),
-                "beyond_cp_taps": None if self.tap_delays is None else len(self.tap_delays)}
+                "beyond_cp_taps": None if self.tap_delays is None else len(self.tap_delays),
+                "frames_per_node": self.frames_per_node,
+                "capture": None if self.capture is None else dict(self.capture)}
 
     def save(self, path):
         """A JSON file (UTF-8; complex values as [re, im]) to keep beside the calibration file."""
@@ -145,7 +175,8 @@ class Background:
                "taps": None if self.taps is None else _pairs(self.taps),
                "taps_shape": None if self.taps is None else list(np.shape(self.taps)),
                "rx_ramps": None if self.rx_ramps is None else _pairs(self.rx_ramps),
-               "rx_ramps_shape": None if self.rx_ramps is None else list(np.shape(self.rx_ramps))}
+               "rx_ramps_shape": None if self.rx_ramps is None else list(np.shape(self.rx_ramps)),
+               "capture": None if self.capture is None else dict(self.capture)}
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(doc, handle)
 
@@ -168,7 +199,18 @@ def load_background(path):
                       np.asarray(doc["beyond_cp_db"]), int(doc.get("cyclic_prefix", 0)),
                       None if doc.get("tap_delays") is None else np.asarray(doc["tap_delays"], float),
                       _unpairs(doc.get("taps"), doc.get("taps_shape")),
-                      _unpairs(doc.get("rx_ramps"), doc.get("rx_ramps_shape")))
+                      _unpairs(doc.get("rx_ramps"), doc.get("rx_ramps_shape")),
+                      _capture_record(path, doc.get("capture")))
+
+
+def _capture_record(path, record):
+    """A saved capture record (Background.capture): None or a dict whose frames_per_node is a whole number ≥ 1."""
+    if record is None:
+        return None
+    frames = record.get("frames_per_node") if isinstance(record, dict) else None
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"{path}: capture = {record!r}: expected an object with frames_per_node a whole number ≥ 1")
+    return dict(record)
 
 
 def _pairs(values):
