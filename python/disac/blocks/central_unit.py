@@ -834,11 +834,18 @@ class central_unit(gr.basic_block):
                     now = time.monotonic()
                     # at most pool.capacity() tasks out at once (two per worker: one searched, one waiting), so
                     # that a task's deadline measures a worker's answer, not a queue behind other tasks
+                    # (the capacity once per pass, and a slot that can only wait costs one assignment: this pass
+                    # runs on every result, over every frame in the buffer, in the unit's serial share)
                     out = sum(1 for slot in slots.values() if slot.outcome is None and slot.sent)
                     anyone = pool.workers_seen(self._pool_options["deadline_s"]) or pool.local_alive()
+                    capacity = pool.capacity()
                     for slot in slots.values():
-                        if slot.outcome is None:
-                            out += self._drive(slot, pool, now, out < pool.capacity(), anyone)
+                        if slot.outcome is not None:
+                            continue
+                        if slot.sent or out < capacity or not anyone:
+                            out += self._drive(slot, pool, now, out < capacity, anyone)
+                        else:  # what _drive does with a task that may not go out while a worker is seen
+                            slot.waiting_since = now
                     # results and HELLOs (the workers' count); a new frame waits at most _POLL_S
                     for data in pool.receive(0 if self._work and len(slots) < self.queue_depth + pool.capacity()
                                              else int(_POLL_S * 1000)):
