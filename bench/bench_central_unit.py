@@ -14,9 +14,11 @@
 3. Throughput: snapshot_push (node side: PDU → wire → ZeroMQ PUSH) in one process, a PULL receiver doing
    the central unit's input path (wire.decode + frame alignment) in another, tcp://127.0.0.1.
 4. Localisation workers (issue 16 item 3, --workers): frames/s of blocks.central_unit with one worker thread
-   (workers=1) and two worker processes (workers=2), interleaved run by run; ratio (target ≥ 1.8×).
-5. The CPU per frame of each part of the worker path (process_time: little changed by load), and the ratio two
-   workers reach on two free cores from it (the unit's share is serial).
+   (workers=1) and two worker processes (workers=2), interleaved run by run; ratio (target ≥ 1.8×); beside them
+   the CPU per frame the runs used (the unit process, its localisation thread, the workers: /proc) and the ratio
+   those figures allow on two free cores (predicted_ratio), the figure to read on a shared machine.
+5. The CPU per frame of each part of the worker path in a tight loop (process_time: little changed by load), and
+   the ratio two workers reach on two free cores from it (the unit's share is serial).
 
 Run on one core:  OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_central_unit.py [--curve]
 """
