@@ -102,6 +102,10 @@ def test_streams_bit_for_bit(name):
         np.testing.assert_array_equal(drawn, fresh)
     with pytest.raises(ValueError):
         s_c[0, 0, 0, 0] = 0
+    assert gen.frame_draws(frames)[0] is s_c  # the same frames again: kept
     assert gen.frame_draws([1])[0] is not s_c  # another frame: drawn anew
+    many = np.arange(ofdm._CACHED_DRAWS_BYTES // (16 * layout.num_users * layout.data_res) + 1)
+    big = gen.frame_draws(many)[0]  # S_c above the size kept: returned, not kept alive
+    assert big.shape[0] == many.size and gen.frame_draws(many)[0] is not big
     with pytest.raises(ofdm.FrameError, match=f"node id {layout.num_nodes}"):
         gen.node_radar_symbols(frames, layout.num_nodes)

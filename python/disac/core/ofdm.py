@@ -142,6 +142,8 @@ _U64_MASK = (1 << 64) - 1
 # below this many frames the per-frame keys are hashed as Python integers (a few µs per frame) rather than by
 # numpy (a few µs per call whatever the size): the central unit regenerates one frame at a time
 _SCALAR_FRAMES = 16
+# FrameGenerator.frame_draws keeps the last frames' draws up to this size of S_c (a frame or a few; not a batch)
+_CACHED_DRAWS_BYTES = 1 << 22
 
 
 def _splitmix64_int(z):
@@ -502,7 +504,8 @@ class FrameGenerator:
             draws = (self.data_symbols(frames),) + tuple(self.radar_draws(frames))
             for array in draws:
                 array.setflags(write=False)
-            self._last_draws = (key, draws)
+            if draws[0].nbytes <= _CACHED_DRAWS_BYTES:  # (a long offline batch is not kept alive)
+                self._last_draws = (key, draws)
         return draws
 
     def radar_symbols(self, frames):
