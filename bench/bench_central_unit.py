@@ -14,9 +14,11 @@
 3. Throughput: snapshot_push (node side: PDU → wire → ZeroMQ PUSH) in one process, a PULL receiver doing
    the central unit's input path (wire.decode + frame alignment) in another, tcp://127.0.0.1.
 4. Localisation workers (issue 16 item 3, --workers): frames/s of blocks.central_unit with one worker thread
-   (workers=1) and two worker processes (workers=2), interleaved run by run; ratio (target ≥ 1.8×).
-5. The CPU per frame of each part of the worker path (process_time: little changed by load), and the ratio two
-   workers reach on two free cores from it (the unit's share is serial).
+   (workers=1) and two worker processes (workers=2), interleaved run by run; ratio (target ≥ 1.8×); beside them
+   the CPU per frame the runs used (the unit process, its localisation thread, the workers: /proc) and the ratio
+   those figures allow on two free cores (predicted_ratio), the figure to read on a shared machine.
+5. The CPU per frame of each part of the worker path in a tight loop (process_time: little changed by load), and
+   the ratio two workers reach on two free cores from it (the unit's share is serial).
 
 Run on one core:  OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_central_unit.py [--curve]
 """
@@ -164,37 +166,81 @@ def bench_throughput(seconds):
 
 
 def _cu_run(cu, scn, snapshots, first_frame, count, wait_s=900.0):
-    """Feed ``count`` frames (numbers first_frame …) to a started central unit at once; seconds until the last
-    one is accounted for (localised or skipped; the counters, polled)."""
+    """Feed ``count`` frames (numbers first_frame …; snapshots[f]: frame f's, made with frame f's X_m, so the unit's
+    model fits them) to a started central unit at once; seconds until the last
+    one is localised (an estimate listener stamps it: no polling loop of this harness competes with the workers
+    for the CPU) or, for a frame skipped instead, until the counters (read every 50 ms) account for all."""
+    import threading
+
+    localised, done, stamp = [0], threading.Event(), [None]
+
+    def listener(_estimate):
+        localised[0] += 1
+        if localised[0] == count:
+            stamp[0] = time.perf_counter()
+            done.set()
+
     def accounted():
         status = cu.status()
         return status["frames_localised"] + status["frames_skipped"]
 
     before = accounted()
-    t0 = time.perf_counter()
-    for i in range(count):
-        f = first_frame + i
-        for n in range(scn.num_nodes):
-            cu.handle_wire(wire.encode(wire.SnapshotMessage(n, f, 0, 0, 0, snapshots[i % len(snapshots)][n])))
-    deadline = t0 + wait_s
-    while accounted() < before + count:
-        if time.perf_counter() > deadline:
-            raise RuntimeError(f"central unit: {accounted() - before} of {count} frames after {wait_s} s")
-        time.sleep(0.002)
-    return time.perf_counter() - t0
+    cu.listeners.append(listener)
+    try:
+        t0 = time.perf_counter()
+        for i in range(count):
+            f = first_frame + i
+            for n in range(scn.num_nodes):
+                cu.handle_wire(wire.encode(wire.SnapshotMessage(n, f, 0, 0, 0, snapshots[f][n])))
+        deadline = t0 + wait_s
+        while not done.wait(0.05):
+            if accounted() >= before + count:  # some frame skipped: the listener will not count to the end
+                return time.perf_counter() - t0
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"central unit: {accounted() - before} of {count} frames after {wait_s} s")
+        return stamp[0] - t0
+    finally:
+        cu.listeners.remove(listener)
 
 
-def workers_throughput(name, workers, frames, repeats, seed=0):
+def _cpu_seconds(stat_path):
+    """utime + stime of a /proc/…/stat file (a process or one thread), seconds (clock ticks: 10 ms resolution)."""
+    with open(stat_path) as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _unit_cpu_clocks(cu):
+    """name → CPU seconds so far of what a run costs: the whole unit process, the unit's localisation thread
+    (disac-cu-worker: prepare + search + finish with one worker thread; prepare + TASK/RESULT + finish, the
+    serial share, with worker processes) and each worker process."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    clocks = {"unit": usage.ru_utime + usage.ru_stime}
+    for thread in cu._threads:
+        if thread.name == "disac-cu-worker" and thread.native_id is not None:
+            clocks["unit thread"] = _cpu_seconds(f"/proc/self/task/{thread.native_id}/stat")
+    pool = cu._pool
+    for index, proc in enumerate(pool.processes if pool is not None else ()):
+        clocks[f"worker {index}"] = _cpu_seconds(f"/proc/{proc.pid}/stat")
+    return clocks
+
+
+def workers_throughput(name, workers, frames, repeats, seed=0, cpu_out=None):
     """{workers: [frames/s per repeat]} of blocks.central_unit (full search, designed precoders at Γ_c = 10 dB):
     the modes interleaved run by run (side by side under the same load). Each unit is warmed up first (its
     workers started, HELLOs seen, 4 frames per worker localised: every worker's localiser grid built), then
-    ``frames`` frames are fed at once and timed until the last is accounted for."""
+    ``frames`` frames are fed at once and timed until the last is accounted for. ``cpu_out`` (a dict): filled
+    with {workers: [{clock: CPU ms per frame}]} of the timed runs (_unit_cpu_clocks)."""
     from gnuradio.disac.blocks.central_unit import central_unit
 
     scn = scenario.load_scenario(name)
     wc, wr = node_cmd.resolve_precoders(scn, "designed", 10.0)
     rng = np.random.default_rng(seed)
-    snapshots = [phy_snapshot(scn, wc, wr, f, seed, seed + 1, rng) for f in range(16)]
+    # one per frame number: a snapshot fed under another frame's number would not fit the X_m the unit
+    # regenerates for it (the search would then run to its iteration limit on a model that cannot fit)
+    snapshots = [phy_snapshot(scn, wc, wr, f, seed, seed + 1, rng) for f in range(4 * max(workers) + frames)]
     rates = {w: [] for w in workers}
     for _ in range(repeats):
         for w in workers:
@@ -208,14 +254,30 @@ def workers_throughput(name, workers, frames, repeats, seed=0):
                         raise RuntimeError(f"--workers {w}: only {cu.status()['workers_seen']} workers started")
                     time.sleep(0.01)
                 _cu_run(cu, scn, snapshots, 0, 4 * w)
+                before = _unit_cpu_clocks(cu)
                 elapsed = _cu_run(cu, scn, snapshots, 4 * w, frames)
+                after = _unit_cpu_clocks(cu)
                 status = cu.status()
                 if status["frames_localised"] != 4 * w + frames:
                     raise RuntimeError(f"--workers {w}: frames not all localised: {status}")
             finally:
                 cu.stop()
             rates[w].append(frames / elapsed)
+            if cpu_out is not None:
+                cpu_out.setdefault(w, []).append({k: 1e3 * (after[k] - before[k]) / frames for k in after})
     return rates
+
+
+def predicted_ratio(one, pool):
+    """The --workers 2 / --workers 1 throughput ratio on two free cores from measured CPU per frame (ms) of the
+    two runs ({clock: ms}, _unit_cpu_clocks): one worker thread runs at 1/max(its thread, the rest of the unit)
+    (two threads on two cores); two worker processes at min(2/(everything), 1/(the unit's serial thread),
+    2/(the workers)) — the unit's share (input path, prepare, TASK/RESULT, finish) takes CPU from the workers."""
+    thread_one = one["unit thread"]
+    rate_one = 1.0 / max(thread_one, one["unit"] - thread_one)
+    workers = sum(v for k, v in pool.items() if k.startswith("worker "))
+    rate_two = min(2.0 / (pool["unit"] + workers), 1.0 / pool["unit thread"], 2.0 / workers)
+    return rate_two / rate_one
 
 
 def _bare_searches(name, frames, start_at, out):
@@ -265,13 +327,24 @@ def parallel_ceiling(name, frames):
 def bench_workers(frames, repeats):
     print(f"\n== 4. central unit throughput with localisation workers (issue 16): full search, {frames} frames fed "
           f"at once, {repeats} interleaved runs per mode; load average {_loadavg()}")
-    print(f"{'scenario':12} {'workers':>7} {'frames/s (median)':>17} {'runs':>24} {'ratio to 1':>10}")
+    print("   CPU ms per frame measured in the same runs (median): unit = the whole unit process (input path, prepare, "
+          "TASK/RESULT, finish; the search too with one worker thread), thread = its localisation thread, workers = "
+          "the worker processes together")
+    print(f"{'scenario':12} {'workers':>7} {'frames/s (median)':>17} {'runs':>24} {'ratio to 1':>10} {'unit':>6} "
+          f"{'thread':>6} {'workers':>7}")
     for name in ("paper", "four-nodes"):
-        rates = workers_throughput(name, (1, 2), frames, repeats)
+        cpu = {}
+        rates = workers_throughput(name, (1, 2), frames, repeats, cpu_out=cpu)
         one = float(np.median(rates[1]))
+        medians = {w: {k: float(np.median([run[k] for run in runs])) for k in runs[0]} for w, runs in cpu.items()}
         for w, values in rates.items():
+            used = medians[w]
+            workers_ms = sum(v for k, v in used.items() if k.startswith("worker "))
             print(f"{name:12} {w:7d} {np.median(values):17.2f} {' '.join(f'{v:.2f}' for v in values):>24} "
-                  f"{np.median(values) / one:10.2f}", flush=True)
+                  f"{np.median(values) / one:10.2f} {used['unit']:6.2f} {used['unit thread']:6.2f} "
+                  f"{workers_ms:7.2f}", flush=True)
+        print(f"{name:12} predicted on two free cores from these CPU figures: --workers 2 / 1 = "
+              f"{predicted_ratio(medians[1], medians[2]):.2f} (target {TARGET_WORKERS_RATIO})", flush=True)
         print(f"{name:12} the machine's ceiling now: two bare search processes / one = "
               f"{parallel_ceiling(name, frames):.2f} (load {_loadavg()})", flush=True)
     print(f"   load average after: {_loadavg()}")
@@ -371,12 +444,17 @@ def bench_rows(quick=False):
     rows.append({"figure": f"snapshot throughput node → CU, {shape}", "value": mb_s, "unit": "MB/s",
                  "target": None, "goal": None})
     frames = 12 if quick else 40
-    rates = workers_throughput("paper", (1, 2), frames, 1 if quick else 3)
+    cpu = {}
+    rates = workers_throughput("paper", (1, 2), frames, 1 if quick else 3, cpu_out=cpu)
     one, two = float(np.median(rates[1])), float(np.median(rates[2]))
+    medians = {w: {k: float(np.median([run[k] for run in runs])) for k in runs[0]} for w, runs in cpu.items()}
     rows.append({"name": f"central unit throughput, paper, full search, --workers 2 ({frames} frames)", "value": two,
                  "unit": "frames/s", "anchor": "--workers 1 (one worker thread), same run", "anchor_value": one,
                  "ratio": two / one, "target": TARGET_WORKERS_RATIO * one, "goal": "min",
                  "load_average": _loadavg()})
+    rows.append({"name": "central unit --workers 2 ratio on 2 free cores, from the CPU the runs used (paper)",
+                 "value": predicted_ratio(medians[1], medians[2]), "unit": "x", "target": TARGET_WORKERS_RATIO,
+                 "goal": "min", "serial_share_ms": medians[2]["unit"], "load_average": _loadavg()})
     _, reachable = workers_cpu_budget("paper", 4 if quick else 10)
     rows.append({"name": "central unit --workers 2 ratio on 2 free cores, from the CPU per frame (paper)",
                  "value": reachable, "unit": "x", "target": TARGET_WORKERS_RATIO, "goal": "min"})

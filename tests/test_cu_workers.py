@@ -131,6 +131,23 @@ def test_a_failing_search_is_answered_with_its_reason(paper):
     assert result.status == localise_tasks.STATUS_FAILED and "configuration" in result.reason
 
 
+def test_adaptive_deadline_is_four_times_the_median_of_the_last_answers():
+    """The task deadline (worker_deadline_s, or 4× the median answer time of the last 32 tasks if longer) kept
+    up to date at each answer equals np.median's, odd and even counts, before and after the window is full (it
+    was a numpy median per send; now one sorted() per result)."""
+    import collections
+    import types
+
+    unit = types.SimpleNamespace(_answer_times_s=collections.deque(maxlen=32), _answer_median_s=None,
+                                 _pool_options={"deadline_s": 0.5})
+    assert central_unit._task_deadline_s(unit) == 0.5  # no answer yet: the floor
+    for seconds in np.random.default_rng(1).exponential(0.2, 80):
+        central_unit._answered(unit, float(seconds))
+        # exact: both take the middle value, or (a + b)/2 of the middle two (a halving is exact)
+        assert central_unit._task_deadline_s(unit) == max(0.5, 4.0 * float(np.median(unit._answer_times_s)))
+    assert len(unit._answer_times_s) == 32
+
+
 def test_refusals_name_the_value(paper):
     scn = paper[0]
     with pytest.raises(ValueError, match="search = 'track' with worker processes"):

@@ -123,25 +123,65 @@ _INDEX_STEP = np.uint64(0xD1B54A32D192ED03)
 
 def _splitmix64(x):
     """The splitmix64 finaliser on a uint64 array (wrapping arithmetic; numpy does not check overflow of
-    integer arrays). In place on a new array: one allocation instead of a dozen temporaries, which
-    matters at ~10^6 hashes per second in the transmitter."""
+    integer arrays). In place on a new array and one scratch array: two allocations instead of a dozen
+    temporaries, which matters at ~10^6 hashes per second in the transmitter and for the central unit's
+    small per-frame arrays, where each numpy call's overhead is the cost."""
     z = np.add(np.asarray(x, dtype=np.uint64), _GOLDEN)
-    z ^= z >> _SHIFTS[0]
+    scratch = np.right_shift(z, _SHIFTS[0])
+    z ^= scratch
     z *= _MIX1
-    z ^= z >> _SHIFTS[1]
+    np.right_shift(z, _SHIFTS[1], out=scratch)
+    z ^= scratch
     z *= _MIX2
-    z ^= z >> _SHIFTS[2]
+    np.right_shift(z, _SHIFTS[2], out=scratch)
+    z ^= scratch
     return z
 
 
+_U64_MASK = (1 << 64) - 1
+# below this many frames the per-frame keys are hashed as Python integers (a few µs per frame) rather than by
+# numpy (a few µs per call whatever the size): the central unit regenerates one frame at a time
+_SCALAR_FRAMES = 16
+# FrameGenerator.frame_draws keeps the last frames' draws up to this size of S_c (a frame or a few; not a batch)
+_CACHED_DRAWS_BYTES = 1 << 22
+
+
+def _splitmix64_int(z):
+    """splitmix64 of one Python integer (0 … 2^64 − 1): the same function as _splitmix64, bit for bit."""
+    z = (z + 0x9E3779B97F4A7C15) & _U64_MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _U64_MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _U64_MASK
+    return z ^ (z >> 31)
+
+
+@functools.lru_cache(maxsize=256)
+def _stream_key(seed, stream):
+    """The key of (seed, stream) that hash_uint64 mixes every frame number into (a pure function: cached)."""
+    key = _splitmix64_int(int(seed) & _U64_MASK)
+    return _splitmix64_int(key ^ (int(stream) & _U64_MASK))
+
+
+@functools.lru_cache(maxsize=64)
+def _index_offsets(count):
+    """index · _INDEX_STEP (wrapping) for index 0 … count − 1, read-only (cached per count)."""
+    offsets = np.arange(count, dtype=np.uint64) * _INDEX_STEP
+    offsets.setflags(write=False)
+    return offsets
+
+
 def hash_uint64(seed, stream, frames, count):
-    """uint64 hashes (F, count) of (seed, stream, frame number, index 0…count−1); pure and vectorised."""
-    key = _splitmix64(np.array([int(seed) & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
-    key = _splitmix64(key ^ np.uint64(int(stream) & 0xFFFFFFFFFFFFFFFF))
-    frames = np.asarray(frames, dtype=np.int64).astype(np.uint64).reshape(-1)
-    per_frame = _splitmix64(key ^ _splitmix64(frames))
-    idx = np.arange(count, dtype=np.uint64) * _INDEX_STEP
-    return _splitmix64(np.add(per_frame[:, None], idx[None, :]))
+    """uint64 hashes (F, count) of (seed, stream, frame number, index 0…count−1); pure and vectorised.
+
+    hash = splitmix64(splitmix64(key ^ splitmix64(frame)) + index·step), key = splitmix64(splitmix64(seed) ^
+    stream) (all mod 2^64); the per-frame part is computed on Python integers for a few frames (same values)."""
+    key = _stream_key(seed, stream)
+    frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+    if frames.size <= _SCALAR_FRAMES:
+        per_frame = np.array([_splitmix64_int(key ^ _splitmix64_int(f & _U64_MASK)) for f in frames.tolist()],
+                             dtype=np.uint64)
+    else:
+        per_frame = _splitmix64(np.uint64(key) ^ _splitmix64(frames.astype(np.uint64)))
+    return _splitmix64(np.add(per_frame[:, None], _index_offsets(int(count))[None, :]))
 
 
 def hash_uniform(seed, stream, frames, count):
@@ -378,6 +418,12 @@ def qpsk(bits):
     return QPSK_SCALE * ((1 - 2 * bits[..., 0].astype(np.float64)) + 1j * (1 - 2 * bits[..., 1].astype(np.float64)))
 
 
+# S_c by 2-bit code (bit 0 = b0, bit 1 = b1, as FrameGenerator.data_codes), made by qpsk() itself: a table look-up
+# gives the very values qpsk() computes, bit for bit
+_QPSK_BY_CODE = qpsk(np.array([[code & 1, code >> 1] for code in range(4)]))
+_QPSK_BY_CODE.setflags(write=False)
+
+
 def qpsk_bits(symbols):
     """Hard QPSK decisions (…) → bit pairs (…, 2), the inverse of qpsk()."""
     symbols = np.asarray(symbols)
@@ -420,6 +466,11 @@ class FrameGenerator:
         self._codebook = np.sqrt(lay.active_res) * np.swapaxes(q, 1, 2)  # (C, N·Mt, L_a·P), rows orthogonal
         self._radar_rows = {}
         self._active_res = None if lay.active_subcarriers is None else lay.active_re_indices
+        self._re = np.arange(lay.active_res)
+        # the node-independent draws of the last frames asked for ((frame numbers' bytes, draws): one tuple,
+        # replaced whole, so threads sharing this cached generator read a consistent pair); the central unit
+        # regenerates every node's X_m of one frame in turn (transmitted_frames), the draws once per frame
+        self._last_draws = (None, None)
 
     # -- data --------------------------------------------------------------------------------
     def data_codes(self, frames):
@@ -437,10 +488,25 @@ class FrameGenerator:
 
     def data_symbols(self, frames):
         """S_c as (F, U, L, P) unit-power QPSK, zero on guard/DC bins (their bits are drawn but never sent)."""
-        symbols = qpsk(self.data_bits(frames))
-        if self.layout.active_subcarriers is not None:
-            symbols = symbols * self.layout.active_mask[:, None]
+        lay = self.layout
+        symbols = _QPSK_BY_CODE[self.data_codes(frames)].reshape(-1, lay.num_users, lay.subcarriers, lay.data_symbols)
+        if lay.active_subcarriers is not None:
+            symbols = symbols * lay.active_mask[:, None]
         return symbols
+
+    def frame_draws(self, frames):
+        """(S_c (F, U, L, P), radar_draws(frames)) of these frame numbers, read-only; what every node's frame of
+        them shares. The last request is kept, so the N nodes' X_m of one frame (transmitted_frames) draw once."""
+        frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+        key = frames.tobytes()
+        cached_key, draws = self._last_draws
+        if cached_key != key:
+            draws = (self.data_symbols(frames),) + tuple(self.radar_draws(frames))
+            for array in draws:
+                array.setflags(write=False)
+            if draws[0].nbytes <= _CACHED_DRAWS_BYTES:  # (a long offline batch is not kept alive)
+                self._last_draws = (key, draws)
+        return draws
 
     def radar_symbols(self, frames):
         """S_r of all nodes, (F, N·Mt, L, P): rows orthogonal over a frame, each of squared norm L_a·P (L·P without
@@ -475,11 +541,25 @@ class FrameGenerator:
         quarter = (hash_uint64(self.seed, _STREAM_RADAR_PHASE, frames, lay.data_res) & np.uint64(3)).astype(np.intp)
         return index, shift, quarter
 
-    def node_radar_symbols(self, frames, node):
-        """S_r,node, (F, Mt, L, P)."""
-        mt = self.layout.tx_antennas
+    def node_radar_symbols(self, frames, node, draws=None):
+        """S_r,node, (F, Mt, L, P): rows node·Mt … (node + 1)·Mt − 1 of radar_symbols, the same values bit for bit,
+        gathered for this node alone. ``draws``: radar_draws(frames) if the caller has them."""
+        lay = self.layout
+        mt = lay.tx_antennas
         self._check_node(node)
-        return self.radar_symbols(frames)[:, node * mt:(node + 1) * mt]
+        index, shift, quarter = self.radar_draws(frames) if draws is None else draws
+        res = lay.active_res
+        columns = self._re[None, :] + shift[:, None]
+        columns[columns >= res] -= res  # (j + shift) mod L_a·P: shift < L_a·P
+        rows = np.arange(node * mt, (node + 1) * mt)
+        s_r = self._codebook[index[:, None, None], rows[None, :, None], columns[:, None, :]]  # (F, Mt, L_a·P)
+        if self._active_res is None:
+            s_r = s_r * _QUARTER_TURNS[quarter][:, None, :]
+        else:  # as radar_symbols: active RE j of the codebook goes to the frame's j-th active RE
+            full = np.zeros(s_r.shape[:2] + (lay.data_res,), dtype=s_r.dtype)
+            full[:, :, self._active_res] = s_r * _QUARTER_TURNS[quarter[:, self._active_res]][:, None, :]
+            s_r = full
+        return s_r.reshape(-1, mt, lay.subcarriers, lay.data_symbols)
 
     def _check_node(self, node):
         if not 0 <= int(node) < self.layout.num_nodes:
@@ -675,6 +755,6 @@ def transmitted_frames(layout, seed, frames, node, wc, wr):
     """
     gen = frame_generator(layout, int(seed))
     wc, wr = check_precoders(layout, wc, wr)
-    s_c = gen.data_symbols(frames)
-    s_r = gen.node_radar_symbols(frames, node)
+    s_c, *draws = gen.frame_draws(frames)  # shared by the nodes' frames (the last frames' draws are kept)
+    s_r = gen.node_radar_symbols(frames, node, draws)
     return np.einsum("iu,fulp->filp", wc, s_c) + np.einsum("ij,fjlp->filp", wr, s_r)
