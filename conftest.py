@@ -56,13 +56,26 @@ def _shared_fixture_group(item):
                                                     if name in indices)
 
 
+# Tests marked gnuradio_system run whole systems of GNU Radio flowgraphs in other processes (a sweep, a Dask
+# cluster, node processes): ~240 System V shared-memory segments per flowgraph, which GNU Radio 3.10 keeps until
+# its process ends. Two of them at once beside a round's own in-process flowgraphs passed the machine's 4 096
+# (kernel.shmmni) in CI ("shmget: No space left on device"), so under --dist loadgroup they share one group: one
+# at a time, on one worker.
+SYSTEM_GROUP = "gnuradio_system_subprocesses"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gnuradio_system: runs GNU Radio systems in other processes; one at a time "
+                                       f"under xdist (group {SYSTEM_GROUP})")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     if not config.pluginmanager.hasplugin("xdist"):
         return
     grouped = bool(config.getvalue("loadgroup")) if hasattr(config.option, "loadgroup") else False
     for item in items:
-        group = _shared_fixture_group(item)
+        group = SYSTEM_GROUP if item.get_closest_marker("gnuradio_system") else _shared_fixture_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
             if grouped and "@" not in item.nodeid:

@@ -121,6 +121,7 @@ def start_nodes_in_step(procs, address, margin_s):
     return node_args if time.time() < epoch - 0.2 else None
 
 
+@pytest.mark.gnuradio_system  # one at a time (conftest.py)
 def test_two_node_processes_and_a_central_unit(tmp_path, reference):
     """Every step waits for the event it needs: both nodes up before frame 0 is due (else the whole start is
     made again with twice the margin), frame 25 localised, 8 frames of node 0 alone, then node 1 back (however

@@ -189,6 +189,7 @@ def _table(path):
     return pq.read_table(path).to_pydict()
 
 
+@pytest.mark.gnuradio_system  # one at a time (conftest.py)
 def test_sweep_on_a_local_cluster_gives_the_serial_result(tmp_path):
     serial = _run_sweep(str(tmp_path / "serial"), "none")
     cluster = _run_sweep(str(tmp_path / "cluster"), "local", "--dask-workers", "2")
@@ -231,6 +232,7 @@ def test_sweep_on_a_local_cluster_gives_the_serial_result(tmp_path):
     assert alone["mse_m2"] == pytest.approx(float(np.mean(first_chunk)), rel=RELATIVE_TOLERANCE)
 
 
+@pytest.mark.gnuradio_system  # one at a time (conftest.py)
 def test_sweep_with_unknown_k_is_localize_with_unknown_k(tmp_path):
     """`disac sweep --unknown-k` runs each point as `disac localize --unknown-k`: the detection's keys on the
     point, its counts on the trials, and the numbers of the localize Monte-Carlo of the same seeds (in this
@@ -259,6 +261,7 @@ def test_sweep_with_unknown_k_is_localize_with_unknown_k(tmp_path):
                           "--max-targets", "--unknown-k")
 
 
+@pytest.mark.gnuradio_system  # one at a time (conftest.py)
 def test_localize_monte_carlo_on_a_local_cluster_gives_the_serial_result(paper_at_20db):
     scn, wc, wr = paper_at_20db
     serial = localize_cmd.monte_carlo(scn, wc, wr, 8, seed=5, channel_seed=6, chunk_trials=4)
