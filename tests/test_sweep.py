@@ -315,3 +315,42 @@ def test_an_existing_scheduler_is_used_by_address_after_its_workers_are_checked(
         with pytest.raises(sweep.SweepError, match="applies to --scheduler local"):
             with sweep.open_executor(cluster.address, dask_workers=2):
                 pass
+
+
+# ---- one flowgraph's buffers per process (sweep_runs.run_chain_once_here) ----------------------------------
+
+def test_a_process_runs_its_first_chain_itself_and_the_later_ones_in_children(monkeypatch):
+    from gnuradio.disac import sweep_runs
+
+    calls = []
+    monkeypatch.setattr(sweep_runs, "run_chain", lambda *a, **k: calls.append("here") or ("here",))
+    monkeypatch.setattr(sweep_runs, "run_chain_in_child", lambda *a, **k: calls.append("child") or ("child",))
+    monkeypatch.setattr(sweep_runs, "_chains_run_here", 0)
+    for _ in range(3):
+        sweep_runs.run_chain_once_here("scenario", "wc", "wr", 4)
+    assert calls == ["here", "child", "child"]
+
+
+def test_a_chain_in_a_child_process_gives_the_chain_here(paper_at_20db):
+    """The same chain (4 frames) here and in a child process of this gr-disac: the same frames, estimates to the
+    chain's run-to-run spread (POSITION_TOLERANCE_M, as cluster against serial), the progress of every frame."""
+    from gnuradio.disac import sweep_runs
+
+    scn, wc, wr = paper_at_20db
+    here, here_status = sweep_runs.run_chain(scn, wc, wr, 4, seed=3, channel_seed=4)
+    progress = []
+    child, child_status = sweep_runs.run_chain_in_child(scn, wc, wr, 4, seed=3, channel_seed=4,
+                                                        on_progress=progress.append)
+    assert sorted(child) == sorted(here) == [0, 1, 2, 3]
+    for frame in here:
+        np.testing.assert_allclose(child[frame].positions_m, here[frame].positions_m, atol=POSITION_TOLERANCE_M)
+    assert child_status["frames_localised"] == here_status["frames_localised"] >= 4
+    assert progress and progress[-1] == 4 and progress == sorted(progress)
+
+
+def test_a_failed_child_chain_raises_with_its_last_lines(paper_at_20db):
+    from gnuradio.disac import sweep_runs
+
+    scn, wc, wr = paper_at_20db
+    with pytest.raises(RuntimeError, match="exit status 1"):
+        sweep_runs.run_chain_in_child(scn, wc, wr, 4, nodes=[7])  # node 7 of a 2-node scenario: the chain refuses

@@ -45,6 +45,81 @@ def run_chain(scenario, wc, wr, frames, seed=0, channel_seed=1, search="full", n
     return estimates, status
 
 
+# GNU Radio 3.10 keeps every in-process flowgraph's buffers until its process ends (~240 System V shared-memory
+# segments a system run, measured; a gc frees none), and the machine has 4 096 (kernel.shmmni): a process that ran
+# ~17 chains could run no more ("shmget: No space left on device"). So a process runs its first chain itself and
+# every later one in a child process of its own (run_chain_in_child): a long serial sweep or a Dask worker's
+# many chunks hold one flowgraph's buffers at most.
+_chains_run_here = 0
+_CHILD_PROGRESS = "disac-chain-progress "
+
+
+def run_chain_once_here(*args, on_progress=None, **kwargs):
+    """run_chain, in this process the first time, in a child process (run_chain_in_child) every later time."""
+    global _chains_run_here
+    if _chains_run_here == 0:
+        _chains_run_here += 1
+        return run_chain(*args, on_progress=on_progress, **kwargs)
+    return run_chain_in_child(*args, on_progress=on_progress, **kwargs)
+
+
+def run_chain_in_child(*args, on_progress=None, **kwargs):
+    """run_chain(*args, **kwargs) in a child process running this very gr-disac (the same numbers: the same code
+    and seeds). Its progress comes back as lines on its standard error (``on_progress`` called here), its other
+    output is passed to this process's standard error. RuntimeError with the child's last lines if it fails.
+    (pickle between this process and its own child only: no outside input.)"""
+    import os
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # gnuradio/disac's stand-in folder
+    wrapper = ("import sys, gnuradio; gnuradio.__path__.insert(0, %r); from gnuradio.disac import sweep_runs; "
+               "sys.exit(sweep_runs._chain_child(sys.argv[1], sys.argv[2]))") % package_parent
+    with tempfile.TemporaryDirectory(prefix="disac-chain-") as folder:
+        job, answer = os.path.join(folder, "job.pickle"), os.path.join(folder, "answer.pickle")
+        with open(job, "wb") as handle:
+            pickle.dump((args, kwargs), handle)
+        child = subprocess.Popen([sys.executable, "-c", wrapper, job, answer], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        last = []
+        for line in child.stdout:
+            if line.startswith(_CHILD_PROGRESS):
+                if on_progress is not None:
+                    on_progress(int(line[len(_CHILD_PROGRESS):]))
+                continue
+            sys.stderr.write(line)
+            last = (last + [line])[-20:]
+        code = child.wait()
+        if code != 0 or not os.path.exists(answer):
+            raise RuntimeError(f"the chain's child process ended with exit status {code}:\n{''.join(last)}")
+        with open(answer, "rb") as handle:
+            return pickle.load(handle)
+
+
+def _chain_child(job, answer):
+    """The child of run_chain_in_child: run the chain of ``job``, write its result to ``answer``; the exit status."""
+    import pickle
+    import sys
+
+    from .apps.cli import quiet_gnuradio_info
+
+    quiet_gnuradio_info()
+    with open(job, "rb") as handle:
+        args, kwargs = pickle.load(handle)
+
+    def progress(done):
+        print(f"{_CHILD_PROGRESS}{int(done)}", file=sys.stderr, flush=True)
+
+    result = run_chain(*args, on_progress=progress, **kwargs)
+    with open(answer, "wb") as handle:
+        pickle.dump(result, handle)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return 0
+
+
 def run_trial_chunk(scenario, wc, wr, chunk, gate_m=None, calibration=None, suppressor=None, max_targets=None,
                     false_alarm_rate=None, on_progress=None):
     """One chunk (core.sweep.Chunk) of a Monte-Carlo through the chain: (records, info), the per-trial records of
@@ -54,9 +129,9 @@ def run_trial_chunk(scenario, wc, wr, chunk, gate_m=None, calibration=None, supp
 
     quiet_gnuradio_info()
     started = time.perf_counter()
-    estimates, status = run_chain(scenario, wc, wr, chunk.trials, chunk.seed, chunk.channel_seed,
-                                  on_progress=on_progress, calibration=calibration, suppressor=suppressor,
-                                  max_targets=max_targets, false_alarm_rate=false_alarm_rate)
+    estimates, status = run_chain_once_here(scenario, wc, wr, chunk.trials, chunk.seed, chunk.channel_seed,
+                                            on_progress=on_progress, calibration=calibration, suppressor=suppressor,
+                                            max_targets=max_targets, false_alarm_rate=false_alarm_rate)
     records = sweep.trial_records(scenario.without_impairments(), wc, wr, estimates, chunk, gate_m,
                                   unknown_k=bool(max_targets))
     info = {"index": chunk.index, "first_trial": chunk.first_trial, "trials": chunk.trials, "seed": chunk.seed,
